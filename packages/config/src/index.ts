@@ -82,3 +82,6 @@ export const commonEnv = z.object({
   SHUTDOWN_TIMEOUT_MS: env.int({ min: 100 }).default(10_000),
 });
 export type CommonEnv = z.infer<typeof commonEnv>;
+
+export { createLogger, type Logger } from './logger.js';
+export { shutdownOnSignals } from './shutdown.js';

@@ -1,0 +1,43 @@
+/**
+ * Errors carry `retriable` and are classified by type (class or kafkajs' own `retriable` flag),
+ * never by parsing messages.
+ */
+export class CustosError extends Error {
+  constructor(
+    message: string,
+    readonly retriable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A record's bytes are not a Confluent-framed Avro value of a known schema. */
+export class DecodeError extends CustosError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, false, options);
+  }
+}
+
+/** The schema registry could not be reached or answered with a server error. */
+export class RegistryUnavailableError extends CustosError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, true, options);
+  }
+}
+
+/** True when trying again later may succeed. */
+export function isRetriable(err: unknown): boolean {
+  if (err instanceof CustosError) return err.retriable;
+  if (err && typeof err === 'object' && 'retriable' in err && typeof err.retriable === 'boolean') return err.retriable;
+  // Node network errors (the registry's HTTP client) are transient by type.
+  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') {
+    return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'UND_ERR_SOCKET'].includes(err.code);
+  }
+  return false;
+}
+
+export function errorType(err: unknown): string {
+  return err instanceof Error ? err.name : typeof err;
+}

@@ -1,0 +1,4 @@
+export * from './client.js';
+export * from './dlq.js';
+export * from './errors.js';
+export * from './registry.js';

@@ -1,0 +1,128 @@
+/**
+ * Avro in Confluent wire format (magic 0, 4-byte schema id, Avro body) through a Confluent-compatible
+ * registry. Encoding is synchronous once a schema is registered (the id is cached), so producers can
+ * encode on the caller's thread without awaiting the network.
+ */
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import avro from 'avsc';
+import { DecodeError, RegistryUnavailableError } from './errors.js';
+
+export interface RegisteredSchema {
+  id: number;
+  subject: string;
+  type: avro.Type;
+  /** Avro form → framed bytes. */
+  encode(value: unknown): Buffer;
+}
+
+export interface Decoded<T = unknown> {
+  schemaId: number;
+  value: T;
+}
+
+const MAGIC = 0;
+type Resolver = ReturnType<avro.Type['createResolver']>;
+
+export function frame(id: number, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(5 + body.length);
+  out.writeUInt8(MAGIC, 0);
+  out.writeUInt32BE(id, 1);
+  body.copy(out, 5);
+  return out;
+}
+
+function registryError(what: string, err: unknown): Error {
+  const status = err && typeof err === 'object' && 'status' in err ? Number(err.status) : undefined;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new DecodeError(`${what}: registry answered ${status}: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
+  }
+  return new RegistryUnavailableError(`${what}: schema registry unavailable (${err instanceof Error ? err.message : String(err)})`, {
+    cause: err,
+  });
+}
+
+export class AvroCodec {
+  private readonly writerTypes = new Map<number, Promise<avro.Type>>();
+  private readonly resolvers = new Map<string, avro.Type | Resolver>();
+  private readonly registered = new Map<string, Promise<RegisteredSchema>>();
+
+  constructor(
+    readonly registry: SchemaRegistry,
+    readonly url: string,
+  ) {}
+
+  static connect(url: string): AvroCodec {
+    return new AvroCodec(new SchemaRegistry({ host: url, retry: { retries: 2, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1 } }), url);
+  }
+
+  /** Registers `schema` under `subject` once per process and returns a synchronous encoder. */
+  register(subject: string, schema: object): Promise<RegisteredSchema> {
+    const key = `${subject}\u0000${JSON.stringify(schema)}`;
+    let p = this.registered.get(key);
+    if (!p) {
+      p = (async () => {
+        const type = avro.Type.forSchema(schema as avro.Schema);
+        let id: number;
+        try {
+          ({ id } = await this.registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject }));
+        } catch (err) {
+          throw registryError(`registering ${subject}`, err);
+        }
+        this.writerTypes.set(id, Promise.resolve(type));
+        return { id, subject, type, encode: (value: unknown) => frame(id, type.toBuffer(value)) };
+      })();
+      // A failed registration is retried on the next call rather than cached.
+      p.catch(() => this.registered.delete(key));
+      this.registered.set(key, p);
+    }
+    return p;
+  }
+
+  private writerType(id: number): Promise<avro.Type> {
+    let p = this.writerTypes.get(id);
+    if (!p) {
+      p = this.registry.getSchema(id).then(
+        (s) => {
+          if (!(s instanceof avro.Type)) throw new DecodeError(`schema ${id} is not an Avro schema`);
+          return s;
+        },
+        (err: unknown) => {
+          this.writerTypes.delete(id);
+          throw registryError(`fetching schema ${id}`, err);
+        },
+      );
+      this.writerTypes.set(id, p);
+    }
+    return p;
+  }
+
+  /**
+   * Framed bytes → Avro form. With `reader`, values written with an older (compatible) schema are
+   * resolved into the reader's shape.
+   */
+  async decode<T = unknown>(buf: Buffer | null | undefined, reader?: RegisteredSchema | avro.Type): Promise<Decoded<T>> {
+    if (!buf || buf.length < 5) throw new DecodeError(`value of ${buf ? buf.length : 0} bytes is too short for Confluent wire format`);
+    if (buf.readUInt8(0) !== MAGIC) throw new DecodeError(`unknown magic byte ${buf.readUInt8(0)}; expected Confluent wire format`);
+    const schemaId = buf.readUInt32BE(1);
+    const writer = await this.writerType(schemaId);
+    const readerType = reader ? ('type' in reader && reader.type instanceof avro.Type ? reader.type : (reader as avro.Type)) : writer;
+    try {
+      if (readerType === writer || readerType.fingerprint().equals(writer.fingerprint())) {
+        return { schemaId, value: readerType.fromBuffer(buf.subarray(5)) as T };
+      }
+      const key = `${schemaId}\u0000${readerType.fingerprint().toString('hex')}`;
+      let resolver = this.resolvers.get(key);
+      if (!resolver) {
+        resolver = readerType.createResolver(writer);
+        this.resolvers.set(key, resolver);
+      }
+      return { schemaId, value: readerType.fromBuffer(buf.subarray(5), resolver as Resolver) as T };
+    } catch (err) {
+      throw new DecodeError(`cannot decode Avro body with schema ${schemaId}: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
+    }
+  }
+}
