@@ -7,17 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import '../support/context.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const infra = join(root, 'infra', 'infra.sh');
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    KAFKA_BROKERS: string;
-    SCHEMA_REGISTRY_URL: string;
-    CLICKHOUSE_URL: string;
-  }
-}
 
 function infraRunning(): boolean {
   try {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { topics } from '@custos/schemas';
 import { inject } from 'vitest';
+import './context.js';
 
 export function infraEnv(): { brokers: string[]; registryUrl: string; clickhouseUrl: string | undefined } {
   const brokers = inject('KAFKA_BROKERS') || process.env.KAFKA_BROKERS || '127.0.0.1:9092';

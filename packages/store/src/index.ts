@@ -1,0 +1,3 @@
+export * from './client.js';
+export * from './decisions.js';
+export * from './migrations.js';
