@@ -7,7 +7,10 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.DescribeClusterResult;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.Node;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.errors.GroupIdNotFoundException;
 import org.apache.kafka.common.errors.TransactionalIdNotFoundException;
 
@@ -20,8 +23,9 @@ import org.apache.kafka.common.errors.TransactionalIdNotFoundException;
  * Healthy = the broker answers Metadata (describeCluster, listTopics) with at
  * least one unfenced broker and an active controller. With --warm it also
  * makes the group and transaction coordinators ready (FindCoordinator creates
- * __consumer_offsets / __transaction_state on first use), so the first
- * exactly-once client does not have to ride out "coordinator loading" retries.
+ * __consumer_offsets / __transaction_state on first use) and does one
+ * InitProducerId (initTransactions), so the first exactly-once client does
+ * not have to ride out "coordinator loading" retries.
  * Retries until timeoutMs; prints one line; exit 0 healthy, 1 not.
  */
 public final class KafkaHealth {
@@ -73,6 +77,21 @@ public final class KafkaHealth {
                             admin.describeTransactions(List.of("custos-infra-health")).all().get(step, TimeUnit.MILLISECONDS);
                         } catch (ExecutionException e) {
                             if (!(e.getCause() instanceof TransactionalIdNotFoundException)) throw e;
+                        }
+                        // InitProducerId: the broker fetches its first producer-id block from
+                        // the controller; until then clients get COORDINATOR_LOAD_IN_PROGRESS.
+                        Properties pp = new Properties();
+                        pp.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+                        pp.put(ProducerConfig.CLIENT_ID_CONFIG, "custos-infra-health");
+                        pp.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "custos-infra-health");
+                        pp.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, Long.toString(step));
+                        pp.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "10000");
+                        KafkaProducer<byte[], byte[]> producer =
+                            new KafkaProducer<>(pp, new ByteArraySerializer(), new ByteArraySerializer());
+                        try {
+                            producer.initTransactions();
+                        } finally {
+                            producer.close(java.time.Duration.ZERO);
                         }
                         summary += ", group+transaction coordinators ready";
                     }

@@ -38,9 +38,12 @@ function registryError(what: string, err: unknown): Error {
       cause: err,
     });
   }
-  return new RegistryUnavailableError(`${what}: schema registry unavailable (${err instanceof Error ? err.message : String(err)})`, {
-    cause: err,
-  });
+  return new RegistryUnavailableError(
+    `${what}: schema registry unavailable (${err instanceof Error ? err.message : String(err)})`,
+    {
+      cause: err,
+    },
+  );
 }
 
 export class AvroCodec {
@@ -54,7 +57,10 @@ export class AvroCodec {
   ) {}
 
   static connect(url: string): AvroCodec {
-    return new AvroCodec(new SchemaRegistry({ host: url, retry: { retries: 2, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1 } }), url);
+    return new AvroCodec(
+      new SchemaRegistry({ host: url, retry: { retries: 2, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1 } }),
+      url,
+    );
   }
 
   /** Registers `schema` under `subject` once per process and returns a synchronous encoder. */
@@ -103,11 +109,17 @@ export class AvroCodec {
    * resolved into the reader's shape.
    */
   async decode<T = unknown>(buf: Buffer | null | undefined, reader?: RegisteredSchema | avro.Type): Promise<Decoded<T>> {
-    if (!buf || buf.length < 5) throw new DecodeError(`value of ${buf ? buf.length : 0} bytes is too short for Confluent wire format`);
-    if (buf.readUInt8(0) !== MAGIC) throw new DecodeError(`unknown magic byte ${buf.readUInt8(0)}; expected Confluent wire format`);
+    if (!buf || buf.length < 5)
+      throw new DecodeError(`value of ${buf ? buf.length : 0} bytes is too short for Confluent wire format`);
+    if (buf.readUInt8(0) !== MAGIC)
+      throw new DecodeError(`unknown magic byte ${buf.readUInt8(0)}; expected Confluent wire format`);
     const schemaId = buf.readUInt32BE(1);
     const writer = await this.writerType(schemaId);
-    const readerType = reader ? ('type' in reader && reader.type instanceof avro.Type ? reader.type : (reader as avro.Type)) : writer;
+    const readerType = reader
+      ? 'type' in reader && reader.type instanceof avro.Type
+        ? reader.type
+        : (reader as avro.Type)
+      : writer;
     try {
       if (readerType === writer || readerType.fingerprint().equals(writer.fingerprint())) {
         return { schemaId, value: readerType.fromBuffer(buf.subarray(5)) as T };
@@ -120,9 +132,12 @@ export class AvroCodec {
       }
       return { schemaId, value: readerType.fromBuffer(buf.subarray(5), resolver as Resolver) as T };
     } catch (err) {
-      throw new DecodeError(`cannot decode Avro body with schema ${schemaId}: ${err instanceof Error ? err.message : String(err)}`, {
-        cause: err,
-      });
+      throw new DecodeError(
+        `cannot decode Avro body with schema ${schemaId}: ${err instanceof Error ? err.message : String(err)}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 }

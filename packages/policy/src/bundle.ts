@@ -1,0 +1,154 @@
+/** Loading and validating a policy bundle; a bundle's version is its `version` plus a content hash. */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { ALL, bundleSchema, type PolicyBundle } from './bundle-schema.js';
+import { dayStart } from './dates.js';
+import { BundleError, type BundleIssue, formatPath } from './errors.js';
+
+export interface LoadedBundle {
+  bundle: PolicyBundle;
+  /** `<version>+sha256:<12 hex>`, e.g. `spera-2026.11.1+sha256:ab12cd34ef56` */
+  policyVersion: string;
+  /** full sha256 (hex) of the canonical JSON */
+  hash: string;
+}
+
+export type BundleResult = { ok: true; value: LoadedBundle } | { ok: false; issues: BundleIssue[] };
+
+/** JSON with object keys sorted at every level and no whitespace, so formatting does not change the hash. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function bundleHash(bundle: PolicyBundle): string {
+  return createHash('sha256').update(canonicalJson(bundle)).digest('hex');
+}
+
+export function policyVersionOf(bundle: PolicyBundle): string {
+  return `${bundle.version}+sha256:${bundleHash(bundle).slice(0, 12)}`;
+}
+
+/** Validates a parsed JSON value: structure first, then every cross-reference. */
+export function parseBundle(input: unknown): BundleResult {
+  const r = bundleSchema.safeParse(input);
+  if (!r.success) {
+    return { ok: false, issues: r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) };
+  }
+  const issues = crossCheck(r.data);
+  if (issues.length > 0) return { ok: false, issues };
+  const hash = bundleHash(r.data);
+  return { ok: true, value: { bundle: r.data, hash, policyVersion: `${r.data.version}+sha256:${hash.slice(0, 12)}` } };
+}
+
+export function parseBundleText(text: string): BundleResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (err) {
+    return { ok: false, issues: [{ path: '', message: `not valid JSON: ${err instanceof Error ? err.message : String(err)}` }] };
+  }
+  return parseBundle(json);
+}
+
+/** Reads and validates a bundle file; throws BundleError naming every problem. */
+export async function loadBundle(path: string): Promise<LoadedBundle> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = err instanceof Error && 'code' in err ? String(err.code) : '';
+    // A busy system may free descriptors or finish I/O later; a missing or unreadable file stays so.
+    const retriable = code === 'EMFILE' || code === 'ENFILE' || code === 'EAGAIN' || code === 'EIO';
+    const why = code === 'ENOENT' ? 'file not found' : err instanceof Error ? err.message : String(err);
+    throw new BundleError(path, [{ path: '', message: `cannot read: ${why}` }], retriable);
+  }
+  const r = parseBundleText(text);
+  if (!r.ok) throw new BundleError(path, r.issues);
+  return r.value;
+}
+
+function crossCheck(b: PolicyBundle): BundleIssue[] {
+  const issues: BundleIssue[] = [];
+  const add = (path: PropertyKey[], message: string) => issues.push({ path: formatPath(path), message });
+  const categories = new Set(Object.keys(b.categories));
+  const purposes = new Set(Object.keys(b.purposes));
+  const tenants = new Set<string>();
+  b.tenants.forEach((t, i) => {
+    if (t === ALL) add(['tenants', i], '"*" is not a tenant; list each tenant id');
+    else if (tenants.has(t)) add(['tenants', i], `duplicate tenant "${t}"`);
+    tenants.add(t);
+  });
+
+  const checkCategories = (list: string[], at: PropertyKey[]) =>
+    list.forEach((c, k) => {
+      if (c !== ALL && !categories.has(c)) add([...at, k], `unknown category "${c}"`);
+    });
+  const checkPurposes = (list: string[], at: PropertyKey[]) =>
+    list.forEach((p, k) => {
+      if (!purposes.has(p)) add([...at, k], `unknown purpose "${p}"`);
+    });
+
+  b.prohibitedPurposes.forEach((p, i) => {
+    if (!purposes.has(p)) add(['prohibitedPurposes', i], `"${p}" is not in purposes`);
+  });
+
+  const grantIds = new Map<string, string>();
+  for (const [role, grants] of Object.entries(b.roles)) {
+    grants.forEach((g, i) => {
+      const at = ['roles', role, i];
+      const seen = grantIds.get(g.id);
+      if (seen !== undefined) add([...at, 'id'], `duplicate grant id "${g.id}" (also at ${seen})`);
+      else grantIds.set(g.id, formatPath(at));
+      checkCategories(g.categories, [...at, 'categories']);
+      checkPurposes(g.purposes, [...at, 'purposes']);
+    });
+  }
+
+  const staffIds = new Map<string, number>();
+  b.staff.forEach((s, i) => {
+    const seen = staffIds.get(s.id);
+    if (seen !== undefined) add(['staff', i, 'id'], `duplicate staff id "${s.id}" (also at staff[${seen}])`);
+    else staffIds.set(s.id, i);
+    s.tenants.forEach((t, k) => {
+      if (t !== ALL && !tenants.has(t)) add(['staff', i, 'tenants', k], `unknown tenant "${t}" (not in tenants)`);
+    });
+    s.roles.forEach((r, k) => {
+      if (!Object.hasOwn(b.roles, r.role)) add(['staff', i, 'roles', k, 'role'], `unknown role "${r.role}"`);
+      if (r.to !== undefined && dayStart(r.to) < dayStart(r.from)) {
+        add(['staff', i, 'roles', k, 'to'], `"to" ${r.to} is before "from" ${r.from}`);
+      }
+    });
+  });
+
+  const parties = new Map<string, number>();
+  b.parties.forEach((p, i) => {
+    const seen = parties.get(p.id);
+    if (seen !== undefined) add(['parties', i, 'id'], `duplicate party id "${p.id}" (also at parties[${seen}])`);
+    else parties.set(p.id, i);
+  });
+
+  const agreementIds = new Map<string, number>();
+  b.agreements.forEach((a, i) => {
+    const seen = agreementIds.get(a.id);
+    if (seen !== undefined) add(['agreements', i, 'id'], `duplicate agreement id "${a.id}" (also at agreements[${seen}])`);
+    else agreementIds.set(a.id, i);
+    if (!parties.has(a.party)) add(['agreements', i, 'party'], `unknown party "${a.party}"`);
+    checkCategories(a.categories, ['agreements', i, 'categories']);
+    checkPurposes(a.purposes, ['agreements', i, 'purposes']);
+    if (a.to !== undefined && dayStart(a.to) < dayStart(a.from)) {
+      add(['agreements', i, 'to'], `"to" ${a.to} is before "from" ${a.from}`);
+    }
+  });
+
+  for (const c of Object.keys(b.retentionDays)) {
+    if (!categories.has(c)) add(['retentionDays', c], `retention for unknown category "${c}"`);
+  }
+  return issues;
+}
