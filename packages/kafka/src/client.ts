@@ -19,6 +19,8 @@ const levelName: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 };
 
 export function createKafka(opts: KafkaOptions): Kafka {
+  // We rely on the default (murmur2, Java-compatible) partitioner; the v2 migration notice is noise.
+  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
   const logger = opts.logger;
   return new Kafka({
     clientId: opts.clientId,

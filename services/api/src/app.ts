@@ -101,7 +101,9 @@ export function createApp(opts: ApiOptions): express.Express {
         query_params: params,
         format: 'JSONEachRow',
       });
-      const rows = await rs.json<Record<string, unknown> & { occurred_at: string; decided_at: string; codes: string[]; reason_messages: string[] }>();
+      const rows = await rs.json<
+        Record<string, unknown> & { occurred_at: string; decided_at: string; codes: string[]; reason_messages: string[] }
+      >();
       res.json({
         items: rows.map((r) => ({
           eventId: r.event_id,

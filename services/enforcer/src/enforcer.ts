@@ -24,26 +24,13 @@ import {
   fromAvro,
   parseAccessEvent,
   parseSubjectStateChange,
-  type SubjectStateChange,
   subjectStateChangeAvro,
   type Topics,
   toAvro,
   ValidationError,
 } from '@custos/schemas';
 import type { Logger } from 'pino';
-
-export interface Judgement {
-  outcome: Decision['outcome'];
-  reasons: Decision['reasons'];
-  basis: string[];
-  policyVersion: string;
-}
-
-/** What the enforcer needs from the policy engine; a denial is an ordinary return value. */
-export interface Judge {
-  judge(event: AccessEvent): Judgement;
-  applySubjectState(change: SubjectStateChange): void;
-}
+import type { Judge } from './judge.js';
 
 export interface EnforcerOptions {
   kafka: Kafka;

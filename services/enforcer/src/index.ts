@@ -1,1 +1,2 @@
 export * from './enforcer.js';
+export * from './judge.js';

@@ -1,0 +1,133 @@
+/**
+ * The enforcer on real Kafka and a real registry: the spec's example events, produced as Avro,
+ * come out as the expected decisions (read committed), and the invalid one lands in the DLQ with
+ * its original bytes and the reason.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '@custos/config';
+import { AvroCodec, createKafka, ensureTopics } from '@custos/kafka';
+import {
+  accessEventAvro,
+  type Decision,
+  deadLetterAvro,
+  decisionAvro,
+  fromAvro,
+  subjectStateChangeAvro,
+  toAvro,
+} from '@custos/schemas';
+import { infraEnv, testTopics } from '@custos/test/support';
+import type { Consumer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Enforcer } from './enforcer.js';
+import { createPolicyJudge } from './judge.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const spec = join(root, '..', 'shared', 'spec');
+const lines = (f: string) =>
+  readFileSync(join(spec, 'examples', f), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('enforcer on real Kafka', () => {
+  const { brokers, registryUrl } = infraEnv();
+  const topics = testTopics('enforcer');
+  const logger = createLogger('enforcer-test', 'warn');
+  const kafka = createKafka({ brokers, clientId: 'enforcer-test', logger });
+  const codec = AvroCodec.connect(registryUrl);
+  let enforcer: Enforcer;
+  const consumers: Consumer[] = [];
+
+  beforeAll(async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, Object.values(topics));
+    await admin.disconnect();
+    const producer = kafka.producer({ idempotent: true });
+    await producer.connect();
+    const stateSchema = await codec.register(topics.subjectState.subject, subjectStateChangeAvro);
+    await producer.send({
+      topic: topics.subjectState.name,
+      messages: lines('subject-state.ndjson').map((c) => ({
+        key: `${c.tenantId}/${c.subjectId}`,
+        value: stateSchema.encode(toAvro(subjectStateChangeAvro, c)),
+      })),
+    });
+    const eventSchema = await codec.register(topics.accessEvents.subject, accessEventAvro);
+    await producer.send({
+      topic: topics.accessEvents.name,
+      messages: lines('events.ndjson').map((e) => {
+        const actor = e.actor as { id: string };
+        // The share without a recipient cannot be Avro-encoded as a valid event; send it as JSON
+        // bytes, as a misbehaving producer would, to exercise the dead-letter path.
+        if (e.action === 'share' && !e.recipient) return { key: actor.id, value: Buffer.from(JSON.stringify(e)) };
+        return { key: actor.id, value: eventSchema.encode(toAvro(accessEventAvro, { recordCount: 1, ...e })) };
+      }),
+    });
+    await producer.disconnect();
+    enforcer = new Enforcer({
+      kafka,
+      codec,
+      topics,
+      logger,
+      judge: await createPolicyJudge(join(spec, 'example-org.json')),
+      groupId: `${topics.accessEvents.name}-enforcer`,
+      transactionalId: `${topics.accessEvents.name}-enforcer-0`,
+    });
+    await enforcer.start();
+  });
+
+  afterAll(async () => {
+    await enforcer?.stop();
+    for (const c of consumers) await c.disconnect();
+  });
+
+  async function readAll<T>(topic: string, n: number, decode: (v: Buffer | null) => Promise<T>): Promise<T[]> {
+    const consumer = kafka.consumer({ groupId: `${topic}-reader`, readUncommitted: false });
+    consumers.push(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const out: T[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${out.length} of ${n} records on ${topic}`)), 60_000);
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          out.push(await decode(message.value));
+          if (out.length >= n) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+    return out;
+  }
+
+  it('judges every valid example as expected', async () => {
+    const expected = lines('expected.ndjson').filter((x) => x.outcome !== 'invalid');
+    const decisions = await readAll(topics.decisions.name, expected.length, async (v) =>
+      fromAvro<Decision>(decisionAvro, (await codec.decode(v)).value),
+    );
+    const got = decisions
+      .map((d) => ({ eventId: d.eventId, outcome: d.outcome, codes: d.reasons.map((r) => r.code).sort() }))
+      .sort((a, b) => a.eventId.localeCompare(b.eventId));
+    expect(got).toEqual(expected);
+    expect(new Set(decisions.map((d) => d.policyVersion)).size).toBe(1);
+  });
+
+  it('sends the undecodable record to the DLQ with its bytes and where it came from', async () => {
+    const [letter] = await readAll(topics.accessEventsDlq.name, 1, async (v) =>
+      fromAvro<{ reason: string; step: string; sourceTopic: string; offset: string; value: Uint8Array; key: Uint8Array }>(
+        deadLetterAvro,
+        (await codec.decode(v)).value,
+      ),
+    );
+    expect(letter?.step).toBe('decode');
+    expect(letter?.sourceTopic).toBe(topics.accessEvents.name);
+    expect(JSON.parse(Buffer.from(letter!.value).toString()).eventId).toBe('00000000-0000-7000-8000-000000000019');
+    expect(Buffer.from(letter!.key).toString()).toBe('s-asha');
+    expect(letter?.reason).toMatch(/magic byte/);
+  });
+});
