@@ -33,3 +33,4 @@ export function testStore(label: string): { database: string; chdbPath: string }
     chdbPath: mkdtempSync(join(tmpdir(), `custos-chdb-${label}-`)),
   };
 }
+export { assertInfraReachable } from './preflight.js';

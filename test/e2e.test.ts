@@ -1,0 +1,128 @@
+/**
+ * The walking skeleton through real parts, with the services as real processes:
+ * SDK record() → Avro via the registry → access-events → enforcer process → decisions →
+ * sink+API process (one process: embedded chDB) → ClickHouse → GET /v1/accesses.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createAuditClient } from '@custos/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertInfraReachable, infraEnv, testStore, uniquePrefix } from './support/index.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const tsx = join(root, 'node_modules', '.bin', 'tsx');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, logs: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`timed out waiting for ${what} (${String(last ?? 'no answer')})\n--- service logs ---\n${logs()}`);
+}
+
+describe('end to end through real processes', () => {
+  const { brokers, registryUrl, clickhouseUrl } = infraEnv();
+  const prefix = uniquePrefix('e2e');
+  const procs: ChildProcess[] = [];
+  let output = '';
+  let apiUrl = '';
+
+  function start(name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+    const p = spawn(tsx, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (chunk: Buffer) => {
+      output = `${output}${chunk.toString().replace(/^/gm, `[${name}] `)}`.slice(-20_000);
+    };
+    p.stdout?.on('data', keep);
+    p.stderr?.on('data', keep);
+    procs.push(p);
+    return p;
+  }
+
+  beforeAll(async () => {
+    await assertInfraReachable(brokers, registryUrl);
+    const port = await freePort();
+    apiUrl = `http://127.0.0.1:${port}`;
+    const { database, chdbPath } = testStore('e2e');
+    const env: NodeJS.ProcessEnv = {
+      KAFKA_BROKERS: brokers.join(','),
+      SCHEMA_REGISTRY_URL: registryUrl,
+      TOPIC_PREFIX: prefix,
+      TOPIC_PARTITIONS: '3',
+      ENFORCER_GROUP_ID: `${prefix}enforcer`,
+      ENFORCER_INSTANCE_ID: `${prefix.replace(/\W/g, '')}-0`,
+      SINK_GROUP_ID: `${prefix}sink`,
+      CLICKHOUSE_DATABASE: database,
+      CHDB_PATH: chdbPath,
+      API_PORT: String(port),
+      LOG_LEVEL: 'info',
+      ...(clickhouseUrl ? { CLICKHOUSE_URL: clickhouseUrl } : {}),
+    };
+    start('enforcer', ['services/enforcer/src/main.ts'], env);
+    start('sink+api', ['packages/cli/src/bin.ts', 'start', '--services', 'sink,api'], env);
+    await waitFor('the API to answer /readyz', async () => ((await fetch(`${apiUrl}/readyz`)).ok ? true : undefined), 90_000, () => output);
+  });
+
+  afterAll(async () => {
+    for (const p of procs) p.kill('SIGTERM');
+    await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))));
+  });
+
+  it('a recorded access comes back from the API as a decision', async () => {
+    const client = createAuditClient({ brokers, schemaRegistryUrl: registryUrl, service: 'e2e-test', topicPrefix: prefix });
+    const subjectId = `cust-${randomUUID().slice(0, 8)}`;
+    const allowed = await client.record({
+      tenantId: 'spera',
+      actor: { id: 's-asha', type: 'staff' },
+      subject: { id: subjectId, type: 'customer' },
+      categories: ['personal.contact'],
+      action: 'read',
+      purpose: 'service.support',
+    });
+    const denied = await client.record({
+      tenantId: 'spera',
+      actor: { id: 's-asha', type: 'staff' },
+      subject: { id: subjectId, type: 'customer' },
+      categories: ['client.financial'],
+      action: 'read',
+      purpose: 'service.support',
+    });
+    await client.close();
+
+    type Item = { eventId: string; outcome: string; reasons: { code: string }[]; actor: { id: string }; policyVersion: string };
+    const items = await waitFor(
+      'both decisions in the API',
+      async () => {
+        const res = await fetch(`${apiUrl}/v1/accesses?tenantId=spera&subjectId=${subjectId}`);
+        const body = (await res.json()) as { items: Item[] };
+        return body.items.length >= 2 ? body.items : undefined;
+      },
+      120_000,
+      () => output,
+    );
+    const byId = new Map(items.map((i) => [i.eventId, i]));
+    expect(byId.get(allowed.eventId)?.outcome).toBe('allow');
+    expect(byId.get(denied.eventId)?.outcome).toBe('deny');
+    expect(byId.get(denied.eventId)?.reasons.map((r) => r.code)).toEqual(['ROLE_NOT_AUTHORIZED']);
+    expect(items[0]?.policyVersion).toMatch(/^spera-2026\.11\.1\+sha256:/);
+  });
+});
