@@ -221,7 +221,13 @@ export class BulkWindow implements BulkCounter {
       const entries = this.snapshotActor(actorId);
       if (entries !== undefined) actors.push({ actorId, entries });
     }
-    return { version: 1, windowMs: this.windowMs, latenessMs: this.latenessMs, maxEntriesPerActor: this.maxEntriesPerActor, actors };
+    return {
+      version: 1,
+      windowMs: this.windowMs,
+      latenessMs: this.latenessMs,
+      maxEntriesPerActor: this.maxEntriesPerActor,
+      actors,
+    };
   }
 
   /** Puts back one actor's entries (e.g. from a per-actor changelog record), replacing what it had. */

@@ -67,7 +67,7 @@ export async function loadBundle(path: string): Promise<LoadedBundle> {
     // A busy system may free descriptors or finish I/O later; a missing or unreadable file stays so.
     const retriable = code === 'EMFILE' || code === 'ENFILE' || code === 'EAGAIN' || code === 'EIO';
     const why = code === 'ENOENT' ? 'file not found' : err instanceof Error ? err.message : String(err);
-    throw new BundleError(path, [{ path: '', message: `cannot read: ${why}` }], retriable);
+    throw new BundleError(path, [{ path: '', message: why }], retriable, `cannot read policy bundle ${path}`);
   }
   const r = parseBundleText(text);
   if (!r.ok) throw new BundleError(path, r.issues);

@@ -22,8 +22,10 @@ export class BundleError extends PolicyError {
     readonly source: string,
     readonly issues: BundleIssue[],
     retriable = false,
+    headline = `invalid policy bundle ${source}`,
   ) {
-    super(`invalid policy bundle ${source}:\n${formatIssues(issues)}`, retriable);
+    const only = issues.length === 1 && issues[0]?.path === '' ? issues[0].message : undefined;
+    super(only === undefined ? `${headline}:\n${formatIssues(issues)}` : `${headline}: ${only}`, retriable);
     this.name = 'BundleError';
   }
 }

@@ -1,12 +1,12 @@
 /** The compiled evaluator: every rule of enforcement-rules.md, each code at most once, deny > flag > allow. */
 import type { AccessEvent } from '@custos/schemas';
-import type { PolicyBundle } from './bundle-schema.js';
+import { type BulkCounter, BulkWindow, type BulkWindowOptions } from './bulk-window.js';
 import { policyVersionOf } from './bundle.js';
-import { BulkWindow, type BulkCounter, type BulkWindowOptions } from './bulk-window.js';
-import { agreementCovers, type CParty, type Compiled, compile, inForce } from './compiled.js';
+import type { PolicyBundle } from './bundle-schema.js';
+import { agreementCovers, type Compiled, type CParty, compile, inForce } from './compiled.js';
 import { PolicyError } from './errors.js';
 import * as msg from './messages.js';
-import { compareCodes, type Outcome, RULE_OUTCOMES, type Reason, type RuleCode } from './rules.js';
+import { compareCodes, type Outcome, type Reason, RULE_OUTCOMES, type RuleCode } from './rules.js';
 import type { SubjectStateView } from './subject-state.js';
 
 export interface EvalContext {
@@ -34,7 +34,6 @@ export interface Evaluator {
   observe(event: AccessEvent, bulk: BulkCounter): void;
   createBulkWindow(options?: Omit<BulkWindowOptions, 'windowSeconds'>): BulkWindow;
 }
-
 
 function add(reasons: Reason[] | undefined, code: RuleCode, message: string): Reason[] {
   const r = { code, message };
@@ -82,7 +81,8 @@ class CompiledEvaluator implements Evaluator {
 
   observe(e: AccessEvent, bulk: BulkCounter): void {
     this.checkWindow(bulk);
-    if (e.actor.type === 'staff' && this.c.staff.has(e.actor.id)) bulk.observe(e.actor.id, this.time(e), e.tenantId, e.subject.id);
+    if (e.actor.type === 'staff' && this.c.staff.has(e.actor.id))
+      bulk.observe(e.actor.id, this.time(e), e.tenantId, e.subject.id);
   }
 
   evaluate(e: AccessEvent, ctx: EvalContext): Judgement {
@@ -174,7 +174,8 @@ class CompiledEvaluator implements Evaluator {
       if (action === 'share' || action === 'export') {
         const r = this.agreements(rParty, categories, purpose, t, basis);
         if (r === NO_AGREEMENT) reasons = add(reasons, 'NO_AGREEMENT', msg.noAgreement('recipient', rParty, recipient.id, e));
-        else if (r === EXPIRED && rParty !== undefined) reasons = add(reasons, 'AGREEMENT_EXPIRED', msg.agreementExpired(rParty, e, t));
+        else if (r === EXPIRED && rParty !== undefined)
+          reasons = add(reasons, 'AGREEMENT_EXPIRED', msg.agreementExpired(rParty, e, t));
       }
     }
 
@@ -229,7 +230,13 @@ class CompiledEvaluator implements Evaluator {
   }
 
   /** Agreements of `party` that list every category and the purpose: none, none in force, or fine (ids into basis). */
-  private agreements(party: CParty | undefined, categories: readonly string[], purpose: string, t: number, basis: string[]): number {
+  private agreements(
+    party: CParty | undefined,
+    categories: readonly string[],
+    purpose: string,
+    t: number,
+    basis: string[],
+  ): number {
     if (party === undefined) return NO_AGREEMENT;
     let matched = false;
     let ok = false;

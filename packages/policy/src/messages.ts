@@ -1,6 +1,15 @@
 /** Reason messages a person can act on: they name the grant, agreement, role, dates and subject. Built only when a rule fires. */
 import type { AccessEvent } from '@custos/schemas';
-import { agreementCovers, type CAgreement, type CGrant, type Compiled, type CParty, type CStaff, holds, inForce } from './compiled.js';
+import {
+  agreementCovers,
+  type CAgreement,
+  type CGrant,
+  type Compiled,
+  type CParty,
+  type CStaff,
+  holds,
+  inForce,
+} from './compiled.js';
 import { formatDay, formatInstant } from './dates.js';
 import type { StoredChange } from './subject-state.js';
 
@@ -97,11 +106,11 @@ function agreementText(a: CAgreement): string {
 /** `kind`: whose agreement was needed (the acting processor, or the recipient); `p` undefined: the id is no party. */
 export function noAgreement(kind: 'actor' | 'recipient', p: CParty | undefined, partyId: string, e: AccessEvent): string {
   const need = `${list(e.categories)} for ${e.purpose}`;
-  if (p === undefined) return `Recipient "${partyId}" is no party in the policy, so no agreement covers ${need}`;
+  if (p === undefined) return `Recipient "${partyId}" is no party in the policy, so it has no agreement covering ${need}`;
   const head =
     kind === 'actor'
       ? `No agreement of processor ${party(p)} covers ${need}`
-      : `Cannot ${e.action} to ${party(p)}: no agreement of it covers ${need}`;
+      : `${e.action === 'share' ? 'Sharing with' : 'Exporting to'} ${party(p)} needs an agreement covering ${need}`;
   return p.agreements.length === 0
     ? `${head}; it has no agreements`
     : `${head}; its agreements: ${p.agreements.map(agreementText).join('; ')}`;
@@ -160,7 +169,9 @@ export function bulkAccess(c: Compiled, s: CStaff, e: AccessEvent, distinct: num
   const parts: string[] = [];
   if (e.recordCount > c.recordsPerEvent) parts.push(`${e.recordCount} records in one event (limit ${c.recordsPerEvent})`);
   if (distinct > c.distinctSubjects) {
-    parts.push(`${distinct} distinct subjects within ${c.windowMs / 1000} s up to ${formatInstant(Date.parse(e.occurredAt))} (limit ${c.distinctSubjects})`);
+    parts.push(
+      `${distinct} distinct subjects within ${c.windowMs / 1000} s up to ${formatInstant(Date.parse(e.occurredAt))} (limit ${c.distinctSubjects})`,
+    );
   }
   return `${who(s)} touched ${parts.join(' and ')}`;
 }

@@ -50,7 +50,9 @@ async function openLines(path: string, what: string): Promise<AsyncIterable<stri
     return createInterface({ input: fh.createReadStream({ encoding: 'utf8' }), crlfDelay: Number.POSITIVE_INFINITY });
   } catch (err) {
     const code = err instanceof Error && 'code' in err ? String(err.code) : '';
-    throw new CliError(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'file not found' : err instanceof Error ? err.message : String(err)}`);
+    throw new CliError(
+      `cannot read ${what} ${path}: ${code === 'ENOENT' ? 'file not found' : err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
@@ -71,55 +73,66 @@ export async function loadSubjectState(path: string): Promise<SubjectStateStore>
       throw new CliError(`${path}:${n}: not JSON: ${err instanceof Error ? err.message : String(err)}`);
     }
     const r = parseSubjectStateChange(json);
-    if (!r.ok) throw new CliError(`${path}:${n}: invalid subject-state change: ${r.errors.map((e) => `${e.path || '(record)'}: ${e.message}`).join('; ')}`);
+    if (!r.ok)
+      throw new CliError(
+        `${path}:${n}: invalid subject-state change: ${r.errors.map((e) => `${e.path || '(record)'}: ${e.message}`).join('; ')}`,
+      );
     store.apply(r.value);
   }
   return store;
 }
 
-/** Batches lines into large writes and honours back-pressure; stops quietly when the reader goes away. */
+/** Batches lines into large writes and honours back-pressure; stops quietly when the reader goes away (EPIPE). */
 class LineWriter {
   private buf: string[] = [];
   private size = 0;
   private scheduled = false;
-  private mustDrain = false;
+  private error: Error | undefined;
   closed = false;
 
   constructor(private readonly out: Writable) {
     out.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE') throw err;
-      this.closed = true;
+      if (err.code === 'EPIPE') this.closed = true;
+      else this.error = err;
     });
   }
 
   async write(line: string): Promise<void> {
+    if (this.error !== undefined) throw this.error;
     this.buf.push(line);
     this.size += line.length;
-    if (this.size >= 65_536 || this.mustDrain) await this.flush();
+    if (this.size >= 65_536 || this.out.writableNeedDrain) await this.flush();
     else if (!this.scheduled) {
-      // Flush once the current input chunk is processed, so interactive use still sees answers.
+      // Flush once the current input chunk is processed, so that interactive use sees answers promptly.
       this.scheduled = true;
       setImmediate(() => {
         this.scheduled = false;
-        this.mustDrain = !this.push() || this.mustDrain;
+        this.push();
       });
     }
   }
 
-  private push(): boolean {
-    if (this.buf.length === 0 || this.closed) return true;
+  private push(): void {
+    if (this.buf.length === 0 || this.closed) return;
     const chunk = this.buf.join('');
     this.buf = [];
     this.size = 0;
-    return this.out.write(chunk);
+    this.out.write(chunk);
   }
 
   async flush(): Promise<void> {
-    const ok = this.push();
-    if ((!ok || this.mustDrain) && !this.closed && this.out.writableNeedDrain) {
-      await Promise.race([once(this.out, 'drain'), once(this.out, 'close')]);
+    this.push();
+    if (this.out.writableNeedDrain && !this.closed) {
+      const ac = new AbortController();
+      try {
+        await Promise.race([once(this.out, 'drain', { signal: ac.signal }), once(this.out, 'close', { signal: ac.signal })]);
+      } catch (err) {
+        if (!this.closed) throw err;
+      } finally {
+        ac.abort();
+      }
     }
-    this.mustDrain = false;
+    if (this.error !== undefined) throw this.error;
   }
 }
 
@@ -144,7 +157,10 @@ export function judgeLine(
   }
   const r = parseAccessEvent(raw);
   if (!r.ok) {
-    return { outcome: 'invalid', json: JSON.stringify({ eventId: eventIdOf(raw), outcome: 'invalid', codes: [], errors: r.errors, line: lineNo }) };
+    return {
+      outcome: 'invalid',
+      json: JSON.stringify({ eventId: eventIdOf(raw), outcome: 'invalid', codes: [], errors: r.errors, line: lineNo }),
+    };
   }
   const j = evaluator.evaluate(r.value, ctx);
   const out = {
@@ -206,7 +222,9 @@ export function registerEvaluate(program: Command, io: { stdin: Readable; stdout
     .action(async (events: string, opts: { policy: string; state?: string; summary?: boolean }) => {
       const stats = await runEvaluate({ policy: opts.policy, state: opts.state, events, stdin: io.stdin, stdout: io.stdout });
       if (opts.summary) {
-        io.stderr.write(`allow ${stats.allow}, flag ${stats.flag}, deny ${stats.deny}, invalid ${stats.invalid}${stats.truncated ? ' (output closed early)' : ''}\n`);
+        io.stderr.write(
+          `allow ${stats.allow}, flag ${stats.flag}, deny ${stats.deny}, invalid ${stats.invalid}${stats.truncated ? ' (output closed early)' : ''}\n`,
+        );
       }
     });
 }
