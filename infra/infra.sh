@@ -166,7 +166,7 @@ require_mvn() {
 }
 
 mvn_failed() { # artifact logfile
-  tail -n 25 "$2" | sed 's/^/[infra]   | /' >&2
+  { grep -E '^\[(ERROR|WARNING)\]' "$2" | grep -v '^\[ERROR\] *$' | head -n 6 || tail -n 10 "$2"; } | cut -c1-220 | sed 's/^/[infra]   | /' >&2
   die "Download of $1 from Maven Central failed (full output: $2)." \
     "Check that Maven Central is reachable (e.g. 'mvn dependency:get -Dartifact=$1')," \
     "and that ~/.m2/settings.xml has no mirror/proxy/offline setting that blocks it."
@@ -184,7 +184,7 @@ ensure_kafka_cache() {
   say "Downloading Kafka $KAFKA_VERSION jars from Maven Central (once) ..."
   rm -rf "$KAFKA_CACHE"
   mkdir -p "$KAFKA_CACHE"
-  if ! mvn -B -ntp -f "$INFRA_HOME/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" -Dkafka.logging="$logging" \
+  if ! mvn -B -ntp -Dstyle.color=never -f "$INFRA_HOME/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" -Dkafka.logging="$logging" \
     dependency:copy-dependencies -DoutputDirectory="$KAFKA_CACHE/libs" >"$log" 2>&1; then
     rm -rf "$KAFKA_CACHE"
     mvn_failed "org.apache.kafka:kafka_2.13:$KAFKA_VERSION" "$log"
@@ -211,7 +211,7 @@ ensure_apicurio_cache() {
   t0="$(now)"
   say "Downloading Apicurio Registry $APICURIO_VERSION (~160 MB) from Maven Central (once) ..."
   # Run outside any Maven project so no pom.xml is picked up.
-  if ! (cd "$CACHE_DIR/downloads" && mvn -B -ntp dependency:copy -Dartifact="$artifact" \
+  if ! (cd "$CACHE_DIR/downloads" && mvn -B -ntp -Dstyle.color=never dependency:copy -Dartifact="$artifact" \
     -DoutputDirectory="$CACHE_DIR/downloads" >"$log" 2>&1); then
     mvn_failed "$artifact" "$log"
   fi
@@ -258,8 +258,16 @@ port_owner() {
     line="$(ss -Hltnp "sport = :$port" 2>/dev/null | head -n1 || true)"
     if [[ -n "$line" ]]; then
       local who
-      who="$(grep -o 'users:(([^)]*))' <<<"$line" | head -n1 || true)"
-      printf '%s' "${who:-a process ss cannot name (run as root to see it)}"
+      # users:(("java",pid=123,fd=4),...) -> java (pid 123)
+      who="$(grep -o '("[^"]*",pid=[0-9]*' <<<"$line" | sed 's/("\([^"]*\)",pid=\([0-9]*\)/\1 (pid \2)/' | sort -u | paste -sd, - || true)"
+      if [[ -n "$who" ]]; then
+        local cmd pid="${who##*pid }"
+        pid="${pid%%)*}"
+        cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-120 || true)"
+        printf '%s' "$who${cmd:+: $cmd}"
+      else
+        printf 'a process that ss cannot name (run as root to see it)'
+      fi
       return 0
     fi
     return 1
@@ -288,6 +296,10 @@ start_bg() {
   local name="$1" pidfile="$2" logfile="$3"
   shift 3
   rm -f "$pidfile"
+  # Logs are appended across restarts; keep one previous generation past 50 MB.
+  if [[ -f "$logfile" ]] && (($(stat -c %s "$logfile" 2>/dev/null || echo 0) > 52428800)); then
+    mv -f "$logfile" "$logfile.1"
+  fi
   {
     printf '\n===== %s: starting %s =====\n' "$(date '+%F %T')" "$name"
     printf '%q ' "$@"
@@ -296,9 +308,10 @@ start_bg() {
   local -a launcher=(nohup)
   have setsid && launcher=(setsid nohup)
   # bash writes its own pid, then execs java in place: the pid file is the JVM's pid.
-  "${launcher[@]}" bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" "$@" >>"$logfile" 2>&1 </dev/null &
-  local i
-  for i in $(seq 1 50); do
+  # shellcheck disable=SC2016  # $$ and $@ are for the inner bash
+  "${launcher[@]}" bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" "$@" >>"$logfile" 2>&1 </dev/null 9>&- &  # 9: the up/down lock, not for the JVM
+  local _
+  for _ in $(seq 1 50); do
     [[ -s "$pidfile" ]] && return 0
     sleep 0.1
   done
@@ -521,7 +534,8 @@ start_kafka() {
       return 0
     fi
     die "Kafka is running (pid $pid) but not healthy on $KAFKA_BROKERS_VALUE." \
-      "See $KAFKA_LOG; restart with: bash infra/infra.sh down && bash infra/infra.sh up"
+      "See $KAFKA_LOG (and if KAFKA_PORT changed since it was started, that is why)." \
+      "Restart it with: bash infra/infra.sh down && bash infra/infra.sh up"
   fi
   local stray
   stray="$(marked_pids kafka | head -n1)"
@@ -541,7 +555,7 @@ start_kafka() {
     "$MARKER" -Dcustos.infra.service=kafka -Dcustos.infra.version="$KAFKA_VERSION" \
     "$(kafka_log4j_opt "$(kafka_server_log_config)")" \
     -cp "$KAFKA_CACHE/libs/*" kafka.Kafka "$KAFKA_HOME_RUN/server.properties"
-  wait_kafka_healthy "$t0"
+  KAFKA_STARTED_AT="$t0"
 }
 
 wait_kafka_healthy() {
@@ -549,15 +563,14 @@ wait_kafka_healthy() {
   pid="$(cat "$KAFKA_PID")"
   while :; do
     kill -0 "$pid" 2>/dev/null || {
-      tail -n 30 "$KAFKA_LOG" | sed 's/^/[infra]   | /' >&2
+      tail -n 15 "$KAFKA_LOG" | cut -c1-200 | sed 's/^/[infra]   | /' >&2
       rm -f "$KAFKA_PID"
       die "Kafka exited during startup; see $KAFKA_LOG (last lines above)."
     }
     left=$((deadline - $(now)))
     if ((left <= 0)); then
-      tail -n 30 "$KAFKA_LOG" | sed 's/^/[infra]   | /' >&2
-      stop_service Kafka "$KAFKA_PID" kafka
-      die "Kafka did not become healthy within ${KAFKA_START_TIMEOUT}s (last probe: ${out:-none}); it was stopped." \
+      tail -n 15 "$KAFKA_LOG" | cut -c1-200 | sed 's/^/[infra]   | /' >&2
+      die "Kafka did not become healthy within ${KAFKA_START_TIMEOUT}s (last probe: ${out:-none}); stopping it." \
         "See the log: $KAFKA_LOG. Raise KAFKA_START_TIMEOUT if the machine is just slow."
     fi
     # One JVM polls for up to 10 s (metadata + group/transaction coordinators).
@@ -578,7 +591,8 @@ start_registry() {
       return 0
     fi
     die "Schema registry is running (pid $pid) but $SCHEMA_REGISTRY_URL_VALUE/subjects does not answer 200." \
-      "See $REGISTRY_LOG; restart with: bash infra/infra.sh down && bash infra/infra.sh up"
+      "See $REGISTRY_LOG (and if SCHEMA_REGISTRY_PORT changed since it was started, that is why)." \
+      "Restart it with: bash infra/infra.sh down && bash infra/infra.sh up"
   fi
   local stray
   stray="$(marked_pids registry | head -n1)"
@@ -609,11 +623,15 @@ start_registry() {
     -Dapicurio.import.work-dir="$RUN_DIR/registry-tmp" \
     -Dquarkus.http.access-log.enabled=false \
     -jar "$APICURIO_CACHE/quarkus-run.jar")
-  local deadline=$((t0 + SCHEMA_REGISTRY_START_TIMEOUT))
+  REGISTRY_STARTED_AT="$t0"
+}
+
+wait_registry_healthy() {
+  local t0="$1" deadline=$(($1 + SCHEMA_REGISTRY_START_TIMEOUT)) pid
   pid="$(cat "$REGISTRY_PID")"
   while :; do
     kill -0 "$pid" 2>/dev/null || {
-      tail -n 30 "$REGISTRY_LOG" | sed 's/^/[infra]   | /' >&2
+      tail -n 15 "$REGISTRY_LOG" | cut -c1-200 | sed 's/^/[infra]   | /' >&2
       rm -f "$REGISTRY_PID"
       die "The schema registry exited during startup; see $REGISTRY_LOG (last lines above)."
     }
@@ -622,9 +640,8 @@ start_registry() {
       return 0
     fi
     if (($(now) >= deadline)); then
-      tail -n 30 "$REGISTRY_LOG" | sed 's/^/[infra]   | /' >&2
-      stop_service "Schema registry" "$REGISTRY_PID" registry
-      die "The schema registry did not answer 200 on $SCHEMA_REGISTRY_URL_VALUE/subjects within ${SCHEMA_REGISTRY_START_TIMEOUT}s; it was stopped." \
+      tail -n 15 "$REGISTRY_LOG" | cut -c1-200 | sed 's/^/[infra]   | /' >&2
+      die "The schema registry did not answer 200 on $SCHEMA_REGISTRY_URL_VALUE/subjects within ${SCHEMA_REGISTRY_START_TIMEOUT}s; stopping it." \
         "See the log: $REGISTRY_LOG. Raise SCHEMA_REGISTRY_START_TIMEOUT if the machine is just slow."
     fi
     sleep 0.5
@@ -637,6 +654,22 @@ print_env() {
   printf 'export SCHEMA_REGISTRY_URL=%s\n' "$SCHEMA_REGISTRY_URL_VALUE"
 }
 
+KAFKA_STARTED_AT=""
+REGISTRY_STARTED_AT=""
+UP_OK=0
+
+# If 'up' fails half-way, stop what this run started (not what was already running).
+cleanup_failed_up() {
+  local rc=$?
+  ((UP_OK)) && return 0
+  if [[ -n "$REGISTRY_STARTED_AT" || -n "$KAFKA_STARTED_AT" ]]; then
+    say "'up' failed: stopping what this run started."
+    [[ -n "$REGISTRY_STARTED_AT" ]] && stop_service "Schema registry" "$REGISTRY_PID" registry
+    [[ -n "$KAFKA_STARTED_AT" ]] && stop_service Kafka "$KAFKA_PID" kafka
+  fi
+  return "$rc"
+}
+
 cmd_up() {
   validate_settings
   local t0
@@ -644,10 +677,25 @@ cmd_up() {
   mkdir -p "$RUN_DIR" "$CACHE_DIR"
   resolve_kafka_java
   resolve_registry_java
+  # Ports first, so a clash is reported before anything is downloaded or started.
+  if [[ -z "$(live_pid "$KAFKA_PID")" ]]; then
+    check_ports_free "Kafka (KAFKA_PORT)" "$KAFKA_PORT"
+    check_ports_free "the Kafka controller (KAFKA_CONTROLLER_PORT)" "$KAFKA_CONTROLLER_PORT"
+  fi
+  if [[ -z "$(live_pid "$REGISTRY_PID")" ]]; then
+    check_ports_free "the schema registry (SCHEMA_REGISTRY_PORT)" "$SCHEMA_REGISTRY_PORT"
+    check_ports_free "the schema registry's management/health interface (SCHEMA_REGISTRY_MGMT_PORT)" "$SCHEMA_REGISTRY_MGMT_PORT"
+  fi
   ensure_kafka_cache
   ensure_apicurio_cache
+  trap cleanup_failed_up EXIT
+  # Kafka is launched first, then the registry right away (it does not need Kafka:
+  # its storage is in memory); then both are waited for, which saves a few seconds.
   start_kafka
   start_registry
+  [[ -z "$KAFKA_STARTED_AT" ]] || wait_kafka_healthy "$KAFKA_STARTED_AT"
+  [[ -z "$REGISTRY_STARTED_AT" ]] || wait_registry_healthy "$REGISTRY_STARTED_AT"
+  UP_OK=1
   say "Up in $(($(now) - t0))s. Use these settings (or: eval \"\$(bash $INFRA_HOME/infra.sh env)\"):"
   print_env
 }
@@ -718,18 +766,36 @@ cmd_smoke() {
   return "$rc"
 }
 
+# up/down of the same CUSTOS_INFRA_DIR are serialized (two 'up' at once would race
+# for the ports); the second waits, then finds everything running.
+take_lock() {
+  mkdir -p "$RUN_DIR"
+  have flock || return 0
+  exec 9>"$RUN_DIR/.lock"
+  if ! flock -n 9; then
+    say "Another infra.sh up/down on $RUN_DIR is in progress; waiting for it ..."
+    flock -w 600 9 || die "Gave up waiting for the lock $RUN_DIR/.lock after 600s."
+  fi
+}
+
 main() {
   local cmd="${1:-}"
   [[ $# -gt 0 ]] && shift
   case "$cmd" in
-  up) cmd_up "$@" ;;
-  down) cmd_down "$@" ;;
+  up)
+    take_lock
+    cmd_up "$@"
+    ;;
+  down)
+    take_lock
+    cmd_down "$@"
+    ;;
   status) cmd_status "$@" ;;
   env) print_env ;;
   smoke) cmd_smoke "$@" ;;
   -h | --help | help) usage ;;
   "") usage; exit 2 ;;
-  *) usage; die "Unknown command '$cmd' (use up, down, status, env or smoke)." ;;
+  *) die "Unknown command '$cmd': use up, down [--wipe], status, env or smoke ('help' for settings)." ;;
   esac
 }
 

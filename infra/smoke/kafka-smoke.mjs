@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(path.join(repo, 'packages/kafka/package.json'));
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 const { Kafka, logLevel } = require('kafkajs');
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');

@@ -58,7 +58,7 @@ await step('re-register same schema -> same id', async () => {
   const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v1) }, { subject });
   assert.equal(id, id1);
 });
-await step('re-register with different whitespace/field order of attributes -> same id (canonical hash)', async () => {
+await step('re-register pretty-printed copy -> same id (canonical hash)', async () => {
   const reordered = JSON.stringify(v1, null, 2);
   const { id } = await registry.register({ type: SchemaType.AVRO, schema: reordered }, { subject });
   assert.equal(id, id1);
@@ -88,6 +88,24 @@ await step('BACKWARD-incompatible change is rejected', async () => {
   }
   assert.ok(rejected, 'incompatible schema was accepted');
   console.log(`     (rejected with: ${String(rejected.message).slice(0, 160)})`);
+});
+await step('compatibility endpoint says incompatible; raw POST gets HTTP 409', async () => {
+  const headers = { 'Content-Type': 'application/vnd.schemaregistry.v1+json' };
+  const body = JSON.stringify({ schema: JSON.stringify(bad) });
+  const check = await fetch(`${host}/compatibility/subjects/${subject}/versions/latest`, { method: 'POST', headers, body });
+  assert.equal(check.status, 200);
+  assert.equal((await check.json()).is_compatible, false);
+  const post = await fetch(`${host}/subjects/${subject}/versions`, { method: 'POST', headers, body });
+  assert.equal(post.status, 409, `status ${post.status}`);
+});
+await step('same schema under another subject -> same id (ids are content ids)', async () => {
+  const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v1) }, { subject: `${subject}-other` });
+  assert.equal(id, id1);
+});
+await step('unknown subject -> 404 / error_code 40401', async () => {
+  const res = await fetch(`${host}/subjects/does-not-exist-${Date.now()}/versions/latest`);
+  assert.equal(res.status, 404);
+  assert.equal((await res.json()).error_code, 40401);
 });
 await step('global compatibility is BACKWARD', async () => {
   const res = await fetch(`${host}/config`);
