@@ -57,21 +57,33 @@ export function demoGenerator(bundle: DemoBundle, rng: Rng = Math.random, violat
   const allCategories = Object.keys(bundle.categories);
   const active = (now: Date) =>
     bundle.staff.flatMap((s) =>
-      s.roles.filter((r) => r.from <= today(now) && (!r.to || r.to >= today(now))).map((r) => ({ staff: s, grants: bundle.roles[r.role] ?? [] })),
+      s.roles
+        .filter((r) => r.from <= today(now) && (!r.to || r.to >= today(now)))
+        .map((r) => ({ staff: s, grants: bundle.roles[r.role] ?? [] })),
     );
 
   const allowed = (now: Date): DemoEvent | undefined => {
     const who = pick(rng, active(now));
     const grant = pick(rng, who.grants);
     if (!who || !grant) return undefined;
-    const action = pick(rng, grant.actions.filter((a) => a !== 'disclose' && a !== 'share' && a !== 'delete'));
+    const action = pick(
+      rng,
+      grant.actions.filter((a) => a !== 'disclose' && a !== 'share' && a !== 'delete'),
+    );
     if (!action) return undefined;
     const cats = grant.categories.includes('*') ? [pick(rng, allCategories)] : [pick(rng, grant.categories)];
     const tenantId = who.staff.tenants.includes('*') ? pick(rng, tenants) : pick(rng, who.staff.tenants);
     return base(now, tenantId, who.staff.id, cats, action as DemoEvent['action'], pick(rng, grant.purposes));
   };
 
-  const base = (now: Date, tenantId: string, actorId: string, categories: string[], action: DemoEvent['action'], purpose: string): DemoEvent => ({
+  const base = (
+    now: Date,
+    tenantId: string,
+    actorId: string,
+    categories: string[],
+    action: DemoEvent['action'],
+    purpose: string,
+  ): DemoEvent => ({
     eventId: randomUUID(),
     occurredAt: now.toISOString(),
     tenantId,
@@ -87,10 +99,19 @@ export function demoGenerator(bundle: DemoBundle, rng: Rng = Math.random, violat
     (now) => base(now, 'spera', 's-asha', ['client.financial'], 'read', 'service.support'),
     (now) => base(now, 'spera', 's-left', ['personal.contact'], 'read', 'service.support'),
     (now) => base(now, 'spera', 's-ghost', ['personal.contact'], 'read', 'service.support'),
-    (now) => ({ ...base(now, 'spera', 's-priya', ['personal.contact'], 'share', 'third_party_marketing'), recipient: { id: 't-adnexus', type: 'third_party' } }),
+    (now) => ({
+      ...base(now, 'spera', 's-priya', ['personal.contact'], 'share', 'third_party_marketing'),
+      recipient: { id: 't-adnexus', type: 'third_party' },
+    }),
     (now) => base(now, 'client-globex', 's-meera', ['personal.contact'], 'read', 'service.accounts'),
-    (now) => ({ ...base(now, 'spera', 's-dev', ['personal.identity'], 'disclose', 'legal.compliance'), recipient: { id: 'a-kolkata-police', type: 'authority' } }),
-    (now) => ({ ...base(now, 'spera', 's-arjun', ['usage.activity'], 'share', 'improvement.analytics'), recipient: { id: 'p-metricly', type: 'processor' } }),
+    (now) => ({
+      ...base(now, 'spera', 's-dev', ['personal.identity'], 'disclose', 'legal.compliance'),
+      recipient: { id: 'a-kolkata-police', type: 'authority' },
+    }),
+    (now) => ({
+      ...base(now, 'spera', 's-arjun', ['usage.activity'], 'share', 'improvement.analytics'),
+      recipient: { id: 'p-metricly', type: 'processor' },
+    }),
   ];
 
   return (now: Date) => {

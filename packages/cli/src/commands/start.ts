@@ -4,8 +4,8 @@
  * Starts the local infra when none is configured; `--demo` also feeds simulated traffic.
  */
 import { readFileSync } from 'node:fs';
-import { shutdownOnSignals } from '@custos/config';
 import { createApp } from '@custos/api';
+import { shutdownOnSignals } from '@custos/config';
 import { createPolicyJudge, Enforcer } from '@custos/enforcer';
 import { buildDeps, ensureLocalInfra, loadEnv, openStore } from '@custos/runtime';
 import { createAuditClient } from '@custos/sdk';
@@ -26,7 +26,9 @@ interface StartOptions {
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('start the pipeline (enforcer, sink, API) in one process; starts local Kafka and registry when none is configured')
+    .description(
+      'start the pipeline (enforcer, sink, API) in one process; starts local Kafka and registry when none is configured',
+    )
     .option('--demo', 'also feed simulated access events drawn from the policy bundle')
     .option('--demo-rate <n>', 'demo events per second', '300')
     .option('--services <list>', `comma-separated subset of ${SERVICES.join(',')}`, SERVICES.join(','))
@@ -39,7 +41,8 @@ async function start(opts: StartOptions): Promise<void> {
   if (unknown.length > 0) throw new Error(`unknown service(s) ${unknown.join(', ')}; choose from ${SERVICES.join(', ')}`);
   const want = (s: Service) => chosen.includes(s);
   const rate = Number(opts.demoRate);
-  if (!Number.isFinite(rate) || rate <= 0 || rate > 100_000) throw new Error('--demo-rate must be a number of events per second in (0, 100000]');
+  if (!Number.isFinite(rate) || rate <= 0 || rate > 100_000)
+    throw new Error('--demo-rate must be a number of events per second in (0, 100000]');
 
   const env = loadEnv();
   const deps = buildDeps(env, 'custos');
@@ -75,7 +78,12 @@ async function start(opts: StartOptions): Promise<void> {
   }
   if (want('enforcer')) {
     const judge = await createPolicyJudge(env.POLICY_FILE);
-    const enforcer = new Enforcer({ ...deps, judge, groupId: env.ENFORCER_GROUP_ID, transactionalId: `custos-enforcer-${env.ENFORCER_INSTANCE_ID}` });
+    const enforcer = new Enforcer({
+      ...deps,
+      judge,
+      groupId: env.ENFORCER_GROUP_ID,
+      transactionalId: `custos-enforcer-${env.ENFORCER_INSTANCE_ID}`,
+    });
     await enforcer.start();
     stops.push(() => enforcer.stop());
     logger.info({ policy: judge.policyVersion }, 'enforcer started');
