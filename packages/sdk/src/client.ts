@@ -1,0 +1,740 @@
+/**
+ * The audit client. `record()` validates and encodes on the caller's thread, appends the frame to the
+ * spool (write-ahead, grouped writes + fsync in the background) and to an in-memory queue, and returns;
+ * one background loop sends batches to Kafka in log order, from memory when it can and from the spool
+ * when memory had to let go of events (bound reached, Kafka down) or when an earlier run left some.
+ * See the README for the guarantees and docs/sdk-notes.md for the reasoning.
+ */
+
+import { createLogger } from '@custos/config';
+import {
+  type AvroCodec,
+  AvroCodec as Codec,
+  createKafka,
+  ensureTopics,
+  isRetriable,
+  type Kafka,
+  type Producer,
+} from '@custos/kafka';
+import { accessEventAvro, subjectStateChangeAvro, topics as topicSpecs, ValidationError } from '@custos/schemas';
+import avro from 'avsc';
+import { FORMAT_VERSION, FRAME_HEADER, KIND_ACCESS, KIND_SUBJECT_STATE, type Kind, RECORD_HEADER } from './frame.js';
+import type { LoggerLike } from './logger.js';
+import type { AuditMetrics } from './metrics.js';
+import { EventQueue } from './queue.js';
+import { SchemaStore, Spool, type SpoolOptions } from './spool.js';
+import { uuidv7 } from './uuid7.js';
+import {
+  type AccessEventInput,
+  type SubjectStateInput,
+  subjectStateKey,
+  toAccessEventAvro,
+  toSubjectStateAvro,
+} from './validate.js';
+
+export interface AuditClientOptions {
+  brokers: string[];
+  /** Confluent-compatible registry API, e.g. http://127.0.0.1:8081/apis/ccompat/v7 */
+  schemaRegistryUrl: string;
+  /** name of the emitting service: fills `source.service` when an event does not set it */
+  service: string;
+  /** Kafka client id; default `custos-sdk-<service>` */
+  clientId?: string;
+  /** prefix of the standard topic names (`<prefix>access-events`, `<prefix>subject-state`) */
+  topicPrefix?: string;
+  /** explicit topic names (registry subjects are `<topic>-value`) */
+  topics?: { accessEvents?: string; subjectState?: string };
+  /** create the two topics when missing (as schemas/topics.ts specifies them); default false */
+  createTopics?: boolean;
+  /**
+   * The disk spool; default `{ dir: '.spool/<service>' }` (relative to the working directory).
+   * `false` keeps events in memory only: then a crash or a Kafka outage longer than the memory bound
+   * loses or blocks events — not for production.
+   */
+  spool?: SpoolOptions | false;
+  /** bound on the bytes of events held in memory (queued + in flight); default 32 MiB */
+  maxQueueBytes?: number;
+  /**
+   * Past `maxQueueBytes`: 'spool' (default) lets the oldest events go from memory (they are in the
+   * spool and get replayed from there); 'block' makes record() return a promise that resolves when
+   * memory is below the bound again. Without a spool, it is always 'block'.
+   */
+  onQueueFull?: 'spool' | 'block';
+  /** largest batch (bytes of values) per send; default 512 KiB */
+  batchMaxBytes?: number;
+  /** how long a batch that is not full waits for more events; default 5 ms */
+  lingerMs?: number;
+  /** backoff between failed sends: exponential from initialMs to maxMs, with full jitter; default 100 ms … 5 s */
+  retry?: { initialMs?: number; maxMs?: number };
+  /** producer request timeout; default 30 s */
+  requestTimeoutMs?: number;
+  /** largest encoded event accepted by record() (Kafka's default message limit is 1 MiB); default 900 KiB */
+  maxEventBytes?: number;
+  /** how long close() tries to deliver before leaving the rest in the spool; default 10 s */
+  closeTimeoutMs?: number;
+  /** pino-compatible logger; default a pino logger named custos-sdk at level warn, on stderr */
+  logger?: LoggerLike;
+  /** a Kafka instance from `@custos/kafka`'s createKafka (else one is built from `brokers`) */
+  kafka?: Kafka;
+  /** a registry codec (else `AvroCodec.connect(schemaRegistryUrl)`) */
+  codec?: AvroCodec;
+}
+
+export interface FlushResult {
+  /** true when Kafka acknowledged every event recorded before the call */
+  delivered: boolean;
+  /** events not yet acknowledged (they are in the spool, fsync'ed, when a spool is configured) */
+  unsent: number;
+}
+
+export interface AuditClient {
+  /**
+   * Validates, fills eventId/occurredAt/source.service, encodes and enqueues one access event. Throws
+   * a ValidationError naming each bad field. Returns undefined, or — only with onQueueFull 'block'
+   * while memory is over its bound — a promise to await before recording more.
+   */
+  record(event: AccessEventInput): void | Promise<void>;
+  /** The same for a consent or data-subject-rights change (keyed by tenant + subject). */
+  recordSubjectState(change: SubjectStateInput): void | Promise<void>;
+  /** Optional: waits until the schemas are registered and the producer is connected. */
+  start(): Promise<void>;
+  /** Delivers everything recorded so far, or after `timeoutMs` makes sure it is fsync'ed in the spool. */
+  flush(timeoutMs?: number): Promise<FlushResult>;
+  /** Stops accepting events, delivers (up to closeTimeoutMs) or spools everything, releases resources. */
+  close(): Promise<FlushResult>;
+  metrics(): AuditMetrics;
+  /** topic names in use */
+  readonly topics: { accessEvents: string; subjectState: string };
+}
+
+export class QueueFullError extends Error {
+  readonly retriable = true;
+  constructor(bytes: number) {
+    super(`audit queue is full (${bytes} bytes held in memory and the spool cannot take more)`);
+    this.name = 'QueueFullError';
+  }
+}
+
+export class ClientClosedError extends Error {
+  readonly retriable = false;
+  constructor() {
+    super('audit client is closed');
+    this.name = 'ClientClosedError';
+  }
+}
+
+interface Stream {
+  kind: Kind;
+  topic: string;
+  subject: string;
+  schema: object;
+  type: avro.Type;
+  fingerprint: Buffer;
+  fpHex: string;
+  id: number;
+}
+
+interface Batch {
+  messages: Map<string, { key: Buffer; value: Buffer }[]>;
+  count: number;
+  memBytes: number;
+  endLsn: number;
+  fromDisk: boolean;
+}
+
+const ENTRY_OVERHEAD = 64;
+const CHUNK_BYTES = 256 * 1024;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+class Client implements AuditClient {
+  readonly topics: { accessEvents: string; subjectState: string };
+  private readonly service: string;
+  private readonly logger: LoggerLike;
+  private readonly kafka: Kafka;
+  private readonly codec: AvroCodec;
+  private readonly registryUrl: string;
+  private readonly spool: Spool | undefined;
+  private readonly store: SchemaStore | undefined;
+  private readonly streams: Record<Kind, Stream>;
+  private readonly maxQueueBytes: number;
+  private readonly evict: boolean;
+  private readonly batchMaxBytes: number;
+  private readonly lingerMs: number;
+  private readonly retryInitialMs: number;
+  private readonly retryMaxMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly maxEventBytes: number;
+  private readonly closeTimeoutMs: number;
+  private readonly createTopics: boolean;
+
+  // arena the frames are encoded into
+  private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  private chunkPos = 0;
+
+  // unsent events held in memory, oldest first
+  private readonly queue = new EventQueue();
+  private queuedBytes = 0;
+  private inflightBytes = 0;
+  private inflightEvents = 0;
+  /** log end when there is no spool */
+  private memLsn = 0;
+  /** Kafka acknowledged everything below */
+  private sentLsn = 0;
+  private firstUnsentAt = 0;
+
+  private readonly m = { recorded: 0, invalid: 0, sent: 0, spooled: 0, replayed: 0, failed: 0 };
+
+  private closed = false;
+  private stopping = false;
+  private stopDeadline = Number.POSITIVE_INFINITY;
+  private flushRequests = 0;
+  private wake: (() => void) | undefined;
+  private idle = false;
+  private sentWaiters: { lsn: number; resolve: () => void }[] = [];
+  private roomWaiters: (() => void)[] = [];
+  private producer: Producer | undefined;
+  private readonly registered: Promise<void>;
+  private topicsReady: Promise<void> | undefined;
+  private readonly loop: Promise<void>;
+  private closing: Promise<FlushResult> | undefined;
+  private lastSendError: string | undefined;
+
+  constructor(opts: AuditClientOptions) {
+    if (!opts.service) throw new TypeError('createAuditClient: `service` is required');
+    this.service = opts.service;
+    this.logger = opts.logger ?? createLogger('custos-sdk', 'warn');
+    const std = topicSpecs({ prefix: opts.topicPrefix ?? '' });
+    const accessTopic = opts.topics?.accessEvents ?? std.accessEvents.name;
+    const stateTopic = opts.topics?.subjectState ?? std.subjectState.name;
+    this.topics = { accessEvents: accessTopic, subjectState: stateTopic };
+    this.kafka =
+      opts.kafka ??
+      createKafka({
+        brokers: opts.brokers,
+        clientId: opts.clientId ?? `custos-sdk-${opts.service}`,
+        // createKafka only calls the level methods, which every LoggerLike has.
+        logger: opts.logger as Parameters<typeof createKafka>[0]['logger'],
+      });
+    this.registryUrl = opts.schemaRegistryUrl;
+    this.codec = opts.codec ?? Codec.connect(opts.schemaRegistryUrl);
+    this.maxQueueBytes = opts.maxQueueBytes ?? 32 * 1024 * 1024;
+    this.batchMaxBytes = opts.batchMaxBytes ?? 512 * 1024;
+    this.lingerMs = opts.lingerMs ?? 5;
+    this.retryInitialMs = opts.retry?.initialMs ?? 100;
+    this.retryMaxMs = opts.retry?.maxMs ?? 5000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.maxEventBytes = opts.maxEventBytes ?? 900 * 1024;
+    this.closeTimeoutMs = opts.closeTimeoutMs ?? 10_000;
+    this.createTopics = opts.createTopics ?? false;
+
+    const stream = (kind: Kind, topic: string, schema: object): Stream => {
+      const type = avro.Type.forSchema(schema as avro.Schema);
+      const fingerprint = type.fingerprint('sha256').subarray(0, 8);
+      return { kind, topic, subject: `${topic}-value`, schema, type, fingerprint, fpHex: fingerprint.toString('hex'), id: 0 };
+    };
+    this.streams = {
+      [KIND_ACCESS]: stream(KIND_ACCESS, accessTopic, accessEventAvro),
+      [KIND_SUBJECT_STATE]: stream(KIND_SUBJECT_STATE, stateTopic, subjectStateChangeAvro),
+    } as Record<Kind, Stream>;
+
+    const spoolOpts = opts.spool === undefined ? { dir: `.spool/${opts.service}` } : opts.spool;
+    if (spoolOpts !== false) {
+      this.spool = new Spool(spoolOpts, this.logger);
+      try {
+        this.store = new SchemaStore(spoolOpts.dir);
+        for (const s of Object.values(this.streams)) this.store.saveSchema(s.fpHex, s.schema);
+      } catch (err) {
+        void this.spool.close();
+        throw err;
+      }
+      this.sentLsn = this.spool.ackedLsn;
+      for (const s of Object.values(this.streams)) {
+        // Until the registry answers, frames carry the id it gave this spool before (if any).
+        s.id = this.store.id(this.registryUrl, s.subject, s.fpHex) ?? 0;
+      }
+    }
+    this.evict = this.spool !== undefined && (opts.onQueueFull ?? 'spool') === 'spool';
+    this.registered = this.registerAll();
+    this.loop = this.run().catch((err: unknown) => {
+      this.logger.error({ err }, 'audit sender stopped unexpectedly');
+    });
+  }
+
+  // ---------------------------------------------------------------- recording (caller's thread)
+
+  record(event: AccessEventInput): void | Promise<void> {
+    if (this.closed) throw new ClientClosedError();
+    let v: ReturnType<typeof toAccessEventAvro>;
+    try {
+      v = toAccessEventAvro(event, this.service, Date.now(), uuidv7);
+    } catch (err) {
+      this.m.invalid++;
+      throw err;
+    }
+    return this.enqueue(this.streams[KIND_ACCESS], v.actor.id, v);
+  }
+
+  recordSubjectState(change: SubjectStateInput): void | Promise<void> {
+    if (this.closed) throw new ClientClosedError();
+    let v: ReturnType<typeof toSubjectStateAvro>;
+    try {
+      v = toSubjectStateAvro(change, Date.now(), uuidv7);
+    } catch (err) {
+      this.m.invalid++;
+      throw err;
+    }
+    return this.enqueue(this.streams[KIND_SUBJECT_STATE], subjectStateKey(v.tenantId, v.subjectId, v.change), v);
+  }
+
+  /** Encodes the frame into the arena, appends it to the spool and the memory queue. */
+  private enqueue(s: Stream, key: string, value: unknown): void | Promise<void> {
+    if (this.queuedBytes > this.maxQueueBytes * 2) this.makeRoom();
+    let chunk = this.chunk;
+    let off = this.chunkPos;
+    let room = FRAME_HEADER + RECORD_HEADER + key.length * 3 + 5 + 256;
+    let end: number;
+    let keyLen: number;
+    for (;;) {
+      if (off + room > chunk.length) {
+        chunk = this.chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, room));
+        off = this.chunkPos = 0;
+      }
+      const p = off + FRAME_HEADER;
+      chunk[p] = FORMAT_VERSION;
+      chunk[p + 1] = s.kind;
+      s.fingerprint.copy(chunk, p + 2);
+      keyLen = chunk.write(key, p + RECORD_HEADER, 'utf8');
+      chunk.writeUInt32BE(keyLen, p + 10);
+      const v = p + RECORD_HEADER + keyLen;
+      chunk[v] = 0;
+      chunk.writeUInt32BE(s.id, v + 1);
+      end = s.type.encode(value, chunk, v + 5);
+      if (end > 0) break;
+      // not enough room in this chunk: `-end` bytes were missing
+      room = chunk.length - off - end + 256;
+      off = chunk.length;
+    }
+    const len = end - off;
+    if (len > this.maxEventBytes) {
+      this.m.invalid++;
+      throw new ValidationError(s.kind === KIND_ACCESS ? 'access event' : 'subject-state change', [
+        { path: '', message: `encoded size ${len} bytes exceeds maxEventBytes (${this.maxEventBytes})` },
+      ]);
+    }
+    chunk.writeUInt32BE(len - FRAME_HEADER, off);
+    this.chunkPos = end;
+    let lsn: number;
+    if (this.spool !== undefined) lsn = this.spool.append(chunk, off, len);
+    else {
+      lsn = this.memLsn;
+      this.memLsn += len;
+    }
+    if (this.queue.size === 0) this.firstUnsentAt = Date.now();
+    this.queue.push(s.kind, chunk, off, len, keyLen, s.id, lsn);
+    this.queuedBytes += len + ENTRY_OVERHEAD;
+    this.m.recorded++;
+    if (this.wake !== undefined && (this.idle || this.queuedBytes - this.inflightBytes >= this.batchMaxBytes)) this.wake();
+    if (this.queuedBytes > this.maxQueueBytes) return this.overBound();
+  }
+
+  /** Past the bound: evict to the spool, or hand the caller a promise to wait on. */
+  private overBound(): void | Promise<void> {
+    if (!this.evict) return new Promise((resolve) => this.roomWaiters.push(resolve));
+    this.evictToSpool();
+    if (this.queuedBytes > this.maxQueueBytes && this.spool!.writeNow()) this.evictToSpool();
+  }
+
+  /**
+   * Lets the oldest unsent events go from memory, down to 3/4 of the bound; they are in the spool and
+   * the sender reads them back from there, in order. Only events already written can go.
+   */
+  private evictToSpool(): void {
+    const target = (this.maxQueueBytes * 3) / 4;
+    const written = this.spool!.writtenLsn;
+    const q = this.queue;
+    let n = 0;
+    let bytes = this.queuedBytes;
+    while (bytes > target && n < q.size && q.lsn(n) + q.len(n) <= written) {
+      bytes -= q.len(n) + ENTRY_OVERHEAD;
+      n++;
+    }
+    q.shift(n);
+    this.queuedBytes = bytes;
+    this.m.spooled += n;
+  }
+
+  /**
+   * Twice the bound: the spool cannot keep up (disk failing?) or the caller does not await the
+   * promise record() returned. Refuse the event (before accepting any of it) rather than grow.
+   */
+  private makeRoom(): void {
+    if (this.evict) {
+      this.spool!.writeNow();
+      this.evictToSpool();
+    }
+    if (this.queuedBytes > this.maxQueueBytes * 2) throw new QueueFullError(this.queuedBytes);
+  }
+
+  // ---------------------------------------------------------------- registry
+
+  private async registerAll(): Promise<void> {
+    await Promise.all(
+      Object.values(this.streams).map(async (s) => {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            s.id = (await this.codec.register(s.subject, s.schema)).id;
+            this.store?.saveId(this.registryUrl, s.subject, s.fpHex, s.id);
+            return;
+          } catch (err) {
+            if (attempt === 0 || attempt % 20 === 0) {
+              this.logger.warn({ err, subject: s.subject, cachedId: s.id || undefined }, 'schema registration failed; retrying');
+            }
+            if (this.stopping && Date.now() > this.stopDeadline) return;
+            await sleep(this.backoff(attempt));
+          }
+        }
+      }),
+    );
+  }
+
+  /** The registry id of the writer schema `fpHex` of stream `kind` (for frames read from the spool). */
+  private async schemaId(kind: Kind, fpHex: string): Promise<number> {
+    const s = this.streams[kind];
+    if (fpHex === s.fpHex && s.id !== 0) return s.id;
+    const cached = this.store?.id(this.registryUrl, s.subject, fpHex);
+    const schema = fpHex === s.fpHex ? s.schema : this.store?.loadSchema(fpHex);
+    if (schema === undefined) {
+      if (cached !== undefined) return cached;
+      throw new Error(`spool holds frames of an unknown writer schema ${fpHex} and no registry id for it`);
+    }
+    try {
+      const id = (await this.codec.register(s.subject, schema)).id;
+      this.store?.saveId(this.registryUrl, s.subject, fpHex, id);
+      return id;
+    } catch (err) {
+      if (cached !== undefined) return cached;
+      throw err;
+    }
+  }
+
+  private backoff(attempt: number): number {
+    const cap = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(attempt, 20));
+    return cap / 2 + Math.random() * (cap / 2);
+  }
+
+  // ---------------------------------------------------------------- sending (background)
+
+  private logEnd(): number {
+    return this.spool !== undefined ? this.spool.endLsn : this.memLsn;
+  }
+
+  private hasUnsent(): boolean {
+    return this.sentLsn < this.logEnd();
+  }
+
+  /** Waits until woken by record()/flush()/close() or `ms` passes. */
+  private nap(ms?: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(done, ms);
+      const self = this;
+      function done() {
+        if (timer !== undefined) clearTimeout(timer);
+        self.wake = undefined;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private async run(): Promise<void> {
+    if (this.spool !== undefined) {
+      await this.spool.recovered;
+      if (this.spool.recoveredEvents > 0) {
+        this.logger.info({ events: this.spool.recoveredEvents, dir: this.spool.dir }, 'replaying events left in the spool');
+      }
+    }
+    for (;;) {
+      if (!this.hasUnsent()) {
+        if (this.stopping) return;
+        this.idle = true;
+        await this.nap();
+        this.idle = false;
+        continue;
+      }
+      if (this.stopping && Date.now() > this.stopDeadline) return;
+      // Linger for a fuller batch unless someone is waiting for delivery.
+      if (this.flushRequests === 0 && !this.stopping && this.queue.size > 0) {
+        const waited = Date.now() - this.firstUnsentAt;
+        if (
+          this.queue.lsn(0) === this.sentLsn &&
+          this.queuedBytes - this.inflightBytes < this.batchMaxBytes &&
+          waited < this.lingerMs
+        ) {
+          await this.nap(this.lingerMs - waited);
+          continue;
+        }
+      }
+      if (this.streams[KIND_ACCESS].id === 0 || this.streams[KIND_SUBJECT_STATE].id === 0) {
+        // Values are framed with the schema id when the batch is built: wait for the registry (or
+        // for close() to give up on it; the events stay in the spool).
+        await this.registered;
+        if (this.streams[KIND_ACCESS].id === 0 || this.streams[KIND_SUBJECT_STATE].id === 0) return;
+      }
+      let batch: Batch | undefined;
+      try {
+        batch = await this.nextBatch();
+      } catch (err) {
+        // e.g. spool frames of a schema whose id the registry cannot give right now
+        this.logger.warn({ err }, 'cannot prepare the next batch from the spool; retrying');
+        await sleep(this.backoff(3));
+        continue;
+      }
+      if (batch === undefined) {
+        await sleep(5); // the spool has not written that far yet
+        continue;
+      }
+      if (!(await this.send(batch))) return;
+      this.acked(batch);
+    }
+  }
+
+  private async nextBatch(): Promise<Batch | undefined> {
+    const messages = new Map<string, { key: Buffer; value: Buffer }[]>();
+    const add = (topic: string, m: { key: Buffer; value: Buffer }) => {
+      let list = messages.get(topic);
+      if (list === undefined) {
+        list = [];
+        messages.set(topic, list);
+      }
+      list.push(m);
+    };
+    const q = this.queue;
+    if (q.size > 0 && q.lsn(0) === this.sentLsn) {
+      let n = 0;
+      let bytes = 0;
+      while (n < q.size && (n === 0 || bytes + q.len(n) <= this.batchMaxBytes)) {
+        const chunk = q.chunk(n);
+        const off = q.off(n);
+        const len = q.len(n);
+        const keyLen = q.keyLen(n);
+        const k = off + FRAME_HEADER + RECORD_HEADER;
+        let value = chunk.subarray(k + keyLen, off + len);
+        const s = this.streams[q.kind(n) as Kind];
+        if (q.id(n) !== s.id) {
+          // recorded before the registry answered: copy, never patch (the spool may be writing these bytes)
+          value = Buffer.from(value);
+          value.writeUInt32BE(s.id, 1);
+        }
+        add(s.topic, { key: chunk.subarray(k, k + keyLen), value });
+        bytes += len;
+        n++;
+      }
+      const end = q.lsn(n - 1) + q.len(n - 1);
+      q.shift(n);
+      const memBytes = bytes + n * ENTRY_OVERHEAD;
+      if (q.size === 0) this.firstUnsentAt = Date.now();
+      this.inflightBytes = memBytes;
+      this.inflightEvents = n;
+      return { messages, count: n, memBytes, endLsn: end, fromDisk: false };
+    }
+    // The next events are only in the spool: evicted from memory, or left by an earlier run.
+    const spool = this.spool!;
+    const limit = q.size > 0 ? q.lsn(0) : spool.endLsn;
+    const { frames, next } = await spool.read(this.sentLsn, limit, this.batchMaxBytes);
+    if (frames.length === 0) {
+      if (next > this.sentLsn) {
+        this.sentLsn = next; // skipped a gap or a corrupt segment rest
+        spool.ack(next);
+      }
+      return undefined;
+    }
+    for (const f of frames) {
+      const r = f.record;
+      const id = await this.schemaId(r.kind, r.fingerprint);
+      if (r.value.readUInt32BE(1) !== id) r.value.writeUInt32BE(id, 1); // our own copy of the bytes
+      add(this.streams[r.kind].topic, { key: r.key, value: r.value });
+    }
+    return { messages, count: frames.length, memBytes: 0, endLsn: next, fromDisk: true };
+  }
+
+  private async connectedProducer(): Promise<Producer> {
+    if (this.producer !== undefined) return this.producer;
+    if (this.createTopics) {
+      this.topicsReady ??= (async () => {
+        const admin = this.kafka.admin();
+        await admin.connect();
+        try {
+          const std = topicSpecs();
+          await ensureTopics(admin, [
+            { ...std.accessEvents, name: this.topics.accessEvents },
+            { ...std.subjectState, name: this.topics.subjectState },
+          ]);
+        } finally {
+          await admin.disconnect();
+        }
+      })().catch((err: unknown) => {
+        this.topicsReady = undefined;
+        throw err;
+      });
+      await this.topicsReady;
+    }
+    const producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      // kafkajs retries a request a few times itself; past that the SDK retries the batch with backoff.
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+    });
+    await producer.connect();
+    this.producer = producer;
+    return producer;
+  }
+
+  private async dropProducer(): Promise<void> {
+    const p = this.producer;
+    this.producer = undefined;
+    // A fresh producer gets a fresh producer id, so no sequence numbers are left half used.
+    if (p !== undefined) await p.disconnect().catch(() => {});
+  }
+
+  /** Sends a batch until Kafka acknowledges it; false only when closing ran out of time. */
+  private async send(batch: Batch): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const producer = await this.connectedProducer();
+        await producer.sendBatch({
+          topicMessages: [...batch.messages].map(([topic, messages]) => ({ topic, messages })),
+          acks: -1,
+          timeout: this.requestTimeoutMs,
+        });
+        if (this.lastSendError !== undefined) {
+          this.logger.info({ after: attempt }, 'audit events are being delivered again');
+          this.lastSendError = undefined;
+        }
+        return true;
+      } catch (err) {
+        this.m.failed += batch.count;
+        const msg = err instanceof Error ? err.message : String(err);
+        if (this.lastSendError !== msg || attempt % 20 === 0) {
+          this.logger.warn(
+            { err, attempt, events: batch.count, retriable: isRetriable(err) },
+            'audit batch not delivered; retrying',
+          );
+        }
+        this.lastSendError = msg;
+        await this.dropProducer();
+        if (this.stopping && Date.now() >= this.stopDeadline) return false;
+        const delay = isRetriable(err) ? this.backoff(attempt) : this.retryMaxMs;
+        await sleep(Math.max(0, Math.min(delay, this.stopDeadline - Date.now())));
+        if (this.stopping && Date.now() >= this.stopDeadline) return false;
+      }
+    }
+  }
+
+  private acked(batch: Batch): void {
+    this.sentLsn = batch.endLsn;
+    this.spool?.ack(batch.endLsn);
+    this.m.sent += batch.count;
+    if (batch.fromDisk) this.m.replayed += batch.count;
+    this.queuedBytes -= batch.memBytes;
+    this.inflightBytes = 0;
+    this.inflightEvents = 0;
+    if (this.roomWaiters.length > 0 && this.queuedBytes <= this.maxQueueBytes) {
+      const ws = this.roomWaiters;
+      this.roomWaiters = [];
+      for (const w of ws) w();
+    }
+    if (this.sentWaiters.length > 0) {
+      const ready = this.sentWaiters.filter((w) => w.lsn <= this.sentLsn);
+      this.sentWaiters = this.sentWaiters.filter((w) => w.lsn > this.sentLsn);
+      for (const w of ready) w.resolve();
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async start(): Promise<void> {
+    await this.registered;
+    if (this.streams[KIND_ACCESS].id === 0) throw new Error('client closed before the schemas were registered');
+    await this.connectedProducer();
+  }
+
+  private unsent(): number {
+    return (this.spool?.recoveredEvents ?? 0) + this.m.recorded - this.m.sent;
+  }
+
+  async flush(timeoutMs = this.closeTimeoutMs): Promise<FlushResult> {
+    const target = this.logEnd();
+    if (this.sentLsn >= target) return { delivered: true, unsent: this.unsent() };
+    this.flushRequests++;
+    this.wake?.();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const delivered = await Promise.race([
+        new Promise<boolean>((resolve) => this.sentWaiters.push({ lsn: target, resolve: () => resolve(true) })),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), timeoutMs);
+        }),
+      ]);
+      if (!delivered && this.spool !== undefined) await this.spool.flush(true);
+      return { delivered, unsent: this.unsent() };
+    } finally {
+      clearTimeout(timer);
+      this.flushRequests--;
+    }
+  }
+
+  close(): Promise<FlushResult> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      this.stopDeadline = Date.now() + this.closeTimeoutMs;
+      this.stopping = true;
+      this.wake?.();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.loop,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.closeTimeoutMs + 1000);
+        }),
+      ]);
+      clearTimeout(timer);
+      await this.dropProducer();
+      const unsent = this.unsent();
+      if (this.spool !== undefined) {
+        await this.spool.close();
+        if (unsent > 0) this.logger.warn({ unsent, dir: this.spool.dir }, 'audit events left in the spool for the next start');
+      } else if (unsent > 0) {
+        this.logger.error({ unsent }, 'audit events lost at close: Kafka unreachable and no spool configured');
+      }
+      for (const w of this.roomWaiters) w();
+      this.roomWaiters = [];
+      return { delivered: unsent === 0, unsent };
+    })();
+    return this.closing;
+  }
+
+  metrics(): AuditMetrics {
+    const sp = this.spool;
+    return {
+      ...this.m,
+      unsent: this.unsent(),
+      queuedEvents: this.queue.size + this.inflightEvents,
+      queuedBytes: this.queuedBytes,
+      spoolBacklogBytes: sp?.backlogBytes ?? 0,
+      spoolWritten: sp?.writtenEvents ?? 0,
+      spoolSynced: sp?.syncedEvents ?? 0,
+      spoolWriteErrors: sp?.writeErrors ?? 0,
+    };
+  }
+}
+
+/**
+ * Creates a client and starts, in the background, schema registration, the producer and the replay
+ * of anything an earlier run left in the spool. `record()` can be called at once.
+ */
+export function createAuditClient(opts: AuditClientOptions): AuditClient {
+  return new Client(opts);
+}

@@ -1,0 +1,99 @@
+/**
+ * Spool frames. A segment file is a sequence of frames:
+ *
+ *   u32 BE  payload length N
+ *   u32 BE  CRC-32 (zlib) of the payload
+ *   N bytes payload:
+ *     u8      format version (1)
+ *     u8      kind (1 = access event, 2 = subject-state change): which topic and registry subject
+ *     8 bytes schema fingerprint (first 8 bytes of SHA-256 of the writer schema's canonical form)
+ *     u32 BE  key length K
+ *     K bytes Kafka key (UTF-8)
+ *     rest    Kafka value in Confluent wire format: 0x00, u32 BE schema id (0 = not known when
+ *             written; the id is looked up by fingerprint on replay), Avro body
+ *
+ * A torn write (crash in the middle of an append) leaves an incomplete or CRC-failing last frame;
+ * readers stop there and recovery truncates it.
+ */
+import { crc32 } from 'node:zlib';
+
+export const FRAME_HEADER = 8;
+export const RECORD_HEADER = 14;
+export const FORMAT_VERSION = 1;
+/** Largest payload a reader believes; a larger length field means a corrupt frame. */
+export const MAX_PAYLOAD = 64 * 1024 * 1024;
+
+/** Which stream a record belongs to: 1 = access events, 2 = subject-state changes. */
+export type Kind = 1 | 2;
+export const KIND_ACCESS: Kind = 1;
+export const KIND_SUBJECT_STATE: Kind = 2;
+
+/** Fills in the CRC of every frame in buf[start, end) (frames are written with the CRC left blank). */
+export function sealFrames(buf: Buffer, start: number, end: number): void {
+  let p = start;
+  while (p < end) {
+    const len = buf.readUInt32BE(p);
+    buf.writeUInt32BE(crc32(buf.subarray(p + FRAME_HEADER, p + FRAME_HEADER + len)), p + 4);
+    p += FRAME_HEADER + len;
+  }
+}
+
+export const INCOMPLETE = -1;
+export const CORRUPT = -2;
+
+/**
+ * The payload length of the frame at buf[p], INCOMPLETE when buf[p, end) does not hold all of it,
+ * or CORRUPT when its length is impossible or its CRC does not match.
+ */
+export function checkFrame(buf: Buffer, p: number, end: number): number {
+  if (end - p < FRAME_HEADER) return INCOMPLETE;
+  const len = buf.readUInt32BE(p);
+  if (len < RECORD_HEADER + 5 || len > MAX_PAYLOAD) return CORRUPT;
+  if (end - p < FRAME_HEADER + len) return INCOMPLETE;
+  const crc = buf.readUInt32BE(p + 4);
+  if (crc32(buf.subarray(p + FRAME_HEADER, p + FRAME_HEADER + len)) !== crc) return CORRUPT;
+  return len;
+}
+
+export interface SpoolRecord {
+  kind: Kind;
+  /** hex of the 8-byte schema fingerprint */
+  fingerprint: string;
+  key: Buffer;
+  /** Confluent-framed value; bytes 1..4 hold the schema id as written (maybe 0) */
+  value: Buffer;
+}
+
+/** Decodes a checked frame's payload; undefined when its fields are inconsistent. */
+export function decodeRecord(buf: Buffer, p: number, len: number): SpoolRecord | undefined {
+  const s = p + FRAME_HEADER;
+  if (buf[s] !== FORMAT_VERSION) return undefined;
+  const kind = buf[s + 1];
+  if (kind !== KIND_ACCESS && kind !== KIND_SUBJECT_STATE) return undefined;
+  const keyLen = buf.readUInt32BE(s + 10);
+  const valueStart = s + RECORD_HEADER + keyLen;
+  const end = s + len;
+  if (valueStart + 5 > end || buf[valueStart] !== 0) return undefined;
+  return {
+    kind,
+    fingerprint: buf.toString('hex', s + 2, s + 10),
+    key: buf.subarray(s + RECORD_HEADER, valueStart),
+    value: buf.subarray(valueStart, end),
+  };
+}
+
+/** One frame as a fresh buffer (CRC sealed); the client encodes in place instead, this is for tools and tests. */
+export function encodeFrame(kind: Kind, fingerprint: Buffer, key: Buffer, value: Buffer): Buffer {
+  const len = RECORD_HEADER + key.length + value.length;
+  const buf = Buffer.allocUnsafe(FRAME_HEADER + len);
+  buf.writeUInt32BE(len, 0);
+  const s = FRAME_HEADER;
+  buf[s] = FORMAT_VERSION;
+  buf[s + 1] = kind;
+  fingerprint.copy(buf, s + 2, 0, 8);
+  buf.writeUInt32BE(key.length, s + 10);
+  key.copy(buf, s + RECORD_HEADER);
+  value.copy(buf, s + RECORD_HEADER + key.length);
+  sealFrames(buf, 0, buf.length);
+  return buf;
+}
