@@ -1,58 +1,144 @@
 /**
- * The query API. Every route validates its input with zod (400 naming the fields) and queries
- * ClickHouse only with {name:Type} parameters.
+ * The query API. Every /v1 route authenticates (API key or JWT; 401), checks the credential's role
+ * (403), validates its input with zod (400 naming the fields), checks the tenant against the
+ * credential's scope (403), queries ClickHouse only with {name:Type} parameters under a time and a
+ * row limit, and records the read itself as an access event before answering (503 if it cannot).
  */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseBundleText } from '@custos/policy';
 import type { Store } from '@custos/store';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import { type AuditRecorder, auditEvents } from './audit.js';
+import { type AuthOptions, createAuthenticator, inScope, type Principal } from './auth.js';
+import { loadApiEnv, loadApiKeys } from './config.js';
+import { AuditDb, type QueryLimits } from './db.js';
+import { type Directory, directoryFromBundle } from './directory.js';
+import { forbidden, HttpError, parseInput } from './errors.js';
+import { type IntegrityProvider, unavailableIntegrity } from './integrity.js';
+import { type ApiMetrics, createMetrics } from './metrics.js';
+import { openApiDocument } from './openapi.js';
+import { ROUTES, type RouteDeps } from './routes.js';
+import { idParam } from './schemas.js';
+
+export { HttpError } from './errors.js';
+
+export const CONSOLE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'console');
+const DEFAULT_POLICY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'policies', 'example-org.json');
+
+export interface ApiLimits extends QueryLimits {
+  /** longest time range a query may span, in days (the subject report allows 10 years) */
+  maxRangeDays: number;
+  /** requests per minute per client address; 0 turns rate limiting off */
+  rateLimitPerMin: number;
+}
 
 export interface ApiOptions {
   store: Store;
   logger: Logger;
   /** readiness: true once migrations ran and the pipeline is up */
   ready?: () => boolean;
+  /** the policy bundle's directory; default: POLICY_FILE (or the repository's example bundle) */
+  directory?: Directory;
+  /** credentials; default: from API_KEYS / API_KEYS_FILE / API_JWT_* */
+  auth?: AuthOptions;
+  /**
+   * Records every read of audit data as an access event (the SDK client). Without one, the reads
+   * are logged as such and a warning says they are not on the audit trail.
+   */
+  recorder?: AuditRecorder;
+  /** checkpoints and range verification from the store (issue 5); default: "unavailable" */
+  integrity?: IntegrityProvider;
+  limits?: Partial<ApiLimits>;
+  metrics?: ApiMetrics;
+  now?: () => Date;
 }
 
-const accessesQuery = z.object({
-  tenantId: z.string().min(1).optional(),
-  subjectId: z.string().min(1).optional(),
-  actorId: z.string().min(1).optional(),
-  outcome: z.enum(['allow', 'flag', 'deny']).optional(),
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-});
+export function loadDirectory(path = process.env.POLICY_FILE || DEFAULT_POLICY): Directory {
+  const r = parseBundleText(readFileSync(path, 'utf8'));
+  if (!r.ok) throw new Error(`policy bundle ${path} is invalid: ${r.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+  return directoryFromBundle(r.value.bundle, r.value.policyVersion);
+}
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
+function authFromEnv(): AuthOptions {
+  const e = loadApiEnv();
+  return {
+    apiKeys: loadApiKeys(e),
+    jwt: { secret: e.API_JWT_SECRET, jwksUrl: e.API_JWT_JWKS_URL, issuer: e.API_JWT_ISSUER, audience: e.API_JWT_AUDIENCE },
+  };
+}
+
+function limitsFromEnv(): ApiLimits {
+  const e = loadApiEnv();
+  return {
+    timeoutS: e.API_QUERY_TIMEOUT_S,
+    maxRows: e.API_MAX_RESULT_ROWS,
+    maxRangeDays: e.API_MAX_RANGE_DAYS,
+    rateLimitPerMin: e.API_RATE_LIMIT_PER_MIN,
+  };
+}
+
+class LogRecorder implements AuditRecorder {
+  constructor(private readonly logger: Logger) {
+    logger.warn('no audit recorder configured: reads of audit data are logged but NOT recorded on the audit trail');
+  }
+  record(event: unknown): void {
+    this.logger.info({ auditEvent: event }, 'audit-trail read (not recorded: no recorder)');
   }
 }
 
-function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
-  const r = schema.safeParse(input);
-  if (!r.success) {
-    throw new HttpError(
-      400,
-      'invalid request',
-      r.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })),
-    );
-  }
-  return r.data;
-}
-
-const toIsoUtc = (chTime: string) => `${chTime.replace(' ', 'T')}Z`;
+const REQUEST_ID = /^[\w.:-]{1,64}$/;
 
 export function createApp(opts: ApiOptions): express.Express {
-  const { store } = opts;
+  const { logger } = opts;
+  const dir = opts.directory ?? loadDirectory();
+  const auth = opts.auth ?? authFromEnv();
+  const limits: ApiLimits = { ...limitsFromEnv(), ...opts.limits };
+  const metrics = opts.metrics ?? createMetrics();
+  const recorder = opts.recorder ?? new LogRecorder(logger);
+  const now = opts.now ?? (() => new Date());
+  if (auth.apiKeys.length === 0 && !auth.jwt?.secret && !auth.jwt?.jwksUrl) {
+    logger.warn('no API keys or JWT settings configured: every /v1 route will answer 401');
+  }
+  const authenticate = createAuthenticator(auth, dir);
+  const deps: RouteDeps = {
+    db: new AuditDb(opts.store, { timeoutS: limits.timeoutS, maxRows: limits.maxRows }),
+    dir,
+    integrity: opts.integrity ?? unavailableIntegrity,
+    maxRangeDays: limits.maxRangeDays,
+    now,
+  };
+  const openapi = openApiDocument();
+
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '100kb' }));
+  app.set('etag', false);
+  app.set('trust proxy', false);
+
+  app.use((req, res, next) => {
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    res.locals.requestId = id;
+    res.setHeader('X-Request-Id', id);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('X-Frame-Options', 'DENY');
+    // Request size limits: the API only reads, so a body or a very long URL is refused outright.
+    if (req.url.length > 4096) {
+      res.status(414).json({ error: 'the request URL is too long (at most 4096 characters)' });
+      return;
+    }
+    const len = Number(req.headers['content-length'] ?? 0);
+    if (len > 16 * 1024 || (req.headers['transfer-encoding'] && req.method !== 'GET')) {
+      res.status(413).json({ error: 'request body too large' });
+      return;
+    }
+    next();
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -61,90 +147,166 @@ export function createApp(opts: ApiOptions): express.Express {
     const ready = opts.ready?.() ?? true;
     res.status(ready ? 200 : 503).json({ ready });
   });
-
-  app.get('/v1/accesses', async (req, res, next) => {
+  app.get('/metrics', async (_req, res, next) => {
     try {
-      const q = parse(accessesQuery, req.query);
-      const where: string[] = [];
-      const params: Record<string, unknown> = { limit: q.limit };
-      if (q.tenantId) {
-        where.push('tenant_id = {tenantId:String}');
-        params.tenantId = q.tenantId;
-      }
-      if (q.subjectId) {
-        where.push('subject_id = {subjectId:String}');
-        params.subjectId = q.subjectId;
-      }
-      if (q.actorId) {
-        where.push('actor_id = {actorId:String}');
-        params.actorId = q.actorId;
-      }
-      if (q.outcome) {
-        where.push('outcome = {outcome:String}');
-        params.outcome = q.outcome;
-      }
-      if (q.from) {
-        where.push('occurred_at >= parseDateTime64BestEffort({from:String}, 3)');
-        params.from = q.from;
-      }
-      if (q.to) {
-        where.push('occurred_at < parseDateTime64BestEffort({to:String}, 3)');
-        params.to = q.to;
-      }
-      const rs = await store.client.query({
-        query: `SELECT event_id, tenant_id, occurred_at, decided_at, outcome, codes, reason_messages, basis, policy_version,
-                       actor_id, actor_type, subject_id, subject_type, categories, action, purpose, recipient_id, recipient_type
-                FROM ${store.table('decisions')} FINAL
-                ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-                ORDER BY occurred_at DESC, event_id DESC
-                LIMIT {limit:UInt32}`,
-        query_params: params,
-        format: 'JSONEachRow',
-      });
-      const rows = await rs.json<
-        Record<string, unknown> & { occurred_at: string; decided_at: string; codes: string[]; reason_messages: string[] }
-      >();
+      res.setHeader('Content-Type', metrics.registry.contentType);
+      res.send(await metrics.registry.metrics());
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.use('/console', (_req, res, next) => {
+    res.setHeader(
+      'Content-Security-Policy',
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    );
+    next();
+  });
+  app.get('/console', (req, res, next) => {
+    if (req.path === '/console') res.redirect(301, '/console/');
+    else next();
+  });
+  app.use('/console', express.static(CONSOLE_DIR, { index: 'index.html', maxAge: '5m', redirect: false }));
+
+  if (limits.rateLimitPerMin > 0) {
+    app.use(
+      '/v1',
+      rateLimit({
+        windowMs: 60_000,
+        limit: limits.rateLimitPerMin,
+        standardHeaders: 'draft-8',
+        legacyHeaders: false,
+        handler: (_req, res) => {
+          res.status(429).json({ error: `rate limited: at most ${limits.rateLimitPerMin} requests per minute` });
+        },
+      }),
+    );
+  }
+  app.use('/v1', (_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+
+  app.get('/v1/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+
+  app.get('/v1/me', async (req, res, next) => {
+    try {
+      const p = await authenticate(req);
       res.json({
-        items: rows.map((r) => ({
-          eventId: r.event_id,
-          tenantId: r.tenant_id,
-          occurredAt: toIsoUtc(r.occurred_at),
-          decidedAt: toIsoUtc(r.decided_at),
-          outcome: r.outcome,
-          reasons: r.codes.map((code, i) => ({ code, message: r.reason_messages[i] ?? '' })),
-          basis: r.basis,
-          policyVersion: r.policy_version,
-          actor: { id: r.actor_id, type: r.actor_type },
-          subject: { id: r.subject_id, type: r.subject_type },
-          categories: r.categories,
-          action: r.action,
-          purpose: r.purpose,
-          recipient: r.recipient_id ? { id: r.recipient_id, type: r.recipient_type } : undefined,
-        })),
+        staffId: p.staffId,
+        name: p.name,
+        department: p.department,
+        role: p.role,
+        tenants: p.tenants,
+        credential: p.credentialId,
+        routes: ROUTES.filter((r) => r.roles.includes(p.role)).map((r) => r.id),
+        purposes: [...dir.purposes]
+          .filter(([id]) => !dir.prohibitedPurposes.has(id))
+          .map(([id, description]) => ({ id, description })),
+        directory: {
+          tenants: [...dir.tenants],
+          departments: [...dir.departments],
+          categories: [...dir.categories],
+          codes: [...dir.codes],
+        },
       });
     } catch (err) {
       next(err);
     }
   });
 
+  for (const r of ROUTES) {
+    app.get(r.path, async (req: Request, res: Response, next: NextFunction) => {
+      const end = metrics.duration.startTimer({ route: r.id });
+      res.once('finish', () => {
+        end();
+        metrics.requests.inc({ route: r.id, status: String(res.statusCode) });
+      });
+      try {
+        const principal = await authenticate(req);
+        if (!r.roles.includes(principal.role)) throw forbidden(`the role ${principal.role} may not call ${r.id}`);
+        const path = r.params ? parseInput(r.params, req.params, 'path') : {};
+        const query = parseInput(r.query, req.query, 'query') as Record<string, unknown> & { tenantId?: string };
+        const purpose = statedPurpose(req, query.requestPurpose, dir);
+        const scope = tenantScope(principal, query.tenantId);
+        const startedAt = process.hrtime.bigint();
+        const result = await r.handler({ principal, query, path, scope, deps });
+        if (r.files) {
+          const q = query as { format?: string; period?: string };
+          metrics.reports.observe({ kind: r.id, format: q.format ?? 'json' }, Number(process.hrtime.bigint() - startedAt) / 1e9);
+        }
+        const action = result.file ? 'export' : 'read';
+        const events = auditEvents(
+          { principal, purpose, requestId: String(res.locals.requestId), ip: req.socket.remoteAddress, route: r.id },
+          { ...result.audit, action },
+        );
+        try {
+          for (const e of events) recorder.record(e);
+          metrics.auditRecords.inc({ result: 'ok' }, events.length);
+        } catch (err) {
+          metrics.auditRecords.inc({ result: 'failed' });
+          logger.error({ err, route: r.id }, 'could not record the read on the audit trail; refusing to answer');
+          throw new HttpError(503, 'the read could not be recorded on the audit trail; try again later', undefined, {
+            'Retry-After': '5',
+          });
+        }
+        if (result.file) {
+          res.setHeader('Content-Type', result.file.contentType);
+          res.setHeader('Content-Disposition', `attachment; filename="${result.file.filename}"`);
+          res.setHeader('X-Content-SHA256', result.file.sha256);
+          res.send(result.file.body);
+        } else {
+          res.json(result.json);
+        }
+      } catch (err) {
+        next(err);
+      }
+    });
+  }
+
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
   });
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof HttpError) {
-      res.status(err.status).json({ error: err.message, details: err.details });
+      for (const [k, v] of Object.entries(err.headers ?? {})) res.setHeader(k, v);
+      res.status(err.status).json(err.details ? { error: err.message, details: err.details } : { error: err.message });
       return;
     }
-    if (err && typeof err === 'object' && 'type' in err && err.type === 'entity.too.large') {
+    const type = err && typeof err === 'object' && 'type' in err ? err.type : undefined;
+    if (type === 'entity.too.large') {
       res.status(413).json({ error: 'request body too large' });
       return;
     }
-    if (err && typeof err === 'object' && 'type' in err && err.type === 'entity.parse.failed') {
-      res.status(400).json({ error: 'request body is not valid JSON' });
-      return;
-    }
-    opts.logger.error({ err }, 'request failed');
-    res.status(500).json({ error: 'internal error' });
+    logger.error({ err, path: req.path, requestId: res.locals.requestId }, 'request failed');
+    res.status(500).json({ error: 'internal error', requestId: res.locals.requestId });
   });
   return app;
+}
+
+/** The purpose the caller states: header `X-Purpose` or query `requestPurpose`; a bundle purpose, not a prohibited one. */
+function statedPurpose(req: Request, fromQuery: unknown, dir: Directory): string {
+  const header = req.headers['x-purpose'];
+  const stated =
+    typeof header === 'string' && header.length > 0 ? header.trim() : typeof fromQuery === 'string' ? fromQuery : undefined;
+  const field = typeof header === 'string' && header.length > 0 ? 'X-Purpose' : 'requestPurpose';
+  const fail = (message: string) => new HttpError(400, `invalid ${field}`, [{ field, message }]);
+  if (!stated) throw fail('state the purpose of this read in the X-Purpose header (or the requestPurpose query parameter)');
+  if (!idParam.safeParse(stated).success) throw fail('must be a purpose id');
+  if (!dir.purposes.has(stated))
+    throw fail(`unknown purpose; one of: ${[...dir.purposes.keys()].filter((p) => !dir.prohibitedPurposes.has(p)).join(', ')}`);
+  if (dir.prohibitedPurposes.has(stated)) throw fail('a prohibited purpose');
+  return stated;
+}
+
+function tenantScope(p: Principal, tenantId: string | undefined): '*' | string[] {
+  if (tenantId) {
+    if (!inScope(p, tenantId)) throw forbidden(`the tenant ${tenantId} is outside this credential’s scope`);
+    return [tenantId];
+  }
+  if (p.tenants !== '*' && p.tenants.length === 0) throw forbidden('this credential has no tenant in its scope');
+  return p.tenants;
 }

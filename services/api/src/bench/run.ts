@@ -1,0 +1,237 @@
+/**
+ * `pnpm bench:api`: the query API over 10M stored decisions (embedded chDB, generated inside
+ * ClickHouse). Measures, with autocannon in a separate process at 50 concurrent connections:
+ * the subject access report and an accesses search (p50/p95/p99, requests/s); the same subject
+ * query issued directly to ClickHouse as a peer; and the monthly report's generation time per format.
+ * Medians of BENCH_REPS repetitions. Writes bench/results/api.json.
+ *
+ * Env: BENCH_ROWS (10000000), BENCH_CHDB_PATH (.data/bench-chdb; reused when it already holds
+ * BENCH_ROWS rows), BENCH_DURATION_S (10), BENCH_REPS (3), BENCH_CONNECTIONS (50).
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { createStore, migrate } from '@custos/store';
+import { pino } from 'pino';
+import { createApp, loadDirectory } from '../app.js';
+import { AuditDb } from '../db.js';
+import { unavailableIntegrity } from '../integrity.js';
+import { subjectData } from '../queries.js';
+import { buildPeriodicReport, periodicReportCsv, periodicReportPdf, renderReport } from '../report/periodic.js';
+import { BENCH_SUBJECTS, countDecisions, generateDecisions } from './generate.js';
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..', '..', '..', '..');
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+
+interface LoadResult {
+  p50: number;
+  p95: number;
+  p99: number;
+  mean: number;
+  rps: number;
+  total: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+async function load(
+  url: string,
+  paths: string[],
+  headers: Record<string, string>,
+  connections: number,
+  durationS: number,
+): Promise<LoadResult> {
+  const tsx = join(repo, 'node_modules', '.bin', 'tsx');
+  const { stdout } = await run(tsx, [join(here, 'load.ts'), JSON.stringify({ url, paths, headers, connections, durationS })], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return JSON.parse(stdout.trim().split('\n').pop() as string) as LoadResult;
+}
+
+/** The same reads as the subject report, issued directly to ClickHouse with `connections` in flight. */
+async function directPeer(db: AuditDb, subjects: string[], connections: number, durationS: number) {
+  const dir = loadDirectory();
+  const lat: number[] = [];
+  const until = performance.now() + durationS * 1000;
+  const range = { from: new Date(Date.now() - 3650 * 86_400_000), to: new Date() };
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < until) {
+        const s = subjects[i++ % subjects.length] as string;
+        const t0 = performance.now();
+        await subjectData(db, dir, 'spera', s, range, 'full');
+        lat.push(performance.now() - t0);
+      }
+    }),
+  );
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] as number;
+  return { p50: q(50), p95: q(95), p99: q(99), rps: lat.length / durationS };
+}
+
+export async function runApiBench(): Promise<void> {
+  const rows = Number(process.env.BENCH_ROWS ?? 10_000_000);
+  const chdbPath = resolve(repo, process.env.BENCH_CHDB_PATH ?? '.data/bench-chdb');
+  const durationS = Number(process.env.BENCH_DURATION_S ?? 10);
+  const reps = Number(process.env.BENCH_REPS ?? 3);
+  const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+  const log = (...a: unknown[]) => console.log('[bench:api]', ...a);
+
+  const store = createStore({ database: 'custos_bench', chdbPath, maxExecutionTimeS: 0 });
+  await migrate(store);
+  const have = await countDecisions(store);
+  if (have !== rows) {
+    log(`generating ${rows.toLocaleString()} decisions in ClickHouse (had ${have.toLocaleString()})…`);
+    await store.client.command({ query: `TRUNCATE TABLE ${store.table('decisions')}` });
+    const t0 = performance.now();
+    await generateDecisions(store, rows);
+    await store.client.command({
+      query: `OPTIMIZE TABLE ${store.table('decisions')} FINAL`,
+      clickhouse_settings: { max_execution_time: 0 },
+    });
+    log(`generated in ${round((performance.now() - t0) / 1000)} s`);
+  } else {
+    log(`reusing ${rows.toLocaleString()} decisions in ${chdbPath}`);
+  }
+
+  let recorded = 0;
+  const key = 'bench-key-auditor-0123456789abcdef';
+  const app = createApp({
+    store,
+    logger: pino({ level: 'warn' }),
+    directory: loadDirectory(),
+    auth: { apiKeys: [{ id: 'bench', key, staffId: 's-dev', role: 'admin', tenants: ['*'] }] },
+    recorder: { record: () => void recorded++ },
+    limits: { timeoutS: 30, maxRows: 1_000_000, maxRangeDays: 400, rateLimitPerMin: 0 },
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((r) => server.once('listening', () => r()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const headers = { authorization: `Bearer ${key}`, 'x-purpose': 'legal.compliance' };
+
+  const subjects = Array.from({ length: 2000 }, (_, i) => `cust-${(i * 7919) % BENCH_SUBJECTS}`);
+  const subjectPaths = subjects.map((s) => `/v1/subjects/${s}/report?tenantId=spera`);
+  const searchPaths = Array.from({ length: 200 }, (_, i) => {
+    const day = new Date(Date.UTC(2026, 8, 1) + (i % 60) * 86_400_000);
+    const actor = ['s-asha', 's-vikram', 's-rohan', 's-priya', 's-arjun'][i % 5];
+    return `/v1/accesses?tenantId=spera&actorId=${actor}&from=${day.toISOString()}&to=${new Date(day.getTime() + 86_400_000).toISOString()}&limit=100`;
+  });
+  // sanity check and warm-up
+  for (const p of [...subjectPaths.slice(0, 50), ...searchPaths.slice(0, 20)]) {
+    const res = await fetch(`${url}${p}`, { headers });
+    if (res.status !== 200) throw new Error(`${p}: ${res.status} ${await res.text()}`);
+    await res.arrayBuffer();
+  }
+  const sample = (await (await fetch(`${url}${subjectPaths[0]}`, { headers })).json()) as { summary: { total: number } };
+  log(`a subject report covers ~${sample.summary.total} accesses`);
+
+  const subj: LoadResult[] = [];
+  const search: LoadResult[] = [];
+  const peer: Awaited<ReturnType<typeof directPeer>>[] = [];
+  const db = new AuditDb(store, { timeoutS: 30, maxRows: 1_000_000 });
+  // autocannon stops sending at the end of a run, but the API still answers what is queued: wait
+  // until a request gets through, so one run's backlog does not slow the next.
+  const drain = async () => {
+    await (await fetch(`${url}${subjectPaths[1]}`, { headers })).arrayBuffer();
+  };
+  for (let r = 0; r < reps; r++) {
+    subj.push(await load(url, subjectPaths, headers, connections, durationS));
+    await drain();
+    log(`subject report run ${r + 1}:`, subj.at(-1));
+    search.push(await load(url, searchPaths, headers, connections, durationS));
+    await drain();
+    log(`search run ${r + 1}:`, search.at(-1));
+    peer.push(await directPeer(db, subjects, connections, durationS));
+    log(`direct ClickHouse run ${r + 1}:`, peer.at(-1));
+  }
+  for (const x of [...subj, ...search])
+    if (x.non2xx || x.errors || x.timeouts) throw new Error(`failed requests during the load: ${JSON.stringify(x)}`);
+
+  const dir = loadDirectory();
+  const formatMs: Record<string, number[]> = { json: [], csv: [], pdf: [] };
+  for (let r = 0; r < reps; r++) {
+    for (const format of ['json', 'csv', 'pdf'] as const) {
+      const t0 = performance.now();
+      const report = await buildPeriodicReport(db, dir, unavailableIntegrity, {
+        period: '2026-10',
+        scope: '*',
+        generatedAt: new Date(),
+      });
+      await renderReport(report, format, periodicReportCsv, periodicReportPdf);
+      formatMs[format]?.push(performance.now() - t0);
+      if (r === 0 && format === 'json') log(`the October report covers ${report.totals.total.toLocaleString()} decisions`);
+    }
+  }
+  server.close();
+  await store.close();
+
+  const m = (xs: LoadResult[], k: keyof LoadResult) => median(xs.map((x) => x[k]));
+  const peerP95 = median(peer.map((p) => p.p95));
+  const figures = [
+    { name: 'api.subject_report_p50_ms', value: round(m(subj, 'p50')), unit: 'ms' },
+    {
+      name: 'api.subject_report_p95_ms',
+      value: round(m(subj, 'p95')),
+      unit: 'ms',
+      peer: { name: 'clickhouse.subject_report_p95_ms', value: round(peerP95) },
+      ratio: round(m(subj, 'p95') / peerP95, 2),
+    },
+    { name: 'api.subject_report_p99_ms', value: round(m(subj, 'p99')), unit: 'ms' },
+    {
+      name: 'api.requests_per_s',
+      value: round(m(subj, 'rps')),
+      unit: 'requests/s',
+      peer: { name: 'clickhouse.subject_queries_per_s', value: round(median(peer.map((p) => p.rps))) },
+      ratio: round(m(subj, 'rps') / median(peer.map((p) => p.rps)), 2),
+    },
+    { name: 'api.search_p50_ms', value: round(m(search, 'p50')), unit: 'ms' },
+    { name: 'api.search_p95_ms', value: round(m(search, 'p95')), unit: 'ms' },
+    { name: 'api.search_p99_ms', value: round(m(search, 'p99')), unit: 'ms' },
+    { name: 'api.search_requests_per_s', value: round(m(search, 'rps')), unit: 'requests/s' },
+    { name: 'report.monthly_json_ms', value: round(median(formatMs.json ?? [])), unit: 'ms' },
+    { name: 'report.monthly_csv_ms', value: round(median(formatMs.csv ?? [])), unit: 'ms' },
+    { name: 'report.monthly_pdf_ms', value: round(median(formatMs.pdf ?? [])), unit: 'ms' },
+  ];
+  const out = {
+    suite: 'api',
+    when: new Date().toISOString(),
+    machine: { cpus: cpus().length, node: process.version },
+    setup: { rows, connections, durationS, reps, subjects: BENCH_SUBJECTS, auditRecordsDuringRun: recorded },
+    figures,
+  };
+  mkdirSync(join(repo, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(repo, 'bench', 'results', 'api.json'), `${JSON.stringify(out, null, 2)}\n`);
+  console.log(
+    `\nQuery API over ${rows.toLocaleString()} decisions — ${connections} connections, ${durationS} s runs, median of ${reps}`,
+  );
+  console.table(
+    Object.fromEntries(
+      figures.map((f) => [
+        f.name,
+        {
+          value: f.value,
+          unit: f.unit,
+          peer: 'peer' in f ? `${f.peer?.name} = ${f.peer?.value}` : '',
+          ratio: 'ratio' in f ? f.ratio : '',
+        },
+      ]),
+    ),
+  );
+  console.log(
+    `targets: subject report p95 ≤ 100 ms → ${m(subj, 'p95') <= 100 ? 'met' : 'MISSED'}; monthly PDF ≤ 5000 ms → ${median(formatMs.pdf ?? []) <= 5000 ? 'met' : 'MISSED'}`,
+  );
+  console.log('written to bench/results/api.json');
+}

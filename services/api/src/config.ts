@@ -1,0 +1,92 @@
+/**
+ * The API's own settings, parsed with zod from the environment (on top of `@custos/runtime`'s
+ * schema): credentials, query bounds, rate limits and the report schedule.
+ *
+ * Credentials: API keys come from `API_KEYS` (JSON) or `API_KEYS_FILE`; each key belongs to a staff
+ * member of the policy bundle's directory, with one role and a tenant scope. Keys are given by their
+ * SHA-256 (`sha256`) — the plain key (`key`) is accepted for development only. JWTs are verified with
+ * `API_JWT_SECRET` (HS256) or a JWKS URL (`API_JWT_JWKS_URL`); `sub` is the staff id, `role` the role,
+ * `tenants` the scope.
+ */
+import { readFileSync } from 'node:fs';
+import { env, parseEnv } from '@custos/config';
+import { z } from 'zod';
+import { ROLES } from './roles.js';
+
+export const tenantScope = z.array(z.string().min(1)).min(1, 'at least one tenant (or "*")');
+
+export const apiKeyConfig = z
+  .strictObject({
+    /** a name for logs and metrics; never the key itself */
+    id: z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits, dot, dash or underscore (≤ 64)'),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'hex SHA-256 of the key')
+      .optional(),
+    key: z.string().min(24, 'at least 24 characters').optional(),
+    staffId: z.string().min(1),
+    role: z.enum(ROLES),
+    tenants: tenantScope,
+  })
+  .refine((k) => (k.sha256 === undefined) !== (k.key === undefined), 'give exactly one of sha256 or key');
+export type ApiKeyConfig = z.infer<typeof apiKeyConfig>;
+
+const cron = z.string().regex(/^(\S+\s+){4,5}\S+$/, 'a cron expression of 5 or 6 fields, e.g. "0 2 1 * *"');
+
+const jsonKeys = z.string().transform((s, ctx) => {
+  try {
+    return JSON.parse(s) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON array of keys' });
+    return z.NEVER;
+  }
+});
+
+/** Variables the API reads besides `@custos/runtime`'s. */
+export const apiEnv = z.object({
+  API_KEYS: jsonKeys.pipe(z.array(apiKeyConfig)).optional(),
+  API_KEYS_FILE: z.string().optional(),
+  API_JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  API_JWT_JWKS_URL: env.url().optional(),
+  API_JWT_ISSUER: z.string().optional(),
+  API_JWT_AUDIENCE: z.string().default('custos-api'),
+  API_QUERY_TIMEOUT_S: env.int({ min: 1, max: 300 }).default(10),
+  API_MAX_RESULT_ROWS: env.int({ min: 1000, max: 10_000_000 }).default(200_000),
+  API_MAX_RANGE_DAYS: env.int({ min: 1, max: 3660 }).default(400),
+  API_RATE_LIMIT_PER_MIN: env.int({ min: 1 }).default(600),
+  API_REPORT_SCHEDULE: cron.optional(),
+  API_REPORT_PERIOD: z.enum(['month', 'quarter']).default('month'),
+  API_REPORT_FORMATS: env
+    .list()
+    .pipe(z.array(z.enum(['json', 'csv', 'pdf'])))
+    .default(['json', 'csv', 'pdf']),
+  API_REPORT_DIR: z.string().default('.data/reports'),
+  API_REPORT_ACTOR: z.string().default('s-ira'),
+  API_REPORT_PURPOSE: z.string().default('legal.compliance'),
+  API_REPORT_TENANTS: env.list().default(['*']),
+});
+export type ApiEnv = z.infer<typeof apiEnv>;
+
+export function loadApiEnv(source: NodeJS.ProcessEnv = process.env): ApiEnv {
+  return parseEnv(apiEnv, source);
+}
+
+/** The configured API keys: `API_KEYS` and `API_KEYS_FILE` together. */
+export function loadApiKeys(e: ApiEnv): ApiKeyConfig[] {
+  const keys = [...(e.API_KEYS ?? [])];
+  if (e.API_KEYS_FILE) {
+    const parsed = z.array(apiKeyConfig).safeParse(JSON.parse(readFileSync(e.API_KEYS_FILE, 'utf8')));
+    if (!parsed.success) {
+      throw new Error(
+        `API_KEYS_FILE ${e.API_KEYS_FILE}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+    }
+    keys.push(...parsed.data);
+  }
+  const ids = new Set<string>();
+  for (const k of keys) {
+    if (ids.has(k.id)) throw new Error(`API key id ${k.id} is configured twice`);
+    ids.add(k.id);
+  }
+  return keys;
+}

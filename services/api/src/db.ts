@@ -1,0 +1,200 @@
+/**
+ * Reading the decisions table: every query is a fixed SQL text with `{name:Type}` parameters (no
+ * value ever spliced into SQL), run with a time limit and a result-row limit. Column names live here
+ * only, so a change to the table touches one file.
+ */
+import type { Store } from '@custos/store';
+import type { Directory } from './directory.js';
+import { HttpError } from './errors.js';
+import type { AccessItem } from './schemas.js';
+
+export interface QueryLimits {
+  /** seconds; ClickHouse's max_execution_time */
+  timeoutS: number;
+  /** ClickHouse's max_result_rows (result_overflow_mode=throw) */
+  maxRows: number;
+}
+
+export type Params = Record<string, unknown>;
+
+/** ClickHouse DateTime64(3) text in UTC, for `{p:DateTime64(3, 'UTC')}` parameters. */
+export function chTime(d: Date): string {
+  return d.toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/** A DateTime64 value as ClickHouse returns it (`2026-10-01 00:00:00.000`) → ISO-8601 UTC. */
+export function isoFromCh(s: string): string {
+  return `${s.replace(' ', 'T')}Z`;
+}
+
+export const T = (p: string) => `{${p}:DateTime64(3, 'UTC')}`;
+
+/** Columns of one access, in the order `accessFromRow` reads them. */
+export const ACCESS_COLUMNS = `event_id, tenant_id, occurred_at, decided_at, outcome, codes, reason_messages, basis, policy_version,
+  actor_id, actor_type, subject_id, subject_type, categories, fields, action, purpose, recipient_id, recipient_type,
+  legal_basis, data_collected_at, record_count, source_service`;
+
+export interface AccessRow {
+  event_id: string;
+  tenant_id: string;
+  occurred_at: string;
+  decided_at: string;
+  outcome: AccessItem['outcome'];
+  codes: string[];
+  reason_messages: string[];
+  basis: string[];
+  policy_version: string;
+  actor_id: string;
+  actor_type: string;
+  subject_id: string;
+  subject_type: string;
+  categories: string[];
+  fields: string[];
+  action: AccessItem['action'];
+  purpose: string;
+  recipient_id: string;
+  recipient_type: string;
+  legal_basis: string;
+  data_collected_at: string | null;
+  record_count: number;
+  source_service: string;
+}
+
+export function accessFromRow(r: AccessRow, dir: Directory): AccessItem {
+  const item: AccessItem = {
+    eventId: r.event_id,
+    tenantId: r.tenant_id,
+    occurredAt: isoFromCh(r.occurred_at),
+    decidedAt: isoFromCh(r.decided_at),
+    outcome: r.outcome,
+    reasons: r.codes.map((code, i) => ({ code, message: r.reason_messages[i] ?? '' })),
+    basis: r.basis,
+    policyVersion: r.policy_version,
+    actor: { id: r.actor_id, type: r.actor_type, name: dir.actorName(r.actor_id), department: dir.department(r.actor_id) },
+    subject: { id: r.subject_id, type: r.subject_type },
+    categories: r.categories,
+    fields: r.fields,
+    action: r.action,
+    purpose: r.purpose,
+    recordCount: Number(r.record_count),
+    sourceService: r.source_service,
+  };
+  if (r.recipient_id) item.recipient = { id: r.recipient_id, type: r.recipient_type, name: dir.actorName(r.recipient_id) };
+  if (r.legal_basis) item.legalBasis = r.legal_basis;
+  if (r.data_collected_at) item.dataCollectedAt = isoFromCh(r.data_collected_at);
+  return item;
+}
+
+/** A WHERE clause under construction: conditions joined by AND, with their parameters. */
+export class Where {
+  readonly conds: string[] = [];
+  readonly params: Params = {};
+  private n = 0;
+
+  add(cond: string, params: Params = {}): this {
+    this.conds.push(cond);
+    Object.assign(this.params, params);
+    return this;
+  }
+
+  /** A fresh parameter name, for conditions built in loops. */
+  param(value: unknown): string {
+    const name = `p${this.n++}`;
+    this.params[name] = value;
+    return name;
+  }
+
+  range(from: Date, to: Date): this {
+    return this.add(`occurred_at >= ${T('rFrom')} AND occurred_at < ${T('rTo')}`, { rFrom: chTime(from), rTo: chTime(to) });
+  }
+
+  /** `'*'` reads every tenant; a list reads those only (an empty list reads nothing). */
+  tenants(tenants: '*' | string[]): this {
+    if (tenants === '*') return this;
+    return this.add('tenant_id IN {scopeTenants:Array(String)}', { scopeTenants: tenants });
+  }
+
+  sql(): string {
+    return this.conds.length ? `WHERE ${this.conds.join(' AND ')}` : '';
+  }
+}
+
+/** ClickHouse error codes worth a specific answer. */
+const TIMEOUT_CODES = new Set(['159', 'TIMEOUT_EXCEEDED']);
+const TOO_MANY_ROWS = new Set(['396', 'TOO_MANY_ROWS_OR_BYTES']);
+
+export class AuditDb {
+  constructor(
+    readonly store: Store,
+    readonly limits: QueryLimits,
+  ) {}
+
+  /** `db.decisions`, read with FINAL so a re-delivered decision counts once. */
+  get decisions(): string {
+    return `${this.store.table('decisions')} FINAL`;
+  }
+
+  /** `db.decisions` without FINAL: for narrow reads that de-duplicate by event id themselves. */
+  get decisionsRaw(): string {
+    return this.store.table('decisions');
+  }
+
+  /** `point`: a narrow read by the sort key, cheapest on one thread. */
+  async rows<R>(query: string, params: Params, maxRows = this.limits.maxRows, opts: { point?: boolean } = {}): Promise<R[]> {
+    try {
+      const rs = await this.store.client.query({
+        query,
+        query_params: params,
+        format: 'JSONEachRow',
+        clickhouse_settings: {
+          max_execution_time: this.limits.timeoutS,
+          max_result_rows: String(maxRows),
+          result_overflow_mode: 'throw',
+          // partitions are by month of occurred_at, which is in the sort key: duplicates never span two
+          do_not_merge_across_partitions_select_final: 1,
+          ...(opts.point ? { max_threads: 1 } : {}),
+        },
+      });
+      return await rs.json<R>();
+    } catch (err) {
+      const code = err && typeof err === 'object' && 'code' in err ? String(err.code) : '';
+      const type = err && typeof err === 'object' && 'type' in err ? String(err.type) : '';
+      if (TIMEOUT_CODES.has(code) || TIMEOUT_CODES.has(type)) {
+        throw new HttpError(503, 'the query took too long; narrow the time range or add filters', undefined, {
+          'Retry-After': '5',
+        });
+      }
+      if (TOO_MANY_ROWS.has(code) || TOO_MANY_ROWS.has(type)) {
+        throw new HttpError(422, 'the result is too large; narrow the time range or add filters');
+      }
+      throw err;
+    }
+  }
+}
+
+// ---------- cursors ----------
+
+/** An opaque page cursor: the sort key (occurred_at, event_id) of the last row served. */
+export function encodeCursor(occurredAt: string, eventId: string): string {
+  return Buffer.from(JSON.stringify([occurredAt, eventId])).toString('base64url');
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CH_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,3})?$/;
+
+export function decodeCursor(cursor: string): { occurredAt: string; eventId: string } {
+  const bad = () =>
+    new HttpError(400, 'invalid query: cursor', [{ field: 'cursor', message: 'must be a cursor returned by a previous page' }]);
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  if (!Array.isArray(v) || v.length !== 2) throw bad();
+  const [t, e] = v as unknown[];
+  if (typeof t !== 'string' || typeof e !== 'string' || !CH_TIME.test(t) || !UUID.test(e)) throw bad();
+  const d = new Date(isoFromCh(t));
+  if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1970 || d.getUTCFullYear() >= 2200) throw bad();
+  return { occurredAt: chTime(d), eventId: e.toLowerCase() };
+}

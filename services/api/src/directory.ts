@@ -1,0 +1,105 @@
+/**
+ * What the API needs from the policy bundle: the staff directory (names, departments, tenants),
+ * purposes, parties and agreements. Loaded once at start; joined in TypeScript, so ClickHouse needs
+ * no dimension table.
+ */
+import type { PolicyBundle } from '@custos/policy';
+
+export interface StaffEntry {
+  id: string;
+  name: string;
+  department: string;
+  tenants: string[];
+  roles: string[];
+}
+
+export interface PartyEntry {
+  id: string;
+  name: string;
+  type: 'processor' | 'third_party' | 'authority';
+}
+
+export interface AgreementEntry {
+  id: string;
+  party: string;
+  categories: string[];
+  purposes: string[];
+  from: string;
+  to?: string | undefined;
+}
+
+export interface Directory {
+  policyVersion: string;
+  organisation: string;
+  staff: ReadonlyMap<string, StaffEntry>;
+  parties: ReadonlyMap<string, PartyEntry>;
+  agreements: ReadonlyMap<string, AgreementEntry>;
+  /** purpose id → description */
+  purposes: ReadonlyMap<string, string>;
+  prohibitedPurposes: ReadonlySet<string>;
+  categories: readonly string[];
+  tenants: readonly string[];
+  departments: readonly string[];
+  /** rule codes, for filters and reports */
+  codes: readonly string[];
+  department(actorId: string): string;
+  actorName(actorId: string): string;
+  /** staff ids of one department */
+  actorsOf(department: string): string[];
+}
+
+export const RULE_CODES = [
+  'UNKNOWN_ACTOR',
+  'UNKNOWN_CATEGORY',
+  'UNKNOWN_PURPOSE',
+  'PROHIBITED_PURPOSE',
+  'TENANT_NOT_ASSIGNED',
+  'ROLE_NOT_AUTHORIZED',
+  'PURPOSE_NOT_PERMITTED',
+  'NO_AGREEMENT',
+  'AGREEMENT_EXPIRED',
+  'UNKNOWN_RECIPIENT',
+  'DISCLOSURE_WITHOUT_LEGAL_BASIS',
+  'LEGAL_DISCLOSURE',
+  'RETENTION_EXPIRED',
+  'PROMOTIONAL_OPT_OUT',
+  'SUBJECT_ERASED',
+  'BULK_ACCESS',
+] as const;
+
+export const FLAG_CODES: ReadonlySet<string> = new Set(['LEGAL_DISCLOSURE', 'BULK_ACCESS']);
+
+export function directoryFromBundle(bundle: PolicyBundle, policyVersion = bundle.version): Directory {
+  const staff = new Map<string, StaffEntry>(
+    bundle.staff.map((s) => [
+      s.id,
+      { id: s.id, name: s.name, department: s.department ?? 'unassigned', tenants: s.tenants, roles: s.roles.map((r) => r.role) },
+    ]),
+  );
+  const parties = new Map<string, PartyEntry>(bundle.parties.map((p) => [p.id, { id: p.id, name: p.name, type: p.type }]));
+  const agreements = new Map<string, AgreementEntry>(
+    bundle.agreements.map((a) => [
+      a.id,
+      { id: a.id, party: a.party, categories: a.categories, purposes: a.purposes, from: a.from, to: a.to },
+    ]),
+  );
+  const departments = [...new Set([...staff.values()].map((s) => s.department))].sort();
+  const byDept = new Map<string, string[]>();
+  for (const s of staff.values()) byDept.set(s.department, [...(byDept.get(s.department) ?? []), s.id]);
+  return {
+    policyVersion,
+    organisation: bundle.organisation ?? 'the organisation',
+    staff,
+    parties,
+    agreements,
+    purposes: new Map(Object.entries(bundle.purposes)),
+    prohibitedPurposes: new Set(bundle.prohibitedPurposes),
+    categories: Object.keys(bundle.categories).sort(),
+    tenants: [...bundle.tenants].sort(),
+    departments,
+    codes: RULE_CODES,
+    department: (id) => staff.get(id)?.department ?? (parties.has(id) ? 'processor' : 'unknown'),
+    actorName: (id) => staff.get(id)?.name ?? parties.get(id)?.name ?? id,
+    actorsOf: (d) => byDept.get(d) ?? [],
+  };
+}

@@ -1,0 +1,506 @@
+/**
+ * The read models: each function answers one question about the decisions table within a tenant
+ * scope and a time range. Department, names and party types are joined in TypeScript from the
+ * policy bundle's directory.
+ */
+import {
+  ACCESS_COLUMNS,
+  type AccessRow,
+  type AuditDb,
+  accessFromRow,
+  chTime,
+  decodeCursor,
+  encodeCursor,
+  isoFromCh,
+  T,
+  Where,
+} from './db.js';
+import { type Directory, FLAG_CODES } from './directory.js';
+import type { AccessItem, Range } from './schemas.js';
+
+export type Scope = '*' | string[];
+
+type Outcome = 'allow' | 'flag' | 'deny';
+export interface OutcomeCounts {
+  allow: number;
+  flag: number;
+  deny: number;
+  total: number;
+}
+
+const OUTCOME_SUMS = `countIf(outcome = 'allow') AS allow, countIf(outcome = 'flag') AS flag, countIf(outcome = 'deny') AS deny, count() AS total`;
+
+function counts(r: {
+  allow: number | string;
+  flag: number | string;
+  deny: number | string;
+  total: number | string;
+}): OutcomeCounts {
+  return { allow: Number(r.allow), flag: Number(r.flag), deny: Number(r.deny), total: Number(r.total) };
+}
+
+const iso = (d: Date) => d.toISOString();
+export const rangeOut = (r: Range) => ({ from: iso(r.from), to: iso(r.to) });
+
+function base(scope: Scope, range: Range, tenantId?: string): Where {
+  const w = new Where().tenants(scope).range(range.from, range.to);
+  if (tenantId) w.add('tenant_id = {tenantId:String}', { tenantId });
+  return w;
+}
+
+// ---------- accesses search ----------
+
+export interface AccessFilters {
+  tenantId?: string | undefined;
+  subjectId?: string | undefined;
+  actorId?: string | undefined;
+  department?: string | undefined;
+  category?: string | undefined;
+  action?: string | undefined;
+  purpose?: string | undefined;
+  outcome?: string | undefined;
+  code?: string | undefined;
+  recipientId?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export async function searchAccesses(
+  db: AuditDb,
+  dir: Directory,
+  scope: Scope,
+  range: Range,
+  f: AccessFilters,
+): Promise<{ items: AccessItem[]; nextCursor: string | null }> {
+  const w = base(scope, range, f.tenantId);
+  if (f.subjectId) w.add('subject_id = {subjectId:String}', { subjectId: f.subjectId });
+  if (f.actorId) w.add('actor_id = {actorId:String}', { actorId: f.actorId });
+  if (f.department) w.add('actor_id IN {deptActors:Array(String)}', { deptActors: dir.actorsOf(f.department) });
+  if (f.category) w.add('has(categories, {category:String})', { category: f.category });
+  if (f.action) w.add('action = {action:String}', { action: f.action });
+  if (f.purpose) w.add('purpose = {purpose:String}', { purpose: f.purpose });
+  if (f.outcome) w.add('outcome = {outcome:String}', { outcome: f.outcome });
+  if (f.code) w.add('has(codes, {code:String})', { code: f.code });
+  if (f.recipientId) w.add('recipient_id = {recipientId:String}', { recipientId: f.recipientId });
+  if (f.cursor) {
+    const c = decodeCursor(f.cursor);
+    w.add(`(occurred_at, event_id) < (${T('cTime')}, {cId:UUID})`, { cTime: c.occurredAt, cId: c.eventId });
+  }
+  const rows = await db.rows<AccessRow>(
+    `SELECT ${ACCESS_COLUMNS} FROM ${db.decisions} ${w.sql()} ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
+    { ...w.params, limit: f.limit + 1 },
+  );
+  const page = rows.slice(0, f.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map((r) => accessFromRow(r, dir)),
+    nextCursor: rows.length > f.limit && last ? encodeCursor(last.occurred_at, last.event_id) : null,
+  };
+}
+
+// ---------- subject access report ----------
+
+interface SubjectGroup {
+  actor_id: string;
+  actor_type: string;
+  action: string;
+  purpose: string;
+  recipient_id: string;
+  recipient_type: string;
+  outcome: Outcome;
+  categories: string[];
+  basis: string[];
+  subject_type: string;
+  policy_version: string;
+  n: number | string;
+  first: string;
+  last: string;
+}
+
+export interface SubjectData {
+  groups: SubjectGroup[];
+  accesses: AccessItem[];
+  accessesTruncated: boolean;
+  disclosures: AccessItem[] | undefined;
+}
+
+/** Lawful disclosures to authorities, which the subject-facing variant leaves out (DPDP §11(2)). */
+const AUTHORITY = `(action = 'disclose' OR recipient_type = 'authority')`;
+
+export async function subjectData(
+  db: AuditDb,
+  dir: Directory,
+  tenantId: string,
+  subjectId: string,
+  range: Range,
+  variant: 'full' | 'subject',
+  maxAccesses = 1000,
+): Promise<SubjectData> {
+  const w = new Where()
+    .add('tenant_id = {tenantId:String} AND subject_id = {subjectId:String}', { tenantId, subjectId })
+    .range(range.from, range.to);
+  if (variant === 'subject') w.add(`NOT ${AUTHORITY}`);
+  // Most subjects have a few hundred accesses at most: one narrow read (the sort key starts with
+  // tenant and subject) and the summary is computed here. Beyond that, ClickHouse aggregates.
+  // Read without FINAL and drop repeated event ids here: a stored copy of a decision is identical.
+  const small = Math.max(2000, maxAccesses);
+  const raw = await db.rows<AccessRow>(
+    `SELECT ${ACCESS_COLUMNS} FROM ${db.decisionsRaw} ${w.sql()} ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
+    { ...w.params, limit: 2 * small + 1 },
+    undefined,
+    { point: true },
+  );
+  const seen = new Set<string>();
+  const rows = raw.filter((r) => !seen.has(r.event_id) && seen.add(r.event_id) !== undefined);
+  if (rows.length <= small && raw.length <= 2 * small) {
+    const isAuthority = (r: AccessRow) => r.action === 'disclose' || r.recipient_type === 'authority';
+    return {
+      groups: rows.map((r) => ({ ...r, n: 1, first: r.occurred_at, last: r.occurred_at })),
+      accesses: rows.slice(0, maxAccesses).map((r) => accessFromRow(r, dir)),
+      accessesTruncated: rows.length > maxAccesses,
+      disclosures: variant === 'full' ? rows.filter(isAuthority).map((r) => accessFromRow(r, dir)) : undefined,
+    };
+  }
+  const [groups, disclosures] = await Promise.all([
+    db.rows<SubjectGroup>(
+      `SELECT actor_id, actor_type, action, purpose, recipient_id, recipient_type, outcome, categories, basis, subject_type, policy_version,
+              count() AS n, min(occurred_at) AS first, max(occurred_at) AS last
+       FROM ${db.decisions} ${w.sql()}
+       GROUP BY actor_id, actor_type, action, purpose, recipient_id, recipient_type, outcome, categories, basis, subject_type, policy_version`,
+      w.params,
+    ),
+    variant === 'full'
+      ? db.rows<AccessRow>(
+          `SELECT ${ACCESS_COLUMNS} FROM ${db.decisions} ${w.sql()} AND ${AUTHORITY} ORDER BY occurred_at DESC, event_id DESC LIMIT 1000`,
+          w.params,
+        )
+      : Promise.resolve(undefined),
+  ]);
+  return {
+    groups,
+    accesses: rows.slice(0, maxAccesses).map((r) => accessFromRow(r, dir)),
+    accessesTruncated: true,
+    disclosures: disclosures?.map((r) => accessFromRow(r, dir)),
+  };
+}
+
+// ---------- actor activity ----------
+
+export async function actorActivity(
+  db: AuditDb,
+  dir: Directory,
+  scope: Scope,
+  range: Range,
+  actorId: string,
+  tenantId: string | undefined,
+  limit: number,
+) {
+  const w = base(scope, range, tenantId).add('actor_id = {actorId:String}', { actorId });
+  const q = w.sql();
+  const [tot, byCode, byCategory, byPurpose, byAction, daily, recent] = await Promise.all([
+    db.rows<OutcomeCounts & { subjects: number }>(
+      `SELECT ${OUTCOME_SUMS}, uniqExact(tenant_id, subject_id) AS subjects FROM ${db.decisions} ${q}`,
+      w.params,
+    ),
+    db.rows<{ code: string; count: number }>(
+      `SELECT arrayJoin(codes) AS code, count() AS count FROM ${db.decisions} ${q} GROUP BY code ORDER BY count DESC, code`,
+      w.params,
+    ),
+    db.rows<{ category: string; count: number }>(
+      `SELECT arrayJoin(categories) AS category, count() AS count FROM ${db.decisions} ${q} GROUP BY category ORDER BY count DESC, category`,
+      w.params,
+    ),
+    db.rows<{ purpose: string; count: number }>(
+      `SELECT purpose, count() AS count FROM ${db.decisions} ${q} GROUP BY purpose ORDER BY count DESC, purpose`,
+      w.params,
+    ),
+    db.rows<{ action: string; count: number }>(
+      `SELECT toString(action) AS action, count() AS count FROM ${db.decisions} ${q} GROUP BY action ORDER BY count DESC, action`,
+      w.params,
+    ),
+    db.rows<OutcomeCounts & { day: string }>(
+      `SELECT toString(toDate(occurred_at)) AS day, ${OUTCOME_SUMS} FROM ${db.decisions} ${q} GROUP BY day ORDER BY day`,
+      w.params,
+    ),
+    db.rows<AccessRow>(
+      `SELECT ${ACCESS_COLUMNS} FROM ${db.decisions} ${q} ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
+      { ...w.params, limit },
+    ),
+  ]);
+  const t = tot[0] ?? { allow: 0, flag: 0, deny: 0, total: 0, subjects: 0 };
+  const n = <R extends { count: number }>(rs: R[]) => rs.map((r) => ({ ...r, count: Number(r.count) }));
+  return {
+    actor: {
+      id: actorId,
+      name: dir.actorName(actorId),
+      department: dir.department(actorId),
+      known: dir.staff.has(actorId) || dir.parties.has(actorId),
+    },
+    range: rangeOut(range),
+    totals: { ...counts(t), distinctSubjects: Number(t.subjects) },
+    byCode: n(byCode),
+    byCategory: n(byCategory),
+    byPurpose: n(byPurpose),
+    byAction: n(byAction),
+    daily: daily.map((d) => ({ day: d.day, ...counts(d) })),
+    recent: recent.map((r) => accessFromRow(r, dir)),
+  };
+}
+
+// ---------- violations ----------
+
+export const BUCKET_SQL = {
+  hour: 'toStartOfHour(occurred_at)',
+  day: 'toStartOfDay(occurred_at)',
+  week: "toDateTime(toMonday(occurred_at), 'UTC')",
+  month: "toDateTime(toStartOfMonth(occurred_at), 'UTC')",
+} as const;
+export const BUCKET_MS = { hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000, month: 28 * 86_400_000 } as const;
+
+export interface ActorCounts {
+  actorId: string;
+  name: string;
+  department: string;
+  deny: number;
+  flag: number;
+  total: number;
+}
+
+async function actorCounts(db: AuditDb, dir: Directory, w: Where): Promise<ActorCounts[]> {
+  const rows = await db.rows<{ actor_id: string; deny: number; flag: number; total: number }>(
+    `SELECT actor_id, countIf(outcome = 'deny') AS deny, countIf(outcome = 'flag') AS flag, count() AS total
+     FROM ${db.decisions} ${w.sql()} GROUP BY actor_id ORDER BY deny DESC, flag DESC, actor_id LIMIT 10000`,
+    w.params,
+  );
+  return rows.map((r) => ({
+    actorId: r.actor_id,
+    name: dir.actorName(r.actor_id),
+    department: dir.department(r.actor_id),
+    deny: Number(r.deny),
+    flag: Number(r.flag),
+    total: Number(r.total),
+  }));
+}
+
+async function codeCounts(db: AuditDb, w: Where): Promise<{ code: string; count: number; outcome: 'deny' | 'flag' }[]> {
+  const rows = await db.rows<{ code: string; count: number }>(
+    `SELECT arrayJoin(codes) AS code, count() AS count FROM ${db.decisions} ${w.sql()} GROUP BY code ORDER BY count DESC, code`,
+    w.params,
+  );
+  return rows.map((r) => ({ code: r.code, count: Number(r.count), outcome: FLAG_CODES.has(r.code) ? 'flag' : 'deny' }));
+}
+
+export async function violationsSummary(
+  db: AuditDb,
+  dir: Directory,
+  scope: Scope,
+  range: Range,
+  tenantId: string | undefined,
+  bucket: keyof typeof BUCKET_SQL,
+  top: number,
+) {
+  const w = base(scope, range, tenantId);
+  const [buckets, byCode, actors] = await Promise.all([
+    db.rows<OutcomeCounts & { start: string }>(
+      `SELECT ${BUCKET_SQL[bucket]} AS b, toString(b) AS start, ${OUTCOME_SUMS} FROM ${db.decisions} ${w.sql()} GROUP BY b ORDER BY b`,
+      w.params,
+    ),
+    codeCounts(db, w),
+    actorCounts(db, dir, w),
+  ]);
+  const totals = { allow: 0, flag: 0, deny: 0, total: 0 };
+  for (const b of buckets) for (const k of ['allow', 'flag', 'deny', 'total'] as const) totals[k] += Number(b[k]);
+  const depts = new Map<string, { department: string; deny: number; flag: number; total: number }>();
+  for (const a of actors) {
+    const d = depts.get(a.department) ?? { department: a.department, deny: 0, flag: 0, total: 0 };
+    d.deny += a.deny;
+    d.flag += a.flag;
+    d.total += a.total;
+    depts.set(a.department, d);
+  }
+  return {
+    range: rangeOut(range),
+    bucket,
+    totals,
+    byCode,
+    byDepartment: [...depts.values()].sort(
+      (a, b) => b.deny - a.deny || b.flag - a.flag || a.department.localeCompare(b.department),
+    ),
+    byActor: actors.filter((a) => a.deny + a.flag > 0).slice(0, top),
+    buckets: buckets.map((b) => ({ start: `${b.start.replace(' ', 'T')}Z`, ...counts(b) })),
+  };
+}
+
+// ---------- sharing ----------
+
+export async function sharingSummary(db: AuditDb, dir: Directory, scope: Scope, range: Range, tenantId: string | undefined) {
+  const w = base(scope, range, tenantId).add(`(recipient_id != '' OR actor_type = 'processor')`);
+  const agreementIds = [...dir.agreements.keys()];
+  const partyExpr = `if(recipient_id != '', recipient_id, actor_id)`;
+  const [byAg, byParty] = await Promise.all([
+    db.rows<OutcomeCounts & { party_id: string; party_type: string; agreement: string; subjects: number }>(
+      `SELECT ${partyExpr} AS party_id, if(recipient_id != '', recipient_type, 'processor') AS party_type,
+              arrayJoin(if(empty(arrayFilter(x -> has({agreements:Array(String)}, x), basis)), [''], arrayFilter(x -> has({agreements:Array(String)}, x), basis))) AS agreement,
+              ${OUTCOME_SUMS}, uniqExact(tenant_id, subject_id) AS subjects
+       FROM ${db.decisions} ${w.sql()} GROUP BY party_id, party_type, agreement ORDER BY total DESC, party_id, agreement LIMIT 10000`,
+      { ...w.params, agreements: agreementIds },
+    ),
+    db.rows<OutcomeCounts & { party_id: string; party_type: string; actions: string[] }>(
+      `SELECT ${partyExpr} AS party_id, if(recipient_id != '', recipient_type, 'processor') AS party_type,
+              arraySort(groupUniqArray(if(recipient_id != '', toString(action), 'processing'))) AS actions, ${OUTCOME_SUMS}
+       FROM ${db.decisions} ${w.sql()} GROUP BY party_id, party_type ORDER BY total DESC, party_id LIMIT 10000`,
+      w.params,
+    ),
+  ]);
+  const party = (id: string, type: string) => ({ id, name: dir.actorName(id), type: dir.parties.get(id)?.type ?? type });
+  return {
+    range: rangeOut(range),
+    byAgreement: byAg.map((r) => ({
+      agreementId: r.agreement || null,
+      party: party(r.party_id, r.party_type),
+      ...counts(r),
+      distinctSubjects: Number(r.subjects),
+    })),
+    byParty: byParty.map((r) => ({ party: party(r.party_id, r.party_type), actions: r.actions, ...counts(r) })),
+  };
+}
+
+// ---------- disclosures ----------
+
+export async function disclosures(
+  db: AuditDb,
+  dir: Directory,
+  scope: Scope,
+  range: Range,
+  tenantId: string | undefined,
+  limit: number,
+  cursor?: string,
+) {
+  const w = base(scope, range, tenantId).add(AUTHORITY);
+  const page = new Where();
+  Object.assign(page.params, w.params);
+  page.conds.push(...w.conds);
+  if (cursor) {
+    const c = decodeCursor(cursor);
+    page.add(`(occurred_at, event_id) < (${T('cTime')}, {cId:UUID})`, { cTime: c.occurredAt, cId: c.eventId });
+  }
+  const [byAuthority, rows] = await Promise.all([
+    db.rows<{ recipient_id: string; lawful: number; without_basis: number; total: number }>(
+      `SELECT recipient_id, countIf(has(codes, 'LEGAL_DISCLOSURE')) AS lawful, countIf(has(codes, 'DISCLOSURE_WITHOUT_LEGAL_BASIS')) AS without_basis,
+              count() AS total
+       FROM ${db.decisions} ${w.sql()} GROUP BY recipient_id ORDER BY total DESC, recipient_id LIMIT 1000`,
+      w.params,
+    ),
+    db.rows<AccessRow>(
+      `SELECT ${ACCESS_COLUMNS} FROM ${db.decisions} ${page.sql()} ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
+      { ...page.params, limit: limit + 1 },
+    ),
+  ]);
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return {
+    range: rangeOut(range),
+    byAuthority: byAuthority.map((r) => ({
+      authority: { id: r.recipient_id, name: dir.actorName(r.recipient_id) },
+      lawful: Number(r.lawful),
+      withoutBasis: Number(r.without_basis),
+      total: Number(r.total),
+    })),
+    items: items.map((r) => disclosureItem(accessFromRow(r, dir), dir)),
+    nextCursor: rows.length > limit && last ? encodeCursor(last.occurred_at, last.event_id) : null,
+  };
+}
+
+export function disclosureItem(a: AccessItem, dir: Directory) {
+  const rid = a.recipient?.id ?? '';
+  return {
+    eventId: a.eventId,
+    tenantId: a.tenantId,
+    occurredAt: a.occurredAt,
+    authority: { id: rid, name: dir.actorName(rid), type: a.recipient?.type ?? '' },
+    legalBasis: a.legalBasis ?? '',
+    actor: { id: a.actor.id, name: a.actor.name, department: a.actor.department },
+    subject: a.subject,
+    categories: a.categories,
+    outcome: a.outcome,
+    codes: a.reasons.map((r) => r.code),
+  };
+}
+
+// ---------- periodic report data ----------
+
+export async function periodicData(db: AuditDb, dir: Directory, scope: Scope, range: Range, tenantId: string | undefined) {
+  const w = base(scope, range, tenantId);
+  const [totals, byCode, examples, actors, sharing, disc, bulk] = await Promise.all([
+    db.rows<OutcomeCounts & { versions: string[] }>(
+      `SELECT ${OUTCOME_SUMS}, arraySort(groupUniqArray(policy_version)) AS versions FROM ${db.decisions} ${w.sql()}`,
+      w.params,
+    ),
+    codeCounts(db, w),
+    db.rows<{
+      code: string;
+      event_id: string;
+      occurred_at: string;
+      tenant_id: string;
+      actor_id: string;
+      subject_id: string;
+      action: string;
+      purpose: string;
+      recipient_id: string;
+    }>(
+      `SELECT arrayJoin(codes) AS code, event_id, occurred_at, tenant_id, actor_id, subject_id, toString(action) AS action, purpose, recipient_id
+       FROM ${db.decisions} ${w.sql()} AND notEmpty(codes)
+       ORDER BY code, occurred_at, event_id LIMIT 3 BY code`,
+      w.params,
+    ),
+    actorCounts(db, dir, w),
+    sharingSummary(db, dir, scope, range, tenantId),
+    disclosures(db, dir, scope, range, tenantId, 100),
+    db.rows<{ actor_id: string; events: number }>(
+      `SELECT actor_id, count() AS events FROM ${db.decisions} ${w.sql()} AND has(codes, 'BULK_ACCESS')
+       GROUP BY actor_id ORDER BY events DESC, actor_id LIMIT 100`,
+      w.params,
+    ),
+  ]);
+  const t = totals[0] ?? { allow: 0, flag: 0, deny: 0, total: 0, versions: [] };
+  const codeCount = (c: string) => byCode.find((r) => r.code === c)?.count ?? 0;
+  return {
+    totals: counts(t),
+    policyVersions: t.versions ?? [],
+    rules: byCode.map((c) => ({
+      code: c.code,
+      outcome: c.outcome,
+      count: c.count,
+      examples: examples
+        .filter((e) => e.code === c.code)
+        .map((e) => ({
+          eventId: e.event_id,
+          occurredAt: isoFromCh(e.occurred_at),
+          tenantId: e.tenant_id,
+          actorId: e.actor_id,
+          subjectId: e.subject_id,
+          action: e.action,
+          purpose: e.purpose,
+          ...(e.recipient_id ? { recipientId: e.recipient_id } : {}),
+        })),
+    })),
+    topActors: actors.filter((a) => a.deny + a.flag > 0).slice(0, 10),
+    sharing: sharing.byAgreement,
+    disclosures: {
+      total: disc.byAuthority.reduce((s, a) => s + a.total, 0),
+      byAuthority: disc.byAuthority,
+      items: disc.items,
+    },
+    retention: {
+      retentionExpired: codeCount('RETENTION_EXPIRED'),
+      subjectErased: codeCount('SUBJECT_ERASED'),
+      promotionalOptOut: codeCount('PROMOTIONAL_OPT_OUT'),
+    },
+    bulkAccess: {
+      events: codeCount('BULK_ACCESS'),
+      actors: bulk.map((b) => ({ actorId: b.actor_id, name: dir.actorName(b.actor_id), events: Number(b.events) })),
+    },
+  };
+}
+
+export { chTime };

@@ -1,0 +1,281 @@
+/**
+ * The route table: for each route its path, the roles that may call it, its zod input and output
+ * schemas and its handler. app.ts mounts it (authentication, role check, validation, audit record)
+ * and openapi.ts documents it, from the same definitions.
+ */
+import type { z } from 'zod';
+import type { Principal } from './auth.js';
+import type { AuditDb } from './db.js';
+import type { Directory } from './directory.js';
+import { HttpError } from './errors.js';
+import type { IntegrityProvider } from './integrity.js';
+import {
+  actorActivity,
+  BUCKET_MS,
+  disclosures,
+  rangeOut,
+  type Scope,
+  searchAccesses,
+  sharingSummary,
+  subjectData,
+  violationsSummary,
+} from './queries.js';
+import {
+  buildPeriodicReport,
+  periodicReportCsv,
+  periodicReportPdf,
+  type RenderedReport,
+  renderReport,
+} from './report/periodic.js';
+import { buildSubjectReport, subjectReportCsv, subjectReportPdf } from './report/subject.js';
+import type { Role } from './roles.js';
+import * as s from './schemas.js';
+
+export interface RouteDeps {
+  db: AuditDb;
+  dir: Directory;
+  integrity: IntegrityProvider;
+  maxRangeDays: number;
+  now: () => Date;
+}
+
+export interface RouteCtx<Q, P> {
+  principal: Principal;
+  query: Q;
+  path: P;
+  /** the tenant scope to query: the requested tenant, or the credential's whole scope */
+  scope: Scope;
+  deps: RouteDeps;
+}
+
+/** What a handler returns: a JSON body or a file, and what the audit record should say. */
+export interface RouteResult {
+  json?: unknown;
+  file?: RenderedReport & { filename: string };
+  audit: {
+    tenantId?: string | undefined;
+    subject?: { id: string; type?: string | undefined } | undefined;
+    recordCount: number;
+    attributes: Record<string, string | undefined>;
+  };
+}
+
+export interface RouteDef<Q extends z.ZodType = z.ZodType, P extends z.ZodType = z.ZodType> {
+  id: string;
+  path: string;
+  summary: string;
+  description?: string;
+  roles: readonly Role[];
+  query: Q;
+  params?: P;
+  response: z.ZodType;
+  /** answers in CSV and PDF too (`format` query parameter) */
+  files?: boolean;
+  /** reads audit data: needs a stated purpose and is recorded as an access event */
+  audited: boolean;
+  handler: (ctx: RouteCtx<z.infer<Q>, z.infer<P>>) => Promise<RouteResult>;
+}
+
+const ALL: readonly Role[] = ['security_analyst', 'privacy_officer', 'auditor', 'admin'];
+
+const route = <Q extends z.ZodType, P extends z.ZodType>(r: RouteDef<Q, P>): RouteDef => r as unknown as RouteDef;
+
+const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80);
+
+const rangeAttrs = (r: s.Range) => ({ from: r.from.toISOString(), to: r.to.toISOString() });
+
+export const ROUTES: RouteDef[] = [
+  route({
+    id: 'searchAccesses',
+    path: '/v1/accesses',
+    summary: 'Search accesses: who accessed what',
+    description:
+      'Decisions newest first (occurredAt, then eventId, descending); `nextCursor` fetches the next page. Default range: the last 30 days.',
+    roles: ALL,
+    query: s.accessesQuery,
+    response: s.accessesPage,
+    audited: true,
+    handler: async ({ query: q, scope, deps }) => {
+      const range = s.resolveRange(q, 30, deps.maxRangeDays, deps.now());
+      const page = await searchAccesses(deps.db, deps.dir, scope, range, q);
+      const filters = Object.entries(q)
+        .filter(([k, v]) => v !== undefined && !['from', 'to', 'limit', 'cursor', 'requestPurpose'].includes(k))
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join('&');
+      return {
+        json: { ...page, range: rangeOut(range) },
+        audit: {
+          tenantId: q.tenantId,
+          subject: q.subjectId ? { id: q.subjectId, type: page.items[0]?.subject.type } : undefined,
+          recordCount: page.items.length,
+          attributes: { ...rangeAttrs(range), filters },
+        },
+      };
+    },
+  }),
+  route({
+    id: 'subjectReport',
+    path: '/v1/subjects/:subjectId/report',
+    summary: 'Subject access report (DPDP Act §11)',
+    description:
+      'What of one subject’s data was accessed, by whom, for which purposes, and every processor or third party it was shared with. `variant=subject` is the subject-facing report: no lawful disclosures to authorities (§11(2)), staff named by department. JSON, CSV or PDF. Default range: the last 10 years.',
+    roles: ['privacy_officer', 'admin'],
+    query: s.subjectReportQuery,
+    params: s.subjectPath,
+    response: s.subjectReport,
+    files: true,
+    audited: true,
+    handler: async ({ query: q, path, scope, principal, deps }) => {
+      const tenantId = q.tenantId ?? (scope !== '*' && scope.length === 1 ? scope[0] : undefined);
+      if (!tenantId) {
+        throw new HttpError(400, 'invalid query: tenantId', [
+          { field: 'tenantId', message: 'required: a subject is identified by tenant and id' },
+        ]);
+      }
+      const now = deps.now();
+      const range = s.resolveRange(q, 3650, 3660, now);
+      const data = await subjectData(deps.db, deps.dir, tenantId, path.subjectId, range, q.variant);
+      const report = buildSubjectReport(deps.dir, data, {
+        tenantId,
+        subjectId: path.subjectId,
+        range,
+        variant: q.variant,
+        generatedAt: now,
+      });
+      const audit = {
+        tenantId,
+        subject: { id: path.subjectId, type: report.subject.types[0] },
+        recordCount: report.summary.total,
+        attributes: { ...rangeAttrs(range), variant: q.variant, format: q.format, requestedBy: principal.role },
+      };
+      if (q.format === 'json') return { json: report, audit };
+      const file = await renderReport(report, q.format, subjectReportCsv, subjectReportPdf);
+      return {
+        file: { ...file, filename: `subject-report-${safeName(tenantId)}-${safeName(path.subjectId)}-${q.variant}.${q.format}` },
+        audit,
+      };
+    },
+  }),
+  route({
+    id: 'actorActivity',
+    path: '/v1/actors/:actorId/activity',
+    summary: 'Activity of one actor (staff member or processor)',
+    description:
+      'Totals by outcome, codes, categories, purposes, actions, a daily series and the most recent accesses. Default range: the last 30 days.',
+    roles: ['security_analyst', 'auditor', 'admin'],
+    query: s.actorActivityQuery,
+    params: s.actorPath,
+    response: s.actorActivity,
+    audited: true,
+    handler: async ({ query: q, path, scope, deps }) => {
+      const range = s.resolveRange(q, 30, deps.maxRangeDays, deps.now());
+      const a = await actorActivity(deps.db, deps.dir, scope, range, path.actorId, q.tenantId, q.limit);
+      return {
+        json: a,
+        audit: {
+          tenantId: q.tenantId,
+          recordCount: a.recent.length,
+          attributes: { ...rangeAttrs(range), actorId: path.actorId },
+        },
+      };
+    },
+  }),
+  route({
+    id: 'violationsSummary',
+    path: '/v1/violations/summary',
+    summary: 'Violations summary: by code, department, actor and time bucket',
+    description:
+      'Decisions by outcome per time bucket (for a chart), denials and flags by code, department and actor. Default range: the last 30 days; at most 2000 buckets.',
+    roles: ALL,
+    query: s.violationsQuery,
+    response: s.violationsSummary,
+    audited: true,
+    handler: async ({ query: q, scope, deps }) => {
+      const range = s.resolveRange(q, 30, deps.maxRangeDays, deps.now());
+      if ((range.to.getTime() - range.from.getTime()) / BUCKET_MS[q.bucket] > 2000) {
+        throw new HttpError(400, 'invalid query: bucket', [
+          { field: 'bucket', message: 'too many buckets for this range (at most 2000); choose a larger bucket' },
+        ]);
+      }
+      const v = await violationsSummary(deps.db, deps.dir, scope, range, q.tenantId, q.bucket, q.top);
+      return { json: v, audit: { tenantId: q.tenantId, recordCount: 1, attributes: { ...rangeAttrs(range), bucket: q.bucket } } };
+    },
+  }),
+  route({
+    id: 'sharing',
+    path: '/v1/sharing',
+    summary: 'Sharing by agreement and party',
+    description:
+      'Shares, exports and disclosures by recipient, and processing by processors, per agreement (from the decision basis). Default range: the last 30 days.',
+    roles: ['privacy_officer', 'auditor', 'admin'],
+    query: s.sharingQuery,
+    response: s.sharingSummary,
+    audited: true,
+    handler: async ({ query: q, scope, deps }) => {
+      const range = s.resolveRange(q, 30, deps.maxRangeDays, deps.now());
+      const v = await sharingSummary(deps.db, deps.dir, scope, range, q.tenantId);
+      return { json: v, audit: { tenantId: q.tenantId, recordCount: 1, attributes: rangeAttrs(range) } };
+    },
+  }),
+  route({
+    id: 'disclosures',
+    path: '/v1/disclosures',
+    summary: 'Disclosures to authorities with their legal basis',
+    description:
+      'Every disclose action (or share with an authority), newest first, with the legal basis and outcome; a summary by authority. Default range: the last 90 days.',
+    roles: ['privacy_officer', 'auditor', 'admin'],
+    query: s.disclosuresQuery,
+    response: s.disclosuresPage,
+    audited: true,
+    handler: async ({ query: q, scope, deps }) => {
+      const range = s.resolveRange(q, 90, deps.maxRangeDays, deps.now());
+      const v = await disclosures(deps.db, deps.dir, scope, range, q.tenantId, q.limit, q.cursor);
+      return { json: v, audit: { tenantId: q.tenantId, recordCount: v.items.length, attributes: rangeAttrs(range) } };
+    },
+  }),
+  route({
+    id: 'periodicReport',
+    path: '/v1/reports/periodic',
+    summary: 'Periodic access-restriction report for a month or a quarter',
+    description:
+      'Totals by outcome, denials and flags by rule with examples, top actors, sharing per agreement, disclosures, retention and erasure breaches, bulk access, and the integrity proof for the period. JSON, CSV or PDF; the `X-Content-SHA256` header is the SHA-256 of the body.',
+    roles: ['auditor', 'privacy_officer', 'admin'],
+    query: s.periodicReportQuery,
+    response: s.periodicReport,
+    files: true,
+    audited: true,
+    handler: async ({ query: q, scope, deps }) => {
+      const report = await buildPeriodicReport(deps.db, deps.dir, deps.integrity, {
+        period: q.period,
+        scope,
+        tenantId: q.tenantId,
+        generatedAt: deps.now(),
+      });
+      const examples = report.rules.reduce((n, r) => n + r.examples.length, 0) + report.disclosures.items.length;
+      const audit = { tenantId: q.tenantId, recordCount: examples, attributes: { period: q.period, format: q.format } };
+      if (q.format === 'json') return { json: report, audit };
+      const file = await renderReport(report, q.format, periodicReportCsv, periodicReportPdf);
+      return { file: { ...file, filename: `access-report-${q.period}-${safeName(q.tenantId ?? 'all')}.${q.format}` }, audit };
+    },
+  }),
+  route({
+    id: 'integrityVerify',
+    path: '/v1/integrity/verify',
+    summary: 'Verify the integrity of the decisions in a range',
+    description:
+      'The checkpoints covering the range and the result of recomputing the hash chain. Default range: the last 30 days.',
+    roles: ['auditor', 'admin'],
+    query: s.integrityQuery,
+    response: s.integrityResponse,
+    audited: true,
+    handler: async ({ query: q, scope, deps }) => {
+      const range = s.resolveRange(q, 30, deps.maxRangeDays, deps.now());
+      const iq = { ...range, tenants: q.tenantId ? [q.tenantId] : scope };
+      const [checkpoints, verification] = await Promise.all([deps.integrity.listCheckpoints(iq), deps.integrity.verifyRange(iq)]);
+      return {
+        json: { range: rangeOut(range), checkpoints, verification },
+        audit: { tenantId: q.tenantId, recordCount: 1, attributes: { ...rangeAttrs(range), verification: verification.status } },
+      };
+    },
+  }),
+];
