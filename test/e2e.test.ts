@@ -5,14 +5,18 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createAuditClient } from '@custos/sdk';
+import { type AccessEventInput, createAuditClient, uuidv7 } from '@custos/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertInfraReachable, infraEnv, testStore, uniquePrefix } from './support/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const API_KEY = `e2e-${randomUUID()}`;
+const auth = { authorization: `Bearer ${API_KEY}`, 'x-purpose': 'security' };
 const tsx = join(root, 'node_modules', '.bin', 'tsx');
 
 function freePort(): Promise<number> {
@@ -74,12 +78,18 @@ describe('end to end through real processes', () => {
       CLICKHOUSE_DATABASE: database,
       CHDB_PATH: chdbPath,
       API_PORT: String(port),
+      API_KEYS: JSON.stringify([{ id: 'e2e', key: API_KEY, staffId: 's-kavya', role: 'security_analyst', tenants: ['*'] }]),
       LOG_LEVEL: 'info',
       ...(clickhouseUrl ? { CLICKHOUSE_URL: clickhouseUrl } : {}),
     };
     start('enforcer', ['services/enforcer/src/main.ts'], env);
     start('sink+api', ['packages/cli/src/bin.ts', 'start', '--services', 'sink,api'], env);
-    await waitFor('the API to answer /readyz', async () => ((await fetch(`${apiUrl}/readyz`)).ok ? true : undefined), 90_000, () => output);
+    await waitFor(
+      'the API to answer /readyz',
+      async () => ((await fetch(`${apiUrl}/readyz`)).ok ? true : undefined),
+      90_000,
+      () => output,
+    );
   });
 
   afterAll(async () => {
@@ -88,31 +98,44 @@ describe('end to end through real processes', () => {
   });
 
   it('a recorded access comes back from the API as a decision', async () => {
-    const client = createAuditClient({ brokers, schemaRegistryUrl: registryUrl, service: 'e2e-test', topicPrefix: prefix });
+    const client = createAuditClient({
+      brokers,
+      schemaRegistryUrl: registryUrl,
+      service: 'e2e-test',
+      topicPrefix: prefix,
+      spool: { dir: mkdtempSync(join(tmpdir(), 'custos-e2e-spool-')) },
+    });
     const subjectId = `cust-${randomUUID().slice(0, 8)}`;
-    const allowed = await client.record({
+    const allowedId = uuidv7();
+    const deniedId = uuidv7();
+    const allowed: AccessEventInput = {
+      eventId: allowedId,
       tenantId: 'spera',
       actor: { id: 's-asha', type: 'staff' },
       subject: { id: subjectId, type: 'customer' },
       categories: ['personal.contact'],
       action: 'read',
       purpose: 'service.support',
-    });
-    const denied = await client.record({
+    };
+    const denied: AccessEventInput = {
+      eventId: deniedId,
       tenantId: 'spera',
       actor: { id: 's-asha', type: 'staff' },
       subject: { id: subjectId, type: 'customer' },
       categories: ['client.financial'],
       action: 'read',
       purpose: 'service.support',
-    });
-    await client.close();
+    };
+    client.record(allowed);
+    client.record(denied);
+    expect(await client.close()).toMatchObject({ delivered: true, unsent: 0 });
 
     type Item = { eventId: string; outcome: string; reasons: { code: string }[]; actor: { id: string }; policyVersion: string };
     const items = await waitFor(
       'both decisions in the API',
       async () => {
-        const res = await fetch(`${apiUrl}/v1/accesses?tenantId=spera&subjectId=${subjectId}`);
+        const res = await fetch(`${apiUrl}/v1/accesses?tenantId=spera&subjectId=${subjectId}`, { headers: auth });
+        if (!res.ok) throw new Error(`API answered ${res.status}: ${await res.text()}`);
         const body = (await res.json()) as { items: Item[] };
         return body.items.length >= 2 ? body.items : undefined;
       },
@@ -120,9 +143,9 @@ describe('end to end through real processes', () => {
       () => output,
     );
     const byId = new Map(items.map((i) => [i.eventId, i]));
-    expect(byId.get(allowed.eventId)?.outcome).toBe('allow');
-    expect(byId.get(denied.eventId)?.outcome).toBe('deny');
-    expect(byId.get(denied.eventId)?.reasons.map((r) => r.code)).toEqual(['ROLE_NOT_AUTHORIZED']);
+    expect(byId.get(allowedId)?.outcome).toBe('allow');
+    expect(byId.get(deniedId)?.outcome).toBe('deny');
+    expect(byId.get(deniedId)?.reasons.map((r) => r.code)).toEqual(['ROLE_NOT_AUTHORIZED']);
     expect(items[0]?.policyVersion).toMatch(/^spera-2026\.11\.1\+sha256:/);
   });
 });

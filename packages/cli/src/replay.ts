@@ -163,8 +163,12 @@ export async function replay(opts: ReplayOptions): Promise<ReplayReport> {
     if (j.outcome === r.outcome && sameCodes) continue;
     if (j.outcome !== r.outcome) report.changedOutcome++;
     else report.changedCodesOnly++;
-    for (const c of afterCodes) if (!beforeCodes.includes(c)) (report.codes[c] ??= { added: 0, removed: 0 }).added++;
-    for (const c of beforeCodes) if (!afterCodes.includes(c)) (report.codes[c] ??= { added: 0, removed: 0 }).removed++;
+    const tally = (c: string) => {
+      report.codes[c] ??= { added: 0, removed: 0 };
+      return report.codes[c];
+    };
+    for (const c of afterCodes) if (!beforeCodes.includes(c)) tally(c).added++;
+    for (const c of beforeCodes) if (!afterCodes.includes(c)) tally(c).removed++;
     const outcomeChanged = j.outcome !== r.outcome;
     const t = outcomeChanged ? `${r.outcome}→${j.outcome}` : `${r.outcome}, other reasons`;
     if (outcomeChanged) {

@@ -15,7 +15,7 @@ import { rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
 import { type AuditRecorder, auditEvents } from './audit.js';
 import { type AuthOptions, createAuthenticator, inScope, type Principal } from './auth.js';
-import { loadApiEnv, loadApiKeys } from './config.js';
+import { type ApiEnv, loadApiEnv, loadApiKeys } from './config.js';
 import { AuditDb, type QueryLimits } from './db.js';
 import { type Directory, directoryFromBundle } from './directory.js';
 import { forbidden, HttpError, parseInput } from './errors.js';
@@ -64,16 +64,14 @@ export function loadDirectory(path = process.env.POLICY_FILE || DEFAULT_POLICY):
   return directoryFromBundle(r.value.bundle, r.value.policyVersion);
 }
 
-function authFromEnv(): AuthOptions {
-  const e = loadApiEnv();
+export function authFromEnv(e: ApiEnv = loadApiEnv()): AuthOptions {
   return {
     apiKeys: loadApiKeys(e),
     jwt: { secret: e.API_JWT_SECRET, jwksUrl: e.API_JWT_JWKS_URL, issuer: e.API_JWT_ISSUER, audience: e.API_JWT_AUDIENCE },
   };
 }
 
-function limitsFromEnv(): ApiLimits {
-  const e = loadApiEnv();
+export function limitsFromEnv(e: ApiEnv = loadApiEnv()): ApiLimits {
   return {
     timeoutS: e.API_QUERY_TIMEOUT_S,
     maxRows: e.API_MAX_RESULT_ROWS,

@@ -14,3 +14,4 @@ export * from './roles.js';
 export * from './routes.js';
 export * from './schedule.js';
 export * from './schemas.js';
+export * from './service.js';

@@ -4,7 +4,7 @@
  * Starts the local infra when none is configured; `--demo` also feeds simulated traffic.
  */
 import { readFileSync } from 'node:fs';
-import { createApp } from '@custos/api';
+import { startApiService } from '@custos/api';
 import { shutdownOnSignals } from '@custos/config';
 import { createPolicyJudge, Enforcer } from '@custos/enforcer';
 import { buildDeps, ensureLocalInfra, loadEnv, openStore } from '@custos/runtime';
@@ -58,17 +58,12 @@ async function start(opts: StartOptions): Promise<void> {
     { timeoutMs: env.SHUTDOWN_TIMEOUT_MS, logger },
   );
 
+  let ready = false;
   let store: Store | undefined;
   if (want('sink') || want('api')) {
     store = await openStore(env, logger);
     const s = store;
     stops.push(() => s.close());
-  }
-  if (want('api') && store) {
-    const server = createApp({ store, logger }).listen(env.API_PORT, env.API_HOST);
-    await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
-    stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    logger.info({ url: `http://${env.API_HOST}:${env.API_PORT}` }, 'api listening');
   }
   if (want('sink') && store) {
     const sink = new Sink({ ...deps, store, groupId: env.SINK_GROUP_ID, maxBatchRows: env.SINK_MAX_BATCH_ROWS });
@@ -88,6 +83,17 @@ async function start(opts: StartOptions): Promise<void> {
     stops.push(() => enforcer.stop());
     logger.info({ policy: judge.policyVersion }, 'enforcer started');
   }
+  if (want('api') && store) {
+    const api = await startApiService({ env, logger, store, demoKey: opts.demo === true, ready: () => ready });
+    stops.push(() => api.stop());
+    if (api.demoKey) {
+      logger.info(
+        { url: `${api.url}/v1/accesses?limit=20`, console: `${api.url}/console`, apiKey: api.demoKey },
+        'demo API key (admin, all tenants; valid for this run only): send it as "Authorization: Bearer <key>" with "X-Purpose: security"',
+      );
+    }
+  }
+  ready = true;
   if (opts.demo) {
     const client = createAuditClient({
       brokers: env.KAFKA_BROKERS,

@@ -1,0 +1,102 @@
+/**
+ * The API as a running service: the app, the SDK client that records every read of audit data, the
+ * store's integrity checks and the report schedule. `main.ts` and `custos start` both start it
+ * this way, so the API behaves the same alone or composed.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseEnv } from '@custos/config';
+import type { RuntimeEnv } from '@custos/runtime';
+import { createAuditClient } from '@custos/sdk';
+import { type Store, storeEnv, trustedCheckpointKeys } from '@custos/store';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { authFromEnv, createApp, loadDirectory } from './app.js';
+import { loadApiEnv } from './config.js';
+import { storeIntegrity } from './integrity.js';
+import { createMetrics } from './metrics.js';
+import { startReportSchedule } from './schedule.js';
+
+export interface ApiServiceOptions {
+  env: RuntimeEnv;
+  logger: Logger;
+  store: Store;
+  /** other services' metrics in this process, served at /metrics too */
+  registries?: Registry[];
+  /**
+   * Demo only: with no credentials configured, create a random API key for an auditor and log it,
+   * so a newcomer can query at once. Never a fixed key.
+   */
+  demoKey?: boolean;
+  ready?: () => boolean;
+}
+
+export interface ApiService {
+  url: string;
+  /** the generated demo key, when one was made */
+  demoKey?: string;
+  stop(): Promise<void>;
+}
+
+export async function startApiService(opts: ApiServiceOptions): Promise<ApiService> {
+  const { env, logger, store } = opts;
+  const apiEnv = loadApiEnv();
+  const directory = loadDirectory(env.POLICY_FILE);
+  const sEnv = parseEnv(storeEnv);
+  const integrity = storeIntegrity(store, { trusted: trustedCheckpointKeys(sEnv), retentionDays: sEnv.AUDIT_RETENTION_DAYS });
+  const auth = authFromEnv(apiEnv);
+  let demoKey: string | undefined;
+  if (opts.demoKey && auth.apiKeys.length === 0 && !auth.jwt?.secret && !auth.jwt?.jwksUrl) {
+    demoKey = `demo-${randomBytes(18).toString('base64url')}`;
+    auth.apiKeys.push({ id: 'demo-admin', key: demoKey, staffId: 's-ira', role: 'admin', tenants: ['*'] });
+  }
+  // The API's own reads go through the SDK like any other service's accesses.
+  const audit = createAuditClient({
+    brokers: env.KAFKA_BROKERS,
+    schemaRegistryUrl: env.SCHEMA_REGISTRY_URL,
+    service: 'custos-api',
+    topicPrefix: env.TOPIC_PREFIX,
+    logger,
+  });
+  const metrics = createMetrics();
+  if (opts.registries?.length) metrics.registry = Registry.merge([metrics.registry, ...opts.registries]);
+  const app = createApp({
+    store,
+    logger,
+    directory,
+    recorder: audit,
+    integrity,
+    auth,
+    metrics,
+    ...(opts.ready ? { ready: opts.ready } : {}),
+  });
+  const server = app.listen(env.API_PORT, env.API_HOST);
+  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+  const url = `http://${env.API_HOST}:${env.API_PORT}`;
+  logger.info({ url }, 'api listening');
+  const schedule = apiEnv.API_REPORT_SCHEDULE
+    ? startReportSchedule({
+        cron: apiEnv.API_REPORT_SCHEDULE,
+        period: apiEnv.API_REPORT_PERIOD,
+        formats: apiEnv.API_REPORT_FORMATS,
+        outDir: apiEnv.API_REPORT_DIR,
+        tenants: apiEnv.API_REPORT_TENANTS,
+        actor: apiEnv.API_REPORT_ACTOR,
+        purpose: apiEnv.API_REPORT_PURPOSE,
+        store,
+        directory,
+        integrity,
+        recorder: audit,
+        logger,
+      })
+    : undefined;
+  if (schedule) logger.info({ next: schedule.nextRun() }, 'report schedule started');
+  return {
+    url,
+    ...(demoKey ? { demoKey } : {}),
+    stop: async () => {
+      schedule?.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await audit.close();
+    },
+  };
+}
