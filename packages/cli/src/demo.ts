@@ -32,6 +32,7 @@ export interface DemoEvent {
   purpose: string;
   recipient?: { id: string; type: 'processor' | 'third_party' | 'authority' };
   legalBasis?: string;
+  recordCount?: number;
   source: { service: string };
 }
 
@@ -50,6 +51,12 @@ export function seeded(seed: number): Rng {
 }
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)] as T;
+
+function poolOf(actorId: string): number {
+  let h = 0;
+  for (let i = 0; i < actorId.length; i++) h = (Math.imul(h, 31) + actorId.charCodeAt(i)) >>> 0;
+  return h;
+}
 
 export function demoGenerator(bundle: DemoBundle, rng: Rng = Math.random, violationRate = 0.03): (now: Date) => DemoEvent {
   const today = (now: Date) => now.toISOString().slice(0, 10);
@@ -88,7 +95,10 @@ export function demoGenerator(bundle: DemoBundle, rng: Rng = Math.random, violat
     occurredAt: now.toISOString(),
     tenantId,
     actor: { id: actorId, type: 'staff' },
-    subject: { id: `cust-${1000 + Math.floor(rng() * 5000)}`, type: 'customer' },
+    // Each actor works with a pool of 60 subjects per tenant (≤ 180 across the three tenants), under
+    // the bulk threshold of 200 distinct subjects per window, so BULK_ACCESS fires only for the
+    // deliberate bulk read below.
+    subject: { id: `cust-${1000 + (poolOf(actorId) % 100) * 60 + Math.floor(rng() * 60)}`, type: 'customer' },
     categories,
     action,
     purpose,
@@ -112,6 +122,7 @@ export function demoGenerator(bundle: DemoBundle, rng: Rng = Math.random, violat
       ...base(now, 'spera', 's-arjun', ['usage.activity'], 'share', 'improvement.analytics'),
       recipient: { id: 'p-metricly', type: 'processor' },
     }),
+    (now) => ({ ...base(now, 'spera', 's-rohan', ['client.transaction'], 'read', 'service.transactions'), recordCount: 1200 }),
   ];
 
   return (now: Date) => {
