@@ -13,9 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { type AccessEvent, accessEventAvro, type Decision, decisionAvro, fromAvro } from '@custos/schemas';
 import { type AuditClient, createAuditClient } from '@custos/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AvroCodec, type Consumer, createKafka } from '../packages/kafka/src/index.js';
-import { type LiveApi, SAMPLE_REQUESTS, silentLogger, startFixtureApi, TEST_KEYS } from '../services/api/src/testing/index.js';
-import { assertInfraReachable, infraEnv, uniquePrefix } from './support/index.js';
+import { AvroCodec, type Consumer, createKafka } from '@custos/kafka';
+import { type LiveApi, SAMPLE_REQUESTS, silentLogger, startFixtureApi, TEST_KEYS } from '@custos/api/testing';
+import { assertInfraReachable, infraEnv, uniquePrefix } from '@custos/test/support';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tsx = join(root, 'node_modules', '.bin', 'tsx');

@@ -8,9 +8,9 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Browser, chromiumAvailable, launchChromium, type Page } from '../services/api/src/testing/browser.js';
-import { type LiveApi, startFixtureApi, TEST_KEYS } from '../services/api/src/testing/index.js';
-import { infraEnv } from './support/index.js';
+import { type Browser, chromiumAvailable, launchChromium, type Page } from '@custos/api/testing';
+import { type LiveApi, startFixtureApi, TEST_KEYS } from '@custos/api/testing';
+import { infraEnv } from '@custos/test/support';
 
 const shots = join(dirname(fileURLToPath(import.meta.url)), '..', 'test-results', 'console');
 const hasBrowser = chromiumAvailable();

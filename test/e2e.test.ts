@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AccessEventInput, createAuditClient, uuidv7 } from '@custos/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertInfraReachable, infraEnv, testStore, uniquePrefix } from './support/index.js';
+import { assertInfraReachable, infraEnv, testStore, uniquePrefix } from '@custos/test/support';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const API_KEY = `e2e-${randomUUID()}`;

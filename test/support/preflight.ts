@@ -31,6 +31,8 @@ export async function assertInfraReachable(brokers: string[], registryUrl: strin
     missing.push(`schema registry is not reachable at ${registryUrl}`);
   }
   if (missing.length > 0) {
-    throw new Error(`${missing.join('; ')}. Start the local infra with \`pnpm infra:up\` or set KAFKA_BROKERS / SCHEMA_REGISTRY_URL.`);
+    throw new Error(
+      `${missing.join('; ')}. Start the local infra with \`pnpm infra:up\` or set KAFKA_BROKERS / SCHEMA_REGISTRY_URL.`,
+    );
   }
 }
