@@ -10,12 +10,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type LiveApi, SAMPLE_REQUESTS, silentLogger, startFixtureApi, TEST_KEYS } from '@custos/api/testing';
+import { AvroCodec, type Consumer, createKafka } from '@custos/kafka';
 import { type AccessEvent, accessEventAvro, type Decision, decisionAvro, fromAvro } from '@custos/schemas';
 import { type AuditClient, createAuditClient } from '@custos/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AvroCodec, type Consumer, createKafka } from '@custos/kafka';
-import { type LiveApi, SAMPLE_REQUESTS, silentLogger, startFixtureApi, TEST_KEYS } from '@custos/api/testing';
 import { assertInfraReachable, infraEnv, uniquePrefix } from '@custos/test/support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tsx = join(root, 'node_modules', '.bin', 'tsx');

@@ -7,10 +7,17 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Browser, chromiumAvailable, launchChromium, type Page } from '@custos/api/testing';
-import { type LiveApi, startFixtureApi, TEST_KEYS } from '@custos/api/testing';
+import {
+  type Browser,
+  chromiumAvailable,
+  type LiveApi,
+  launchChromium,
+  type Page,
+  startFixtureApi,
+  TEST_KEYS,
+} from '@custos/api/testing';
 import { infraEnv } from '@custos/test/support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const shots = join(dirname(fileURLToPath(import.meta.url)), '..', 'test-results', 'console');
 const hasBrowser = chromiumAvailable();

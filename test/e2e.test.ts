@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AccessEventInput, createAuditClient, uuidv7 } from '@custos/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertInfraReachable, infraEnv, testStore, uniquePrefix } from '@custos/test/support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const API_KEY = `e2e-${randomUUID()}`;

@@ -3,10 +3,11 @@
 // producer + sendOffsets, commit and abort, read_committed consumer).
 //   node infra/smoke/kafka-smoke.mjs
 // Env: KAFKA_BROKERS (default 127.0.0.1:9092). Exits by itself (hard 90 s cap).
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
+
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(path.join(repo, 'packages/kafka/package.json'));
@@ -52,15 +53,17 @@ async function collect(topic, n, { isolation = 'read_committed', ms = 30_000 } =
   try {
     await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`got ${got.length}/${n} messages from ${topic} in ${ms} ms`)), ms);
-      consumer.run({
-        eachMessage: async ({ message }) => {
-          got.push(message.value.toString());
-          if (got.length >= n) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      }).catch(reject);
+      consumer
+        .run({
+          eachMessage: async ({ message }) => {
+            got.push(message.value.toString());
+            if (got.length >= n) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
     });
   } finally {
     await consumer.disconnect();
@@ -86,7 +89,14 @@ await step('create topics (3 partitions, rf 1)', async () => {
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 await step('plain produce + consume', async () => {
   await producer.connect();
-  await producer.send({ topic: input, acks: -1, messages: [{ key: 'k1', value: 'hello' }, { key: 'k2', value: 'world' }] });
+  await producer.send({
+    topic: input,
+    acks: -1,
+    messages: [
+      { key: 'k1', value: 'hello' },
+      { key: 'k2', value: 'world' },
+    ],
+  });
   const got = await collect(input, 2);
   assert.deepEqual(got.sort(), ['hello', 'world']);
 });
@@ -106,16 +116,18 @@ await step('transaction: consume -> produce -> sendOffsets -> commit', async () 
     const seen = [];
     await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`saw ${seen.length}/2 input messages`)), 30_000);
-      consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ partition, message }) => {
-          seen.push({ partition, offset: message.offset, value: message.value.toString() });
-          if (seen.length >= 2) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      }).catch(reject);
+      consumer
+        .run({
+          autoCommit: false,
+          eachMessage: async ({ partition, message }) => {
+            seen.push({ partition, offset: message.offset, value: message.value.toString() });
+            if (seen.length >= 2) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
     });
     await consumer.stop();
 

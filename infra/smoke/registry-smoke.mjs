@@ -2,10 +2,11 @@
 // API, with the same npm client the pipeline uses.
 //   node infra/smoke/registry-smoke.mjs
 // Env: SCHEMA_REGISTRY_URL (default http://127.0.0.1:8081/apis/ccompat/v7)
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
+
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 // The client lives in packages/kafka's dependencies; resolve from there.
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

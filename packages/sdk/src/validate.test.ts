@@ -300,7 +300,11 @@ describe('subject-state changes', () => {
     expect(subjectStateKey('a/b', 'c', 'erasure_completed')).not.toBe(subjectStateKey('a', 'b/c', 'erasure_completed'));
     expect(JSON.parse(subjectStateKey('spera', 'cust-1', 'promotional_opt_in'))).toEqual(['spera', 'cust-1', 'promotional']);
     // An erasure and a later legal hold must not share a key, or compaction would drop the erasure.
-    expect(subjectStateKey('spera', 'cust-1', 'erasure_completed')).not.toBe(subjectStateKey('spera', 'cust-1', 'legal_hold_placed'));
-    expect(subjectStateKey('spera', 'cust-1', 'legal_hold_placed')).toBe(subjectStateKey('spera', 'cust-1', 'legal_hold_released'));
+    expect(subjectStateKey('spera', 'cust-1', 'erasure_completed')).not.toBe(
+      subjectStateKey('spera', 'cust-1', 'legal_hold_placed'),
+    );
+    expect(subjectStateKey('spera', 'cust-1', 'legal_hold_placed')).toBe(
+      subjectStateKey('spera', 'cust-1', 'legal_hold_released'),
+    );
   });
 });

@@ -4,6 +4,7 @@
  * touches ClickHouse must share one process (and one Store).
  */
 import { mkdirSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 
@@ -20,12 +21,29 @@ export interface StoreOptions {
   maxExecutionTimeS?: number;
 }
 
+/** Line-delimited text formats both backends take as a raw body. */
+export type RawFormat = 'JSONCompactEachRow' | 'JSONEachRow';
+
+export interface RawInsert {
+  table: string;
+  columns: readonly string[];
+  format: RawFormat;
+  /** the rows, already serialized in `format` (one per line) */
+  body: Buffer;
+  settings?: Record<string, string | number>;
+}
+
 export interface Store {
   client: ClickHouseClient;
   database: string;
   mode: 'server' | 'embedded';
   /** `db.table`, with the database validated as an identifier */
   table(name: string): string;
+  /**
+   * Inserts pre-serialized rows. Embedded: handed to chDB as bytes (its parser runs off the JS
+   * thread); server: streamed as the HTTP body. Both skip the client's per-row serialization.
+   */
+  insertRaw(insert: RawInsert): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -36,32 +54,88 @@ export function assertIdentifier(name: string): string {
   return name;
 }
 
+interface ChdbRawInsert {
+  chdb: {
+    rawInsert(p: {
+      table: string;
+      values: Buffer;
+      format: RawFormat;
+      columns?: readonly string[];
+      settings?: Record<string, string | number>;
+    }): Promise<unknown>;
+  };
+}
+
 export function createStore(opts: StoreOptions): Store {
   const database = assertIdentifier(opts.database);
   // 64-bit integers as JSON numbers on both backends (chDB and the server differ by default).
   const settings = { max_execution_time: opts.maxExecutionTimeS ?? 30, output_format_json_quote_64bit_integers: 0 as const };
   let client: ClickHouseClient;
+  let insertRaw: Store['insertRaw'];
   if (opts.url) {
-    client = createClient({
+    const c = createClient({
       url: opts.url,
       username: opts.username ?? 'default',
       password: opts.password ?? '',
       clickhouse_settings: settings,
       request_timeout: 60_000,
     });
+    client = c;
+    insertRaw = async (i) => {
+      await c.insert({
+        table: i.table,
+        columns: [...i.columns] as [string, ...string[]],
+        format: i.format,
+        values: Readable.from([i.body]),
+        clickhouse_settings: i.settings ?? {},
+      });
+    };
   } else {
     const path = opts.chdbPath ?? '.data/chdb';
     mkdirSync(path, { recursive: true });
+    const chdb = createChdbConnection({ path });
     // chDB's connection is typed against @clickhouse/client-common, which the client bundles as its
     // own copy; the two declarations are the same shape but not the same types, hence the cast.
-    const connection = createChdbConnection({ path }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
+    const connection = chdb as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
     client = createClient({ connection, clickhouse_settings: settings });
+    const raw = (chdb as unknown as ChdbRawInsert).chdb;
+    insertRaw = async (i) => {
+      if (i.body.length === 0) return;
+      await raw.rawInsert({
+        table: i.table,
+        values: i.body,
+        format: i.format,
+        columns: i.columns,
+        ...(i.settings ? { settings: i.settings } : {}),
+      });
+    };
   }
   return {
     client,
     database,
     mode: opts.url ? 'server' : 'embedded',
     table: (name: string) => `${database}.${assertIdentifier(name)}`,
+    insertRaw,
     close: () => client.close(),
   };
+}
+
+/**
+ * The same connection, another database (tests, tools comparing two databases). Closing it is a
+ * no-op: the underlying store owns the connection.
+ */
+export function withDatabase(store: Store, database: string): Store {
+  const db = assertIdentifier(database);
+  return { ...store, database: db, table: (name: string) => `${db}.${assertIdentifier(name)}`, close: async () => {} };
+}
+
+/** Runs a SELECT with parameters and returns its rows. */
+export async function queryRows<T>(
+  store: Store,
+  query: string,
+  params: Record<string, unknown> = {},
+  settings: Record<string, string | number> = {},
+): Promise<T[]> {
+  const rs = await store.client.query({ query, query_params: params, format: 'JSONEachRow', clickhouse_settings: settings });
+  return rs.json<T>();
 }

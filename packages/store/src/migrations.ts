@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Store } from './client.js';
+import { applyRetention, type RetentionConfig } from './retention.js';
 
 export interface Migration {
   version: number;
@@ -18,6 +19,11 @@ export interface Migration {
 }
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
+/**
+ * The same migrations for a replicated cluster (ReplicatedMergeTree + Distributed, `ON CLUSTER
+ * {cluster}`). Documented in docs/store-notes.md; not exercised here (no cluster on this machine).
+ */
+export const CLUSTER_MIGRATIONS_DIR = join(MIGRATIONS_DIR, 'cluster');
 
 export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
   const out = readdirSync(dir)
@@ -35,9 +41,11 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
   return out;
 }
 
-export function statements(sql: string, database: string): string[] {
+export function statements(sql: string, database: string, cluster?: string): string[] {
+  if (sql.includes('{cluster}') && !cluster) throw new Error('these migrations are for a cluster: name it');
   return sql
     .replaceAll('{db}', database)
+    .replaceAll('{cluster}', cluster ?? '')
     .split(/;\s*$/m)
     .map((s) =>
       s
@@ -52,15 +60,25 @@ export function statements(sql: string, database: string): string[] {
 export interface MigrateResult {
   applied: number[];
   alreadyApplied: number[];
+  /** set when retention was given: whether the TTL had to change */
+  retentionChanged?: boolean;
 }
 
-export async function migrate(store: Store, migrations = loadMigrations()): Promise<MigrateResult> {
+export interface MigrateOptions {
+  /** also apply the configured retention TTL and legal holds */
+  retention?: RetentionConfig | undefined;
+  /** cluster name for `ON CLUSTER` (with CLUSTER_MIGRATIONS_DIR) */
+  cluster?: string | undefined;
+}
+
+export async function migrate(store: Store, migrations = loadMigrations(), opts: MigrateOptions = {}): Promise<MigrateResult> {
   const db = store.database;
-  await store.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
+  const on = opts.cluster ? ` ON CLUSTER ${opts.cluster}` : '';
+  await store.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}${on}` });
   await store.client.command({
-    query: `CREATE TABLE IF NOT EXISTS ${db}.schema_migrations (
+    query: `CREATE TABLE IF NOT EXISTS ${db}.schema_migrations${on} (
       version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
-    ) ENGINE = MergeTree ORDER BY version`,
+    ) ENGINE = ${opts.cluster ? `ReplicatedMergeTree('/clickhouse/tables/{database}/schema_migrations', '{replica}')` : 'MergeTree'} ORDER BY version`,
   });
   const rs = await store.client.query({ query: `SELECT version, checksum FROM ${db}.schema_migrations`, format: 'JSONEachRow' });
   const done = new Map((await rs.json<{ version: number; checksum: string }>()).map((r) => [Number(r.version), r.checksum]));
@@ -74,7 +92,7 @@ export async function migrate(store: Store, migrations = loadMigrations()): Prom
       result.alreadyApplied.push(m.version);
       continue;
     }
-    for (const q of statements(m.sql, db)) await store.client.command({ query: q });
+    for (const q of statements(m.sql, db, opts.cluster)) await store.client.command({ query: q });
     await store.client.insert({
       table: `${db}.schema_migrations`,
       values: [{ version: m.version, name: m.name, checksum: m.checksum }],
@@ -82,5 +100,6 @@ export async function migrate(store: Store, migrations = loadMigrations()): Prom
     });
     result.applied.push(m.version);
   }
+  if (opts.retention) result.retentionChanged = await applyRetention(store, opts.retention, { cluster: opts.cluster });
   return result;
 }

@@ -1,9 +1,16 @@
+import { generateKeyPairSync } from 'node:crypto';
 import type { Decision } from '@custos/schemas';
 import { infraEnv, testStore } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStore, type Store } from './client.js';
-import { insertDecisions, toRow } from './decisions.js';
+import { commit, emptyChain, prepare } from './chain.js';
+import { appendDecisions, insertDecisions, insertPrepared, recoverChain, writeCheckpoint } from './chain-store.js';
+import { createStore, queryRows, type Store, withDatabase } from './client.js';
+import { INSERT_COLUMNS, readStored, toRow } from './decisions.js';
+import { ChainIntegrityError } from './errors.js';
+import { sampleDecisions } from './fixtures.js';
 import { loadMigrations, migrate } from './migrations.js';
+import { accessesByActor, accessesBySubject, syncActorDirectory, violationsByCodeAndDepartment } from './queries.js';
+import { verifyRange } from './verify.js';
 
 const decision: Decision = {
   eventId: '00000000-0000-7000-8000-000000000001',
@@ -25,39 +32,160 @@ const decision: Decision = {
   },
 };
 
+const { privateKey } = generateKeyPairSync('ed25519');
+
 describe('store on real ClickHouse', () => {
-  let store: Store;
+  let root: Store;
+  let n = 0;
+  /** a fresh database on the file's one connection */
+  const fresh = async () => {
+    const s = withDatabase(root, `${root.database}_${n++}`);
+    await migrate(s);
+    return s;
+  };
   beforeAll(async () => {
     const { database, chdbPath } = testStore('store');
-    store = createStore({ url: infraEnv().clickhouseUrl, database, chdbPath });
+    root = createStore({ url: infraEnv().clickhouseUrl, database, chdbPath });
   });
   afterAll(async () => {
-    await store.client.command({ query: `DROP DATABASE IF EXISTS ${store.database}` });
-    await store.close();
+    for (let i = 0; i < n; i++) await root.client.command({ query: `DROP DATABASE IF EXISTS ${root.database}_${i}` });
+    await root.client.command({ query: `DROP DATABASE IF EXISTS ${root.database}` });
+    await root.close();
   });
 
   it('applies migrations once and again harmlessly', async () => {
-    const first = await migrate(store);
+    const first = await migrate(root);
     expect(first.applied).toEqual(loadMigrations().map((m) => m.version));
-    const second = await migrate(store);
+    const second = await migrate(root);
     expect(second.applied).toEqual([]);
     expect(second.alreadyApplied).toEqual(first.applied);
+    const cols = await queryRows<{ name: string }>(
+      root,
+      `SELECT name FROM system.columns WHERE database = {db:String} AND table = 'decisions' ORDER BY position`,
+      {
+        db: root.database,
+      },
+    );
+    expect(cols.map((c) => c.name)).toEqual([...INSERT_COLUMNS, 'stored_at']);
   });
 
   it('refuses a migration edited after it was applied', async () => {
     const edited = loadMigrations().map((m, i) => (i === 0 ? { ...m, checksum: 'changed' } : m));
-    await expect(migrate(store, edited)).rejects.toThrow(/edited after it was applied/);
+    await expect(migrate(root, edited)).rejects.toThrow(/edited after it was applied/);
   });
 
-  it('stores a re-delivered batch once', async () => {
+  it('applies the configured retention and legal holds once', async () => {
+    const s = await fresh();
+    const retention = { days: 400, holds: [{ id: 'KOL-1', tenantId: 'spera', until: '2031-01-01' }] };
+    expect((await migrate(s, undefined, { retention })).retentionChanged).toBe(true);
+    expect((await migrate(s, undefined, { retention })).retentionChanged).toBe(false);
+    const [t] = await queryRows<{ q: string }>(
+      s,
+      `SELECT create_table_query AS q FROM system.tables WHERE database = {db:String} AND name = 'decisions'`,
+      {
+        db: s.database,
+      },
+    );
+    expect(t?.q).toMatch(/TTL greatest\(toDateTime\(decided_at, 'UTC'\) \+ toIntervalDay\(400\), if\(tenant_id = 'spera'/);
+  });
+
+  it('stores a re-delivered batch once, chained', async () => {
+    const s = await fresh();
     const rows = [toRow(decision, 0, '41')];
-    await insertDecisions(store, rows, 'decisions-0-41-41');
-    await insertDecisions(store, rows, 'decisions-0-41-41');
-    const rs = await store.client.query({
-      query: `SELECT count() AS n, any(outcome) AS outcome, any(codes) AS codes FROM ${store.table('decisions')} WHERE tenant_id = {t:String} AND subject_id = {s:String}`,
-      query_params: { t: 'spera', s: 'cust-1001' },
-      format: 'JSONEachRow',
+    await insertDecisions(s, rows, 'decisions-0-41-41');
+    await insertDecisions(s, rows, 'decisions-0-41-41');
+    const found = await queryRows(
+      s,
+      `SELECT count() AS n, any(outcome) AS outcome, any(codes) AS codes, any(chain_seq) AS seq FROM ${s.table('decisions')} WHERE tenant_id = {t:String} AND subject_id = {s:String}`,
+      { t: 'spera', s: 'cust-1001' },
+    );
+    expect(found).toEqual([{ n: 1, outcome: 'deny', codes: ['ROLE_NOT_AUTHORIZED'], seq: 1 }]);
+    const report = await verifyRange(s, { trusted: [] });
+    expect(report.ok).toBe(true);
+  });
+
+  it('reads back every kind of value exactly as it was chained', async () => {
+    const s = await fresh();
+    const odd: Decision = {
+      ...decision,
+      eventId: '0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B',
+      reasons: [{ code: 'X', message: 'quote " backslash \\ tab \t newline \n emoji 🙂 nul \u0000 slash /' }],
+      event: {
+        ...decision.event,
+        subject: { id: 'ünïcødé-✓', type: 'employee' },
+        attributes: { '10': 'ten', '2': 'two', b: '', a: "it's" },
+        dataCollectedAt: '2020-01-01T00:00:00.000Z',
+        recordCount: 2_000_000_000,
+        fields: ['email'],
+        recipient: { id: 'p-metricly', type: 'processor' },
+        legalBasis: 'court-order:KOL-2026-0042',
+        source: { service: 'crm', requestId: 'r', traceId: 't', ip: '::1' },
+      },
+    };
+    await appendDecisions(s, [toRow(odd, 3, '9007199254740993'), toRow(decision, 3, '9007199254740999')]);
+    const [row] = await readStored(s, 'kafka_partition = 3', {});
+    expect(row?.event_id).toBe('0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b');
+    expect(row?.kafka_offset).toBe('9007199254740993');
+    expect((await verifyRange(s, { trusted: [] })).ok).toBe(true);
+  });
+
+  it('answers the audit questions', async () => {
+    const s = await fresh();
+    const ds = sampleDecisions(2000, {
+      start: Date.parse('2026-10-01T00:00:00Z'),
+      spanMs: 20 * 86_400_000,
+      actors: 40,
+      subjects: 300,
+      denyRate: 0.2,
     });
-    expect(await rs.json()).toEqual([{ n: 1, outcome: 'deny', codes: ['ROLE_NOT_AUTHORIZED'] }]);
+    await appendDecisions(
+      s,
+      ds.map((d, i) => toRow(d, i % 3, String(i))),
+    );
+    await syncActorDirectory(s, [{ id: 's-1', department: 'support' }]);
+    const pick = ds.find((d) => d.event.actor.id === 's-1') as Decision;
+    const month = { from: new Date('2026-10-01T00:00:00Z'), to: new Date('2026-11-01T00:00:00Z') };
+    const bySubject = await accessesBySubject(s, { tenantId: pick.event.tenantId, subjectId: pick.event.subject.id, ...month });
+    expect(bySubject.map((r) => r.event_id)).toContain(pick.eventId);
+    const day = new Date(`${pick.event.occurredAt.slice(0, 10)}T00:00:00Z`);
+    const byActor = await accessesByActor(s, {
+      tenantId: pick.event.tenantId,
+      actorId: 's-1',
+      from: day,
+      to: new Date(day.getTime() + 86_400_000),
+    });
+    expect(byActor.map((r) => r.event_id)).toContain(pick.eventId);
+    const violations = await violationsByCodeAndDepartment(s, month);
+    const expected = ds.filter((d) => d.outcome === 'deny').length;
+    expect(violations.reduce((a, v) => a + Number(v.violations), 0)).toBe(expected);
+    expect(violations.some((v) => v.department === 'support')).toBe(
+      expected > 0 && ds.some((d) => d.outcome === 'deny' && d.event.actor.id === 's-1'),
+    );
+  });
+
+  it('recovers a chain: head, window and the rows since its last checkpoint', async () => {
+    const s = await fresh();
+    const ds = sampleDecisions(250, { start: Date.parse('2026-10-01T00:00:00Z'), spanMs: 86_400_000 });
+    const state = emptyChain(0, 100);
+    for (let i = 0; i < ds.length; i += 50) {
+      const p = prepare(
+        state,
+        ds.slice(i, i + 50).map((d, j) => ({ offset: String(i + j), row: toRow(d, 0, String(i + j)) })),
+      );
+      await insertPrepared(s, p);
+      commit(state, p);
+      if (i === 100) await writeCheckpoint(s, state, 'decisions', privateKey);
+    }
+    const back = await recoverChain(s, 0, { window: 100, trusted: [privateKey] });
+    expect(back.seq).toBe(250);
+    expect(back.hash).toBe(state.hash);
+    expect(back.offset).toBe(249n);
+    expect(back.recent.size).toBe(100);
+    expect(back.segment).toMatchObject({ prevSeq: 150, rows: 100 });
+    // A modified row after the checkpoint: the sink must not build on it.
+    await s.client.command({
+      query: `ALTER TABLE ${s.table('decisions')} UPDATE purpose = 'sale' WHERE chain_seq = 200 SETTINGS mutations_sync = 2`,
+    });
+    await expect(recoverChain(s, 0, { window: 100, trusted: [privateKey] })).rejects.toThrow(ChainIntegrityError);
   });
 });

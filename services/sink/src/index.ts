@@ -1,1 +1,5 @@
+export * from './config.js';
+export * from './metrics.js';
+export * from './options.js';
+export * from './reference.js';
 export * from './sink.js';

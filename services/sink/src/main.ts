@@ -1,12 +1,24 @@
 /** Runs the sink alone: parse env → build dependencies → start. */
-import { shutdownOnSignals } from '@custos/config';
+import { ConfigError, parseEnv, shutdownOnSignals } from '@custos/config';
 import { buildDeps, loadEnv, openStore } from '@custos/runtime';
-import { Sink } from './sink.js';
+import { applyRetention, retentionConfig } from '@custos/store';
+import { Sink, sinkEnvSchema, sinkOptionsFromEnv } from './index.js';
 
 const env = loadEnv();
+const cfg = parseEnv(sinkEnvSchema);
 const deps = buildDeps(env, 'sink');
+const options = sinkOptionsFromEnv(cfg, deps.logger);
+if (!options.checkpointKey) {
+  throw new ConfigError([
+    {
+      variable: 'CHECKPOINT_PRIVATE_KEY',
+      message: 'required: the Ed25519 key (PEM or file) that signs checkpoints; for a demo set CHECKPOINT_KEY_AUTOGEN=true',
+    },
+  ]);
+}
 const store = await openStore(env, deps.logger);
-const sink = new Sink({ ...deps, store, groupId: env.SINK_GROUP_ID, maxBatchRows: env.SINK_MAX_BATCH_ROWS });
+if (await applyRetention(store, retentionConfig(cfg))) deps.logger.info({ days: cfg.AUDIT_RETENTION_DAYS }, 'retention applied');
+const sink = new Sink({ ...deps, store, groupId: env.SINK_GROUP_ID, maxBatchRows: env.SINK_MAX_BATCH_ROWS, ...options });
 shutdownOnSignals(
   async () => {
     await sink.stop();

@@ -1,8 +1,24 @@
 /**
- * The sink: decisions (read committed) → ClickHouse, in batches. Offsets are committed only after
- * the insert succeeded; a re-delivered batch carries the same de-duplication token and is not
- * stored twice. When ClickHouse is unavailable the consumer pauses and retries with backoff.
+ * The sink: decisions (read committed) → ClickHouse, chained per partition, exactly once.
+ *
+ * Per batch of one partition: decode → skip what the chain already holds (offset at or below its
+ * head) → chain (seq, hash) → dead-letter what cannot be stored (undecodable, duplicate eventId)
+ * → insert → advance the chain → commit the offsets. Offsets are committed only after the insert
+ * succeeded. Batches come by size and time (the broker answers a fetch at SINK_MIN_BATCH_BYTES or
+ * after SINK_MAX_BATCH_WAIT_MS) and are cut at maxBatchRows.
+ *
+ * ClickHouse unavailable (by error code: table missing, network, timeouts, too many parts…): the
+ * consumer pauses, the insert is retried with backoff (the same rows, the same de-duplication
+ * token), then consumption resumes. A record ClickHouse refuses (parse or type error) is found by
+ * bisecting the batch and dead-lettered with the reason; the others are stored.
+ *
+ * Why this is exactly once and never forks a chain: the chain is a pure function of the partition's
+ * records (see @custos/store chain.ts). After a crash between insert and commit, the batch comes
+ * again; the sink recovers the chain head from ClickHouse (on the first batch after every
+ * assignment) and skips every record at or below the head's offset. A fenced-out instance still
+ * writing computes the same rows as its successor, so its writes are byte-identical copies.
  */
+import type { KeyObject } from 'node:crypto';
 import {
   type AvroCodec,
   type Consumer,
@@ -11,12 +27,28 @@ import {
   ensureTopics,
   isRetriable,
   type Kafka,
+  type KafkaMessage,
   type Producer,
   type RegisteredSchema,
 } from '@custos/kafka';
-import { type Decision, decisionAvro, fromAvro, type Topics } from '@custos/schemas';
-import { type DecisionRow, insertDecisions, type Store, toRow } from '@custos/store';
+import { decisionAvro, type Topics } from '@custos/schemas';
+import {
+  type AvroDecision,
+  type Candidate,
+  ChainIntegrityError,
+  type ChainState,
+  classifyStoreError,
+  commit,
+  insertPrepared,
+  type Prepared,
+  prepare,
+  recoverChain,
+  rowFromAvro,
+  type Store,
+  writeCheckpoint,
+} from '@custos/store';
 import type { Logger } from 'pino';
+import { defaultSinkMetrics, type SinkMetrics } from './metrics.js';
 
 export interface SinkOptions {
   kafka: Kafka;
@@ -24,12 +56,28 @@ export interface SinkOptions {
   store: Store;
   topics: Topics;
   logger: Logger;
-  groupId?: string;
+  groupId?: string | undefined;
   /** most rows per insert */
-  maxBatchRows?: number;
+  maxBatchRows?: number | undefined;
+  /** the broker answers a fetch when this many bytes are ready… */
+  minBatchBytes?: number | undefined;
+  /** …or after this long */
+  maxBatchWaitMs?: number | undefined;
+  maxBytesPerPartition?: number | undefined;
+  /** partitions stored concurrently */
+  partitionsConcurrently?: number | undefined;
+  /** an eventId among the chain's last this-many entries is a duplicate */
+  dedupWindow?: number | undefined;
   /** first and largest wait between insert retries */
-  retryMinMs?: number;
-  retryMaxMs?: number;
+  retryMinMs?: number | undefined;
+  retryMaxMs?: number | undefined;
+  /** Ed25519 key signing checkpoints; without it chains are kept but not checkpointed (warned) */
+  checkpointKey?: KeyObject | undefined;
+  checkpointIntervalMs?: number | undefined;
+  checkpointMaxRows?: number | undefined;
+  metrics?: SinkMetrics | undefined;
+  /** test seams: run after a batch was inserted, before its offsets are committed */
+  hooks?: { afterInsert?: (partition: number, p: Prepared) => Promise<void> | void } | undefined;
 }
 
 export interface SinkStats {
@@ -37,26 +85,69 @@ export interface SinkStats {
   batches: number;
   deadLetters: number;
   insertFailures: number;
+  skipped: number;
+  checkpoints: number;
+  recoveries: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+interface Decoded extends Candidate {
+  message: KafkaMessage;
+  occurredMs: number;
+  decidedMs: number;
+}
+
+/** The store refused a row's data (not an outage): bisect and dead-letter. */
+class RecordRejected extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+/** The batch was abandoned (stopping, rebalance) while ClickHouse was unavailable. */
+class Abandoned extends Error {
+  readonly retriable = true;
+}
+
 export class Sink {
-  readonly stats: SinkStats = { rows: 0, batches: 0, deadLetters: 0, insertFailures: 0 };
+  readonly stats: SinkStats = {
+    rows: 0,
+    batches: 0,
+    deadLetters: 0,
+    insertFailures: 0,
+    skipped: 0,
+    checkpoints: 0,
+    recoveries: 0,
+  };
+  readonly metrics: SinkMetrics;
   private consumer?: Consumer;
   private producer?: Producer;
   private schema?: RegisteredSchema;
   private dlq?: DeadLetterEncoder;
   private stopping = false;
+  private pausedByStore = false;
+  private timer?: NodeJS.Timeout;
+  /** chain state per partition, valid while this member owns the partition */
+  private readonly chains = new Map<number, ChainState>();
+  /** partitions whose stored chain failed verification: not extended until an operator looks */
+  private readonly refused = new Set<number>();
+  private readonly locks = new Map<number, Promise<unknown>>();
 
-  constructor(private readonly opts: SinkOptions) {}
+  constructor(private readonly opts: SinkOptions) {
+    this.metrics = opts.metrics ?? defaultSinkMetrics();
+  }
 
   get groupId(): string {
     return this.opts.groupId ?? 'custos-sink';
   }
 
+  private get window(): number {
+    return this.opts.dedupWindow ?? 100_000;
+  }
+
   async start(): Promise<void> {
-    const { kafka, codec, topics } = this.opts;
+    const { kafka, codec, topics, logger } = this.opts;
     const admin = kafka.admin();
     await admin.connect();
     try {
@@ -68,91 +159,323 @@ export class Sink {
     this.dlq = await DeadLetterEncoder.create(codec, topics.decisionsDlq.subject, 'sink');
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
-    this.consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxBytesPerPartition: 4 * 1024 * 1024 });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: topics.decisions.name, fromBeginning: true });
-    await this.consumer.run({
+    if (!this.opts.checkpointKey) {
+      logger.warn(
+        'no checkpoint key: decisions are chained but no signed checkpoints are written (configure CHECKPOINT_PRIVATE_KEY)',
+      );
+    }
+    const consumer = kafka.consumer({
+      groupId: this.groupId,
+      readUncommitted: false,
+      minBytes: this.opts.minBatchBytes ?? 1_048_576,
+      maxWaitTimeInMs: this.opts.maxBatchWaitMs ?? 500,
+      maxBytesPerPartition: this.opts.maxBytesPerPartition ?? 16 * 1024 * 1024,
+      maxBytes: 64 * 1024 * 1024,
+    });
+    this.consumer = consumer;
+    await consumer.connect();
+    // A new generation may have moved partitions: every chain is recovered from ClickHouse again.
+    consumer.on(consumer.events.GROUP_JOIN, () => this.chains.clear());
+    await consumer.subscribe({ topic: topics.decisions.name, fromBeginning: true });
+    await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: (p) => this.processBatch(p),
+      partitionsConsumedConcurrently: this.opts.partitionsConcurrently ?? 3,
+      eachBatch: (p) => this.onBatch(p),
     });
+    const interval = this.opts.checkpointIntervalMs ?? 60_000;
+    this.timer = setInterval(() => void this.checkpointDue(), Math.max(100, Math.floor(interval / 4)));
+    this.timer.unref();
   }
 
-  private async processBatch({ batch, heartbeat, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const { codec, topics, logger } = this.opts;
+  /** Serializes work on one partition's chain (batches vs the checkpoint timer). */
+  private lock<T>(partition: number, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(partition) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    this.locks.set(
+      partition,
+      next.catch(() => undefined),
+    );
+    return next;
+  }
+
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const partition = payload.batch.partition;
+    try {
+      await this.lock(partition, () => this.processBatch(payload));
+    } catch (err) {
+      // Whatever was in flight may or may not have been stored: recover from ClickHouse next time.
+      this.chains.delete(partition);
+      if (err instanceof ChainIntegrityError) return; // partition refused (logged); nothing committed
+      throw err;
+    }
+  }
+
+  private alive(p: EachBatchPayload): boolean {
+    return !this.stopping && p.isRunning() && !p.isStale();
+  }
+
+  private async processBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat } = payload;
+    const { logger } = this.opts;
+    const partition = batch.partition;
+    if (batch.messages.length === 0) return;
+    if (this.refused.has(partition)) {
+      // Do not build on a chain that failed verification; keep the records on Kafka.
+      payload.pause();
+      return;
+    }
+    const state = await this.chainFor(partition, payload);
+    if (!state) return;
     const max = this.opts.maxBatchRows ?? 50_000;
-    for (let start = 0; start < batch.messages.length; start += max) {
-      const chunk = batch.messages.slice(start, start + max);
-      const rows: DecisionRow[] = [];
-      const letters = [];
+    const messages = batch.messages;
+    for (let start = 0; start < messages.length && this.alive(payload); start += max) {
+      const chunk = messages.slice(start, start + max);
+      const lastOffset = (chunk[chunk.length - 1] as KafkaMessage).offset;
+      const decoded: Decoded[] = [];
+      const letters: ReturnType<DeadLetterEncoder['message']>[] = [];
+      let redelivered = 0;
       for (const m of chunk) {
+        if (BigInt(m.offset) <= state.offset) {
+          redelivered += 1;
+          continue;
+        }
         try {
-          const { value } = await codec.decode(m.value, this.schema);
-          rows.push(toRow(fromAvro<Decision>(decisionAvro, value), batch.partition, m.offset));
+          const { value } = await this.opts.codec.decode<AvroDecision>(m.value, this.schema);
+          decoded.push({
+            offset: m.offset,
+            row: rowFromAvro(value, partition, m.offset),
+            message: m,
+            occurredMs: Number(value.event.occurredAt),
+            decidedMs: Number(value.decidedAt),
+          });
         } catch (err) {
-          if (isRetriable(err)) throw err;
-          letters.push(
-            this.dlq!.message(
-              {
-                topic: batch.topic,
-                partition: batch.partition,
-                offset: m.offset,
-                key: m.key,
-                value: m.value,
-                headers: m.headers,
-              },
-              'decode',
-              err,
-            ),
-          );
+          if (isRetriable(err)) throw err; // the registry, not the record: the batch comes again
+          letters.push(this.letter(batch.topic, partition, m, 'decode', err));
         }
       }
-      const first = chunk[0]!.offset;
-      const last = chunk[chunk.length - 1]!.offset;
-      // Same batch boundaries on re-delivery are not guaranteed, so the token alone is not the whole
-      // story: the table is also a ReplacingMergeTree keyed on event_id.
-      const token = `${topics.decisions.name}-${batch.partition}-${first}-${last}`;
-      await this.insertWithRetry(rows, token, heartbeat, () => isRunning() && !isStale());
-      if (letters.length > 0) {
-        await this.producer!.send({ topic: topics.decisionsDlq.name, messages: letters, acks: -1 });
-        this.stats.deadLetters += letters.length;
+      if (redelivered > 0) {
+        this.stats.skipped += redelivered;
+        this.metrics.skipped.inc({ reason: 'redelivered' }, redelivered);
+        logger.info({ partition, redelivered, head: state.seq }, 'skipped records already stored (re-delivery)');
       }
-      resolveOffset(last);
-      await this.consumer!.commitOffsets([
-        { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-      ]);
-      this.stats.rows += rows.length;
+      if (letters.length > 0) await this.sendLetters(letters, 'decode');
+      await this.storeCandidates(state, decoded, payload, new Set());
+      // Offsets after everything up to lastOffset is stored or dead-lettered.
+      await this.consumer!.commitOffsets([{ topic: batch.topic, partition, offset: (BigInt(lastOffset) + 1n).toString() }]);
+      resolveOffset(lastOffset);
       this.stats.batches += 1;
-      logger.debug({ partition: batch.partition, rows: rows.length }, 'stored batch');
+      this.metrics.consumerLag.set(
+        { partition: String(partition) },
+        Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n)),
+      );
+      await this.maybeCheckpoint(state, false);
       await heartbeat();
     }
   }
 
-  private async insertWithRetry(
-    rows: DecisionRow[],
-    token: string,
-    heartbeat: () => Promise<void>,
-    alive: () => boolean,
+  /** The partition's chain: in memory, or recovered from ClickHouse (retrying while it is down). */
+  private async chainFor(partition: number, payload: EachBatchPayload): Promise<ChainState | undefined> {
+    const known = this.chains.get(partition);
+    if (known) return known;
+    const state = await this.retrying(payload, 'recovering chain', async () => {
+      try {
+        return await recoverChain(this.opts.store, partition, {
+          window: this.window,
+          ...(this.opts.checkpointKey ? { trusted: [this.opts.checkpointKey] } : {}),
+        });
+      } catch (err) {
+        if (err instanceof ChainIntegrityError) {
+          this.refused.add(partition);
+          this.metrics.chainIntegrityFailures.inc({ chain: String(partition) });
+          this.opts.logger.error(
+            { err, partition },
+            'stored chain failed verification: not extending it; records stay on Kafka (run `custos verify`)',
+          );
+        }
+        throw err;
+      }
+    });
+    this.chains.set(partition, state);
+    this.stats.recoveries += 1;
+    this.metrics.chainSeq.set({ chain: String(partition) }, state.seq);
+    this.opts.logger.info({ partition, seq: state.seq, offset: state.offset.toString() }, 'chain recovered');
+    return state;
+  }
+
+  /**
+   * Chains and stores `cands`; on a record-level refusal, halves the batch until the refused rows are
+   * found and dead-letters them. Each half is chained from the head the previous half left, so the
+   * stored chain is exactly the good records in offset order.
+   */
+  private async storeCandidates(
+    state: ChainState,
+    cands: Decoded[],
+    payload: EachBatchPayload,
+    lettered: Set<string>,
   ): Promise<void> {
+    if (cands.length === 0) return;
+    const p = prepare(state, cands);
+    const dups = p.skipped.filter((s) => s.reason === 'duplicate' && !lettered.has(s.offset));
+    if (dups.length > 0) {
+      const byOffset = new Map(cands.map((c) => [c.offset, c]));
+      const letters = dups.map((d) => {
+        lettered.add(d.offset);
+        const c = byOffset.get(d.offset) as Decoded;
+        return this.letter(
+          payload.batch.topic,
+          state.chain,
+          c.message,
+          'dedup',
+          new Error(`duplicate eventId ${d.eventId}: already stored at seq ${d.duplicateOf} of chain ${state.chain}`),
+        );
+      });
+      await this.sendLetters(letters, 'dedup');
+      this.metrics.skipped.inc({ reason: 'duplicate' }, dups.length);
+      this.stats.skipped += dups.length;
+    }
+    if (p.rows.length > 0) {
+      const t0 = performance.now();
+      const refused = await this.retrying(payload, 'inserting', async () => {
+        try {
+          await insertPrepared(this.opts.store, p);
+          return undefined;
+        } catch (err) {
+          if (classifyStoreError(err) === 'record') return new RecordRejected(err);
+          throw err;
+        }
+      });
+      if (refused) {
+        this.stats.insertFailures += 1;
+        this.metrics.insertFailures.inc({ kind: 'record' });
+        const fresh = cands.filter((c) => BigInt(c.offset) > state.offset);
+        if (p.rows.length === 1) {
+          const bad = cands.find((c) => c.offset === p.rows[0]?.kafka_offset) as Decoded;
+          await this.sendLetters([this.letter(payload.batch.topic, state.chain, bad.message, 'store', refused.cause)], 'store');
+          // Everything before it in this batch was a duplicate (lettered) or is stored.
+          commit(state, { ...p, rows: [], lastSeq: state.seq, lastHash: state.hash });
+          return;
+        }
+        const mid = Math.ceil(fresh.length / 2);
+        await this.storeCandidates(state, fresh.slice(0, mid), payload, lettered);
+        await this.storeCandidates(state, fresh.slice(mid), payload, lettered);
+        return;
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      this.metrics.insertSeconds.observe(seconds);
+      this.metrics.batchRows.observe(p.rows.length);
+      await this.opts.hooks?.afterInsert?.(state.chain, p);
+    }
+    commit(state, p);
+    this.stats.rows += p.rows.length;
+    this.metrics.rows.inc(p.rows.length);
+    this.metrics.chainSeq.set({ chain: String(state.chain) }, state.seq);
+    const now = Date.now();
+    const stored = new Set(p.rows.map((r) => r.kafka_offset));
+    for (const c of cands) {
+      if (!stored.has(c.offset)) continue;
+      this.metrics.endToEnd.observe({ from: 'occurred' }, (now - c.occurredMs) / 1000);
+      this.metrics.endToEnd.observe({ from: 'decided' }, (now - c.decidedMs) / 1000);
+    }
+  }
+
+  /**
+   * Runs `fn` until it succeeds; while it fails with a retriable error, pauses consumption and waits
+   * with backoff. Gives up (throwing) only when the sink stops or the partition is taken away.
+   */
+  private async retrying<T>(payload: EachBatchPayload, what: string, fn: () => Promise<T>): Promise<T> {
     let wait = this.opts.retryMinMs ?? 200;
     for (;;) {
       try {
-        await insertDecisions(this.opts.store, rows, token);
-        return;
+        const out = await fn();
+        this.resumeIfPaused();
+        return out;
       } catch (err) {
+        if (err instanceof ChainIntegrityError) throw err;
         this.stats.insertFailures += 1;
-        if (this.stopping || !alive()) throw err;
-        this.opts.logger.warn({ err, waitMs: wait, rows: rows.length }, 'ClickHouse insert failed; retrying');
+        this.metrics.insertFailures.inc({ kind: 'retriable' });
+        if (!this.alive(payload)) throw new Abandoned(`${what}: abandoned while ClickHouse is unavailable`, { cause: err });
+        this.pauseForStore();
+        this.opts.logger.warn(
+          { err, waitMs: wait, partition: payload.batch.partition },
+          `ClickHouse unavailable while ${what}; retrying`,
+        );
         await sleep(wait * (0.5 + Math.random()));
-        await heartbeat();
+        await payload.heartbeat();
         wait = Math.min(wait * 2, this.opts.retryMaxMs ?? 10_000);
       }
     }
   }
 
+  private pauseForStore(): void {
+    if (this.pausedByStore || !this.consumer) return;
+    this.pausedByStore = true;
+    this.consumer.pause([{ topic: this.opts.topics.decisions.name }]);
+    this.metrics.paused.set(1);
+  }
+
+  private resumeIfPaused(): void {
+    if (!this.pausedByStore || !this.consumer) return;
+    this.pausedByStore = false;
+    this.consumer.resume([{ topic: this.opts.topics.decisions.name }]);
+    this.metrics.paused.set(0);
+    this.opts.logger.info('ClickHouse is back: consumption resumed');
+  }
+
+  private letter(topic: string, partition: number, m: KafkaMessage, step: string, err: unknown) {
+    return this.dlq!.message({ topic, partition, offset: m.offset, key: m.key, value: m.value, headers: m.headers }, step, err);
+  }
+
+  private async sendLetters(letters: ReturnType<DeadLetterEncoder['message']>[], step: string): Promise<void> {
+    await this.producer!.send({ topic: this.opts.topics.decisionsDlq.name, messages: letters, acks: -1 });
+    this.stats.deadLetters += letters.length;
+    this.metrics.deadLetters.inc({ step }, letters.length);
+  }
+
+  private async maybeCheckpoint(state: ChainState, force: boolean): Promise<void> {
+    const key = this.opts.checkpointKey;
+    if (!key || state.seq === state.segment.prevSeq) return;
+    const due =
+      force ||
+      state.segment.rows >= (this.opts.checkpointMaxRows ?? 100_000) ||
+      Date.now() - state.segment.since >= (this.opts.checkpointIntervalMs ?? 60_000);
+    if (!due) return;
+    try {
+      const cp = await writeCheckpoint(this.opts.store, state, this.opts.topics.decisions.name, key);
+      if (cp) {
+        this.stats.checkpoints += 1;
+        this.metrics.checkpoints.inc();
+        this.opts.logger.debug({ chain: state.chain, seq: cp.fields.lastSeq }, 'checkpoint signed');
+      }
+    } catch (err) {
+      // Not fatal: the next checkpoint covers these rows too.
+      this.opts.logger.warn({ err, chain: state.chain }, 'writing a checkpoint failed; will retry');
+    }
+  }
+
+  /** Checkpoints chains that stopped growing before their interval ran out. */
+  private async checkpointDue(): Promise<void> {
+    for (const [partition, state] of this.chains) {
+      await this.lock(partition, async () => {
+        if (this.chains.get(partition) === state) await this.maybeCheckpoint(state, false);
+      });
+    }
+  }
+
+  /** Which partitions' chains were refused for failing verification. */
+  refusedChains(): number[] {
+    return [...this.refused];
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
     await this.consumer?.disconnect();
+    // Final checkpoints of what this member stored.
+    for (const [partition, state] of this.chains) {
+      await this.lock(partition, () => this.maybeCheckpoint(state, true));
+    }
+    this.chains.clear();
     await this.producer?.disconnect();
   }
 }

@@ -97,5 +97,5 @@ export const SAMPLE_REQUESTS: Record<string, string> = {
   periodicReport: '/v1/reports/periodic?period=2026-10',
   integrityVerify: '/v1/integrity/verify?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z',
 };
-export * from './live.js';
 export * from './browser.js';
+export * from './live.js';

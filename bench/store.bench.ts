@@ -1,0 +1,514 @@
+/**
+ * Store benchmark (`pnpm bench:store`): the sink's write path into embedded chDB, and the audit
+ * queries on 10M stored decisions.
+ *
+ *   sink.rows_per_s                 the sink's storage path without chaining: Confluent-framed Avro
+ *                                   decisions → decode → row → JSONCompactEachRow → insert, 6
+ *                                   partitions, 3 stored concurrently (as the sink), batches of
+ *                                   --batch rows. Peer: clickhouse.bare_insert_rows_per_s, the same
+ *                                   rows (already built, chain columns filled) inserted with
+ *                                   @clickhouse/client's insert(JSONEachRow), same batches and
+ *                                   concurrency — the ceiling the issue names.
+ *   sink.chained_rows_per_s         the same path with chaining (seq, SHA-256 link, the exact code the
+ *                                   Sink runs: prepare → insertPrepared → commit). Peer: sink.rows_per_s.
+ *   clickhouse.raw_insert_rows_per_s  the engine's own ceiling: the same rows pre-serialized,
+ *                                   handed to chDB as bytes (no JS work at all). Peer: bare insert.
+ *   sink.kafka_rows_per_s           (with Kafka reachable) the real Sink class end to end from a
+ *                                   pre-filled topic: fetch, decode, chain, insert, commit.
+ *   verify.rows_per_s               verifyRange over the chained rows of the first repetition
+ *                                   (chain checks only; one sample).
+ *   store.bytes_per_decision        bytes on disk (parts incl. the by_actor projection) per row of
+ *                                   --query-rows decisions generated inside ClickHouse
+ *                                   (INSERT … SELECT … FROM numbers(N)) with the distributions of
+ *                                   the sink's realistic sample, after OPTIMIZE FINAL.
+ *   query.subject_month_p95_ms      "who accessed subject S in a month" (accessesBySubject)
+ *   query.actor_day_p95_ms          "what did actor A access in a day" (accessesByActor)
+ *   query.monthly_violations_ms     a month's denials by code and department (violationsByCodeAndDepartment)
+ *
+ * Options: --rows N (200000) --reps R (5) --batch B (25000) --query-rows M (10000000) --queries Q (200)
+ * --no-kafka. Write figures are medians of R repetitions, each on a fresh database, variants
+ * interleaved; query figures are medians over R rounds of Q queries each (p50/p95 within a round).
+ * Writes bench/results/store.json.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createLogger } from '../packages/config/src/index.js';
+import { AvroCodec, createKafka, ensureTopics } from '../packages/kafka/src/index.js';
+// The root has no workspace dependencies of its own, so the packages are imported by path.
+import {
+  type AvroDecision,
+  accessesByActor,
+  accessesBySubject,
+  type Candidate,
+  type ChainState,
+  canonical,
+  commit,
+  createStore,
+  emptyChain,
+  INSERT_COLUMNS,
+  insertLine,
+  insertPrepared,
+  migrate,
+  prepare,
+  queryRows,
+  rowFromAvro,
+  SAMPLE_DEPARTMENTS,
+  type Store,
+  type StoredDecision,
+  sampleDecisions,
+  syncActorDirectory,
+  toRow,
+  verifyRange,
+  violationsByCodeAndDepartment,
+  withDatabase,
+} from '../packages/store/src/index.js';
+import { decisionAvro, toAvro, topics as topicsFor } from '../schemas/src/index.js';
+import { createSinkMetrics, Sink } from '../services/sink/src/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '200000' },
+    reps: { type: 'string', default: '5' },
+    batch: { type: 'string', default: '25000' },
+    'query-rows': { type: 'string', default: '10000000' },
+    queries: { type: 'string', default: '200' },
+    'no-kafka': { type: 'boolean', default: false },
+  },
+});
+const ROWS = Number(args.rows);
+const REPS = Number(args.reps);
+const BATCH = Number(args.batch);
+const QUERY_ROWS = Number(args['query-rows']);
+const QUERIES = Number(args.queries);
+const CHAINS = 6;
+const LANES = 3;
+const ZERO_HASH = '0'.repeat(64);
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number;
+};
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+const chdbPath = mkdtempSync(join(tmpdir(), 'custos-bench-store-'));
+const root = createStore({ database: 'bench', chdbPath, maxExecutionTimeS: 7200 });
+await root.client.command({ query: 'CREATE DATABASE IF NOT EXISTS bench' });
+
+// --- the input: realistic decisions as the topic holds them ----------------------------------------
+// A registry that knows one schema (id 1): the codec decodes exactly as in the sink, minus the network.
+const codec = new AvroCodec({ register: async () => ({ id: 1 }) } as never, 'local');
+const schema = await codec.register('bench-decisions-value', decisionAvro);
+const decisions = sampleDecisions(ROWS, { start: Date.parse('2026-10-01T00:00:00Z'), spanMs: 20 * 86_400_000 });
+interface Msg {
+  chain: number;
+  offset: string;
+  value: Buffer;
+  /** index into `decisions` */
+  index: number;
+}
+const perChain: Msg[][] = Array.from({ length: CHAINS }, () => []);
+decisions.forEach((d, i) => {
+  const chain = i % CHAINS;
+  const list = perChain[chain] as Msg[];
+  list.push({ chain, offset: String(list.length * 2), value: schema.encode(toAvro(decisionAvro, d)), index: i });
+});
+/** Chunks per lane: lane L stores chains L, L + LANES, … one batch after another. */
+const lanes = Array.from({ length: LANES }, (_, l) =>
+  perChain
+    .filter((_, c) => c % LANES === l)
+    .flatMap((msgs) => Array.from({ length: Math.ceil(msgs.length / BATCH) }, (_, k) => msgs.slice(k * BATCH, (k + 1) * BATCH))),
+);
+// The same rows, built and chained once, for the bare and raw inserts.
+const prebuilt: StoredDecision[][][] = [];
+const prebodies: Buffer[][] = [];
+{
+  const states = Array.from({ length: CHAINS }, (_, c) => emptyChain(c, 100_000));
+  for (const lane of lanes) {
+    const rows: StoredDecision[][] = [];
+    const bodies: Buffer[] = [];
+    for (const chunk of lane) {
+      const state = states[(chunk[0] as Msg).chain] as ChainState;
+      const p = prepare(
+        state,
+        chunk.map((m) => ({ offset: m.offset, row: toRow(decisions[m.index] as (typeof decisions)[number], m.chain, m.offset) })),
+      );
+      commit(state, p);
+      rows.push(p.rows);
+      bodies.push(p.body);
+    }
+    prebuilt.push(rows);
+    prebodies.push(bodies);
+  }
+}
+
+async function decode(chunk: Msg[]): Promise<Candidate[]> {
+  const out: Candidate[] = [];
+  for (const m of chunk) {
+    const { value } = await codec.decode<AvroDecision>(m.value, schema);
+    out.push({ offset: m.offset, row: rowFromAvro(value, m.chain, m.offset) });
+  }
+  return out;
+}
+
+/** The storage path without chaining: same rows and serialization, a constant hash. */
+function prepareUnchained(state: ChainState, cands: Candidate[]): { body: Buffer; last: number } {
+  const lines: string[] = [];
+  let seq = state.seq;
+  for (const c of cands) {
+    seq += 1;
+    lines.push(insertLine(canonical({ ...c.row, chain_seq: seq }), ZERO_HASH));
+  }
+  return { body: Buffer.from(lines.join('\n')), last: seq };
+}
+
+type Variant = 'bare' | 'plain' | 'chained' | 'raw';
+async function runVariant(v: Variant, store: Store): Promise<number> {
+  const t = store.table('decisions');
+  const states = Array.from({ length: CHAINS }, (_, c) => emptyChain(c, 100_000));
+  const t0 = performance.now();
+  await Promise.all(
+    lanes.map(async (lane, l) => {
+      for (let k = 0; k < lane.length; k++) {
+        const chunk = lane[k] as Msg[];
+        const state = states[(chunk[0] as Msg).chain] as ChainState;
+        if (v === 'bare') {
+          await store.client.insert({ table: t, values: prebuilt[l]?.[k] as StoredDecision[], format: 'JSONEachRow' });
+        } else if (v === 'raw') {
+          await store.insertRaw({
+            table: t,
+            columns: INSERT_COLUMNS,
+            format: 'JSONCompactEachRow',
+            body: prebodies[l]?.[k] as Buffer,
+          });
+        } else if (v === 'plain') {
+          const { body, last } = prepareUnchained(state, await decode(chunk));
+          await store.insertRaw({ table: t, columns: INSERT_COLUMNS, format: 'JSONCompactEachRow', body });
+          state.seq = last;
+        } else {
+          const p = prepare(state, await decode(chunk));
+          await insertPrepared(store, p);
+          commit(state, p);
+        }
+      }
+    }),
+  );
+  return ROWS / ((performance.now() - t0) / 1000);
+}
+
+const bytesOf = async (store: Store) => {
+  const [r] = await queryRows<{ b: number; n: number }>(
+    store,
+    `SELECT sum(bytes_on_disk) AS b, sum(rows) AS n FROM system.parts WHERE database = {db:String} AND table = 'decisions' AND active`,
+    { db: store.database },
+  );
+  return Number(r?.b) / Number(r?.n);
+};
+
+// --- 1. writes ---------------------------------------------------------------------------------------
+const results: Record<Variant, number[]> = { bare: [], plain: [], chained: [], raw: [] };
+let sinkBytes = 0;
+let verifyRate = 0;
+const order: Variant[] = ['bare', 'plain', 'chained', 'raw'];
+log(`writes: ${ROWS} decisions, ${CHAINS} partitions, ${LANES} concurrently, batches of ${BATCH}, ${REPS} reps`);
+for (let rep = 0; rep < REPS; rep++) {
+  for (let i = 0; i < order.length; i++) {
+    const v = order[(i + rep) % order.length] as Variant;
+    const store = withDatabase(root, `bench_w_${v}_${rep}`);
+    await migrate(store);
+    const rate = await runVariant(v, store);
+    results[v].push(rate);
+    if (v === 'chained' && rep === 0) {
+      await store.client.command({ query: `OPTIMIZE TABLE ${store.table('decisions')} FINAL` });
+      sinkBytes = await bytesOf(store);
+      const t = performance.now();
+      const report = await verifyRange(store, { trusted: [] });
+      verifyRate = report.rows / ((performance.now() - t) / 1000);
+      if (!report.ok || report.rows !== ROWS) throw new Error(`the chained rows do not verify: ${report.findings[0]?.message}`);
+    }
+    await root.client.command({ query: `DROP DATABASE ${store.database} SYNC` });
+    log(`  rep ${rep + 1} ${v.padEnd(8)} ${Math.round(rate)} rows/s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+// --- 2. the real Sink through Kafka (optional) -------------------------------------------------------
+let kafkaRate: number | undefined;
+if (!args['no-kafka']) {
+  try {
+    kafkaRate = await kafkaSink();
+  } catch (err) {
+    log(`  Kafka sink run skipped: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+async function kafkaSink(): Promise<number> {
+  const logger = createLogger('bench-store', 'error');
+  const kafka = createKafka({
+    brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+    clientId: 'bench-store',
+    connectionTimeoutMs: 2000,
+    retry: { retries: 1 },
+  });
+  const realCodec = AvroCodec.connect(process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7');
+  const topics = topicsFor({ prefix: `bench-store-${randomUUID().slice(0, 8)}.`, partitions: CHAINS });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, [topics.decisions, topics.decisionsDlq]);
+    const real = await realCodec.register(topics.decisions.subject, decisionAvro);
+    const producer = kafka.producer({ idempotent: true });
+    await producer.connect();
+    for (let i = 0; i < decisions.length; i += 5000) {
+      await producer.send({
+        topic: topics.decisions.name,
+        messages: decisions
+          .slice(i, i + 5000)
+          .map((d) => ({ key: d.event.actor.id, value: real.encode(toAvro(decisionAvro, d)) })),
+      });
+    }
+    await producer.disconnect();
+    const store = withDatabase(root, 'bench_kafka');
+    await migrate(store);
+    const sink = new Sink({
+      kafka,
+      codec: realCodec,
+      store,
+      topics,
+      logger,
+      groupId: `${topics.decisions.name}-sink`,
+      metrics: createSinkMetrics(),
+      maxBatchRows: 50_000,
+    });
+    const t0 = performance.now();
+    await sink.start();
+    while (sink.stats.rows < ROWS) await new Promise((r) => setTimeout(r, 50));
+    const rate = ROWS / ((performance.now() - t0) / 1000);
+    await sink.stop();
+    await root.client.command({ query: `DROP DATABASE ${store.database} SYNC` });
+    log(`  Kafka → Sink → chDB (chained, from start incl. group join) ${Math.round(rate)} rows/s`);
+    return rate;
+  } finally {
+    await admin.deleteTopics({ topics: [topics.decisions.name, topics.decisionsDlq.name] }).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
+
+// --- 3. 10M decisions, generated inside ClickHouse ---------------------------------------------------
+const q = withDatabase(root, 'bench_q');
+await migrate(q);
+log(`queries: generating ${QUERY_ROWS} decisions with INSERT … SELECT FROM numbers()`);
+let t0 = performance.now();
+await q.client.command({ query: generateSql(q.table('decisions'), QUERY_ROWS) });
+log(`  generated in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+t0 = performance.now();
+await q.client.command({ query: `OPTIMIZE TABLE ${q.table('decisions')} FINAL` });
+log(`  OPTIMIZE FINAL in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+const bytesPerDecision = await bytesOf(q);
+const [proj] = await queryRows<{ b: number }>(
+  q,
+  `SELECT sum(bytes_on_disk) AS b FROM system.projection_parts WHERE database = 'bench_q' AND table = 'decisions' AND active`,
+);
+const projectionBytes = Number(proj?.b ?? 0) / QUERY_ROWS;
+await syncActorDirectory(
+  q,
+  Array.from({ length: 5000 }, (_, a) => ({ id: `s-${a}`, department: SAMPLE_DEPARTMENTS[a % SAMPLE_DEPARTMENTS.length] })),
+);
+const OCT = { from: new Date('2026-10-01T00:00:00Z'), to: new Date('2026-11-01T00:00:00Z') };
+const subjects = await queryRows<{ tenant_id: string; subject_id: string }>(
+  q,
+  `SELECT tenant_id, subject_id FROM ${q.table('decisions')} WHERE occurred_at >= '2026-10-01' AND occurred_at < '2026-11-01'
+   ORDER BY cityHash64(event_id) LIMIT ${QUERIES}`,
+);
+const actors = await queryRows<{ tenant_id: string; actor_id: string; day: string }>(
+  q,
+  `SELECT tenant_id, actor_id, toString(toDate(occurred_at)) AS day FROM ${q.table('decisions')}
+   WHERE occurred_at >= '2026-10-01' AND occurred_at < '2026-11-01' ORDER BY cityHash64(event_id, 1) LIMIT ${QUERIES}`,
+);
+const timed = async (f: () => Promise<unknown>) => {
+  const s = performance.now();
+  await f();
+  return performance.now() - s;
+};
+const subjP50: number[] = [];
+const subjP95: number[] = [];
+const actP50: number[] = [];
+const actP95: number[] = [];
+const monthly: number[] = [];
+let subjRows = 0;
+let actRows = 0;
+for (let rep = 0; rep < REPS; rep++) {
+  const s: number[] = [];
+  for (const x of subjects) {
+    s.push(
+      await timed(async () => {
+        subjRows += (await accessesBySubject(q, { tenantId: x.tenant_id, subjectId: x.subject_id, ...OCT })).length;
+      }),
+    );
+  }
+  const a: number[] = [];
+  for (const x of actors) {
+    const from = new Date(`${x.day}T00:00:00Z`);
+    a.push(
+      await timed(async () => {
+        actRows += (
+          await accessesByActor(q, {
+            tenantId: x.tenant_id,
+            actorId: x.actor_id,
+            from,
+            to: new Date(from.getTime() + 86_400_000),
+          })
+        ).length;
+      }),
+    );
+  }
+  subjP50.push(pct(s, 50));
+  subjP95.push(pct(s, 95));
+  actP50.push(pct(a, 50));
+  actP95.push(pct(a, 95));
+  monthly.push(await timed(() => violationsByCodeAndDepartment(q, OCT)));
+  log(
+    `  round ${rep + 1}: subject p50 ${pct(s, 50).toFixed(1)} p95 ${pct(s, 95).toFixed(1)} ms; actor p50 ${pct(a, 50).toFixed(1)} p95 ${pct(a, 95).toFixed(1)} ms; monthly ${monthly.at(-1)?.toFixed(0)} ms`,
+  );
+}
+
+// --- results -----------------------------------------------------------------------------------------
+const r = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
+const bare = median(results.bare);
+const plain = median(results.plain);
+const chained = median(results.chained);
+const raw = median(results.raw);
+const figures = [
+  {
+    name: 'sink.rows_per_s',
+    value: r(plain),
+    unit: 'rows/s',
+    peer: { name: 'clickhouse.bare_insert_rows_per_s', value: r(bare) },
+    ratio: r(plain / bare, 3),
+  },
+  {
+    name: 'sink.chained_rows_per_s',
+    value: r(chained),
+    unit: 'rows/s',
+    peer: { name: 'sink.rows_per_s', value: r(plain) },
+    ratio: r(chained / plain, 3),
+  },
+  {
+    name: 'clickhouse.raw_insert_rows_per_s',
+    value: r(raw),
+    unit: 'rows/s',
+    peer: { name: 'clickhouse.bare_insert_rows_per_s', value: r(bare) },
+    ratio: r(raw / bare, 3),
+  },
+  { name: 'sink.chained_vs_raw_insert', value: r(chained / raw, 3), unit: 'ratio' },
+  ...(kafkaRate ? [{ name: 'sink.kafka_rows_per_s', value: r(kafkaRate), unit: 'rows/s' }] : []),
+  { name: 'verify.rows_per_s', value: r(verifyRate), unit: 'rows/s' },
+  { name: 'store.bytes_per_decision', value: r(bytesPerDecision, 1), unit: 'bytes' },
+  { name: 'store.projection_bytes_per_decision', value: r(projectionBytes, 1), unit: 'bytes' },
+  { name: 'store.bytes_per_decision_sink_written', value: r(sinkBytes, 1), unit: 'bytes' },
+  { name: 'query.subject_month_p50_ms', value: r(median(subjP50), 1), unit: 'ms' },
+  { name: 'query.subject_month_p95_ms', value: r(median(subjP95), 1), unit: 'ms' },
+  { name: 'query.actor_day_p50_ms', value: r(median(actP50), 1), unit: 'ms' },
+  { name: 'query.actor_day_p95_ms', value: r(median(actP95), 1), unit: 'ms' },
+  { name: 'query.monthly_violations_ms', value: r(median(monthly), 1), unit: 'ms' },
+];
+const out = {
+  suite: 'store',
+  when: new Date().toISOString(),
+  machine: { cpus: availableParallelism(), node: process.version },
+  reps: REPS,
+  rows: ROWS,
+  batch: BATCH,
+  queryRows: QUERY_ROWS,
+  queriesPerRound: QUERIES,
+  figures,
+};
+mkdirSync(join(here, 'results'), { recursive: true });
+writeFileSync(join(here, 'results', 'store.json'), `${JSON.stringify(out, null, 2)}\n`);
+
+const targets: Record<string, [string, number]> = {
+  'sink.rows_per_s': ['≥', 100_000],
+  'sink.chained_rows_per_s': ['≥', 100_000],
+  'store.bytes_per_decision': ['≤', 150],
+  'query.subject_month_p95_ms': ['≤', 50],
+  'query.actor_day_p95_ms': ['≤', 50],
+  'query.monthly_violations_ms': ['≤', 1000],
+};
+const ratioTargets: Record<string, number> = { 'sink.rows_per_s': 0.8 };
+console.log(
+  `\nstore benchmark — ${out.machine.cpus} CPUs, Node ${out.machine.node}; write figures: medians of ${REPS} reps of ${ROWS} rows;`,
+);
+console.log(`queries: ${QUERY_ROWS} rows, medians over ${REPS} rounds of ${QUERIES} queries (p50/p95 within a round)\n`);
+for (const f of figures) {
+  const t = targets[f.name];
+  const met = t ? (t[0] === '≥' ? f.value >= t[1] : f.value <= t[1]) : undefined;
+  const rt = ratioTargets[f.name];
+  const peer =
+    'peer' in f && f.peer
+      ? `  vs ${f.peer.name} ${f.peer.value} → ratio ${f.ratio}${rt ? ` (target ≥ ${rt}: ${(f.ratio ?? 0) >= rt ? 'met' : 'NOT met'})` : ''}`
+      : '';
+  console.log(
+    `${f.name.padEnd(40)} ${String(f.value).padStart(10)} ${f.unit.padEnd(7)}${t ? ` (target ${t[0]} ${t[1]}: ${met ? 'met' : 'NOT met'})` : ''}${peer}`,
+  );
+}
+console.log(`\n(subject queries returned ${subjRows} rows, actor queries ${actRows}; written to bench/results/store.json)`);
+await root.close();
+rmSync(chdbPath, { recursive: true, force: true });
+
+/** N decisions with the distributions of sampleDecisions(), generated inside ClickHouse. */
+function generateSql(table: string, n: number): string {
+  const h = (k: number) => `leftPad(lower(hex(cityHash64(number, ${k}))), 16, '0')`;
+  return `
+INSERT INTO ${table} (${INSERT_COLUMNS.join(', ')})
+SELECT
+  if(actor % 20 = 0, 'spera', concat('client-', toString(actor % 20))),
+  toUUID(concat(substring(th, 1, 8), '-', substring(th, 9, 4), '-7', substring(r1, 1, 3), '-8', substring(r1, 4, 3), '-', substring(r1, 7, 10), substring(r2, 1, 2))),
+  occ,
+  occ + toIntervalMillisecond(5 + h3 % 200),
+  multiIf(x < 0.03, 'deny', x < 0.04, 'flag', 'allow'),
+  multiIf(x < 0.03, [code], x < 0.04, ['BULK_ACCESS'], []),
+  multiIf(x < 0.03, [concat('s-', toString(actor), ' holds no role granting read on ', cat, ' for ', purpose, ' on ', toString(toDate(occ)))],
+          x < 0.04, [concat('s-', toString(actor), ' touched more than 200 distinct subjects within 600 s')], []),
+  if(x < 0.03, [], [concat('G-', upper(substring(purpose, 1, 3)), '-', toString(actor % 7))]),
+  '2026-11-01.3',
+  concat('s-', toString(actor)),
+  'staff',
+  concat('cust-', toString(h4 % 500000)),
+  'customer',
+  [cat],
+  [[], ['email'], ['email', 'phone'], ['address']][1 + h5 % 4],
+  if(h5 % 10 = 0, 'update', 'read'),
+  purpose,
+  '', '', '', NULL, 1,
+  ['crm', 'billing-api', 'support-desk', 'analytics-etl'][1 + actor % 4],
+  concat('req-', r2),
+  if(h3 % 10 < 3, concat(r3, r4), ''),
+  concat('10.', toString(actor % 16), '.', toString(h4 % 4), '.', toString(actor % 250)),
+  map(),
+  number % ${CHAINS},
+  intDiv(number, ${CHAINS}) * 2,
+  intDiv(number, ${CHAINS}) + 1,
+  lower(hex(SHA256(toString(number))))
+FROM (
+  SELECT number,
+    toDateTime64('2026-09-01 00:00:00', 3, 'UTC') + toIntervalMillisecond(intDiv(number * 7948800000, ${n}) + cityHash64(number, 0) % 60000) AS occ,
+    toUInt32(floor((cityHash64(number, 1) % 1000000) / 1000000 * (cityHash64(number, 2) % 1000000) / 1000000 * 5000)) AS actor,
+    (cityHash64(number, 3) % 1000000) / 1000000 AS x,
+    cityHash64(number, 4) AS h3, cityHash64(number, 5) AS h4, cityHash64(number, 6) AS h5,
+    leftPad(lower(hex(toUnixTimestamp64Milli(occ))), 12, '0') AS th,
+    ${h(7)} AS r1, ${h(8)} AS r2, ${h(9)} AS r3, ${h(10)} AS r4,
+    ['personal.contact', 'personal.identity', 'client.financial', 'client.transaction', 'usage.activity'][1 + cityHash64(number, 11) % 5] AS cat,
+    ['service.support', 'service.accounts', 'service.transactions', 'security', 'improvement.analytics'][1 + actor % 5] AS purpose,
+    ['ROLE_NOT_AUTHORIZED', 'PURPOSE_NOT_PERMITTED', 'TENANT_NOT_ASSIGNED', 'UNKNOWN_ACTOR', 'NO_AGREEMENT', 'RETENTION_EXPIRED', 'PROMOTIONAL_OPT_OUT'][1 + cityHash64(number, 12) % 7] AS code
+  FROM numbers(${n})
+)`;
+}

@@ -1,0 +1,124 @@
+/**
+ * `custos verify [--from --to] [--chain N…] [--checkpoints DIR] [--against-topic] [--json]`: checks the
+ * stored decisions against their hash chains and signed checkpoints (and, when asked, against
+ * exported checkpoint files and the decisions topic), and names every modified, deleted, inserted or
+ * reordered record and every forged checkpoint. Exit code 0 when clean, 1 when something is wrong,
+ * 2 on bad options.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { parseEnv } from '@custos/config';
+import { buildDeps, loadEnv } from '@custos/runtime';
+import { topicReference } from '@custos/sink';
+import {
+  createStore,
+  formatReport,
+  type ReferenceSource,
+  readCheckpointFiles,
+  type Store,
+  storeEnv,
+  trustedCheckpointKeys,
+  verifyRange,
+} from '@custos/store';
+import type { Command } from 'commander';
+
+export interface VerifyCliOptions {
+  from?: string | undefined;
+  to?: string | undefined;
+  chain?: string[] | undefined;
+  checkpoints?: string | undefined;
+  againstTopic?: boolean | undefined;
+  json?: boolean | undefined;
+  maxFindings?: string | undefined;
+}
+
+export interface VerifyDeps {
+  store: Store;
+  trusted: KeyObject[];
+  retentionDays?: number | undefined;
+  reference?: ReferenceSource | undefined;
+  stdout: Pick<Writable, 'write'>;
+  stderr: Pick<Writable, 'write'>;
+  now?: number;
+}
+
+function date(name: string, v: string | undefined): Date | undefined | string {
+  if (v === undefined) return undefined;
+  const d = new Date(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
+  return Number.isNaN(d.getTime()) ? `--${name} must be an ISO-8601 date or time, not ${JSON.stringify(v)}` : d;
+}
+
+export async function runVerify(o: VerifyCliOptions, deps: VerifyDeps): Promise<number> {
+  const from = date('from', o.from);
+  const to = date('to', o.to);
+  const chains = o.chain?.map(Number);
+  const maxFindings = o.maxFindings === undefined ? 1000 : Number(o.maxFindings);
+  const problems = [
+    typeof from === 'string' ? from : '',
+    typeof to === 'string' ? to : '',
+    chains?.some((c) => !Number.isInteger(c) || c < 0) ? '--chain must be partition numbers' : '',
+    !Number.isInteger(maxFindings) || maxFindings < 1 ? '--max-findings must be a positive integer' : '',
+    deps.trusted.length === 0
+      ? 'no trusted checkpoint key: set CHECKPOINT_PUBLIC_KEY (PEM or file) or CHECKPOINT_PRIVATE_KEY'
+      : '',
+  ].filter(Boolean);
+  if (problems.length > 0) {
+    for (const p of problems) deps.stderr.write(`custos verify: ${p}\n`);
+    return 2;
+  }
+  const report = await verifyRange(deps.store, {
+    from: from as Date | undefined,
+    to: to as Date | undefined,
+    chains,
+    trusted: deps.trusted,
+    exported: o.checkpoints ? readCheckpointFiles(o.checkpoints) : undefined,
+    reference: deps.reference,
+    retentionDays: deps.retentionDays,
+    maxFindings,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  deps.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
+  return report.ok ? 0 : 1;
+}
+
+export function registerVerify(program: Command): void {
+  program
+    .command('verify')
+    .description('check stored decisions against their hash chains and signed checkpoints; name every tampered record')
+    .option('--from <time>', 'verify checkpoint segments reaching into this time or later (ISO-8601)')
+    .option('--to <time>', '…and before this time')
+    .option('--chain <partition...>', 'only these chains (partitions of the decisions topic)')
+    .option('--checkpoints <dir>', 'also check against checkpoint files exported earlier (custos checkpoint export)')
+    .option('--against-topic', 'also compare with the decisions topic: finds the newest rows deleted and which fields changed')
+    .option('--json', 'print the report as JSON')
+    .option('--max-findings <n>', 'list at most this many findings (counts stay exact)', '1000')
+    .action(async (o: VerifyCliOptions) => {
+      const env = loadEnv();
+      const cfg = parseEnv(storeEnv);
+      const store = createStore({
+        url: env.CLICKHOUSE_URL,
+        username: env.CLICKHOUSE_USER,
+        password: env.CLICKHOUSE_PASSWORD,
+        database: env.CLICKHOUSE_DATABASE,
+        chdbPath: env.CHDB_PATH,
+        maxExecutionTimeS: 3600,
+      });
+      const deps = o.againstTopic ? buildDeps(env, 'verify') : undefined;
+      const reference = deps
+        ? await topicReference({ kafka: deps.kafka, codec: deps.codec, topics: deps.topics, sinkGroupId: env.SINK_GROUP_ID })
+        : undefined;
+      try {
+        process.exitCode = await runVerify(o, {
+          store,
+          trusted: trustedCheckpointKeys(cfg),
+          retentionDays: cfg.AUDIT_RETENTION_DAYS,
+          reference,
+          stdout: process.stdout,
+          stderr: process.stderr,
+        });
+      } finally {
+        await reference?.close();
+        await store.close();
+      }
+    });
+}

@@ -1,0 +1,253 @@
+/**
+ * Chains in ClickHouse: writing a prepared batch, and recovering a chain's state (head, window of
+ * recent eventIds, figures since the last checkpoint) from what is stored — what a sink does when
+ * it is assigned a partition.
+ */
+import type { KeyObject } from 'node:crypto';
+import { type Candidate, type ChainState, commit, emptyChain, emptySegment, linkHash, type Prepared, prepare } from './chain.js';
+import {
+  type Checkpoint,
+  type CheckpointFields,
+  insertCheckpoint,
+  latestValidCheckpoint,
+  listCheckpoints,
+  signCheckpoint,
+} from './checkpoints.js';
+import { queryRows, type Store } from './client.js';
+import { canonical, type DecisionRow, INSERT_COLUMNS, isoTime, readStored, type StoredDecision } from './decisions.js';
+import { ChainIntegrityError } from './errors.js';
+
+/** Writes a prepared batch; retrying the same batch is a no-op (insert de-duplication token). */
+export async function insertPrepared(store: Store, p: Prepared): Promise<void> {
+  if (p.rows.length === 0) return;
+  await store.insertRaw({
+    table: store.table('decisions'),
+    columns: INSERT_COLUMNS,
+    format: 'JSONCompactEachRow',
+    body: p.body,
+    settings: { insert_deduplication_token: p.token },
+  });
+}
+
+export interface RecoverOptions {
+  /** eventIds of this many last entries are kept to skip duplicates */
+  window: number;
+  /**
+   * Trusted checkpoint keys. With them, the rows after the newest well-signed checkpoint are checked
+   * link by link before anything is built on them; without, the stored head is taken as it is.
+   */
+  trusted?: readonly KeyObject[];
+  /** rows read per query while checking the tail */
+  pageRows?: number;
+  now?: number;
+}
+
+interface HeadRow {
+  seq: number;
+  n: number;
+  decided_from: string | null;
+  decided_to: string | null;
+  occurred_from: string | null;
+  occurred_to: string | null;
+}
+
+/** Loads the stored state of chain `chain`. Throws ChainIntegrityError when the tail is broken. */
+export async function recoverChain(store: Store, chain: number, opts: RecoverOptions): Promise<ChainState> {
+  const now = opts.now ?? Date.now();
+  let cp: CheckpointFields | undefined;
+  if (opts.trusted) cp = await latestValidCheckpoint(store, chain, opts.trusted);
+  else {
+    const last = (await listCheckpoints(store, { chain })).at(-1);
+    cp = last ? (JSON.parse(last.payload) as CheckpointFields) : undefined;
+  }
+  const baseSeq = cp?.lastSeq ?? 0;
+  const t = store.table('decisions');
+  // Figures of the rows after the checkpoint (the min-max index on chain_seq skips older parts).
+  const [agg] = await queryRows<HeadRow>(
+    store,
+    `SELECT toUInt64(max(chain_seq)) AS seq, count() AS n,
+            if(n = 0, NULL, toString(min(decided_at))) AS decided_from, if(n = 0, NULL, toString(max(decided_at))) AS decided_to,
+            if(n = 0, NULL, toString(min(occurred_at))) AS occurred_from, if(n = 0, NULL, toString(max(occurred_at))) AS occurred_to
+     FROM ${t} WHERE kafka_partition = {c:UInt16} AND chain_seq > {base:UInt64}`,
+    { c: chain, base: baseSeq },
+  );
+  const state = emptyChain(chain, opts.window, now);
+  let headSeq = Number(agg?.seq ?? 0);
+  if (!agg || Number(agg.n) === 0) {
+    if (!cp) return state;
+    // Nothing after the checkpoint: its last row is the head, and must be there as signed.
+    const [last] = await readStored(store, 'kafka_partition = {c:UInt16} AND chain_seq = {s:UInt64}', {
+      c: chain,
+      s: cp.lastSeq,
+    });
+    if (!last) {
+      const [{ m } = { m: 0 }] = await queryRows<{ m: number }>(
+        store,
+        `SELECT toUInt64(max(chain_seq)) AS m FROM ${t} WHERE kafka_partition = {c:UInt16}`,
+        { c: chain },
+      );
+      throw new ChainIntegrityError(
+        `chain ${chain}: a signed checkpoint covers seq ${cp.lastSeq}, but the stored chain ends at seq ${Number(m)}: the newest rows were deleted`,
+      );
+    }
+    if (last.chain_hash !== cp.lastHash) {
+      throw new ChainIntegrityError(`chain ${chain}: the row at seq ${cp.lastSeq} does not carry the hash its checkpoint signed`);
+    }
+    state.seq = cp.lastSeq;
+    state.hash = cp.lastHash;
+    state.offset = BigInt(last.kafka_offset);
+    state.segment = emptySegment(cp.lastSeq, cp.lastHash, now);
+  } else {
+    if (opts.trusted && cp) {
+      await checkTail(store, chain, cp, headSeq, opts.pageRows ?? 50_000);
+    }
+    const [head] = await readStored(store, 'kafka_partition = {c:UInt16} AND chain_seq = {s:UInt64}', { c: chain, s: headSeq });
+    if (!head) throw new ChainIntegrityError(`chain ${chain}: head row ${headSeq} vanished while recovering`);
+    state.seq = headSeq;
+    state.hash = head.chain_hash;
+    state.offset = BigInt(head.kafka_offset);
+    state.segment = {
+      prevSeq: baseSeq,
+      prevHash: cp?.lastHash ?? state.segment.prevHash,
+      rows: headSeq - baseSeq,
+      decidedFrom: agg.decided_from,
+      decidedTo: agg.decided_to,
+      occurredFrom: agg.occurred_from,
+      occurredTo: agg.occurred_to,
+      since: now,
+    };
+  }
+  headSeq = state.seq;
+  const recent = await queryRows<{ event_id: string; s: number }>(
+    store,
+    `SELECT event_id, toUInt64(chain_seq) AS s FROM ${t}
+     WHERE kafka_partition = {c:UInt16} AND chain_seq > {floor:UInt64} ORDER BY chain_seq`,
+    { c: chain, floor: Math.max(0, headSeq - opts.window) },
+  );
+  for (const r of recent) state.recent.set(r.event_id, Number(r.s));
+  return state;
+}
+
+/** Checks rows (cp.lastSeq, head] link by link from the checkpoint's hash. */
+async function checkTail(store: Store, chain: number, cp: CheckpointFields, head: number, page: number): Promise<void> {
+  const [anchor] = await readStored(store, 'kafka_partition = {c:UInt16} AND chain_seq = {s:UInt64}', {
+    c: chain,
+    s: cp.lastSeq,
+  });
+  if (anchor && anchor.chain_hash !== cp.lastHash) {
+    throw new ChainIntegrityError(`chain ${chain}: the row at seq ${cp.lastSeq} does not carry the hash its checkpoint signed`);
+  }
+  let prev = cp.lastHash;
+  let expect = cp.lastSeq + 1;
+  let lastOffset = anchor ? BigInt(anchor.kafka_offset) : -1n;
+  for (let lo = cp.lastSeq + 1; lo <= head; lo += page) {
+    const rows = await readStored(store, 'kafka_partition = {c:UInt16} AND chain_seq BETWEEN {lo:UInt64} AND {hi:UInt64}', {
+      c: chain,
+      lo,
+      hi: Math.min(head, lo + page - 1),
+    });
+    let last: StoredDecision | undefined;
+    for (const r of rows) {
+      if (last && r.chain_seq === last.chain_seq) {
+        if (r.chain_hash === last.chain_hash && canonical(r) === canonical(last)) continue; // an identical copy
+        throw new ChainIntegrityError(`chain ${chain}: two different rows claim seq ${r.chain_seq}`);
+      }
+      if (r.chain_seq !== expect) throw new ChainIntegrityError(`chain ${chain}: rows ${expect}…${r.chain_seq - 1} are missing`);
+      if (linkHash(prev, canonical(r)) !== r.chain_hash) {
+        throw new ChainIntegrityError(`chain ${chain}: the row at seq ${r.chain_seq} does not match its hash (modified)`);
+      }
+      const off = BigInt(r.kafka_offset);
+      if (off <= lastOffset) throw new ChainIntegrityError(`chain ${chain}: offsets go backwards at seq ${r.chain_seq}`);
+      lastOffset = off;
+      prev = r.chain_hash;
+      expect += 1;
+      last = r;
+    }
+  }
+  if (expect !== head + 1) throw new ChainIntegrityError(`chain ${chain}: rows ${expect}…${head} are missing`);
+}
+
+export interface AppendResult {
+  stored: number;
+  skipped: number;
+}
+
+/**
+ * Appends decision rows to their chains (one per kafka_partition), each in offset order: recovers
+ * every chain's head, skips rows at or below it (re-delivered) and duplicates, chains and inserts the
+ * rest. For tools, fixtures and tests; the sink does the same batch by batch, keeping state in memory.
+ */
+export async function appendDecisions(
+  store: Store,
+  rows: readonly DecisionRow[],
+  opts: { window?: number } = {},
+): Promise<AppendResult> {
+  const byChain = new Map<number, Candidate[]>();
+  for (const row of rows) {
+    const list = byChain.get(row.kafka_partition) ?? [];
+    list.push({ offset: row.kafka_offset, row: { ...row } }); // chaining writes seq and hash into the row
+    byChain.set(row.kafka_partition, list);
+  }
+  const out: AppendResult = { stored: 0, skipped: 0 };
+  for (const [chain, list] of byChain) {
+    list.sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : BigInt(a.offset) > BigInt(b.offset) ? 1 : 0));
+    const state = await recoverChain(store, chain, { window: opts.window ?? 100_000 });
+    const p = prepare(state, list);
+    await insertPrepared(store, p);
+    commit(state, p);
+    out.stored += p.rows.length;
+    out.skipped += p.skipped.length;
+  }
+  return out;
+}
+
+/**
+ * Stores decision rows, chained. Kept for callers of the first version; `dedupToken` is no longer
+ * needed (a re-delivered row is recognised by its offset) and is ignored.
+ */
+export async function insertDecisions(store: Store, rows: DecisionRow[], dedupToken?: string): Promise<void> {
+  void dedupToken;
+  await appendDecisions(store, rows);
+}
+
+/** A signed checkpoint of the chain's rows since its last one; undefined when there are none. */
+export function checkpointOf(state: ChainState, topic: string, key: KeyObject, now = Date.now()): Checkpoint | undefined {
+  const seg = state.segment;
+  if (state.seq <= seg.prevSeq || !seg.decidedFrom || !seg.decidedTo || !seg.occurredFrom || !seg.occurredTo) return undefined;
+  return signCheckpoint(
+    {
+      topic,
+      chain: state.chain,
+      prevSeq: seg.prevSeq,
+      prevHash: seg.prevHash,
+      lastSeq: state.seq,
+      lastHash: state.hash,
+      lastOffset: state.offset.toString(),
+      records: state.seq - seg.prevSeq,
+      decidedFrom: isoTime(seg.decidedFrom),
+      decidedTo: isoTime(seg.decidedTo),
+      occurredFrom: isoTime(seg.occurredFrom),
+      occurredTo: isoTime(seg.occurredTo),
+      createdAt: new Date(now).toISOString(),
+    },
+    key,
+  );
+}
+
+/** Signs and stores a checkpoint of the chain's newest rows, and starts a new segment. */
+export async function writeCheckpoint(
+  store: Store,
+  state: ChainState,
+  topic: string,
+  key: KeyObject,
+  now = Date.now(),
+): Promise<Checkpoint | undefined> {
+  const cp = checkpointOf(state, topic, key, now);
+  if (!cp) {
+    state.segment.since = now;
+    return undefined;
+  }
+  await insertCheckpoint(store, cp);
+  state.segment = emptySegment(state.seq, state.hash, now);
+  return cp;
+}

@@ -1,0 +1,84 @@
+/**
+ * Retention of the audit trail: rows are deleted by a TTL on decided_at (when the record was made,
+ * which follows the chain order), `days` after it — at least 365 (DPDP Rules 8(3)) — and never while
+ * a legal hold covering the row is in force. The TTL is derived from configuration and applied with
+ * ALTER … MODIFY TTL when it changed (not a migration: migrations describe structure, this is policy).
+ */
+import { queryRows, type Store } from './client.js';
+
+export interface LegalHold {
+  /** a reference, e.g. a case number */
+  id: string;
+  /** rows of this tenant (all tenants when absent) */
+  tenantId?: string | undefined;
+  /** rows of this subject (all subjects when absent) */
+  subjectId?: string | undefined;
+  /** rows of this actor (all actors when absent) */
+  actorId?: string | undefined;
+  /** held until this date (YYYY-MM-DD, UTC); held indefinitely when absent */
+  until?: string | undefined;
+}
+
+export interface RetentionConfig {
+  days: number;
+  holds: LegalHold[];
+}
+
+export const MIN_RETENTION_DAYS = 365;
+/** The latest DateTime ClickHouse represents comfortably; "held until released". */
+const INDEFINITE = '2105-12-31 00:00:00';
+
+/** A ClickHouse string literal. */
+export function sqlString(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+export function ttlExpression(cfg: RetentionConfig): string {
+  if (!Number.isInteger(cfg.days) || cfg.days < MIN_RETENTION_DAYS) {
+    throw new Error(`audit retention must be at least ${MIN_RETENTION_DAYS} days, not ${cfg.days}`);
+  }
+  const base = `toDateTime(decided_at, 'UTC') + toIntervalDay(${cfg.days})`;
+  if (cfg.holds.length === 0) return base;
+  const terms = cfg.holds.map((h) => {
+    const conds = [
+      h.tenantId !== undefined ? `tenant_id = ${sqlString(h.tenantId)}` : '',
+      h.subjectId !== undefined ? `subject_id = ${sqlString(h.subjectId)}` : '',
+      h.actorId !== undefined ? `actor_id = ${sqlString(h.actorId)}` : '',
+    ].filter(Boolean);
+    if (h.until !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(h.until))
+      throw new Error(`legal hold ${h.id}: until must be YYYY-MM-DD`);
+    const until = `toDateTime(${sqlString(h.until ? `${h.until} 00:00:00` : INDEFINITE)}, 'UTC')`;
+    return conds.length ? `if(${conds.join(' AND ')}, ${until}, toDateTime(0, 'UTC'))` : until;
+  });
+  return `greatest(${base}, ${terms.join(', ')})`;
+}
+
+const META_KEY = 'decisions.ttl';
+
+/** Applies the configured TTL if it differs from the one last applied. Returns whether it changed. */
+export async function applyRetention(
+  store: Store,
+  cfg: RetentionConfig,
+  opts: { cluster?: string | undefined } = {},
+): Promise<boolean> {
+  const expr = ttlExpression(cfg);
+  const meta = store.table('store_meta');
+  const [cur] = await queryRows<{ value: string }>(
+    store,
+    `SELECT argMax(value, updated_at) AS value FROM ${meta} WHERE key = {k:String} GROUP BY key`,
+    { k: META_KEY },
+  );
+  if (cur?.value === expr) return false;
+  // Rewrites the TTL information of existing parts (a background mutation), so a new or lengthened
+  // hold protects rows already stored, and a shorter retention applies to them too.
+  // On a cluster the TTL belongs to the replicated local tables, altered everywhere.
+  const target = opts.cluster ? `${store.table('decisions_local')} ON CLUSTER ${opts.cluster}` : store.table('decisions');
+  await store.client.command({ query: `ALTER TABLE ${target} MODIFY TTL ${expr}` });
+  await store.client.insert({ table: meta, values: [{ key: META_KEY, value: expr }], format: 'JSONEachRow' });
+  return true;
+}
+
+/** The oldest decided_at a row may have and still be required to exist (no hold considered). */
+export function retentionHorizon(days: number, now = Date.now()): Date {
+  return new Date(now - days * 86_400_000);
+}

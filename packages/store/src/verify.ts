@@ -1,0 +1,794 @@
+/**
+ * Verifying stored decisions against their chains and signed checkpoints, and optionally against a
+ * record kept outside ClickHouse (the decisions topic, exported checkpoint files).
+ *
+ * What each source can prove:
+ * - the chain alone (hash links, seq numbers, offsets): a modified row (its content no longer gives
+ *   its hash), deleted rows (seq gaps, one or many), inserted rows (a second row claiming a seq),
+ *   reordered rows (offsets out of order, or two rows whose contents fit each other's place);
+ * - signed checkpoints (table): a rewrite that recomputed the hashes after an edit (the row at the
+ *   checkpoint's seq no longer carries the signed hash), deleted rows up to the newest checkpoint, a
+ *   forged checkpoint (signature, key, or columns that differ from the signed payload);
+ * - exported checkpoint files: the same, even when checkpoints were deleted from ClickHouse together
+ *   with the rows they cover;
+ * - the topic (`reference`): the newest rows after the last checkpoint, and which field of which
+ *   record was changed — it holds every record as the sink received it (within its retention).
+ */
+import type { KeyObject } from 'node:crypto';
+import { genesisHash, linkHash } from './chain.js';
+import {
+  type CheckpointFields,
+  checkSignature,
+  listCheckpoints,
+  type SignedCheckpoint,
+  type StoredCheckpoint,
+} from './checkpoints.js';
+import { queryRows, type Store } from './client.js';
+import {
+  canonical,
+  contentDiff,
+  type DecisionContent,
+  encodeContent,
+  isoTime,
+  readStored,
+  type StoredDecision,
+} from './decisions.js';
+import { retentionHorizon } from './retention.js';
+
+export type Severity = 'error' | 'warning' | 'info';
+export type DetectedBy = 'chain' | 'checkpoint' | 'exported-checkpoint' | 'signature' | 'topic';
+
+export type FindingKind =
+  | 'modified'
+  | 'deleted'
+  | 'inserted'
+  | 'reordered'
+  | 'rewritten'
+  | 'forged_checkpoint'
+  | 'checkpoint_missing'
+  | 'fork'
+  | 'expired'
+  | 'duplicate_copy'
+  | 'unverifiable'
+  | 'not_yet_stored'
+  | 'unchecked_tail';
+
+export interface Finding {
+  kind: FindingKind;
+  severity: Severity;
+  detectedBy: DetectedBy;
+  chain?: number;
+  /** first (or only) seq concerned */
+  seq?: number;
+  /** last seq of a range */
+  toSeq?: number;
+  offset?: string;
+  eventId?: string;
+  message: string;
+  /** for a modified record compared with the topic: what differs */
+  fields?: { field: string; stored: unknown; expected: unknown }[];
+}
+
+/** A record as kept outside ClickHouse (the topic), to compare stored rows with. */
+export interface ReferenceRecord {
+  offset: string;
+  /** the decision the record holds; absent when it cannot be decoded */
+  content?: DecisionContent;
+}
+
+export interface ReferenceSource {
+  /** shown in findings, e.g. `topic decisions` */
+  name: string;
+  /** offsets available for a chain: [low, high), and what the sink has committed */
+  bounds(chain: number): Promise<{ low: bigint; high: bigint; committed: bigint | null }>;
+  /** records with offsets in [from, to), in order */
+  read(chain: number, from: bigint, to: bigint): AsyncIterable<ReferenceRecord>;
+  /** offsets of the chain's records that were dead-lettered (deliberately not stored) */
+  deadLettered(chain: number): Promise<Set<string>>;
+}
+
+export interface VerifyOptions {
+  /** verify the checkpoint segments whose decided or occurred times reach into [from, to) */
+  from?: Date | undefined;
+  to?: Date | undefined;
+  chains?: number[] | undefined;
+  /** public keys whose checkpoint signatures count */
+  trusted: readonly KeyObject[];
+  /** checkpoints kept outside ClickHouse (e.g. `readCheckpointFiles`) */
+  exported?: readonly SignedCheckpoint[] | undefined;
+  reference?: ReferenceSource | undefined;
+  /** rows whose retention ran out may be gone: gaps among them are `expired`, not `deleted` */
+  retentionDays?: number | undefined;
+  now?: number | undefined;
+  pageRows?: number | undefined;
+  /** stop listing findings after this many (counts stay exact) */
+  maxFindings?: number | undefined;
+}
+
+export interface ChainReport {
+  chain: number;
+  /** seq range verified */
+  fromSeq: number;
+  toSeq: number;
+  rows: number;
+  storedHeadSeq: number;
+  checkpoints: number;
+  lastCheckpointSeq: number | null;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  checkedAt: string;
+  range: { from?: string; to?: string };
+  chains: ChainReport[];
+  findings: Finding[];
+  counts: Partial<Record<FindingKind, number>>;
+  /** findings beyond maxFindings were counted, not listed */
+  truncated: boolean;
+  rows: number;
+  checkpoints: { valid: number; forged: number; exported: number };
+  sources: DetectedBy[];
+}
+
+const DAY = 86_400_000;
+
+class Findings {
+  readonly list: Finding[] = [];
+  readonly counts: Partial<Record<FindingKind, number>> = {};
+  truncated = false;
+  errors = 0;
+  constructor(private readonly max: number) {}
+  add(f: Finding): void {
+    this.counts[f.kind] = (this.counts[f.kind] ?? 0) + 1;
+    if (f.severity === 'error') this.errors += 1;
+    if (this.list.length < this.max) this.list.push(f);
+    else this.truncated = true;
+  }
+}
+
+interface Anchor {
+  seq: number;
+  hash: string;
+  /** the checkpoint that signed it */
+  cp: CheckpointFields;
+  source: 'checkpoint' | 'exported-checkpoint';
+}
+
+const COLUMN_FIELDS: [keyof StoredCheckpoint, keyof CheckpointFields][] = [
+  ['chain', 'chain'],
+  ['lastSeq', 'lastSeq'],
+  ['lastHash', 'lastHash'],
+  ['prevSeq', 'prevSeq'],
+  ['prevHash', 'prevHash'],
+  ['records', 'records'],
+  ['lastOffset', 'lastOffset'],
+  ['topic', 'topic'],
+  ['decidedFrom', 'decidedFrom'],
+  ['decidedTo', 'decidedTo'],
+  ['keyId', 'keyId'],
+];
+
+/** Verifies the stored chains (all, or `chains`) in a time range; see the module comment. */
+export async function verifyRange(store: Store, opts: VerifyOptions): Promise<VerifyReport> {
+  const now = opts.now ?? Date.now();
+  const found = new Findings(opts.maxFindings ?? 1000);
+  const pageRows = opts.pageRows ?? 50_000;
+
+  // 1. Checkpoints: which are genuine, which are anchors of which chain.
+  const stored = await listCheckpoints(store, opts.chains?.length === 1 ? { chain: opts.chains[0] as number } : {});
+  const anchorsByChain = new Map<number, Anchor[]>();
+  const addAnchor = (a: Anchor) => {
+    const list = anchorsByChain.get(a.cp.chain) ?? [];
+    list.push(a);
+    anchorsByChain.set(a.cp.chain, list);
+  };
+  let valid = 0;
+  let forged = 0;
+  const tablePayloads = new Set<string>();
+  for (const c of stored) {
+    const check = checkSignature(c, opts.trusted);
+    if (!check.ok) {
+      forged += 1;
+      found.add({
+        kind: 'forged_checkpoint',
+        severity: 'error',
+        detectedBy: 'signature',
+        chain: c.chain,
+        seq: c.lastSeq,
+        message: `checkpoint of chain ${c.chain} at seq ${c.lastSeq} (created ${c.createdAt}) is not genuine: ${check.reason}`,
+      });
+      continue;
+    }
+    const differing = COLUMN_FIELDS.filter(([col, field]) => String(c[col]) !== String(check.fields[field])).map(([col]) => col);
+    if (differing.length > 0) {
+      forged += 1;
+      found.add({
+        kind: 'forged_checkpoint',
+        severity: 'error',
+        detectedBy: 'signature',
+        chain: c.chain,
+        seq: c.lastSeq,
+        message: `checkpoint of chain ${check.fields.chain} at seq ${check.fields.lastSeq}: columns ${differing.join(', ')} differ from the signed payload (the payload is what counts)`,
+      });
+    }
+    valid += 1;
+    tablePayloads.add(c.payload);
+    addAnchor({ seq: check.fields.lastSeq, hash: check.fields.lastHash, cp: check.fields, source: 'checkpoint' });
+  }
+  let exportedCount = 0;
+  for (const c of opts.exported ?? []) {
+    const check = checkSignature(c, opts.trusted);
+    if (!check.ok) {
+      found.add({
+        kind: 'forged_checkpoint',
+        severity: 'error',
+        detectedBy: 'signature',
+        ...(check.fields ? { chain: check.fields.chain, seq: check.fields.lastSeq } : {}),
+        message: `an exported checkpoint file is not genuine: ${check.reason}`,
+      });
+      continue;
+    }
+    exportedCount += 1;
+    if (tablePayloads.has(c.payload)) continue;
+    const f = check.fields;
+    found.add({
+      kind: 'checkpoint_missing',
+      severity: 'error',
+      detectedBy: 'exported-checkpoint',
+      chain: f.chain,
+      seq: f.lastSeq,
+      message: `the exported checkpoint of chain ${f.chain} at seq ${f.lastSeq} (created ${f.createdAt}) is no longer in ClickHouse: it was deleted`,
+    });
+    addAnchor({ seq: f.lastSeq, hash: f.lastHash, cp: f, source: 'exported-checkpoint' });
+  }
+
+  // 2. Chains to check.
+  const chainRows = await queryRows<{ c: number; lo: number; hi: number; n: number }>(
+    store,
+    `SELECT kafka_partition AS c, toUInt64(min(chain_seq)) AS lo, toUInt64(max(chain_seq)) AS hi, count() AS n
+     FROM ${store.table('decisions')} GROUP BY c ORDER BY c`,
+  );
+  const extent = new Map(chainRows.map((r) => [Number(r.c), { lo: Number(r.lo), hi: Number(r.hi), n: Number(r.n) }]));
+  const chains = [...new Set([...extent.keys(), ...anchorsByChain.keys()])]
+    .filter((c) => !opts.chains || opts.chains.includes(c))
+    .sort((a, b) => a - b);
+
+  const reports: ChainReport[] = [];
+  let totalRows = 0;
+  for (const chain of chains) {
+    const r = await verifyChain(store, chain, {
+      anchors: (anchorsByChain.get(chain) ?? []).sort((a, b) => a.seq - b.seq),
+      extent: extent.get(chain) ?? { lo: 0, hi: 0, n: 0 },
+      found,
+      opts,
+      now,
+      pageRows,
+    });
+    if (r) {
+      reports.push(r);
+      totalRows += r.rows;
+    }
+  }
+  const sources: DetectedBy[] = ['chain', 'signature', 'checkpoint'];
+  if (opts.exported) sources.push('exported-checkpoint');
+  if (opts.reference) sources.push('topic');
+  return {
+    ok: found.errors === 0,
+    checkedAt: new Date(now).toISOString(),
+    range: { ...(opts.from ? { from: opts.from.toISOString() } : {}), ...(opts.to ? { to: opts.to.toISOString() } : {}) },
+    chains: reports,
+    findings: found.list,
+    counts: found.counts,
+    truncated: found.truncated,
+    rows: totalRows,
+    checkpoints: { valid, forged, exported: exportedCount },
+    sources,
+  };
+}
+
+interface ChainContext {
+  anchors: Anchor[];
+  extent: { lo: number; hi: number; n: number };
+  found: Findings;
+  opts: VerifyOptions;
+  now: number;
+  pageRows: number;
+}
+
+const intersects = (from: string, to: string, a?: Date, b?: Date) =>
+  (!b || Date.parse(from) < b.getTime()) && (!a || Date.parse(to) >= a.getTime());
+
+async function verifyChain(store: Store, chain: number, ctx: ChainContext): Promise<ChainReport | undefined> {
+  const { anchors, extent, found, opts } = ctx;
+  const horizon = opts.retentionDays ? retentionHorizon(opts.retentionDays, ctx.now).getTime() : undefined;
+
+  // Signed claims "the row at seq s has hash h" (the checkpoint's last row, and the row before its
+  // segment); a checkpoint whose segment starts at 0 claims the genesis.
+  const claims = new Map<number, Anchor>();
+  const claim = (a: Anchor) => {
+    const prior = claims.get(a.seq);
+    if (prior && prior.hash !== a.hash) {
+      found.add({
+        kind: 'fork',
+        severity: 'error',
+        detectedBy: 'checkpoint',
+        chain,
+        seq: a.seq,
+        message: `two genuine checkpoints disagree about seq ${a.seq} of chain ${chain} (${prior.hash.slice(0, 12)}… and ${a.hash.slice(0, 12)}…): the chain forked or a signing key was misused`,
+      });
+      return;
+    }
+    if (!prior || (prior.source === 'exported-checkpoint' && a.source === 'checkpoint')) claims.set(a.seq, a);
+  };
+  for (const a of anchors) {
+    claim(a);
+    if (a.cp.prevSeq === 0) {
+      if (a.cp.prevHash !== genesisHash(chain)) {
+        found.add({
+          kind: 'forged_checkpoint',
+          severity: 'error',
+          detectedBy: 'checkpoint',
+          chain,
+          seq: a.seq,
+          message: `checkpoint at seq ${a.seq} starts chain ${chain} from a hash that is not its genesis`,
+        });
+      }
+    } else {
+      claim({ ...a, seq: a.cp.prevSeq, hash: a.cp.prevHash });
+    }
+  }
+  const maxAnchor = anchors.at(-1);
+
+  // The seq range to verify.
+  let lo: number;
+  let hi: number;
+  let tail = true;
+  if (opts.from || opts.to) {
+    const inRange = anchors.filter(
+      (a) =>
+        intersects(a.cp.decidedFrom, a.cp.decidedTo, opts.from, opts.to) ||
+        intersects(a.cp.occurredFrom, a.cp.occurredTo, opts.from, opts.to),
+    );
+    tail = !maxAnchor || !opts.to || opts.to.getTime() > Date.parse(maxAnchor.cp.decidedFrom);
+    if (inRange.length === 0 && !tail) return undefined;
+    lo = inRange.length ? Math.min(...inRange.map((a) => a.cp.prevSeq + 1)) : (maxAnchor?.seq ?? 0) + 1;
+    hi = tail ? Math.max(extent.hi, maxAnchor?.seq ?? 0) : Math.max(...inRange.map((a) => a.seq));
+    if (!maxAnchor && extent.n > 0) lo = extent.lo;
+  } else {
+    lo = Math.min(
+      extent.n > 0 ? extent.lo : Number.MAX_SAFE_INTEGER,
+      anchors.length ? Math.min(...anchors.map((a) => a.cp.prevSeq + 1)) : Number.MAX_SAFE_INTEGER,
+    );
+    if (lo === Number.MAX_SAFE_INTEGER) lo = 1;
+    hi = Math.max(extent.hi, maxAnchor?.seq ?? 0);
+  }
+  if (hi < lo) return undefined;
+
+  // Segments that lie wholly before the retention horizon may have been deleted by the TTL.
+  const expiredBefore = horizon !== undefined ? horizon : Number.NEGATIVE_INFINITY;
+  const tolerance = 2 * DAY;
+
+  let prevHash: string | null = lo === 1 ? genesisHash(chain) : (claims.get(lo - 1)?.hash ?? null);
+  let expect = lo;
+  let lastRow: StoredDecision | undefined;
+  let lastOffset = -1n;
+  let rows = 0;
+  const mismatched: { row: StoredDecision; prev: string; prevRow: StoredDecision | undefined }[] = [];
+  const backwards: { row: StoredDecision; after: bigint }[] = [];
+  const claimMisses: { seq: number; from: number; claim: Anchor }[] = [];
+  let lastGoodClaim = prevHash !== null ? lo - 1 : null;
+  const ref = opts.reference;
+  const refState = ref ? await startReference(ref, chain) : undefined;
+
+  const gap = (a: number, b: number, next: StoredDecision | undefined) => {
+    const beforeExpired = !lastRow || Date.parse(isoTime(lastRow.decided_at)) < expiredBefore;
+    const nextNearHorizon = !next || Date.parse(isoTime(next.decided_at)) < expiredBefore + tolerance;
+    const cover = anchors.find((x) => x.cp.prevSeq < a && a <= x.seq);
+    if (beforeExpired && nextNearHorizon && horizon !== undefined) {
+      found.add({
+        kind: 'expired',
+        severity: 'info',
+        detectedBy: 'chain',
+        chain,
+        seq: a,
+        toSeq: b,
+        message: `seq ${a}…${b} of chain ${chain} are gone and older than the ${opts.retentionDays}-day retention: deleted by the TTL`,
+      });
+      return;
+    }
+    const n = b - a + 1;
+    found.add({
+      kind: 'deleted',
+      severity: 'error',
+      detectedBy: cover ? cover.source : 'chain',
+      chain,
+      seq: a,
+      toSeq: b,
+      message:
+        n === 1
+          ? `the row at seq ${a} of chain ${chain} was deleted`
+          : `${n} consecutive rows, seq ${a}…${b} of chain ${chain}, were deleted`,
+    });
+  };
+
+  const pending: StoredDecision[] = [];
+  const flushGroup = async (group: StoredDecision[], next: StoredDecision | undefined) => {
+    const seq = (group[0] as StoredDecision).chain_seq;
+    if (seq > expect) {
+      gap(expect, seq - 1, group[0]);
+      prevHash = claims.get(seq - 1)?.hash ?? null;
+      lastGoodClaim = prevHash !== null ? seq - 1 : lastGoodClaim;
+      if (prevHash === null) {
+        found.add({
+          kind: 'unverifiable',
+          severity: 'warning',
+          detectedBy: 'chain',
+          chain,
+          seq,
+          message: `the row at seq ${seq} of chain ${chain} follows missing rows: its own content cannot be checked, only the rows after it`,
+        });
+      }
+    }
+    // Several rows for one seq: identical copies are harmless; otherwise one is genuine.
+    const distinct: StoredDecision[] = [];
+    for (const r of group) {
+      const text = canonical(r);
+      if (distinct.some((d) => d.chain_hash === r.chain_hash && canonical(d) === text)) {
+        found.add({
+          kind: 'duplicate_copy',
+          severity: 'info',
+          detectedBy: 'chain',
+          chain,
+          seq,
+          message: `seq ${seq} of chain ${chain} is stored twice, byte-identical (a batch written twice; merged away by ClickHouse)`,
+        });
+        continue;
+      }
+      distinct.push(r);
+    }
+    let row = distinct[0] as StoredDecision;
+    if (distinct.length > 1) {
+      const anchored = claims.get(seq)?.hash;
+      const score = (r: StoredDecision) =>
+        (anchored !== undefined && r.chain_hash === anchored ? 4 : 0) +
+        (prevHash !== null && linkHash(prevHash, canonical(r)) === r.chain_hash ? 2 : 0) +
+        (next && next.chain_seq === seq + 1 && linkHash(r.chain_hash, canonical(next)) === next.chain_hash ? 1 : 0);
+      distinct.sort((a, b) => score(b) - score(a));
+      row = distinct[0] as StoredDecision;
+      for (const extra of distinct.slice(1)) {
+        found.add({
+          kind: 'inserted',
+          severity: 'error',
+          detectedBy: 'chain',
+          chain,
+          seq,
+          offset: extra.kafka_offset,
+          eventId: extra.event_id,
+          message: `a second row claims seq ${seq} of chain ${chain} (event ${extra.event_id}, offset ${extra.kafka_offset}): inserted`,
+        });
+      }
+    }
+    rows += 1;
+    const off = BigInt(row.kafka_offset);
+    if (off <= lastOffset) backwards.push({ row, after: lastOffset });
+    else lastOffset = off;
+    if (prevHash !== null && linkHash(prevHash, canonical(row)) !== row.chain_hash) {
+      mismatched.push({ row, prev: prevHash, prevRow: lastRow });
+    }
+    const c = claims.get(seq);
+    if (c) {
+      if (c.hash !== row.chain_hash) claimMisses.push({ seq, from: (lastGoodClaim ?? lo - 1) + 1, claim: c });
+      else lastGoodClaim = seq;
+    }
+    prevHash = row.chain_hash;
+    lastRow = row;
+    expect = seq + 1;
+    if (refState) pending.push(row);
+  };
+
+  for (let from = lo; from <= hi; from += ctx.pageRows) {
+    const to = Math.min(hi, from + ctx.pageRows - 1);
+    const page = await readStored(store, 'kafka_partition = {c:UInt16} AND chain_seq BETWEEN {lo:UInt64} AND {hi:UInt64}', {
+      c: chain,
+      lo: from,
+      hi: to,
+    });
+    for (let i = 0; i < page.length; ) {
+      let j = i + 1;
+      while (j < page.length && (page[j] as StoredDecision).chain_seq === (page[i] as StoredDecision).chain_seq) j++;
+      await flushGroup(page.slice(i, j), page[j]);
+      i = j;
+    }
+    if (refState && ref) {
+      await compareWithReference(ref, refState, chain, pending.splice(0), found, false);
+    }
+  }
+  if (expect <= hi) {
+    // Missing at the end: the chain stops before a signed checkpoint does.
+    const by = claims.get(hi)?.source ?? 'checkpoint';
+    found.add({
+      kind: 'deleted',
+      severity: 'error',
+      detectedBy: by,
+      chain,
+      seq: expect,
+      toSeq: hi,
+      message: `the newest rows of chain ${chain}, seq ${expect}…${hi}, were deleted: a signed ${by === 'exported-checkpoint' ? 'exported ' : ''}checkpoint covers seq ${hi}, the stored chain ends at ${expect - 1}`,
+    });
+  }
+  const swapped = classifyMismatches(chain, mismatched, found, Boolean(ref));
+  for (const b of backwards) {
+    if (swapped.has(b.row.chain_seq)) continue;
+    found.add({
+      kind: 'reordered',
+      severity: 'error',
+      detectedBy: 'chain',
+      chain,
+      seq: b.row.chain_seq,
+      offset: b.row.kafka_offset,
+      eventId: b.row.event_id,
+      message: `seq ${b.row.chain_seq} of chain ${chain} holds offset ${b.row.kafka_offset}, not after the previous row's ${b.after}: rows were reordered`,
+    });
+  }
+  // A checkpoint's row carrying another hash: either one of a reordered pair (already reported), or
+  // the rows since the last matching checkpoint were edited and re-chained. Later checkpoints then
+  // disagree too; they are named in the same finding.
+  const misses = claimMisses.filter(
+    (m) => !(swapped.has(m.seq) && [...(swapped.get(m.seq) ?? [])].some((r) => r.chain_hash === m.claim.hash)),
+  );
+  const first = misses[0];
+  if (first) {
+    const later = misses.slice(1).map((m) => m.seq);
+    found.add({
+      kind: 'rewritten',
+      severity: 'error',
+      detectedBy: first.claim.source,
+      chain,
+      seq: first.from,
+      toSeq: first.seq,
+      message:
+        `the row at seq ${first.seq} of chain ${chain} does not carry the hash a signed checkpoint gives it: some of rows ${first.from}…${first.seq} were changed and the hashes recomputed` +
+        `${later.length ? ` (every later checkpoint disagrees too: seq ${later.join(', ')})` : ''}` +
+        `${ref ? '; the topic comparison names the changed rows' : '; compare against the topic to see which'}`,
+    });
+  }
+  if (refState && ref && tail) await compareWithReference(ref, refState, chain, [], found, true);
+
+  const lastCp = maxAnchor?.seq ?? null;
+  if (tail && extent.hi > (lastCp ?? 0)) {
+    found.add({
+      kind: 'unchecked_tail',
+      severity: 'info',
+      detectedBy: 'chain',
+      chain,
+      seq: (lastCp ?? 0) + 1,
+      toSeq: extent.hi,
+      message: `seq ${(lastCp ?? 0) + 1}…${extent.hi} of chain ${chain} come after the last checkpoint: their links were checked, but deleting the newest of them is detectable only ${ref ? 'against the topic (done here)' : 'against the decisions topic (--against-topic) or a later exported checkpoint'}`,
+    });
+  }
+  return {
+    chain,
+    fromSeq: lo,
+    toSeq: hi,
+    rows,
+    storedHeadSeq: extent.hi,
+    checkpoints: anchors.length,
+    lastCheckpointSeq: lastCp,
+  };
+}
+
+/**
+ * Rows whose content does not give their hash: two neighbours whose contents fit each other's place
+ * were reordered; the rest were modified.
+ */
+function classifyMismatches(
+  chain: number,
+  list: { row: StoredDecision; prev: string; prevRow: StoredDecision | undefined }[],
+  found: Findings,
+  withReference: boolean,
+): Map<number, StoredDecision[]> {
+  const swapped = new Map<number, StoredDecision[]>();
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i] as (typeof list)[number];
+    const b = list[i + 1];
+    if (b && b.row.chain_seq === a.row.chain_seq + 1 && swapFits(a.row, b.row, a.prev)) {
+      swapped.set(a.row.chain_seq, [a.row, b.row]);
+      swapped.set(b.row.chain_seq, [a.row, b.row]);
+      found.add({
+        kind: 'reordered',
+        severity: 'error',
+        detectedBy: 'chain',
+        chain,
+        seq: a.row.chain_seq,
+        toSeq: b.row.chain_seq,
+        message: `seq ${a.row.chain_seq} and ${b.row.chain_seq} of chain ${chain} hold each other's records (events ${a.row.event_id} and ${b.row.event_id}): reordered`,
+      });
+      i++;
+      continue;
+    }
+    // The row after a swapped pair links to whichever of the pair's hashes was not moved.
+    const pair = swapped.get(a.row.chain_seq - 1);
+    if (pair?.some((p) => linkHash(p.chain_hash, canonical(a.row)) === a.row.chain_hash)) continue;
+    if (swapped.has(a.row.chain_seq)) continue;
+    found.add({
+      kind: 'modified',
+      severity: 'error',
+      detectedBy: 'chain',
+      chain,
+      seq: a.row.chain_seq,
+      offset: a.row.kafka_offset,
+      eventId: a.row.event_id,
+      message: `the row at seq ${a.row.chain_seq} of chain ${chain} (event ${a.row.event_id}) no longer matches its hash: modified${withReference ? '' : ' (compare against the topic to see which fields)'}`,
+    });
+  }
+  return swapped;
+}
+
+/** Whether x (at seq s) and y (at s + 1) are two genuine rows in each other's place. */
+function swapFits(x: StoredDecision, y: StoredDecision, prev: string): boolean {
+  const hashes = [x.chain_hash, y.chain_hash];
+  const offsets = [x.kafka_offset, y.kafka_offset];
+  for (const o1 of offsets) {
+    const h1 = linkHash(prev, canonical({ ...y, kafka_offset: o1, chain_seq: x.chain_seq }));
+    if (!hashes.includes(h1)) continue;
+    for (const o2 of offsets) {
+      if (o2 === o1 && offsets[0] !== offsets[1]) continue;
+      if (hashes.includes(linkHash(h1, canonical({ ...x, kafka_offset: o2, chain_seq: y.chain_seq })))) return true;
+    }
+  }
+  return false;
+}
+
+// --- comparison with the topic ----------------------------------------------------------------
+
+interface ReferenceState {
+  low: bigint;
+  high: bigint;
+  committed: bigint | null;
+  dead: Set<string>;
+  /** next offset to read */
+  at: bigint | null;
+  iter: AsyncIterator<ReferenceRecord> | null;
+  buffered: ReferenceRecord | null;
+}
+
+async function startReference(ref: ReferenceSource, chain: number): Promise<ReferenceState> {
+  const b = await ref.bounds(chain);
+  return { ...b, dead: await ref.deadLettered(chain), at: null, iter: null, buffered: null };
+}
+
+async function nextRecord(ref: ReferenceSource, st: ReferenceState, chain: number): Promise<ReferenceRecord | null> {
+  if (st.buffered) {
+    const r = st.buffered;
+    st.buffered = null;
+    return r;
+  }
+  if (st.at === null || st.at >= st.high) return null;
+  if (!st.iter) st.iter = ref.read(chain, st.at, st.high)[Symbol.asyncIterator]();
+  const n = await st.iter.next();
+  return n.done ? null : n.value;
+}
+
+/**
+ * Merge-joins stored rows (one page, in chain order) with the topic records of the same offsets.
+ * With `final`, reads the topic to its end (what is stored nowhere and was not dead-lettered).
+ */
+async function compareWithReference(
+  ref: ReferenceSource,
+  st: ReferenceState,
+  chain: number,
+  rows: StoredDecision[],
+  found: Findings,
+  final: boolean,
+): Promise<void> {
+  const byOffset = new Map<bigint, StoredDecision>();
+  let maxOff = -1n;
+  for (const r of rows) {
+    const o = BigInt(r.kafka_offset);
+    byOffset.set(o, r);
+    if (o > maxOff) maxOff = o;
+    if (st.at === null) st.at = o < st.low ? st.low : o;
+  }
+  if (st.at === null) {
+    if (!final) return;
+    st.at = st.low;
+  }
+  const until = final ? st.high : maxOff + 1n;
+  const seen = new Set<bigint>();
+  for (;;) {
+    const rec = await nextRecord(ref, st, chain);
+    if (!rec) break;
+    const o = BigInt(rec.offset);
+    if (o >= until) {
+      st.buffered = rec;
+      break;
+    }
+    seen.add(o);
+    const row = byOffset.get(o);
+    if (row) {
+      if (!rec.content) continue;
+      const diff = contentDiff(row, rec.content);
+      if (diff.length > 0) {
+        found.add({
+          kind: 'modified',
+          severity: 'error',
+          detectedBy: 'topic',
+          chain,
+          seq: row.chain_seq,
+          offset: row.kafka_offset,
+          eventId: rec.content.event_id,
+          fields: diff,
+          message: `the row at seq ${row.chain_seq} of chain ${chain} differs from ${ref.name} at offset ${rec.offset} in ${diff.map((d) => d.field).join(', ')}`,
+        });
+      }
+      continue;
+    }
+    if (st.dead.has(rec.offset) || !rec.content) continue;
+    if (!final) {
+      // Not stored although later records of the page are: deleted (or never stored).
+      found.add({
+        kind: 'deleted',
+        severity: 'error',
+        detectedBy: 'topic',
+        chain,
+        offset: rec.offset,
+        eventId: rec.content.event_id,
+        message: `${ref.name} holds event ${rec.content.event_id} at offset ${rec.offset} of partition ${chain}; no stored row has it and it was not dead-lettered`,
+      });
+    } else if (st.committed !== null && o < st.committed) {
+      found.add({
+        kind: 'deleted',
+        severity: 'error',
+        detectedBy: 'topic',
+        chain,
+        offset: rec.offset,
+        eventId: rec.content.event_id,
+        message: `${ref.name} holds event ${rec.content.event_id} at offset ${rec.offset} of partition ${chain}, which the sink committed as stored; no stored row has it: one of the newest rows was deleted`,
+      });
+    } else {
+      found.add({
+        kind: 'not_yet_stored',
+        severity: 'info',
+        detectedBy: 'topic',
+        chain,
+        offset: rec.offset,
+        eventId: rec.content.event_id,
+        message: `event ${rec.content.event_id} at offset ${rec.offset} of partition ${chain} is not stored yet (beyond the sink's committed offset)`,
+      });
+    }
+  }
+  for (const [o, row] of byOffset) {
+    if (seen.has(o) || o < st.low) continue;
+    found.add({
+      kind: 'inserted',
+      severity: 'error',
+      detectedBy: 'topic',
+      chain,
+      seq: row.chain_seq,
+      offset: row.kafka_offset,
+      eventId: row.event_id,
+      message: `the row at seq ${row.chain_seq} of chain ${chain} claims offset ${row.kafka_offset}, where ${ref.name} holds no decision: inserted`,
+    });
+  }
+}
+
+/** One line per finding, for people. */
+export function formatReport(r: VerifyReport): string {
+  const lines = [
+    `${r.ok ? 'OK' : 'FAILED'}: ${r.rows} rows in ${r.chains.length} chain(s), ${r.checkpoints.valid} genuine checkpoint(s)` +
+      `${r.checkpoints.exported ? `, ${r.checkpoints.exported} exported` : ''}; checked against ${r.sources.join(', ')}`,
+  ];
+  for (const c of r.chains) {
+    lines.push(
+      `  chain ${c.chain}: seq ${c.fromSeq}…${c.toSeq}, ${c.rows} rows, head ${c.storedHeadSeq}, last checkpoint ${c.lastCheckpointSeq ?? 'none'}`,
+    );
+  }
+  for (const f of r.findings) lines.push(`  [${f.severity}] ${f.kind} (${f.detectedBy}): ${f.message}`);
+  if (r.truncated) lines.push(`  … more findings not listed: ${JSON.stringify(r.counts)}`);
+  return lines.join('\n');
+}
+
+/** The content text of a row (for tools comparing rows by content). */
+export function contentText(r: DecisionContent): string {
+  return encodeContent(r);
+}

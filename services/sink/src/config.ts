@@ -1,0 +1,20 @@
+/** The sink's settings from the environment (the runtime's env schema extends this). */
+import { env } from '@custos/config';
+import { z } from 'zod';
+
+export const sinkEnv = z.object({
+  /** the broker answers a fetch once this many bytes are ready… */
+  SINK_MIN_BATCH_BYTES: env.int({ min: 1 }).default(1_048_576),
+  /** …or this much time passed: the sink's batch by size and time */
+  SINK_MAX_BATCH_WAIT_MS: env.int({ min: 1, max: 60_000 }).default(500),
+  /** most bytes fetched per partition per batch */
+  SINK_MAX_BYTES_PER_PARTITION: env.int({ min: 1024 }).default(16_777_216),
+  /** partitions (chains) stored concurrently */
+  SINK_PARTITIONS_CONCURRENTLY: env.int({ min: 1, max: 64 }).default(3),
+  /** an eventId among a chain's last this-many entries is a duplicate (dead-lettered, not stored) */
+  SINK_DEDUP_WINDOW: env.int({ min: 0 }).default(100_000),
+  /** first and longest wait between insert retries while ClickHouse is unavailable */
+  SINK_RETRY_MIN_MS: env.int({ min: 1 }).default(200),
+  SINK_RETRY_MAX_MS: env.int({ min: 1 }).default(10_000),
+});
+export type SinkEnv = z.infer<typeof sinkEnv>;

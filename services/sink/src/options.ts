@@ -1,0 +1,44 @@
+import { checkpointSigningKey, storeEnv } from '@custos/store';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { sinkEnv } from './config.js';
+import type { SinkOptions } from './sink.js';
+
+/** Everything the sink reads from the environment besides the runtime's common settings. */
+export const sinkEnvSchema = storeEnv.extend(sinkEnv.shape);
+export type SinkEnvConfig = z.infer<typeof sinkEnvSchema>;
+
+/**
+ * Sink options from the environment, including the checkpoint key (created in the data directory
+ * when CHECKPOINT_KEY_AUTOGEN is set — the demo). `checkpointKey` is undefined when none is
+ * configured: the standalone sink refuses to start then; `custos start` may decide otherwise.
+ */
+export function sinkOptionsFromEnv(
+  e: SinkEnvConfig,
+  logger?: Logger,
+): Pick<
+  SinkOptions,
+  | 'minBatchBytes'
+  | 'maxBatchWaitMs'
+  | 'maxBytesPerPartition'
+  | 'partitionsConcurrently'
+  | 'dedupWindow'
+  | 'retryMinMs'
+  | 'retryMaxMs'
+  | 'checkpointKey'
+  | 'checkpointIntervalMs'
+  | 'checkpointMaxRows'
+> {
+  return {
+    minBatchBytes: e.SINK_MIN_BATCH_BYTES,
+    maxBatchWaitMs: e.SINK_MAX_BATCH_WAIT_MS,
+    maxBytesPerPartition: e.SINK_MAX_BYTES_PER_PARTITION,
+    partitionsConcurrently: e.SINK_PARTITIONS_CONCURRENTLY,
+    dedupWindow: e.SINK_DEDUP_WINDOW,
+    retryMinMs: e.SINK_RETRY_MIN_MS,
+    retryMaxMs: e.SINK_RETRY_MAX_MS,
+    checkpointKey: checkpointSigningKey(e, logger),
+    checkpointIntervalMs: e.CHECKPOINT_INTERVAL_MS,
+    checkpointMaxRows: e.CHECKPOINT_MAX_ROWS,
+  };
+}
