@@ -77,6 +77,8 @@ describe('end to end through real processes', () => {
       SINK_GROUP_ID: `${prefix}sink`,
       CLICKHOUSE_DATABASE: database,
       CHDB_PATH: chdbPath,
+      CHECKPOINT_KEY_AUTOGEN: 'true',
+      CHECKPOINT_KEY_FILE: join(chdbPath, 'checkpoint-ed25519.pem'),
       API_PORT: String(port),
       API_KEYS: JSON.stringify([{ id: 'e2e', key: API_KEY, staffId: 's-kavya', role: 'security_analyst', tenants: ['*'] }]),
       LOG_LEVEL: 'info',

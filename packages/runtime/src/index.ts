@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { commonEnv, createLogger, env, type Logger, parseEnv } from '@custos/config';
 import { AvroCodec, createKafka, type Kafka } from '@custos/kafka';
 import { type Topics, topics } from '@custos/schemas';
-import { createStore, migrate, type Store } from '@custos/store';
+import { createStore, migrate, retentionConfig, type Store, storeEnv } from '@custos/store';
 import { z } from 'zod';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -54,8 +54,8 @@ export function buildDeps(e: RuntimeEnv, name: string): Deps {
   };
 }
 
-/** Opens the store and applies pending migrations. */
-export async function openStore(e: RuntimeEnv, logger: Logger): Promise<Store> {
+/** Opens the store, applies pending migrations and the configured audit-trail retention. */
+export async function openStore(e: RuntimeEnv, logger: Logger, source: NodeJS.ProcessEnv = process.env): Promise<Store> {
   const store = createStore({
     url: e.CLICKHOUSE_URL,
     username: e.CLICKHOUSE_USER,
@@ -63,8 +63,9 @@ export async function openStore(e: RuntimeEnv, logger: Logger): Promise<Store> {
     database: e.CLICKHOUSE_DATABASE,
     chdbPath: resolve(e.CHDB_PATH),
   });
-  const r = await migrate(store);
-  logger.info({ mode: store.mode, database: store.database, applied: r.applied }, 'store ready');
+  const retention = retentionConfig(parseEnv(storeEnv, source));
+  const r = await migrate(store, undefined, { retention });
+  logger.info({ mode: store.mode, database: store.database, applied: r.applied, retentionDays: retention.days }, 'store ready');
   return store;
 }
 

@@ -5,13 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { startApiService } from '@custos/api';
-import { shutdownOnSignals } from '@custos/config';
+import { ConfigError, parseEnv, shutdownOnSignals } from '@custos/config';
 import { createPolicyJudge, Enforcer } from '@custos/enforcer';
 import { buildDeps, ensureLocalInfra, loadEnv, openStore } from '@custos/runtime';
 import { createAuditClient } from '@custos/sdk';
-import { Sink } from '@custos/sink';
+import { Sink, sinkEnvSchema, sinkOptionsFromEnv, register as sinkRegister } from '@custos/sink';
 import type { Store } from '@custos/store';
 import type { Command } from 'commander';
+import type { Registry } from 'prom-client';
 import { demoGenerator } from '../demo.js';
 
 const SERVICES = ['enforcer', 'sink', 'api'] as const;
@@ -59,6 +60,7 @@ async function start(opts: StartOptions): Promise<void> {
   );
 
   let ready = false;
+  const registries: Registry[] = [];
   let store: Store | undefined;
   if (want('sink') || want('api')) {
     store = await openStore(env, logger);
@@ -66,7 +68,21 @@ async function start(opts: StartOptions): Promise<void> {
     stops.push(() => s.close());
   }
   if (want('sink') && store) {
-    const sink = new Sink({ ...deps, store, groupId: env.SINK_GROUP_ID, maxBatchRows: env.SINK_MAX_BATCH_ROWS });
+    // The demo signs checkpoints with a key it creates in the data directory; otherwise a key must
+    // be configured (no insecure default), exactly as for the standalone sink.
+    const sinkEnv = parseEnv(sinkEnvSchema, opts.demo ? { CHECKPOINT_KEY_AUTOGEN: 'true', ...process.env } : process.env);
+    const sinkOptions = sinkOptionsFromEnv(sinkEnv, logger);
+    if (!sinkOptions.checkpointKey) {
+      throw new ConfigError([
+        {
+          variable: 'CHECKPOINT_PRIVATE_KEY',
+          message:
+            'required: the Ed25519 key (PEM or file) that signs checkpoints; for a demo use --demo or CHECKPOINT_KEY_AUTOGEN=true',
+        },
+      ]);
+    }
+    const sink = new Sink({ ...deps, store, groupId: env.SINK_GROUP_ID, maxBatchRows: env.SINK_MAX_BATCH_ROWS, ...sinkOptions });
+    registries.push(sinkRegister);
     await sink.start();
     stops.push(() => sink.stop());
     logger.info('sink started');
@@ -84,7 +100,7 @@ async function start(opts: StartOptions): Promise<void> {
     logger.info({ policy: judge.policyVersion }, 'enforcer started');
   }
   if (want('api') && store) {
-    const api = await startApiService({ env, logger, store, demoKey: opts.demo === true, ready: () => ready });
+    const api = await startApiService({ env, logger, store, registries, demoKey: opts.demo === true, ready: () => ready });
     stops.push(() => api.stop());
     if (api.demoKey) {
       logger.info(
