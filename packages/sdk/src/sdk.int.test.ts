@@ -170,7 +170,7 @@ describe('SDK against real Kafka and registry', () => {
       })),
     );
     const first = stateValues.find((s) => s.value.eventId === states[0]!.eventId)!;
-    expect(JSON.parse(first.key)).toEqual(['spera', 'cust-1001']);
+    expect(JSON.parse(first.key)).toEqual(['spera', 'cust-1001', 'promotional']);
     const exp = parseSubjectStateChange(states[0]);
     expect(exp.ok && first.value).toEqual(exp.ok && JSON.parse(JSON.stringify(exp.value)));
     const second = stateValues.find((s) => s.value.subjectId === 'cc-1')!;
