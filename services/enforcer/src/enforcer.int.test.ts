@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@custos/config';
-import { AvroCodec, createKafka, ensureTopics } from '@custos/kafka';
+import { AvroCodec, type Consumer, createKafka, ensureTopics } from '@custos/kafka';
 import {
   accessEventAvro,
   type Decision,
@@ -18,7 +18,6 @@ import {
   toAvro,
 } from '@custos/schemas';
 import { infraEnv, testTopics } from '@custos/test/support';
-import type { Consumer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Enforcer } from './enforcer.js';
 import { createPolicyJudge } from './judge.js';

@@ -1,44 +1,106 @@
 /**
- * Adapts the policy engine to the stream: one evaluator, the subject-state table and the per-actor
- * bulk windows, with the bundle swappable at run time (hot reload keeps the state).
+ * Adapts the policy engine to the stream: the current evaluator (swappable at run time: hot reload)
+ * and the subject-state table. Bulk-access windows are kept by the enforcer, one per input
+ * partition, and passed in, so that a partition's windows can be dropped and rebuilt on their own.
  */
-import { type BulkWindow, compileBundle, type Evaluator, type Judgement, loadBundle, SubjectStateStore } from '@custos/policy';
+import {
+  type BulkCounter,
+  BulkWindow,
+  compileBundle,
+  type Evaluator,
+  type Judgement,
+  loadBundle,
+  SubjectStateStore,
+} from '@custos/policy';
 import type { AccessEvent, SubjectStateChange } from '@custos/schemas';
 
 export interface Judge {
+  /** the version that judges the next event */
   readonly policyVersion: string;
-  judge(event: AccessEvent): Judgement;
-  applySubjectState(change: SubjectStateChange): void;
+  /** window length (ms) that `bulk` must have for the current policy */
+  readonly windowMs: number;
+  judge(event: AccessEvent, bulk: BulkCounter): Judgement;
+  /** Records the event in `bulk` as judge() would, without judging (rebuilding windows). */
+  observe(event: AccessEvent, bulk: BulkCounter): void;
+  createBulkWindow(): BulkWindow;
+  /** false when the change was already applied (replays are harmless) */
+  applySubjectState(change: SubjectStateChange): boolean;
 }
 
-export class PolicyJudge implements Judge {
-  readonly subjectState = new SubjectStateStore();
-  private bulk: BulkWindow;
+/** A judge whose policy can be replaced while it runs. */
+export interface ReloadableJudge extends Judge {
+  /** the bundle file it was loaded from, watched for changes when set */
+  readonly file?: string | undefined;
+  /** Swaps in `evaluator`; false when it has the version already judging. */
+  replace(evaluator: Evaluator): boolean;
+}
 
-  constructor(private evaluator: Evaluator) {
-    this.bulk = evaluator.createBulkWindow();
-  }
+export function isReloadable(j: Judge): j is ReloadableJudge {
+  return typeof (j as Partial<ReloadableJudge>).replace === 'function';
+}
+
+export class PolicyJudge implements ReloadableJudge {
+  readonly subjectState = new SubjectStateStore();
+  private readonly listeners: ((evaluator: Evaluator) => void)[] = [];
+
+  constructor(
+    private evaluator: Evaluator,
+    readonly file?: string,
+  ) {}
 
   get policyVersion(): string {
     return this.evaluator.policyVersion;
   }
 
-  judge(event: AccessEvent): Judgement {
-    return this.evaluator.evaluate(event, { subjectState: this.subjectState, bulk: this.bulk });
+  /** the bundle judging now */
+  get bundle(): Evaluator['bundle'] {
+    return this.evaluator.bundle;
   }
 
-  applySubjectState(change: SubjectStateChange): void {
-    this.subjectState.apply(change);
+  /** Calls `listener` with every evaluator swapped in (e.g. to keep a worker's copy in step). */
+  onReplace(listener: (evaluator: Evaluator) => void): void {
+    this.listeners.push(listener);
   }
 
-  /** Swaps in a new bundle; the bulk window is kept unless the window length changed. */
-  replace(evaluator: Evaluator): void {
-    if (evaluator.createBulkWindow().windowMs !== this.bulk.windowMs) this.bulk = evaluator.createBulkWindow();
+  get windowMs(): number {
+    return this.evaluator.bundle.bulkAccess.windowSeconds * 1000;
+  }
+
+  judge(event: AccessEvent, bulk: BulkCounter): Judgement {
+    return this.evaluator.evaluate(event, { subjectState: this.subjectState, bulk });
+  }
+
+  observe(event: AccessEvent, bulk: BulkCounter): void {
+    this.evaluator.observe(event, bulk);
+  }
+
+  createBulkWindow(): BulkWindow {
+    return this.evaluator.createBulkWindow();
+  }
+
+  applySubjectState(change: SubjectStateChange): boolean {
+    return this.subjectState.apply(change);
+  }
+
+  replace(evaluator: Evaluator): boolean {
+    if (evaluator.policyVersion === this.evaluator.policyVersion) return false;
     this.evaluator = evaluator;
+    for (const l of this.listeners) l(evaluator);
+    return true;
   }
+}
+
+/**
+ * Carries a window over to the judge's current window length (after a reload changed it). The
+ * entries are kept; when the new window is longer than the old window + lateness, the events older
+ * than that were already forgotten, so counts are low until the new window has filled.
+ */
+export function rewindow(old: BulkWindow, judge: Judge): BulkWindow {
+  const fresh = judge.createBulkWindow();
+  return BulkWindow.restore({ ...old.snapshot(), windowMs: fresh.windowMs, latenessMs: fresh.latenessMs });
 }
 
 export async function createPolicyJudge(path: string): Promise<PolicyJudge> {
   const loaded = await loadBundle(path);
-  return new PolicyJudge(compileBundle(loaded.bundle, loaded.policyVersion));
+  return new PolicyJudge(compileBundle(loaded.bundle, loaded.policyVersion), path);
 }

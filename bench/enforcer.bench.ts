@@ -1,0 +1,519 @@
+/**
+ * Enforcer benchmark (`pnpm bench:enforcer`), against the local broker and registry (infra/infra.sh up).
+ *
+ *   enforcer.events_per_s   access events/s through the real Enforcer, exactly-once on (one Kafka
+ *                           transaction per batch with the offsets), from its first batch to its
+ *                           last commit, over N pre-produced Avro events (decode, validate, judge
+ *                           with bulk windows, encode decisions). Peer: a pass-through
+ *                           consumer→producer with the same client and settings (same fetch sizes,
+ *                           concurrency, read_committed, per-partition transactional producers,
+ *                           one transaction per batch, same chunking) that copies each record's
+ *                           bytes unchanged. ratio = enforcer / pass-through.
+ *   enforcer.rss_mib        RSS of this process after the enforcer runs (the pass-through runs last
+ *                           in each pair, so its buffers count too)
+ *   with --duration S (soak): a child process produces --rate events/s for S seconds while one
+ *   enforcer judges them; RSS is sampled every 5 s:
+ *   enforcer.soak_events_per_s, enforcer.soak_rss_first_mib (after a warm-up of min(60 s, S/5)),
+ *   enforcer.soak_rss_last_mib, enforcer.soak_rss_max_mib
+ *
+ * Options: --events N (200000) --reps R (3) --partitions P (6) --duration S (0: no soak) --rate R (5000).
+ * Figures are medians of R repetitions (enforcer and pass-through interleaved). Writes
+ * bench/results/enforcer.json. Topics and groups are unique per run and deleted at the end.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createLogger } from '../packages/config/src/index.js';
+import { AvroCodec, createKafka, ensureTopics, type Kafka, type Producer } from '../packages/kafka/src/index.js';
+import { accessEventAvro, topics as makeTopics, type Topics, toAvro } from '../schemas/src/index.js';
+import { createPolicyJudge, Enforcer, SEND_CHUNK_BYTES, SEND_CHUNK_RECORDS } from '../services/enforcer/src/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const policyFile = join(root, 'policies', 'example-org.json');
+const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+
+const { values: args } = parseArgs({
+  options: {
+    events: { type: 'string', default: '200000' },
+    reps: { type: 'string', default: '3' },
+    partitions: { type: 'string', default: '6' },
+    duration: { type: 'string', default: '0' },
+    rate: { type: 'string', default: '5000' },
+    // the soak's bulk window (s): short, so window state reaches its steady size early and RSS
+    // growth after that is not state (the reference policy's 600 s + lateness fills for 20 min)
+    'soak-window': { type: 'string', default: '60' },
+    concurrency: { type: 'string', default: '2' },
+    'max-bytes': { type: 'string', default: String(4 * 1024 * 1024) },
+    // judge on a worker thread (default) or on the consumer's thread
+    judge: { type: 'string', default: 'worker' },
+    // profiling aid: run one side only (no ratio)
+    only: { type: 'string' },
+    // internal: the soak's producer child
+    produce: { type: 'string' },
+    prefix: { type: 'string' },
+  },
+});
+const N = Number(args.events);
+const REPS = Number(args.reps);
+const PARTITIONS = Number(args.partitions);
+const DURATION_S = Number(args.duration);
+const RATE = Number(args.rate);
+const CONCURRENCY = Number(args.concurrency);
+const MAX_BYTES_PER_PARTITION = Number(args['max-bytes']);
+
+const MiB = 1024 * 1024;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const rssMiB = () => process.memoryUsage.rss() / MiB;
+
+// ---- the event mix: mostly what grants allow, some violations, a few processors -------------------
+
+interface Bundle {
+  categories: Record<string, unknown>;
+  purposes: Record<string, unknown>;
+  tenants: string[];
+  roles: Record<string, { actions: string[]; categories: string[]; purposes: string[] }[]>;
+  staff: { id: string; tenants: string[]; roles: { role: string; to?: string }[] }[];
+  agreements: { party: string; categories: string[]; purposes: string[] }[];
+}
+
+function generator(seed = 42): () => Record<string, unknown> {
+  const b = JSON.parse(readFileSync(policyFile, 'utf8')) as Bundle;
+  let a = seed >>> 0;
+  const rnd = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const allCategories = Object.keys(b.categories);
+  const allPurposes = Object.keys(b.purposes);
+  const combos: { actor: string; tenants: string[]; action: string; category: string; purpose: string }[] = [];
+  for (const s of b.staff) {
+    for (const r of s.roles) {
+      if (r.to !== undefined) continue;
+      for (const g of b.roles[r.role] ?? []) {
+        for (const action of g.actions) {
+          for (const category of g.categories[0] === '*' ? allCategories : g.categories) {
+            for (const purpose of g.purposes) combos.push({ actor: s.id, tenants: s.tenants, action, category, purpose });
+          }
+        }
+      }
+    }
+  }
+  const recipients = b.agreements.map((x) => x.party);
+  // Most people touch a modest set of subjects; one analyst reads widely (BULK_ACCESS flags).
+  const subjectPool = (actor: string) => (actor === 's-arjun' ? 50_000 : 150);
+  const actorBase = new Map<string, number>();
+  const base = (actor: string) => {
+    let v = actorBase.get(actor);
+    if (v === undefined) {
+      v = actorBase.size * 100_000;
+      actorBase.set(actor, v);
+    }
+    return v;
+  };
+  // Event time moves forward with the sequence, as an emitting service's clock does: the bulk
+  // window's in-order path. (Late events take BulkWindow's scan path, which costs O(window).)
+  let clock = Date.now() - 60_000;
+  return () => {
+    const c = pick(combos);
+    const violation = rnd() < 0.05;
+    const processor = rnd() < 0.05;
+    const action = processor ? 'read' : c.action;
+    clock = Math.max(clock + 1, Date.now() - 60_000);
+    const e: Record<string, unknown> = {
+      eventId: randomUUID(),
+      occurredAt: clock,
+      tenantId: c.tenants[0] === '*' ? pick(b.tenants) : pick(c.tenants),
+      actor: processor ? { id: pick(recipients), type: 'processor' } : { id: c.actor, type: 'staff' },
+      subject: { id: `cust-${base(c.actor) + Math.floor(rnd() * subjectPool(c.actor))}`, type: 'customer' },
+      categories: [violation ? pick(allCategories) : c.category],
+      fields: ['email', 'phone'],
+      action,
+      purpose: violation ? pick(allPurposes) : c.purpose,
+      recordCount: 1,
+      source: { service: 'crm', requestId: `req-${Math.floor(rnd() * 1e9)}` },
+    };
+    if (action === 'share' || action === 'disclose') e.recipient = { id: pick(recipients), type: 'processor' };
+    return e;
+  };
+}
+
+async function produce(kafka: Kafka, codec: AvroCodec, t: Topics, n: number, next = generator()): Promise<void> {
+  const schema = await codec.register(t.accessEvents.subject, accessEventAvro);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const CHUNK = 2000;
+  for (let sent = 0; sent < n; sent += CHUNK) {
+    const messages = [];
+    for (let i = 0; i < Math.min(CHUNK, n - sent); i++) {
+      const e = next();
+      messages.push({ key: (e.actor as { id: string }).id, value: schema.encode(toAvro(accessEventAvro, e)) });
+    }
+    await producer.send({ topic: t.accessEvents.name, messages, acks: -1 });
+  }
+  await producer.disconnect();
+}
+
+// ---- the pass-through peer ---------------------------------------------------------------------
+
+const CHUNK_BYTES = SEND_CHUNK_BYTES; // as the enforcer
+const CHUNK_RECORDS = SEND_CHUNK_RECORDS;
+
+async function passThrough(kafka: Kafka, input: string, output: string, groupId: string, n: number): Promise<number> {
+  const producers = new Map<number, Promise<Producer>>();
+  const producerFor = (p: number) => {
+    let pr = producers.get(p);
+    if (!pr) {
+      const producer = kafka.producer({
+        transactionalId: `${groupId}-${input}-${p}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        transactionTimeout: 60_000,
+      });
+      pr = producer.connect().then(() => producer);
+      producers.set(p, pr);
+    }
+    return pr;
+  };
+  const consumer = kafka.consumer({
+    groupId,
+    readUncommitted: false,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3000,
+    maxBytesPerPartition: MAX_BYTES_PER_PARTITION,
+    maxBytes: 32 * MiB,
+    maxWaitTimeInMs: 500,
+  });
+  let done = 0;
+  let t0 = 0;
+  let t1 = 0;
+  let finished!: () => void;
+  const all = new Promise<void>((resolve) => {
+    finished = resolve;
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic: input, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: CONCURRENCY,
+    eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+      const started = performance.now();
+      if (t0 === 0) t0 = started;
+      const producer = await producerFor(batch.partition);
+      const txn = await producer.transaction();
+      let chunk: { key: Buffer | null; value: Buffer | null }[] = [];
+      let bytes = 0;
+      for (const m of batch.messages) {
+        chunk.push({ key: m.key, value: m.value });
+        bytes += (m.value?.length ?? 0) + 64;
+        if (bytes >= CHUNK_BYTES || chunk.length >= CHUNK_RECORDS) {
+          await txn.send({ topic: output, messages: chunk });
+          chunk = [];
+          bytes = 0;
+        }
+      }
+      if (chunk.length > 0) await txn.send({ topic: output, messages: chunk });
+      await txn.sendOffsets({
+        consumerGroupId: groupId,
+        topics: [
+          {
+            topic: batch.topic,
+            partitions: [{ partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }],
+          },
+        ],
+      });
+      await txn.commit();
+      resolveOffset(batch.lastOffset());
+      done += batch.messages.length;
+      if (done >= n && t1 === 0) {
+        t1 = performance.now();
+        finished();
+      }
+      await heartbeat();
+    },
+  });
+  await all;
+  await consumer.disconnect();
+  for (const p of producers.values()) await (await p).disconnect();
+  return (n / (t1 - t0)) * 1000;
+}
+
+async function runEnforcer(
+  kafka: Kafka,
+  codec: AvroCodec,
+  t: Topics,
+  groupId: string,
+  n: number,
+): Promise<{ eps: number; enforcer: Enforcer }> {
+  const logger = createLogger('bench-enforcer', 'warn');
+  let t0 = 0;
+  let t1 = 0;
+  let finished!: () => void;
+  const all = new Promise<void>((resolve) => {
+    finished = resolve;
+  });
+  const enforcer: Enforcer = new Enforcer({
+    kafka,
+    codec,
+    topics: t,
+    logger,
+    judge: await createPolicyJudge(policyFile),
+    groupId,
+    policyReload: false,
+    judgeInWorker: args.judge !== 'thread',
+    partitionsConsumedConcurrently: CONCURRENCY,
+    maxBytesPerPartition: MAX_BYTES_PER_PARTITION,
+    onBatch: (b) => {
+      const end = performance.now();
+      if (t0 === 0 || end - b.ms < t0) t0 = end - b.ms;
+      if (enforcer.stats.events >= n && t1 === 0) {
+        t1 = end;
+        finished();
+      }
+    },
+  });
+  await enforcer.start();
+  await all;
+  return { eps: (n / (t1 - t0)) * 1000, enforcer };
+}
+
+// ---- soak --------------------------------------------------------------------------------------
+
+async function produceAtRate(prefix: string, seconds: number, rate: number): Promise<void> {
+  const kafka = createKafka({ brokers, clientId: 'bench-enforcer-soak-producer' });
+  const codec = AvroCodec.connect(registryUrl);
+  const t = makeTopics({ prefix, partitions: PARTITIONS });
+  const schema = await codec.register(t.accessEvents.subject, accessEventAvro);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const next = generator(7);
+  const start = performance.now();
+  let sent = 0;
+  while (performance.now() - start < seconds * 1000) {
+    const due = Math.floor(((performance.now() - start) / 1000) * rate);
+    const messages = [];
+    for (; sent < due && messages.length < 5000; sent++) {
+      const e: Record<string, unknown> = { ...next(), occurredAt: Date.now() };
+      messages.push({ key: (e.actor as { id: string }).id, value: schema.encode(toAvro(accessEventAvro, e)) });
+    }
+    if (messages.length > 0) await producer.send({ topic: t.accessEvents.name, messages });
+    else await sleep(20);
+  }
+  await producer.disconnect();
+  process.stdout.write(`${JSON.stringify({ sent })}\n`);
+}
+
+async function soak(kafka: Kafka, codec: AvroCodec, prefix: string, t: Topics) {
+  const child = spawn(
+    process.execPath,
+    [
+      ...process.execArgv,
+      fileURLToPath(import.meta.url),
+      '--produce',
+      String(DURATION_S),
+      '--prefix',
+      prefix,
+      '--rate',
+      String(RATE),
+      '--partitions',
+      String(PARTITIONS),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let childOut = '';
+  child.stdout.on('data', (d: Buffer) => {
+    childOut += d.toString();
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const logger = createLogger('bench-enforcer-soak', 'warn');
+  const bundle = JSON.parse(readFileSync(policyFile, 'utf8')) as { bulkAccess: { windowSeconds: number } };
+  bundle.bulkAccess.windowSeconds = Number(args['soak-window']);
+  const soakPolicy = join(mkdtempSync(join(tmpdir(), 'custos-bench-')), 'policy.json');
+  writeFileSync(soakPolicy, JSON.stringify(bundle));
+  const enforcer = new Enforcer({
+    kafka,
+    codec,
+    topics: t,
+    logger,
+    judge: await createPolicyJudge(soakPolicy),
+    groupId: `${prefix}soak`,
+    policyReload: false,
+    judgeInWorker: args.judge !== 'thread',
+  });
+  await enforcer.start();
+  const samples: {
+    s: number;
+    rss: number;
+    heap: number;
+    workerHeap: number;
+    events: number;
+    actors: number;
+    entries: number;
+  }[] = [];
+  const start = performance.now();
+  const timer = setInterval(async () => {
+    const workerHeap = ((await enforcer.judgeHeapUsed()) ?? 0) / MiB;
+    samples.push({
+      s: Math.round((performance.now() - start) / 1000),
+      rss: rssMiB(),
+      heap: process.memoryUsage().heapUsed / MiB,
+      workerHeap,
+      events: enforcer.stats.events,
+      ...enforcer.bulkStats(),
+    });
+    const last = samples.at(-1)!;
+    console.log(
+      `  soak t=${last.s}s rss=${last.rss.toFixed(0)} MiB main-thread heap=${last.heap.toFixed(0)} MiB worker heap=${last.workerHeap.toFixed(0)} MiB events=${last.events} window actors=${last.actors} entries=${last.entries}`,
+    );
+  }, 5000);
+  await exited;
+  const { sent } = JSON.parse(childOut.trim().split('\n').at(-1) ?? '{"sent":0}') as { sent: number };
+  const deadline = Date.now() + 120_000;
+  while (enforcer.stats.events < sent && Date.now() < deadline) await sleep(200);
+  clearInterval(timer);
+  const elapsed = (performance.now() - start) / 1000;
+  await enforcer.stop();
+  const warm = Math.min(60, DURATION_S / 5);
+  const steady = samples.filter((x) => x.s >= warm);
+  const mid = steady.find((x) => x.s >= DURATION_S / 2);
+  return {
+    mid: mid?.rss ?? Number.NaN,
+    eps: enforcer.stats.events / elapsed,
+    sent,
+    judged: enforcer.stats.events,
+    first: steady[0]?.rss ?? Number.NaN,
+    last: steady.at(-1)?.rss ?? Number.NaN,
+    max: Math.max(...steady.map((x) => x.rss)),
+    samples,
+  };
+}
+
+// ---- main --------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  if (args.produce !== undefined) {
+    await produceAtRate(args.prefix as string, Number(args.produce), RATE);
+    return;
+  }
+  const prefix = `bench-enforcer-${randomUUID().slice(0, 8)}.`;
+  const t = makeTopics({ prefix, partitions: PARTITIONS });
+  const passOut = `${prefix}passthrough-out`;
+  const kafka = createKafka({ brokers, clientId: 'bench-enforcer', logger: createLogger('bench-kafka', 'error') });
+  const codec = AvroCodec.connect(registryUrl);
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, [...Object.values(t), { name: passOut, partitions: PARTITIONS, config: {} }]);
+  const groups: string[] = [];
+  try {
+    console.log(
+      `enforcer bench: ${N} events, ${PARTITIONS} partitions, ${REPS} reps, judging on ${args.judge === 'thread' ? "the consumer's thread" : 'a worker thread'}, concurrency ${CONCURRENCY}, ${cpus().length} CPUs, node ${process.version}`,
+    );
+    const figures: Record<string, unknown>[] = [];
+    if (REPS > 0) {
+      const t0 = performance.now();
+      await produce(kafka, codec, t, N);
+      console.log(`  pre-produced ${N} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+      const enf: number[] = [];
+      const pass: number[] = [];
+      const rss: number[] = [];
+      for (let r = 0; r < REPS; r++) {
+        const g1 = `${prefix}enforcer-${r}`;
+        groups.push(g1);
+        let eps = Number.NaN;
+        if (args.only !== 'passthrough') {
+          const run = await runEnforcer(kafka, codec, t, g1, N);
+          await run.enforcer.stop();
+          eps = run.eps;
+        }
+        enf.push(eps);
+        rss.push(rssMiB());
+        const g2 = `${prefix}pass-${r}`;
+        groups.push(g2);
+        const p = args.only === 'enforcer' ? Number.NaN : await passThrough(kafka, t.accessEvents.name, passOut, g2, N);
+        pass.push(p);
+        console.log(
+          `  rep ${r + 1}: enforcer ${eps.toFixed(0)} events/s, pass-through ${p.toFixed(0)} events/s, ratio ${(eps / p).toFixed(2)}, rss ${rss.at(-1)!.toFixed(0)} MiB`,
+        );
+      }
+      const e = median(enf);
+      const p = median(pass);
+      figures.push(
+        {
+          name: 'enforcer.events_per_s',
+          value: Math.round(e),
+          unit: 'events/s',
+          peer: { name: 'passthrough.events_per_s', value: Math.round(p) },
+          ratio: Number((e / p).toFixed(3)),
+        },
+        { name: 'enforcer.rss_mib', value: Math.round(median(rss)), unit: 'MiB' },
+      );
+      console.log('');
+      console.log(`| figure | value (median of ${REPS}) | target |`);
+      console.log('|---|---|---|');
+      console.log(`| enforcer.events_per_s | ${e.toFixed(0)} events/s | ≥ 20000 |`);
+      console.log(`| passthrough.events_per_s | ${p.toFixed(0)} events/s | |`);
+      const repRatios = enf.map((x, i) => x / pass[i]!);
+      console.log(`| ratio (of the medians) | ${(e / p).toFixed(3)} | ≥ 0.7 |`);
+      console.log(`| ratio (median of per-rep ratios) | ${median(repRatios).toFixed(3)} | |`);
+      console.log(`| enforcer.rss_mib | ${median(rss).toFixed(0)} MiB | |`);
+    }
+
+    if (DURATION_S > 0) {
+      console.log(`soak: ${DURATION_S} s at ${RATE} events/s, bulk window ${args['soak-window']} s`);
+      const st = makeTopics({ prefix: `${prefix}soak.`, partitions: PARTITIONS });
+      await ensureTopics(admin, Object.values(st));
+      groups.push(`${prefix}soak`);
+      const s = await soak(kafka, codec, `${prefix}soak.`, st);
+      figures.push(
+        { name: 'enforcer.soak_events_per_s', value: Math.round(s.eps), unit: 'events/s' },
+        { name: 'enforcer.soak_rss_first_mib', value: Math.round(s.first), unit: 'MiB' },
+        { name: 'enforcer.soak_rss_mid_mib', value: Math.round(s.mid), unit: 'MiB' },
+        { name: 'enforcer.soak_rss_last_mib', value: Math.round(s.last), unit: 'MiB' },
+        { name: 'enforcer.soak_rss_max_mib', value: Math.round(s.max), unit: 'MiB' },
+      );
+      console.log(
+        `| soak (${DURATION_S} s, ${RATE}/s offered, ${s.judged}/${s.sent} judged) | rss first ${s.first.toFixed(0)} / mid ${s.mid.toFixed(0)} / last ${s.last.toFixed(0)} / max ${s.max.toFixed(0)} MiB |`,
+      );
+      await admin.deleteTopics({ topics: Object.values(st).map((x) => x.name) }).catch(() => undefined);
+    }
+
+    const result = {
+      suite: 'enforcer',
+      when: new Date().toISOString(),
+      machine: { cpus: cpus().length, node: process.version },
+      reps: REPS,
+      events: N,
+      settings: {
+        judge: args.judge,
+        partitionsConsumedConcurrently: CONCURRENCY,
+        maxBytesPerPartition: MAX_BYTES_PER_PARTITION,
+        partitions: PARTITIONS,
+      },
+      ...(DURATION_S > 0 ? { soak: { seconds: DURATION_S, rate: RATE, bulkWindowSeconds: Number(args['soak-window']) } } : {}),
+      figures,
+    };
+    mkdirSync(join(here, 'results'), { recursive: true });
+    writeFileSync(join(here, 'results', 'enforcer.json'), `${JSON.stringify(result, null, 2)}\n`);
+    console.log('wrote bench/results/enforcer.json');
+  } finally {
+    await admin.deleteTopics({ topics: [...Object.values(t).map((x) => x.name), passOut] }).catch(() => undefined);
+    await admin.deleteGroups(groups).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
+
+await main();
+process.exit(0);

@@ -1,0 +1,164 @@
+/** The hot path's shortcuts agree with the contract's own parser and the plain Avro encoder. */
+import { type AvroCodec, frame, type RegisteredSchema } from '@custos/kafka';
+import { RULE_CODES } from '@custos/policy';
+import { accessEventAvro, decisionAvro, fromAvro, parseAccessEvent, toAvro } from '@custos/schemas';
+import avro from 'avsc';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DecisionEncoder } from './decision-encoder.js';
+import { AccessEventDecoder, type DecodedEvent, toEvent } from './decode.js';
+
+const eventType = avro.Type.forSchema(accessEventAvro as unknown as avro.Schema);
+const decisionType = avro.Type.forSchema(decisionAvro as unknown as avro.Schema);
+const registered = (id: number, type: avro.Type): RegisteredSchema => ({
+  id,
+  subject: 's',
+  type,
+  encode: (v) => frame(id, type.toBuffer(v)),
+});
+
+const text = fc.oneof(
+  fc.constantFrom('', ' ', 'x', ' x', 'x ', '\tx', 'spera', 's-asha', 'personal.contact'),
+  fc.string({ maxLength: 6 }),
+);
+const uuid = fc.oneof(fc.uuid(), fc.constantFrom('', 'not-a-uuid', '0190A000-0000-7000-8000-00000000E001'));
+const millis = fc.oneof(
+  fc.integer({ min: 0, max: 253_402_300_799_999 }),
+  fc.constantFrom(-1, -62_167_219_200_001, 253_402_300_800_000, 8_640_000_000_000_000, 8_640_000_000_000_001),
+);
+const nullable = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null });
+const avroEvent = fc.record({
+  eventId: uuid,
+  occurredAt: millis,
+  tenantId: text,
+  actor: fc.record({ id: text, type: fc.constantFrom('staff', 'processor') }),
+  subject: fc.record({ id: text, type: fc.constantFrom('customer', 'user', 'employee', 'client_contact') }),
+  categories: fc.array(text, { maxLength: 3 }),
+  fields: nullable(fc.array(text, { maxLength: 2 })),
+  action: fc.constantFrom('read', 'create', 'update', 'delete', 'export', 'share', 'disclose'),
+  purpose: text,
+  recipient: nullable(fc.record({ id: text, type: fc.constantFrom('processor', 'third_party', 'authority') })),
+  legalBasis: nullable(text),
+  dataCollectedAt: nullable(millis),
+  recordCount: fc.integer({ min: -2, max: 2_147_483_647 }),
+  source: fc.record({ service: text, requestId: nullable(text), traceId: nullable(text), ip: nullable(text) }),
+  attributes: nullable(fc.dictionary(fc.string({ maxLength: 3 }), fc.string({ maxLength: 3 }), { maxKeys: 2 })),
+});
+
+/** the contract's way: Avro form → JSON form → parseAccessEvent */
+function slow(v: unknown) {
+  try {
+    return parseAccessEvent(fromAvro(accessEventAvro, v));
+  } catch {
+    return undefined;
+  }
+}
+
+describe('access event fast path', () => {
+  it('accepts exactly what the contract accepts, with the same event', () => {
+    let valid = 0;
+    fc.assert(
+      fc.property(avroEvent, (raw) => {
+        const v = eventType.fromBuffer(eventType.toBuffer(raw));
+        const want = slow(v);
+        const got = toEvent(v);
+        if (want === undefined) expect(got.ok).toBe(false);
+        else if (!want.ok) expect(got).toMatchObject({ ok: false, step: 'validate' });
+        else {
+          expect(got.ok).toBe(true);
+          valid++;
+          const e = got as DecodedEvent;
+          expect(e.event).toEqual(want.value);
+          expect(e.time).toBe(Date.parse(want.value.occurredAt));
+          // The Avro form kept for the decision is the canonical one.
+          expect({ ...e.avro }).toEqual({ ...toAvro(accessEventAvro, want.value) });
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    expect(valid).toBeGreaterThan(100); // the generator reaches valid events, not only rejects
+  });
+
+  it('decodes known schema ids synchronously and leaves framing errors to the codec', () => {
+    const decoder = new AccessEventDecoder({} as AvroCodec, registered(7, eventType));
+    const e = {
+      eventId: '0190a000-0000-7000-8000-000000000001',
+      occurredAt: '2026-03-02T10:00:00.000Z',
+      tenantId: 'spera',
+      actor: { id: 's-asha', type: 'staff' },
+      subject: { id: 'c1', type: 'customer' },
+      categories: ['personal.contact'],
+      action: 'read',
+      purpose: 'service.support',
+      source: { service: 'crm' },
+    };
+    const r = decoder.tryDecode(frame(7, eventType.toBuffer(toAvro(accessEventAvro, e))));
+    expect(r).toMatchObject({ ok: true, event: { ...e, recordCount: 1 } });
+    expect((r as DecodedEvent).body).toBeDefined();
+    expect(decoder.tryDecode(frame(8, Buffer.from([1])))).toBeUndefined(); // unknown id
+    expect(decoder.tryDecode(Buffer.from('{"json":true}'))).toBeUndefined(); // bad magic
+    expect(decoder.tryDecode(frame(7, Buffer.from([0xff])))).toMatchObject({ ok: false, step: 'decode' });
+  });
+});
+
+describe('DecisionEncoder', () => {
+  it('splices the received event bytes into exactly what a full encode writes', () => {
+    const schema = registered(9, decisionType);
+    const encoder = new DecisionEncoder(schema);
+    const decoder = new AccessEventDecoder({} as AvroCodec, registered(7, eventType));
+    fc.assert(
+      fc.property(
+        avroEvent,
+        fc.constantFrom('allow', 'flag', 'deny'),
+        fc.array(fc.record({ code: fc.constantFrom(...RULE_CODES), message: fc.string({ maxLength: 200 }) }), { maxLength: 3 }),
+        fc.array(fc.string({ maxLength: 10 }), { maxLength: 3 }),
+        (raw, outcome, reasons, basis) => {
+          const r = decoder.tryDecode(frame(7, eventType.toBuffer(raw)));
+          if (r === undefined || !r.ok) return;
+          const j = { outcome, reasons, basis, policyVersion: 'v1+sha256:abc' };
+          const spliced = encoder.encode(r, j, 1_700_000_000_000);
+          const full = schema.encode({
+            eventId: r.event.eventId,
+            decidedAt: 1_700_000_000_000,
+            ...j,
+            event: toAvro(accessEventAvro, r.event),
+          });
+          expect(spliced.equals(full)).toBe(true);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('grows its scratch buffer for large decisions', () => {
+    const schema = registered(9, decisionType);
+    const encoder = new DecisionEncoder(schema);
+    const decoder = new AccessEventDecoder({} as AvroCodec, registered(7, eventType));
+    const r = decoder.tryDecode(
+      frame(
+        7,
+        eventType.toBuffer(
+          toAvro(accessEventAvro, {
+            eventId: '0190a000-0000-7000-8000-000000000001',
+            occurredAt: '2026-03-02T10:00:00.000Z',
+            tenantId: 'spera',
+            actor: { id: 's-asha', type: 'staff' },
+            subject: { id: 'c1', type: 'customer' },
+            categories: ['personal.contact'],
+            action: 'read',
+            purpose: 'service.support',
+            source: { service: 'crm' },
+          }),
+        ),
+      ),
+    ) as DecodedEvent;
+    const j = {
+      outcome: 'deny' as const,
+      reasons: [{ code: 'BULK_ACCESS' as const, message: 'm'.repeat(100_000) }],
+      basis: [],
+      policyVersion: 'v',
+    };
+    const out = encoder.encode(r, j, 0);
+    expect(decisionType.fromBuffer(out.subarray(5)).reasons[0].message.length).toBe(100_000);
+  });
+});
