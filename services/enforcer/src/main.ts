@@ -1,24 +1,12 @@
 /** Runs the enforcer alone: parse env → build dependencies → start; /metrics when ENFORCER_METRICS_PORT is set. */
 import type { Server } from 'node:http';
-import { env, parseEnv, shutdownOnSignals } from '@custos/config';
-import { buildDeps, runtimeEnv } from '@custos/runtime';
+import { parseEnv, shutdownOnSignals } from '@custos/config';
+import { buildDeps } from '@custos/runtime';
 import { collectDefaultMetrics } from 'prom-client';
-import { z } from 'zod';
+import { enforcerEnv, enforcerOptionsFromEnv } from './config.js';
 import { Enforcer } from './enforcer.js';
 import { createPolicyJudge } from './judge.js';
 import { EnforcerMetrics, serveMetrics } from './metrics.js';
-
-/** The enforcer's own knobs on top of the shared runtime variables. */
-export const enforcerEnv = runtimeEnv.extend({
-  ENFORCER_METRICS_PORT: env.int({ min: 0, max: 65535 }).optional(),
-  ENFORCER_METRICS_HOST: z.string().default('127.0.0.1'),
-  ENFORCER_CONCURRENCY: env.int({ min: 1, max: 64 }).default(2),
-  ENFORCER_MAX_BYTES_PER_PARTITION: env.int({ min: 1024 }).default(4 * 1024 * 1024),
-  ENFORCER_SESSION_TIMEOUT_MS: env.int({ min: 6000 }).default(30_000),
-  ENFORCER_POLICY_RELOAD: env.bool().default(true),
-  /** failure tests only: hold each transaction open this long before committing */
-  ENFORCER_FAULT_PAUSE_BEFORE_COMMIT_MS: env.int({ min: 0 }).default(0),
-});
 
 const e = parseEnv(enforcerEnv);
 const deps = buildDeps(e, 'enforcer');
@@ -32,14 +20,7 @@ const enforcer = new Enforcer({
   ...deps,
   judge,
   metrics,
-  groupId: e.ENFORCER_GROUP_ID,
-  partitionsConsumedConcurrently: e.ENFORCER_CONCURRENCY,
-  maxBytesPerPartition: e.ENFORCER_MAX_BYTES_PER_PARTITION,
-  sessionTimeoutMs: e.ENFORCER_SESSION_TIMEOUT_MS,
-  policyReload: e.ENFORCER_POLICY_RELOAD ? {} : false,
-  ...(e.ENFORCER_FAULT_PAUSE_BEFORE_COMMIT_MS > 0
-    ? { faultInjection: { pauseBeforeCommitMs: e.ENFORCER_FAULT_PAUSE_BEFORE_COMMIT_MS } }
-    : {}),
+  ...enforcerOptionsFromEnv(e),
   onFatal: (err) => {
     logger.fatal({ err }, 'enforcer stopped by a fatal error');
     void enforcer.stop(e.SHUTDOWN_TIMEOUT_MS).finally(() => process.exit(1));

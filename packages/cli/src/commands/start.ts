@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { startApiService } from '@custos/api';
 import { ConfigError, parseEnv, shutdownOnSignals } from '@custos/config';
-import { createPolicyJudge, Enforcer } from '@custos/enforcer';
+import { createPolicyJudge, Enforcer, EnforcerMetrics, enforcerEnv, enforcerOptionsFromEnv } from '@custos/enforcer';
 import { buildDeps, ensureLocalInfra, loadEnv, openStore } from '@custos/runtime';
 import { createAuditClient } from '@custos/sdk';
 import { Sink, sinkEnvSchema, sinkOptionsFromEnv, register as sinkRegister } from '@custos/sink';
@@ -89,14 +89,20 @@ async function start(opts: StartOptions): Promise<void> {
   }
   if (want('enforcer')) {
     const judge = await createPolicyJudge(env.POLICY_FILE);
+    const metrics = new EnforcerMetrics();
     const enforcer = new Enforcer({
       ...deps,
       judge,
-      groupId: env.ENFORCER_GROUP_ID,
-      transactionalId: `custos-enforcer-${env.ENFORCER_INSTANCE_ID}`,
+      metrics,
+      ...enforcerOptionsFromEnv(parseEnv(enforcerEnv)),
+      onFatal: (err) => {
+        logger.fatal({ err }, 'enforcer stopped by a fatal error; stopping');
+        process.kill(process.pid, 'SIGTERM');
+      },
     });
     await enforcer.start();
-    stops.push(() => enforcer.stop());
+    registries.push(metrics.registry);
+    stops.push(() => enforcer.stop(Math.max(100, env.SHUTDOWN_TIMEOUT_MS - 1000)));
     logger.info({ policy: judge.policyVersion }, 'enforcer started');
   }
   if (want('api') && store) {
