@@ -6,7 +6,7 @@
  */
 import type { Evaluator, Judgement, SubjectStateView } from '@custos/policy';
 import { type AccessEvent, parseAccessEvent } from '@custos/schemas';
-import type { Store } from '@custos/store';
+import type { DecisionContent, Store } from '@custos/store';
 
 export interface ReplayOptions {
   store: Store;
@@ -47,32 +47,8 @@ export interface ReplayReport {
   examples: Change[];
 }
 
-interface Row {
-  event_id: string;
-  tenant_id: string;
-  occurred_at: string;
-  outcome: string;
-  codes: string[];
-  policy_version: string;
-  actor_id: string;
-  actor_type: string;
-  subject_id: string;
-  subject_type: string;
-  categories: string[];
-  fields: string[];
-  action: string;
-  purpose: string;
-  recipient_id: string;
-  recipient_type: string;
-  legal_basis: string;
-  data_collected_at: string | null;
-  record_count: number;
-  source_service: string;
-  source_request_id: string;
-  source_trace_id: string;
-  source_ip: string;
-  attributes: Record<string, string>;
-}
+/** The stored columns replay reads: the event and the decision's outcome and codes. */
+type Row = Omit<DecisionContent, 'decided_at' | 'reason_messages' | 'basis'>;
 
 const iso = (ch: string) => `${ch.replace(' ', 'T')}Z`;
 
