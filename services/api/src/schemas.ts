@@ -20,6 +20,9 @@ export const idParam = z
   .string()
   .min(1, 'must not be empty')
   .max(256, 'at most 256 characters')
+  // Blank ids are refused here as the event contract refuses them: a read that names one could
+  // not be recorded on the audit trail (and would answer 503 instead of 400).
+  .regex(/\S/, 'must not be blank')
   .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters');
 
 export const timeParam = z.iso
