@@ -146,6 +146,46 @@ function gen(schema: Avro, named: Map<string, Avro>, ns: string, indent: string)
   throw new Error(`unsupported Avro type ${t}`);
 }
 
+/**
+ * TypeScript type of the Avro form of a schema, as avsc encodes and decodes it: every field present,
+ * nullable unions as `T | null`, timestamps as epoch millis, bytes as Buffer.
+ */
+function genAvroForm(schema: Avro, named: Map<string, Avro>, ns: string, indent: string): string {
+  if (typeof schema === 'string') {
+    const prim: Record<string, string> = {
+      string: 'string',
+      boolean: 'boolean',
+      int: 'number',
+      long: 'number',
+      float: 'number',
+      double: 'number',
+      bytes: 'Buffer',
+      null: 'null',
+    };
+    const p = prim[schema];
+    if (p) return p;
+    const full = schema.includes('.') ? schema : `${ns}.${schema}`;
+    const def = named.get(full);
+    if (!def) throw new Error(`unknown Avro type ${schema}`);
+    return genAvroForm(def, named, ns, indent);
+  }
+  if (Array.isArray(schema)) return schema.map((s) => genAvroForm(s, named, ns, indent)).join(' | ');
+  const t = schema.type;
+  if (typeof t !== 'string') return genAvroForm(t as Avro, named, ns, indent);
+  if (t === 'enum') return (schema.symbols as string[]).map((s) => `'${s}'`).join(' | ');
+  if (t === 'array') return `Array<${genAvroForm(schema.items as Avro, named, ns, indent)}>`;
+  if (t === 'map') return `Record<string, ${genAvroForm(schema.values as Avro, named, ns, indent)}>`;
+  if (t === 'record') {
+    const nsHere = typeof schema.namespace === 'string' ? schema.namespace : ns;
+    const inner = `${indent}  `;
+    const fields = (schema.fields as { name: string; type: Avro }[]).map(
+      (f) => `${inner}${f.name}: ${genAvroForm(f.type, named, nsHere, inner)};`,
+    );
+    return `{\n${fields.join('\n')}\n${indent}}`;
+  }
+  return genAvroForm(t, named, ns, indent);
+}
+
 export function generate(): string {
   const files = loadAvroFiles();
   const named = new Map<string, Avro>();
@@ -171,6 +211,9 @@ export function generate(): string {
       '',
       `/** Structural validator of the JSON form of ${f.name} v${f.version} (contract rules are layered on in contract.ts). */`,
       `export const ${f.name[0]?.toLowerCase()}${f.name.slice(1)}V${f.version}Base = ${g.zod};`,
+      '',
+      `/** Avro form of ${f.name} v${f.version}, as avsc encodes and decodes it. */`,
+      `export interface ${f.name}V${f.version}AvroValue ${genAvroForm(f.schema as Avro, named, ns, '')}`,
       '',
     );
   }

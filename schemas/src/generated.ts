@@ -75,6 +75,39 @@ export const accessEventV1Base = z.object({
   attributes: z.record(z.string(), z.string()).nullish(),
 });
 
+/** Avro form of AccessEvent v1, as avsc encodes and decodes it. */
+export interface AccessEventV1AvroValue {
+  eventId: string;
+  occurredAt: number;
+  tenantId: string;
+  actor: {
+    id: string;
+    type: 'staff' | 'processor';
+  };
+  subject: {
+    id: string;
+    type: 'customer' | 'user' | 'employee' | 'client_contact';
+  };
+  categories: Array<string>;
+  fields: null | Array<string>;
+  action: 'read' | 'create' | 'update' | 'delete' | 'export' | 'share' | 'disclose';
+  purpose: string;
+  recipient: null | {
+    id: string;
+    type: 'processor' | 'third_party' | 'authority';
+  };
+  legalBasis: null | string;
+  dataCollectedAt: null | number;
+  recordCount: number;
+  source: {
+    service: string;
+    requestId: null | string;
+    traceId: null | string;
+    ip: null | string;
+  };
+  attributes: null | Record<string, string>;
+}
+
 /** Avro schema of DeadLetter v1 (from schemas/avro/DeadLetter.v1.avsc), named types inlined. */
 export const DeadLetterV1Avro = {"type":"record","name":"DeadLetter","namespace":"io.custos.v1","doc":"A record that could not be processed, kept whole with why and where it failed.","fields":[{"name":"reason","type":"string"},{"name":"errorType","type":"string","doc":"class of the error, e.g. ValidationError, DecodeError"},{"name":"retriable","type":"boolean"},{"name":"step","type":"string","doc":"which step failed, e.g. decode, validate, store"},{"name":"service","type":"string"},{"name":"sourceTopic","type":"string"},{"name":"partition","type":"int"},{"name":"offset","type":"string","doc":"Kafka offset as a decimal string (int64)"},{"name":"failedAt","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"key","type":["null","bytes"],"default":null},{"name":"value","type":["null","bytes"],"default":null},{"name":"headers","type":{"type":"array","items":{"type":"record","name":"Header","fields":[{"name":"key","type":"string"},{"name":"value","type":["null","bytes"],"default":null}]}},"default":[]}]} as const;
 
@@ -118,6 +151,25 @@ export const deadLetterV1Base = z.object({
     value: z.instanceof(Uint8Array).nullish(),
   })).optional(),
 });
+
+/** Avro form of DeadLetter v1, as avsc encodes and decodes it. */
+export interface DeadLetterV1AvroValue {
+  reason: string;
+  errorType: string;
+  retriable: boolean;
+  step: string;
+  service: string;
+  sourceTopic: string;
+  partition: number;
+  offset: string;
+  failedAt: number;
+  key: null | Buffer;
+  value: null | Buffer;
+  headers: Array<{
+    key: string;
+    value: null | Buffer;
+  }>;
+}
 
 /** Avro schema of Decision v1 (from schemas/avro/Decision.v1.avsc), named types inlined. */
 export const DecisionV1Avro = {"type":"record","name":"Decision","namespace":"io.custos.v1","doc":"The enforcer's judgement of one valid access event.","fields":[{"name":"eventId","type":{"type":"string","logicalType":"uuid"}},{"name":"decidedAt","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"outcome","type":{"type":"enum","name":"Outcome","symbols":["allow","flag","deny"]}},{"name":"reasons","type":{"type":"array","items":{"type":"record","name":"Reason","fields":[{"name":"code","type":"string","doc":"a rule code from enforcement-rules.md; a string, not an enum, so new rules stay compatible"},{"name":"message","type":"string"}]}}},{"name":"basis","type":{"type":"array","items":"string"},"doc":"grant and agreement ids that allowed the access"},{"name":"policyVersion","type":"string"},{"name":"event","type":{"type":"record","name":"AccessEvent","namespace":"io.custos.v1","doc":"One access to personal data by staff or a processor (contract: shared/spec/access-event.md).","fields":[{"name":"eventId","type":{"type":"string","logicalType":"uuid"},"doc":"unique id; de-duplication key downstream"},{"name":"occurredAt","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"event time, UTC"},{"name":"tenantId","type":"string"},{"name":"actor","type":{"type":"record","name":"Actor","fields":[{"name":"id","type":"string"},{"name":"type","type":{"type":"enum","name":"ActorType","symbols":["staff","processor"]}}]}},{"name":"subject","type":{"type":"record","name":"Subject","fields":[{"name":"id","type":"string"},{"name":"type","type":{"type":"enum","name":"SubjectType","symbols":["customer","user","employee","client_contact"]}}]}},{"name":"categories","type":{"type":"array","items":"string"}},{"name":"fields","type":["null",{"type":"array","items":"string"}],"default":null},{"name":"action","type":{"type":"enum","name":"Action","symbols":["read","create","update","delete","export","share","disclose"]}},{"name":"purpose","type":"string"},{"name":"recipient","type":["null",{"type":"record","name":"Recipient","fields":[{"name":"id","type":"string"},{"name":"type","type":{"type":"enum","name":"RecipientType","symbols":["processor","third_party","authority"]}}]}],"default":null},{"name":"legalBasis","type":["null","string"],"default":null},{"name":"dataCollectedAt","type":["null",{"type":"long","logicalType":"timestamp-millis"}],"default":null},{"name":"recordCount","type":"int","default":1},{"name":"source","type":{"type":"record","name":"Source","fields":[{"name":"service","type":"string"},{"name":"requestId","type":["null","string"],"default":null},{"name":"traceId","type":["null","string"],"default":null},{"name":"ip","type":["null","string"],"default":null}]}},{"name":"attributes","type":["null",{"type":"map","values":"string"}],"default":null}]}}]} as const;
@@ -214,6 +266,50 @@ export const decisionV1Base = z.object({
   }),
 });
 
+/** Avro form of Decision v1, as avsc encodes and decodes it. */
+export interface DecisionV1AvroValue {
+  eventId: string;
+  decidedAt: number;
+  outcome: 'allow' | 'flag' | 'deny';
+  reasons: Array<{
+    code: string;
+    message: string;
+  }>;
+  basis: Array<string>;
+  policyVersion: string;
+  event: {
+    eventId: string;
+    occurredAt: number;
+    tenantId: string;
+    actor: {
+      id: string;
+      type: 'staff' | 'processor';
+    };
+    subject: {
+      id: string;
+      type: 'customer' | 'user' | 'employee' | 'client_contact';
+    };
+    categories: Array<string>;
+    fields: null | Array<string>;
+    action: 'read' | 'create' | 'update' | 'delete' | 'export' | 'share' | 'disclose';
+    purpose: string;
+    recipient: null | {
+      id: string;
+      type: 'processor' | 'third_party' | 'authority';
+    };
+    legalBasis: null | string;
+    dataCollectedAt: null | number;
+    recordCount: number;
+    source: {
+      service: string;
+      requestId: null | string;
+      traceId: null | string;
+      ip: null | string;
+    };
+    attributes: null | Record<string, string>;
+  };
+}
+
 /** Avro schema of SubjectStateChange v1 (from schemas/avro/SubjectStateChange.v1.avsc), named types inlined. */
 export const SubjectStateChangeV1Avro = {"type":"record","name":"SubjectStateChange","namespace":"io.custos.v1","doc":"A consent or data-subject-rights change; keyed by tenantId + subjectId on a compacted topic.","fields":[{"name":"eventId","type":{"type":"string","logicalType":"uuid"}},{"name":"occurredAt","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"tenantId","type":"string"},{"name":"subjectId","type":"string"},{"name":"change","type":{"type":"enum","name":"SubjectChange","symbols":["promotional_opt_out","promotional_opt_in","erasure_completed","legal_hold_placed","legal_hold_released"]}},{"name":"reference","type":["null","string"],"default":null}]} as const;
 
@@ -236,3 +332,13 @@ export const subjectStateChangeV1Base = z.object({
   change: z.enum(['promotional_opt_out', 'promotional_opt_in', 'erasure_completed', 'legal_hold_placed', 'legal_hold_released']),
   reference: z.string().nullish(),
 });
+
+/** Avro form of SubjectStateChange v1, as avsc encodes and decodes it. */
+export interface SubjectStateChangeV1AvroValue {
+  eventId: string;
+  occurredAt: number;
+  tenantId: string;
+  subjectId: string;
+  change: 'promotional_opt_out' | 'promotional_opt_in' | 'erasure_completed' | 'legal_hold_placed' | 'legal_hold_released';
+  reference: null | string;
+}

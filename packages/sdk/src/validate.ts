@@ -11,12 +11,16 @@
  */
 import {
   type AccessEventV1,
+  type AccessEventV1AvroValue,
   accessEventAvro,
+  accessEventV1Base,
   type FieldError,
   parseAccessEvent,
   parseSubjectStateChange,
   type SubjectStateChangeV1,
+  type SubjectStateChangeV1AvroValue,
   subjectStateChangeAvro,
+  subjectStateChangeV1Base,
   toAvro,
   ValidationError,
 } from '@custos/schemas';
@@ -39,33 +43,9 @@ export interface SubjectStateInput extends Omit<SubjectStateChangeV1, 'eventId' 
   occurredAt?: string | Date | null;
 }
 
-/** The Avro form of an access event, as avsc encodes it (every field present, times in epoch ms). */
-export interface AccessEventAvro {
-  eventId: string;
-  occurredAt: number;
-  tenantId: string;
-  actor: { id: string; type: string };
-  subject: { id: string; type: string };
-  categories: string[];
-  fields: string[] | null;
-  action: string;
-  purpose: string;
-  recipient: { id: string; type: string } | null;
-  legalBasis: string | null;
-  dataCollectedAt: number | null;
-  recordCount: number;
-  source: { service: string; requestId: string | null; traceId: string | null; ip: string | null };
-  attributes: Record<string, string> | null;
-}
-
-export interface SubjectStateAvro {
-  eventId: string;
-  occurredAt: number;
-  tenantId: string;
-  subjectId: string;
-  change: string;
-  reference: string | null;
-}
+/** The Avro forms avsc encodes (every field present, times in epoch ms), generated from schemas/. */
+export type AccessEventAvro = AccessEventV1AvroValue;
+export type SubjectStateAvro = SubjectStateChangeV1AvroValue;
 
 // The very patterns zod's `z.guid()` and `z.iso.datetime({ offset: true, local: true })` use.
 const GUID = z.regexes.guid;
@@ -76,17 +56,16 @@ const HAS_ZONE = /(Z|[+-]\d{2}:?\d{2})$/i;
 const MIN_MS = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
 const MAX_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
 
-const ACTOR_TYPES = new Set(['staff', 'processor']);
-const SUBJECT_TYPES = new Set(['customer', 'user', 'employee', 'client_contact']);
-const RECIPIENT_TYPES = new Set(['processor', 'third_party', 'authority']);
-const ACTIONS = new Set(['read', 'create', 'update', 'delete', 'export', 'share', 'disclose']);
-const CHANGES = new Set([
-  'promotional_opt_out',
-  'promotional_opt_in',
-  'erasure_completed',
-  'legal_hold_placed',
-  'legal_hold_released',
-]);
+/** A type guard for the symbols of a generated enum, so the fast path checks the same set zod does. */
+function oneOf<T extends string>(symbols: readonly T[]): (v: unknown) => v is T {
+  const set = new Set<string>(symbols);
+  return (v: unknown): v is T => typeof v === 'string' && set.has(v);
+}
+const isActorType = oneOf(accessEventV1Base.shape.actor.shape.type.options);
+const isSubjectType = oneOf(accessEventV1Base.shape.subject.shape.type.options);
+const isRecipientType = oneOf(accessEventV1Base.shape.recipient.unwrap().unwrap().shape.type.options);
+const isAction = oneOf(accessEventV1Base.shape.action.options);
+const isChange = oneOf(subjectStateChangeV1Base.shape.change.options);
 const INT_MAX = 2_147_483_647;
 
 type Obj = Record<string, unknown>;
@@ -181,13 +160,13 @@ export function fastAccessEvent(input: unknown, service: string, now: number, ge
   if (!isObj(a)) return undefined;
   const actorId = nonEmpty(a.id);
   const actorType = a.type;
-  if (actorId === undefined || typeof actorType !== 'string' || !ACTOR_TYPES.has(actorType)) return undefined;
+  if (actorId === undefined || !isActorType(actorType)) return undefined;
 
   const s = e.subject;
   if (!isObj(s)) return undefined;
   const subjectId = nonEmpty(s.id);
   const subjectType = s.type;
-  if (subjectId === undefined || typeof subjectType !== 'string' || !SUBJECT_TYPES.has(subjectType)) return undefined;
+  if (subjectId === undefined || !isSubjectType(subjectType)) return undefined;
 
   const categories = stringArray(e.categories, true);
   if (categories === undefined || categories.length === 0) return undefined;
@@ -197,7 +176,7 @@ export function fastAccessEvent(input: unknown, service: string, now: number, ge
     if (fields === undefined) return undefined;
   }
   const action = e.action;
-  if (typeof action !== 'string' || !ACTIONS.has(action)) return undefined;
+  if (!isAction(action)) return undefined;
   const purpose = nonEmpty(e.purpose);
   if (purpose === undefined) return undefined;
 
@@ -207,7 +186,7 @@ export function fastAccessEvent(input: unknown, service: string, now: number, ge
     if (!isObj(r)) return undefined;
     const rid = r.id;
     const rtype = r.type;
-    if (typeof rid !== 'string' || typeof rtype !== 'string' || !RECIPIENT_TYPES.has(rtype)) return undefined;
+    if (typeof rid !== 'string' || !isRecipientType(rtype)) return undefined;
     recipient = { id: rid, type: rtype };
   } else if (action === 'share' || action === 'disclose') return undefined;
 
@@ -338,7 +317,7 @@ export function fastSubjectState(input: unknown, now: number, genId: IdGen): Sub
   const change = e.change;
   const reference = nullishString(e.reference);
   if (tenantId === undefined || subjectId === undefined || reference === undefined) return undefined;
-  if (typeof change !== 'string' || !CHANGES.has(change)) return undefined;
+  if (!isChange(change)) return undefined;
   return { eventId, occurredAt, tenantId, subjectId, change, reference };
 }
 

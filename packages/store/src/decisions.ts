@@ -7,7 +7,7 @@
  * an object with sorted keys, a missing time as null). The sink inserts exactly that line plus the
  * hash (JSONCompactEachRow), so it is built once; the verifier reads the values back and rebuilds it.
  */
-import type { Decision } from '@custos/schemas';
+import type { Decision, DecisionV1AvroValue } from '@custos/schemas';
 import type { Store } from './client.js';
 
 /** The decision and its event, as stored. */
@@ -225,31 +225,7 @@ export function toRow(d: Decision, partition: number, offset: string): DecisionR
 }
 
 /** A decision as avsc decodes it with the Decision v1 schema (times as epoch millis, nulls explicit). */
-export interface AvroDecision {
-  eventId: string;
-  decidedAt: number;
-  outcome: Decision['outcome'];
-  reasons: { code: string; message: string }[];
-  basis: string[];
-  policyVersion: string;
-  event: {
-    eventId: string;
-    occurredAt: number;
-    tenantId: string;
-    actor: { id: string; type: string };
-    subject: { id: string; type: string };
-    categories: string[];
-    fields: string[] | null;
-    action: string;
-    purpose: string;
-    recipient: { id: string; type: string } | null;
-    legalBasis: string | null;
-    dataCollectedAt: number | null;
-    recordCount: number;
-    source: { service: string; requestId: string | null; traceId: string | null; ip: string | null };
-    attributes: Record<string, string> | null;
-  };
-}
+export type AvroDecision = DecisionV1AvroValue;
 
 /**
  * The Avro form straight to a row (the sink's hot path; same result as `toRow(fromAvro(…))`).
