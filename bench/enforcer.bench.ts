@@ -38,7 +38,9 @@ const policyFile = join(root, 'policies', 'example-org.json');
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 
+// `pnpm bench:enforcer -- --reps 3` passes the `--` through: drop it.
 const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
     events: { type: 'string', default: '200000' },
     reps: { type: 'string', default: '3' },
@@ -429,23 +431,32 @@ async function main(): Promise<void> {
       const enf: number[] = [];
       const pass: number[] = [];
       const rss: number[] = [];
+      const enfCpu: number[] = [];
+      const passCpu: number[] = [];
       for (let r = 0; r < REPS; r++) {
         const g1 = `${prefix}enforcer-${r}`;
         groups.push(g1);
         let eps = Number.NaN;
+        // CPU of this process (all threads) per event: a load-independent view of the cost
+        let c = process.cpuUsage();
         if (args.only !== 'passthrough') {
           const run = await runEnforcer(kafka, codec, t, g1, N);
           await run.enforcer.stop();
           eps = run.eps;
         }
+        c = process.cpuUsage(c);
+        enfCpu.push((c.user + c.system) / N);
         enf.push(eps);
         rss.push(rssMiB());
         const g2 = `${prefix}pass-${r}`;
         groups.push(g2);
+        c = process.cpuUsage();
         const p = args.only === 'enforcer' ? Number.NaN : await passThrough(kafka, t.accessEvents.name, passOut, g2, N);
+        c = process.cpuUsage(c);
+        passCpu.push((c.user + c.system) / N);
         pass.push(p);
         console.log(
-          `  rep ${r + 1}: enforcer ${eps.toFixed(0)} events/s, pass-through ${p.toFixed(0)} events/s, ratio ${(eps / p).toFixed(2)}, rss ${rss.at(-1)!.toFixed(0)} MiB`,
+          `  rep ${r + 1}: enforcer ${eps.toFixed(0)} events/s (${enfCpu.at(-1)!.toFixed(1)} µs CPU/event), pass-through ${p.toFixed(0)} events/s (${passCpu.at(-1)!.toFixed(1)} µs CPU/event), ratio ${(eps / p).toFixed(2)}, rss ${rss.at(-1)!.toFixed(0)} MiB`,
         );
       }
       const e = median(enf);
@@ -459,6 +470,13 @@ async function main(): Promise<void> {
           ratio: Number((e / p).toFixed(3)),
         },
         { name: 'enforcer.rss_mib', value: Math.round(median(rss)), unit: 'MiB' },
+        {
+          name: 'enforcer.cpu_us_per_event',
+          value: Number(median(enfCpu).toFixed(2)),
+          unit: 'µs',
+          peer: { name: 'passthrough.cpu_us_per_event', value: Number(median(passCpu).toFixed(2)) },
+          ratio: Number((median(passCpu) / median(enfCpu)).toFixed(3)),
+        },
       );
       console.log('');
       console.log(`| figure | value (median of ${REPS}) | target |`);
