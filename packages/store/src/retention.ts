@@ -53,7 +53,15 @@ export function ttlExpression(cfg: RetentionConfig): string {
   return `greatest(${base}, ${terms.join(', ')})`;
 }
 
-const META_KEY = 'decisions.ttl';
+/**
+ * The tables the retention TTL applies to, each with the store_meta key of the TTL last applied to it:
+ * `decisions`, and `subject_accesses` (migration 0004, the subject report's read model), which must
+ * hold exactly the rows `decisions` holds.
+ */
+const TTL_TABLES = [
+  { table: 'decisions', metaKey: 'decisions.ttl' },
+  { table: 'subject_accesses', metaKey: 'subject_accesses.ttl' },
+] as const;
 
 /** Applies the configured TTL if it differs from the one last applied. Returns whether it changed. */
 export async function applyRetention(
@@ -63,19 +71,29 @@ export async function applyRetention(
 ): Promise<boolean> {
   const expr = ttlExpression(cfg);
   const meta = store.table('store_meta');
-  const [cur] = await queryRows<{ value: string }>(
-    store,
-    `SELECT argMax(value, updated_at) AS value FROM ${meta} WHERE key = {k:String} GROUP BY key`,
-    { k: META_KEY },
-  );
-  if (cur?.value === expr) return false;
-  // Rewrites the TTL information of existing parts (a background mutation), so a new or lengthened
-  // hold protects rows already stored, and a shorter retention applies to them too.
-  // On a cluster the TTL belongs to the replicated local tables, altered everywhere.
-  const target = opts.cluster ? `${store.table('decisions_local')} ON CLUSTER ${opts.cluster}` : store.table('decisions');
-  await store.client.command({ query: `ALTER TABLE ${target} MODIFY TTL ${expr}` });
-  await store.client.insert({ table: meta, values: [{ key: META_KEY, value: expr }], format: 'JSONEachRow' });
-  return true;
+  const tables = await queryRows<{ name: string }>(store, 'SELECT name FROM system.tables WHERE database = {db:String}', {
+    db: store.database,
+  });
+  const existing = new Set(tables.map((t) => t.name));
+  let changed = false;
+  for (const { table, metaKey } of TTL_TABLES) {
+    const local = opts.cluster ? `${table}_local` : table;
+    if (!existing.has(local)) continue;
+    const [cur] = await queryRows<{ value: string }>(
+      store,
+      `SELECT argMax(value, updated_at) AS value FROM ${meta} WHERE key = {k:String} GROUP BY key`,
+      { k: metaKey },
+    );
+    if (cur?.value === expr) continue;
+    // Rewrites the TTL information of existing parts (a background mutation), so a new or lengthened
+    // hold protects rows already stored, and a shorter retention applies to them too.
+    // On a cluster the TTL belongs to the replicated local tables, altered everywhere.
+    const target = opts.cluster ? `${store.table(local)} ON CLUSTER ${opts.cluster}` : store.table(table);
+    await store.client.command({ query: `ALTER TABLE ${target} MODIFY TTL ${expr}` });
+    await store.client.insert({ table: meta, values: [{ key: metaKey, value: expr }], format: 'JSONEachRow' });
+    changed = true;
+  }
+  return changed;
 }
 
 /** The oldest decided_at a row may have and still be required to exist (no hold considered). */

@@ -34,6 +34,48 @@ export const ACCESS_COLUMNS = `event_id, tenant_id, occurred_at, decided_at, out
   actor_id, actor_type, subject_id, subject_type, categories, fields, action, purpose, recipient_id, recipient_type,
   legal_basis, data_collected_at, record_count, source_service`;
 
+/**
+ * The same columns, as packed into `subject_accesses.access` (migration 0004: JSONCompactEachRow of
+ * these columns in this order). Keep in step with ACCESS_COLUMNS and the migration.
+ */
+export const ACCESS_FIELDS = [
+  'event_id',
+  'tenant_id',
+  'occurred_at',
+  'decided_at',
+  'outcome',
+  'codes',
+  'reason_messages',
+  'basis',
+  'policy_version',
+  'actor_id',
+  'actor_type',
+  'subject_id',
+  'subject_type',
+  'categories',
+  'fields',
+  'action',
+  'purpose',
+  'recipient_id',
+  'recipient_type',
+  'legal_basis',
+  'data_collected_at',
+  'record_count',
+  'source_service',
+] as const satisfies readonly (keyof AccessRow)[];
+
+/** Rows of `subject_accesses.access` (one JSON array per line) → AccessRows. */
+export function accessRowsFromPacked(text: string): AccessRow[] {
+  const body = text.endsWith('\n') ? text.slice(0, -1) : text;
+  if (!body) return [];
+  const arrays = JSON.parse(`[${body.replaceAll('\n', ',')}]`) as unknown[][];
+  return arrays.map((a) => {
+    const r: Record<string, unknown> = {};
+    for (let i = 0; i < ACCESS_FIELDS.length; i++) r[ACCESS_FIELDS[i] as string] = a[i];
+    return r as unknown as AccessRow;
+  });
+}
+
 export interface AccessRow {
   event_id: string;
   tenant_id: string;
@@ -123,6 +165,23 @@ export class Where {
 const TIMEOUT_CODES = new Set(['159', 'TIMEOUT_EXCEEDED']);
 const TOO_MANY_ROWS = new Set(['396', 'TOO_MANY_ROWS_OR_BYTES']);
 
+/**
+ * Query settings as a SETTINGS clause of the query itself. Not `clickhouse_settings`: chDB's
+ * connection turns those into session-wide `SET` statements that outlive the query, so one point
+ * read's `max_threads = 1` (or the API's row limit) stayed in force for every later query of the
+ * process — searches, reports, the sink's own queries. Values are integers and fixed words chosen
+ * here, never request input.
+ */
+function settingsClause(settings: Record<string, number | string>): string {
+  const parts = Object.entries(settings).map(([k, v]) => {
+    if (!/^[a-z_]+$/.test(k) || !(typeof v === 'number' ? Number.isInteger(v) && v >= 0 : /^[a-z_]+$/.test(v))) {
+      throw new Error(`bad query setting ${k}=${v}`);
+    }
+    return typeof v === 'number' ? `${k} = ${v}` : `${k} = '${v}'`;
+  });
+  return `\nSETTINGS ${parts.join(', ')}`;
+}
+
 export class AuditDb {
   constructor(
     readonly store: Store,
@@ -134,28 +193,54 @@ export class AuditDb {
     return `${this.store.table('decisions')} FINAL`;
   }
 
-  /** `db.decisions` without FINAL: for narrow reads that de-duplicate by event id themselves. */
-  get decisionsRaw(): string {
-    return this.store.table('decisions');
+  /**
+   * `db.subject_accesses` (migration 0004): every decision once more, keyed by tenant and subject,
+   * unpartitioned, small granules, the listed columns packed into one (`access`). Read without FINAL:
+   * callers drop repeated event ids themselves (a stored copy is identical).
+   */
+  get subjectAccesses(): string {
+    return this.store.table('subject_accesses');
+  }
+
+  private settings(maxRows: number, opts: { point?: boolean }): string {
+    return settingsClause({
+      max_execution_time: this.limits.timeoutS,
+      max_result_rows: maxRows,
+      result_overflow_mode: 'throw',
+      // partitions are by month of occurred_at, which is in the sort key: duplicates never span two
+      do_not_merge_across_partitions_select_final: 1,
+      // a narrow read by the sort key is cheapest on one thread; others take the default
+      ...(opts.point ? { max_threads: 1 } : {}),
+    });
   }
 
   /** `point`: a narrow read by the sort key, cheapest on one thread. */
   async rows<R>(query: string, params: Params, maxRows = this.limits.maxRows, opts: { point?: boolean } = {}): Promise<R[]> {
-    try {
+    return this.run(async () => {
       const rs = await this.store.client.query({
-        query,
+        query: `${query}${this.settings(maxRows, opts)}`,
         query_params: params,
         format: 'JSONEachRow',
-        clickhouse_settings: {
-          max_execution_time: this.limits.timeoutS,
-          max_result_rows: String(maxRows),
-          result_overflow_mode: 'throw',
-          // partitions are by month of occurred_at, which is in the sort key: duplicates never span two
-          do_not_merge_across_partitions_select_final: 1,
-          ...(opts.point ? { max_threads: 1 } : {}),
-        },
       });
-      return await rs.json<R>();
+      return rs.json<R>();
+    });
+  }
+
+  /** A query of one String column, each value a line of its own (TabSeparatedRaw: values as they are). */
+  async text(query: string, params: Params, maxRows = this.limits.maxRows, opts: { point?: boolean } = {}): Promise<string> {
+    return this.run(async () => {
+      const rs = await this.store.client.query({
+        query: `${query}${this.settings(maxRows, opts)}`,
+        query_params: params,
+        format: 'TabSeparatedRaw',
+      });
+      return rs.text();
+    });
+  }
+
+  private async run<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
     } catch (err) {
       const code = err && typeof err === 'object' && 'code' in err ? String(err.code) : '';
       const type = err && typeof err === 'object' && 'type' in err ? String(err.type) : '';

@@ -8,6 +8,7 @@ import {
   type AccessRow,
   type AuditDb,
   accessFromRow,
+  accessRowsFromPacked,
   chTime,
   decodeCursor,
   encodeCursor,
@@ -140,15 +141,23 @@ export async function subjectData(
     .add('tenant_id = {tenantId:String} AND subject_id = {subjectId:String}', { tenantId, subjectId })
     .range(range.from, range.to);
   if (variant === 'subject') w.add(`NOT ${AUTHORITY}`);
-  // Most subjects have a few hundred accesses at most: one narrow read (the sort key starts with
-  // tenant and subject) and the summary is computed here. Beyond that, ClickHouse aggregates.
+  // Most subjects have a few hundred accesses at most: one narrow read and the summary is computed
+  // here. Beyond that, ClickHouse aggregates. The narrow read is from `subject_accesses` (migration
+  // 0004): the same rows as `decisions`, but one key range of small granules instead of one 8192-row
+  // granule per column in each monthly partition (~3 ms instead of ~30 ms on 10M decisions).
   // Read without FINAL and drop repeated event ids here: a stored copy of a decision is identical.
   const small = Math.max(2000, maxAccesses);
-  const raw = await db.rows<AccessRow>(
-    `SELECT ${ACCESS_COLUMNS} FROM ${db.decisionsRaw} ${w.sql()} ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
-    { ...w.params, limit: 2 * small + 1 },
-    undefined,
-    { point: true },
+  const p = new Where()
+    .add('tenant_id = {tenantId:String} AND subject_id = {subjectId:String}', { tenantId, subjectId })
+    .range(range.from, range.to);
+  if (variant === 'subject') p.add('NOT authority');
+  const raw = accessRowsFromPacked(
+    await db.text(
+      `SELECT access FROM ${db.subjectAccesses} ${p.sql()} ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
+      { ...p.params, limit: 2 * small + 1 },
+      undefined,
+      { point: true },
+    ),
   );
   const seen = new Set<string>();
   const rows = raw.filter((r) => !seen.has(r.event_id) && seen.add(r.event_id) !== undefined);

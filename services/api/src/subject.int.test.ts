@@ -1,0 +1,107 @@
+/**
+ * The subject report's read model (`subject_accesses`, migration 0004) against `decisions`: the same
+ * accesses, value for value, including strings that need escaping, nulls, copies of a decision, rows
+ * inserted before the view existed (the migration's backfill) and the subject-facing variant.
+ */
+import { createStore, loadMigrations, migrate, type Store, toRow } from '@custos/store';
+import { infraEnv, testStore } from '@custos/test/support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACCESS_COLUMNS, type AccessRow, AuditDb, accessFromRow } from './db.js';
+import { loadDirectory } from './app.js';
+import { subjectData } from './queries.js';
+import { fixtureDecisions, insertRows } from './testing/index.js';
+
+let store: Store;
+let db: AuditDb;
+const dir = loadDirectory();
+const range = { from: new Date('2016-01-01T00:00:00Z'), to: new Date('2027-01-01T00:00:00Z') };
+
+const tricky = [
+  'quote " and \' apostrophe',
+  'back\\slash, tab\tand newline\nand CR\r',
+  'emoji 🦉, Devanagari देवनागरी, NUL-free control \u0001\u001f',
+  '{"looks":"like json"}',
+];
+
+beforeAll(async () => {
+  const { database, chdbPath } = testStore('subject');
+  store = createStore({ url: infraEnv().clickhouseUrl, database, chdbPath });
+  // rows stored before migration 0004 reach the read model through its backfill
+  await migrate(store, loadMigrations().slice(0, 3));
+  const ds = fixtureDecisions();
+  const rows = ds.map((x, i) => toRow(x, 0, String(i))) as Record<string, unknown>[];
+  await insertRows(store, rows.slice(0, 10));
+  await migrate(store);
+  // …and rows stored after it through the materialized view, one of them twice (a stored copy)
+  const cust = rows.find((r) => r.subject_id === 'cust-1001') as Record<string, unknown>;
+  const extra = tricky.map((text, i) => ({
+    ...cust,
+    event_id: `00000000-0000-4000-8000-00000000000${i}`,
+    occurred_at: `2026-09-0${i + 1} 10:00:00.123`,
+    decided_at: `2026-09-0${i + 1} 10:00:00.456`,
+    codes: ['ROLE_NOT_AUTHORIZED'],
+    reason_messages: [text],
+    legal_basis: text,
+    source_service: `svc-${i}`,
+    data_collected_at: i % 2 ? '2020-01-02 03:04:05.678' : null,
+    record_count: 4_000_000_000 + i,
+    ...(i === 3 ? { action: 'disclose', recipient_id: 'a-kolkata-police', recipient_type: 'authority' } : {}),
+  }));
+  await insertRows(store, [...rows.slice(10), ...extra, extra[0] as object]);
+  db = new AuditDb(store, { timeoutS: 30, maxRows: 100_000 });
+});
+afterAll(async () => {
+  await store?.client.command({ query: `DROP DATABASE IF EXISTS ${store.database}` }).catch(() => {});
+  await store?.close();
+});
+
+/** The accesses of a subject as read from `decisions` itself. */
+async function fromDecisions(tenantId: string, subjectId: string, variant: 'full' | 'subject') {
+  const rows = await db.rows<AccessRow>(
+    `SELECT DISTINCT ${ACCESS_COLUMNS} FROM ${db.decisions}
+     WHERE tenant_id = {t:String} AND subject_id = {s:String}
+       ${variant === 'subject' ? `AND NOT (action = 'disclose' OR recipient_type = 'authority')` : ''}
+     ORDER BY occurred_at DESC, event_id DESC`,
+    { t: tenantId, s: subjectId },
+  );
+  return rows.map((r) => accessFromRow(r, dir));
+}
+
+describe('subject_accesses (the subject report read model)', () => {
+  it('holds every decision: backfilled, then fed by the view', async () => {
+    const count = async (t: string) =>
+      Number(
+        (
+          await db.rows<{ n: number }>(`SELECT uniqExact(event_id) AS n FROM ${store.table(t)}`, {})
+        )[0]?.n,
+      );
+    expect(await count('subject_accesses')).toBe(await count('decisions'));
+  });
+
+  for (const variant of ['full', 'subject'] as const) {
+    it(`answers the same accesses as decisions (${variant})`, async () => {
+      const pairs = await db.rows<{ tenant_id: string; subject_id: string }>(
+        `SELECT DISTINCT tenant_id, subject_id FROM ${db.decisions} ORDER BY tenant_id, subject_id`,
+        {},
+      );
+      expect(pairs.length).toBeGreaterThan(3);
+      for (const { tenant_id, subject_id } of pairs) {
+        const data = await subjectData(db, dir, tenant_id, subject_id, range, variant);
+        expect(data.accesses).toEqual(await fromDecisions(tenant_id, subject_id, variant));
+      }
+    });
+  }
+
+  it('keeps strings, nulls and numbers as they are', async () => {
+    const data = await subjectData(db, dir, 'spera', 'cust-1001', range, 'full');
+    for (const text of tricky) {
+      expect(data.accesses.some((a) => a.legalBasis === text && a.reasons[0]?.message === text)).toBe(true);
+    }
+    expect(data.accesses.filter((a) => a.eventId === '00000000-0000-4000-8000-000000000000')).toHaveLength(1);
+    expect(data.accesses.find((a) => a.eventId === '00000000-0000-4000-8000-000000000001')?.dataCollectedAt).toBe(
+      '2020-01-02T03:04:05.678Z',
+    );
+    expect(data.accesses.find((a) => a.eventId === '00000000-0000-4000-8000-000000000002')?.recordCount).toBe(4_000_000_002);
+    expect(data.disclosures?.map((a) => a.eventId)).toContain('00000000-0000-4000-8000-000000000003');
+  });
+});
