@@ -6,9 +6,10 @@
 import { createStore, loadMigrations, migrate, type Store, toRow } from '@custos/store';
 import { infraEnv, testStore } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCESS_COLUMNS, type AccessRow, AuditDb, accessFromRow } from './db.js';
 import { loadDirectory } from './app.js';
+import { ACCESS_COLUMNS, type AccessRow, AuditDb, accessFromRow } from './db.js';
 import { subjectData } from './queries.js';
+import { SubjectReads } from './subject-reads.js';
 import { fixtureDecisions, insertRows } from './testing/index.js';
 
 let store: Store;
@@ -70,11 +71,7 @@ async function fromDecisions(tenantId: string, subjectId: string, variant: 'full
 describe('subject_accesses (the subject report read model)', () => {
   it('holds every decision: backfilled, then fed by the view', async () => {
     const count = async (t: string) =>
-      Number(
-        (
-          await db.rows<{ n: number }>(`SELECT uniqExact(event_id) AS n FROM ${store.table(t)}`, {})
-        )[0]?.n,
-      );
+      Number((await db.rows<{ n: number }>(`SELECT uniqExact(event_id) AS n FROM ${store.table(t)}`, {}))[0]?.n);
     expect(await count('subject_accesses')).toBe(await count('decisions'));
   });
 
@@ -103,5 +100,34 @@ describe('subject_accesses (the subject report read model)', () => {
     );
     expect(data.accesses.find((a) => a.eventId === '00000000-0000-4000-8000-000000000002')?.recordCount).toBe(4_000_000_002);
     expect(data.disclosures?.map((a) => a.eventId)).toContain('00000000-0000-4000-8000-000000000003');
+  });
+
+  it('batches concurrent reports and answers each as if read alone', async () => {
+    const pairs = await db.rows<{ tenant_id: string; subject_id: string }>(
+      `SELECT DISTINCT tenant_id, subject_id FROM ${db.decisions} ORDER BY tenant_id, subject_id`,
+      {},
+    );
+    const oct = { from: new Date('2026-10-01T00:00:00Z'), to: new Date('2026-10-06T00:00:00Z') };
+    const asks = pairs.flatMap((p) =>
+      (['full', 'subject'] as const).flatMap((variant) => [range, oct].map((r) => ({ ...p, variant, r }))),
+    );
+    const alone: unknown[] = [];
+    for (const a of asks) alone.push(await subjectData(db, dir, a.tenant_id, a.subject_id, a.r, a.variant));
+    const together = await Promise.all(asks.map((a) => subjectData(db, dir, a.tenant_id, a.subject_id, a.r, a.variant)));
+    expect(together).toEqual(alone);
+  });
+
+  it('leaves a subject with more rows than a batch reads to the caller', async () => {
+    const reads = new SubjectReads(db, { limit: 3, maxBatch: 64, maxInFlight: 1 });
+    const [many, few, none] = await Promise.all([
+      reads.read('spera', 'cust-1001', range.from, range.to, false),
+      reads.read('spera', 'cust-1001', range.from, range.to, true),
+      reads.read('spera', 'nobody', range.from, range.to, false),
+    ]);
+    expect(many).toBeUndefined();
+    expect(few).toBeUndefined();
+    expect(none).toEqual([]);
+    // the first goes at once, the two that arrived meanwhile go together
+    expect(reads.stats).toEqual({ batches: 2, subjects: 3 });
   });
 });

@@ -15,13 +15,14 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createStore, migrate } from '@custos/store';
+import { createStore, migrate, queryRows } from '@custos/store';
 import { pino } from 'pino';
 import { createApp, loadDirectory } from '../app.js';
 import { AuditDb } from '../db.js';
 import { unavailableIntegrity } from '../integrity.js';
 import { subjectData } from '../queries.js';
 import { buildPeriodicReport, periodicReportCsv, periodicReportPdf, renderReport } from '../report/periodic.js';
+import { subjectReadTotals } from '../subject-reads.js';
 import { BENCH_SUBJECTS, countDecisions, generateDecisions } from './generate.js';
 
 const run = promisify(execFile);
@@ -93,19 +94,35 @@ export async function runApiBench(): Promise<void> {
   const store = createStore({ database: 'custos_bench', chdbPath, maxExecutionTimeS: 0 });
   await migrate(store);
   const have = await countDecisions(store);
+  const optimize = async (table: string) =>
+    store.client.command({ query: `OPTIMIZE TABLE ${store.table(table)} FINAL`, clickhouse_settings: { max_execution_time: 0 } });
   if (have !== rows) {
     log(`generating ${rows.toLocaleString()} decisions in ClickHouse (had ${have.toLocaleString()})…`);
     await store.client.command({ query: `TRUNCATE TABLE ${store.table('decisions')}` });
+    await store.client.command({ query: `TRUNCATE TABLE ${store.table('subject_accesses')}` });
     const t0 = performance.now();
     await generateDecisions(store, rows);
-    await store.client.command({
-      query: `OPTIMIZE TABLE ${store.table('decisions')} FINAL`,
-      clickhouse_settings: { max_execution_time: 0 },
-    });
+    await optimize('decisions');
+    await optimize('subject_accesses');
     log(`generated in ${round((performance.now() - t0) / 1000)} s`);
   } else {
     log(`reusing ${rows.toLocaleString()} decisions in ${chdbPath}`);
   }
+  // the subject report's read model (migration 0004): as compact as `decisions` after its OPTIMIZE
+  const parts = await queryRows<{ table: string; parts: number; rows: number; bytes: number }>(
+    store,
+    `SELECT table, count() AS parts, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts
+     WHERE database = {db:String} AND active AND table IN ('decisions', 'subject_accesses') GROUP BY table`,
+    { db: store.database },
+  );
+  const sa = parts.find((p) => p.table === 'subject_accesses');
+  if (Number(sa?.rows) !== rows) throw new Error(`subject_accesses holds ${sa?.rows} rows, not ${rows}`);
+  if (Number(sa?.parts) > 1) {
+    log(`OPTIMIZE subject_accesses (${sa?.parts} parts)…`);
+    await optimize('subject_accesses');
+  }
+  const bytesPerRow = Object.fromEntries(parts.map((p) => [p.table, round(Number(p.bytes) / Number(p.rows))]));
+  log('bytes on disk per decision:', bytesPerRow);
 
   let recorded = 0;
   const key = 'bench-key-auditor-0123456789abcdef';
@@ -147,10 +164,14 @@ export async function runApiBench(): Promise<void> {
   const drain = async () => {
     await (await fetch(`${url}${subjectPaths[1]}`, { headers })).arrayBuffer();
   };
+  const batching: number[] = [];
   for (let r = 0; r < reps; r++) {
+    const before = { ...subjectReadTotals };
     subj.push(await load(url, subjectPaths, headers, connections, durationS));
     await drain();
-    log(`subject report run ${r + 1}:`, subj.at(-1));
+    const perBatch = (subjectReadTotals.subjects - before.subjects) / (subjectReadTotals.batches - before.batches);
+    batching.push(perBatch);
+    log(`subject report run ${r + 1}:`, subj.at(-1), `— ${round(perBatch)} subjects per ClickHouse read on average`);
     search.push(await load(url, searchPaths, headers, connections, durationS));
     await drain();
     log(`search run ${r + 1}:`, search.at(-1));
@@ -209,7 +230,16 @@ export async function runApiBench(): Promise<void> {
     suite: 'api',
     when: new Date().toISOString(),
     machine: { cpus: cpus().length, node: process.version },
-    setup: { rows, connections, durationS, reps, subjects: BENCH_SUBJECTS, auditRecordsDuringRun: recorded },
+    setup: {
+      rows,
+      connections,
+      durationS,
+      reps,
+      subjects: BENCH_SUBJECTS,
+      auditRecordsDuringRun: recorded,
+      bytesPerRow,
+      subjectsPerRead: round(median(batching)),
+    },
     figures,
   };
   mkdirSync(join(repo, 'bench', 'results'), { recursive: true });
