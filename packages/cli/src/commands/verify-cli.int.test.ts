@@ -1,0 +1,145 @@
+/**
+ * `custos verify --against-topic` as a real command: the real sink process stores decisions from a
+ * real topic into chDB, then the CLI (`packages/cli/src/bin.ts`, a process of its own) checks the
+ * stored trail against the chains, the signed checkpoints and the topic — clean first (exit 0), then
+ * after the newest rows of a chain were deleted together with the checkpoints covering them, which
+ * only the topic reveals (exit 1, the rows named). The test process never opens the chDB directory
+ * itself (chDB binds one directory per process); children do.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AvroCodec, createKafka, ensureTopics } from '@custos/kafka';
+import { decisionAvro, toAvro } from '@custos/schemas';
+import { sampleDecisions } from '@custos/store';
+import { infraEnv, testStore, testTopics } from '@custos/test/support';
+import { describe, expect, it } from 'vitest';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..', '..', '..');
+const N = 900;
+
+describe('custos verify --against-topic (the command, against Kafka and chDB)', () => {
+  it('exits 0 on a clean trail and 1 naming the newest rows deleted after the last checkpoint', async () => {
+    const { brokers, registryUrl } = infraEnv();
+    const topics = testTopics('cli-verify', 3);
+    const prefix = topics.decisions.name.slice(0, -'decisions'.length);
+    const { database, chdbPath } = testStore('cli-verify');
+    const key = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const group = `${prefix}sink`;
+    const kafka = createKafka({ brokers, clientId: 'cli-verify-test' });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, Object.values(topics));
+      const codec = AvroCodec.connect(registryUrl);
+      const schema = await codec.register(topics.decisions.subject, decisionAvro);
+      const producer = kafka.producer({ idempotent: true });
+      await producer.connect();
+      const ds = sampleDecisions(N, { start: Date.parse('2026-10-01T00:00:00Z'), spanMs: 86_400_000 * 5, actors: 30 });
+      for (let i = 0; i < N; i += 300) {
+        await producer.send({
+          topic: topics.decisions.name,
+          messages: ds.slice(i, i + 300).map((d) => ({ key: d.event.actor.id, value: schema.encode(toAvro(decisionAvro, d)) })),
+        });
+      }
+      await producer.disconnect();
+
+      const env = {
+        ...process.env,
+        KAFKA_BROKERS: brokers.join(','),
+        SCHEMA_REGISTRY_URL: registryUrl,
+        TOPIC_PREFIX: prefix,
+        TOPIC_PARTITIONS: '3',
+        CLICKHOUSE_DATABASE: database,
+        CHDB_PATH: chdbPath,
+        CHECKPOINT_PRIVATE_KEY: key,
+        CHECKPOINT_INTERVAL_MS: '200',
+        CHECKPOINT_MAX_ROWS: '100',
+        SINK_GROUP_ID: group,
+        SINK_MAX_BATCH_ROWS: '100',
+        SINK_MIN_BATCH_BYTES: '1',
+        SINK_MAX_BATCH_WAIT_MS: '50',
+        LOG_LEVEL: 'warn',
+      };
+      const run = (script: string, args: string[] = []): ChildProcess =>
+        spawn(process.execPath, ['--import', 'tsx', script, ...args], { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      const finish = async (c: ChildProcess) => {
+        let out = '';
+        let err = '';
+        c.stdout?.on('data', (b) => {
+          out += String(b);
+        });
+        c.stderr?.on('data', (b) => {
+          err += String(b);
+        });
+        const code = await new Promise<NodeJS.Signals | number | null>((r) => c.once('exit', (x, sig) => r(sig ?? x)));
+        return { code, out, err };
+      };
+      const committed = async () => {
+        const [t] = await admin.fetchOffsets({ groupId: group, topics: [topics.decisions.name] });
+        return (t?.partitions ?? []).reduce((a, p) => a + Math.max(0, Number(p.offset)), 0);
+      };
+      const verify = () => finish(run('packages/cli/src/bin.ts', ['verify', '--against-topic']));
+
+      // 1. The real sink stores everything and commits; then a clean stop (last checkpoint written).
+      const sink = run('services/sink/src/main.ts');
+      const sinkDone = finish(sink);
+      const until = Date.now() + 120_000;
+      while ((await committed()) < N && Date.now() < until) await new Promise((r) => setTimeout(r, 300));
+      expect(await committed()).toBe(N);
+      sink.kill('SIGTERM');
+      expect((await sinkDone).code).toBe(0);
+
+      // 2. Clean: exit 0, every row accounted for, the topic among the sources.
+      const clean = await verify();
+      expect(clean.err).not.toMatch(/^custos/m); // (kafkajs may warn on stderr)
+      expect(clean.code).toBe(0);
+      expect(clean.out).toMatch(
+        new RegExp(`^OK: ${N} rows in 3 chain\\(s\\), \\d+ genuine checkpoint\\(s\\); checked against .*topic`),
+      );
+
+      // 3. The two newest rows of a chain deleted, with the checkpoints that covered them.
+      const del = await finish(run('packages/cli/src/testing/delete-newest-child.ts', ['2']));
+      expect(del.code).toBe(0);
+      const { chain, fromSeq, toSeq, offsets } = JSON.parse(del.out.trim()) as {
+        chain: number;
+        fromSeq: number;
+        toSeq: number;
+        offsets: string[];
+      };
+      expect(toSeq - fromSeq).toBe(1);
+      expect(offsets).toHaveLength(2);
+
+      // ClickHouse alone cannot tell (the chain and the remaining checkpoints are consistent) …
+      const alone = await finish(run('packages/cli/src/bin.ts', ['verify']));
+      expect(alone.code).toBe(0);
+      // … the topic can: exit 1, both rows named as deleted, found by the topic.
+      const tampered = await verify();
+      expect(tampered.code).toBe(1);
+      expect(tampered.out).toMatch(new RegExp(`^FAILED: ${N - 2} rows in 3 chain\\(s\\)`));
+      const errors = tampered.out.split('\n').filter((l) => l.startsWith('  [error]'));
+      expect(errors).toHaveLength(2);
+      offsets.forEach((offset, i) => {
+        expect(errors[i]).toMatch(/^ {2}\[error\] deleted \(topic\): .*newest rows was deleted/);
+        expect(errors[i]).toMatch(new RegExp(`at offset ${offset} of partition ${chain}\\b`));
+      });
+      const json = await finish(run('packages/cli/src/bin.ts', ['verify', '--against-topic', '--json']));
+      expect(json.code).toBe(1);
+      const report = JSON.parse(json.out) as {
+        ok: boolean;
+        findings: { kind: string; severity: string; detectedBy: string; chain: number; offset?: string }[];
+      };
+      expect(report.ok).toBe(false);
+      expect(
+        report.findings
+          .filter((f) => f.severity === 'error')
+          .map((f) => ({ kind: f.kind, detectedBy: f.detectedBy, chain: f.chain, offset: String(f.offset) })),
+      ).toEqual(offsets.map((offset) => ({ kind: 'deleted', detectedBy: 'topic', chain, offset })));
+    } finally {
+      await admin.deleteTopics({ topics: Object.values(topics).map((t) => t.name) }).catch(() => undefined);
+      await admin.disconnect();
+    }
+  }, 240_000);
+});
