@@ -75,8 +75,9 @@ export class SubjectReads {
           batch.push(w);
         } else rest.push(w);
       }
+      // what is left goes to the back, behind the other tenants' waiters
+      this.queues.delete(tenantId);
       if (rest.length) this.queues.set(tenantId, rest);
-      else this.queues.delete(tenantId);
       this.inFlight++;
       this.run(tenantId, [...subjects], batch).finally(() => {
         this.inFlight--;
@@ -137,7 +138,7 @@ const readers = new WeakMap<AuditDb, SubjectReads>();
 export function subjectReads(db: AuditDb, limit: number): SubjectReads {
   let r = readers.get(db);
   if (!r || r.opts.limit !== limit) {
-    r = new SubjectReads(db, { limit, maxBatch: 64, maxInFlight: db.store.mode === 'embedded' ? 1 : 4 });
+    r = new SubjectReads(db, { limit, maxBatch: 32, maxInFlight: db.store.mode === 'embedded' ? 1 : 4 });
     readers.set(db, r);
   }
   return r;

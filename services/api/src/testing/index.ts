@@ -40,7 +40,7 @@ export function emptyStore(): Store & { queries: string[] } {
   const client = {
     query: async (q: { query: string }) => {
       queries.push(q.query);
-      return { json: async () => [] };
+      return { json: async () => [], text: async () => '' };
     },
     close: async () => {},
   };
