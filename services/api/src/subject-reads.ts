@@ -9,11 +9,11 @@
  * subjects costs ~0.6 ms per subject. At low load a read goes at once (a batch of one), so a lone
  * request waits for nothing.
  *
- * Each subject gets at most `limit` rows, newest first (`LIMIT n BY`, over the batch's widest time
- * range); the caller's range and variant are then applied here. A subject that reaches the limit is
+ * Each subject gets at most `limit` rows (`LIMIT n BY`, over all time), sorted newest first here as
+ * ClickHouse would; the caller's range and variant are then applied here. A subject that reaches the limit is
  * answered `undefined`, and the caller reads it alone, exactly.
  */
-import { type AccessRow, type AuditDb, accessRowsFromPacked, chTime, T } from './db.js';
+import { type AccessRow, type AuditDb, accessRowsFromPacked, chTime } from './db.js';
 
 interface Waiter {
   subjectId: string;
@@ -87,26 +87,20 @@ export class SubjectReads {
   }
 
   private async run(tenantId: string, subjects: string[], batch: Waiter[]): Promise<void> {
-    let from = batch[0]?.from as string;
-    let to = batch[0]?.to as string;
-    for (const w of batch) {
-      if (w.from < from) from = w.from;
-      if (w.to > to) to = w.to;
-    }
     this.stats.batches++;
     this.stats.subjects += subjects.length;
     subjectReadTotals.batches++;
     subjectReadTotals.subjects += subjects.length;
     let rows: AccessRow[];
     try {
+      // No time range and no ORDER BY here: both cost ClickHouse more than the same work in TS
+      // (~0.1 ms per subject each); LIMIT BY only bounds what a batch reads for one subject.
       rows = accessRowsFromPacked(
         await this.db.text(
           `SELECT access FROM ${this.db.subjectAccesses}
            WHERE tenant_id = {tenantId:String} AND subject_id IN {subjects:Array(String)}
-             AND occurred_at >= ${T('bFrom')} AND occurred_at < ${T('bTo')}
-           ORDER BY subject_id, occurred_at DESC, event_id DESC
            LIMIT {limit:UInt32} BY subject_id`,
-          { tenantId, subjects, bFrom: from, bTo: to, limit: this.opts.limit },
+          { tenantId, subjects, limit: this.opts.limit },
           subjects.length * this.opts.limit,
           { point: true },
         ),
@@ -121,6 +115,7 @@ export class SubjectReads {
       if (l) l.push(r);
       else bySubject.set(r.subject_id, [r]);
     }
+    for (const l of bySubject.values()) l.sort(newestFirst);
     for (const w of batch) {
       const all = bySubject.get(w.subjectId) ?? [];
       if (all.length >= this.opts.limit) {
@@ -130,6 +125,20 @@ export class SubjectReads {
       w.resolve(all.filter((r) => r.occurred_at >= w.from && r.occurred_at < w.to && !(w.subjectFacing && isAuthority(r))));
     }
   }
+}
+
+/**
+ * A UUID as ClickHouse orders it: by its low 64 bits (the last 16 hex digits), then its high 64 bits
+ * — not in text order.
+ */
+export const uuidOrderKey = (u: string) =>
+  `${u.slice(19, 23)}${u.slice(24, 36)}${u.slice(0, 8)}${u.slice(9, 13)}${u.slice(14, 18)}`;
+
+/** `ORDER BY occurred_at DESC, event_id DESC` (times are fixed-width text, `YYYY-MM-DD hh:mm:ss.sss`). */
+export function newestFirst(a: AccessRow, b: AccessRow): number {
+  if (a.occurred_at !== b.occurred_at) return a.occurred_at < b.occurred_at ? 1 : -1;
+  if (a.event_id === b.event_id) return 0;
+  return uuidOrderKey(a.event_id) < uuidOrderKey(b.event_id) ? 1 : -1;
 }
 
 const readers = new WeakMap<AuditDb, SubjectReads>();

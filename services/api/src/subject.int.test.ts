@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDirectory } from './app.js';
 import { ACCESS_COLUMNS, type AccessRow, AuditDb, accessFromRow } from './db.js';
 import { subjectData } from './queries.js';
-import { SubjectReads } from './subject-reads.js';
+import { SubjectReads, uuidOrderKey } from './subject-reads.js';
 import { fixtureDecisions, insertRows } from './testing/index.js';
 
 let store: Store;
@@ -48,7 +48,13 @@ beforeAll(async () => {
     record_count: 4_000_000_000 + i,
     ...(i === 3 ? { action: 'disclose', recipient_id: 'a-kolkata-police', recipient_type: 'authority' } : {}),
   }));
-  await insertRows(store, [...rows.slice(10), ...extra, extra[0] as object]);
+  // two accesses in the same millisecond, whose event ids ClickHouse orders unlike their text
+  const tie = ['aaaaaaaa-0000-4000-8000-000000000001', '11111111-0000-4000-8000-000000000002'].map((event_id) => ({
+    ...cust,
+    event_id,
+    occurred_at: '2026-09-20 10:00:00.000',
+  }));
+  await insertRows(store, [...rows.slice(10), ...extra, extra[0] as object, ...tie]);
   db = new AuditDb(store, { timeoutS: 30, maxRows: 100_000 });
 });
 afterAll(async () => {
@@ -129,5 +135,16 @@ describe('subject_accesses (the subject report read model)', () => {
     expect(none).toEqual([]);
     // the first goes at once, the two that arrived meanwhile go together
     expect(reads.stats).toEqual({ batches: 2, subjects: 3 });
+  });
+
+  it('orders event ids as ClickHouse does', async () => {
+    const ids = (
+      await db.rows<{ u: string }>('SELECT toString(generateUUIDv4(number)) AS u FROM numbers(2000) ORDER BY toUUID(u)', {})
+    ).map((r) => r.u);
+    const mine = [...ids].sort((a, b) => (uuidOrderKey(a) < uuidOrderKey(b) ? -1 : 1));
+    expect(mine).toEqual(ids);
+    const data = await subjectData(db, dir, 'spera', 'cust-1001', range, 'full');
+    const tied = data.accesses.filter((a) => a.occurredAt === '2026-09-20T10:00:00.000Z').map((a) => a.eventId);
+    expect(tied).toEqual(['11111111-0000-4000-8000-000000000002', 'aaaaaaaa-0000-4000-8000-000000000001']);
   });
 });
