@@ -32,15 +32,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createLogger } from '../packages/config/src/index.js';
 import { AvroCodec, createKafka, ensureTopics } from '../packages/kafka/src/index.js';
 // The root has no workspace dependencies of its own, so the packages are imported by path.
 import {
-  type AvroDecision,
   accessesByActor,
   accessesBySubject,
   type Candidate,
@@ -48,6 +49,7 @@ import {
   canonical,
   commit,
   createStore,
+  DECISIONS_INSERT_SETTINGS,
   emptyChain,
   INSERT_COLUMNS,
   insertLine,
@@ -58,23 +60,21 @@ import {
   rowFromAvro,
   SAMPLE_DEPARTMENTS,
   type Store,
-  type StoredDecision,
   sampleDecisions,
   syncActorDirectory,
-  toRow,
   verifyRange,
   violationsByCodeAndDepartment,
   withDatabase,
 } from '../packages/store/src/index.js';
 import { decisionAvro, toAvro, topics as topicsFor } from '../schemas/src/index.js';
-import { createSinkMetrics, Sink } from '../services/sink/src/index.js';
+import { createSinkMetrics, decodeDecision, Sink } from '../services/sink/src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({
   options: {
-    rows: { type: 'string', default: '200000' },
+    rows: { type: 'string', default: '600000' },
     reps: { type: 'string', default: '5' },
-    batch: { type: 'string', default: '25000' },
+    batch: { type: 'string', default: '50000' },
     'query-rows': { type: 'string', default: '10000000' },
     queries: { type: 'string', default: '200' },
     'no-kafka': { type: 'boolean', default: false },
@@ -108,53 +108,99 @@ await root.client.command({ query: 'CREATE DATABASE IF NOT EXISTS bench' });
 // A registry that knows one schema (id 1): the codec decodes exactly as in the sink, minus the network.
 const codec = new AvroCodec({ register: async () => ({ id: 1 }) } as never, 'local');
 const schema = await codec.register('bench-decisions-value', decisionAvro);
-const decisions = sampleDecisions(ROWS, { start: Date.parse('2026-10-01T00:00:00Z'), spanMs: 20 * 86_400_000 });
+/**
+ * The topic's records, as compact as the sink would see them: one buffer per partition with the
+ * records' ends, so the runs' heap holds no per-record objects the bench made beforehand (a major GC
+ * marks every live object: hundreds of thousands of pre-built ones would bill the sink for the bench's
+ * own data). A chunk (one insert) is a range of a partition's records; its messages are made per run.
+ */
+interface PartitionInput {
+  chain: number;
+  data: Buffer;
+  /** end of record i in `data` (record i starts where i − 1 ends) */
+  ends: number[];
+  /** record keys (actor ids), as the enforcer keys decisions */
+  keys: string[];
+}
 interface Msg {
   chain: number;
   offset: string;
   value: Buffer;
-  /** index into `decisions` */
-  index: number;
 }
-const perChain: Msg[][] = Array.from({ length: CHAINS }, () => []);
-decisions.forEach((d, i) => {
-  const chain = i % CHAINS;
-  const list = perChain[chain] as Msg[];
-  list.push({ chain, offset: String(list.length * 2), value: schema.encode(toAvro(decisionAvro, d)), index: i });
-});
+interface Chunk {
+  chain: number;
+  from: number;
+  to: number;
+}
+const perChain: PartitionInput[] = [];
+{
+  const sample = sampleDecisions(ROWS, { start: Date.parse('2026-10-01T00:00:00Z'), spanMs: 20 * 86_400_000 });
+  for (let c = 0; c < CHAINS; c++) {
+    const values: Buffer[] = [];
+    const keys: string[] = [];
+    for (let i = c; i < sample.length; i += CHAINS) {
+      const d = sample[i] as (typeof sample)[number];
+      values.push(schema.encode(toAvro(decisionAvro, d)));
+      keys.push(d.event.actor.id);
+    }
+    let end = 0;
+    perChain.push({ chain: c, data: Buffer.concat(values), ends: values.map((v) => (end += v.length)), keys });
+  }
+}
+/** Offsets as the topic would number them (every other one: transaction markers). */
+const offsetOf = (i: number) => String(i * 2);
+function messages(ch: Chunk): Msg[] {
+  const p = perChain[ch.chain] as PartitionInput;
+  const out: Msg[] = [];
+  for (let i = ch.from; i < ch.to; i++) {
+    out.push({ chain: ch.chain, offset: offsetOf(i), value: p.data.subarray(i ? (p.ends[i - 1] as number) : 0, p.ends[i]) });
+  }
+  return out;
+}
 /** Chunks per lane: lane L stores chains L, L + LANES, … one batch after another. */
-const lanes = Array.from({ length: LANES }, (_, l) =>
+const lanes: Chunk[][] = Array.from({ length: LANES }, (_, l) =>
   perChain
     .filter((_, c) => c % LANES === l)
-    .flatMap((msgs) => Array.from({ length: Math.ceil(msgs.length / BATCH) }, (_, k) => msgs.slice(k * BATCH, (k + 1) * BATCH))),
+    .flatMap((p) =>
+      Array.from({ length: Math.ceil(p.ends.length / BATCH) }, (_, k) => ({
+        chain: p.chain,
+        from: k * BATCH,
+        to: Math.min(p.ends.length, (k + 1) * BATCH),
+      })),
+    ),
 );
-// The same rows, built and chained once, for the bare and raw inserts.
-const prebuilt: StoredDecision[][][] = [];
+// The same rows, chained once, as the bodies the sink inserts (off the JS heap); the bare inserts
+// get them back as values (JSON.parse of each line) before their run.
 const prebodies: Buffer[][] = [];
 {
   const states = Array.from({ length: CHAINS }, (_, c) => emptyChain(c, 100_000));
   for (const lane of lanes) {
-    const rows: StoredDecision[][] = [];
     const bodies: Buffer[] = [];
     for (const chunk of lane) {
-      const state = states[(chunk[0] as Msg).chain] as ChainState;
-      const p = prepare(
-        state,
-        chunk.map((m) => ({ offset: m.offset, row: toRow(decisions[m.index] as (typeof decisions)[number], m.chain, m.offset) })),
-      );
+      const state = states[chunk.chain] as ChainState;
+      const p = prepare(state, await decode(messages(chunk)));
       commit(state, p);
-      rows.push(p.rows);
       bodies.push(p.body);
     }
-    prebuilt.push(rows);
     prebodies.push(bodies);
   }
 }
+/** A body's rows as value arrays in INSERT_COLUMNS order, and as objects. */
+const valuesOf = (body: Buffer) =>
+  body
+    .toString()
+    .split('\n')
+    .map((l) => JSON.parse(l) as unknown[]);
+const objectOf = (v: unknown[]) => Object.fromEntries(INSERT_COLUMNS.map((c, i) => [c, v[i]]));
+// A full collection between runs, so no run pays for garbage an earlier one left (node --expose-gc).
+setFlagsFromString('--expose-gc');
+const fullGc = runInNewContext('gc') as () => void;
 
 async function decode(chunk: Msg[]): Promise<Candidate[]> {
   const out: Candidate[] = [];
   for (const m of chunk) {
-    const { value } = await codec.decode<AvroDecision>(m.value, schema);
+    const d = decodeDecision(codec, schema, m.value);
+    const value = d instanceof Promise ? await d : d;
     out.push({ offset: m.offset, row: rowFromAvro(value, m.chain, m.offset) });
   }
   return out;
@@ -171,38 +217,68 @@ function prepareUnchained(state: ChainState, cands: Candidate[]): { body: Buffer
   return { body: Buffer.from(lines.join('\n')), last: seq };
 }
 
-type Variant = 'bare' | 'plain' | 'chained' | 'raw';
-async function runVariant(v: Variant, store: Store): Promise<number> {
+type Variant = 'bare' | 'bareCompact' | 'plain' | 'chained' | 'raw';
+/** rows/s, and CPU µs per row (all threads of this process: JS and chDB's, less noisy than rows/s) */
+async function runVariant(v: Variant, store: Store): Promise<{ rate: number; cpu: number }> {
   const t = store.table('decisions');
   const states = Array.from({ length: CHAINS }, (_, c) => emptyChain(c, 100_000));
+  // The bare client inserts start from their rows in memory, as a caller of the client would.
+  const rows =
+    v === 'bare' || v === 'bareCompact'
+      ? prebodies.map((bodies) => bodies.map((b) => (v === 'bare' ? valuesOf(b).map(objectOf) : valuesOf(b))))
+      : [];
+  fullGc();
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     lanes.map(async (lane, l) => {
       for (let k = 0; k < lane.length; k++) {
-        const chunk = lane[k] as Msg[];
-        const state = states[(chunk[0] as Msg).chain] as ChainState;
+        const chunk = lane[k] as Chunk;
+        const state = states[chunk.chain] as ChainState;
         if (v === 'bare') {
-          await store.client.insert({ table: t, values: prebuilt[l]?.[k] as StoredDecision[], format: 'JSONEachRow' });
+          await store.client.insert({
+            table: t,
+            values: rows[l]?.[k] as Record<string, unknown>[],
+            format: 'JSONEachRow',
+            clickhouse_settings: DECISIONS_INSERT_SETTINGS,
+          });
+        } else if (v === 'bareCompact') {
+          await store.client.insert({
+            table: t,
+            columns: INSERT_COLUMNS as [string, ...string[]],
+            values: rows[l]?.[k] as unknown[][],
+            format: 'JSONCompactEachRow',
+            clickhouse_settings: DECISIONS_INSERT_SETTINGS,
+          });
         } else if (v === 'raw') {
           await store.insertRaw({
             table: t,
             columns: INSERT_COLUMNS,
             format: 'JSONCompactEachRow',
             body: prebodies[l]?.[k] as Buffer,
+            settings: DECISIONS_INSERT_SETTINGS,
           });
         } else if (v === 'plain') {
-          const { body, last } = prepareUnchained(state, await decode(chunk));
-          await store.insertRaw({ table: t, columns: INSERT_COLUMNS, format: 'JSONCompactEachRow', body });
+          const { body, last } = prepareUnchained(state, await decode(messages(chunk)));
+          await store.insertRaw({
+            table: t,
+            columns: INSERT_COLUMNS,
+            format: 'JSONCompactEachRow',
+            body,
+            settings: DECISIONS_INSERT_SETTINGS,
+          });
           state.seq = last;
         } else {
-          const p = prepare(state, await decode(chunk));
+          const p = prepare(state, await decode(messages(chunk)));
           await insertPrepared(store, p);
           commit(state, p);
         }
       }
     }),
   );
-  return ROWS / ((performance.now() - t0) / 1000);
+  const rate = ROWS / ((performance.now() - t0) / 1000);
+  const c = process.cpuUsage(c0);
+  return { rate, cpu: (c.user + c.system) / ROWS };
 }
 
 const bytesOf = async (store: Store) => {
@@ -215,18 +291,22 @@ const bytesOf = async (store: Store) => {
 };
 
 // --- 1. writes ---------------------------------------------------------------------------------------
-const results: Record<Variant, number[]> = { bare: [], plain: [], chained: [], raw: [] };
+const results: Record<Variant, number[]> = { bare: [], bareCompact: [], plain: [], chained: [], raw: [] };
+const cpuPerRow: Record<Variant, number[]> = { bare: [], bareCompact: [], plain: [], chained: [], raw: [] };
 let sinkBytes = 0;
 let verifyRate = 0;
-const order: Variant[] = ['bare', 'plain', 'chained', 'raw'];
+/** 1-minute load average after each write run (other processes share the machine) */
+const loads: number[] = [];
+const order: Variant[] = ['bare', 'plain', 'bareCompact', 'chained', 'raw'];
 log(`writes: ${ROWS} decisions, ${CHAINS} partitions, ${LANES} concurrently, batches of ${BATCH}, ${REPS} reps`);
 for (let rep = 0; rep < REPS; rep++) {
   for (let i = 0; i < order.length; i++) {
     const v = order[(i + rep) % order.length] as Variant;
     const store = withDatabase(root, `bench_w_${v}_${rep}`);
     await migrate(store);
-    const rate = await runVariant(v, store);
+    const { rate, cpu } = await runVariant(v, store);
     results[v].push(rate);
+    cpuPerRow[v].push(cpu);
     if (v === 'chained' && rep === 0) {
       await store.client.command({ query: `OPTIMIZE TABLE ${store.table('decisions')} FINAL` });
       sinkBytes = await bytesOf(store);
@@ -236,7 +316,10 @@ for (let rep = 0; rep < REPS; rep++) {
       if (!report.ok || report.rows !== ROWS) throw new Error(`the chained rows do not verify: ${report.findings[0]?.message}`);
     }
     await root.client.command({ query: `DROP DATABASE ${store.database} SYNC` });
-    log(`  rep ${rep + 1} ${v.padEnd(8)} ${Math.round(rate)} rows/s`);
+    loads.push(loadavg()[0] as number);
+    log(
+      `  rep ${rep + 1} ${v.padEnd(11)} ${Math.round(rate)} rows/s, ${cpu.toFixed(1)} CPU µs/row (load ${loadavg()[0]?.toFixed(1)})`,
+    );
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -268,13 +351,18 @@ async function kafkaSink(): Promise<number> {
     const real = await realCodec.register(topics.decisions.subject, decisionAvro);
     const producer = kafka.producer({ idempotent: true });
     await producer.connect();
-    for (let i = 0; i < decisions.length; i += 5000) {
-      await producer.send({
-        topic: topics.decisions.name,
-        messages: decisions
-          .slice(i, i + 5000)
-          .map((d) => ({ key: d.event.actor.id, value: real.encode(toAvro(decisionAvro, d)) })),
-      });
+    // The same records, framed with the registry's schema id, in their original order.
+    // The same records, framed with the registry's schema id, interleaved over the partitions as sampled.
+    const all: { key: string; value: Buffer }[] = [];
+    for (let i = 0; i < ROWS; i++) {
+      const p = perChain[i % CHAINS] as PartitionInput;
+      const j = Math.floor(i / CHAINS);
+      const value = Buffer.from(p.data.subarray(j ? (p.ends[j - 1] as number) : 0, p.ends[j]));
+      value.writeUInt32BE(real.id, 1);
+      all.push({ key: p.keys[j] as string, value });
+    }
+    for (let i = 0; i < all.length; i += 5000) {
+      await producer.send({ topic: topics.decisions.name, messages: all.slice(i, i + 5000) });
     }
     await producer.disconnect();
     const store = withDatabase(root, 'bench_kafka');
@@ -383,7 +471,10 @@ for (let rep = 0; rep < REPS; rep++) {
 
 // --- results -----------------------------------------------------------------------------------------
 const r = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
-const bare = median(results.bare);
+// The peer is the better of the client's two ways to insert these rows (objects or value arrays).
+const bareObjects = median(results.bare);
+const bareCompact = median(results.bareCompact);
+const bare = Math.max(bareObjects, bareCompact);
 const plain = median(results.plain);
 const chained = median(results.chained);
 const raw = median(results.raw);
@@ -410,6 +501,14 @@ const figures = [
     ratio: r(raw / bare, 3),
   },
   { name: 'sink.chained_vs_raw_insert', value: r(chained / raw, 3), unit: 'ratio' },
+  { name: 'clickhouse.bare_insert_json_each_row_rows_per_s', value: r(bareObjects), unit: 'rows/s' },
+  // CPU time of the whole process (JS thread + chDB's threads) per row stored: 2 cores / this = the
+  // rate an otherwise idle 2-core machine could reach.
+  { name: 'sink.cpu_us_per_row', value: r(median(cpuPerRow.plain), 2), unit: 'µs' },
+  { name: 'sink.chained_cpu_us_per_row', value: r(median(cpuPerRow.chained), 2), unit: 'µs' },
+  { name: 'clickhouse.raw_insert_cpu_us_per_row', value: r(median(cpuPerRow.raw), 2), unit: 'µs' },
+  { name: 'clickhouse.bare_insert_cpu_us_per_row', value: r(median(cpuPerRow.bareCompact), 2), unit: 'µs' },
+  { name: 'clickhouse.bare_insert_json_compact_each_row_rows_per_s', value: r(bareCompact), unit: 'rows/s' },
   ...(kafkaRate ? [{ name: 'sink.kafka_rows_per_s', value: r(kafkaRate), unit: 'rows/s' }] : []),
   { name: 'verify.rows_per_s', value: r(verifyRate), unit: 'rows/s' },
   { name: 'store.bytes_per_decision', value: r(bytesPerDecision, 1), unit: 'bytes' },
@@ -424,7 +523,11 @@ const figures = [
 const out = {
   suite: 'store',
   when: new Date().toISOString(),
-  machine: { cpus: availableParallelism(), node: process.version },
+  machine: {
+    cpus: availableParallelism(),
+    node: process.version,
+    loadDuringWrites: { min: r(Math.min(...loads), 1), median: r(median(loads), 1), max: r(Math.max(...loads), 1) },
+  },
   reps: REPS,
   rows: ROWS,
   batch: BATCH,

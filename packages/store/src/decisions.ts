@@ -100,7 +100,19 @@ export const INSERT_COLUMNS: readonly string[] = [...CANONICAL_COLUMNS.map(([c])
 
 export const CONTENT_COLUMN_NAMES: readonly (keyof DecisionContent)[] = CONTENT_COLUMNS.map(([c]) => c);
 
-const q = JSON.stringify;
+/**
+ * A string as JSON, byte-identical to `JSON.stringify(s)`: a string without `"`, `\\`, control
+ * characters or surrogates is only wrapped in quotes (JSON.stringify escapes nothing else); any other
+ * string goes through JSON.stringify. About twice as fast on the short ids and codes of a row.
+ */
+function q(s: string): string {
+  if (typeof s !== 'string') return JSON.stringify(s);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
+  }
+  return `"${s}"`;
+}
 
 function encodeMap(m: Record<string, string>): string {
   const keys = Object.keys(m);
@@ -115,7 +127,7 @@ function encodeMap(m: Record<string, string>): string {
 }
 
 function encodeArr(a: readonly string[]): string {
-  return a.length === 0 ? '[]' : q(a);
+  return a.length === 0 ? '[]' : JSON.stringify(a);
 }
 
 /** Canonical text of the content columns, without the enclosing brackets. */

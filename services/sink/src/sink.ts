@@ -33,7 +33,6 @@ import {
 } from '@custos/kafka';
 import { decisionAvro, type Topics } from '@custos/schemas';
 import {
-  type AvroDecision,
   type Candidate,
   ChainIntegrityError,
   type ChainState,
@@ -48,6 +47,7 @@ import {
   writeCheckpoint,
 } from '@custos/store';
 import type { Logger } from 'pino';
+import { decodeDecision } from './decode.js';
 import { defaultSinkMetrics, type SinkMetrics } from './metrics.js';
 
 export interface SinkOptions {
@@ -241,7 +241,8 @@ export class Sink {
           continue;
         }
         try {
-          const { value } = await this.opts.codec.decode<AvroDecision>(m.value, this.schema);
+          const d = decodeDecision(this.opts.codec, this.schema, m.value);
+          const value = d instanceof Promise ? await d : d;
           decoded.push({
             offset: m.offset,
             row: rowFromAvro(value, partition, m.offset),
