@@ -121,7 +121,7 @@ function encodeMap(m: Record<string, string>): string {
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;
-    out += `${i ? ',' : ''}${q(k)}:${q(m[k])}`;
+    out += `${i ? ',' : ''}${q(k)}:${q(m[k] as string)}`;
   }
   return `${out}}`;
 }
