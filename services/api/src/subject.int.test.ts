@@ -30,7 +30,7 @@ beforeAll(async () => {
   // rows stored before migration 0004 reach the read model through its backfill
   await migrate(store, loadMigrations().slice(0, 3));
   const ds = fixtureDecisions();
-  const rows = ds.map((x, i) => toRow(x, 0, String(i))) as Record<string, unknown>[];
+  const rows = ds.map((x, i) => toRow(x, 0, String(i))) as unknown as Record<string, unknown>[];
   await insertRows(store, rows.slice(0, 10));
   await migrate(store);
   // …and rows stored after it through the materialized view, one of them twice (a stored copy)
