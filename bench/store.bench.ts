@@ -219,7 +219,7 @@ function prepareUnchained(state: ChainState, cands: Candidate[]): { body: Buffer
 
 type Variant = 'bare' | 'bareCompact' | 'plain' | 'chained' | 'raw';
 /** rows/s, and CPU µs per row (all threads of this process: JS and chDB's, less noisy than rows/s) */
-async function runVariant(v: Variant, store: Store): Promise<{ rate: number; cpu: number }> {
+async function runVariant(v: Variant, store: Store): Promise<{ rate: number; cpu: number; parts: number }> {
   const t = store.table('decisions');
   const states = Array.from({ length: CHAINS }, (_, c) => emptyChain(c, 100_000));
   // The bare client inserts start from their rows in memory, as a caller of the client would.
@@ -278,7 +278,13 @@ async function runVariant(v: Variant, store: Store): Promise<{ rate: number; cpu
   );
   const rate = ROWS / ((performance.now() - t0) / 1000);
   const c = process.cpuUsage(c0);
-  return { rate, cpu: (c.user + c.system) / ROWS };
+  // Parts left at the end: fewer means more background merging fell inside this run's window.
+  const [pc] = await queryRows<{ n: number }>(
+    store,
+    `SELECT count() AS n FROM system.parts WHERE database = {db:String} AND table = 'decisions' AND active`,
+    { db: store.database },
+  );
+  return { rate, cpu: (c.user + c.system) / ROWS, parts: Number(pc?.n) };
 }
 
 const bytesOf = async (store: Store) => {
@@ -304,7 +310,7 @@ for (let rep = 0; rep < REPS; rep++) {
     const v = order[(i + rep) % order.length] as Variant;
     const store = withDatabase(root, `bench_w_${v}_${rep}`);
     await migrate(store);
-    const { rate, cpu } = await runVariant(v, store);
+    const { rate, cpu, parts } = await runVariant(v, store);
     results[v].push(rate);
     cpuPerRow[v].push(cpu);
     if (v === 'chained' && rep === 0) {
@@ -318,7 +324,7 @@ for (let rep = 0; rep < REPS; rep++) {
     await root.client.command({ query: `DROP DATABASE ${store.database} SYNC` });
     loads.push(loadavg()[0] as number);
     log(
-      `  rep ${rep + 1} ${v.padEnd(11)} ${Math.round(rate)} rows/s, ${cpu.toFixed(1)} CPU µs/row (load ${loadavg()[0]?.toFixed(1)})`,
+      `  rep ${rep + 1} ${v.padEnd(11)} ${Math.round(rate)} rows/s, ${cpu.toFixed(1)} CPU µs/row, ${parts} parts (load ${loadavg()[0]?.toFixed(1)})`,
     );
     await new Promise((r) => setTimeout(r, 500));
   }
