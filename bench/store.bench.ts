@@ -42,6 +42,7 @@ import { createLogger } from '../packages/config/src/index.js';
 import { AvroCodec, createKafka, ensureTopics } from '../packages/kafka/src/index.js';
 // The root has no workspace dependencies of its own, so the packages are imported by path.
 import {
+  type AvroDecision,
   accessesByActor,
   accessesBySubject,
   type Candidate,
@@ -67,7 +68,7 @@ import {
   withDatabase,
 } from '../packages/store/src/index.js';
 import { decisionAvro, toAvro, topics as topicsFor } from '../schemas/src/index.js';
-import { createSinkMetrics, decodeDecision, Sink } from '../services/sink/src/index.js';
+import { createSinkMetrics, Sink } from '../services/sink/src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // `pnpm bench:store -- --reps 3` passes the `--` through: drop it.
@@ -201,8 +202,7 @@ const fullGc = runInNewContext('gc') as () => void;
 async function decode(chunk: Msg[]): Promise<Candidate[]> {
   const out: Candidate[] = [];
   for (const m of chunk) {
-    const d = decodeDecision(codec, schema, m.value);
-    const value = d instanceof Promise ? await d : d;
+    const value = codec.decodeSync<AvroDecision>(m.value, schema) ?? (await codec.decode<AvroDecision>(m.value, schema)).value;
     out.push({ offset: m.offset, row: rowFromAvro(value, m.chain, m.offset) });
   }
   return out;

@@ -105,6 +105,25 @@ export class AvroCodec {
   }
 
   /**
+   * The hot path of `decode`: when `buf` was written with `reader`'s own schema id, decodes it
+   * synchronously (no promise per record) with the same result and errors; undefined otherwise (other
+   * writer schema, or bytes `decode` must judge), then call `decode`.
+   */
+  decodeSync<T = unknown>(buf: Buffer | null | undefined, reader: RegisteredSchema): T | undefined {
+    if (!buf || buf.length < 5 || buf[0] !== MAGIC || buf.readUInt32BE(1) !== reader.id) return undefined;
+    try {
+      return reader.type.fromBuffer(buf.subarray(5)) as T;
+    } catch (err) {
+      throw new DecodeError(
+        `cannot decode Avro body with schema ${reader.id}: ${err instanceof Error ? err.message : String(err)}`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  /**
    * Framed bytes → Avro form. With `reader`, values written with an older (compatible) schema are
    * resolved into the reader's shape.
    */

@@ -29,14 +29,10 @@ export function isoFromCh(s: string): string {
 
 export const T = (p: string) => `{${p}:DateTime64(3, 'UTC')}`;
 
-/** Columns of one access, in the order `accessFromRow` reads them. */
-export const ACCESS_COLUMNS = `event_id, tenant_id, occurred_at, decided_at, outcome, codes, reason_messages, basis, policy_version,
-  actor_id, actor_type, subject_id, subject_type, categories, fields, action, purpose, recipient_id, recipient_type,
-  legal_basis, data_collected_at, record_count, source_service`;
-
 /**
- * The same columns, as packed into `subject_accesses.access` (migration 0004: JSONCompactEachRow of
- * these columns in this order). Keep in step with ACCESS_COLUMNS and the migration.
+ * Columns of one access, in the order `accessFromRow` reads them and in which they are packed into
+ * `subject_accesses.access` (migration 0004: JSONCompactEachRow of these columns in this order; keep
+ * the migration in step).
  */
 export const ACCESS_FIELDS = [
   'event_id',
@@ -63,6 +59,8 @@ export const ACCESS_FIELDS = [
   'record_count',
   'source_service',
 ] as const satisfies readonly (keyof AccessRow)[];
+
+export const ACCESS_COLUMNS = ACCESS_FIELDS.join(', ');
 
 /** Rows of `subject_accesses.access` (one JSON array per line) → AccessRows. */
 export function accessRowsFromPacked(text: string): AccessRow[] {

@@ -1,5 +1,4 @@
 export * from './config.js';
-export * from './decode.js';
 export * from './metrics.js';
 export * from './options.js';
 export * from './reference.js';

@@ -33,6 +33,7 @@ import {
 } from '@custos/kafka';
 import { decisionAvro, type Topics } from '@custos/schemas';
 import {
+  type AvroDecision,
   type Candidate,
   ChainIntegrityError,
   type ChainState,
@@ -47,7 +48,6 @@ import {
   writeCheckpoint,
 } from '@custos/store';
 import type { Logger } from 'pino';
-import { decodeDecision } from './decode.js';
 import { defaultSinkMetrics, type SinkMetrics } from './metrics.js';
 
 export interface SinkOptions {
@@ -241,8 +241,10 @@ export class Sink {
           continue;
         }
         try {
-          const d = decodeDecision(this.opts.codec, this.schema, m.value);
-          const value = d instanceof Promise ? await d : d;
+          const codec = this.opts.codec;
+          const value =
+            (this.schema && codec.decodeSync<AvroDecision>(m.value, this.schema)) ??
+            (await codec.decode<AvroDecision>(m.value, this.schema)).value;
           decoded.push({
             offset: m.offset,
             row: rowFromAvro(value, partition, m.offset),
