@@ -410,10 +410,10 @@ t0 = performance.now();
 await q.client.command({ query: `OPTIMIZE TABLE ${q.table('decisions')} FINAL` });
 log(`  OPTIMIZE FINAL in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 const bytesPerDecision = await bytesOf(q);
-// The subject report's read model (migration 0004) holds every decision once more: on disk per
+// The subject report's read model (migration 0005) holds every decision once more: on disk per
 // decision too, so it is reported beside the audit trail's own figure and in the total.
-await q.client.command({ query: `OPTIMIZE TABLE ${q.table('subject_accesses')} FINAL` });
-const readModelBytes = await bytesOf(q, 'subject_accesses');
+await q.client.command({ query: `OPTIMIZE TABLE ${q.table('subject_accesses_v2')} FINAL` });
+const readModelBytes = await bytesOf(q, 'subject_accesses_v2');
 const [proj] = await queryRows<{ b: number }>(
   q,
   `SELECT sum(bytes_on_disk) AS b FROM system.projection_parts WHERE database = 'bench_q' AND table = 'decisions' AND active`,

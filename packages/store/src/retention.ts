@@ -33,11 +33,16 @@ export function sqlString(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-export function ttlExpression(cfg: RetentionConfig): string {
+/**
+ * The TTL for the configured retention and holds. `decidedAt` is the SQL for decided_at in the table
+ * the TTL is for (a column in `decisions`; an expression in the read model, whose decided_at is an
+ * ALIAS, which a TTL cannot use).
+ */
+export function ttlExpression(cfg: RetentionConfig, decidedAt = 'decided_at'): string {
   if (!Number.isInteger(cfg.days) || cfg.days < MIN_RETENTION_DAYS) {
     throw new Error(`audit retention must be at least ${MIN_RETENTION_DAYS} days, not ${cfg.days}`);
   }
-  const base = `toDateTime(decided_at, 'UTC') + toIntervalDay(${cfg.days})`;
+  const base = `toDateTime(${decidedAt}, 'UTC') + toIntervalDay(${cfg.days})`;
   if (cfg.holds.length === 0) return base;
   const terms = cfg.holds.map((h) => {
     const conds = [
@@ -54,13 +59,19 @@ export function ttlExpression(cfg: RetentionConfig): string {
 }
 
 /**
- * The tables the retention TTL applies to, each with the store_meta key of the TTL last applied to it:
- * `decisions`, and `subject_accesses` (migration 0004, the subject report's read model), which must
- * hold exactly the rows `decisions` holds.
+ * The tables the retention TTL applies to, each with the store_meta key of the TTL last applied to it
+ * and its decided_at: `decisions`, and `subject_accesses_v2` (migration 0005, the subject report's
+ * read model), which must hold exactly the rows `decisions` holds. (`subject_accesses`, 0004's read
+ * model, is dropped by 0005; listed so that a store migrated only to 0004 keeps its TTL in step.)
  */
 const TTL_TABLES = [
-  { table: 'decisions', metaKey: 'decisions.ttl' },
-  { table: 'subject_accesses', metaKey: 'subject_accesses.ttl' },
+  { table: 'decisions', metaKey: 'decisions.ttl', decidedAt: 'decided_at' },
+  { table: 'subject_accesses', metaKey: 'subject_accesses.ttl', decidedAt: 'decided_at' },
+  {
+    table: 'subject_accesses_v2',
+    metaKey: 'subject_accesses_v2.ttl',
+    decidedAt: 'occurred_at + toIntervalMillisecond(decided_lag_ms)',
+  },
 ] as const;
 
 /** Applies the configured TTL if it differs from the one last applied. Returns whether it changed. */
@@ -69,14 +80,14 @@ export async function applyRetention(
   cfg: RetentionConfig,
   opts: { cluster?: string | undefined } = {},
 ): Promise<boolean> {
-  const expr = ttlExpression(cfg);
   const meta = store.table('store_meta');
   const tables = await queryRows<{ name: string }>(store, 'SELECT name FROM system.tables WHERE database = {db:String}', {
     db: store.database,
   });
   const existing = new Set(tables.map((t) => t.name));
   let changed = false;
-  for (const { table, metaKey } of TTL_TABLES) {
+  for (const { table, metaKey, decidedAt } of TTL_TABLES) {
+    const expr = ttlExpression(cfg, decidedAt);
     const local = opts.cluster ? `${table}_local` : table;
     if (!existing.has(local)) continue;
     const [cur] = await queryRows<{ value: string }>(

@@ -79,14 +79,27 @@ describe('store on real ClickHouse', () => {
     const retention = { days: 400, holds: [{ id: 'KOL-1', tenantId: 'spera', until: '2031-01-01' }] };
     expect((await migrate(s, undefined, { retention })).retentionChanged).toBe(true);
     expect((await migrate(s, undefined, { retention })).retentionChanged).toBe(false);
-    const [t] = await queryRows<{ q: string }>(
-      s,
-      `SELECT create_table_query AS q FROM system.tables WHERE database = {db:String} AND name = 'decisions'`,
-      {
-        db: s.database,
-      },
+    const tables = new Map(
+      (
+        await queryRows<{ name: string; q: string }>(
+          s,
+          `SELECT name, create_table_query AS q FROM system.tables WHERE database = {db:String}`,
+          { db: s.database },
+        )
+      ).map((t) => [t.name, t.q]),
     );
-    expect(t?.q).toMatch(/TTL greatest\(toDateTime\(decided_at, 'UTC'\) \+ toIntervalDay\(400\), if\(tenant_id = 'spera'/);
+    expect(tables.get('decisions')).toMatch(
+      /TTL greatest\(toDateTime\(decided_at, 'UTC'\) \+ toIntervalDay\(400\), if\(tenant_id = 'spera'/,
+    );
+    // the subject read model (0005) gets the same TTL, its decided_at written out
+    expect(tables.get('subject_accesses_v2')).toMatch(
+      /TTL greatest\(toDateTime\(occurred_at \+ toIntervalMillisecond\(decided_lag_ms\), 'UTC'\) \+ toIntervalDay\(400\), if\(tenant_id = 'spera'/,
+    );
+    // 0004's read model is gone, and nothing feeds it
+    expect([...tables.keys()].filter((n) => n.startsWith('subject_accesses')).sort()).toEqual([
+      'subject_accesses_v2',
+      'subject_accesses_v2_mv',
+    ]);
   });
 
   it('stores a re-delivered batch once, chained', async () => {

@@ -29,11 +29,7 @@ export function isoFromCh(s: string): string {
 
 export const T = (p: string) => `{${p}:DateTime64(3, 'UTC')}`;
 
-/**
- * Columns of one access, in the order `accessFromRow` reads them and in which they are packed into
- * `subject_accesses.access` (migration 0004: JSONCompactEachRow of these columns in this order; keep
- * the migration in step).
- */
+/** Columns of one access, in the order `accessFromRow` reads them. */
 export const ACCESS_FIELDS = [
   'event_id',
   'tenant_id',
@@ -62,14 +58,51 @@ export const ACCESS_FIELDS = [
 
 export const ACCESS_COLUMNS = ACCESS_FIELDS.join(', ');
 
-/** Rows of `subject_accesses.access` (one JSON array per line) → AccessRows. */
+/** The access columns `subject_accesses_v2` (migration 0005) keeps as columns of their own. */
+const OWN_FIELDS = ['event_id', 'tenant_id', 'occurred_at', 'decided_at', 'actor_id', 'subject_id'] as const;
+
+/**
+ * The rest, packed into `subject_accesses_v2.access`: JSONCompactEachRow of these columns in this
+ * order (migration 0005; keep it in step).
+ */
+export const PACKED_FIELDS = [
+  'outcome',
+  'codes',
+  'reason_messages',
+  'basis',
+  'policy_version',
+  'actor_type',
+  'subject_type',
+  'categories',
+  'fields',
+  'action',
+  'purpose',
+  'recipient_id',
+  'recipient_type',
+  'legal_basis',
+  'data_collected_at',
+  'record_count',
+  'source_service',
+] as const satisfies readonly Exclude<(typeof ACCESS_FIELDS)[number], (typeof OWN_FIELDS)[number]>[];
+
+/** The fields of a `PACKED_ACCESS` line, in order. */
+export const PACKED_ACCESS_FIELDS: readonly (keyof AccessRow)[] = [...OWN_FIELDS, ...PACKED_FIELDS];
+
+/**
+ * One access of `subject_accesses_v2` as one JSON array (a line of TabSeparatedRaw): its own
+ * columns, formatted as JSONCompactEachRow formats them, followed by the packed ones.
+ */
+export const PACKED_ACCESS = `concat(substring(formatRowNoNewline('JSONCompactEachRow', ${OWN_FIELDS.join(', ')}), 1, -1), ',', substring(access, 2))`;
+
+/** Lines of `PACKED_ACCESS` (one JSON array per line) → AccessRows. */
 export function accessRowsFromPacked(text: string): AccessRow[] {
   const body = text.endsWith('\n') ? text.slice(0, -1) : text;
   if (!body) return [];
   const arrays = JSON.parse(`[${body.replaceAll('\n', ',')}]`) as unknown[][];
+  const n = PACKED_ACCESS_FIELDS.length;
   return arrays.map((a) => {
     const r: Record<string, unknown> = {};
-    for (let i = 0; i < ACCESS_FIELDS.length; i++) r[ACCESS_FIELDS[i] as string] = a[i];
+    for (let i = 0; i < n; i++) r[PACKED_ACCESS_FIELDS[i] as string] = a[i];
     return r as unknown as AccessRow;
   });
 }
@@ -192,12 +225,13 @@ export class AuditDb {
   }
 
   /**
-   * `db.subject_accesses` (migration 0004): every decision once more, keyed by tenant and subject,
-   * unpartitioned, small granules, the listed columns packed into one (`access`). Read without FINAL:
-   * callers drop repeated event ids themselves (a stored copy is identical).
+   * `db.subject_accesses_v2` (migration 0005): every decision once more, keyed by tenant and subject,
+   * unpartitioned, small granules, most report columns packed into one (`access`; read them with
+   * `PACKED_ACCESS`). A plain MergeTree: callers drop repeated event ids themselves (a stored copy is
+   * identical).
    */
   get subjectAccesses(): string {
-    return this.store.table('subject_accesses');
+    return this.store.table('subject_accesses_v2');
   }
 
   private settings(maxRows: number, opts: { point?: boolean }): string {

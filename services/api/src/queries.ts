@@ -13,6 +13,7 @@ import {
   decodeCursor,
   encodeCursor,
   isoFromCh,
+  PACKED_ACCESS,
   T,
   Where,
 } from './db.js';
@@ -144,7 +145,7 @@ async function subjectAccessesOf(
   if (variant === 'subject') w.add('NOT authority');
   return accessRowsFromPacked(
     await db.text(
-      `SELECT access FROM ${db.subjectAccesses} ${w.sql()} ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
+      `SELECT ${PACKED_ACCESS} FROM ${db.subjectAccesses} ${w.sql()} ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
       { ...w.params, limit },
       undefined,
       { point: true },

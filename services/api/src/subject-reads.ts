@@ -13,7 +13,7 @@
  * ClickHouse would; the caller's range and variant are then applied here. A subject that reaches the limit is
  * answered `undefined`, and the caller reads it alone, exactly.
  */
-import { type AccessRow, type AuditDb, accessRowsFromPacked, chTime } from './db.js';
+import { type AccessRow, type AuditDb, accessRowsFromPacked, chTime, PACKED_ACCESS } from './db.js';
 
 interface Waiter {
   subjectId: string;
@@ -97,7 +97,7 @@ export class SubjectReads {
       // (~0.1 ms per subject each); LIMIT BY only bounds what a batch reads for one subject.
       rows = accessRowsFromPacked(
         await this.db.text(
-          `SELECT access FROM ${this.db.subjectAccesses}
+          `SELECT ${PACKED_ACCESS} FROM ${this.db.subjectAccesses}
            WHERE tenant_id = {tenantId:String} AND subject_id IN {subjects:Array(String)}
            LIMIT {limit:UInt32} BY subject_id`,
           { tenantId, subjects, limit: this.opts.limit },

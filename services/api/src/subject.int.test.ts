@@ -1,5 +1,5 @@
 /**
- * The subject report's read model (`subject_accesses`, migration 0004) against `decisions`: the same
+ * The subject report's read model (`subject_accesses_v2`, migration 0005) against `decisions`: the same
  * accesses, value for value, including strings that need escaping, nulls, copies of a decision, rows
  * inserted before the view existed (the migration's backfill) and the subject-facing variant.
  */
@@ -27,11 +27,14 @@ const tricky = [
 beforeAll(async () => {
   const { database, chdbPath } = testStore('subject');
   store = createStore({ url: infraEnv().clickhouseUrl, database, chdbPath });
-  // rows stored before migration 0004 reach the read model through its backfill
+  // rows stored before migration 0004, and between 0004 and 0005 (when 0004's read model was fed),
+  // reach the read model through 0005's backfill
   await migrate(store, loadMigrations().slice(0, 3));
   const ds = fixtureDecisions();
   const rows = ds.map((x, i) => toRow(x, 0, String(i))) as unknown as Record<string, unknown>[];
-  await insertRows(store, rows.slice(0, 10));
+  await insertRows(store, rows.slice(0, 6));
+  await migrate(store, loadMigrations().slice(0, 4));
+  await insertRows(store, rows.slice(6, 10));
   await migrate(store);
   // …and rows stored after it through the materialized view, one of them twice (a stored copy)
   const cust = rows.find((r) => r.subject_id === 'cust-1001') as Record<string, unknown>;
@@ -74,11 +77,11 @@ async function fromDecisions(tenantId: string, subjectId: string, variant: 'full
   return rows.map((r) => accessFromRow(r, dir));
 }
 
-describe('subject_accesses (the subject report read model)', () => {
+describe('subject_accesses_v2 (the subject report read model)', () => {
   it('holds every decision: backfilled, then fed by the view', async () => {
     const count = async (t: string) =>
       Number((await db.rows<{ n: number }>(`SELECT uniqExact(event_id) AS n FROM ${store.table(t)}`, {}))[0]?.n);
-    expect(await count('subject_accesses')).toBe(await count('decisions'));
+    expect(await count('subject_accesses_v2')).toBe(await count('decisions'));
   });
 
   for (const variant of ['full', 'subject'] as const) {

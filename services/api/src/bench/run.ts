@@ -99,27 +99,27 @@ export async function runApiBench(): Promise<void> {
   if (have !== rows) {
     log(`generating ${rows.toLocaleString()} decisions in ClickHouse (had ${have.toLocaleString()})…`);
     await store.client.command({ query: `TRUNCATE TABLE ${store.table('decisions')}` });
-    await store.client.command({ query: `TRUNCATE TABLE ${store.table('subject_accesses')}` });
+    await store.client.command({ query: `TRUNCATE TABLE ${store.table('subject_accesses_v2')}` });
     const t0 = performance.now();
     await generateDecisions(store, rows);
     await optimize('decisions');
-    await optimize('subject_accesses');
+    await optimize('subject_accesses_v2');
     log(`generated in ${round((performance.now() - t0) / 1000)} s`);
   } else {
     log(`reusing ${rows.toLocaleString()} decisions in ${chdbPath}`);
   }
-  // the subject report's read model (migration 0004): as compact as `decisions` after its OPTIMIZE
+  // the subject report's read model (migration 0005): as compact as `decisions` after its OPTIMIZE
   const parts = await queryRows<{ table: string; parts: number; rows: number; bytes: number }>(
     store,
     `SELECT table, count() AS parts, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts
-     WHERE database = {db:String} AND active AND table IN ('decisions', 'subject_accesses') GROUP BY table`,
+     WHERE database = {db:String} AND active AND table IN ('decisions', 'subject_accesses_v2') GROUP BY table`,
     { db: store.database },
   );
-  const sa = parts.find((p) => p.table === 'subject_accesses');
-  if (Number(sa?.rows) !== rows) throw new Error(`subject_accesses holds ${sa?.rows} rows, not ${rows}`);
+  const sa = parts.find((p) => p.table === 'subject_accesses_v2');
+  if (Number(sa?.rows) !== rows) throw new Error(`subject_accesses_v2 holds ${sa?.rows} rows, not ${rows}`);
   if (Number(sa?.parts) > 1) {
-    log(`OPTIMIZE subject_accesses (${sa?.parts} parts)…`);
-    await optimize('subject_accesses');
+    log(`OPTIMIZE subject_accesses_v2 (${sa?.parts} parts)…`);
+    await optimize('subject_accesses_v2');
   }
   const bytesPerRow = Object.fromEntries(parts.map((p) => [p.table, round(Number(p.bytes) / Number(p.rows))]));
   log('bytes on disk per decision:', bytesPerRow);
