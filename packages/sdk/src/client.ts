@@ -21,6 +21,7 @@ import avro from 'avsc';
 import { FORMAT_VERSION, FRAME_HEADER, KIND_ACCESS, KIND_SUBJECT_STATE, type Kind, RECORD_HEADER } from './frame.js';
 import type { LoggerLike } from './logger.js';
 import type { AuditMetrics } from './metrics.js';
+import { createKeyPartitioner } from './partitioner.js';
 import { EventQueue } from './queue.js';
 import { SchemaStore, Spool, type SpoolOptions } from './spool.js';
 import { uuidv7 } from './uuid7.js';
@@ -135,15 +136,25 @@ interface Stream {
 }
 
 interface Batch {
-  messages: Map<string, { key: Buffer; value: Buffer }[]>;
+  messages: Map<string, Message[]>;
   count: number;
   memBytes: number;
+  /** the values are the client's pooled copies (memory batches), not views of a spool read */
+  pooledValues: boolean;
   endLsn: number;
   fromDisk: boolean;
 }
 
 const ENTRY_OVERHEAD = 64;
 const CHUNK_BYTES = 256 * 1024;
+/** distinct Kafka keys whose buffers are kept for reuse (the cache starts over past this) */
+const KEY_CACHE_SIZE = 4096;
+const EMPTY = Buffer.alloc(0);
+
+interface Message {
+  key: Buffer;
+  value: Buffer;
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -176,6 +187,17 @@ class Client implements AuditClient {
 
   // unsent events held in memory, oldest first
   private readonly queue = new EventQueue();
+  /**
+   * Kafka key buffers by key (actor id / subject-state key) and the message objects handed to kafkajs,
+   * both reused: objects made fresh for every batch live through kafkajs' encoding and the round trip,
+   * so they survive young-generation collections, and that survival is what made V8 grow the young
+   * generation to its maximum (docs/decisions.md, SDK).
+   */
+  private readonly keyCache = new Map<string, Buffer>();
+  private readonly messagePool: Message[] = [];
+  /** value buffers by length; at most 2 × batchMaxBytes of them are kept */
+  private readonly valuePool = new Map<number, Buffer[]>();
+  private valuePoolBytes = 0;
   private queuedBytes = 0;
   private inflightBytes = 0;
   private inflightEvents = 0;
@@ -333,11 +355,52 @@ class Client implements AuditClient {
       this.memLsn += len;
     }
     if (this.queue.size === 0) this.firstUnsentAt = Date.now();
-    this.queue.push(s.kind, chunk, off, len, keyLen, s.id, lsn);
+    this.queue.push(s.kind, chunk, off, len, this.keyBuffer(key, chunk, off + FRAME_HEADER + RECORD_HEADER, keyLen), s.id, lsn);
     this.queuedBytes += len + ENTRY_OVERHEAD;
     this.m.recorded++;
     if (this.wake !== undefined && (this.idle || this.queuedBytes - this.inflightBytes >= this.batchMaxBytes)) this.wake();
     if (this.queuedBytes > this.maxQueueBytes) return this.overBound();
+  }
+
+  /** The shared buffer of a Kafka key (the same bytes as chunk[at, at + len)). */
+  private keyBuffer(key: string, chunk: Buffer, at: number, len: number): Buffer {
+    let b = this.keyCache.get(key);
+    if (b === undefined) {
+      if (this.keyCache.size >= KEY_CACHE_SIZE) this.keyCache.clear();
+      b = Buffer.from(chunk.subarray(at, at + len));
+      this.keyCache.set(key, b);
+    }
+    return b;
+  }
+
+  /** chunk[start, end) copied into a value buffer from the pool (or a new one). */
+  private valueCopy(chunk: Buffer, start: number, end: number): Buffer {
+    const len = end - start;
+    let b = this.valuePool.get(len)?.pop();
+    if (b === undefined) b = Buffer.allocUnsafe(len);
+    else this.valuePoolBytes -= len;
+    chunk.copy(b, 0, start, end);
+    return b;
+  }
+
+  private releaseValue(b: Buffer): void {
+    if (this.valuePoolBytes + b.length > 2 * this.batchMaxBytes) return;
+    let list = this.valuePool.get(b.length);
+    if (list === undefined) {
+      list = [];
+      this.valuePool.set(b.length, list);
+    }
+    list.push(b);
+    this.valuePoolBytes += b.length;
+  }
+
+  /** A message object from the pool (returned there once its batch is acknowledged). */
+  private message(key: Buffer, value: Buffer): Message {
+    const m = this.messagePool.pop();
+    if (m === undefined) return { key, value };
+    m.key = key;
+    m.value = value;
+    return m;
   }
 
   /** Past the bound: evict to the spool, or hand the caller a promise to wait on. */
@@ -502,8 +565,8 @@ class Client implements AuditClient {
   }
 
   private async nextBatch(): Promise<Batch | undefined> {
-    const messages = new Map<string, { key: Buffer; value: Buffer }[]>();
-    const add = (topic: string, m: { key: Buffer; value: Buffer }) => {
+    const messages = new Map<string, Message[]>();
+    const add = (topic: string, m: Message) => {
       let list = messages.get(topic);
       if (list === undefined) {
         list = [];
@@ -519,16 +582,14 @@ class Client implements AuditClient {
         const chunk = q.chunk(n);
         const off = q.off(n);
         const len = q.len(n);
-        const keyLen = q.keyLen(n);
-        const k = off + FRAME_HEADER + RECORD_HEADER;
-        let value = chunk.subarray(k + keyLen, off + len);
+        const key = q.key(n);
+        // A copy (pooled), never a view: the spool may be writing the frame's bytes while the id is
+        // patched, and a view would be a new object for every event (see keyCache above).
+        const value = this.valueCopy(chunk, off + FRAME_HEADER + RECORD_HEADER + key.length, off + len);
         const s = this.streams[q.kind(n) as Kind];
-        if (q.id(n) !== s.id) {
-          // recorded before the registry answered: copy, never patch (the spool may be writing these bytes)
-          value = Buffer.from(value);
-          value.writeUInt32BE(s.id, 1);
-        }
-        add(s.topic, { key: chunk.subarray(k, k + keyLen), value });
+        // recorded before the registry answered: the id goes into the copy
+        if (q.id(n) !== s.id) value.writeUInt32BE(s.id, 1);
+        add(s.topic, this.message(key, value));
         bytes += len;
         n++;
       }
@@ -538,7 +599,7 @@ class Client implements AuditClient {
       if (q.size === 0) this.firstUnsentAt = Date.now();
       this.inflightBytes = memBytes;
       this.inflightEvents = n;
-      return { messages, count: n, memBytes, endLsn: end, fromDisk: false };
+      return { messages, count: n, memBytes, endLsn: end, fromDisk: false, pooledValues: true };
     }
     // The next events are only in the spool: evicted from memory, or left by an earlier run.
     const spool = this.spool!;
@@ -555,9 +616,9 @@ class Client implements AuditClient {
       const r = f.record;
       const id = await this.schemaId(r.kind, r.fingerprint);
       if (r.value.readUInt32BE(1) !== id) r.value.writeUInt32BE(id, 1); // our own copy of the bytes
-      add(this.streams[r.kind].topic, { key: r.key, value: r.value });
+      add(this.streams[r.kind].topic, this.message(r.key, r.value));
     }
-    return { messages, count: frames.length, memBytes: 0, endLsn: next, fromDisk: true };
+    return { messages, count: frames.length, memBytes: 0, endLsn: next, fromDisk: true, pooledValues: false };
   }
 
   private async connectedProducer(): Promise<Producer> {
@@ -585,6 +646,8 @@ class Client implements AuditClient {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // kafkajs' default partition for every key, at a fraction of its CPU (partitioner.ts)
+      createPartitioner: createKeyPartitioner,
       // kafkajs retries a request a few times itself; past that the SDK retries the batch with backoff.
       retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
     });
@@ -635,6 +698,15 @@ class Client implements AuditClient {
   }
 
   private acked(batch: Batch): void {
+    // kafkajs is done with the message objects and values: back to their pools
+    for (const list of batch.messages.values()) {
+      for (const m of list) {
+        if (batch.pooledValues) this.releaseValue(m.value);
+        m.key = EMPTY;
+        m.value = EMPTY;
+        this.messagePool.push(m);
+      }
+    }
     this.sentLsn = batch.endLsn;
     this.spool?.ack(batch.endLsn);
     this.m.sent += batch.count;

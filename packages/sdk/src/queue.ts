@@ -1,15 +1,16 @@
 /**
  * The in-memory queue of unsent events: a ring of parallel typed arrays rather than one object per
  * event, so a queue of 100k events is a few flat arrays the garbage collector never has to trace or
- * promote. Each event is a frame in an arena chunk (the chunk reference is the only pointer kept).
+ * promote. Each event is a frame in an arena chunk; the pointers kept are the chunk and the event's
+ * Kafka key buffer (shared by every event of that key, see the client's key cache).
  */
 export class EventQueue {
   private cap: number;
   private mask: number;
   private chunks: (Buffer | undefined)[];
+  private keys: (Buffer | undefined)[];
   private offs: Uint32Array;
   private lens: Uint32Array;
-  private keyLens: Uint32Array;
   private ids: Uint32Array;
   private kinds: Uint8Array;
   private lsns: Float64Array;
@@ -20,9 +21,9 @@ export class EventQueue {
     this.cap = initial;
     this.mask = initial - 1;
     this.chunks = new Array(initial).fill(undefined);
+    this.keys = new Array(initial).fill(undefined);
     this.offs = new Uint32Array(initial);
     this.lens = new Uint32Array(initial);
-    this.keyLens = new Uint32Array(initial);
     this.ids = new Uint32Array(initial);
     this.kinds = new Uint8Array(initial);
     this.lsns = new Float64Array(initial);
@@ -31,26 +32,26 @@ export class EventQueue {
   private grow(): void {
     const n = this.cap * 2;
     const chunks = new Array<Buffer | undefined>(n).fill(undefined);
+    const keys = new Array<Buffer | undefined>(n).fill(undefined);
     const offs = new Uint32Array(n);
     const lens = new Uint32Array(n);
-    const keyLens = new Uint32Array(n);
     const ids = new Uint32Array(n);
     const kinds = new Uint8Array(n);
     const lsns = new Float64Array(n);
     for (let i = 0; i < this.size; i++) {
       const j = (this.head + i) & this.mask;
       chunks[i] = this.chunks[j];
+      keys[i] = this.keys[j];
       offs[i] = this.offs[j]!;
       lens[i] = this.lens[j]!;
-      keyLens[i] = this.keyLens[j]!;
       ids[i] = this.ids[j]!;
       kinds[i] = this.kinds[j]!;
       lsns[i] = this.lsns[j]!;
     }
     this.chunks = chunks;
+    this.keys = keys;
     this.offs = offs;
     this.lens = lens;
-    this.keyLens = keyLens;
     this.ids = ids;
     this.kinds = kinds;
     this.lsns = lsns;
@@ -59,13 +60,13 @@ export class EventQueue {
     this.mask = n - 1;
   }
 
-  push(kind: number, chunk: Buffer, off: number, len: number, keyLen: number, id: number, lsn: number): void {
+  push(kind: number, chunk: Buffer, off: number, len: number, key: Buffer, id: number, lsn: number): void {
     if (this.size === this.cap) this.grow();
     const j = (this.head + this.size) & this.mask;
     this.chunks[j] = chunk;
+    this.keys[j] = key;
     this.offs[j] = off;
     this.lens[j] = len;
-    this.keyLens[j] = keyLen;
     this.ids[j] = id;
     this.kinds[j] = kind;
     this.lsns[j] = lsn;
@@ -76,14 +77,15 @@ export class EventQueue {
   chunk(i: number): Buffer {
     return this.chunks[(this.head + i) & this.mask]!;
   }
+  /** the Kafka key (its bytes are also in the frame) */
+  key(i: number): Buffer {
+    return this.keys[(this.head + i) & this.mask]!;
+  }
   off(i: number): number {
     return this.offs[(this.head + i) & this.mask]!;
   }
   len(i: number): number {
     return this.lens[(this.head + i) & this.mask]!;
-  }
-  keyLen(i: number): number {
-    return this.keyLens[(this.head + i) & this.mask]!;
   }
   id(i: number): number {
     return this.ids[(this.head + i) & this.mask]!;
@@ -97,7 +99,11 @@ export class EventQueue {
 
   /** Drops the oldest `n` events. */
   shift(n: number): void {
-    for (let i = 0; i < n; i++) this.chunks[(this.head + i) & this.mask] = undefined;
+    for (let i = 0; i < n; i++) {
+      const j = (this.head + i) & this.mask;
+      this.chunks[j] = undefined;
+      this.keys[j] = undefined;
+    }
     this.head = (this.head + n) & this.mask;
     this.size -= n;
   }
