@@ -9,16 +9,26 @@
  *                                         with fsync 'batch'), peer: a plain kafkajs producer
  *                                         sending the same framed Avro values with sendBatch in
  *                                         batches of the same byte size, acks=all
- *   sdk.rss_mib                           peak RSS of the process during the SDK runs (default
- *                                         queue bound, 32 MiB); sdk.rss_baseline_mib is the same
- *                                         process before any client (Node + tsx + modules + pools)
+ *   sdk.cpu_us_per_event                  process CPU (user + system, all threads) per event over
+ *                                         the throughput run; peer: the same for the kafkajs run
+ *   sdk.rss_mib                           peak RSS of the process, sampled every 20 ms while the
+ *                                         SDK runs (default queue bound, 32 MiB); the process also
+ *                                         runs the peer between SDK runs, and the heap V8 sized for
+ *                                         the peer stays (kafkajs.rss_mib: the same for the peer's
+ *                                         runs); sdk.rss_baseline_mib is the process before any
+ *                                         client (Node + tsx + modules + event pools)
  *
- * Each figure is the median of REPS repetitions. Writes bench/results/sdk.json.
+ * Runs under tsx, as this repository runs its services (`tsx src/main.ts`; the packages export
+ * their TypeScript sources, there is no compiled build): tsx's loader is part of the baseline.
+ * Each figure is the median of --reps repetitions (default 5; BENCH_REPS also works), interleaved
+ * SDK / peer so that load from other processes on the machine hits both; the load average is
+ * printed and recorded. `pnpm bench:sdk -- --reps 7 --events 400000`. Writes bench/results/sdk.json.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 // The root has no workspace dependencies of its own, so the packages are imported by path.
 import { AvroCodec, createKafka, ensureTopics } from '../packages/kafka/src/index.js';
 import { type AccessEventInput, createAuditClient } from '../packages/sdk/src/index.js';
@@ -27,8 +37,16 @@ import { accessEventAvro, toAvro, topics } from '../schemas/src/index.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
-const REPS = Number(process.env.BENCH_REPS ?? 5);
-const N = Number(process.env.BENCH_EVENTS ?? 200_000);
+// `pnpm bench:sdk -- --reps 3` passes the `--` through: drop it.
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: {
+    reps: { type: 'string', default: process.env.BENCH_REPS ?? '5' },
+    events: { type: 'string', default: process.env.BENCH_EVENTS ?? '200000' },
+  },
+});
+const REPS = Number(args.reps);
+const N = Number(args.events);
 const OVERHEAD_CALLS = Number(process.env.BENCH_OVERHEAD_CALLS ?? 100_000);
 const BATCH_BYTES = 512 * 1024; // the SDK's default batchMaxBytes
 
@@ -55,10 +73,20 @@ function makeEvents(n: number): AccessEventInput[] {
 }
 
 const pool = makeEvents(10_000);
-let rssPeak = 0;
+/** peak RSS of the phase running now (SDK or peer) */
+let phase: 'sdk' | 'peer' | undefined;
+const rssPeak = { sdk: 0, peer: 0 };
 const rssTimer = setInterval(() => {
-  rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+  if (phase !== undefined) rssPeak[phase] = Math.max(rssPeak[phase], process.memoryUsage.rss());
 }, 20);
+const cpuPerEvent = (since: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / N;
+};
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 
 async function withClient<T>(prefix: string, f: (c: ReturnType<typeof createAuditClient>) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'custos-bench-spool-'));
@@ -109,8 +137,9 @@ async function overhead(prefix: string): Promise<{ p50: number; p99: number }> {
   });
 }
 
-async function sdkThroughput(prefix: string): Promise<number> {
+async function sdkThroughput(prefix: string): Promise<{ eps: number; cpu: number }> {
   return withClient(prefix, async (client) => {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < N; i++) {
       client.record(pool[i % pool.length]!);
@@ -118,16 +147,20 @@ async function sdkThroughput(prefix: string): Promise<number> {
     }
     const r = await client.flush(120_000);
     if (!r.delivered) throw new Error('bench: SDK did not deliver within 120 s');
-    return N / ((performance.now() - t0) / 1000);
+    return { eps: N / ((performance.now() - t0) / 1000), cpu: cpuPerEvent(c0) };
   });
 }
 
-async function kafkajsThroughput(prefix: string, values: { key: Buffer; value: Buffer }[]): Promise<number> {
+async function kafkajsThroughput(
+  prefix: string,
+  values: { key: Buffer; value: Buffer }[],
+): Promise<{ eps: number; cpu: number }> {
   const kafka = createKafka({ brokers, clientId: 'bench-kafkajs' });
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   const topic = `${prefix}access-events`;
   try {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     let batch: { key: Buffer; value: Buffer }[] = [];
     let bytes = 0;
@@ -141,7 +174,7 @@ async function kafkajsThroughput(prefix: string, values: { key: Buffer; value: B
         bytes = 0;
       }
     }
-    return N / ((performance.now() - t0) / 1000);
+    return { eps: N / ((performance.now() - t0) / 1000), cpu: cpuPerEvent(c0) };
   } finally {
     await producer.disconnect();
   }
@@ -177,19 +210,29 @@ async function main(): Promise<void> {
   const p99s: number[] = [];
   const sdkEps: number[] = [];
   const peerEps: number[] = [];
-  let sdkRss = 0;
+  const sdkCpu: number[] = [];
+  const peerCpu: number[] = [];
+  const loadBefore = load();
+  console.error(`load average before: ${loadBefore} (${cpus().length} CPUs)`);
   for (let r = 0; r < REPS; r++) {
+    phase = 'sdk';
     const o = await overhead(prefix);
     p50s.push(o.p50);
     p99s.push(o.p99);
-    sdkEps.push(await sdkThroughput(prefix));
-    sdkRss = Math.max(sdkRss, rssPeak);
-    peerEps.push(await kafkajsThroughput(prefix, values));
+    const s = await sdkThroughput(prefix);
+    sdkEps.push(s.eps);
+    sdkCpu.push(s.cpu);
+    phase = 'peer';
+    const k = await kafkajsThroughput(prefix, values);
+    phase = undefined;
+    peerEps.push(k.eps);
+    peerCpu.push(k.cpu);
     console.error(
-      `rep ${r + 1}/${REPS}: record p50 ${o.p50.toFixed(2)} µs p99 ${o.p99.toFixed(2)} µs, sdk ${sdkEps[r]!.toFixed(0)} ev/s, kafkajs ${peerEps[r]!.toFixed(0)} ev/s, rss ${(sdkRss / 2 ** 20).toFixed(0)} MiB`,
+      `rep ${r + 1}/${REPS}: record p50 ${o.p50.toFixed(2)} µs p99 ${o.p99.toFixed(2)} µs, sdk ${s.eps.toFixed(0)} ev/s ${s.cpu.toFixed(2)} µs CPU/ev, kafkajs ${k.eps.toFixed(0)} ev/s ${k.cpu.toFixed(2)} µs CPU/ev, ratio ${(s.eps / k.eps).toFixed(2)}, peak rss sdk ${(rssPeak.sdk / 2 ** 20).toFixed(0)} / kafkajs ${(rssPeak.peer / 2 ** 20).toFixed(0)} MiB, load ${load()}`,
     );
   }
   clearInterval(rssTimer);
+  const loadAfter = load();
 
   const sdk = median(sdkEps);
   const peer = median(peerEps);
@@ -203,13 +246,25 @@ async function main(): Promise<void> {
       peer: { name: 'kafkajs.throughput_eps', value: Math.round(peer) },
       ratio: +(sdk / peer).toFixed(3),
     },
-    { name: 'sdk.rss_mib', value: +(sdkRss / 2 ** 20).toFixed(1), unit: 'MiB' },
+    {
+      name: 'sdk.cpu_us_per_event',
+      value: +median(sdkCpu).toFixed(2),
+      unit: 'µs',
+      peer: { name: 'kafkajs.cpu_us_per_event', value: +median(peerCpu).toFixed(2) },
+    },
+    {
+      name: 'sdk.rss_mib',
+      value: +(rssPeak.sdk / 2 ** 20).toFixed(1),
+      unit: 'MiB',
+      peer: { name: 'kafkajs.rss_mib', value: +(rssPeak.peer / 2 ** 20).toFixed(1) },
+    },
     { name: 'sdk.rss_baseline_mib', value: +(baselineRss / 2 ** 20).toFixed(1), unit: 'MiB' },
   ];
   const result = {
     suite: 'sdk',
     when: new Date().toISOString(),
-    machine: { cpus: cpus().length, node: process.version },
+    machine: { cpus: cpus().length, node: process.version, loadavg: { before: loadBefore, after: loadAfter } },
+    runtime: 'tsx (TypeScript sources, as the services run)',
     repetitions: REPS,
     events: N,
     figures,
@@ -218,7 +273,9 @@ async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'sdk.json'), `${JSON.stringify(result, null, 2)}\n`);
 
-  console.log(`SDK benchmark — medians of ${REPS} repetitions, ${N} events per throughput run, ${brokers.join(',')}`);
+  console.log(
+    `SDK benchmark — medians of ${REPS} repetitions, ${N} events per throughput run, ${brokers.join(',')}, under tsx; load average ${loadBefore} before, ${loadAfter} after (${cpus().length} CPUs)`,
+  );
   console.table(
     figures.map((f) => ({
       figure: f.name,
