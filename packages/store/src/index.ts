@@ -8,5 +8,6 @@ export * from './errors.js';
 export * from './fixtures.js';
 export * from './migrations.js';
 export * from './queries.js';
+export * from './read-model.js';
 export * from './retention.js';
 export * from './verify.js';

@@ -59,7 +59,13 @@ const rowAt = async (s: Store, chain: number, seq: number) =>
   (await readStored(s, 'kafka_partition = {c:UInt16} AND chain_seq = {s:UInt64}', { c: chain, s: seq }))[0] as StoredDecision;
 
 const errors = (fs: Finding[]) => fs.filter((f) => f.severity === 'error');
-const verify = (s: Store, o: Partial<VerifyOptions> = {}) => verifyRange(s, { trusted, ...o });
+// The chain scenarios tamper with `decisions` alone; the read model's own check (which would also
+// see those edits, as the copy no longer matches) has its scenarios at the end.
+const verify = (s: Store, o: Partial<VerifyOptions> = {}) => verifyRange(s, { trusted, readModel: false, ...o });
+const readModelErrors = (fs: Finding[]) =>
+  errors(fs)
+    .filter((f) => f.kind === 'read_model_differs')
+    .map((f) => [f.eventId, /missing from or altered/.test(f.message) ? 'missing' : 'extra']);
 
 describe('verify: tampering is detected, a clean chain verifies', () => {
   beforeAll(async () => {
@@ -268,6 +274,57 @@ describe('verify: tampering is detected, a clean chain verifies', () => {
     await sql(s, `ALTER TABLE ${s.table('decisions')} DELETE WHERE kafka_partition = 0 AND chain_seq = 380`);
     const again = await verify(s, { retentionDays: 365, now });
     expect(errors(again.findings).map((f) => [f.kind, f.seq])).toEqual([['deleted', 380]]);
+  });
+
+  describe('verify: the subject read model against the decisions', () => {
+    const model = (s: Store) => s.table('subject_accesses_v2');
+
+    it('passes when it holds exactly the stored decisions', async () => {
+      const r = await verify(base, { readModel: true });
+      expect(r.sources).toContain('read-model');
+      expect(errors(r.findings), formatReport(r)).toEqual([]);
+    });
+
+    it('names an altered, a deleted and an inserted row of the read model', async () => {
+      const s = await copy();
+      const [a, b] = [await rowAt(s, 0, 10), await rowAt(s, 1, 20)];
+      // altered: the report would show an allowed access as denied
+      await sql(
+        s,
+        `ALTER TABLE ${model(s)} UPDATE access = replaceOne(access, '"allow"', '"deny"') WHERE event_id = '${a.event_id}'`,
+      );
+      // deleted: the report would leave an access out
+      await sql(s, `ALTER TABLE ${model(s)} DELETE WHERE event_id = '${b.event_id}'`);
+      // inserted: a copy of a row under another event id
+      const fake = '00000000-0000-7000-8000-0000000000ff';
+      await sql(
+        s,
+        `INSERT INTO ${model(s)} SELECT * REPLACE (toUUID('${fake}') AS event_id) FROM (SELECT * FROM ${model(s)} WHERE event_id = '${(await rowAt(s, 2, 30)).event_id}')`,
+      );
+      const r = await verify(s, { readModel: true });
+      expect(r.ok).toBe(false);
+      expect(readModelErrors(r.findings).sort()).toEqual(
+        [
+          [a.event_id, 'missing'],
+          [a.event_id, 'extra'],
+          [b.event_id, 'missing'],
+          [fake, 'extra'],
+        ].sort(),
+      );
+      // the chain itself is intact
+      expect(errors(r.findings).filter((f) => f.kind !== 'read_model_differs')).toEqual([]);
+      // …and a range that leaves those rows out is clean
+      const other = await verify(s, { readModel: true, chains: [0], from: new Date(START + 15 * DAY) });
+      expect(readModelErrors(other.findings)).toEqual([]);
+    });
+
+    it('counts what it does not list', async () => {
+      const s = await copy();
+      await sql(s, `ALTER TABLE ${model(s)} DELETE WHERE kafka_partition = 1`);
+      const r = await verify(s, { readModel: true });
+      const listed = r.findings.filter((f) => f.kind === 'read_model_differs');
+      expect(listed.at(-1)?.message).toMatch(new RegExp(`… and \\d+ more decisions missing .* \\(${ROWS} in all\\)`));
+    });
   });
 });
 

@@ -33,10 +33,11 @@ import {
   readStored,
   type StoredDecision,
 } from './decisions.js';
+import { checkReadModel, READ_MODEL_TABLE, type ReadModelCheck, type ReadModelRow } from './read-model.js';
 import { retentionHorizon } from './retention.js';
 
 export type Severity = 'error' | 'warning' | 'info';
-export type DetectedBy = 'chain' | 'checkpoint' | 'exported-checkpoint' | 'signature' | 'topic';
+export type DetectedBy = 'chain' | 'checkpoint' | 'exported-checkpoint' | 'signature' | 'topic' | 'read-model';
 
 export type FindingKind =
   | 'modified'
@@ -51,7 +52,9 @@ export type FindingKind =
   | 'duplicate_copy'
   | 'unverifiable'
   | 'not_yet_stored'
-  | 'unchecked_tail';
+  | 'unchecked_tail'
+  /** the subject report's read model does not hold exactly the stored decisions */
+  | 'read_model_differs';
 
 export interface Finding {
   kind: FindingKind;
@@ -103,6 +106,8 @@ export interface VerifyOptions {
   pageRows?: number | undefined;
   /** stop listing findings after this many (counts stay exact) */
   maxFindings?: number | undefined;
+  /** also compare the subject report's read model with the decisions (default true) */
+  readModel?: boolean | undefined;
 }
 
 export interface ChainReport {
@@ -272,6 +277,7 @@ export async function verifyRange(store: Store, opts: VerifyOptions): Promise<Ve
   const sources: DetectedBy[] = ['chain', 'signature', 'checkpoint'];
   if (opts.exported) sources.push('exported-checkpoint');
   if (opts.reference) sources.push('topic');
+  if (opts.readModel !== false && (await compareReadModel(store, opts, now, found))) sources.push('read-model');
   return {
     ok: found.errors === 0,
     checkedAt: new Date(now).toISOString(),
@@ -284,6 +290,56 @@ export async function verifyRange(store: Store, opts: VerifyOptions): Promise<Ve
     checkpoints: { valid, forged, exported: exportedCount },
     sources,
   };
+}
+
+/**
+ * The subject report's read model against the decisions (read-model.ts): the chain proves
+ * `decisions`, this proves the copy subject reports are read from. Returns whether it was compared.
+ */
+async function compareReadModel(store: Store, opts: VerifyOptions, now: number, found: Findings): Promise<boolean> {
+  const limit = Math.min(opts.maxFindings ?? 1000, 100);
+  const r = await checkReadModel(store, {
+    from: opts.from,
+    to: opts.to,
+    chains: opts.chains,
+    horizon: opts.retentionDays !== undefined ? retentionHorizon(opts.retentionDays, now) : undefined,
+    limit,
+  });
+  if (!r.checked) return false;
+  const where = (x: ReadModelRow) => `tenant ${x.tenantId}, subject ${x.subjectId}, chain ${x.chain}, occurred ${x.occurredAt}`;
+  const add = (side: ReadModelCheck['missing'], message: (x: ReadModelRow) => string, rest: string) => {
+    for (const x of side.rows) {
+      found.add({
+        kind: 'read_model_differs',
+        severity: 'error',
+        detectedBy: 'read-model',
+        chain: x.chain,
+        eventId: x.eventId,
+        message: message(x),
+      });
+    }
+    if (side.count > side.rows.length) {
+      found.add({
+        kind: 'read_model_differs',
+        severity: 'error',
+        detectedBy: 'read-model',
+        message: `… and ${side.count - side.rows.length} more ${rest} (${side.count} in all)`,
+      });
+    }
+  };
+  add(
+    r.missing,
+    (x) =>
+      `decision ${x.eventId} (${where(x)}) is missing from or altered in the subject report's read model (${READ_MODEL_TABLE}): subject reports do not show it as stored`,
+    `decisions missing from or altered in ${READ_MODEL_TABLE}`,
+  );
+  add(
+    r.extra,
+    (x) =>
+      `${READ_MODEL_TABLE} holds a row for event ${x.eventId} (${where(x)}) that no stored decision gives: altered or inserted, and shown in subject reports`,
+    `rows of ${READ_MODEL_TABLE} that no stored decision gives`,
+  );
+  return true;
 }
 
 interface ChainContext {

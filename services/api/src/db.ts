@@ -3,7 +3,7 @@
  * value ever spliced into SQL), run with a time limit and a result-row limit. Column names live here
  * only, so a change to the table touches one file.
  */
-import type { Store } from '@custos/store';
+import { READ_MODEL_PACKED_COLUMNS, READ_MODEL_TABLE, type Store } from '@custos/store';
 import type { Directory } from './directory.js';
 import { HttpError } from './errors.js';
 import type { AccessItem } from './schemas.js';
@@ -63,27 +63,12 @@ const OWN_FIELDS = ['event_id', 'tenant_id', 'occurred_at', 'decided_at', 'actor
 
 /**
  * The rest, packed into `subject_accesses_v2.access`: JSONCompactEachRow of these columns in this
- * order (migration 0005; keep it in step).
+ * order (migration 0005, whose list @custos/store keeps and tests).
  */
-export const PACKED_FIELDS = [
-  'outcome',
-  'codes',
-  'reason_messages',
-  'basis',
-  'policy_version',
-  'actor_type',
-  'subject_type',
-  'categories',
-  'fields',
-  'action',
-  'purpose',
-  'recipient_id',
-  'recipient_type',
-  'legal_basis',
-  'data_collected_at',
-  'record_count',
-  'source_service',
-] as const satisfies readonly Exclude<(typeof ACCESS_FIELDS)[number], (typeof OWN_FIELDS)[number]>[];
+export const PACKED_FIELDS = READ_MODEL_PACKED_COLUMNS satisfies readonly Exclude<
+  (typeof ACCESS_FIELDS)[number],
+  (typeof OWN_FIELDS)[number]
+>[];
 
 /** The fields of a `PACKED_ACCESS` line, in order. */
 export const PACKED_ACCESS_FIELDS: readonly (keyof AccessRow)[] = [...OWN_FIELDS, ...PACKED_FIELDS];
@@ -231,7 +216,7 @@ export class AuditDb {
    * identical).
    */
   get subjectAccesses(): string {
-    return this.store.table('subject_accesses_v2');
+    return this.store.table(READ_MODEL_TABLE);
   }
 
   private settings(maxRows: number, opts: { point?: boolean }): string {

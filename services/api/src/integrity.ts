@@ -76,6 +76,9 @@ export function storeIntegrity(
         trusted: opts.trusted,
         retentionDays: opts.retentionDays,
         maxFindings: opts.maxFindings ?? 50,
+        // The trail itself (what reports are made of); the subject read model's full comparison is
+        // `custos verify`'s (seconds per month of decisions: too slow for a request or a report).
+        readModel: false,
       });
       const base = {
         status: r.ok ? ('verified' as const) : ('failed' as const),

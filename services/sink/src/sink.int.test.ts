@@ -9,7 +9,16 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createLogger } from '@custos/config';
 import { AvroCodec, createKafka, ensureTopics, type Kafka } from '@custos/kafka';
 import { type DeadLetter, type Decision, deadLetterAvro, decisionAvro, fromAvro, type Topics, toAvro } from '@custos/schemas';
-import { createStore, migrate, queryRows, type Store, sampleDecisions, verifyRange, withDatabase } from '@custos/store';
+import {
+  createStore,
+  migrate,
+  queryRows,
+  READ_MODEL_TABLE,
+  type Store,
+  sampleDecisions,
+  verifyRange,
+  withDatabase,
+} from '@custos/store';
 import { infraEnv, testStore, testTopics } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSinkMetrics } from './metrics.js';
@@ -176,6 +185,15 @@ describe('sink on real Kafka and ClickHouse', () => {
       );
       await store.client.command({
         query: `ALTER TABLE ${store.table('checkpoints')} DELETE WHERE chain = ${head?.c} AND last_seq > ${Number(head?.s) - 2}`,
+        clickhouse_settings: { mutations_sync: '2' },
+      });
+      // …and their copies in the subject report's read model, which verify compares with decisions
+      const newest = await queryRows<{ e: string }>(
+        store,
+        `SELECT toString(event_id) AS e FROM ${store.table('decisions')} WHERE kafka_partition = ${head?.c} AND chain_seq > ${Number(head?.s) - 2}`,
+      );
+      await store.client.command({
+        query: `ALTER TABLE ${store.table(READ_MODEL_TABLE)} DELETE WHERE event_id IN (${newest.map((r) => `'${r.e}'`).join(', ')})`,
         clickhouse_settings: { mutations_sync: '2' },
       });
       await store.client.command({

@@ -88,8 +88,12 @@ describe('store commands', () => {
     expect(await runVerify({ json: true }, { store, trusted, ...bad })).toBe(1);
     const report = JSON.parse(bad.out.join(''));
     expect(report.ok).toBe(false);
-    expect(report.findings.filter((f: { severity: string }) => f.severity === 'error')).toEqual([
-      expect.objectContaining({ kind: 'modified', chain: 1, seq: 77 }),
+    const errors = report.findings.filter((f: { severity: string }) => f.severity === 'error');
+    expect(errors[0]).toEqual(expect.objectContaining({ kind: 'modified', chain: 1, seq: 77 }));
+    // the read model still holds the row as it was stored: it now differs from `decisions` both ways
+    expect(errors.slice(1)).toEqual([
+      expect.objectContaining({ kind: 'read_model_differs', chain: 1, eventId: errors[0].eventId }),
+      expect.objectContaining({ kind: 'read_model_differs', chain: 1, eventId: errors[0].eventId }),
     ]);
   });
 });

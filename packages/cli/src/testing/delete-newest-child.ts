@@ -1,10 +1,12 @@
 /**
  * Test child (verify-cli.int.test.ts): opens the chDB directory at CHDB_PATH and deletes the newest
  * `argv[2]` rows of the lowest chain together with the checkpoints covering them — rows deleted after
- * the last checkpoint, which only the decisions topic can reveal. Prints `{ chain, fromSeq, toSeq, offsets }`.
+ * the last checkpoint, which only the decisions topic can reveal — and their copies in the subject
+ * report's read model, as a careful attacker would (`verify` compares the two). Prints
+ * `{ chain, fromSeq, toSeq, offsets }`.
  * chDB binds one directory per process, so the test process never opens it itself.
  */
-import { createStore, queryRows } from '@custos/store';
+import { createStore, queryRows, READ_MODEL_TABLE } from '@custos/store';
 
 const n = Number(process.argv[2] ?? 2);
 const store = createStore({ database: process.env.CLICKHOUSE_DATABASE ?? 'custos', chdbPath: process.env.CHDB_PATH });
@@ -16,12 +18,11 @@ try {
   if (!head) throw new Error('no rows stored');
   const chain = Number(head.c);
   const last = Number(head.s);
-  const offsets = (
-    await queryRows<{ o: string }>(
-      store,
-      `SELECT toString(kafka_offset) AS o FROM ${store.table('decisions')} WHERE kafka_partition = ${chain} AND chain_seq > ${last - n} ORDER BY chain_seq`,
-    )
-  ).map((r) => r.o);
+  const newest = await queryRows<{ o: string; e: string }>(
+    store,
+    `SELECT toString(kafka_offset) AS o, toString(event_id) AS e FROM ${store.table('decisions')} WHERE kafka_partition = ${chain} AND chain_seq > ${last - n} ORDER BY chain_seq`,
+  );
+  const offsets = newest.map((r) => r.o);
   const settings = { mutations_sync: '2' };
   await store.client.command({
     query: `ALTER TABLE ${store.table('checkpoints')} DELETE WHERE chain = ${chain} AND last_seq > ${last - n}`,
@@ -29,6 +30,10 @@ try {
   });
   await store.client.command({
     query: `ALTER TABLE ${store.table('decisions')} DELETE WHERE kafka_partition = ${chain} AND chain_seq > ${last - n}`,
+    clickhouse_settings: settings,
+  });
+  await store.client.command({
+    query: `ALTER TABLE ${store.table(READ_MODEL_TABLE)} DELETE WHERE event_id IN (${newest.map((r) => `'${r.e}'`).join(', ')})`,
     clickhouse_settings: settings,
   });
   process.stdout.write(`${JSON.stringify({ chain, fromSeq: last - n + 1, toSeq: last, offsets })}\n`);
