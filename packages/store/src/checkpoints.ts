@@ -7,7 +7,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Store } from './client.js';
+import { type Store, settingsClause } from './client.js';
 import { chTime, isoTime } from './decisions.js';
 
 export interface CheckpointFields {
@@ -243,10 +243,10 @@ export async function listCheckpoints(store: Store, opts: ListCheckpointsOptions
     query: `SELECT chain, last_seq, last_hash, prev_seq, prev_hash, records, toString(last_offset) AS last_offset, topic,
                    decided_from, decided_to, occurred_from, occurred_to, created_at, key_id, payload, signature
             FROM ${store.table('checkpoints')} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-            ORDER BY chain, last_seq, created_at ${opts.limit ? `LIMIT ${Math.floor(opts.limit)}` : ''}`,
+            ORDER BY chain, last_seq, created_at ${opts.limit ? `LIMIT ${Math.floor(opts.limit)}` : ''}
+            ${settingsClause({ date_time_output_format: 'simple' })}`,
     query_params: params,
     format: 'JSONEachRow',
-    clickhouse_settings: { date_time_output_format: 'simple' },
   });
   return (await rs.json<CheckpointRow>()).map((r) => ({
     chain: Number(r.chain),

@@ -129,13 +129,34 @@ export function withDatabase(store: Store, database: string): Store {
   return { ...store, database: db, table: (name: string) => `${db}.${assertIdentifier(name)}`, close: async () => {} };
 }
 
-/** Runs a SELECT with parameters and returns its rows. */
+/**
+ * Query settings as a SETTINGS clause of the query itself. Not `clickhouse_settings`: chDB's
+ * connection turns those into session-wide `SET` statements that outlive the query, so one read's
+ * settings (a row limit, `max_threads = 1`, an output format) stayed in force for every later query
+ * of the process — and embedded, the API, the sink and `verify` share one process. Values are
+ * integers or fixed words chosen by the caller's code, never request input.
+ */
+export function settingsClause(settings: Record<string, number | string>): string {
+  const parts = Object.entries(settings).map(([k, v]) => {
+    if (!/^[a-z0-9_]+$/.test(k) || !(typeof v === 'number' ? Number.isInteger(v) && v >= 0 : /^[a-z_]+$/.test(v))) {
+      throw new Error(`bad query setting ${k}=${v}`);
+    }
+    return typeof v === 'number' ? `${k} = ${v}` : `${k} = '${v}'`;
+  });
+  return parts.length ? `\nSETTINGS ${parts.join(', ')}` : '';
+}
+
+/** Runs a SELECT with parameters (and settings for this query only) and returns its rows. */
 export async function queryRows<T>(
   store: Store,
   query: string,
   params: Record<string, unknown> = {},
   settings: Record<string, string | number> = {},
 ): Promise<T[]> {
-  const rs = await store.client.query({ query, query_params: params, format: 'JSONEachRow', clickhouse_settings: settings });
+  const rs = await store.client.query({
+    query: `${query}${settingsClause(settings)}`,
+    query_params: params,
+    format: 'JSONEachRow',
+  });
   return rs.json<T>();
 }

@@ -69,6 +69,22 @@ describe('store on real ClickHouse', () => {
     expect(cols.map((c) => c.name)).toEqual([...INSERT_COLUMNS, 'stored_at']);
   });
 
+  it("applies a query's settings to that query only", async () => {
+    const two = 'SELECT number FROM system.numbers LIMIT 2';
+    await expect(queryRows(root, two, {}, { max_result_rows: 1, result_overflow_mode: 'throw' })).rejects.toThrow();
+    // chDB's session would have kept them (a `SET`) had they been passed as clickhouse_settings
+    expect(await queryRows(root, two)).toHaveLength(2);
+    const [q] = await queryRows<{ n: unknown }>(
+      root,
+      'SELECT toUInt64(1) AS n',
+      {},
+      { output_format_json_quote_64bit_integers: 1 },
+    );
+    expect(q?.n).toBe('1');
+    const [r] = await queryRows<{ n: unknown }>(root, 'SELECT toUInt64(1) AS n');
+    expect(r?.n).toBe(1);
+  });
+
   it('refuses a migration edited after it was applied', async () => {
     const edited = loadMigrations().map((m, i) => (i === 0 ? { ...m, checksum: 'changed' } : m));
     await expect(migrate(root, edited)).rejects.toThrow(/edited after it was applied/);

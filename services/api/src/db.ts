@@ -3,7 +3,7 @@
  * value ever spliced into SQL), run with a time limit and a result-row limit. Column names live here
  * only, so a change to the table touches one file.
  */
-import { READ_MODEL_PACKED_COLUMNS, READ_MODEL_TABLE, type Store } from '@custos/store';
+import { READ_MODEL_PACKED_COLUMNS, READ_MODEL_TABLE, type Store, settingsClause } from '@custos/store';
 import type { Directory } from './directory.js';
 import { HttpError } from './errors.js';
 import type { AccessItem } from './schemas.js';
@@ -180,23 +180,6 @@ export class Where {
 /** ClickHouse error codes worth a specific answer. */
 const TIMEOUT_CODES = new Set(['159', 'TIMEOUT_EXCEEDED']);
 const TOO_MANY_ROWS = new Set(['396', 'TOO_MANY_ROWS_OR_BYTES']);
-
-/**
- * Query settings as a SETTINGS clause of the query itself. Not `clickhouse_settings`: chDB's
- * connection turns those into session-wide `SET` statements that outlive the query, so one point
- * read's `max_threads = 1` (or the API's row limit) stayed in force for every later query of the
- * process — searches, reports, the sink's own queries. Values are integers and fixed words chosen
- * here, never request input.
- */
-function settingsClause(settings: Record<string, number | string>): string {
-  const parts = Object.entries(settings).map(([k, v]) => {
-    if (!/^[a-z_]+$/.test(k) || !(typeof v === 'number' ? Number.isInteger(v) && v >= 0 : /^[a-z_]+$/.test(v))) {
-      throw new Error(`bad query setting ${k}=${v}`);
-    }
-    return typeof v === 'number' ? `${k} = ${v}` : `${k} = '${v}'`;
-  });
-  return `\nSETTINGS ${parts.join(', ')}`;
-}
 
 export class AuditDb {
   constructor(
