@@ -325,6 +325,39 @@ describe('audit client (fake Kafka and registry)', () => {
     );
   });
 
+  it('reuses arena chunks, key buffers, message objects and value copies without mixing events up', async () => {
+    // ~40 arena chunks, more distinct keys than the key cache holds, values of many lengths, sends
+    // that take a while (the fake copies the bytes at the end of a send) and an outage with eviction.
+    const kafka = new FakeKafka();
+    kafka.delayMs = 10;
+    const { client } = setup({ maxQueueBytes: 2 * 1024 * 1024 }, kafka);
+    const n = 60_000;
+    const ev = (i: number) => ({
+      ...event(i, `actor-${(i * 7919) % 5000}`),
+      subject: { id: `c${'x'.repeat(i % 97)}${i}`, type: 'customer' as const },
+    });
+    for (let i = 0; i < n; i++) {
+      if (i === 20_000) kafka.up = false;
+      if (i === 35_000) kafka.up = true;
+      client.record(ev(i));
+      if (i % 1000 === 999) await sleep(3);
+    }
+    expect((await client.flush(30_000)).delivered).toBe(true);
+    expect(client.metrics().spooled).toBeGreaterThan(0);
+    const seen = new Map<string, number>();
+    for (const s of kafka.sent) {
+      const d = decoded(s) as unknown as { eventId: string; actor: { id: string }; subject: { id: string } };
+      const i = Number(d.eventId.slice(-12));
+      expect(s.key).toBe(d.actor.id);
+      expect(d.actor.id).toBe(ev(i).actor.id);
+      expect(d.subject.id).toBe(ev(i).subject.id);
+      if (!seen.has(d.eventId)) seen.set(d.eventId, seen.size);
+    }
+    // every event, first occurrences in recording order (a failed batch may be sent again)
+    expect([...seen.keys()]).toEqual(expectedIds(0, n));
+    await client.close();
+  }, 60_000);
+
   it('exports its counters to prom-client', async () => {
     const { client } = setup();
     for (let i = 0; i < 3; i++) client.record(event(i));
