@@ -6,7 +6,7 @@
  */
 import type { Evaluator, Judgement, SubjectStateView } from '@custos/policy';
 import { type AccessEvent, parseAccessEvent } from '@custos/schemas';
-import type { DecisionContent, Store } from '@custos/store';
+import { type DecisionContent, type Store, settingsClause } from '@custos/store';
 
 export interface ReplayOptions {
   store: Store;
@@ -87,10 +87,10 @@ async function* rows(store: Store, from: Date, to: Date, tenantId: string | unde
             WHERE occurred_at >= {from:DateTime64(3, 'UTC')} AND occurred_at < {to:DateTime64(3, 'UTC')}
               AND ({tenant:String} = '' OR tenant_id = {tenant:String})
             ORDER BY occurred_at, kafka_partition, kafka_offset
-            LIMIT 1 BY event_id`,
+            LIMIT 1 BY event_id
+            ${settingsClause({ max_execution_time: 600 })}`,
     query_params: { from: from.getTime() / 1000, to: to.getTime() / 1000, tenant: tenantId ?? '' },
     format: 'JSONEachRow',
-    clickhouse_settings: { max_execution_time: 600 },
   });
   for await (const batch of rs.stream<Row>()) {
     for (const r of batch) yield r.json();
