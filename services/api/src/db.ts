@@ -29,49 +29,22 @@ export function isoFromCh(s: string): string {
 
 export const T = (p: string) => `{${p}:DateTime64(3, 'UTC')}`;
 
-/** Columns of one access, in the order `accessFromRow` reads them. */
-export const ACCESS_FIELDS = [
-  'event_id',
-  'tenant_id',
-  'occurred_at',
-  'decided_at',
-  'outcome',
-  'codes',
-  'reason_messages',
-  'basis',
-  'policy_version',
-  'actor_id',
-  'actor_type',
-  'subject_id',
-  'subject_type',
-  'categories',
-  'fields',
-  'action',
-  'purpose',
-  'recipient_id',
-  'recipient_type',
-  'legal_basis',
-  'data_collected_at',
-  'record_count',
-  'source_service',
-] as const satisfies readonly (keyof AccessRow)[];
-
-export const ACCESS_COLUMNS = ACCESS_FIELDS.join(', ');
-
 /** The access columns `subject_accesses_v2` (migration 0005) keeps as columns of their own. */
 const OWN_FIELDS = ['event_id', 'tenant_id', 'occurred_at', 'decided_at', 'actor_id', 'subject_id'] as const;
 
 /**
- * The rest, packed into `subject_accesses_v2.access`: JSONCompactEachRow of these columns in this
- * order (migration 0005, whose list @custos/store keeps and tests).
+ * The columns of one access: the read model's own, then those it packs into `access`
+ * (JSONCompactEachRow in this order; migration 0005, whose list @custos/store keeps and tests).
+ * Also the order of a `PACKED_ACCESS` line.
  */
-export const PACKED_FIELDS = READ_MODEL_PACKED_COLUMNS satisfies readonly Exclude<
-  (typeof ACCESS_FIELDS)[number],
-  (typeof OWN_FIELDS)[number]
->[];
+export const ACCESS_FIELDS = [...OWN_FIELDS, ...READ_MODEL_PACKED_COLUMNS] as const satisfies readonly (keyof AccessRow)[];
 
-/** The fields of a `PACKED_ACCESS` line, in order. */
-export const PACKED_ACCESS_FIELDS: readonly (keyof AccessRow)[] = [...OWN_FIELDS, ...PACKED_FIELDS];
+export const ACCESS_COLUMNS = ACCESS_FIELDS.join(', ');
+
+// Compile-time: every field of AccessRow is read (typecheck names a missing one here).
+type UnreadField = Exclude<keyof AccessRow, (typeof ACCESS_FIELDS)[number]>;
+const _everyFieldRead: [UnreadField] extends [never] ? true : UnreadField = true;
+void _everyFieldRead;
 
 /**
  * One access of `subject_accesses_v2` as one JSON array (a line of TabSeparatedRaw): its own
@@ -84,10 +57,10 @@ export function accessRowsFromPacked(text: string): AccessRow[] {
   const body = text.endsWith('\n') ? text.slice(0, -1) : text;
   if (!body) return [];
   const arrays = JSON.parse(`[${body.replaceAll('\n', ',')}]`) as unknown[][];
-  const n = PACKED_ACCESS_FIELDS.length;
+  const n = ACCESS_FIELDS.length;
   return arrays.map((a) => {
     const r: Record<string, unknown> = {};
-    for (let i = 0; i < n; i++) r[PACKED_ACCESS_FIELDS[i] as string] = a[i];
+    for (let i = 0; i < n; i++) r[ACCESS_FIELDS[i] as string] = a[i];
     return r as unknown as AccessRow;
   });
 }
