@@ -5,14 +5,11 @@
  * directory per process); a last child inspects it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AvroCodec, createKafka, ensureTopics } from '@custos/kafka';
-import { decisionAvro, toAvro } from '@custos/schemas';
-import { sampleDecisions, type VerifyReport } from '@custos/store';
-import { infraEnv, testStore, testTopics } from '@custos/test/support';
+import type { VerifyReport } from '@custos/store';
 import { describe, expect, it } from 'vitest';
+import { sinkProcessFixture } from './testing/process-fixture.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
@@ -20,46 +17,12 @@ const N = 3000;
 
 describe('sink killed (SIGKILL) between insert and commit', () => {
   it('stores every decision once after a restart, and the chains verify', async () => {
-    const { brokers, registryUrl } = infraEnv();
-    const topics = testTopics('sink-kill', 3);
-    const prefix = topics.decisions.name.slice(0, -'decisions'.length);
-    const { database, chdbPath } = testStore('sink-kill');
-    const key = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const group = `${prefix}sink`;
-    const kafka = createKafka({ brokers, clientId: 'sink-kill-test' });
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, Object.values(topics));
-    const codec = AvroCodec.connect(registryUrl);
-    const schema = await codec.register(topics.decisions.subject, decisionAvro);
-    const producer = kafka.producer({ idempotent: true });
-    await producer.connect();
-    const ds = sampleDecisions(N, { start: Date.parse('2026-10-01T00:00:00Z'), spanMs: 86_400_000 * 5, actors: 30 });
-    for (let i = 0; i < N; i += 500) {
-      await producer.send({
-        topic: topics.decisions.name,
-        messages: ds.slice(i, i + 500).map((d) => ({ key: d.event.actor.id, value: schema.encode(toAvro(decisionAvro, d)) })),
-      });
-    }
-    await producer.disconnect();
-
-    const env = {
-      ...process.env,
-      KAFKA_BROKERS: brokers.join(','),
-      SCHEMA_REGISTRY_URL: registryUrl,
-      TOPIC_PREFIX: prefix,
-      TOPIC_PARTITIONS: '3',
-      CLICKHOUSE_DATABASE: database,
-      CHDB_PATH: chdbPath,
-      CHECKPOINT_PRIVATE_KEY: key,
-      CHECKPOINT_INTERVAL_MS: '200',
-      CHECKPOINT_MAX_ROWS: '250',
-      SINK_GROUP_ID: group,
-      SINK_MAX_BATCH_ROWS: '200',
-      SINK_MIN_BATCH_BYTES: '1',
-      SINK_MAX_BATCH_WAIT_MS: '50',
-      LOG_LEVEL: 'warn',
-    };
+    const { env, admin, committed } = await sinkProcessFixture('sink-kill', {
+      n: N,
+      publishBatch: 500,
+      checkpointMaxRows: 250,
+      maxBatchRows: 200,
+    });
     const run = (script: string, args: string[] = []): ChildProcess =>
       spawn(process.execPath, ['--import', 'tsx', join(here, script), ...args], {
         env,
@@ -68,10 +31,6 @@ describe('sink killed (SIGKILL) between insert and commit', () => {
       });
     const exit = (c: ChildProcess) =>
       new Promise<NodeJS.Signals | number | null>((r) => c.once('exit', (code, sig) => r(sig ?? code)));
-    const committed = async () => {
-      const [t] = await admin.fetchOffsets({ groupId: group, topics: [topics.decisions.name] });
-      return (t?.partitions ?? []).reduce((a, p) => a + Math.max(0, Number(p.offset)), 0);
-    };
 
     // 1. Killed right after its 4th insert.
     const first = run('testing/kill-child.ts', ['4']);

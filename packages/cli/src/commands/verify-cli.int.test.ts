@@ -7,13 +7,9 @@
  * itself (chDB binds one directory per process); children do.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AvroCodec, createKafka, ensureTopics } from '@custos/kafka';
-import { decisionAvro, toAvro } from '@custos/schemas';
-import { sampleDecisions } from '@custos/store';
-import { infraEnv, testStore, testTopics } from '@custos/test/support';
+import { sinkProcessFixture } from '@custos/sink/testing';
 import { describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,47 +18,13 @@ const N = 900;
 
 describe('custos verify --against-topic (the command, against Kafka and chDB)', () => {
   it('exits 0 on a clean trail and 1 naming the newest rows deleted after the last checkpoint', async () => {
-    const { brokers, registryUrl } = infraEnv();
-    const topics = testTopics('cli-verify', 3);
-    const prefix = topics.decisions.name.slice(0, -'decisions'.length);
-    const { database, chdbPath } = testStore('cli-verify');
-    const key = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const group = `${prefix}sink`;
-    const kafka = createKafka({ brokers, clientId: 'cli-verify-test' });
-    const admin = kafka.admin();
-    await admin.connect();
+    const { topics, env, admin, committed } = await sinkProcessFixture('cli-verify', {
+      n: N,
+      publishBatch: 300,
+      checkpointMaxRows: 100,
+      maxBatchRows: 100,
+    });
     try {
-      await ensureTopics(admin, Object.values(topics));
-      const codec = AvroCodec.connect(registryUrl);
-      const schema = await codec.register(topics.decisions.subject, decisionAvro);
-      const producer = kafka.producer({ idempotent: true });
-      await producer.connect();
-      const ds = sampleDecisions(N, { start: Date.parse('2026-10-01T00:00:00Z'), spanMs: 86_400_000 * 5, actors: 30 });
-      for (let i = 0; i < N; i += 300) {
-        await producer.send({
-          topic: topics.decisions.name,
-          messages: ds.slice(i, i + 300).map((d) => ({ key: d.event.actor.id, value: schema.encode(toAvro(decisionAvro, d)) })),
-        });
-      }
-      await producer.disconnect();
-
-      const env = {
-        ...process.env,
-        KAFKA_BROKERS: brokers.join(','),
-        SCHEMA_REGISTRY_URL: registryUrl,
-        TOPIC_PREFIX: prefix,
-        TOPIC_PARTITIONS: '3',
-        CLICKHOUSE_DATABASE: database,
-        CHDB_PATH: chdbPath,
-        CHECKPOINT_PRIVATE_KEY: key,
-        CHECKPOINT_INTERVAL_MS: '200',
-        CHECKPOINT_MAX_ROWS: '100',
-        SINK_GROUP_ID: group,
-        SINK_MAX_BATCH_ROWS: '100',
-        SINK_MIN_BATCH_BYTES: '1',
-        SINK_MAX_BATCH_WAIT_MS: '50',
-        LOG_LEVEL: 'warn',
-      };
       const run = (script: string, args: string[] = []): ChildProcess =>
         spawn(process.execPath, ['--import', 'tsx', script, ...args], { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
       const finish = async (c: ChildProcess) => {
@@ -76,10 +38,6 @@ describe('custos verify --against-topic (the command, against Kafka and chDB)', 
         });
         const code = await new Promise<NodeJS.Signals | number | null>((r) => c.once('exit', (x, sig) => r(sig ?? x)));
         return { code, out, err };
-      };
-      const committed = async () => {
-        const [t] = await admin.fetchOffsets({ groupId: group, topics: [topics.decisions.name] });
-        return (t?.partitions ?? []).reduce((a, p) => a + Math.max(0, Number(p.offset)), 0);
       };
       const verify = () => finish(run('packages/cli/src/bin.ts', ['verify', '--against-topic']));
 
