@@ -1,0 +1,271 @@
+/**
+ * One side of the SDK benchmark in a process of its own (forked by bench/sdk.bench.ts, one fresh
+ * process per side and repetition), so that peak RSS is that side's alone: nothing the other side
+ * made V8 size its heap for stays behind.
+ *
+ *   sdk      warm-up + record() overhead (20 k + --overhead calls), then --events timed events
+ *   peer     warm-up of the same number of events, then --events timed, with a plain kafkajs producer
+ *   sustain  the SDK at full speed for --sustain seconds, RSS sampled every second
+ *
+ * Reports one JSON message to the parent over IPC, or on stdout when run by hand (the topics must
+ * exist): `tsx bench/sdk-child.ts --side=sustain --sustain=60 --prefix=… --brokers=… --registry=…`.
+ * Peak RSS is the kernel's high-water mark of the process (VmHWM), or the 20 ms samples where /proc
+ * is not there.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AvroCodec, createKafka } from '../packages/kafka/src/index.js';
+import { type AccessEventInput, createAuditClient } from '../packages/sdk/src/index.js';
+import { accessEventAvro, toAvro, topics } from '../schemas/src/index.js';
+
+const { values: args } = parseArgs({
+  options: {
+    side: { type: 'string' },
+    prefix: { type: 'string' },
+    events: { type: 'string', default: '200000' },
+    overhead: { type: 'string', default: '100000' },
+    sustain: { type: 'string', default: '20' },
+    brokers: { type: 'string' },
+    registry: { type: 'string' },
+  },
+});
+const side = args.side as 'sdk' | 'peer' | 'sustain';
+const prefix = args.prefix!;
+const N = Number(args.events);
+const OVERHEAD_CALLS = Number(args.overhead);
+const WARMUP = 20_000;
+const SUSTAIN_S = Number(args.sustain);
+const brokers = args.brokers!.split(',');
+const registryUrl = args.registry!;
+const BATCH_BYTES = 512 * 1024; // the SDK's default batchMaxBytes
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+const pct = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+const MiB = (b: number) => +(b / 2 ** 20).toFixed(1);
+
+// A realistic mix: 200 actors, 5000 subjects, a few categories and fields.
+function makeEvents(n: number): AccessEventInput[] {
+  const out: AccessEventInput[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push({
+      tenantId: i % 7 === 0 ? 'client-acme' : 'spera',
+      actor: { id: `s-${(i * 7919) % 200}`, type: i % 11 === 0 ? 'processor' : 'staff' },
+      subject: { id: `cust-${(i * 104729) % 5000}`, type: 'customer' },
+      categories: i % 3 === 0 ? ['personal.contact', 'personal.identity'] : ['personal.contact'],
+      fields: ['email', 'phone'],
+      action: 'read',
+      purpose: 'service.support',
+      source: { requestId: `req-${i}` },
+    });
+  }
+  return out;
+}
+const pool = makeEvents(10_000);
+
+let rssMax = 0;
+const rssTimer = setInterval(() => {
+  rssMax = Math.max(rssMax, process.memoryUsage.rss());
+}, 20);
+/** the kernel's peak RSS of this process (bytes), or the sampled one */
+function peakRss(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Math.max(rssMax, Number(m[1]) * 1024);
+  } catch {}
+  return Math.max(rssMax, process.memoryUsage.rss());
+}
+const cpuPerEvent = (since: NodeJS.CpuUsage, n: number) => {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / n;
+};
+
+async function withClient<T>(f: (c: ReturnType<typeof createAuditClient>) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'custos-bench-spool-'));
+  const client = createAuditClient({
+    brokers,
+    schemaRegistryUrl: registryUrl,
+    service: 'bench',
+    topicPrefix: prefix,
+    spool: { dir },
+  });
+  try {
+    await client.start();
+    return await f(client);
+  } finally {
+    await client.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Per-call time of record() in bursts of 200 calls, yielding to the sender between bursts. */
+async function overhead(client: ReturnType<typeof createAuditClient>): Promise<{ p50: number; p99: number }> {
+  const times = new Float64Array(OVERHEAD_CALLS);
+  // warm up (JIT, arena, producer)
+  for (let i = 0; i < WARMUP; i++) {
+    client.record(pool[i % pool.length]!);
+    if (i % 200 === 0) await tick();
+  }
+  await client.flush();
+  // the cost of reading the clock itself
+  const empty = new Float64Array(10_000);
+  for (let i = 0; i < empty.length; i++) {
+    const t0 = process.hrtime.bigint();
+    empty[i] = Number(process.hrtime.bigint() - t0);
+  }
+  empty.sort();
+  const clock = pct(empty, 0.5);
+  for (let i = 0; i < OVERHEAD_CALLS; i++) {
+    const e = pool[i % pool.length]!;
+    const t0 = process.hrtime.bigint();
+    client.record(e);
+    times[i] = Number(process.hrtime.bigint() - t0) - clock;
+    if (i % 200 === 199) await tick();
+  }
+  await client.flush();
+  times.sort();
+  return { p50: pct(times, 0.5) / 1000, p99: pct(times, 0.99) / 1000 };
+}
+
+async function sdkThroughput(client: ReturnType<typeof createAuditClient>): Promise<{ eps: number; cpu: number }> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) {
+    client.record(pool[i % pool.length]!);
+    if (i % 1000 === 999) await tick();
+  }
+  const r = await client.flush(120_000);
+  if (!r.delivered) throw new Error('bench: SDK did not deliver within 120 s');
+  return { eps: N / ((performance.now() - t0) / 1000), cpu: cpuPerEvent(c0, N) };
+}
+
+async function sdk() {
+  const baseline = process.memoryUsage.rss();
+  return withClient(async (client) => {
+    const o = await overhead(client);
+    const s = await sdkThroughput(client);
+    return { ...o, eps: s.eps, cpu: s.cpu, baselineMib: MiB(baseline), rssMib: MiB(peakRss()) };
+  });
+}
+
+async function sustain() {
+  const baseline = process.memoryUsage.rss();
+  return withClient(async (client) => {
+    const samples: { s: number; rssMib: number; heapMib: number; externalMib: number; eps: number }[] = [];
+    let recorded = 0;
+    let lastRecorded = 0;
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    let next = t0 + 1000;
+    const end = t0 + SUSTAIN_S * 1000;
+    let i = 0;
+    for (;;) {
+      for (let j = 0; j < 1000; j++) {
+        const p = client.record(pool[i++ % pool.length]!);
+        if (p !== undefined) await p;
+      }
+      recorded += 1000;
+      await tick();
+      const now = performance.now();
+      if (now >= next) {
+        const m = process.memoryUsage();
+        samples.push({
+          s: +((now - t0) / 1000).toFixed(1),
+          rssMib: MiB(m.rss),
+          heapMib: MiB(m.heapUsed),
+          externalMib: MiB(m.external + m.arrayBuffers),
+          eps: Math.round(((recorded - lastRecorded) * 1000) / (now - next + 1000)),
+        });
+        lastRecorded = recorded;
+        next += 1000;
+        if (now >= end) break;
+      }
+    }
+    const recordSecs = (performance.now() - t0) / 1000;
+    const r = await client.flush(180_000);
+    if (!r.delivered) throw new Error('bench: SDK did not deliver the sustained run within 180 s');
+    const m = client.metrics();
+    return {
+      seconds: +recordSecs.toFixed(1),
+      events: recorded,
+      recordEps: Math.round(recorded / recordSecs),
+      deliveredEps: Math.round(recorded / ((performance.now() - t0) / 1000)),
+      cpu: cpuPerEvent(c0, recorded),
+      spooled: m.spooled,
+      replayed: m.replayed,
+      baselineMib: MiB(baseline),
+      rssMib: MiB(peakRss()),
+      samples,
+    };
+  });
+}
+
+async function peer() {
+  const baseline = process.memoryUsage.rss();
+  const t = topics({ prefix });
+  // The peer sends exactly the SDK's bytes: framed Avro of the same events, keyed by actor id.
+  const codec = AvroCodec.connect(registryUrl);
+  const reg = await codec.register(t.accessEvents.subject, accessEventAvro);
+  const values = pool.map((e, i) => ({
+    key: Buffer.from(e.actor.id),
+    value: reg.encode(
+      toAvro(accessEventAvro, {
+        ...e,
+        eventId: `0190b0a0-0000-7000-8000-${String(i).padStart(12, '0')}`,
+        occurredAt: new Date().toISOString(),
+        recordCount: 1,
+        source: { ...e.source, service: 'bench' },
+      }),
+    ),
+  }));
+  const kafka = createKafka({ brokers, clientId: 'bench-kafkajs' });
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const send = async (n: number) => {
+    let batch: { key: Buffer; value: Buffer }[] = [];
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const m = values[i % values.length]!;
+      batch.push(m);
+      bytes += m.value.length + m.key.length;
+      if (bytes >= BATCH_BYTES || i === n - 1) {
+        await producer.sendBatch({ topicMessages: [{ topic: t.accessEvents.name, messages: batch }], acks: -1 });
+        batch = [];
+        bytes = 0;
+      }
+    }
+  };
+  try {
+    // as many untimed events as the SDK's process records before its timed run
+    await send(WARMUP + OVERHEAD_CALLS);
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await send(N);
+    const eps = N / ((performance.now() - t0) / 1000);
+    return { eps, cpu: cpuPerEvent(c0, N), baselineMib: MiB(baseline), rssMib: MiB(peakRss()) };
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** To the parent over IPC; run by hand (no IPC channel), as JSON on stdout. */
+function report(msg: object, code: number): void {
+  if (process.send) process.send(msg, () => process.exit(code));
+  else {
+    console.log(JSON.stringify(msg));
+    process.exit(code);
+  }
+}
+
+const run = side === 'sdk' ? sdk : side === 'peer' ? peer : sustain;
+run().then(
+  (result) => {
+    clearInterval(rssTimer);
+    report({ ok: true, result }, 0);
+  },
+  (err: unknown) => {
+    clearInterval(rssTimer);
+    report({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }, 1);
+  },
+);
