@@ -99,6 +99,8 @@ export interface EnforcerStats {
   batches: number;
   replayed: number;
   aborted: number;
+  /** bytes of the committed decision records' values */
+  decisionBytes: number;
 }
 
 type Message = Parameters<Transaction['send']>[0]['messages'][number];
@@ -167,6 +169,7 @@ export class Enforcer {
     batches: 0,
     replayed: 0,
     aborted: 0,
+    decisionBytes: 0,
   };
   readonly metrics: EnforcerMetrics;
   reloader?: PolicyReloader;
@@ -481,8 +484,12 @@ export class Enforcer {
     const failures: RecordFailure[] = [];
     const made: Decision[] = [];
     let decided = 0;
+    let decisionBytes = 0;
     let replayed = 0;
     let maxT = Number.NEGATIVE_INFINITY;
+    // Decisions go out in full produce calls: a call's records may come from two slices.
+    let out: Message[] = [];
+    let outBytes = 0;
     for (let s = 0; s < judging.length; s++) {
       let res: BatchOutput;
       try {
@@ -498,11 +505,10 @@ export class Enforcer {
         return this.forget(p, ps);
       }
       const base = s * JUDGE_SLICE;
-      let out: Message[] = [];
-      let outBytes = 0;
       for (let k = 0; k < res.decisions.length; k++) {
         const value = res.decisions[k]!;
         out.push({ key: messages[base + res.decisionIndex[k]!]!.key, value });
+        decisionBytes += value.length;
         outBytes += value.length + 64;
         if (outBytes >= SEND_CHUNK_BYTES || out.length >= SEND_CHUNK_RECORDS) {
           bt.send(decisionsTopic, out);
@@ -510,7 +516,7 @@ export class Enforcer {
           outBytes = 0;
         }
       }
-      if (out.length > 0) bt.send(decisionsTopic, out);
+      if (s === judging.length - 1 && out.length > 0) bt.send(decisionsTopic, out);
       decided += res.decisions.length;
       replayed += res.replayed;
       if (res.maxT > maxT) maxT = res.maxT;
@@ -603,6 +609,7 @@ export class Enforcer {
     this.stats.batches++;
     this.stats.events += handled;
     this.stats.deadLetters += letters.length;
+    this.stats.decisionBytes += decisionBytes;
     for (const d of made) this.opts.onDecision?.(d);
     this.opts.onBatch?.({ partition: p, events: handled, replayed, ms });
     await heartbeat();
