@@ -16,13 +16,23 @@
  *   enforcer.soak_events_per_s, enforcer.soak_rss_first_mib (after a warm-up of min(60 s, S/5)),
  *   enforcer.soak_rss_last_mib, enforcer.soak_rss_max_mib
  *
- * Options: --events N (200000) --reps R (3) --partitions P (6) --duration S (0: no soak) --rate R (5000).
+ *   passthrough_sized       (informative) the pass-through again, each record padded to the mean
+ *                           size of the enforcer's decisions (which embed the event they judge): what
+ *                           a pass-through costs when it writes as many bytes as the enforcer does.
+ *                           --no-sized-peer skips it.
+ *
+ * Options: --events N (200000) --reps R (3) --partitions P (6) --duration S (0: no soak) --rate R (5000)
+ * --judge worker|thread (inline = thread) --only enforcer|passthrough; profiling: --profile DIR
+ * (V8 CPU profile of the main thread per measured run; --heap-profile: allocation sampling instead),
+ * --perf-marks (CLOCK_MONOTONIC marks of each run's window, first batch and last commit, for
+ * `perf record -k mono`).
  * Figures are medians of R repetitions (enforcer and pass-through interleaved). Writes
  * bench/results/enforcer.json. Topics and groups are unique per run and deleted at the end.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,10 +62,19 @@ const { values: args } = parseArgs({
     'soak-window': { type: 'string', default: '60' },
     concurrency: { type: 'string', default: '2' },
     'max-bytes': { type: 'string', default: String(4 * 1024 * 1024) },
-    // judge on a worker thread (default) or on the consumer's thread
+    // judge on a worker thread (default) or on the consumer's thread ('thread', or 'inline')
     judge: { type: 'string', default: 'worker' },
     // profiling aid: run one side only (no ratio)
     only: { type: 'string' },
+    // also run a pass-through whose records are padded to the enforcer's mean decision size
+    'sized-peer': { type: 'boolean', default: true },
+    // profiling aid: write a CPU profile of the main thread per measured run (the same window as
+    // the CPU figures: start → stop) to this directory
+    profile: { type: 'string' },
+    // profiling aid for `perf record -k mono`: print each measured run's CLOCK_MONOTONIC window (s)
+    'perf-marks': { type: 'boolean', default: false },
+    // profiling aid: with --profile, sample allocations (all, collected or not) instead of CPU
+    'heap-profile': { type: 'boolean', default: false },
     // internal: the soak's producer child
     produce: { type: 'string' },
     prefix: { type: 'string' },
@@ -68,11 +87,62 @@ const DURATION_S = Number(args.duration);
 const RATE = Number(args.rate);
 const CONCURRENCY = Number(args.concurrency);
 const MAX_BYTES_PER_PARTITION = Number(args['max-bytes']);
+if (!['worker', 'thread', 'inline'].includes(args.judge)) throw new Error(`--judge worker|thread|inline, not ${args.judge}`);
+const JUDGE_IN_WORKER = args.judge === 'worker';
 
 const MiB = 1024 * 1024;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const rssMiB = () => process.memoryUsage.rss() / MiB;
+
+/** --perf-marks: prints the CLOCK_MONOTONIC time (s) of a performance.now() instant `at`. */
+function perfMark(name: string, at: number): void {
+  if (!args['perf-marks']) return;
+  const mono = Number(process.hrtime.bigint() / 1000n) / 1e6 - (performance.now() - at) / 1000;
+  console.log(`  perf-mark ${name} ${mono.toFixed(6)}`);
+}
+
+/** Runs `work` under the V8 CPU profiler when --profile is set; the profile goes to `<dir>/<name>.cpuprofile`. */
+async function profiled<T>(name: string, work: () => Promise<T>): Promise<T> {
+  if (args['perf-marks']) {
+    const from = process.hrtime.bigint();
+    try {
+      return await work();
+    } finally {
+      const s = (ns: bigint) => (Number(ns / 1000n) / 1e6).toFixed(6);
+      console.log(`  perf-window ${name} ${s(from)} ${s(process.hrtime.bigint())}`);
+    }
+  }
+  if (args.profile === undefined) return work();
+  const session = new Session();
+  session.connect();
+  const heap = args['heap-profile'];
+  if (heap) {
+    await session.post('HeapProfiler.enable');
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: 16384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  } else {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 200 });
+    await session.post('Profiler.start');
+  }
+  try {
+    return await work();
+  } finally {
+    mkdirSync(args.profile, { recursive: true });
+    if (heap) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      writeFileSync(join(args.profile, `${name}.heapprofile`), JSON.stringify(profile));
+    } else {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(join(args.profile, `${name}.cpuprofile`), JSON.stringify(profile));
+    }
+    session.disconnect();
+  }
+}
 
 // ---- the event mix: mostly what grants allow, some violations, a few processors -------------------
 
@@ -149,20 +219,25 @@ function generator(seed = 42): () => Record<string, unknown> {
   };
 }
 
-async function produce(kafka: Kafka, codec: AvroCodec, t: Topics, n: number, next = generator()): Promise<void> {
+/** Returns the bytes of the values produced. */
+async function produce(kafka: Kafka, codec: AvroCodec, t: Topics, n: number, next = generator()): Promise<number> {
   const schema = await codec.register(t.accessEvents.subject, accessEventAvro);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const CHUNK = 2000;
+  let bytes = 0;
   for (let sent = 0; sent < n; sent += CHUNK) {
     const messages = [];
     for (let i = 0; i < Math.min(CHUNK, n - sent); i++) {
       const e = next();
-      messages.push({ key: (e.actor as { id: string }).id, value: schema.encode(toAvro(accessEventAvro, e)) });
+      const value = schema.encode(toAvro(accessEventAvro, e));
+      bytes += value.length;
+      messages.push({ key: (e.actor as { id: string }).id, value });
     }
     await producer.send({ topic: t.accessEvents.name, messages, acks: -1 });
   }
   await producer.disconnect();
+  return bytes;
 }
 
 // ---- the pass-through peer ---------------------------------------------------------------------
@@ -170,7 +245,11 @@ async function produce(kafka: Kafka, codec: AvroCodec, t: Topics, n: number, nex
 const CHUNK_BYTES = SEND_CHUNK_BYTES; // as the enforcer
 const CHUNK_RECORDS = SEND_CHUNK_RECORDS;
 
-async function passThrough(kafka: Kafka, input: string, output: string, groupId: string, n: number): Promise<number> {
+/**
+ * The peer. `pad` > 0: each record's value is copied into a buffer `pad` bytes longer (zeros) — a
+ * pass-through that writes as many bytes as the enforcer does (its decisions embed the event).
+ */
+async function passThrough(kafka: Kafka, input: string, output: string, groupId: string, n: number, pad = 0): Promise<number> {
   const producers = new Map<number, Promise<Producer>>();
   const producerFor = (p: number) => {
     let pr = producers.get(p);
@@ -216,8 +295,15 @@ async function passThrough(kafka: Kafka, input: string, output: string, groupId:
       let chunk: { key: Buffer | null; value: Buffer | null }[] = [];
       let bytes = 0;
       for (const m of batch.messages) {
-        chunk.push({ key: m.key, value: m.value });
-        bytes += (m.value?.length ?? 0) + 64;
+        let value = m.value;
+        if (pad > 0 && value !== null) {
+          const v = Buffer.allocUnsafe(value.length + pad);
+          value.copy(v);
+          v.fill(0, value.length);
+          value = v;
+        }
+        chunk.push({ key: m.key, value });
+        bytes += (value?.length ?? 0) + 64;
         if (bytes >= CHUNK_BYTES || chunk.length >= CHUNK_RECORDS) {
           await txn.send({ topic: output, messages: chunk });
           chunk = [];
@@ -245,6 +331,8 @@ async function passThrough(kafka: Kafka, input: string, output: string, groupId:
     },
   });
   await all;
+  perfMark('passthrough-first-batch', t0);
+  perfMark('passthrough-last-commit', t1);
   await consumer.disconnect();
   for (const p of producers.values()) await (await p).disconnect();
   return (n / (t1 - t0)) * 1000;
@@ -272,7 +360,7 @@ async function runEnforcer(
     judge: await createPolicyJudge(policyFile),
     groupId,
     policyReload: false,
-    judgeInWorker: args.judge !== 'thread',
+    judgeInWorker: JUDGE_IN_WORKER,
     partitionsConsumedConcurrently: CONCURRENCY,
     maxBytesPerPartition: MAX_BYTES_PER_PARTITION,
     onBatch: (b) => {
@@ -285,7 +373,10 @@ async function runEnforcer(
     },
   });
   await enforcer.start();
+  perfMark('enforcer-started', performance.now());
   await all;
+  perfMark('enforcer-first-batch', t0);
+  perfMark('enforcer-last-commit', t1);
   return { eps: (n / (t1 - t0)) * 1000, enforcer };
 }
 
@@ -352,7 +443,7 @@ async function soak(kafka: Kafka, codec: AvroCodec, prefix: string, t: Topics) {
     judge: await createPolicyJudge(soakPolicy),
     groupId: `${prefix}soak`,
     policyReload: false,
-    judgeInWorker: args.judge !== 'thread',
+    judgeInWorker: JUDGE_IN_WORKER,
   });
   await enforcer.start();
   const samples: {
@@ -420,19 +511,24 @@ async function main(): Promise<void> {
   const groups: string[] = [];
   try {
     console.log(
-      `enforcer bench: ${N} events, ${PARTITIONS} partitions, ${REPS} reps, judging on ${args.judge === 'thread' ? "the consumer's thread" : 'a worker thread'}, concurrency ${CONCURRENCY}, ${cpus().length} CPUs, node ${process.version}`,
+      `enforcer bench: ${N} events, ${PARTITIONS} partitions, ${REPS} reps, judging on ${JUDGE_IN_WORKER ? 'a worker thread' : "the consumer's thread"}, concurrency ${CONCURRENCY}, ${cpus().length} CPUs, node ${process.version}`,
     );
     const figures: Record<string, unknown>[] = [];
     if (REPS > 0) {
       const t0 = performance.now();
-      await produce(kafka, codec, t, N);
-      console.log(`  pre-produced ${N} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      const eventBytes = (await produce(kafka, codec, t, N)) / N;
+      console.log(
+        `  pre-produced ${N} events in ${((performance.now() - t0) / 1000).toFixed(1)} s (mean value ${eventBytes.toFixed(0)} B)`,
+      );
 
       const enf: number[] = [];
       const pass: number[] = [];
       const rss: number[] = [];
       const enfCpu: number[] = [];
       const passCpu: number[] = [];
+      const sized: number[] = [];
+      const sizedCpu: number[] = [];
+      let decisionBytes = Number.NaN;
       for (let r = 0; r < REPS; r++) {
         const g1 = `${prefix}enforcer-${r}`;
         groups.push(g1);
@@ -440,9 +536,13 @@ async function main(): Promise<void> {
         // CPU of this process (all threads) per event: a load-independent view of the cost
         let c = process.cpuUsage();
         if (args.only !== 'passthrough') {
-          const run = await runEnforcer(kafka, codec, t, g1, N);
-          await run.enforcer.stop();
-          eps = run.eps;
+          eps = await profiled(`enforcer-${r}`, async () => {
+            const run = await runEnforcer(kafka, codec, t, g1, N);
+            await run.enforcer.stop();
+            const { decisions, decisionBytes: bytes } = run.enforcer.stats;
+            decisionBytes = bytes / (decisions.allow + decisions.flag + decisions.deny);
+            return run.eps;
+          });
         }
         c = process.cpuUsage(c);
         enfCpu.push((c.user + c.system) / N);
@@ -451,12 +551,31 @@ async function main(): Promise<void> {
         const g2 = `${prefix}pass-${r}`;
         groups.push(g2);
         c = process.cpuUsage();
-        const p = args.only === 'enforcer' ? Number.NaN : await passThrough(kafka, t.accessEvents.name, passOut, g2, N);
+        const p =
+          args.only === 'enforcer'
+            ? Number.NaN
+            : await profiled(`passthrough-${r}`, () => passThrough(kafka, t.accessEvents.name, passOut, g2, N));
         c = process.cpuUsage(c);
         passCpu.push((c.user + c.system) / N);
         pass.push(p);
+        // The same pass-through writing records as large as the decisions: how much of the gap is
+        // the output's size (kafkajs's cost, and the GC it causes, grow with the bytes produced).
+        const pad = Math.max(0, Math.round(decisionBytes - eventBytes));
+        let ps = Number.NaN;
+        c = process.cpuUsage();
+        if (args['sized-peer'] && args.only === undefined && pad > 0) {
+          const g3 = `${prefix}sized-${r}`;
+          groups.push(g3);
+          ps = await profiled(`sized-${r}`, () => passThrough(kafka, t.accessEvents.name, passOut, g3, N, pad));
+        }
+        c = process.cpuUsage(c);
+        sizedCpu.push((c.user + c.system) / N);
+        sized.push(ps);
         console.log(
-          `  rep ${r + 1}: enforcer ${eps.toFixed(0)} events/s (${enfCpu.at(-1)!.toFixed(1)} µs CPU/event), pass-through ${p.toFixed(0)} events/s (${passCpu.at(-1)!.toFixed(1)} µs CPU/event), ratio ${(eps / p).toFixed(2)}, rss ${rss.at(-1)!.toFixed(0)} MiB`,
+          `  rep ${r + 1}: enforcer ${eps.toFixed(0)} events/s (${enfCpu.at(-1)!.toFixed(1)} µs CPU/event), pass-through ${p.toFixed(0)} events/s (${passCpu.at(-1)!.toFixed(1)} µs CPU/event), ratio ${(eps / p).toFixed(2)}, rss ${rss.at(-1)!.toFixed(0)} MiB` +
+            (Number.isNaN(ps)
+              ? ''
+              : `; sized pass-through (+${pad} B/record) ${ps.toFixed(0)} events/s (${sizedCpu.at(-1)!.toFixed(1)} µs CPU/event), ratio ${(eps / ps).toFixed(2)}`),
         );
       }
       const e = median(enf);
@@ -478,6 +597,29 @@ async function main(): Promise<void> {
           ratio: Number((median(passCpu) / median(enfCpu)).toFixed(3)),
         },
       );
+      const s = median(sized);
+      if (!Number.isNaN(s)) {
+        figures.push(
+          {
+            name: 'enforcer.events_per_s_vs_sized_peer',
+            value: Math.round(e),
+            unit: 'events/s',
+            peer: { name: 'passthrough_sized.events_per_s', value: Math.round(s) },
+            ratio: Number((e / s).toFixed(3)),
+          },
+          {
+            name: 'enforcer.decision_bytes',
+            value: Math.round(decisionBytes),
+            unit: 'B',
+            peer: { name: 'access_event.bytes', value: Math.round(eventBytes) },
+          },
+          {
+            name: 'passthrough_sized.cpu_us_per_event',
+            value: Number(median(sizedCpu).toFixed(2)),
+            unit: 'µs',
+          },
+        );
+      }
       console.log('');
       console.log(`| figure | value (median of ${REPS}) | target |`);
       console.log('|---|---|---|');
@@ -487,6 +629,13 @@ async function main(): Promise<void> {
       console.log(`| ratio (of the medians) | ${(e / p).toFixed(3)} | ≥ 0.7 |`);
       console.log(`| ratio (median of per-rep ratios) | ${median(repRatios).toFixed(3)} | |`);
       console.log(`| enforcer.rss_mib | ${median(rss).toFixed(0)} MiB | |`);
+      console.log(`| CPU µs/event: enforcer / pass-through | ${median(enfCpu).toFixed(1)} / ${median(passCpu).toFixed(1)} | |`);
+      if (!Number.isNaN(s)) {
+        console.log(
+          `| sized pass-through (records of ${decisionBytes.toFixed(0)} B, not ${eventBytes.toFixed(0)} B) | ${s.toFixed(0)} events/s, ${median(sizedCpu).toFixed(1)} µs CPU/event | |`,
+        );
+        console.log(`| ratio to the sized pass-through | ${(e / s).toFixed(3)} | |`);
+      }
     }
 
     if (DURATION_S > 0) {
