@@ -3,7 +3,8 @@
  * queries on 10M stored decisions.
  *
  *   sink.rows_per_s                 the sink's storage path without chaining: Confluent-framed Avro
- *                                   decisions → decode → row → JSONCompactEachRow → insert, 6
+ *                                   decisions → decoded straight into JSONCompactEachRow lines (the
+ *                                   sink's DecisionDecoder) → insert, 6
  *                                   partitions, 3 stored concurrently (as the sink), batches of
  *                                   --batch rows. Peer: clickhouse.bare_insert_rows_per_s, the same
  *                                   rows (already built, chain columns filled) inserted with
@@ -25,9 +26,11 @@
  *   query.actor_day_p95_ms          "what did actor A access in a day" (accessesByActor)
  *   query.monthly_violations_ms     a month's denials by code and department (violationsByCodeAndDepartment)
  *
- * Options: --rows N (200000) --reps R (5) --batch B (25000) --query-rows M (10000000) --queries Q (200)
- * --no-kafka. Write figures are medians of R repetitions, each on a fresh database, variants
- * interleaved; query figures are medians over R rounds of Q queries each (p50/p95 within a round).
+ * Options: --rows N (600000) --reps R (5) --batch B (50000) --query-rows M (10000000) --queries Q (200)
+ * --no-kafka, --general (also the chained path through avsc → row → canonical, the sink's fallback and
+ * its path before the straight decoder). Each write line logs the process's CPU µs/row and the JS
+ * thread's share of it (the rest is chDB's threads). Write figures are medians of R repetitions,
+ * each on a fresh database, variants interleaved; query figures are medians over R rounds of Q queries each (p50/p95 within a round).
  * Writes bench/results/store.json.
  */
 import { randomUUID } from 'node:crypto';
@@ -42,10 +45,10 @@ import { createLogger } from '../packages/config/src/index.js';
 import { AvroCodec, createKafka, ensureTopics } from '../packages/kafka/src/index.js';
 // The root has no workspace dependencies of its own, so the packages are imported by path.
 import {
+  type AnyCandidate,
   type AvroDecision,
   accessesByActor,
   accessesBySubject,
-  type Candidate,
   type ChainState,
   canonical,
   commit,
@@ -68,7 +71,7 @@ import {
   withDatabase,
 } from '../packages/store/src/index.js';
 import { decisionAvro, toAvro, topics as topicsFor } from '../schemas/src/index.js';
-import { createSinkMetrics, Sink } from '../services/sink/src/index.js';
+import { createSinkMetrics, DecisionDecoder, Sink } from '../services/sink/src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // `pnpm bench:store -- --reps 3` passes the `--` through: drop it.
@@ -81,6 +84,8 @@ const { values: args } = parseArgs({
     'query-rows': { type: 'string', default: '10000000' },
     queries: { type: 'string', default: '200' },
     'no-kafka': { type: 'boolean', default: false },
+    /** also run the general decode path (avsc → row → canonical), chained: the sink before the straight decoder */
+    general: { type: 'boolean', default: false },
   },
 });
 const ROWS = Number(args.rows);
@@ -111,6 +116,8 @@ await root.client.command({ query: 'CREATE DATABASE IF NOT EXISTS bench' });
 // A registry that knows one schema (id 1): the codec decodes exactly as in the sink, minus the network.
 const codec = new AvroCodec({ register: async () => ({ id: 1 }) } as never, 'local');
 const schema = await codec.register('bench-decisions-value', decisionAvro);
+/** The sink's decoder (straight to canonical bytes when the record has the sink's schema id). */
+const decoder = new DecisionDecoder(codec, schema);
 /**
  * The topic's records, as compact as the sink would see them: one buffer per partition with the
  * records' ends, so the runs' heap holds no per-record objects the bench made beforehand (a major GC
@@ -199,8 +206,18 @@ const objectOf = (v: unknown[]) => Object.fromEntries(INSERT_COLUMNS.map((c, i) 
 setFlagsFromString('--expose-gc');
 const fullGc = runInNewContext('gc') as () => void;
 
-async function decode(chunk: Msg[]): Promise<Candidate[]> {
-  const out: Candidate[] = [];
+async function decode(chunk: Msg[]): Promise<AnyCandidate[]> {
+  const out: AnyCandidate[] = [];
+  for (const m of chunk) {
+    const d = decoder.decode(m, m.chain);
+    out.push(d instanceof Promise ? await d : d);
+  }
+  return out;
+}
+
+/** The general path (before the straight decoder; still the fallback): avsc decode → row → canonical. */
+async function decodeGeneral(chunk: Msg[]): Promise<AnyCandidate[]> {
+  const out: AnyCandidate[] = [];
   for (const m of chunk) {
     const value = codec.decodeSync<AvroDecision>(m.value, schema) ?? (await codec.decode<AvroDecision>(m.value, schema)).value;
     out.push({ offset: m.offset, row: rowFromAvro(value, m.chain, m.offset) });
@@ -208,20 +225,28 @@ async function decode(chunk: Msg[]): Promise<Candidate[]> {
   return out;
 }
 
-/** The storage path without chaining: same rows and serialization, a constant hash. */
-function prepareUnchained(state: ChainState, cands: Candidate[]): { body: Buffer; last: number } {
-  const lines: string[] = [];
+/** The storage path without chaining: same decoding and lines, a constant hash. */
+function prepareUnchained(state: ChainState, cands: AnyCandidate[]): { body: Buffer; last: number } {
+  let size = 0;
+  for (const c of cands) size += (c.enc ? c.enc.end - c.enc.start : 4096) + 160;
+  const body = Buffer.allocUnsafeSlow(size);
+  let pos = 0;
   let seq = state.seq;
   for (const c of cands) {
     seq += 1;
-    lines.push(insertLine(canonical({ ...c.row, chain_seq: seq }), ZERO_HASH));
+    if (pos) body[pos++] = 0x0a;
+    if (c.enc) {
+      body[pos++] = 0x5b;
+      pos += c.enc.buf.copy(body, pos, c.enc.start, c.enc.end);
+      pos += body.write(`,${state.chain},${c.offset},${seq},"${ZERO_HASH}"]`, pos, 'latin1');
+    } else pos += body.write(insertLine(canonical({ ...c.row, chain_seq: seq }), ZERO_HASH), pos, 'utf8');
   }
-  return { body: Buffer.from(lines.join('\n')), last: seq };
+  return { body: body.subarray(0, pos), last: seq };
 }
 
-type Variant = 'bare' | 'bareCompact' | 'plain' | 'chained' | 'raw';
+type Variant = 'bare' | 'bareCompact' | 'plain' | 'chained' | 'raw' | 'general';
 /** rows/s, and CPU µs per row (all threads of this process: JS and chDB's, less noisy than rows/s) */
-async function runVariant(v: Variant, store: Store): Promise<{ rate: number; cpu: number; parts: number }> {
+async function runVariant(v: Variant, store: Store): Promise<{ rate: number; cpu: number; jsCpu: number; parts: number }> {
   const t = store.table('decisions');
   const states = Array.from({ length: CHAINS }, (_, c) => emptyChain(c, 100_000));
   // The bare client inserts start from their rows in memory, as a caller of the client would.
@@ -231,6 +256,7 @@ async function runVariant(v: Variant, store: Store): Promise<{ rate: number; cpu
       : [];
   fullGc();
   const c0 = process.cpuUsage();
+  const j0 = process.threadCpuUsage();
   const t0 = performance.now();
   await Promise.all(
     lanes.map(async (lane, l) => {
@@ -271,7 +297,7 @@ async function runVariant(v: Variant, store: Store): Promise<{ rate: number; cpu
           });
           state.seq = last;
         } else {
-          const p = prepare(state, await decode(messages(chunk)));
+          const p = prepare(state, await (v === 'general' ? decodeGeneral : decode)(messages(chunk)));
           await insertPrepared(store, p);
           commit(state, p);
         }
@@ -280,13 +306,14 @@ async function runVariant(v: Variant, store: Store): Promise<{ rate: number; cpu
   );
   const rate = ROWS / ((performance.now() - t0) / 1000);
   const c = process.cpuUsage(c0);
+  const j = process.threadCpuUsage(j0);
   // Parts left at the end: fewer means more background merging fell inside this run's window.
   const [pc] = await queryRows<{ n: number }>(
     store,
     `SELECT count() AS n FROM system.parts WHERE database = {db:String} AND table = 'decisions' AND active`,
     { db: store.database },
   );
-  return { rate, cpu: (c.user + c.system) / ROWS, parts: Number(pc?.n) };
+  return { rate, cpu: (c.user + c.system) / ROWS, jsCpu: (j.user + j.system) / ROWS, parts: Number(pc?.n) };
 }
 
 const bytesOf = async (store: Store, table = 'decisions') => {
@@ -299,22 +326,25 @@ const bytesOf = async (store: Store, table = 'decisions') => {
 };
 
 // --- 1. writes ---------------------------------------------------------------------------------------
-const results: Record<Variant, number[]> = { bare: [], bareCompact: [], plain: [], chained: [], raw: [] };
-const cpuPerRow: Record<Variant, number[]> = { bare: [], bareCompact: [], plain: [], chained: [], raw: [] };
+const results: Record<Variant, number[]> = { bare: [], bareCompact: [], plain: [], chained: [], raw: [], general: [] };
+const cpuPerRow: Record<Variant, number[]> = { bare: [], bareCompact: [], plain: [], chained: [], raw: [], general: [] };
+/** CPU of the JS thread alone per row (the rest of cpuPerRow is chDB's threads) */
+const jsCpuPerRow: Record<Variant, number[]> = { bare: [], bareCompact: [], plain: [], chained: [], raw: [], general: [] };
 let sinkBytes = 0;
 let verifyRate = 0;
 /** 1-minute load average after each write run (other processes share the machine) */
 const loads: number[] = [];
-const order: Variant[] = ['bare', 'plain', 'bareCompact', 'chained', 'raw'];
+const order: Variant[] = ['bare', 'plain', 'bareCompact', 'chained', 'raw', ...(args.general ? (['general'] as const) : [])];
 log(`writes: ${ROWS} decisions, ${CHAINS} partitions, ${LANES} concurrently, batches of ${BATCH}, ${REPS} reps`);
 for (let rep = 0; rep < REPS; rep++) {
   for (let i = 0; i < order.length; i++) {
     const v = order[(i + rep) % order.length] as Variant;
     const store = withDatabase(root, `bench_w_${v}_${rep}`);
     await migrate(store);
-    const { rate, cpu, parts } = await runVariant(v, store);
+    const { rate, cpu, jsCpu, parts } = await runVariant(v, store);
     results[v].push(rate);
     cpuPerRow[v].push(cpu);
+    jsCpuPerRow[v].push(jsCpu);
     if (v === 'chained' && rep === 0) {
       await store.client.command({ query: `OPTIMIZE TABLE ${store.table('decisions')} FINAL` });
       sinkBytes = await bytesOf(store);
@@ -326,7 +356,7 @@ for (let rep = 0; rep < REPS; rep++) {
     await root.client.command({ query: `DROP DATABASE ${store.database} SYNC` });
     loads.push(loadavg()[0] as number);
     log(
-      `  rep ${rep + 1} ${v.padEnd(11)} ${Math.round(rate)} rows/s, ${cpu.toFixed(1)} CPU µs/row, ${parts} parts (load ${loadavg()[0]?.toFixed(1)})`,
+      `  rep ${rep + 1} ${v.padEnd(11)} ${Math.round(rate)} rows/s, ${cpu.toFixed(1)} CPU µs/row (JS thread ${jsCpu.toFixed(1)}), ${parts} parts (load ${loadavg()[0]?.toFixed(1)})`,
     );
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -520,6 +550,11 @@ const figures = [
   { name: 'sink.chained_cpu_us_per_row', value: r(median(cpuPerRow.chained), 2), unit: 'µs' },
   { name: 'clickhouse.raw_insert_cpu_us_per_row', value: r(median(cpuPerRow.raw), 2), unit: 'µs' },
   { name: 'clickhouse.bare_insert_cpu_us_per_row', value: r(median(cpuPerRow.bareCompact), 2), unit: 'µs' },
+  // The JS thread's share of the CPU figures above (the rest is chDB's threads).
+  { name: 'sink.js_thread_cpu_us_per_row', value: r(median(jsCpuPerRow.plain), 2), unit: 'µs' },
+  { name: 'sink.chained_js_thread_cpu_us_per_row', value: r(median(jsCpuPerRow.chained), 2), unit: 'µs' },
+  { name: 'clickhouse.raw_insert_js_thread_cpu_us_per_row', value: r(median(jsCpuPerRow.raw), 2), unit: 'µs' },
+  { name: 'clickhouse.bare_insert_js_thread_cpu_us_per_row', value: r(median(jsCpuPerRow.bareCompact), 2), unit: 'µs' },
   { name: 'clickhouse.bare_insert_json_compact_each_row_rows_per_s', value: r(bareCompact), unit: 'rows/s' },
   ...(kafkaRate ? [{ name: 'sink.kafka_rows_per_s', value: r(kafkaRate), unit: 'rows/s' }] : []),
   { name: 'verify.rows_per_s', value: r(verifyRate), unit: 'rows/s' },

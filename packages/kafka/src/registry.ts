@@ -105,6 +105,14 @@ export class AvroCodec {
   }
 
   /**
+   * Whether `buf` is Confluent-framed with `reader`'s own schema id: its Avro body (from byte 5) was
+   * then written with exactly `reader`'s schema, and can be read by a decoder written for it.
+   */
+  isFramedWith(buf: Buffer | null | undefined, reader: RegisteredSchema): buf is Buffer {
+    return !!buf && buf.length >= 5 && buf[0] === MAGIC && buf.readUInt32BE(1) === reader.id;
+  }
+
+  /**
    * The hot path of `decode`: when `buf` was written with `reader`'s own schema id, decodes it
    * synchronously (no promise per record) with the same result and errors; undefined otherwise (other
    * writer schema, or bytes `decode` must judge), then call `decode`.

@@ -16,7 +16,7 @@
  * the insert succeeded.
  */
 import { createHash, hash as digest } from 'node:crypto';
-import { canonical, type DecisionRow, insertLine, type StoredDecision } from './decisions.js';
+import { chTimeMs, type DecisionRow, type EncodedDecision, encodeContent, type StoredDecision } from './decisions.js';
 
 export function genesisHash(chain: number): string {
   return createHash('sha256').update(`custos/decisions-chain/v1/${chain}`).digest('hex');
@@ -70,9 +70,20 @@ export function emptySegment(prevSeq: number, prevHash: string, now = Date.now()
   return { prevSeq, prevHash, rows: 0, decidedFrom: null, decidedTo: null, occurredFrom: null, occurredTo: null, since: now };
 }
 
+/** A decision to chain: a row (tools, tests), or its canonical bytes decoded straight from Avro (the sink). */
+export type AnyCandidate = Candidate | EncodedCandidate;
+
+/** A row to chain. */
 export interface Candidate {
   offset: string;
   row: DecisionRow;
+  enc?: undefined;
+}
+
+export interface EncodedCandidate {
+  offset: string;
+  enc: EncodedDecision;
+  row?: undefined;
 }
 
 export type SkipReason = 'redelivered' | 'duplicate';
@@ -85,9 +96,26 @@ export interface Skipped {
   duplicateOf?: number;
 }
 
-export interface Prepared {
+/** What a chained entry keeps: a StoredDecision (row candidates) or an EncodedDecision. */
+export interface ChainEntry {
+  event_id: string;
+  kafka_partition: number;
+  kafka_offset: string;
+  chain_seq: number;
+  chain_hash: string;
+}
+
+/** The decided/occurred time range of a batch's rows (ClickHouse text form). */
+export interface TimeRange {
+  decidedFrom: string;
+  decidedTo: string;
+  occurredFrom: string;
+  occurredTo: string;
+}
+
+export interface Prepared<R extends ChainEntry = ChainEntry> {
   chain: number;
-  rows: StoredDecision[];
+  rows: R[];
   /** JSONCompactEachRow body, INSERT_COLUMNS order */
   body: Buffer;
   skipped: Skipped[];
@@ -95,66 +123,148 @@ export interface Prepared {
   lastSeq: number;
   lastHash: string;
   lastOffset: bigint;
+  /** times of `rows` (null when there are none) */
+  times: TimeRange | null;
   /** insert_deduplication_token: identifies this exact content, so a retried insert is a no-op */
   token: string;
 }
 
 /**
+ * The batch body, written line by line. A line is built as `prevHash ‖ canonical bytes` so that the
+ * link hash is one call over contiguous bytes; then the prefix is dropped (memmove) and the hash
+ * appended: `[…canonical without its closing bracket…,"hash"]`.
+ */
+class BodyWriter {
+  buf: Buffer;
+  pos = 0;
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafeSlow(Math.max(1024, capacity));
+  }
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+  ascii(s: string): void {
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+}
+
+/** bytes per line besides the content: prefix hash, brackets, partition, offset, seq, hash, newline */
+const LINE_OVERHEAD = 64 + 2 + 3 * 22 + 68 + 1;
+
+/**
  * Chains `candidates` (in offset order) onto `state` without changing it. Candidates must all belong
  * to `state.chain`.
  */
-export function prepare(state: ChainState, candidates: readonly Candidate[]): Prepared {
-  const rows: StoredDecision[] = [];
-  const lines: string[] = [];
+export function prepare(state: ChainState, candidates: readonly Candidate[]): Prepared<StoredDecision>;
+export function prepare(state: ChainState, candidates: readonly AnyCandidate[]): Prepared;
+export function prepare(state: ChainState, candidates: readonly AnyCandidate[]): Prepared {
+  const rows: ChainEntry[] = [];
   const skipped: Skipped[] = [];
   const batchIds = new Map<string, number>();
   let seq = state.seq;
   let hash = state.hash;
   let offset = state.offset;
+  let capacity = 0;
+  for (const c of candidates) capacity += (c.enc ? c.enc.end - c.enc.start : 512) + LINE_OVERHEAD;
+  const w = new BodyWriter(capacity);
+  let decidedMin = Number.POSITIVE_INFINITY;
+  let decidedMax = Number.NEGATIVE_INFINITY;
+  let occurredMin = Number.POSITIVE_INFINITY;
+  let occurredMax = Number.NEGATIVE_INFINITY;
+  let rowTimes: TimeRange | null = null;
   // Candidates come in offset order: once one is past the head, all later ones are.
   let past = false;
   for (const c of candidates) {
+    const entry: ChainEntry = c.enc ?? (c.row as StoredDecision);
     if (!past) {
       if (BigInt(c.offset) <= offset) {
-        skipped.push({ offset: c.offset, eventId: c.row.event_id, reason: 'redelivered' });
+        skipped.push({ offset: c.offset, eventId: entry.event_id, reason: 'redelivered' });
         continue;
       }
       past = true;
     }
-    const id = c.row.event_id;
+    const id = entry.event_id;
     const inBatch = batchIds.get(id);
     const dupSeq = inBatch !== undefined && inBatch > seq - state.window ? inBatch : state.recent.get(id, seq);
     if (dupSeq !== undefined) {
       skipped.push({ offset: c.offset, eventId: id, reason: 'duplicate', duplicateOf: dupSeq });
       continue;
     }
-    if (c.row.kafka_partition !== state.chain)
-      throw new Error(`row of partition ${c.row.kafka_partition} offered to chain ${state.chain}`);
+    if (entry.kafka_partition !== state.chain)
+      throw new Error(`row of partition ${entry.kafka_partition} offered to chain ${state.chain}`);
     seq += 1;
-    // The candidate's row becomes the stored row (a later prepare of the same candidates, e.g. when
-    // bisecting, overwrites seq and hash again).
-    const row = c.row as StoredDecision;
-    row.chain_seq = seq;
-    const text = canonical(row);
-    hash = linkHash(hash, text);
-    row.chain_hash = hash;
-    rows.push(row);
-    lines.push(insertLine(text, hash));
+    // The candidate's row (or encoded decision) becomes the stored entry (a later prepare of the same
+    // candidates, e.g. when bisecting, overwrites seq and hash again).
+    entry.chain_seq = seq;
+    if (rows.length > 0) {
+      w.ensure(1);
+      w.buf[w.pos++] = 0x0a;
+    }
+    const lineStart = w.pos;
+    const prefix = hash.length;
+    if (c.enc) {
+      const e = c.enc;
+      w.ensure(e.end - e.start + prefix + LINE_OVERHEAD);
+      w.ascii(hash);
+      w.buf[w.pos++] = 0x5b;
+      w.pos += e.buf.copy(w.buf, w.pos, e.start, e.end);
+      if (e.decidedMs < decidedMin) decidedMin = e.decidedMs;
+      if (e.decidedMs > decidedMax) decidedMax = e.decidedMs;
+      if (e.occurredMs < occurredMin) occurredMin = e.occurredMs;
+      if (e.occurredMs > occurredMax) occurredMax = e.occurredMs;
+    } else {
+      const r = c.row;
+      const content = encodeContent(r);
+      w.ensure(3 * content.length + prefix + LINE_OVERHEAD);
+      w.ascii(hash);
+      w.buf[w.pos++] = 0x5b;
+      w.pos += w.buf.write(content, w.pos, 'utf8');
+      rowTimes = widen(rowTimes, r.decided_at, r.occurred_at);
+    }
+    w.ascii(`,${entry.kafka_partition},${entry.kafka_offset},${seq}]`);
+    // hash = SHA-256(prevHex ‖ canonical bytes): exactly linkHash(hash, canonical(row))
+    hash = digest('sha256', w.buf.subarray(lineStart, w.pos), 'hex');
+    w.buf.copyWithin(lineStart, lineStart + prefix, w.pos - 1);
+    w.pos -= prefix + 1;
+    w.ascii(`,"${hash}"]`);
+    entry.chain_hash = hash;
+    rows.push(entry);
     batchIds.set(id, seq);
   }
   const last = candidates[candidates.length - 1];
   if (past && last) offset = BigInt(last.offset);
+  let times = rowTimes;
+  if (decidedMin <= decidedMax) {
+    times = widen(times, chTimeMs(decidedMin), chTimeMs(occurredMin));
+    times = widen(times, chTimeMs(decidedMax), chTimeMs(occurredMax));
+  }
   return {
     chain: state.chain,
     rows,
-    body: Buffer.from(lines.join('\n')),
+    body: w.buf.subarray(0, w.pos),
     skipped,
     firstSeq: state.seq + 1,
     lastSeq: seq,
     lastHash: hash,
     lastOffset: offset,
+    times,
     token: `custos-c${state.chain}-s${state.seq + 1}-${seq}-${hash.slice(0, 16)}`,
   };
+}
+
+function widen(t: TimeRange | null, decided: string, occurred: string): TimeRange {
+  if (!t) return { decidedFrom: decided, decidedTo: decided, occurredFrom: occurred, occurredTo: occurred };
+  if (decided < t.decidedFrom) t.decidedFrom = decided;
+  if (decided > t.decidedTo) t.decidedTo = decided;
+  if (occurred < t.occurredFrom) t.occurredFrom = occurred;
+  if (occurred > t.occurredTo) t.occurredTo = occurred;
+  return t;
 }
 
 const minStr = (a: string | null, b: string) => (a === null || b < a ? b : a);
@@ -164,12 +274,12 @@ const maxStr = (a: string | null, b: string) => (a === null || b > a ? b : a);
 export function commit(state: ChainState, p: Prepared): void {
   if (p.firstSeq !== state.seq + 1) throw new Error(`chain ${state.chain}: batch starts at ${p.firstSeq}, head is ${state.seq}`);
   const seg = state.segment;
-  for (const r of p.rows) {
-    state.recent.set(r.event_id, r.chain_seq);
-    seg.decidedFrom = minStr(seg.decidedFrom, r.decided_at);
-    seg.decidedTo = maxStr(seg.decidedTo, r.decided_at);
-    seg.occurredFrom = minStr(seg.occurredFrom, r.occurred_at);
-    seg.occurredTo = maxStr(seg.occurredTo, r.occurred_at);
+  for (const r of p.rows) state.recent.set(r.event_id, r.chain_seq);
+  if (p.rows.length > 0 && p.times) {
+    seg.decidedFrom = minStr(seg.decidedFrom, p.times.decidedFrom);
+    seg.decidedTo = maxStr(seg.decidedTo, p.times.decidedTo);
+    seg.occurredFrom = minStr(seg.occurredFrom, p.times.occurredFrom);
+    seg.occurredTo = maxStr(seg.occurredTo, p.times.occurredTo);
   }
   seg.rows += p.rows.length;
   state.seq = p.lastSeq;
@@ -183,62 +293,42 @@ export function skipTo(state: ChainState, offset: bigint): void {
 }
 
 /**
- * The eventIds of a chain's last `window` entries, for the duplicate check. A ring holds the id of
- * each seq (seq mod window); an index maps an id to its latest seq — by the id's last 48 bits when it
- * is a UUID (random in v4 and v7; numbers hash faster than strings), else by the id itself. A hit is
- * confirmed against the ring, so the answer is exact for entries still in the window.
+ * The eventIds of a chain's last `window` entries, for the duplicate check. A ring holds the id and
+ * seq of each entry (slot = seq mod window); an index maps an id to its latest seq and forgets it
+ * when that entry leaves the ring. Exact for every id, UUID or not. (The first version keyed the
+ * index by a UUID's last 48 bits: a double per key, which V8 boxes in a Map — more garbage and slower
+ * lookups than the id string itself, whose hash V8 computes once and caches.)
  */
 export class RecentIds {
-  private byKey = new Map<number, number>();
-  private byId = new Map<string, number>();
+  private readonly byId = new Map<string, number>();
   private readonly ring: (string | undefined)[];
+  private readonly seqs: Float64Array;
 
   constructor(readonly window: number) {
     this.ring = new Array<string | undefined>(Math.max(0, window));
-  }
-
-  private static key(id: string): number {
-    if (id.length === 36 && id.charCodeAt(23) === 45) {
-      const n = Number.parseInt(id.slice(24), 16);
-      if (!Number.isNaN(n)) return n;
-    }
-    return -1;
+    this.seqs = new Float64Array(Math.max(0, window));
   }
 
   /** The seq holding `id` if it is among the `window` entries up to `head`. */
   get(id: string, head: number): number | undefined {
     if (this.window <= 0) return undefined;
-    const k = RecentIds.key(id);
-    const s = k >= 0 ? this.byKey.get(k) : this.byId.get(id);
+    const s = this.byId.get(id);
     if (s === undefined || s <= head - this.window) return undefined;
-    return this.ring[s % this.window] === id ? s : undefined;
+    return s;
   }
 
   set(id: string, seq: number): void {
     if (this.window <= 0) return;
-    const k = RecentIds.key(id);
-    if (k >= 0) this.byKey.set(k, seq);
-    else this.byId.set(id, seq);
-    this.ring[seq % this.window] = id;
-    // Old entries are left in the index and ignored; rebuilt from the ring once it holds too many.
-    if (this.byKey.size + this.byId.size > 2 * this.window + 1024) this.rebuild(seq);
+    const slot = seq % this.window;
+    const old = this.ring[slot];
+    // The entry leaving the ring: forget its id unless a later entry holds it.
+    if (old !== undefined && this.byId.get(old) === this.seqs[slot]) this.byId.delete(old);
+    this.byId.set(id, seq);
+    this.ring[slot] = id;
+    this.seqs[slot] = seq;
   }
 
   get size(): number {
-    return Math.min(this.byKey.size + this.byId.size, this.window);
-  }
-
-  private rebuild(head: number): void {
-    const byKey = new Map<number, number>();
-    const byId = new Map<string, number>();
-    for (let seq = Math.max(1, head - this.window + 1); seq <= head; seq++) {
-      const id = this.ring[seq % this.window];
-      if (id === undefined) continue;
-      const k = RecentIds.key(id);
-      if (k >= 0) byKey.set(k, seq);
-      else byId.set(id, seq);
-    }
-    this.byKey = byKey;
-    this.byId = byId;
+    return Math.min(this.byId.size, this.window);
   }
 }

@@ -330,3 +330,499 @@ export function contentDiff(a: DecisionContent, b: DecisionContent): { field: st
   }
   return out;
 }
+
+// --- Avro (Decision v1) straight to canonical bytes: the sink's hot path ----------------------------
+
+/**
+ * A decision decoded from Avro straight into its canonical content bytes (`encodeContent` as UTF-8,
+ * in `buf[start, end)`), with only what the chain needs kept as values. `prepare` sets `chain_seq`
+ * and `chain_hash` when it chains it.
+ */
+export interface EncodedDecision {
+  buf: Buffer;
+  start: number;
+  end: number;
+  event_id: string;
+  kafka_partition: number;
+  /** decimal string (int64) */
+  kafka_offset: string;
+  occurredMs: number;
+  decidedMs: number;
+  chain_seq: number;
+  chain_hash: string;
+}
+
+/** Where encoded decisions are written: large buffers filled in turn, freed with the last reference. */
+export class ContentArena {
+  buf: Buffer = Buffer.allocUnsafeSlow(0);
+  pos = 0;
+  constructor(private readonly chunkBytes = 4 << 20) {}
+
+  /** Makes room for `n` more bytes at `pos`. */
+  reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    this.buf = Buffer.allocUnsafeSlow(Math.max(this.chunkBytes, n));
+    this.pos = 0;
+  }
+}
+
+/** A schema's shape (names and types, no docs or defaults): what the byte decoder below is written for. */
+function shapeOf(s: unknown): string {
+  if (typeof s === 'string') return s;
+  if (Array.isArray(s)) return `union(${s.map(shapeOf).join('|')})`;
+  const o = s as {
+    type: unknown;
+    fields?: { name: string; type: unknown }[];
+    symbols?: string[];
+    items?: unknown;
+    values?: unknown;
+  };
+  switch (o.type) {
+    case 'record':
+      return `{${(o.fields ?? []).map((f) => `${f.name}:${shapeOf(f.type)}`).join(',')}}`;
+    case 'enum':
+      return `enum(${(o.symbols ?? []).join('|')})`;
+    case 'array':
+      return `array(${shapeOf(o.items)})`;
+    case 'map':
+      return `map(${shapeOf(o.values)})`;
+    default:
+      return shapeOf(o.type);
+  }
+}
+
+/** The Decision v1 layout `encodeDecisionAvro` decodes. */
+const DECISION_V1_SHAPE =
+  '{eventId:string,decidedAt:long,outcome:enum(allow|flag|deny),reasons:array({code:string,message:string}),' +
+  'basis:array(string),policyVersion:string,event:{eventId:string,occurredAt:long,tenantId:string,' +
+  'actor:{id:string,type:enum(staff|processor)},subject:{id:string,type:enum(customer|user|employee|client_contact)},' +
+  'categories:array(string),fields:union(null|array(string)),action:enum(read|create|update|delete|export|share|disclose),' +
+  'purpose:string,recipient:union(null|{id:string,type:enum(processor|third_party|authority)}),legalBasis:union(null|string),' +
+  'dataCollectedAt:union(null|long),recordCount:int,source:{service:string,requestId:union(null|string),' +
+  'traceId:union(null|string),ip:union(null|string)},attributes:union(null|map(string))}}';
+
+/** Whether records written with `schema` can be decoded by `encodeDecisionAvro` (else: avsc + rowFromAvro). */
+export function decisionLineSupports(schema: unknown): boolean {
+  return shapeOf(schema) === DECISION_V1_SHAPE;
+}
+
+const OUTCOMES = ['"allow"', '"flag"', '"deny"'];
+const ACTOR_TYPES = ['"staff"', '"processor"'];
+const SUBJECT_TYPES = ['"customer"', '"user"', '"employee"', '"client_contact"'];
+const ACTIONS = ['"read"', '"create"', '"update"', '"delete"', '"export"', '"share"', '"disclose"'];
+const RECIPIENT_TYPES = ['"processor"', '"third_party"', '"authority"'];
+/** year 10000: times from 1970 up to here are formatted here, any other goes the general way */
+const MAX_FAST_MS = 253402300800000;
+
+// Decoder state (module-level: one record at a time, synchronously).
+let src: Buffer = Buffer.alloc(0);
+let ip = 0;
+let out: Buffer = Buffer.alloc(0);
+let op = 0;
+/** the record is not one the fast path handles exactly: fall back to avsc + rowFromAvro */
+let bail = false;
+/** spans (start, length; length −1 = null) of variable-length lists: reasons, basis, categories, fields */
+let dyn = new Int32Array(256);
+let dn = 0;
+
+/** avsc's Tap.readLong, exactly (zig-zag varint, float arithmetic past 28 bits). */
+function readLong(): number {
+  let n = 0;
+  let k = 0;
+  const buf = src;
+  let b: number;
+  let h: number;
+  do {
+    b = buf[ip++] as number;
+    h = b & 0x80;
+    n |= (b & 0x7f) << k;
+    k += 7;
+  } while (h && k < 28);
+  if (h) {
+    let f = n;
+    let fk = 268435456;
+    do {
+      b = buf[ip++] as number;
+      f += (b & 0x7f) * fk;
+      fk *= 128;
+    } while (b & 0x80);
+    if (ip > buf.length) bail = true;
+    const v = (f % 2 ? -(f + 1) : f) / 2;
+    // avsc's long type refuses these (precision loss): the general path reports it.
+    if (!(v >= -9007199254740990 && v <= 9007199254740990)) bail = true;
+    return v;
+  }
+  if (ip > buf.length) bail = true;
+  return (n >> 1) ^ -(n & 1);
+}
+
+/** A string's span; the position moves past it. */
+function readStr(): number {
+  const len = readLong();
+  if (len < 0 || ip + len > src.length) {
+    bail = true;
+    return 0;
+  }
+  const start = ip;
+  ip += len;
+  strLen = len;
+  return start;
+}
+let strLen = 0;
+
+function pushSpan(start: number, len: number): void {
+  if (dn + 2 > dyn.length) {
+    const next = new Int32Array(dyn.length * 2);
+    next.set(dyn);
+    dyn = next;
+  }
+  dyn[dn++] = start;
+  dyn[dn++] = len;
+}
+
+/** Reads an array of strings (a record of `width` strings per item) into `dyn`; returns its item count. */
+function readStrArray(width: number): number {
+  let items = 0;
+  for (;;) {
+    let n = readLong();
+    if (bail) return 0;
+    if (n === 0) return items;
+    if (n < 0) {
+      n = -n;
+      readLong(); // block size
+    }
+    for (let i = 0; i < n && !bail; i++) {
+      for (let w = 0; w < width; w++) {
+        const s = readStr();
+        pushSpan(s, strLen);
+      }
+    }
+    items += n;
+    if (bail || items > 1_000_000) {
+      bail = true;
+      return 0;
+    }
+  }
+}
+
+function readEnum(count: number): number {
+  const i = readLong();
+  if (!(i >= 0 && i < count)) bail = true;
+  return i;
+}
+
+/** A union index of ["null", X]: 0 null, 1 the value. */
+function readUnion(): number {
+  const i = readLong();
+  if (i !== 0 && i !== 1) bail = true;
+  return i;
+}
+
+function putAscii(s: string): void {
+  for (let i = 0; i < s.length; i++) out[op++] = s.charCodeAt(i);
+}
+
+/** The string at src[start, start + len) as JSON, as `q()` would write it. */
+function putStr(start: number, len: number): void {
+  const end = start + len;
+  let w = op;
+  out[w++] = 0x22;
+  for (let i = start; i < end; i++) {
+    const c = src[i] as number;
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) {
+      // Escapes or non-ASCII: the general way (avsc decodes UTF-8 with utf8Slice, same as toString).
+      op += out.write(q(src.toString('utf8', start, end)), op, 'utf8');
+      return;
+    }
+    out[w++] = c;
+  }
+  out[w++] = 0x22;
+  op = w;
+}
+
+function putNullableStr(start: number, len: number): void {
+  if (len < 0) {
+    out[op++] = 0x22;
+    out[op++] = 0x22;
+  } else putStr(start, len);
+}
+
+/** `[` strings `]` from `count` spans of dyn starting at span index `from`, every `stride`-th. */
+function putStrList(from: number, count: number, stride: number): void {
+  out[op++] = 0x5b;
+  for (let i = 0; i < count; i++) {
+    if (i) out[op++] = 0x2c;
+    const k = (from + i * stride) * 2;
+    putStr(dyn[k] as number, dyn[k + 1] as number);
+  }
+  out[op++] = 0x5d;
+}
+
+function put2(n: number): void {
+  out[op++] = 48 + ((n / 10) | 0);
+  out[op++] = 48 + (n % 10);
+}
+
+/** `"YYYY-MM-DD hh:mm:ss.sss"` (UTC) for 0 ≤ ms < MAX_FAST_MS: the same text as chTimeMs. */
+function putTime(ms: number): void {
+  const days = Math.floor(ms / 86_400_000);
+  let rest = ms - days * 86_400_000;
+  // civil_from_days (H. Hinnant), days since 1970-01-01 ≥ 0
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  out[op++] = 0x22;
+  put2((y / 100) | 0);
+  put2(y % 100);
+  out[op++] = 0x2d;
+  put2(m);
+  out[op++] = 0x2d;
+  put2(d);
+  out[op++] = 0x20;
+  const hh = (rest / 3_600_000) | 0;
+  rest -= hh * 3_600_000;
+  const mm = (rest / 60_000) | 0;
+  rest -= mm * 60_000;
+  const ss = (rest / 1000) | 0;
+  rest -= ss * 1000;
+  put2(hh);
+  out[op++] = 0x3a;
+  put2(mm);
+  out[op++] = 0x3a;
+  put2(ss);
+  out[op++] = 0x2e;
+  out[op++] = 48 + ((rest / 100) | 0);
+  put2(rest % 100);
+  out[op++] = 0x22;
+}
+
+const UUID_HEX = new Uint8Array(256);
+for (const c of '0123456789abcdef') UUID_HEX[c.charCodeAt(0)] = 1;
+
+/** A lowercase dashed UUID at src[start, start + 36): normalizeUuid leaves it as it is. */
+function isPlainUuid(start: number, len: number): boolean {
+  if (len !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = src[start + i] as number;
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 0x2d) return false;
+    } else if (UUID_HEX[c] !== 1) return false;
+  }
+  return true;
+}
+
+/**
+ * Decodes an Avro Decision v1 body (`buf[start…]` to the end; check `decisionLineSupports` for the
+ * writer schema first) straight into its canonical content bytes in `arena`: the same bytes as
+ * `encodeContent(rowFromAvro(avsc-decoded value))`, without the value, the row or their strings.
+ * Returns undefined for anything it does not handle exactly — malformed bytes, times before 1970 or
+ * after 9999, huge counts — which the caller then takes the general way (avsc decode, rowFromAvro),
+ * so errors and dead letters stay what they were.
+ */
+export function encodeDecisionAvro(
+  buf: Buffer,
+  start: number,
+  arena: ContentArena,
+  partition: number,
+  offset: string,
+): EncodedDecision | undefined {
+  src = buf;
+  ip = start;
+  bail = false;
+  dn = 0;
+  try {
+    // --- pass 1: spans and values, in Avro order
+    const evS = readStr();
+    const evL = strLen;
+    const decidedMs = readLong();
+    const outcome = readEnum(3);
+    const r0 = dn >> 1;
+    const nReasons = readStrArray(2);
+    const b0 = dn >> 1;
+    const nBasis = readStrArray(1);
+    const polS = readStr();
+    const polL = strLen;
+    readStr(); // event.eventId: not stored (the decision's eventId is)
+    const occurredMs = readLong();
+    const tenS = readStr();
+    const tenL = strLen;
+    const actS = readStr();
+    const actL = strLen;
+    const actorType = readEnum(2);
+    const subS = readStr();
+    const subL = strLen;
+    const subjectType = readEnum(4);
+    const c0 = dn >> 1;
+    const nCats = readStrArray(1);
+    const f0 = dn >> 1;
+    const nFields = readUnion() === 1 ? readStrArray(1) : 0;
+    const action = readEnum(7);
+    const purS = readStr();
+    const purL = strLen;
+    let recS = 0;
+    let recL = -1;
+    let recipientType = -1;
+    if (readUnion() === 1) {
+      recS = readStr();
+      recL = strLen;
+      recipientType = readEnum(3);
+    }
+    let legS = 0;
+    let legL = -1;
+    if (readUnion() === 1) {
+      legS = readStr();
+      legL = strLen;
+    }
+    const dcMs = readUnion() === 1 ? readLong() : Number.NaN;
+    const recordCount = readLong();
+    const svcS = readStr();
+    const svcL = strLen;
+    let reqS = 0;
+    let reqL = -1;
+    if (readUnion() === 1) {
+      reqS = readStr();
+      reqL = strLen;
+    }
+    let trS = 0;
+    let trL = -1;
+    if (readUnion() === 1) {
+      trS = readStr();
+      trL = strLen;
+    }
+    let ipS = 0;
+    let ipL = -1;
+    if (readUnion() === 1) {
+      ipS = readStr();
+      ipL = strLen;
+    }
+    let attributes: Record<string, string> | undefined;
+    if (readUnion() === 1) {
+      // As avsc builds it (later keys win, `__proto__` ignored), then as rowFromAvro encodes it.
+      const m: Record<string, string> = {};
+      for (;;) {
+        let n = readLong();
+        if (bail || n === 0) break;
+        if (n < 0) {
+          n = -n;
+          readLong();
+        }
+        for (let i = 0; i < n && !bail; i++) {
+          const ks = readStr();
+          const k = src.toString('utf8', ks, ks + strLen);
+          const vs = readStr();
+          m[k] = src.toString('utf8', vs, vs + strLen);
+        }
+        if (n > 1_000_000) bail = true;
+      }
+      attributes = m;
+    }
+    if (
+      bail ||
+      ip !== src.length ||
+      !(decidedMs >= 0 && decidedMs < MAX_FAST_MS) ||
+      !(occurredMs >= 0 && occurredMs < MAX_FAST_MS) ||
+      !(Number.isNaN(dcMs) || (dcMs >= 0 && dcMs < MAX_FAST_MS)) ||
+      recordCount !== (recordCount | 0)
+    ) {
+      return undefined;
+    }
+
+    // --- pass 2: the canonical content, in CONTENT_COLUMNS order
+    let bound = 6 * (src.length - start) + 256;
+    if (attributes) bound += 3 * encodeMap(attributes).length;
+    arena.reserve(bound);
+    out = arena.buf;
+    const begin = arena.pos;
+    op = begin;
+    putStr(tenS, tenL);
+    out[op++] = 0x2c;
+    let eventId: string;
+    if (isPlainUuid(evS, evL)) {
+      eventId = src.toString('latin1', evS, evS + 36);
+      out[op++] = 0x22;
+      for (let i = 0; i < 36; i++) out[op++] = src[evS + i] as number;
+      out[op++] = 0x22;
+    } else {
+      eventId = normalizeUuid(src.toString('utf8', evS, evS + evL));
+      op += out.write(q(eventId), op, 'utf8');
+    }
+    out[op++] = 0x2c;
+    putTime(occurredMs);
+    out[op++] = 0x2c;
+    putTime(decidedMs);
+    out[op++] = 0x2c;
+    putAscii(OUTCOMES[outcome] as string);
+    out[op++] = 0x2c;
+    putStrList(r0, nReasons, 2); // codes
+    out[op++] = 0x2c;
+    putStrList(r0 + 1, nReasons, 2); // messages
+    out[op++] = 0x2c;
+    putStrList(b0, nBasis, 1);
+    out[op++] = 0x2c;
+    putStr(polS, polL);
+    out[op++] = 0x2c;
+    putStr(actS, actL);
+    out[op++] = 0x2c;
+    putAscii(ACTOR_TYPES[actorType] as string);
+    out[op++] = 0x2c;
+    putStr(subS, subL);
+    out[op++] = 0x2c;
+    putAscii(SUBJECT_TYPES[subjectType] as string);
+    out[op++] = 0x2c;
+    putStrList(c0, nCats, 1);
+    out[op++] = 0x2c;
+    putStrList(f0, nFields, 1);
+    out[op++] = 0x2c;
+    putAscii(ACTIONS[action] as string);
+    out[op++] = 0x2c;
+    putStr(purS, purL);
+    out[op++] = 0x2c;
+    putNullableStr(recS, recL);
+    out[op++] = 0x2c;
+    if (recipientType < 0) putAscii('""');
+    else putAscii(RECIPIENT_TYPES[recipientType] as string);
+    out[op++] = 0x2c;
+    putNullableStr(legS, legL);
+    out[op++] = 0x2c;
+    if (Number.isNaN(dcMs)) putAscii('null');
+    else putTime(dcMs);
+    out[op++] = 0x2c;
+    putAscii(String(recordCount));
+    out[op++] = 0x2c;
+    putStr(svcS, svcL);
+    out[op++] = 0x2c;
+    putNullableStr(reqS, reqL);
+    out[op++] = 0x2c;
+    putNullableStr(trS, trL);
+    out[op++] = 0x2c;
+    putNullableStr(ipS, ipL);
+    out[op++] = 0x2c;
+    if (attributes) op += out.write(encodeMap(attributes), op, 'utf8');
+    else putAscii('{}');
+    arena.pos = op;
+    return {
+      buf: out,
+      start: begin,
+      end: op,
+      event_id: eventId,
+      kafka_partition: partition,
+      kafka_offset: offset,
+      occurredMs,
+      decidedMs,
+      chain_seq: 0,
+      chain_hash: '',
+    };
+  } catch {
+    return undefined;
+  } finally {
+    src = EMPTY;
+    out = EMPTY;
+  }
+}
+const EMPTY = Buffer.alloc(0);

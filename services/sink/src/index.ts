@@ -1,4 +1,5 @@
 export * from './config.js';
+export * from './decode.js';
 export * from './metrics.js';
 export * from './options.js';
 export * from './reference.js';

@@ -33,8 +33,6 @@ import {
 } from '@custos/kafka';
 import { decisionAvro, type Topics } from '@custos/schemas';
 import {
-  type AvroDecision,
-  type Candidate,
   ChainIntegrityError,
   type ChainState,
   classifyStoreError,
@@ -43,11 +41,11 @@ import {
   type Prepared,
   prepare,
   recoverChain,
-  rowFromAvro,
   type Store,
   writeCheckpoint,
 } from '@custos/store';
 import type { Logger } from 'pino';
+import { DecisionDecoder, type DecodedRecord } from './decode.js';
 import { defaultSinkMetrics, type SinkMetrics } from './metrics.js';
 
 export interface SinkOptions {
@@ -92,11 +90,7 @@ export interface SinkStats {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Decoded extends Candidate {
-  message: KafkaMessage;
-  occurredMs: number;
-  decidedMs: number;
-}
+type Decoded = DecodedRecord<KafkaMessage>;
 
 /** The store refused a row's data (not an outage): bisect and dead-letter. */
 class RecordRejected extends Error {
@@ -124,6 +118,7 @@ export class Sink {
   private consumer?: Consumer;
   private producer?: Producer;
   private schema?: RegisteredSchema;
+  private decoder?: DecisionDecoder;
   private dlq?: DeadLetterEncoder;
   private stopping = false;
   private pausedByStore = false;
@@ -156,6 +151,7 @@ export class Sink {
       await admin.disconnect();
     }
     this.schema = await codec.register(topics.decisions.subject, decisionAvro);
+    this.decoder = new DecisionDecoder(codec, this.schema);
     this.dlq = await DeadLetterEncoder.create(codec, topics.decisionsDlq.subject, 'sink');
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
@@ -229,6 +225,7 @@ export class Sink {
     if (!state) return;
     const max = this.opts.maxBatchRows ?? 50_000;
     const messages = batch.messages;
+    const decoder = this.decoder!;
     for (let start = 0; start < messages.length && this.alive(payload); start += max) {
       const chunk = messages.slice(start, start + max);
       const lastOffset = (chunk[chunk.length - 1] as KafkaMessage).offset;
@@ -241,17 +238,8 @@ export class Sink {
           continue;
         }
         try {
-          const codec = this.opts.codec;
-          const value =
-            (this.schema && codec.decodeSync<AvroDecision>(m.value, this.schema)) ??
-            (await codec.decode<AvroDecision>(m.value, this.schema)).value;
-          decoded.push({
-            offset: m.offset,
-            row: rowFromAvro(value, partition, m.offset),
-            message: m,
-            occurredMs: Number(value.event.occurredAt),
-            decidedMs: Number(value.decidedAt),
-          });
+          const d = decoder.decode(m, partition);
+          decoded.push(d instanceof Promise ? await d : d);
         } catch (err) {
           if (isRetriable(err)) throw err; // the registry, not the record: the batch comes again
           letters.push(this.letter(batch.topic, partition, m, 'decode', err));

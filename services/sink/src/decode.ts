@@ -1,0 +1,61 @@
+/**
+ * Topic record → what the chain takes. A record framed with the sink's own schema id (nearly all) is
+ * decoded straight into its canonical bytes (`encodeDecisionAvro`: no avsc value, no row object, no
+ * per-field strings); anything that path does not handle exactly — another writer schema, malformed
+ * bytes, unusual times — goes the general way (avsc decode → rowFromAvro), with the same result and
+ * the same errors as before, so dead letters stay what they were.
+ */
+import type { AvroCodec, RegisteredSchema } from '@custos/kafka';
+import { decisionAvro } from '@custos/schemas';
+import {
+  type AnyCandidate,
+  type AvroDecision,
+  ContentArena,
+  decisionLineSupports,
+  encodeDecisionAvro,
+  rowFromAvro,
+} from '@custos/store';
+
+export interface TopicRecord {
+  offset: string;
+  value: Buffer | null;
+}
+
+/** A decoded record: its candidate for the chain, the record itself and its times (metrics). */
+export type DecodedRecord<M extends TopicRecord> = AnyCandidate & { message: M; occurredMs: number; decidedMs: number };
+
+export class DecisionDecoder {
+  private readonly arena = new ContentArena();
+  /** the straight path is written for the schema the sink registers (checked once) */
+  private readonly straight = decisionLineSupports(decisionAvro);
+
+  constructor(
+    private readonly codec: AvroCodec,
+    private readonly schema: RegisteredSchema,
+  ) {}
+
+  /**
+   * Decodes `m` of `partition`: synchronously when it has the sink's own schema id, else through the
+   * registry (a promise). Throws what the general path throws for a record that is no Decision.
+   */
+  decode<M extends TopicRecord>(m: M, partition: number): DecodedRecord<M> | Promise<DecodedRecord<M>> {
+    const v = m.value;
+    if (this.straight && this.codec.isFramedWith(v, this.schema)) {
+      const enc = encodeDecisionAvro(v, 5, this.arena, partition, m.offset);
+      if (enc) return { offset: m.offset, enc, message: m, occurredMs: enc.occurredMs, decidedMs: enc.decidedMs };
+      const value = this.codec.decodeSync<AvroDecision>(v, this.schema);
+      if (value) return this.fromValue(m, partition, value);
+    }
+    return this.codec.decode<AvroDecision>(v, this.schema).then(({ value }) => this.fromValue(m, partition, value));
+  }
+
+  private fromValue<M extends TopicRecord>(m: M, partition: number, value: AvroDecision): DecodedRecord<M> {
+    return {
+      offset: m.offset,
+      row: rowFromAvro(value, partition, m.offset),
+      message: m,
+      occurredMs: Number(value.event.occurredAt),
+      decidedMs: Number(value.decidedAt),
+    };
+  }
+}
