@@ -18,6 +18,7 @@ import {
 } from '@custos/kafka';
 import { accessEventAvro, subjectStateChangeAvro, topics as topicSpecs, ValidationError } from '@custos/schemas';
 import avro from 'avsc';
+import { encodeAccessEvent } from './avro-access.js';
 import { FORMAT_VERSION, FRAME_HEADER, KIND_ACCESS, KIND_SUBJECT_STATE, type Kind, RECORD_HEADER } from './frame.js';
 import type { LoggerLike } from './logger.js';
 import type { AuditMetrics } from './metrics.js';
@@ -26,6 +27,7 @@ import { EventQueue } from './queue.js';
 import { SchemaStore, Spool, type SpoolOptions } from './spool.js';
 import { uuidv7 } from './uuid7.js';
 import {
+  type AccessEventAvro,
   type AccessEventInput,
   type SubjectStateInput,
   subjectStateKey,
@@ -130,6 +132,8 @@ interface Stream {
   subject: string;
   schema: object;
   type: avro.Type;
+  /** avsc's `encode(value, buf, pos)` contract: the end, or minus the bytes missing */
+  encode: (value: unknown, buf: Buffer, pos: number) => number;
   fingerprint: Buffer;
   fpHex: string;
   id: number;
@@ -265,7 +269,16 @@ class Client implements AuditClient {
     const stream = (kind: Kind, topic: string, schema: object): Stream => {
       const type = avro.Type.forSchema(schema as avro.Schema);
       const fingerprint = type.fingerprint('sha256').subarray(0, 8);
-      return { kind, topic, subject: `${topic}-value`, schema, type, fingerprint, fpHex: fingerprint.toString('hex'), id: 0 };
+      // access events: the hand-written writer (same bytes, ~2× faster), avsc when it declines
+      const encode =
+        kind === KIND_ACCESS
+          ? (value: unknown, buf: Buffer, pos: number) => {
+              const end = encodeAccessEvent(value as AccessEventAvro, buf, pos);
+              return end >= 0 ? end : type.encode(value, buf, pos);
+            }
+          : (value: unknown, buf: Buffer, pos: number) => type.encode(value, buf, pos);
+      const fpHex = fingerprint.toString('hex');
+      return { kind, topic, subject: `${topic}-value`, schema, type, encode, fingerprint, fpHex, id: 0 };
     };
     this.streams = {
       [KIND_ACCESS]: stream(KIND_ACCESS, accessTopic, accessEventAvro),
@@ -343,7 +356,7 @@ class Client implements AuditClient {
       const v = p + RECORD_HEADER + keyLen;
       chunk[v] = 0;
       chunk.writeUInt32BE(s.id, v + 1);
-      end = s.type.encode(value, chunk, v + 5);
+      end = s.encode(value, chunk, v + 5);
       if (end > 0) break;
       // not enough room in this chunk: `-end` bytes were missing
       room = chunk.length - off - end + 256;
