@@ -29,6 +29,30 @@ export function formatDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
+const PAD2: readonly string[] = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
+const PAD3: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+/** 9999-12-31T23:59:59.999Z: the last instant with a 4-digit year */
+const LAST_4_DIGIT_YEAR_MS = 253_402_300_799_999;
+let cachedDay = Number.NaN;
+let cachedPrefix = '';
+
+/**
+ * `new Date(ms).toISOString()`. Integer instants of years 1970–9999 are formatted here: V8's own
+ * formatter goes through printf and was ~10 % of the enforcer's judging of an event. The
+ * `YYYY-MM-DDT` of the last day seen is kept (events mostly share a day).
+ */
 export function formatInstant(ms: number): string {
-  return new Date(ms).toISOString();
+  if (!(ms >= 0 && ms <= LAST_4_DIGIT_YEAR_MS && Number.isInteger(ms))) return new Date(ms).toISOString();
+  const day = Math.floor(ms / DAY_MS);
+  if (day !== cachedDay) {
+    cachedPrefix = new Date(day * DAY_MS).toISOString().slice(0, 11);
+    cachedDay = day;
+  }
+  let r = ms - day * DAY_MS;
+  const h = Math.floor(r / 3_600_000);
+  r -= h * 3_600_000;
+  const m = Math.floor(r / 60_000);
+  r -= m * 60_000;
+  const s = Math.floor(r / 1000);
+  return `${cachedPrefix}${PAD2[h]}:${PAD2[m]}:${PAD2[s]}.${PAD3[r - s * 1000]}Z`;
 }

@@ -13,6 +13,11 @@ export interface EvalContext {
   subjectState: SubjectStateView;
   /** its windowMs must be the bundle's bulkAccess.windowSeconds × 1000 (see Evaluator.createBulkWindow) */
   bulk: BulkCounter;
+  /**
+   * `Date.parse(event.occurredAt)`, when the caller has it already (e.g. decoded from Avro as epoch
+   * ms): saves parsing the string back. Must be that value exactly.
+   */
+  time?: number;
 }
 
 /** A decision without eventId, decidedAt and event (see toDecision). */
@@ -30,8 +35,11 @@ export interface Evaluator {
   readonly bundle: PolicyBundle;
   /** Judges one validated event. Records it in ctx.bulk when its actor is a known staff member. */
   evaluate(event: AccessEvent, ctx: EvalContext): Judgement;
-  /** Records an event in the bulk window exactly as evaluate would, without judging (for replay after restart). */
-  observe(event: AccessEvent, bulk: BulkCounter): void;
+  /**
+   * Records an event in the bulk window exactly as evaluate would, without judging (for replay after
+   * restart). `time`: as EvalContext.time.
+   */
+  observe(event: AccessEvent, bulk: BulkCounter, time?: number): void;
   createBulkWindow(options?: Omit<BulkWindowOptions, 'windowSeconds'>): BulkWindow;
 }
 
@@ -79,15 +87,15 @@ class CompiledEvaluator implements Evaluator {
     }
   }
 
-  observe(e: AccessEvent, bulk: BulkCounter): void {
+  observe(e: AccessEvent, bulk: BulkCounter, time?: number): void {
     this.checkWindow(bulk);
     if (e.actor.type === 'staff' && this.c.staff.has(e.actor.id))
-      bulk.observe(e.actor.id, this.time(e), e.tenantId, e.subject.id);
+      bulk.observe(e.actor.id, time ?? this.time(e), e.tenantId, e.subject.id);
   }
 
   evaluate(e: AccessEvent, ctx: EvalContext): Judgement {
     const c = this.c;
-    const t = this.time(e);
+    const t = ctx.time ?? this.time(e);
     this.checkWindow(ctx.bulk);
     const { action, purpose, categories } = e;
     let reasons: Reason[] | undefined;
@@ -154,7 +162,7 @@ class CompiledEvaluator implements Evaluator {
       // Counted whatever the outcome, this event included.
       const distinct = ctx.bulk.observe(staff.id, t, e.tenantId, e.subject.id);
       if (e.recordCount > c.recordsPerEvent || distinct > c.distinctSubjects) {
-        reasons = add(reasons, 'BULK_ACCESS', msg.bulkAccess(c, staff, e, distinct));
+        reasons = add(reasons, 'BULK_ACCESS', msg.bulkAccess(c, staff, e, distinct, t));
       }
     } else if (processor !== undefined) {
       if (action === 'export' || action === 'share' || action === 'disclose') {

@@ -165,12 +165,13 @@ export function subjectErased(e: AccessEvent, change: StoredChange): string {
   return `Subject ${subject(e)} was erased on ${formatInstant(change.at)}${ref(change)}${tail}`;
 }
 
-export function bulkAccess(c: Compiled, s: CStaff, e: AccessEvent, distinct: number): string {
+/** `t`: the event's time (Date.parse(e.occurredAt)) */
+export function bulkAccess(c: Compiled, s: CStaff, e: AccessEvent, distinct: number, t: number): string {
   const parts: string[] = [];
   if (e.recordCount > c.recordsPerEvent) parts.push(`${e.recordCount} records in one event (limit ${c.recordsPerEvent})`);
   if (distinct > c.distinctSubjects) {
     parts.push(
-      `${distinct} distinct subjects within ${c.windowMs / 1000} s up to ${formatInstant(Date.parse(e.occurredAt))} (limit ${c.distinctSubjects})`,
+      `${distinct} distinct subjects within ${c.windowMs / 1000} s up to ${formatInstant(t)} (limit ${c.distinctSubjects})`,
     );
   }
   return `${who(s)} touched ${parts.join(' and ')}`;

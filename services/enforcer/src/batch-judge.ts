@@ -113,7 +113,7 @@ export class LocalBatchJudge implements BatchJudge {
       if (i < replayCount) {
         out.replayed++;
         if (r.ok) {
-          judge.observe(r.event, window);
+          judge.observe(r.event, window, r.time);
           if (r.time > maxT) maxT = r.time;
         }
         continue;
@@ -125,7 +125,7 @@ export class LocalBatchJudge implements BatchJudge {
       if (r.time > maxT) maxT = r.time;
       let j: ReturnType<Judge['judge']>;
       try {
-        j = judge.judge(r.event, window);
+        j = judge.judge(r.event, window, r.time);
       } catch (err) {
         out.failures.push(failureOf(i, 'judge', err));
         continue;

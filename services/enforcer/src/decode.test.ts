@@ -6,7 +6,7 @@ import avro from 'avsc';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DecisionEncoder } from './decision-encoder.js';
-import { AccessEventDecoder, type DecodedEvent, toEvent } from './decode.js';
+import { AccessEventDecoder, type DecodedEvent, isGuid, toEvent } from './decode.js';
 
 const eventType = avro.Type.forSchema(accessEventAvro as unknown as avro.Schema);
 const decisionType = avro.Type.forSchema(decisionAvro as unknown as avro.Schema);
@@ -53,6 +53,33 @@ function slow(v: unknown) {
     return undefined;
   }
 }
+
+describe('isGuid', () => {
+  it('agrees with the guid regex of the contract', () => {
+    const GUID = /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
+    const near = fc.uuid().chain((u) =>
+      fc.oneof(
+        fc.constant(u),
+        fc.constant(u.toUpperCase()),
+        fc.constant(`${u}\n`),
+        fc.constant(` ${u}`),
+        fc
+          .nat({ max: 35 })
+          .chain((i) =>
+            fc
+              .constantFrom('g', 'G', '-', '0', 'f', 'F', '/', ':', '@', '`', '\u0660')
+              .map((ch) => u.slice(0, i) + ch + u.slice(i + 1)),
+          ),
+      ),
+    );
+    fc.assert(
+      fc.property(fc.oneof(near, fc.string({ maxLength: 40 })), (s) => {
+        expect(isGuid(s)).toBe(GUID.test(s));
+      }),
+      { numRuns: 20000 },
+    );
+  });
+});
 
 describe('access event fast path', () => {
   it('accepts exactly what the contract accepts, with the same event', () => {

@@ -13,6 +13,7 @@
  * that both paths agree on every event the fast path accepts.
  */
 import { type AvroCodec, DecodeError, isRetriable, type RegisteredSchema } from '@custos/kafka';
+import { formatInstant } from '@custos/policy';
 import { type AccessEvent, accessEventAvro, fromAvro, parseAccessEvent, toAvro, ValidationError } from '@custos/schemas';
 
 /** A valid event, its time in ms, and its Avro form (to embed in the decision without re-converting). */
@@ -31,8 +32,21 @@ export interface RejectedRecord {
 }
 export type DecodeResult = DecodedEvent | RejectedRecord;
 
-// zod's z.guid(), which the contract uses for eventId
-const GUID = /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
+/**
+ * zod's z.guid(), which the contract uses for eventId:
+ * /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/, by hand (the
+ * regex was ~3 % of judging an event).
+ */
+export function isGuid(s: string): boolean {
+  if (s.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = s.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 45) return false; // '-'
+    } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70))) return false;
+  }
+  return true;
+}
 /** 9999-12-31T23:59:59.999Z: beyond it toISOString() leaves the 4-digit-year form the contract reads */
 const MAX_MS = 253_402_300_799_999;
 
@@ -62,7 +76,7 @@ const goodTime = (ms: number) => Number.isInteger(ms) && ms >= 0 && ms <= MAX_MS
 export function fastAccessEvent(v: Avro): AccessEvent | undefined {
   const { actor, subject, source, categories } = v;
   if (
-    !GUID.test(v.eventId) ||
+    !isGuid(v.eventId) ||
     !goodTime(v.occurredAt) ||
     !clean(v.tenantId) ||
     !clean(actor.id) ||
@@ -83,7 +97,7 @@ export function fastAccessEvent(v: Avro): AccessEvent | undefined {
   if (source.ip !== null) src.ip = source.ip;
   const e: AccessEvent = {
     eventId: v.eventId,
-    occurredAt: new Date(v.occurredAt).toISOString(),
+    occurredAt: formatInstant(v.occurredAt),
     tenantId: v.tenantId,
     actor: { id: actor.id, type: actor.type },
     subject: { id: subject.id, type: subject.type },
@@ -96,7 +110,7 @@ export function fastAccessEvent(v: Avro): AccessEvent | undefined {
   if (v.fields !== null) e.fields = v.fields;
   if (v.recipient !== null) e.recipient = { id: v.recipient.id, type: v.recipient.type };
   if (v.legalBasis !== null) e.legalBasis = v.legalBasis;
-  if (v.dataCollectedAt !== null) e.dataCollectedAt = new Date(v.dataCollectedAt).toISOString();
+  if (v.dataCollectedAt !== null) e.dataCollectedAt = formatInstant(v.dataCollectedAt);
   if (v.attributes !== null) e.attributes = v.attributes;
   return e;
 }

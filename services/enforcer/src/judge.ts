@@ -19,9 +19,10 @@ export interface Judge {
   readonly policyVersion: string;
   /** window length (ms) that `bulk` must have for the current policy */
   readonly windowMs: number;
-  judge(event: AccessEvent, bulk: BulkCounter): Judgement;
+  /** `time`: Date.parse(event.occurredAt) when the caller has it (see EvalContext.time) */
+  judge(event: AccessEvent, bulk: BulkCounter, time?: number): Judgement;
   /** Records the event in `bulk` as judge() would, without judging (rebuilding windows). */
-  observe(event: AccessEvent, bulk: BulkCounter): void;
+  observe(event: AccessEvent, bulk: BulkCounter, time?: number): void;
   createBulkWindow(): BulkWindow;
   /** false when the change was already applied (replays are harmless) */
   applySubjectState(change: SubjectStateChange): boolean;
@@ -66,12 +67,12 @@ export class PolicyJudge implements ReloadableJudge {
     return this.evaluator.bundle.bulkAccess.windowSeconds * 1000;
   }
 
-  judge(event: AccessEvent, bulk: BulkCounter): Judgement {
-    return this.evaluator.evaluate(event, { subjectState: this.subjectState, bulk });
+  judge(event: AccessEvent, bulk: BulkCounter, time?: number): Judgement {
+    return this.evaluator.evaluate(event, { subjectState: this.subjectState, bulk, time });
   }
 
-  observe(event: AccessEvent, bulk: BulkCounter): void {
-    this.evaluator.observe(event, bulk);
+  observe(event: AccessEvent, bulk: BulkCounter, time?: number): void {
+    this.evaluator.observe(event, bulk, time);
   }
 
   createBulkWindow(): BulkWindow {
