@@ -8,7 +8,7 @@ import { createStore, queryRows, type Store, withDatabase } from './client.js';
 import { INSERT_COLUMNS, readStored, toRow } from './decisions.js';
 import { ChainIntegrityError } from './errors.js';
 import { sampleDecisions } from './fixtures.js';
-import { loadMigrations, migrate } from './migrations.js';
+import { CLUSTER_MIGRATIONS_DIR, loadMigrations, migrate, statements } from './migrations.js';
 import { accessesByActor, accessesBySubject, syncActorDirectory, violationsByCodeAndDepartment } from './queries.js';
 import { verifyRange } from './verify.js';
 
@@ -83,6 +83,19 @@ describe('store on real ClickHouse', () => {
     expect(q?.n).toBe('1');
     const [r] = await queryRows<{ n: unknown }>(root, 'SELECT toUInt64(1) AS n');
     expect(r?.n).toBe(1);
+  });
+
+  it('parses every statement of the cluster variant (no cluster here to run them on)', async () => {
+    const all = loadMigrations(CLUSTER_MIGRATIONS_DIR);
+    expect(all.map((m) => m.version)).toEqual(loadMigrations().map((m) => m.version));
+    for (const m of all) {
+      for (const q of statements(m.sql, 'custos', 'c1')) {
+        await expect(
+          root.client.query({ query: `EXPLAIN AST ${q}`, format: 'TabSeparated' }),
+          `${m.name}: ${q}`,
+        ).resolves.toBeDefined();
+      }
+    }
   });
 
   it('refuses a migration edited after it was applied', async () => {
