@@ -51,6 +51,7 @@ const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/ap
 // `pnpm bench:enforcer -- --reps 3` passes the `--` through: drop it.
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
+  allowNegative: true,
   options: {
     events: { type: 'string', default: '200000' },
     reps: { type: 'string', default: '3' },
