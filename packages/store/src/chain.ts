@@ -146,10 +146,36 @@ class BodyWriter {
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
   }
+  /** a non-negative integer's decimal digits (as `${n}` writes them for integers below 2^53) */
+  uint(n: number): void {
+    if (!(Number.isSafeInteger(n) && n >= 0)) {
+      this.ascii(String(n));
+      return;
+    }
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    const b = this.buf;
+    let p = this.pos + digits;
+    this.pos = p;
+    let x = n;
+    do {
+      const q = Math.floor(x / 10);
+      b[--p] = 48 + (x - q * 10);
+      x = q;
+    } while (x > 0);
+  }
+  /** a string of (nearly always) ASCII characters, as UTF-8 */
   ascii(s: string): void {
     const b = this.buf;
     let p = this.pos;
-    for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        this.pos += b.write(s, this.pos, 'utf8');
+        return;
+      }
+      b[p++] = c;
+    }
     this.pos = p;
   }
 }
@@ -210,7 +236,7 @@ export function prepare(state: ChainState, candidates: readonly AnyCandidate[]):
     const prefix = hash.length;
     if (c.enc) {
       const e = c.enc;
-      w.ensure(e.end - e.start + prefix + LINE_OVERHEAD);
+      w.ensure(e.end - e.start + 2 * prefix + 3 * entry.kafka_offset.length + LINE_OVERHEAD);
       w.ascii(hash);
       w.buf[w.pos++] = 0x5b;
       w.pos += e.buf.copy(w.buf, w.pos, e.start, e.end);
@@ -221,18 +247,30 @@ export function prepare(state: ChainState, candidates: readonly AnyCandidate[]):
     } else {
       const r = c.row;
       const content = encodeContent(r);
-      w.ensure(3 * content.length + prefix + LINE_OVERHEAD);
+      w.ensure(3 * content.length + 2 * prefix + 3 * entry.kafka_offset.length + LINE_OVERHEAD);
       w.ascii(hash);
       w.buf[w.pos++] = 0x5b;
       w.pos += w.buf.write(content, w.pos, 'utf8');
       rowTimes = widen(rowTimes, r.decided_at, r.occurred_at);
     }
-    w.ascii(`,${entry.kafka_partition},${entry.kafka_offset},${seq}]`);
+    // `,partition,offset,seq]` without building the string
+    const b = w.buf;
+    b[w.pos++] = 0x2c;
+    w.uint(entry.kafka_partition);
+    b[w.pos++] = 0x2c;
+    w.ascii(entry.kafka_offset);
+    b[w.pos++] = 0x2c;
+    w.uint(seq);
+    b[w.pos++] = 0x5d;
     // hash = SHA-256(prevHex ‖ canonical bytes): exactly linkHash(hash, canonical(row))
     hash = digest('sha256', w.buf.subarray(lineStart, w.pos), 'hex');
     w.buf.copyWithin(lineStart, lineStart + prefix, w.pos - 1);
     w.pos -= prefix + 1;
-    w.ascii(`,"${hash}"]`);
+    b[w.pos++] = 0x2c;
+    b[w.pos++] = 0x22;
+    w.ascii(hash);
+    b[w.pos++] = 0x22;
+    b[w.pos++] = 0x5d;
     entry.chain_hash = hash;
     rows.push(entry);
     batchIds.set(id, seq);
