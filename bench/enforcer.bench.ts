@@ -96,6 +96,41 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const rssMiB = () => process.memoryUsage.rss() / MiB;
 
+/**
+ * Process CPU (all threads, µs) sampled every 10 ms, so that it can be read at instants known only
+ * afterwards (a run's first batch): CPU per event inside the events/s window, without start-up
+ * (the judging worker's, group joins) and shutdown.
+ */
+class CpuClock {
+  private readonly samples: [number, number][] = [];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor() {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 10);
+  }
+
+  private sample(): void {
+    const c = process.cpuUsage();
+    this.samples.push([performance.now(), c.user + c.system]);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.sample();
+  }
+
+  /** CPU µs at performance.now() instant `t`, interpolated between samples */
+  at(t: number): number {
+    const xs = this.samples;
+    let i = 1;
+    while (i < xs.length - 1 && xs[i]![0] < t) i++;
+    const [ta, ca] = xs[i - 1]!;
+    const [tb, cb] = xs[i]!;
+    return tb > ta ? ca + (cb - ca) * Math.min(1, Math.max(0, (t - ta) / (tb - ta))) : cb;
+  }
+}
+
 /** --perf-marks: prints the CLOCK_MONOTONIC time (s) of a performance.now() instant `at`. */
 function perfMark(name: string, at: number): void {
   if (!args['perf-marks']) return;
@@ -250,7 +285,15 @@ const CHUNK_RECORDS = SEND_CHUNK_RECORDS;
  * The peer. `pad` > 0: each record's value is copied into a buffer `pad` bytes longer (zeros) — a
  * pass-through that writes as many bytes as the enforcer does (its decisions embed the event).
  */
-async function passThrough(kafka: Kafka, input: string, output: string, groupId: string, n: number, pad = 0): Promise<number> {
+async function passThrough(
+  kafka: Kafka,
+  input: string,
+  output: string,
+  groupId: string,
+  n: number,
+  pad = 0,
+): Promise<{ eps: number; windowCpu: number }> {
+  const cpu = new CpuClock();
   const producers = new Map<number, Promise<Producer>>();
   const producerFor = (p: number) => {
     let pr = producers.get(p);
@@ -334,9 +377,10 @@ async function passThrough(kafka: Kafka, input: string, output: string, groupId:
   await all;
   perfMark('passthrough-first-batch', t0);
   perfMark('passthrough-last-commit', t1);
+  cpu.stop();
   await consumer.disconnect();
   for (const p of producers.values()) await (await p).disconnect();
-  return (n / (t1 - t0)) * 1000;
+  return { eps: (n / (t1 - t0)) * 1000, windowCpu: (cpu.at(t1) - cpu.at(t0)) / n };
 }
 
 async function runEnforcer(
@@ -345,7 +389,8 @@ async function runEnforcer(
   t: Topics,
   groupId: string,
   n: number,
-): Promise<{ eps: number; enforcer: Enforcer }> {
+): Promise<{ eps: number; windowCpu: number; enforcer: Enforcer }> {
+  const cpu = new CpuClock();
   const logger = createLogger('bench-enforcer', 'warn');
   let t0 = 0;
   let t1 = 0;
@@ -378,7 +423,8 @@ async function runEnforcer(
   await all;
   perfMark('enforcer-first-batch', t0);
   perfMark('enforcer-last-commit', t1);
-  return { eps: (n / (t1 - t0)) * 1000, enforcer };
+  cpu.stop();
+  return { eps: (n / (t1 - t0)) * 1000, windowCpu: (cpu.at(t1) - cpu.at(t0)) / n, enforcer };
 }
 
 // ---- soak --------------------------------------------------------------------------------------
@@ -529,6 +575,10 @@ async function main(): Promise<void> {
       const passCpu: number[] = [];
       const sized: number[] = [];
       const sizedCpu: number[] = [];
+      // CPU µs/event between the first batch and the last commit (the events/s window)
+      const enfWin: number[] = [];
+      const passWin: number[] = [];
+      const sizedWin: number[] = [];
       let decisionBytes = Number.NaN;
       for (let r = 0; r < REPS; r++) {
         const g1 = `${prefix}enforcer-${r}`;
@@ -542,6 +592,7 @@ async function main(): Promise<void> {
             await run.enforcer.stop();
             const { decisions, decisionBytes: bytes } = run.enforcer.stats;
             decisionBytes = bytes / (decisions.allow + decisions.flag + decisions.deny);
+            enfWin.push(run.windowCpu);
             return run.eps;
           });
         }
@@ -555,7 +606,11 @@ async function main(): Promise<void> {
         const p =
           args.only === 'enforcer'
             ? Number.NaN
-            : await profiled(`passthrough-${r}`, () => passThrough(kafka, t.accessEvents.name, passOut, g2, N));
+            : await profiled(`passthrough-${r}`, async () => {
+                const run = await passThrough(kafka, t.accessEvents.name, passOut, g2, N);
+                passWin.push(run.windowCpu);
+                return run.eps;
+              });
         c = process.cpuUsage(c);
         passCpu.push((c.user + c.system) / N);
         pass.push(p);
@@ -567,16 +622,20 @@ async function main(): Promise<void> {
         if (args['sized-peer'] && args.only === undefined && pad > 0) {
           const g3 = `${prefix}sized-${r}`;
           groups.push(g3);
-          ps = await profiled(`sized-${r}`, () => passThrough(kafka, t.accessEvents.name, passOut, g3, N, pad));
+          ps = await profiled(`sized-${r}`, async () => {
+            const run = await passThrough(kafka, t.accessEvents.name, passOut, g3, N, pad);
+            sizedWin.push(run.windowCpu);
+            return run.eps;
+          });
         }
         c = process.cpuUsage(c);
         sizedCpu.push((c.user + c.system) / N);
         sized.push(ps);
         console.log(
-          `  rep ${r + 1}: enforcer ${eps.toFixed(0)} events/s (${enfCpu.at(-1)!.toFixed(1)} µs CPU/event), pass-through ${p.toFixed(0)} events/s (${passCpu.at(-1)!.toFixed(1)} µs CPU/event), ratio ${(eps / p).toFixed(2)}, rss ${rss.at(-1)!.toFixed(0)} MiB` +
+          `  rep ${r + 1}: enforcer ${eps.toFixed(0)} events/s (${enfCpu.at(-1)!.toFixed(1)} µs CPU/event, ${(enfWin.at(-1) ?? Number.NaN).toFixed(1)} in its window), pass-through ${p.toFixed(0)} events/s (${passCpu.at(-1)!.toFixed(1)} µs CPU/event, ${(passWin.at(-1) ?? Number.NaN).toFixed(1)} in its window), ratio ${(eps / p).toFixed(2)}, rss ${rss.at(-1)!.toFixed(0)} MiB` +
             (Number.isNaN(ps)
               ? ''
-              : `; sized pass-through (+${pad} B/record) ${ps.toFixed(0)} events/s (${sizedCpu.at(-1)!.toFixed(1)} µs CPU/event), ratio ${(eps / ps).toFixed(2)}`),
+              : `; sized pass-through (+${pad} B/record) ${ps.toFixed(0)} events/s (${sizedCpu.at(-1)!.toFixed(1)} µs CPU/event, ${(sizedWin.at(-1) ?? Number.NaN).toFixed(1)} in its window), ratio ${(eps / ps).toFixed(2)}`),
         );
       }
       const e = median(enf);
@@ -598,6 +657,15 @@ async function main(): Promise<void> {
           ratio: Number((median(passCpu) / median(enfCpu)).toFixed(3)),
         },
       );
+      if (enfWin.length > 0 && passWin.length > 0) {
+        figures.push({
+          name: 'enforcer.window_cpu_us_per_event',
+          value: Number(median(enfWin).toFixed(2)),
+          unit: 'µs',
+          peer: { name: 'passthrough.window_cpu_us_per_event', value: Number(median(passWin).toFixed(2)) },
+          ratio: Number((median(passWin) / median(enfWin)).toFixed(3)),
+        });
+      }
       const s = median(sized);
       if (!Number.isNaN(s)) {
         figures.push(
@@ -619,6 +687,11 @@ async function main(): Promise<void> {
             value: Number(median(sizedCpu).toFixed(2)),
             unit: 'µs',
           },
+          {
+            name: 'passthrough_sized.window_cpu_us_per_event',
+            value: Number(median(sizedWin).toFixed(2)),
+            unit: 'µs',
+          },
         );
       }
       console.log('');
@@ -631,9 +704,14 @@ async function main(): Promise<void> {
       console.log(`| ratio (median of per-rep ratios) | ${median(repRatios).toFixed(3)} | |`);
       console.log(`| enforcer.rss_mib | ${median(rss).toFixed(0)} MiB | |`);
       console.log(`| CPU µs/event: enforcer / pass-through | ${median(enfCpu).toFixed(1)} / ${median(passCpu).toFixed(1)} | |`);
+      if (enfWin.length > 0 && passWin.length > 0) {
+        console.log(
+          `| CPU µs/event in the events/s window: enforcer / pass-through | ${median(enfWin).toFixed(1)} / ${median(passWin).toFixed(1)} | |`,
+        );
+      }
       if (!Number.isNaN(s)) {
         console.log(
-          `| sized pass-through (records of ${decisionBytes.toFixed(0)} B, not ${eventBytes.toFixed(0)} B) | ${s.toFixed(0)} events/s, ${median(sizedCpu).toFixed(1)} µs CPU/event | |`,
+          `| sized pass-through (records of ${decisionBytes.toFixed(0)} B, not ${eventBytes.toFixed(0)} B) | ${s.toFixed(0)} events/s, ${median(sizedCpu).toFixed(1)} µs CPU/event (${median(sizedWin).toFixed(1)} in its window) | |`,
         );
         console.log(`| ratio to the sized pass-through | ${(e / s).toFixed(3)} | |`);
       }
