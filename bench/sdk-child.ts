@@ -6,6 +6,7 @@
  *   sdk      warm-up + record() overhead (20 k + --overhead calls), then --events timed events
  *   peer     warm-up of the same number of events, then --events timed, with a plain kafkajs producer
  *   sustain  the SDK at full speed for --sustain seconds, RSS sampled every second
+ *   peer-sustain  the same for the plain kafkajs producer (10 000 events per sendBatch round)
  *
  * Reports one JSON message to the parent over IPC, or on stdout when run by hand (the topics must
  * exist): `tsx bench/sdk-child.ts --side=sustain --sustain=60 --prefix=… --brokers=… --registry=…`.
@@ -31,7 +32,7 @@ const { values: args } = parseArgs({
     registry: { type: 'string' },
   },
 });
-const side = args.side as 'sdk' | 'peer' | 'sustain';
+const side = args.side as 'sdk' | 'peer' | 'sustain' | 'peer-sustain';
 const prefix = args.prefix!;
 const N = Number(args.events);
 const OVERHEAD_CALLS = Number(args.overhead);
@@ -149,54 +150,69 @@ async function sdk() {
   });
 }
 
+interface Sample {
+  s: number;
+  rssMib: number;
+  heapMib: number;
+  externalMib: number;
+  eps: number;
+}
+
+/** Runs `step` (handles some events, returns how many) for SUSTAIN_S seconds; memory every second. */
+async function sustained(step: () => Promise<number>) {
+  const samples: Sample[] = [];
+  let done = 0;
+  let lastDone = 0;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  let next = t0 + 1000;
+  const end = t0 + SUSTAIN_S * 1000;
+  for (;;) {
+    done += await step();
+    const now = performance.now();
+    if (now >= next) {
+      const m = process.memoryUsage();
+      samples.push({
+        s: +((now - t0) / 1000).toFixed(1),
+        rssMib: MiB(m.rss),
+        heapMib: MiB(m.heapUsed),
+        externalMib: MiB(m.external + m.arrayBuffers),
+        eps: Math.round(((done - lastDone) * 1000) / (now - next + 1000)),
+      });
+      lastDone = done;
+      next += 1000;
+      if (now >= end) break;
+    }
+  }
+  return { samples, events: done, seconds: (performance.now() - t0) / 1000, c0, t0 };
+}
+
 async function sustain() {
   const baseline = process.memoryUsage.rss();
   return withClient(async (client) => {
-    const samples: { s: number; rssMib: number; heapMib: number; externalMib: number; eps: number }[] = [];
-    let recorded = 0;
-    let lastRecorded = 0;
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    let next = t0 + 1000;
-    const end = t0 + SUSTAIN_S * 1000;
     let i = 0;
-    for (;;) {
+    const run = await sustained(async () => {
       for (let j = 0; j < 1000; j++) {
         const p = client.record(pool[i++ % pool.length]!);
         if (p !== undefined) await p;
       }
-      recorded += 1000;
       await tick();
-      const now = performance.now();
-      if (now >= next) {
-        const m = process.memoryUsage();
-        samples.push({
-          s: +((now - t0) / 1000).toFixed(1),
-          rssMib: MiB(m.rss),
-          heapMib: MiB(m.heapUsed),
-          externalMib: MiB(m.external + m.arrayBuffers),
-          eps: Math.round(((recorded - lastRecorded) * 1000) / (now - next + 1000)),
-        });
-        lastRecorded = recorded;
-        next += 1000;
-        if (now >= end) break;
-      }
-    }
-    const recordSecs = (performance.now() - t0) / 1000;
+      return 1000;
+    });
     const r = await client.flush(180_000);
     if (!r.delivered) throw new Error('bench: SDK did not deliver the sustained run within 180 s');
     const m = client.metrics();
     return {
-      seconds: +recordSecs.toFixed(1),
-      events: recorded,
-      recordEps: Math.round(recorded / recordSecs),
-      deliveredEps: Math.round(recorded / ((performance.now() - t0) / 1000)),
-      cpu: cpuPerEvent(c0, recorded),
+      seconds: +run.seconds.toFixed(1),
+      events: run.events,
+      recordEps: Math.round(run.events / run.seconds),
+      deliveredEps: Math.round(run.events / ((performance.now() - run.t0) / 1000)),
+      cpu: cpuPerEvent(run.c0, run.events),
       spooled: m.spooled,
       replayed: m.replayed,
       baselineMib: MiB(baseline),
       rssMib: MiB(peakRss()),
-      samples,
+      samples: run.samples,
     };
   });
 }
@@ -237,6 +253,24 @@ async function peer() {
     }
   };
   try {
+    if (side === 'peer-sustain') {
+      const run = await sustained(async () => {
+        await send(values.length);
+        return values.length;
+      });
+      return {
+        seconds: +run.seconds.toFixed(1),
+        events: run.events,
+        recordEps: Math.round(run.events / run.seconds),
+        deliveredEps: Math.round(run.events / run.seconds),
+        cpu: cpuPerEvent(run.c0, run.events),
+        spooled: 0,
+        replayed: 0,
+        baselineMib: MiB(baseline),
+        rssMib: MiB(peakRss()),
+        samples: run.samples,
+      };
+    }
     // as many untimed events as the SDK's process records before its timed run
     await send(WARMUP + OVERHEAD_CALLS);
     const c0 = process.cpuUsage();
@@ -258,7 +292,7 @@ function report(msg: object, code: number): void {
   }
 }
 
-const run = side === 'sdk' ? sdk : side === 'peer' ? peer : sustain;
+const run = side === 'sdk' ? sdk : side === 'sustain' ? sustain : peer;
 run().then(
   (result) => {
     clearInterval(rssTimer);

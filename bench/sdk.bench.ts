@@ -22,8 +22,9 @@
  *                                         median over repetitions, max beside it; the peer's
  *                                         process the same (kafkajs.rss_mib)
  *   sdk.rss_sustained_mib                 the SDK alone at full speed for --sustain seconds (default
- *                                         20; 0 skips it), RSS sampled every second: max, with the
- *                                         first and last samples — flat or growing
+ *                                         20; 0 skips it), RSS sampled every second: peak, with the
+ *                                         first and last samples — flat or growing; peer: the plain
+ *                                         kafkajs producer the same way, in its own process
  *   sdk.rss_baseline_mib                  the SDK's process before any client (Node + tsx +
  *                                         modules + the event pool)
  *
@@ -95,7 +96,7 @@ interface SustainResult {
 }
 
 /** Runs one side in a fresh process (inheriting tsx's loader flags) and returns what it reports. */
-function child<T>(side: 'sdk' | 'peer' | 'sustain', prefix: string): Promise<T> {
+function child<T>(side: 'sdk' | 'peer' | 'sustain' | 'peer-sustain', prefix: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const p = fork(
       join(here, 'sdk-child.ts'),
@@ -145,17 +146,24 @@ async function main(): Promise<void> {
     );
   }
   let sustained: SustainResult | undefined;
+  let peerSustained: SustainResult | undefined;
   if (SUSTAIN_S > 0) {
+    const show = (who: string, x: SustainResult) => {
+      for (const y of x.samples) {
+        console.error(
+          `  ${y.s.toFixed(1).padStart(5)} s  rss ${y.rssMib} MiB  heap ${y.heapMib} MiB  external ${y.externalMib} MiB  ${y.eps} ev/s`,
+        );
+      }
+      console.error(
+        `  ${who}: ${x.events} events at ${x.recordEps} ev/s (delivered ${x.deliveredEps} ev/s), ${x.cpu.toFixed(2)} µs CPU/ev, spooled ${x.spooled} replayed ${x.replayed}, peak rss ${x.rssMib} MiB`,
+      );
+    };
     console.error(`sustained run: the SDK alone at full speed for ${SUSTAIN_S} s, load ${load()}`);
     sustained = await child<SustainResult>('sustain', prefix);
-    for (const x of sustained.samples) {
-      console.error(
-        `  ${x.s.toFixed(1).padStart(5)} s  rss ${x.rssMib} MiB  heap ${x.heapMib} MiB  external ${x.externalMib} MiB  ${x.eps} ev/s recorded`,
-      );
-    }
-    console.error(
-      `  ${sustained.events} events, recorded at ${sustained.recordEps} ev/s, delivered ${sustained.deliveredEps} ev/s, ${sustained.cpu.toFixed(2)} µs CPU/ev, spooled ${sustained.spooled} replayed ${sustained.replayed}, peak rss ${sustained.rssMib} MiB`,
-    );
+    show('sdk', sustained);
+    console.error(`the same for the plain kafkajs producer, load ${load()}`);
+    peerSustained = await child<SustainResult>('peer-sustain', prefix);
+    show('kafkajs', peerSustained);
   }
   const loadAfter = load();
 
@@ -194,8 +202,9 @@ async function main(): Promise<void> {
       ratio: +(median(sdkRss) / median(peerRss)).toFixed(3),
     },
   ];
-  if (sustained !== undefined) {
+  if (sustained !== undefined && peerSustained !== undefined) {
     const xs = sustained.samples;
+    const ps = peerSustained.samples;
     figures.push({
       name: 'sdk.rss_sustained_mib',
       value: sustained.rssMib,
@@ -203,10 +212,19 @@ async function main(): Promise<void> {
       seconds: sustained.seconds,
       events: sustained.events,
       record_eps: sustained.recordEps,
+      spooled: sustained.spooled,
       first: xs[0]?.rssMib,
       last: xs[xs.length - 1]?.rssMib,
-      max_sampled: Math.max(...xs.map((x) => x.rssMib)),
       samples: xs.map((x) => x.rssMib),
+      peer: {
+        name: 'kafkajs.rss_sustained_mib',
+        value: peerSustained.rssMib,
+        events: peerSustained.events,
+        first: ps[0]?.rssMib,
+        last: ps[ps.length - 1]?.rssMib,
+        samples: ps.map((x) => x.rssMib),
+      },
+      ratio: +(sustained.rssMib / peerSustained.rssMib).toFixed(3),
     });
   }
   figures.push({ name: 'sdk.rss_baseline_mib', value: median(sdkRuns.map((x) => x.baselineMib)), unit: 'MiB' });
@@ -233,7 +251,10 @@ async function main(): Promise<void> {
       let more = '';
       if ('ratio_median_of_pairs' in f) more = `pairs ${f.ratio_median_of_pairs} / cpu ${f.cpu_ratio}`;
       else if (f.name === 'sdk.rss_mib') more = `max ${f.max} (peer max ${peerFig?.max})`;
-      else if (f.name === 'sdk.rss_sustained_mib') more = `${f.seconds} s: first ${f.first}, last ${f.last}`;
+      else if (f.name === 'sdk.rss_sustained_mib') {
+        const p = f.peer as { first: number; last: number };
+        more = `${f.seconds} s: first ${f.first}, last ${f.last} (peer ${p.first} → ${p.last})`;
+      }
       return {
         figure: f.name,
         value: f.value,
