@@ -2,55 +2,148 @@
  * Decisions → framed Avro bytes. A Decision ends with the AccessEvent it judged, and Avro writes a
  * record as its fields one after another, so when the event arrived in the very schema the decision
  * embeds (and needed no normalising), its bytes are copied in as they are: only the decision's own
- * fields are encoded. Otherwise the whole decision is encoded from its Avro form.
+ * fields are encoded — by hand, the way avsc writes them (decode.test.ts checks byte equality with
+ * avsc's full encode), with the few strings that repeat (policy version, basis ids, rule codes)
+ * encoded once. Otherwise the whole decision is encoded from its Avro form.
  */
 import type { RegisteredSchema } from '@custos/kafka';
 import type { Judgement } from '@custos/policy';
 import { decisionAvro } from '@custos/schemas';
-import avro from 'avsc';
 import type { DecodedEvent } from './decode.js';
 
+const HEAD_FIELDS = ['eventId', 'decidedAt', 'outcome', 'reasons', 'basis', 'policyVersion', 'event'];
+const OUTCOMES = ['allow', 'flag', 'deny'] as const;
+/** repeated strings kept encoded (policy version, basis ids, rule codes): a small set; bounded anyway */
+const MAX_CACHED = 4096;
+
+/** Avro long (zigzag varint) at `pos`, as avsc's Tap#writeLong; returns the position after it. */
+function writeLong(buf: Buffer, pos: number, n: number): number {
+  if (n >= -1073741824 && n < 1073741824) {
+    let m = n >= 0 ? n << 1 : (~n << 1) | 1;
+    while (m > 0x7f) {
+      buf[pos++] = (m & 0x7f) | 0x80;
+      m >>>= 7;
+    }
+    buf[pos++] = m;
+    return pos;
+  }
+  let f = n >= 0 ? n * 2 : -n * 2 - 1;
+  while (f >= 128) {
+    buf[pos++] = (f & 0x7f) | 0x80;
+    f /= 128;
+  }
+  buf[pos++] = f & 0x7f;
+  return pos;
+}
+
+/**
+ * Avro string at `pos` exactly as avsc's Tap#writeString writes it: Buffer.byteLength, then
+ * utf8Write (here Buffer#write, the same bytes) above 64 bytes, its own UTF-8 loop up to 64 (which
+ * writes a lone surrogate as 3 raw bytes where utf8Write writes U+FFFD; like avsc's, the loop runs
+ * over the byte length and may write a few bytes past the string: later fields overwrite them, and
+ * typed-array writes past the end are ignored). `buf` must have room for 10 + 3 × s.length more.
+ */
+function writeString(buf: Buffer, pos: number, s: string): number {
+  const len = Buffer.byteLength(s);
+  pos = writeLong(buf, pos, len);
+  if (len > 64) {
+    buf.write(s, pos, len, 'utf8');
+    return pos + len;
+  }
+  let p = pos;
+  for (let i = 0; i < len; i++) {
+    let c1 = s.charCodeAt(i);
+    if (c1 < 0x80) buf[p++] = c1;
+    else if (c1 < 0x800) {
+      buf[p++] = (c1 >> 6) | 0xc0;
+      buf[p++] = (c1 & 0x3f) | 0x80;
+    } else {
+      const c2 = s.charCodeAt(i + 1);
+      if ((c1 & 0xfc00) === 0xd800 && (c2 & 0xfc00) === 0xdc00) {
+        c1 = 0x10000 + ((c1 & 0x03ff) << 10) + (c2 & 0x03ff);
+        i++;
+        buf[p++] = (c1 >> 18) | 0xf0;
+        buf[p++] = ((c1 >> 12) & 0x3f) | 0x80;
+        buf[p++] = ((c1 >> 6) & 0x3f) | 0x80;
+        buf[p++] = (c1 & 0x3f) | 0x80;
+      } else {
+        buf[p++] = (c1 >> 12) | 0xe0;
+        buf[p++] = ((c1 >> 6) & 0x3f) | 0x80;
+        buf[p++] = (c1 & 0x3f) | 0x80;
+      }
+    }
+  }
+  return pos + len;
+}
+
 export class DecisionEncoder {
-  private readonly head?: avro.Type;
+  /** the decision's own fields come first and the event last: the fast path applies */
+  private readonly spliceable: boolean;
   private scratch = Buffer.allocUnsafe(16 * 1024);
+  private readonly encoded = new Map<string, Buffer>();
 
   constructor(private readonly schema: RegisteredSchema) {
-    const fields = decisionAvro.fields;
-    if (fields.at(-1)?.name === 'event') {
-      this.head = avro.Type.forSchema({
-        type: 'record',
-        name: 'DecisionHead',
-        namespace: 'io.custos.v1',
-        fields: fields.slice(0, -1),
-      } as unknown as avro.Schema);
+    this.spliceable = decisionAvro.fields.map((f) => f.name).join() === HEAD_FIELDS.join();
+  }
+
+  /** `s` as an Avro string, for strings that repeat */
+  private cached(s: string): Buffer {
+    let b = this.encoded.get(s);
+    if (b === undefined) {
+      const tmp = Buffer.alloc(10 + 3 * s.length);
+      b = Buffer.from(tmp.subarray(0, writeString(tmp, 0, s)));
+      if (this.encoded.size < MAX_CACHED) this.encoded.set(s, b);
     }
+    return b;
   }
 
   encode(e: DecodedEvent, j: Judgement, decidedAt: number): Buffer {
-    const d = {
-      eventId: e.event.eventId,
-      decidedAt,
-      outcome: j.outcome,
-      reasons: j.reasons,
-      basis: j.basis,
-      policyVersion: j.policyVersion,
-    };
-    const head = this.head;
-    if (head === undefined || e.body === undefined) return this.schema.encode({ ...d, event: e.avro });
-    let headBuf: Buffer = this.scratch;
-    let end = head.encode(d, headBuf, 0);
-    if (end < 0) {
-      // Too big for the scratch buffer (avsc answers with a negative position): encode exactly,
-      // and keep a larger scratch buffer for the next one.
-      headBuf = head.toBuffer(d);
-      end = headBuf.length;
-      this.scratch = Buffer.allocUnsafe(Math.max(2 * end, this.scratch.length));
+    const eventId = e.event.eventId;
+    if (!this.spliceable || e.body === undefined) {
+      return this.schema.encode({
+        eventId,
+        decidedAt,
+        outcome: j.outcome,
+        reasons: j.reasons,
+        basis: j.basis,
+        policyVersion: j.policyVersion,
+        event: e.avro,
+      });
     }
-    const out = Buffer.allocUnsafe(5 + end + e.body.length);
-    out[0] = 0;
-    out.writeUInt32BE(this.schema.id, 1);
-    headBuf.copy(out, 5, 0, end);
-    e.body.copy(out, 5 + end);
+    const { reasons, basis } = j;
+    const version = this.cached(j.policyVersion);
+    // Upper bound of the head: varints ≤ 10 bytes, UTF-8 ≤ 3 bytes per UTF-16 unit.
+    let bound = 5 + 10 + 3 * eventId.length + 10 + 10 + 10 + version.length + 10;
+    for (let i = 0; i < reasons.length; i++) {
+      const r = reasons[i]!;
+      bound += 20 + 3 * r.code.length + 3 * r.message.length;
+    }
+    for (let i = 0; i < basis.length; i++) bound += 10 + 3 * basis[i]!.length;
+    if (bound > this.scratch.length) this.scratch = Buffer.allocUnsafe(Math.max(2 * bound, this.scratch.length));
+    const buf = this.scratch;
+    buf[0] = 0;
+    buf.writeUInt32BE(this.schema.id, 1);
+    let pos = writeString(buf, 5, eventId);
+    pos = writeLong(buf, pos, decidedAt);
+    pos = writeLong(buf, pos, OUTCOMES.indexOf(j.outcome));
+    if (reasons.length > 0) {
+      pos = writeLong(buf, pos, reasons.length);
+      for (let i = 0; i < reasons.length; i++) {
+        const r = reasons[i]!;
+        pos += this.cached(r.code).copy(buf, pos);
+        pos = writeString(buf, pos, r.message);
+      }
+    }
+    buf[pos++] = 0;
+    if (basis.length > 0) {
+      pos = writeLong(buf, pos, basis.length);
+      for (let i = 0; i < basis.length; i++) pos += this.cached(basis[i]!).copy(buf, pos);
+    }
+    buf[pos++] = 0;
+    pos += version.copy(buf, pos);
+    const out = Buffer.allocUnsafe(pos + e.body.length);
+    buf.copy(out, 0, 0, pos);
+    e.body.copy(out, pos);
     return out;
   }
 }

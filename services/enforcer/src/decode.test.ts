@@ -128,6 +128,24 @@ describe('access event fast path', () => {
   });
 });
 
+// reason messages: ASCII, any BMP text, lone surrogates, astral characters, short and long (avsc
+// writes strings of ≤ 64 bytes with its own UTF-8 loop and longer ones with utf8Write)
+const message = fc.oneof(
+  fc.string({ maxLength: 200 }),
+  fc.string({ maxLength: 40, unit: 'binary' }),
+  fc.string({ maxLength: 120, unit: 'binary' }),
+  fc.constantFrom(
+    '\ud800',
+    'a\udc00b',
+    `${'x'.repeat(40)}\ud800`,
+    `${'x'.repeat(61)}\udbff`,
+    `${'x'.repeat(62)}\udbff`,
+    `${'x'.repeat(70)}\udc00y`,
+    '😀'.repeat(20),
+    'Priyā Śarmā (s-priya) touched 201 distinct subjects',
+  ),
+);
+
 describe('DecisionEncoder', () => {
   it('splices the received event bytes into exactly what a full encode writes', () => {
     const schema = registered(9, decisionType);
@@ -137,23 +155,25 @@ describe('DecisionEncoder', () => {
       fc.property(
         avroEvent,
         fc.constantFrom('allow', 'flag', 'deny'),
-        fc.array(fc.record({ code: fc.constantFrom(...RULE_CODES), message: fc.string({ maxLength: 200 }) }), { maxLength: 3 }),
-        fc.array(fc.string({ maxLength: 10 }), { maxLength: 3 }),
-        (raw, outcome, reasons, basis) => {
+        fc.array(fc.record({ code: fc.constantFrom(...RULE_CODES), message: message }), { maxLength: 3 }),
+        fc.array(fc.oneof(fc.string({ maxLength: 10 }), fc.string({ maxLength: 10, unit: 'binary' })), { maxLength: 3 }),
+        fc.constantFrom('v1+sha256:abc', 'v2+sha256:def', 'é'.repeat(40)),
+        fc.oneof(fc.constant(1_700_000_000_000), fc.integer({ min: -(2 ** 40), max: 2 ** 40 })),
+        (raw, outcome, reasons, basis, policyVersion, decidedAt) => {
           const r = decoder.tryDecode(frame(7, eventType.toBuffer(raw)));
           if (r === undefined || !r.ok) return;
-          const j = { outcome, reasons, basis, policyVersion: 'v1+sha256:abc' };
-          const spliced = encoder.encode(r, j, 1_700_000_000_000);
+          const j = { outcome, reasons, basis, policyVersion };
+          const spliced = encoder.encode(r, j, decidedAt);
           const full = schema.encode({
             eventId: r.event.eventId,
-            decidedAt: 1_700_000_000_000,
+            decidedAt,
             ...j,
             event: toAvro(accessEventAvro, r.event),
           });
           expect(spliced.equals(full)).toBe(true);
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: 3000 },
     );
   });
 
