@@ -1,9 +1,10 @@
 /**
  * The sink: decisions (read committed) → ClickHouse, chained per partition, exactly once.
  *
- * Per batch of one partition: decode → skip what the chain already holds (offset at or below its
- * head) → chain (seq, hash) → dead-letter what cannot be stored (undecodable, duplicate eventId)
- * → insert → advance the chain → commit the offsets. Offsets are committed only after the insert
+ * Per batch of one partition: decode (straight from Avro into the row's canonical bytes, see
+ * decode.ts) → skip what the chain already holds (offset at or below its head) → chain (seq, hash)
+ * → dead-letter what cannot be stored (undecodable, duplicate eventId) → insert → advance the chain
+ * → commit the offsets. Offsets are committed only after the insert
  * succeeded. Batches come by size and time (the broker answers a fetch at SINK_MIN_BATCH_BYTES or
  * after SINK_MAX_BATCH_WAIT_MS) and are cut at maxBatchRows.
  *
