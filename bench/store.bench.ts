@@ -28,7 +28,7 @@
  *
  * Options: --rows N (600000) --reps R (5) --batch B (50000) --query-rows M (10000000) --queries Q (200)
  * --no-kafka, --general (also the chained path through avsc → row → canonical, the sink's fallback and
- * its path before the straight decoder). Each write line logs the process's CPU µs/row and the JS
+ * its path before the straight decoder; with Kafka, the real Sink once more with straightDecode off). Each write line logs the process's CPU µs/row and the JS
  * thread's share of it (the rest is chDB's threads). Write figures are medians of R repetitions,
  * each on a fresh database, variants interleaved; query figures are medians over R rounds of Q queries each (p50/p95 within a round).
  * Writes bench/results/store.json.
@@ -386,15 +386,17 @@ for (let rep = 0; rep < REPS; rep++) {
 
 // --- 2. the real Sink through Kafka (optional) -------------------------------------------------------
 let kafkaRate: number | undefined;
+let kafkaGeneralRate: number | undefined;
 if (!args['no-kafka']) {
   try {
-    kafkaRate = await kafkaSink();
+    [kafkaRate, kafkaGeneralRate] = await kafkaSink();
   } catch (err) {
     log(`  Kafka sink run skipped: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
-async function kafkaSink(): Promise<number> {
+/** rows/s of the real Sink, and (with --general) of the Sink taking the general decode path */
+async function kafkaSink(): Promise<[number, number | undefined]> {
   const logger = createLogger('bench-store', 'error');
   const kafka = createKafka({
     brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
@@ -411,7 +413,6 @@ async function kafkaSink(): Promise<number> {
     const real = await realCodec.register(topics.decisions.subject, decisionAvro);
     const producer = kafka.producer({ idempotent: true });
     await producer.connect();
-    // The same records, framed with the registry's schema id, in their original order.
     // The same records, framed with the registry's schema id, interleaved over the partitions as sampled.
     const all: { key: string; value: Buffer }[] = [];
     for (let i = 0; i < ROWS; i++) {
@@ -425,26 +426,36 @@ async function kafkaSink(): Promise<number> {
       await producer.send({ topic: topics.decisions.name, messages: all.slice(i, i + 5000) });
     }
     await producer.disconnect();
-    const store = withDatabase(root, 'bench_kafka');
-    await migrate(store);
-    const sink = new Sink({
-      kafka,
-      codec: realCodec,
-      store,
-      topics,
-      logger,
-      groupId: `${topics.decisions.name}-sink`,
-      metrics: createSinkMetrics(),
-      maxBatchRows: 50_000,
-    });
-    const t0 = performance.now();
-    await sink.start();
-    while (sink.stats.rows < ROWS) await new Promise((r) => setTimeout(r, 50));
-    const rate = ROWS / ((performance.now() - t0) / 1000);
-    await sink.stop();
-    await root.client.command({ query: `DROP DATABASE ${store.database} SYNC` });
-    log(`  Kafka → Sink → chDB (chained, from start incl. group join) ${Math.round(rate)} rows/s`);
-    return rate;
+    // The same records, stored by the Sink as configured, then (--general) with straightDecode off.
+    const rates: number[] = [];
+    for (const straightDecode of args.general ? [true, false] : [true]) {
+      const store = withDatabase(root, `bench_kafka_${rates.length}`);
+      await migrate(store);
+      const sink = new Sink({
+        kafka,
+        codec: realCodec,
+        store,
+        topics,
+        logger,
+        groupId: `${topics.decisions.name}-sink-${rates.length}`,
+        metrics: createSinkMetrics(),
+        maxBatchRows: 50_000,
+        straightDecode,
+      });
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await sink.start();
+      while (sink.stats.rows < ROWS) await new Promise((r) => setTimeout(r, 50));
+      const rate = ROWS / ((performance.now() - t0) / 1000);
+      const c = process.cpuUsage(c0);
+      await sink.stop();
+      await root.client.command({ query: `DROP DATABASE ${store.database} SYNC` });
+      log(
+        `  Kafka → Sink → chDB (chained, from start incl. group join${straightDecode ? '' : ', general decode path'}) ${Math.round(rate)} rows/s, ${((c.user + c.system) / ROWS).toFixed(1)} CPU µs/row (load ${loadavg()[0]?.toFixed(1)})`,
+      );
+      rates.push(rate);
+    }
+    return [rates[0] as number, rates[1]];
   } finally {
     await admin.deleteTopics({ topics: [topics.decisions.name, topics.decisionsDlq.name] }).catch(() => undefined);
     await admin.disconnect();
@@ -584,6 +595,7 @@ const figures = [
   { name: 'clickhouse.bare_insert_js_thread_cpu_us_per_row', value: r(median(jsCpuPerRow.bareCompact), 2), unit: 'µs' },
   { name: 'clickhouse.bare_insert_json_compact_each_row_rows_per_s', value: r(bareCompact), unit: 'rows/s' },
   ...(kafkaRate ? [{ name: 'sink.kafka_rows_per_s', value: r(kafkaRate), unit: 'rows/s' }] : []),
+  ...(kafkaGeneralRate ? [{ name: 'sink.kafka_general_decode_rows_per_s', value: r(kafkaGeneralRate), unit: 'rows/s' }] : []),
   { name: 'verify.rows_per_s', value: r(verifyRate), unit: 'rows/s' },
   { name: 'store.bytes_per_decision', value: r(bytesPerDecision, 1), unit: 'bytes' },
   { name: 'store.projection_bytes_per_decision', value: r(projectionBytes, 1), unit: 'bytes' },

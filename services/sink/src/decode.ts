@@ -27,12 +27,16 @@ export type DecodedRecord<M extends TopicRecord> = AnyCandidate & { message: M; 
 export class DecisionDecoder {
   private readonly arena = new ContentArena();
   /** the straight path is written for the schema the sink registers (checked once) */
-  private readonly straight = decisionLineSupports(decisionAvro);
+  private readonly straight: boolean;
 
+  /** `straight: false` takes the general path for every record (comparisons, or to rule it out) */
   constructor(
     private readonly codec: AvroCodec,
     private readonly schema: RegisteredSchema,
-  ) {}
+    opts: { straight?: boolean } = {},
+  ) {
+    this.straight = (opts.straight ?? true) && decisionLineSupports(decisionAvro);
+  }
 
   /**
    * Decodes `m` of `partition`: synchronously when it has the sink's own schema id, else through the
@@ -40,8 +44,8 @@ export class DecisionDecoder {
    */
   decode<M extends TopicRecord>(m: M, partition: number): DecodedRecord<M> | Promise<DecodedRecord<M>> {
     const v = m.value;
-    if (this.straight && this.codec.isFramedWith(v, this.schema)) {
-      const enc = encodeDecisionAvro(v, 5, this.arena, partition, m.offset);
+    if (this.codec.isFramedWith(v, this.schema)) {
+      const enc = this.straight ? encodeDecisionAvro(v, 5, this.arena, partition, m.offset) : undefined;
       if (enc) return { offset: m.offset, enc, message: m, occurredMs: enc.occurredMs, decidedMs: enc.decidedMs };
       const value = this.codec.decodeSync<AvroDecision>(v, this.schema);
       if (value) return this.fromValue(m, partition, value);

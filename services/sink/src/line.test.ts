@@ -25,10 +25,12 @@ import {
   sampleDecisions,
 } from '@custos/store';
 import { describe, expect, it } from 'vitest';
+import { DecisionDecoder } from './decode.js';
 
 // A registry that knows one schema (id 1): avsc's type for Decision v1, as the sink decodes with it.
 const codec = new AvroCodec({ register: async () => ({ id: 1 }) } as never, 'local');
-const { type } = await codec.register('decisions-value', decisionAvro);
+const registered = await codec.register('decisions-value', decisionAvro);
+const { type } = registered;
 const sample = sampleDecisions(400, { start: Date.parse('2026-10-01T00:00:00Z'), spanMs: 3 * 86_400_000 });
 const base = toAvro(decisionAvro, sample[0]) as unknown as AvroDecision;
 
@@ -185,5 +187,24 @@ describe('chaining encoded decisions', () => {
     }
     const first = prepare(emptyChain(2, 10), rowsC.slice(0, 1)).rows[0];
     expect(first?.chain_hash).toBe(linkHash(emptyChain(2, 10).hash, canonical(first!)));
+  });
+});
+
+describe('DecisionDecoder', () => {
+  it('gives the same chain with the straight path on and off, and falls back for other schema ids', async () => {
+    const [straight, general] = [true, false].map((on) => new DecisionDecoder(codec, registered, { straight: on }));
+    const records = sample.slice(0, 50).map((d, i) => ({ offset: String(i), value: registered.encode(toAvro(decisionAvro, d)) }));
+    const bodies = await Promise.all(
+      [straight, general].map(async (dec) => {
+        const cands = await Promise.all(records.map((m) => dec!.decode(m, 1)));
+        expect(cands.every((c) => (dec === straight ? c.enc !== undefined : c.row !== undefined))).toBe(true);
+        return prepare(emptyChain(1, 100, 0), cands).body;
+      }),
+    );
+    expect(bodies[0]!.equals(bodies[1]!)).toBe(true);
+    // Framed with another id: the registry decides (here: it has no such schema → an error, as before).
+    const other = Buffer.from(records[0]!.value);
+    other.writeUInt32BE(999, 1);
+    await expect(Promise.resolve().then(() => straight!.decode({ offset: '0', value: other }, 1))).rejects.toThrow();
   });
 });

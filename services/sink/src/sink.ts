@@ -75,6 +75,11 @@ export interface SinkOptions {
   checkpointIntervalMs?: number | undefined;
   checkpointMaxRows?: number | undefined;
   metrics?: SinkMetrics | undefined;
+  /**
+   * Decode records straight from Avro into their canonical bytes (default); false takes the general
+   * path (avsc → row → canonical) for every record — same rows, ~2× the JS per row (bench, A/B).
+   */
+  straightDecode?: boolean | undefined;
   /** test seams: run after a batch was inserted, before its offsets are committed */
   hooks?: { afterInsert?: (partition: number, p: Prepared) => Promise<void> | void } | undefined;
 }
@@ -152,7 +157,7 @@ export class Sink {
       await admin.disconnect();
     }
     this.schema = await codec.register(topics.decisions.subject, decisionAvro);
-    this.decoder = new DecisionDecoder(codec, this.schema);
+    this.decoder = new DecisionDecoder(codec, this.schema, { straight: this.opts.straightDecode ?? true });
     this.dlq = await DeadLetterEncoder.create(codec, topics.decisionsDlq.subject, 'sink');
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
