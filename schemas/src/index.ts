@@ -1,3 +1,4 @@
+export * from './avro-write.js';
 export * from './codec.js';
 export * from './contract.js';
 export type { DeadLetterV1 as DeadLetter, DecisionV1 as Decision } from './generated.js';

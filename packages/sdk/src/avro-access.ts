@@ -11,7 +11,7 @@
  * `undefined` avsc would replace by the field's default, an unknown enum symbol) and when the
  * buffer may be too small; the caller then calls avsc, which throws or reports the missing bytes.
  */
-import { accessEventAvro } from '@custos/schemas';
+import { accessEventAvro, writeAvroLong, writeAvroUtf8Short } from '@custos/schemas';
 import type { AccessEventAvro } from './validate.js';
 
 interface SchemaNode {
@@ -66,61 +66,9 @@ export const WRITER_FIELDS = [
   'attributes',
 ] as const;
 
-/**
- * avsc's Tap#writeLong (zig-zag varint; float arithmetic outside ±2^30), same bytes; the caller
- * made sure of 10 bytes of room.
- */
-function writeLong(b: Buffer, p: number, n: number): number {
-  if (n >= -1073741824 && n < 1073741824) {
-    let m = n >= 0 ? n << 1 : (~n << 1) | 1;
-    while (m > 0x7f) {
-      b[p++] = (m & 0x7f) | 0x80;
-      m >>>= 7;
-    }
-    b[p++] = m;
-    return p;
-  }
-  let f = n >= 0 ? n * 2 : -n * 2 - 1;
-  while (f >= 128) {
-    b[p++] = (f & 0x7f) | 0x80;
-    f /= 128;
-  }
-  b[p++] = f & 0x7f;
-  return p;
-}
-
-/** writeLong with a room check: -1 when the buffer may be too small */
+/** writeAvroLong with a room check: -1 when the buffer may be too small */
 function long(b: Buffer, p: number, n: number): number {
-  return p + 10 > b.length ? -1 : writeLong(b, p, n);
-}
-
-/** UTF-8 the way avsc's Tap#writeString writes strings of ≤ 64 bytes; returns the end. */
-function utf8Loop(b: Buffer, p: number, s: string): number {
-  const n = s.length;
-  for (let i = 0; i < n; i++) {
-    let c = s.charCodeAt(i);
-    if (c < 0x80) b[p++] = c;
-    else if (c < 0x800) {
-      b[p++] = (c >> 6) | 0xc0;
-      b[p++] = (c & 0x3f) | 0x80;
-    } else {
-      // charCodeAt past the end is NaN, which is not a low surrogate either
-      const c2 = (c & 0xfc00) === 0xd800 ? s.charCodeAt(i + 1) : 0;
-      if ((c2 & 0xfc00) === 0xdc00) {
-        c = 0x10000 + ((c & 0x03ff) << 10) + (c2 & 0x03ff);
-        i++;
-        b[p++] = (c >> 18) | 0xf0;
-        b[p++] = ((c >> 12) & 0x3f) | 0x80;
-        b[p++] = ((c >> 6) & 0x3f) | 0x80;
-        b[p++] = (c & 0x3f) | 0x80;
-      } else {
-        b[p++] = (c >> 12) | 0xe0;
-        b[p++] = ((c >> 6) & 0x3f) | 0x80;
-        b[p++] = (c & 0x3f) | 0x80;
-      }
-    }
-  }
-  return p;
+  return p + 10 > b.length ? -1 : writeAvroLong(b, p, n);
 }
 
 /** avsc's Tap#writeString: varint byte length, then the bytes; -1 when not a string or no room. */
@@ -130,7 +78,7 @@ function str(b: Buffer, p: number, s: unknown): number {
   if (p + 5 + n * 3 > b.length) return -1;
   if (n < 64) {
     // Optimistically: the bytes after a one-byte length (zig-zag 2 × len < 128 for len ≤ 63).
-    const end = utf8Loop(b, p + 1, s);
+    const end = writeAvroUtf8Short(b, p + 1, s);
     const len = end - p - 1;
     if (len <= 63) {
       b[p] = len << 1;
@@ -146,8 +94,8 @@ function str(b: Buffer, p: number, s: unknown): number {
     // > 64 bytes: avsc uses utf8Write (below), which differs from the loop for lone surrogates
   }
   const len = Buffer.byteLength(s, 'utf8');
-  p = writeLong(b, p, len);
-  return len > 64 ? p + b.write(s, p, len, 'utf8') : utf8Loop(b, p, s);
+  p = writeAvroLong(b, p, len);
+  return len > 64 ? p + b.write(s, p, len, 'utf8') : writeAvroUtf8Short(b, p, s);
 }
 
 function enumIndex(m: Map<string, number>, b: Buffer, p: number, v: unknown): number {

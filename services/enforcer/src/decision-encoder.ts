@@ -8,7 +8,7 @@
  */
 import type { RegisteredSchema } from '@custos/kafka';
 import type { Judgement } from '@custos/policy';
-import { decisionAvro } from '@custos/schemas';
+import { decisionAvro, writeAvroLong, writeAvroUtf8Short } from '@custos/schemas';
 import type { DecodedEvent } from './decode.js';
 
 const HEAD_FIELDS = ['eventId', 'decidedAt', 'outcome', 'reasons', 'basis', 'policyVersion', 'event'];
@@ -16,64 +16,20 @@ const OUTCOMES = ['allow', 'flag', 'deny'] as const;
 /** repeated strings kept encoded (policy version, basis ids, rule codes): a small set; bounded anyway */
 const MAX_CACHED = 4096;
 
-/** Avro long (zigzag varint) at `pos`, as avsc's Tap#writeLong; returns the position after it. */
-function writeLong(buf: Buffer, pos: number, n: number): number {
-  if (n >= -1073741824 && n < 1073741824) {
-    let m = n >= 0 ? n << 1 : (~n << 1) | 1;
-    while (m > 0x7f) {
-      buf[pos++] = (m & 0x7f) | 0x80;
-      m >>>= 7;
-    }
-    buf[pos++] = m;
-    return pos;
-  }
-  let f = n >= 0 ? n * 2 : -n * 2 - 1;
-  while (f >= 128) {
-    buf[pos++] = (f & 0x7f) | 0x80;
-    f /= 128;
-  }
-  buf[pos++] = f & 0x7f;
-  return pos;
-}
-
 /**
  * Avro string at `pos` exactly as avsc's Tap#writeString writes it: Buffer.byteLength, then
  * utf8Write (here Buffer#write, the same bytes) above 64 bytes, its own UTF-8 loop up to 64 (which
- * writes a lone surrogate as 3 raw bytes where utf8Write writes U+FFFD; like avsc's, the loop runs
- * over the byte length and may write a few bytes past the string: later fields overwrite them, and
- * typed-array writes past the end are ignored). `buf` must have room for 10 + 3 × s.length more.
+ * writes a lone surrogate as 3 raw bytes where utf8Write writes U+FFFD). `buf` must have room for
+ * 10 + 3 × s.length more.
  */
 function writeString(buf: Buffer, pos: number, s: string): number {
   const len = Buffer.byteLength(s);
-  pos = writeLong(buf, pos, len);
+  pos = writeAvroLong(buf, pos, len);
   if (len > 64) {
     buf.write(s, pos, len, 'utf8');
     return pos + len;
   }
-  let p = pos;
-  for (let i = 0; i < len; i++) {
-    let c1 = s.charCodeAt(i);
-    if (c1 < 0x80) buf[p++] = c1;
-    else if (c1 < 0x800) {
-      buf[p++] = (c1 >> 6) | 0xc0;
-      buf[p++] = (c1 & 0x3f) | 0x80;
-    } else {
-      const c2 = s.charCodeAt(i + 1);
-      if ((c1 & 0xfc00) === 0xd800 && (c2 & 0xfc00) === 0xdc00) {
-        c1 = 0x10000 + ((c1 & 0x03ff) << 10) + (c2 & 0x03ff);
-        i++;
-        buf[p++] = (c1 >> 18) | 0xf0;
-        buf[p++] = ((c1 >> 12) & 0x3f) | 0x80;
-        buf[p++] = ((c1 >> 6) & 0x3f) | 0x80;
-        buf[p++] = (c1 & 0x3f) | 0x80;
-      } else {
-        buf[p++] = (c1 >> 12) | 0xe0;
-        buf[p++] = ((c1 >> 6) & 0x3f) | 0x80;
-        buf[p++] = (c1 & 0x3f) | 0x80;
-      }
-    }
-  }
-  return pos + len;
+  return writeAvroUtf8Short(buf, pos, s);
 }
 
 export class DecisionEncoder {
@@ -124,10 +80,10 @@ export class DecisionEncoder {
     buf[0] = 0;
     buf.writeUInt32BE(this.schema.id, 1);
     let pos = writeString(buf, 5, eventId);
-    pos = writeLong(buf, pos, decidedAt);
-    pos = writeLong(buf, pos, OUTCOMES.indexOf(j.outcome));
+    pos = writeAvroLong(buf, pos, decidedAt);
+    pos = writeAvroLong(buf, pos, OUTCOMES.indexOf(j.outcome));
     if (reasons.length > 0) {
-      pos = writeLong(buf, pos, reasons.length);
+      pos = writeAvroLong(buf, pos, reasons.length);
       for (let i = 0; i < reasons.length; i++) {
         const r = reasons[i]!;
         pos += this.cached(r.code).copy(buf, pos);
@@ -136,7 +92,7 @@ export class DecisionEncoder {
     }
     buf[pos++] = 0;
     if (basis.length > 0) {
-      pos = writeLong(buf, pos, basis.length);
+      pos = writeAvroLong(buf, pos, basis.length);
       for (let i = 0; i < basis.length; i++) pos += this.cached(basis[i]!).copy(buf, pos);
     }
     buf[pos++] = 0;
