@@ -8,7 +8,7 @@
  * hash (JSONCompactEachRow), so it is built once; the verifier reads the values back and rebuilds it.
  */
 import type { Decision, DecisionV1AvroValue } from '@custos/schemas';
-import type { Store } from './client.js';
+import { type Store, settingsClause } from './client.js';
 
 /** The decision and its event, as stored. */
 export interface DecisionContent {
@@ -312,10 +312,14 @@ export async function readStored(
   orderBy = 'chain_seq, chain_hash',
 ): Promise<StoredDecision[]> {
   const rs = await store.client.query({
-    query: `SELECT ${STORED_SELECT} FROM ${store.table('decisions')} WHERE ${where} ORDER BY ${orderBy}`,
+    // 64-bit integers (offsets, sequence numbers) as JSON strings: exact beyond 2^53. For this query
+    // only (a SETTINGS clause; chDB would keep clickhouse_settings for the whole session).
+    query: `SELECT ${STORED_SELECT} FROM ${store.table('decisions')} WHERE ${where} ORDER BY ${orderBy}${settingsClause({
+      date_time_output_format: 'simple',
+      output_format_json_quote_64bit_integers: 1,
+    })}`,
     query_params: params,
     format: 'JSONCompactEachRow',
-    clickhouse_settings: { date_time_output_format: 'simple', output_format_json_quote_64bit_integers: 1 },
   });
   return (await rs.json<unknown[]>()).map(storedFromValues);
 }

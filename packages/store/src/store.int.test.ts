@@ -83,6 +83,10 @@ describe('store on real ClickHouse', () => {
     expect(q?.n).toBe('1');
     const [r] = await queryRows<{ n: unknown }>(root, 'SELECT toUInt64(1) AS n');
     expect(r?.n).toBe(1);
+    // readStored quotes 64-bit integers for itself only
+    await readStored(root, '0', {});
+    const [after] = await queryRows<{ n: unknown }>(root, 'SELECT toUInt64(1) AS n');
+    expect(after?.n).toBe(1);
   });
 
   it('parses every statement of the cluster variant (no cluster here to run them on)', async () => {
