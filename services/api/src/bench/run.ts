@@ -178,8 +178,15 @@ export async function runApiBench(): Promise<void> {
     peer.push(await directPeer(db, subjects, connections, durationS));
     log(`direct ClickHouse run ${r + 1}:`, peer.at(-1));
   }
-  for (const x of [...subj, ...search])
-    if (x.non2xx || x.errors || x.timeouts) throw new Error(`failed requests during the load: ${JSON.stringify(x)}`);
+  // A failed subject report invalidates the target's figure. The search has no target: on a loaded
+  // machine some of its requests can pass autocannon's timeout; they are counted, not fatal, so one
+  // slow search does not throw away the run's other figures.
+  for (const x of subj)
+    if (x.non2xx || x.errors || x.timeouts) throw new Error(`failed subject reports during the load: ${JSON.stringify(x)}`);
+  // (autocannon counts a timeout among its errors too)
+  const searchFailed = search.reduce((a, x) => a + x.non2xx + x.errors, 0);
+  if (searchFailed > 0)
+    log(`WARNING: ${searchFailed} search request(s) failed or timed out; counted in api.search_failed_requests`);
 
   const dir = loadDirectory();
   const formatMs: Record<string, number[]> = { json: [], csv: [], pdf: [] };
@@ -222,6 +229,7 @@ export async function runApiBench(): Promise<void> {
     { name: 'api.search_p95_ms', value: round(m(search, 'p95')), unit: 'ms' },
     { name: 'api.search_p99_ms', value: round(m(search, 'p99')), unit: 'ms' },
     { name: 'api.search_requests_per_s', value: round(m(search, 'rps')), unit: 'requests/s' },
+    { name: 'api.search_failed_requests', value: searchFailed, unit: 'requests' },
     { name: 'report.monthly_json_ms', value: round(median(formatMs.json ?? [])), unit: 'ms' },
     { name: 'report.monthly_csv_ms', value: round(median(formatMs.csv ?? [])), unit: 'ms' },
     { name: 'report.monthly_pdf_ms', value: round(median(formatMs.pdf ?? [])), unit: 'ms' },
