@@ -59,3 +59,14 @@ export function writeAvroUtf8Short(b: Buffer, p: number, s: string): number {
   }
   return p;
 }
+
+/**
+ * avsc's Tap#writeString: the varint byte length (Buffer.byteLength), then utf8Write (Buffer#write,
+ * the same bytes) above 64 bytes, its own loop (`writeAvroUtf8Short`) up to 64. Returns the end;
+ * needs room for 10 + 3 × s.length bytes.
+ */
+export function writeAvroString(b: Buffer, p: number, s: string): number {
+  const len = Buffer.byteLength(s, 'utf8');
+  p = writeAvroLong(b, p, len);
+  return len > 64 ? p + b.write(s, p, len, 'utf8') : writeAvroUtf8Short(b, p, s);
+}

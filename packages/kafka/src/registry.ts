@@ -118,7 +118,7 @@ export class AvroCodec {
    * writer schema, or bytes `decode` must judge), then call `decode`.
    */
   decodeSync<T = unknown>(buf: Buffer | null | undefined, reader: RegisteredSchema): T | undefined {
-    if (!buf || buf.length < 5 || buf[0] !== MAGIC || buf.readUInt32BE(1) !== reader.id) return undefined;
+    if (!this.isFramedWith(buf, reader)) return undefined;
     try {
       return reader.type.fromBuffer(buf.subarray(5)) as T;
     } catch (err) {

@@ -32,7 +32,7 @@ export function formatDay(ms: number): string {
 const PAD2: readonly string[] = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
 const PAD3: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
 /** 9999-12-31T23:59:59.999Z: the last instant with a 4-digit year */
-const LAST_4_DIGIT_YEAR_MS = 253_402_300_799_999;
+export const LAST_4_DIGIT_YEAR_MS = 253_402_300_799_999;
 let cachedDay = Number.NaN;
 let cachedPrefix = '';
 

@@ -11,7 +11,7 @@
  * `undefined` avsc would replace by the field's default, an unknown enum symbol) and when the
  * buffer may be too small; the caller then calls avsc, which throws or reports the missing bytes.
  */
-import { accessEventAvro, writeAvroLong, writeAvroUtf8Short } from '@custos/schemas';
+import { accessEventAvro, writeAvroLong, writeAvroString, writeAvroUtf8Short } from '@custos/schemas';
 import type { AccessEventAvro } from './validate.js';
 
 interface SchemaNode {
@@ -93,9 +93,7 @@ function str(b: Buffer, p: number, s: unknown): number {
     }
     // > 64 bytes: avsc uses utf8Write (below), which differs from the loop for lone surrogates
   }
-  const len = Buffer.byteLength(s, 'utf8');
-  p = writeAvroLong(b, p, len);
-  return len > 64 ? p + b.write(s, p, len, 'utf8') : writeAvroUtf8Short(b, p, s);
+  return writeAvroString(b, p, s);
 }
 
 function enumIndex(m: Map<string, number>, b: Buffer, p: number, v: unknown): number {

@@ -7,6 +7,7 @@
  * whose hash the other side lacks is missing, altered or inserted.
  */
 import { queryRows, type Store } from './client.js';
+import { chTimeMs } from './decisions.js';
 
 export const READ_MODEL_TABLE = 'subject_accesses_v2';
 
@@ -76,8 +77,6 @@ export interface ReadModelCheckOptions {
   limit?: number | undefined;
 }
 
-const T = (p: string) => `{${p}:DateTime64(3, 'UTC')}`;
-
 export async function checkReadModel(store: Store, opts: ReadModelCheckOptions = {}): Promise<ReadModelCheck> {
   const none = { count: 0, rows: [] };
   const [exists] = await queryRows<{ n: number }>(
@@ -88,14 +87,15 @@ export async function checkReadModel(store: Store, opts: ReadModelCheckOptions =
   if (!Number(exists?.n)) return { checked: false, missing: none, extra: none };
   const params: Record<string, unknown> = { limit: opts.limit ?? 20 };
   const conds: string[] = [];
-  const since = [opts.from, opts.horizon].filter((d): d is Date => d !== undefined).sort((a, b) => +b - +a)[0];
-  if (since) {
-    conds.push(`decided_at >= ${T('from')}`);
-    params.from = since.toISOString().replace('T', ' ').replace('Z', '');
+  // the later of the range's start and the retention horizon
+  const since = Math.max(opts.from?.getTime() ?? Number.NEGATIVE_INFINITY, opts.horizon?.getTime() ?? Number.NEGATIVE_INFINITY);
+  if (since > Number.NEGATIVE_INFINITY) {
+    conds.push(`decided_at >= {from:DateTime64(3, 'UTC')}`);
+    params.from = chTimeMs(since);
   }
   if (opts.to) {
-    conds.push(`decided_at < ${T('to')}`);
-    params.to = opts.to.toISOString().replace('T', ' ').replace('Z', '');
+    conds.push(`decided_at < {to:DateTime64(3, 'UTC')}`);
+    params.to = chTimeMs(opts.to.getTime());
   }
   if (opts.chains?.length) {
     conds.push('kafka_partition IN {chains:Array(UInt16)}');

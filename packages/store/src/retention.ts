@@ -61,12 +61,11 @@ export function ttlExpression(cfg: RetentionConfig, decidedAt = 'decided_at'): s
 /**
  * The tables the retention TTL applies to, each with the store_meta key of the TTL last applied to it
  * and its decided_at: `decisions`, and `subject_accesses_v2` (migration 0005, the subject report's
- * read model), which must hold exactly the rows `decisions` holds. (`subject_accesses`, 0004's read
- * model, is dropped by 0005; listed so that a store migrated only to 0004 keeps its TTL in step.)
+ * read model), which must hold exactly the rows `decisions` holds. (0004's read model is dropped by
+ * 0005, which every migration run applies before the retention.)
  */
 const TTL_TABLES = [
   { table: 'decisions', metaKey: 'decisions.ttl', decidedAt: 'decided_at' },
-  { table: 'subject_accesses', metaKey: 'subject_accesses.ttl', decidedAt: 'decided_at' },
   {
     table: 'subject_accesses_v2',
     metaKey: 'subject_accesses_v2.ttl',

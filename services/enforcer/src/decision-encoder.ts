@@ -8,29 +8,13 @@
  */
 import type { RegisteredSchema } from '@custos/kafka';
 import type { Judgement } from '@custos/policy';
-import { decisionAvro, writeAvroLong, writeAvroUtf8Short } from '@custos/schemas';
+import { decisionAvro, writeAvroLong, writeAvroString } from '@custos/schemas';
 import type { DecodedEvent } from './decode.js';
 
 const HEAD_FIELDS = ['eventId', 'decidedAt', 'outcome', 'reasons', 'basis', 'policyVersion', 'event'];
 const OUTCOMES = ['allow', 'flag', 'deny'] as const;
 /** repeated strings kept encoded (policy version, basis ids, rule codes): a small set; bounded anyway */
 const MAX_CACHED = 4096;
-
-/**
- * Avro string at `pos` exactly as avsc's Tap#writeString writes it: Buffer.byteLength, then
- * utf8Write (here Buffer#write, the same bytes) above 64 bytes, its own UTF-8 loop up to 64 (which
- * writes a lone surrogate as 3 raw bytes where utf8Write writes U+FFFD). `buf` must have room for
- * 10 + 3 × s.length more.
- */
-function writeString(buf: Buffer, pos: number, s: string): number {
-  const len = Buffer.byteLength(s);
-  pos = writeAvroLong(buf, pos, len);
-  if (len > 64) {
-    buf.write(s, pos, len, 'utf8');
-    return pos + len;
-  }
-  return writeAvroUtf8Short(buf, pos, s);
-}
 
 export class DecisionEncoder {
   /** the decision's own fields come first and the event last: the fast path applies */
@@ -47,7 +31,7 @@ export class DecisionEncoder {
     let b = this.encoded.get(s);
     if (b === undefined) {
       const tmp = Buffer.alloc(10 + 3 * s.length);
-      b = Buffer.from(tmp.subarray(0, writeString(tmp, 0, s)));
+      b = Buffer.from(tmp.subarray(0, writeAvroString(tmp, 0, s)));
       if (this.encoded.size < MAX_CACHED) this.encoded.set(s, b);
     }
     return b;
@@ -79,7 +63,7 @@ export class DecisionEncoder {
     const buf = this.scratch;
     buf[0] = 0;
     buf.writeUInt32BE(this.schema.id, 1);
-    let pos = writeString(buf, 5, eventId);
+    let pos = writeAvroString(buf, 5, eventId);
     pos = writeAvroLong(buf, pos, decidedAt);
     pos = writeAvroLong(buf, pos, OUTCOMES.indexOf(j.outcome));
     if (reasons.length > 0) {
@@ -87,7 +71,7 @@ export class DecisionEncoder {
       for (let i = 0; i < reasons.length; i++) {
         const r = reasons[i]!;
         pos += this.cached(r.code).copy(buf, pos);
-        pos = writeString(buf, pos, r.message);
+        pos = writeAvroString(buf, pos, r.message);
       }
     }
     buf[pos++] = 0;

@@ -13,7 +13,7 @@
  * that both paths agree on every event the fast path accepts.
  */
 import { type AvroCodec, DecodeError, isRetriable, type RegisteredSchema } from '@custos/kafka';
-import { formatInstant } from '@custos/policy';
+import { formatInstant, LAST_4_DIGIT_YEAR_MS } from '@custos/policy';
 import { type AccessEvent, accessEventAvro, fromAvro, parseAccessEvent, toAvro, ValidationError } from '@custos/schemas';
 
 /** A valid event, its time in ms, and its Avro form (to embed in the decision without re-converting). */
@@ -47,8 +47,6 @@ export function isGuid(s: string): boolean {
   }
   return true;
 }
-/** 9999-12-31T23:59:59.999Z: beyond it toISOString() leaves the 4-digit-year form the contract reads */
-const MAX_MS = 253_402_300_799_999;
 
 type Avro = Record<string, unknown> & {
   eventId: string;
@@ -70,7 +68,8 @@ type Avro = Record<string, unknown> & {
 
 /** non-empty and unchanged by the contract's trim() */
 const clean = (s: string) => s.length > 0 && s.trim().length === s.length;
-const goodTime = (ms: number) => Number.isInteger(ms) && ms >= 0 && ms <= MAX_MS;
+// beyond 9999-12-31T23:59:59.999Z toISOString() leaves the 4-digit-year form the contract reads
+const goodTime = (ms: number) => Number.isInteger(ms) && ms >= 0 && ms <= LAST_4_DIGIT_YEAR_MS;
 
 /** The JSON form, or undefined when the fast path cannot vouch for the record. */
 export function fastAccessEvent(v: Avro): AccessEvent | undefined {
