@@ -51,6 +51,7 @@ import {
   accessesBySubject,
   type ChainState,
   canonical,
+  ContentArena,
   commit,
   createStore,
   DECISIONS_INSERT_SETTINGS,
@@ -61,6 +62,7 @@ import {
   migrate,
   prepare,
   queryRows,
+  releaseBody,
   rowFromAvro,
   SAMPLE_DEPARTMENTS,
   type Store,
@@ -86,6 +88,8 @@ const { values: args } = parseArgs({
     'no-kafka': { type: 'boolean', default: false },
     /** also run the general decode path (avsc → row → canonical), chained: the sink before the straight decoder */
     general: { type: 'boolean', default: false },
+    /** run only these write variants (comma-separated: bare,plain,bareCompact,chained,raw,general), e.g. to profile one */
+    only: { type: 'string' },
   },
 });
 const ROWS = Number(args.rows);
@@ -142,8 +146,13 @@ interface Chunk {
   from: number;
   to: number;
 }
-const perChain: PartitionInput[] = [];
-{
+// Built inside functions, not top-level blocks: this module's body is an async function (top-level
+// await), and a block's locals stay in its frame until the module finishes. The 600k sample
+// decisions of a top-level block stayed live (~550 MiB of heap) through every run, so each major GC
+// of a sink variant marked them: the bench billed the sink ~2–3 µs/row for its own input.
+const perChain: PartitionInput[] = buildInput();
+function buildInput(): PartitionInput[] {
+  const perChain: PartitionInput[] = [];
   const sample = sampleDecisions(ROWS, { start: Date.parse('2026-10-01T00:00:00Z'), spanMs: 20 * 86_400_000 });
   for (let c = 0; c < CHAINS; c++) {
     const values: Buffer[] = [];
@@ -156,6 +165,7 @@ const perChain: PartitionInput[] = [];
     let end = 0;
     perChain.push({ chain: c, data: Buffer.concat(values), ends: values.map((v) => (end += v.length)), keys });
   }
+  return perChain;
 }
 /** Offsets as the topic would number them (every other one: transaction markers). */
 const offsetOf = (i: number) => String(i * 2);
@@ -181,8 +191,9 @@ const lanes: Chunk[][] = Array.from({ length: LANES }, (_, l) =>
 );
 // The same rows, chained once, as the bodies the sink inserts (off the JS heap); the bare inserts
 // get them back as values (JSON.parse of each line) before their run.
-const prebodies: Buffer[][] = [];
-{
+const prebodies: Buffer[][] = await buildBodies();
+async function buildBodies(): Promise<Buffer[][]> {
+  const prebodies: Buffer[][] = [];
   const states = Array.from({ length: CHAINS }, (_, c) => emptyChain(c, 100_000));
   for (const lane of lanes) {
     const bodies: Buffer[] = [];
@@ -194,6 +205,7 @@ const prebodies: Buffer[][] = [];
     }
     prebodies.push(bodies);
   }
+  return prebodies;
 }
 /** A body's rows as value arrays in INSERT_COLUMNS order, and as objects. */
 const valuesOf = (body: Buffer) =>
@@ -206,10 +218,10 @@ const objectOf = (v: unknown[]) => Object.fromEntries(INSERT_COLUMNS.map((c, i) 
 setFlagsFromString('--expose-gc');
 const fullGc = runInNewContext('gc') as () => void;
 
-async function decode(chunk: Msg[]): Promise<AnyCandidate[]> {
+async function decode(chunk: Msg[], arena?: ContentArena): Promise<AnyCandidate[]> {
   const out: AnyCandidate[] = [];
   for (const m of chunk) {
-    const d = decoder.decode(m, m.chain);
+    const d = decoder.decode(m, m.chain, arena);
     out.push(d instanceof Promise ? await d : d);
   }
   return out;
@@ -225,11 +237,14 @@ async function decodeGeneral(chunk: Msg[]): Promise<AnyCandidate[]> {
   return out;
 }
 
-/** The storage path without chaining: same decoding and lines, a constant hash. */
-function prepareUnchained(state: ChainState, cands: AnyCandidate[]): { body: Buffer; last: number } {
+/**
+ * The storage path without chaining: same decoding and lines, a constant hash. `spare`: the lane's
+ * body buffer from its previous batch, reused as the sink reuses its bodies (`releaseBody`).
+ */
+function prepareUnchained(state: ChainState, cands: AnyCandidate[], spare?: Buffer): { body: Buffer; last: number } {
   let size = 0;
   for (const c of cands) size += (c.enc ? c.enc.end - c.enc.start : 4096) + 160;
-  const body = Buffer.allocUnsafeSlow(size);
+  const body = spare && spare.length >= size ? spare : Buffer.allocUnsafeSlow(size);
   let pos = 0;
   let seq = state.seq;
   for (const c of cands) {
@@ -257,6 +272,7 @@ async function runVariant(
     v === 'bare' || v === 'bareCompact'
       ? prebodies.map((bodies) => bodies.map((b) => (v === 'bare' ? valuesOf(b).map(objectOf) : valuesOf(b))))
       : [];
+  const spares: (Buffer | undefined)[] = [];
   fullGc();
   const c0 = process.cpuUsage();
   const j0 = process.threadCpuUsage();
@@ -290,7 +306,9 @@ async function runVariant(
             settings: DECISIONS_INSERT_SETTINGS,
           });
         } else if (v === 'plain') {
-          const { body, last } = prepareUnchained(state, await decode(messages(chunk)));
+          // As the sink does: a recycled arena per batch, the body buffer reused.
+          const arena = new ContentArena(undefined, true);
+          const { body, last } = prepareUnchained(state, await decode(messages(chunk), arena), spares[l]);
           await store.insertRaw({
             table: t,
             columns: INSERT_COLUMNS,
@@ -298,11 +316,16 @@ async function runVariant(
             body,
             settings: DECISIONS_INSERT_SETTINGS,
           });
+          spares[l] = Buffer.from(body.buffer, body.byteOffset, body.buffer.byteLength - body.byteOffset);
+          arena.release();
           state.seq = last;
         } else {
-          const p = prepare(state, await (v === 'general' ? decodeGeneral : decode)(messages(chunk)));
+          const arena = new ContentArena(undefined, true);
+          const p = prepare(state, await (v === 'general' ? decodeGeneral : (c: Msg[]) => decode(c, arena))(messages(chunk)));
           await insertPrepared(store, p);
           commit(state, p);
+          releaseBody(p);
+          arena.release();
         }
       }
     }),
@@ -355,7 +378,10 @@ let sinkBytes = 0;
 let verifyRate = 0;
 /** 1-minute load average after each write run (other processes share the machine) */
 const loads: number[] = [];
-const order: Variant[] = ['bare', 'plain', 'bareCompact', 'chained', 'raw', ...(args.general ? (['general'] as const) : [])];
+const only = args.only?.split(',');
+const order = (['bare', 'plain', 'bareCompact', 'chained', 'raw', ...(args.general ? (['general'] as const) : [])] as Variant[]).filter(
+  (v) => !only || only.includes(v),
+);
 log(`writes: ${ROWS} decisions, ${CHAINS} partitions, ${LANES} concurrently, batches of ${BATCH}, ${REPS} reps`);
 for (let rep = 0; rep < REPS; rep++) {
   for (let i = 0; i < order.length; i++) {

@@ -118,6 +118,8 @@ export interface Prepared<R extends ChainEntry = ChainEntry> {
   rows: R[];
   /** JSONCompactEachRow body, INSERT_COLUMNS order */
   body: Buffer;
+  /** the buffer `body` is a view of, until `releaseBody` hands it on */
+  backing?: Buffer | undefined;
   skipped: Skipped[];
   firstSeq: number;
   lastSeq: number;
@@ -130,6 +132,43 @@ export interface Prepared<R extends ChainEntry = ChainEntry> {
 }
 
 /**
+ * Bodies given back by `releaseBody`, for later batches: the same reason as the arena's free chunks
+ * (`ContentArena`): a batch's body is tens of MiB of ArrayBuffer memory, and letting each go made V8
+ * run a full mark-compact every few batches. At most three are kept (the sink stores three
+ * partitions at a time by default).
+ */
+const freeBodies: Buffer[] = [];
+const MAX_FREE_BODIES = 3;
+
+/** The smallest free body buffer of at least `n` bytes, or a new one. */
+function takeBody(n: number): Buffer {
+  let best = -1;
+  for (let i = 0; i < freeBodies.length; i++) {
+    const b = freeBodies[i] as Buffer;
+    if (b.length >= n && (best < 0 || b.length < (freeBodies[best] as Buffer).length)) best = i;
+  }
+  if (best < 0) return Buffer.allocUnsafeSlow(n);
+  return freeBodies.splice(best, 1)[0] as Buffer;
+}
+
+/**
+ * Gives a prepared batch's body buffer to later batches. Call it only once the insert has finished
+ * (its promise settled) and nothing reads `p.body` again; afterwards `p.body` holds other bytes.
+ */
+export function releaseBody(p: Prepared): void {
+  const b = p.backing;
+  if (!b) return;
+  p.backing = undefined;
+  if (freeBodies.length < MAX_FREE_BODIES) freeBodies.push(b);
+  else {
+    // keep the largest ones
+    let min = 0;
+    for (let i = 1; i < freeBodies.length; i++) if ((freeBodies[i] as Buffer).length < (freeBodies[min] as Buffer).length) min = i;
+    if ((freeBodies[min] as Buffer).length < b.length) freeBodies[min] = b;
+  }
+}
+
+/**
  * The batch body, written line by line. A line is built as `prevHash ‖ canonical bytes` so that the
  * link hash is one call over contiguous bytes; then the prefix is dropped (memmove) and the hash
  * appended: `[…canonical without its closing bracket…,"hash"]`.
@@ -138,7 +177,7 @@ class BodyWriter {
   buf: Buffer;
   pos = 0;
   constructor(capacity: number) {
-    this.buf = Buffer.allocUnsafeSlow(Math.max(1024, capacity));
+    this.buf = takeBody(Math.max(1024, capacity));
   }
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -286,6 +325,7 @@ export function prepare(state: ChainState, candidates: readonly AnyCandidate[]):
     chain: state.chain,
     rows,
     body: w.buf.subarray(0, w.pos),
+    backing: w.buf,
     skipped,
     firstSeq: state.seq + 1,
     lastSeq: seq,

@@ -356,16 +356,47 @@ export interface EncodedDecision {
   chain_hash: string;
 }
 
-/** Where encoded decisions are written: large buffers filled in turn, freed with the last reference. */
+const ARENA_CHUNK = 4 << 20;
+/**
+ * Arena chunks given back by `release`, for later arenas. Every chunk the sink let go was ArrayBuffer
+ * memory V8 counts towards its "external memory" trigger: each 64 MiB of it started a full
+ * mark-compact of the whole heap, which cost the sink more CPU than its own JavaScript (store-notes §4).
+ */
+const freeChunks: Buffer[] = [];
+const MAX_FREE_CHUNKS = 16;
+
+/**
+ * Where encoded decisions are written: large buffers filled in turn. A plain arena's chunks are freed
+ * with their last reference; a `recycled` one takes chunks from a shared free list and gives them
+ * back on `release()`, once nothing decoded into it is read again.
+ */
 export class ContentArena {
   buf: Buffer = Buffer.allocUnsafeSlow(0);
   pos = 0;
-  constructor(private readonly chunkBytes = 4 << 20) {}
+  private readonly taken: Buffer[] = [];
+  constructor(
+    private readonly chunkBytes = ARENA_CHUNK,
+    private readonly recycled = false,
+  ) {}
 
   /** Makes room for `n` more bytes at `pos`. */
   reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    this.buf = Buffer.allocUnsafeSlow(Math.max(this.chunkBytes, n));
+    const size = Math.max(this.chunkBytes, n);
+    const reused = this.recycled && size === ARENA_CHUNK ? freeChunks.pop() : undefined;
+    this.buf = reused ?? Buffer.allocUnsafeSlow(size);
+    if (this.recycled) this.taken.push(this.buf);
+    this.pos = 0;
+  }
+
+  /**
+   * Gives this arena's chunks to later arenas and empties it. The caller promises that nothing
+   * decoded into it (an `EncodedDecision`'s bytes) is read after this.
+   */
+  release(): void {
+    for (const b of this.taken) if (b.length === ARENA_CHUNK && freeChunks.length < MAX_FREE_CHUNKS) freeChunks.push(b);
+    this.taken.length = 0;
+    this.buf = Buffer.allocUnsafeSlow(0);
     this.pos = 0;
   }
 }

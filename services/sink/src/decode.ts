@@ -41,11 +41,17 @@ export class DecisionDecoder {
   /**
    * Decodes `m` of `partition`: synchronously when it has the sink's own schema id, else through the
    * registry (a promise). Throws what the general path throws for a record that is no Decision.
+   * The bytes go to `arena` (the decoder's own unless given: the sink passes one per batch and
+   * recycles it once the batch is stored).
    */
-  decode<M extends TopicRecord>(m: M, partition: number): DecodedRecord<M> | Promise<DecodedRecord<M>> {
+  decode<M extends TopicRecord>(
+    m: M,
+    partition: number,
+    arena: ContentArena = this.arena,
+  ): DecodedRecord<M> | Promise<DecodedRecord<M>> {
     const v = m.value;
     if (this.codec.isFramedWith(v, this.schema)) {
-      const enc = this.straight ? encodeDecisionAvro(v, 5, this.arena, partition, m.offset) : undefined;
+      const enc = this.straight ? encodeDecisionAvro(v, 5, arena, partition, m.offset) : undefined;
       if (enc) return { offset: m.offset, enc, message: m, occurredMs: enc.occurredMs, decidedMs: enc.decidedMs };
       const value = this.codec.decodeSync<AvroDecision>(v, this.schema);
       if (value) return this.fromValue(m, partition, value);

@@ -35,12 +35,14 @@ import {
 import { decisionAvro, type Topics } from '@custos/schemas';
 import {
   ChainIntegrityError,
+  ContentArena,
   type ChainState,
   classifyStoreError,
   commit,
   insertPrepared,
   type Prepared,
   prepare,
+  releaseBody,
   recoverChain,
   type Store,
   writeCheckpoint,
@@ -238,26 +240,35 @@ export class Sink {
       const decoded: Decoded[] = [];
       const letters: ReturnType<DeadLetterEncoder['message']>[] = [];
       let redelivered = 0;
-      for (const m of chunk) {
-        if (BigInt(m.offset) <= state.offset) {
-          redelivered += 1;
-          continue;
+      // This chunk's decoded bytes: recycled once it is stored (or abandoned), not left to the GC.
+      const arena = new ContentArena(undefined, true);
+      try {
+        for (const m of chunk) {
+          if (BigInt(m.offset) <= state.offset) {
+            redelivered += 1;
+            continue;
+          }
+          try {
+            const d = decoder.decode(m, partition, arena);
+            decoded.push(d instanceof Promise ? await d : d);
+          } catch (err) {
+            if (isRetriable(err)) throw err; // the registry, not the record: the batch comes again
+            letters.push(this.letter(batch.topic, partition, m, 'decode', err));
+          }
         }
-        try {
-          const d = decoder.decode(m, partition);
-          decoded.push(d instanceof Promise ? await d : d);
-        } catch (err) {
-          if (isRetriable(err)) throw err; // the registry, not the record: the batch comes again
-          letters.push(this.letter(batch.topic, partition, m, 'decode', err));
+        if (redelivered > 0) {
+          this.stats.skipped += redelivered;
+          this.metrics.skipped.inc({ reason: 'redelivered' }, redelivered);
+          logger.info({ partition, redelivered, head: state.seq }, 'skipped records already stored (re-delivery)');
         }
+        if (letters.length > 0) await this.sendLetters(letters, 'decode');
+        await this.storeCandidates(state, decoded, payload, new Set());
+      } finally {
+        // Every insert reading these bytes has settled (storeCandidates awaits them), and nothing
+        // keeps the candidates: the chain's state holds ids and hashes as strings.
+        decoded.length = 0;
+        arena.release();
       }
-      if (redelivered > 0) {
-        this.stats.skipped += redelivered;
-        this.metrics.skipped.inc({ reason: 'redelivered' }, redelivered);
-        logger.info({ partition, redelivered, head: state.seq }, 'skipped records already stored (re-delivery)');
-      }
-      if (letters.length > 0) await this.sendLetters(letters, 'decode');
-      await this.storeCandidates(state, decoded, payload, new Set());
       // Offsets after everything up to lastOffset is stored or dead-lettered.
       await this.consumer!.commitOffsets([{ topic: batch.topic, partition, offset: (BigInt(lastOffset) + 1n).toString() }]);
       resolveOffset(lastOffset);
@@ -364,6 +375,8 @@ export class Sink {
       await this.opts.hooks?.afterInsert?.(state.chain, p);
     }
     commit(state, p);
+    // The insert has settled and the hook has returned: nothing reads the body again.
+    releaseBody(p);
     this.stats.rows += p.rows.length;
     this.metrics.rows.inc(p.rows.length);
     this.metrics.chainSeq.set({ chain: String(state.chain) }, state.seq);
