@@ -50,11 +50,12 @@ import {
   accessesByActor,
   accessesBySubject,
   type ChainState,
-  canonical,
   ContentArena,
+  canonical,
   commit,
   createStore,
   DECISIONS_INSERT_SETTINGS,
+  DEFAULT_SINK_BATCH_ROWS,
   emptyChain,
   INSERT_COLUMNS,
   insertLine,
@@ -82,7 +83,7 @@ const { values: args } = parseArgs({
   options: {
     rows: { type: 'string', default: '600000' },
     reps: { type: 'string', default: '5' },
-    batch: { type: 'string', default: '50000' },
+    batch: { type: 'string', default: String(DEFAULT_SINK_BATCH_ROWS) },
     'query-rows': { type: 'string', default: '10000000' },
     queries: { type: 'string', default: '200' },
     'no-kafka': { type: 'boolean', default: false },
@@ -379,9 +380,9 @@ let verifyRate = 0;
 /** 1-minute load average after each write run (other processes share the machine) */
 const loads: number[] = [];
 const only = args.only?.split(',');
-const order = (['bare', 'plain', 'bareCompact', 'chained', 'raw', ...(args.general ? (['general'] as const) : [])] as Variant[]).filter(
-  (v) => !only || only.includes(v),
-);
+const order = (
+  ['bare', 'plain', 'bareCompact', 'chained', 'raw', ...(args.general ? (['general'] as const) : [])] as Variant[]
+).filter((v) => !only || only.includes(v));
 log(`writes: ${ROWS} decisions, ${CHAINS} partitions, ${LANES} concurrently, batches of ${BATCH}, ${REPS} reps`);
 for (let rep = 0; rep < REPS; rep++) {
   for (let i = 0; i < order.length; i++) {
@@ -465,7 +466,7 @@ async function kafkaSink(): Promise<[number, number | undefined]> {
         logger,
         groupId: `${topics.decisions.name}-sink-${rates.length}`,
         metrics: createSinkMetrics(),
-        maxBatchRows: 50_000,
+        maxBatchRows: BATCH,
         straightDecode,
       });
       const c0 = process.cpuUsage();

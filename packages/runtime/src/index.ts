@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { commonEnv, createLogger, env, type Logger, parseEnv } from '@custos/config';
 import { AvroCodec, createKafka, type Kafka } from '@custos/kafka';
 import { type Topics, topics } from '@custos/schemas';
-import { createStore, migrate, retentionConfig, type Store, storeEnv } from '@custos/store';
+import { createStore, DEFAULT_SINK_BATCH_ROWS, migrate, retentionConfig, type Store, storeEnv } from '@custos/store';
 import { z } from 'zod';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -26,7 +26,7 @@ export const runtimeEnv = commonEnv.extend({
     .default(`${hostname()}-0`),
   ENFORCER_GROUP_ID: z.string().default('custos-enforcer'),
   SINK_GROUP_ID: z.string().default('custos-sink'),
-  SINK_MAX_BATCH_ROWS: env.int({ min: 1 }).default(50_000),
+  SINK_MAX_BATCH_ROWS: env.int({ min: 1 }).default(DEFAULT_SINK_BATCH_ROWS),
   TOPIC_PARTITIONS: env.int({ min: 1, max: 1000 }).default(6),
 });
 export type RuntimeEnv = z.infer<typeof runtimeEnv>;

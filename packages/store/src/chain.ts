@@ -163,7 +163,8 @@ export function releaseBody(p: Prepared): void {
   else {
     // keep the largest ones
     let min = 0;
-    for (let i = 1; i < freeBodies.length; i++) if ((freeBodies[i] as Buffer).length < (freeBodies[min] as Buffer).length) min = i;
+    for (let i = 1; i < freeBodies.length; i++)
+      if ((freeBodies[i] as Buffer).length < (freeBodies[min] as Buffer).length) min = i;
     if ((freeBodies[min] as Buffer).length < b.length) freeBodies[min] = b;
   }
 }

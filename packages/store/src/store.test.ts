@@ -1,12 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { decisionAvro, toAvro } from '@custos/schemas';
 import { describe, expect, it } from 'vitest';
-import { type Candidate, commit, emptyChain, genesisHash, linkHash, prepare, RecentIds } from './chain.js';
+import { type Candidate, commit, emptyChain, genesisHash, linkHash, prepare, RecentIds, releaseBody } from './chain.js';
 import { canonicalJson, checkSignature, signCheckpoint } from './checkpoints.js';
 import { storeEnv } from './config.js';
 import {
   type AvroDecision,
   canonical,
+  ContentArena,
   INSERT_COLUMNS,
   normalizeUuid,
   rowFromAvro,
@@ -80,6 +81,46 @@ describe('chain', () => {
     const p = prepare(s, [dupRecent, dupOld]);
     expect(p.skipped).toEqual([{ offset: '1000', eventId: dupRecent.row.event_id, reason: 'duplicate', duplicateOf: 9 }]);
     expect(p.rows.map((r) => r.event_id)).toEqual([dupOld.row.event_id]);
+  });
+
+  it('reuses a released body buffer, and only a released one, with the same bytes as a fresh one', () => {
+    const fresh = prepare(emptyChain(2, 1000), candidates(2, 0, 40));
+    const expected = Buffer.from(fresh.body);
+    const s = emptyChain(2, 1000);
+    const first = prepare(s, candidates(2, 0, 40));
+    const held = prepare(emptyChain(2, 1000), candidates(2, 0, 40));
+    expect(held.backing === first.backing).toBe(false); // not released: never shared
+    const backing = first.backing;
+    releaseBody(first);
+    expect(first.backing).toBeUndefined();
+    const again = prepare(emptyChain(2, 1000), candidates(2, 0, 40));
+    expect(again.backing === backing).toBe(true);
+    expect(Buffer.compare(again.body, expected)).toBe(0);
+    expect(Buffer.compare(held.body, expected)).toBe(0);
+  });
+});
+
+describe('content arena', () => {
+  it('hands its chunks to later recycled arenas on release, never while in use', () => {
+    const a = new ContentArena(undefined, true);
+    a.reserve(100);
+    const chunk = a.buf;
+    const b = new ContentArena(undefined, true);
+    b.reserve(100);
+    expect(b.buf === chunk).toBe(false);
+    a.release();
+    expect(a.buf.length).toBe(0);
+    const c = new ContentArena(undefined, true);
+    c.reserve(100);
+    expect(c.buf === chunk).toBe(true);
+    // a plain arena neither takes from nor gives to the free list
+    const plain = new ContentArena();
+    plain.reserve(100);
+    const own = plain.buf;
+    plain.release();
+    const d = new ContentArena(undefined, true);
+    d.reserve(100);
+    expect(d.buf === own).toBe(false);
   });
 });
 

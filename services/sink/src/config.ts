@@ -7,8 +7,8 @@ export const sinkEnv = z.object({
   SINK_MIN_BATCH_BYTES: env.int({ min: 1 }).default(1_048_576),
   /** …or this much time passed: the sink's batch by size and time */
   SINK_MAX_BATCH_WAIT_MS: env.int({ min: 1, max: 60_000 }).default(500),
-  /** most bytes fetched per partition per batch */
-  SINK_MAX_BYTES_PER_PARTITION: env.int({ min: 1024 }).default(16_777_216),
+  /** most bytes fetched per partition per batch (48 MiB: room for a full batch of ~390-byte decisions) */
+  SINK_MAX_BYTES_PER_PARTITION: env.int({ min: 1024 }).default(48 * 1_048_576),
   /** partitions (chains) stored concurrently */
   SINK_PARTITIONS_CONCURRENTLY: env.int({ min: 1, max: 64 }).default(3),
   /** an eventId among a chain's last this-many entries is a duplicate (dead-lettered, not stored) */

@@ -35,15 +35,16 @@ import {
 import { decisionAvro, type Topics } from '@custos/schemas';
 import {
   ChainIntegrityError,
-  ContentArena,
   type ChainState,
+  ContentArena,
   classifyStoreError,
   commit,
+  DEFAULT_SINK_BATCH_ROWS,
   insertPrepared,
   type Prepared,
   prepare,
-  releaseBody,
   recoverChain,
+  releaseBody,
   type Store,
   writeCheckpoint,
 } from '@custos/store';
@@ -173,7 +174,7 @@ export class Sink {
       readUncommitted: false,
       minBytes: this.opts.minBatchBytes ?? 1_048_576,
       maxWaitTimeInMs: this.opts.maxBatchWaitMs ?? 500,
-      maxBytesPerPartition: this.opts.maxBytesPerPartition ?? 16 * 1024 * 1024,
+      maxBytesPerPartition: this.opts.maxBytesPerPartition ?? 48 * 1024 * 1024,
       maxBytes: 64 * 1024 * 1024,
     });
     this.consumer = consumer;
@@ -231,7 +232,7 @@ export class Sink {
     }
     const state = await this.chainFor(partition, payload);
     if (!state) return;
-    const max = this.opts.maxBatchRows ?? 50_000;
+    const max = this.opts.maxBatchRows ?? DEFAULT_SINK_BATCH_ROWS;
     const messages = batch.messages;
     const decoder = this.decoder!;
     for (let start = 0; start < messages.length && this.alive(payload); start += max) {
