@@ -17,6 +17,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { AvroCodec, createKafka } from '../packages/kafka/src/index.js';
 import { type AccessEventInput, createAuditClient } from '../packages/sdk/src/index.js';
 import { accessEventAvro, toAvro, topics } from '../schemas/src/index.js';
@@ -154,12 +155,71 @@ interface Sample {
   s: number;
   rssMib: number;
   heapMib: number;
+  /** V8's committed heap, and of it the young generation (semi-spaces): what RSS follows */
+  heapTotalMib: number;
+  newSpaceMib: number;
   externalMib: number;
   eps: number;
 }
 
 /** Runs `step` (handles some events, returns how many) for SUSTAIN_S seconds; memory every second. */
+/**
+ * BENCH_ALLOC_PROFILE=FILE: a sampling heap profile of the sustained run that keeps objects the GC
+ * collected too (what was allocated, by call site; `--heap-prof` keeps only survivors). Diagnostics.
+ */
+async function allocProfile(): Promise<(() => Promise<void>) | undefined> {
+  const file = process.env.BENCH_ALLOC_PROFILE;
+  if (!file) return undefined;
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 16384,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  return async () => {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    writeFileSync(`${file}.${side}.heapprofile`, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
+/**
+ * BENCH_SURVIVOR_PROFILE=FILE: what would survive a scavenge — objects allocated in short windows
+ * (50 ms, every second) and still alive at the window's end, by call site. Diagnostics for V8's
+ * young-generation growth, which follows the bytes that survive scavenges.
+ */
+async function survivorProfile(): Promise<(() => Promise<void>) | undefined> {
+  const file = process.env.BENCH_SURVIVOR_PROFILE;
+  if (!file) return undefined;
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  const profiles: unknown[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      await new Promise((r) => setTimeout(r, 950));
+      if (stopped) break;
+      await session.post('HeapProfiler.startSampling', { samplingInterval: 512 });
+      await new Promise((r) => setTimeout(r, 50));
+      profiles.push((await session.post('HeapProfiler.stopSampling')).profile);
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await loop;
+    writeFileSync(`${file}.${side}.json`, JSON.stringify(profiles));
+    session.disconnect();
+  };
+}
+
 async function sustained(step: () => Promise<number>) {
+  const stopProfile = await allocProfile();
+  const stopSurvivors = await survivorProfile();
   const samples: Sample[] = [];
   let done = 0;
   let lastDone = 0;
@@ -176,7 +236,10 @@ async function sustained(step: () => Promise<number>) {
         s: +((now - t0) / 1000).toFixed(1),
         rssMib: MiB(m.rss),
         heapMib: MiB(m.heapUsed),
-        externalMib: MiB(m.external + m.arrayBuffers),
+        heapTotalMib: MiB(m.heapTotal),
+        newSpaceMib: MiB(getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_size ?? 0),
+        // arrayBuffers is part of external
+        externalMib: MiB(m.external),
         eps: Math.round(((done - lastDone) * 1000) / (now - next + 1000)),
       });
       lastDone = done;
@@ -184,6 +247,8 @@ async function sustained(step: () => Promise<number>) {
       if (now >= end) break;
     }
   }
+  await stopProfile?.();
+  await stopSurvivors?.();
   return { samples, events: done, seconds: (performance.now() - t0) / 1000, c0, t0 };
 }
 

@@ -92,7 +92,15 @@ interface SustainResult {
   replayed: number;
   baselineMib: number;
   rssMib: number;
-  samples: { s: number; rssMib: number; heapMib: number; externalMib: number; eps: number }[];
+  samples: {
+    s: number;
+    rssMib: number;
+    heapMib: number;
+    heapTotalMib: number;
+    newSpaceMib: number;
+    externalMib: number;
+    eps: number;
+  }[];
 }
 
 /** Runs one side in a fresh process (inheriting tsx's loader flags) and returns what it reports. */
@@ -109,7 +117,11 @@ function child<T>(side: 'sdk' | 'peer' | 'sustain' | 'peer-sustain', prefix: str
         `--brokers=${brokers}`,
         `--registry=${registryUrl}`,
       ],
-      { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+      // BENCH_CHILD_FLAGS: extra Node/V8 flags for the children only (diagnostics, e.g. --trace-gc-nvp)
+      {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        execArgv: [...process.execArgv, ...(process.env.BENCH_CHILD_FLAGS?.split(' ').filter(Boolean) ?? [])],
+      },
     );
     let got: { ok: true; result: T } | { ok: false; error: string } | undefined;
     p.on('message', (m) => {
@@ -151,7 +163,7 @@ async function main(): Promise<void> {
     const show = (who: string, x: SustainResult) => {
       for (const y of x.samples) {
         console.error(
-          `  ${y.s.toFixed(1).padStart(5)} s  rss ${y.rssMib} MiB  heap ${y.heapMib} MiB  external ${y.externalMib} MiB  ${y.eps} ev/s`,
+          `  ${y.s.toFixed(1).padStart(5)} s  rss ${y.rssMib} MiB  heap ${y.heapMib} of ${y.heapTotalMib} MiB (young ${y.newSpaceMib})  external ${y.externalMib} MiB  ${y.eps} ev/s`,
         );
       }
       console.error(
