@@ -6,8 +6,8 @@ import { canonicalJson, checkSignature, signCheckpoint } from './checkpoints.js'
 import { storeEnv } from './config.js';
 import {
   type AvroDecision,
-  canonical,
   ContentArena,
+  canonical,
   INSERT_COLUMNS,
   normalizeUuid,
   rowFromAvro,
