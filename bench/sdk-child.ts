@@ -151,7 +151,7 @@ async function sdk() {
   });
 }
 
-interface Sample {
+export interface Sample {
   s: number;
   rssMib: number;
   heapMib: number;
@@ -162,7 +162,21 @@ interface Sample {
   eps: number;
 }
 
-/** Runs `step` (handles some events, returns how many) for SUSTAIN_S seconds; memory every second. */
+/** An inspector session on this process, for the heap-profile diagnostics below (loaded on demand). */
+async function inspectorSession() {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  return {
+    session,
+    save(file: string, data: unknown) {
+      writeFileSync(file, JSON.stringify(data));
+      session.disconnect();
+    },
+  };
+}
+
 /**
  * BENCH_ALLOC_PROFILE=FILE: a sampling heap profile of the sustained run that keeps objects the GC
  * collected too (what was allocated, by call site; `--heap-prof` keeps only survivors). Diagnostics.
@@ -170,20 +184,16 @@ interface Sample {
 async function allocProfile(): Promise<(() => Promise<void>) | undefined> {
   const file = process.env.BENCH_ALLOC_PROFILE;
   if (!file) return undefined;
-  const { Session } = await import('node:inspector/promises');
-  const { writeFileSync } = await import('node:fs');
-  const session = new Session();
-  session.connect();
+  if (process.env.BENCH_SURVIVOR_PROFILE) {
+    throw new Error('BENCH_ALLOC_PROFILE and BENCH_SURVIVOR_PROFILE: one at a time (V8 has one sampling heap profiler)');
+  }
+  const { session, save } = await inspectorSession();
   await session.post('HeapProfiler.startSampling', {
     samplingInterval: 16384,
     includeObjectsCollectedByMajorGC: true,
     includeObjectsCollectedByMinorGC: true,
   });
-  return async () => {
-    const { profile } = await session.post('HeapProfiler.stopSampling');
-    writeFileSync(`${file}.${side}.heapprofile`, JSON.stringify(profile));
-    session.disconnect();
-  };
+  return async () => save(`${file}.${side}.heapprofile`, (await session.post('HeapProfiler.stopSampling')).profile);
 }
 
 /**
@@ -194,10 +204,7 @@ async function allocProfile(): Promise<(() => Promise<void>) | undefined> {
 async function survivorProfile(): Promise<(() => Promise<void>) | undefined> {
   const file = process.env.BENCH_SURVIVOR_PROFILE;
   if (!file) return undefined;
-  const { Session } = await import('node:inspector/promises');
-  const { writeFileSync } = await import('node:fs');
-  const session = new Session();
-  session.connect();
+  const { session, save } = await inspectorSession();
   const profiles: unknown[] = [];
   let stopped = false;
   const loop = (async () => {
@@ -212,11 +219,11 @@ async function survivorProfile(): Promise<(() => Promise<void>) | undefined> {
   return async () => {
     stopped = true;
     await loop;
-    writeFileSync(`${file}.${side}.json`, JSON.stringify(profiles));
-    session.disconnect();
+    save(`${file}.${side}.json`, profiles);
   };
 }
 
+/** Runs `step` (handles some events, returns how many) for SUSTAIN_S seconds; memory every second. */
 async function sustained(step: () => Promise<number>) {
   const stopProfile = await allocProfile();
   const stopSurvivors = await survivorProfile();

@@ -43,6 +43,7 @@ import { parseArgs } from 'node:util';
 // The root has no workspace dependencies of its own, so the packages are imported by path.
 import { createKafka, ensureTopics } from '../packages/kafka/src/index.js';
 import { topics } from '../schemas/src/index.js';
+import type { Sample } from './sdk-child.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -92,15 +93,7 @@ interface SustainResult {
   replayed: number;
   baselineMib: number;
   rssMib: number;
-  samples: {
-    s: number;
-    rssMib: number;
-    heapMib: number;
-    heapTotalMib: number;
-    newSpaceMib: number;
-    externalMib: number;
-    eps: number;
-  }[];
+  samples: Sample[];
 }
 
 /** Runs one side in a fresh process (inheriting tsx's loader flags) and returns what it reports. */
