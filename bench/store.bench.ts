@@ -242,7 +242,11 @@ async function decodeGeneral(chunk: Msg[]): Promise<AnyCandidate[]> {
  * The storage path without chaining: same decoding and lines, a constant hash. `spare`: the lane's
  * body buffer from its previous batch, reused as the sink reuses its bodies (`releaseBody`).
  */
-function prepareUnchained(state: ChainState, cands: AnyCandidate[], spare?: Buffer): { body: Buffer; last: number } {
+function prepareUnchained(
+  state: ChainState,
+  cands: AnyCandidate[],
+  spare?: Buffer,
+): { body: Buffer; backing: Buffer; last: number } {
   let size = 0;
   for (const c of cands) size += (c.enc ? c.enc.end - c.enc.start : 4096) + 160;
   const body = spare && spare.length >= size ? spare : Buffer.allocUnsafeSlow(size);
@@ -257,7 +261,7 @@ function prepareUnchained(state: ChainState, cands: AnyCandidate[], spare?: Buff
       pos += body.write(`,${state.chain},${c.offset},${seq},"${ZERO_HASH}"]`, pos, 'latin1');
     } else pos += body.write(insertLine(canonical({ ...c.row, chain_seq: seq }), ZERO_HASH), pos, 'utf8');
   }
-  return { body: body.subarray(0, pos), last: seq };
+  return { body: body.subarray(0, pos), backing: body, last: seq };
 }
 
 type Variant = 'bare' | 'bareCompact' | 'plain' | 'chained' | 'raw' | 'general';
@@ -309,7 +313,7 @@ async function runVariant(
         } else if (v === 'plain') {
           // As the sink does: a recycled arena per batch, the body buffer reused.
           const arena = new ContentArena(undefined, true);
-          const { body, last } = prepareUnchained(state, await decode(messages(chunk), arena), spares[l]);
+          const { body, backing, last } = prepareUnchained(state, await decode(messages(chunk), arena), spares[l]);
           await store.insertRaw({
             table: t,
             columns: INSERT_COLUMNS,
@@ -317,7 +321,7 @@ async function runVariant(
             body,
             settings: DECISIONS_INSERT_SETTINGS,
           });
-          spares[l] = Buffer.from(body.buffer, body.byteOffset, body.buffer.byteLength - body.byteOffset);
+          spares[l] = backing;
           arena.release();
           state.seq = last;
         } else {
