@@ -78,7 +78,11 @@ export class PrivateKafka {
       join(dir, 'log4j.properties'),
       'log4j.rootLogger=WARN, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\nlog4j.appender.stdout.layout=org.apache.log4j.PatternLayout\nlog4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n',
     );
-    const clusterId = randomBytes(16).toString('base64url').slice(0, 22);
+    // Base64url may start with '-', which StorageTool's argument parser reads as an option (the
+    // format then fails, about one run in 64); Kafka's own Uuid.randomUuid() never yields such an id.
+    let clusterId: string;
+    do clusterId = randomBytes(16).toString('base64url').slice(0, 22);
+    while (clusterId.startsWith('-'));
     execFileSync(
       'java',
       [
