@@ -312,7 +312,7 @@ async function runVariant(
           });
         } else if (v === 'plain') {
           // As the sink does: a recycled arena per batch, the body buffer reused.
-          const arena = new ContentArena(undefined, true);
+          const arena = ContentArena.recycled();
           const { body, backing, last } = prepareUnchained(state, await decode(messages(chunk), arena), spares[l]);
           await store.insertRaw({
             table: t,
@@ -325,7 +325,7 @@ async function runVariant(
           arena.release();
           state.seq = last;
         } else {
-          const arena = new ContentArena(undefined, true);
+          const arena = ContentArena.recycled();
           const p = prepare(state, await (v === 'general' ? decodeGeneral : (c: Msg[]) => decode(c, arena))(messages(chunk)));
           await insertPrepared(store, p);
           commit(state, p);

@@ -16,6 +16,7 @@
  * the insert succeeded.
  */
 import { createHash, hash as digest } from 'node:crypto';
+import { BufferPool } from './buffer-pool.js';
 import { chTimeMs, type DecisionRow, type EncodedDecision, encodeContent, type StoredDecision } from './decisions.js';
 
 export function genesisHash(chain: number): string {
@@ -131,42 +132,17 @@ export interface Prepared<R extends ChainEntry = ChainEntry> {
   token: string;
 }
 
-/**
- * Bodies given back by `releaseBody`, for later batches: the same reason as the arena's free chunks
- * (`ContentArena`): a batch's body is tens of MiB of ArrayBuffer memory, and letting each go made V8
- * run a full mark-compact every few batches. At most three are kept (the sink stores three
- * partitions at a time by default).
- */
-const freeBodies: Buffer[] = [];
-const MAX_FREE_BODIES = 3;
-
-/** The smallest free body buffer of at least `n` bytes, or a new one. */
-function takeBody(n: number): Buffer {
-  let best = -1;
-  for (let i = 0; i < freeBodies.length; i++) {
-    const b = freeBodies[i] as Buffer;
-    if (b.length >= n && (best < 0 || b.length < (freeBodies[best] as Buffer).length)) best = i;
-  }
-  if (best < 0) return Buffer.allocUnsafeSlow(n);
-  return freeBodies.splice(best, 1)[0] as Buffer;
-}
+/** Bodies given back by `releaseBody`, for later batches (three: the sink stores three partitions at once by default). */
+const bodies = new BufferPool(3);
 
 /**
  * Gives a prepared batch's body buffer to later batches. Call it only once the insert has finished
  * (its promise settled) and nothing reads `p.body` again; afterwards `p.body` holds other bytes.
  */
 export function releaseBody(p: Prepared): void {
-  const b = p.backing;
-  if (!b) return;
+  if (!p.backing) return;
+  bodies.give(p.backing);
   p.backing = undefined;
-  if (freeBodies.length < MAX_FREE_BODIES) freeBodies.push(b);
-  else {
-    // keep the largest ones
-    let min = 0;
-    for (let i = 1; i < freeBodies.length; i++)
-      if ((freeBodies[i] as Buffer).length < (freeBodies[min] as Buffer).length) min = i;
-    if ((freeBodies[min] as Buffer).length < b.length) freeBodies[min] = b;
-  }
 }
 
 /**
@@ -178,7 +154,7 @@ class BodyWriter {
   buf: Buffer;
   pos = 0;
   constructor(capacity: number) {
-    this.buf = takeBody(Math.max(1024, capacity));
+    this.buf = bodies.take(Math.max(1024, capacity));
   }
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;

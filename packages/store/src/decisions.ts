@@ -8,6 +8,7 @@
  * hash (JSONCompactEachRow), so it is built once; the verifier reads the values back and rebuilds it.
  */
 import type { Decision, DecisionV1AvroValue } from '@custos/schemas';
+import { BufferPool } from './buffer-pool.js';
 import { type Store, settingsClause } from './client.js';
 
 /** The decision and its event, as stored. */
@@ -356,36 +357,36 @@ export interface EncodedDecision {
   chain_hash: string;
 }
 
-const ARENA_CHUNK = 4 << 20;
-/**
- * Arena chunks given back by `release`, for later arenas. Every chunk the sink let go was ArrayBuffer
- * memory V8 counts towards its "external memory" trigger: each 64 MiB of it started a full
- * mark-compact of the whole heap, which cost the sink more CPU than its own JavaScript (store-notes §4).
- */
-const freeChunks: Buffer[] = [];
-const MAX_FREE_CHUNKS = 16;
+/** Arena chunks given back by `release`, for later recycled arenas. */
+const arenaChunks = new BufferPool(16);
 
 /**
  * Where encoded decisions are written: large buffers filled in turn. A plain arena's chunks are freed
- * with their last reference; a `recycled` one takes chunks from a shared free list and gives them
- * back on `release()`, once nothing decoded into it is read again.
+ * with their last reference; a recycled one (`ContentArena.recycled()`) takes chunks from a shared
+ * pool and gives them back on `release()`, once nothing decoded into it is read again.
  */
 export class ContentArena {
   buf: Buffer = Buffer.allocUnsafeSlow(0);
   pos = 0;
   private readonly taken: Buffer[] = [];
   constructor(
-    private readonly chunkBytes = ARENA_CHUNK,
-    private readonly recycled = false,
+    private readonly chunkBytes = 4 << 20,
+    private readonly pooled = false,
   ) {}
+
+  /** An arena whose chunks come from, and go back to, the shared pool. */
+  static recycled(): ContentArena {
+    return new ContentArena(undefined, true);
+  }
 
   /** Makes room for `n` more bytes at `pos`. */
   reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const size = Math.max(this.chunkBytes, n);
-    const reused = this.recycled && size === ARENA_CHUNK ? freeChunks.pop() : undefined;
-    this.buf = reused ?? Buffer.allocUnsafeSlow(size);
-    if (this.recycled) this.taken.push(this.buf);
+    if (this.pooled) {
+      this.buf = arenaChunks.take(size);
+      this.taken.push(this.buf);
+    } else this.buf = Buffer.allocUnsafeSlow(size);
     this.pos = 0;
   }
 
@@ -394,7 +395,7 @@ export class ContentArena {
    * decoded into it (an `EncodedDecision`'s bytes) is read after this.
    */
   release(): void {
-    for (const b of this.taken) if (b.length === ARENA_CHUNK && freeChunks.length < MAX_FREE_CHUNKS) freeChunks.push(b);
+    for (const b of this.taken) arenaChunks.give(b);
     this.taken.length = 0;
     this.buf = Buffer.allocUnsafeSlow(0);
     this.pos = 0;

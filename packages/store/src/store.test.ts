@@ -102,15 +102,15 @@ describe('chain', () => {
 
 describe('content arena', () => {
   it('hands its chunks to later recycled arenas on release, never while in use', () => {
-    const a = new ContentArena(undefined, true);
+    const a = ContentArena.recycled();
     a.reserve(100);
     const chunk = a.buf;
-    const b = new ContentArena(undefined, true);
+    const b = ContentArena.recycled();
     b.reserve(100);
     expect(b.buf === chunk).toBe(false);
     a.release();
     expect(a.buf.length).toBe(0);
-    const c = new ContentArena(undefined, true);
+    const c = ContentArena.recycled();
     c.reserve(100);
     expect(c.buf === chunk).toBe(true);
     // a plain arena neither takes from nor gives to the free list
@@ -118,7 +118,7 @@ describe('content arena', () => {
     plain.reserve(100);
     const own = plain.buf;
     plain.release();
-    const d = new ContentArena(undefined, true);
+    const d = ContentArena.recycled();
     d.reserve(100);
     expect(d.buf === own).toBe(false);
   });

@@ -242,7 +242,7 @@ export class Sink {
       const letters: ReturnType<DeadLetterEncoder['message']>[] = [];
       let redelivered = 0;
       // This chunk's decoded bytes: recycled once it is stored (or abandoned), not left to the GC.
-      const arena = new ContentArena(undefined, true);
+      const arena = ContentArena.recycled();
       try {
         for (const m of chunk) {
           if (BigInt(m.offset) <= state.offset) {
@@ -265,9 +265,8 @@ export class Sink {
         if (letters.length > 0) await this.sendLetters(letters, 'decode');
         await this.storeCandidates(state, decoded, payload, new Set());
       } finally {
-        // Every insert reading these bytes has settled (storeCandidates awaits them), and nothing
-        // keeps the candidates: the chain's state holds ids and hashes as strings.
-        decoded.length = 0;
+        // Only prepare() reads these bytes (into the body), and nothing keeps the candidates: the
+        // chain's state holds ids and hashes as strings.
         arena.release();
       }
       // Offsets after everything up to lastOffset is stored or dead-lettered.
