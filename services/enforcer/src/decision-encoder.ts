@@ -8,7 +8,7 @@
  */
 import type { RegisteredSchema } from '@custos/kafka';
 import type { Judgement } from '@custos/policy';
-import { decisionAvro, writeAvroLong, writeAvroString } from '@custos/schemas';
+import { accessEventAvro, decisionAvro, toAvro, writeAvroLong, writeAvroString } from '@custos/schemas';
 import type { DecodedEvent } from './decode.js';
 
 const HEAD_FIELDS = ['eventId', 'decidedAt', 'outcome', 'reasons', 'basis', 'policyVersion', 'event'];
@@ -47,7 +47,7 @@ export class DecisionEncoder {
         reasons: j.reasons,
         basis: j.basis,
         policyVersion: j.policyVersion,
-        event: e.avro,
+        event: e.avro ?? toAvro(accessEventAvro, e.event),
       });
     }
     const { reasons, basis } = j;

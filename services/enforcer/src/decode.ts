@@ -5,6 +5,9 @@
  * seen, decoding needs no I/O, so this keeps a synchronous decoder per writer schema id and only the
  * first record of a new id (or a badly framed one) goes through the async codec.
  *
+ * Records in the reader's own schema are read by hand (access-event-reader.ts: decode and the checks
+ * below in one pass, no avsc); whatever that reader is unsure of takes the avsc path.
+ *
  * Validation has a fast path too: a record that Avro decoded is already structurally an AccessEvent,
  * so what is left of the contract (non-empty, untrimmed ids; ≥ 1 category; a uuid; sane timestamps;
  * a recipient for share/disclose; recordCount ≥ 1) is checked by hand and the JSON form built
@@ -15,13 +18,15 @@
 import { type AvroCodec, DecodeError, isRetriable, type RegisteredSchema } from '@custos/kafka';
 import { formatInstant, LAST_4_DIGIT_YEAR_MS } from '@custos/policy';
 import { type AccessEvent, accessEventAvro, fromAvro, parseAccessEvent, toAvro, ValidationError } from '@custos/schemas';
+import { layoutOf, READER_LAYOUT, readAccessEvent } from './access-event-reader.js';
 
 /** A valid event, its time in ms, and its Avro form (to embed in the decision without re-converting). */
 export interface DecodedEvent {
   ok: true;
   event: AccessEvent;
   time: number;
-  avro: Record<string, unknown>;
+  /** absent when read by hand (then `body` is there); `toAvro(accessEventAvro, event)` is the same */
+  avro?: Record<string, unknown>;
   /** the Avro body as received, when it is already the canonical event in the reader's schema */
   body?: Buffer;
 }
@@ -84,6 +89,7 @@ export function fastAccessEvent(v: Avro): AccessEvent | undefined {
     !clean(source.service) ||
     categories.length === 0 ||
     !(v.recordCount >= 1) ||
+    v.recordCount > 2_147_483_647 || // avsc reads an int of any size; the contract's maximum
     (v.dataCollectedAt !== null && !goodTime(v.dataCollectedAt)) ||
     ((v.action === 'share' || v.action === 'disclose') && v.recipient === null)
   ) {
@@ -143,12 +149,15 @@ type BodyDecoder = (body: Buffer) => unknown;
 
 export class AccessEventDecoder {
   private readonly decoders = new Map<number, BodyDecoder>();
+  /** the reader schema is the one access-event-reader.ts reads */
+  private readonly byHand: boolean;
 
   constructor(
     private readonly codec: AvroCodec,
     private readonly reader: RegisteredSchema,
   ) {
     this.decoders.set(reader.id, (body) => reader.type.fromBuffer(body));
+    this.byHand = layoutOf(reader.type.schema()) === READER_LAYOUT;
   }
 
   /** Synchronous when the record's schema id is known; undefined means "use decode()". */
@@ -158,6 +167,10 @@ export class AccessEventDecoder {
     const decoder = this.decoders.get(id);
     if (decoder === undefined) return undefined;
     const body = buf.subarray(5);
+    if (id === this.reader.id && this.byHand) {
+      const read = readAccessEvent(body);
+      if (read !== undefined) return { ok: true, event: read.event, time: read.time, body };
+    }
     let value: unknown;
     try {
       value = decoder(body);

@@ -1,0 +1,309 @@
+/**
+ * AccessEvent Avro bodies written in the reader's own schema → valid events, in one pass, without
+ * avsc: the fields are read the way avsc's Tap reads them and the contract's remaining rules (those
+ * of decode.ts's fastAccessEvent) are checked as they come, building the event's JSON form directly
+ * (no Avro-form object in between). Anything it cannot vouch for — a contract violation, bytes avsc
+ * would reject or that are unusual (negative block counts, truncation, trailing bytes, unsafe
+ * longs) — gives undefined, and the record takes the avsc path, which decides and words the error.
+ * access-event-reader.test.ts checks it equal to avsc + fastAccessEvent.
+ *
+ * Short ASCII strings of the fields that repeat (tenant, actor, subject, categories, purpose, …) are
+ * interned: the same string object comes back for the same bytes, so no string is made for them
+ * and the policy's Map lookups find their hash already computed.
+ */
+import { formatInstant, LAST_4_DIGIT_YEAR_MS } from '@custos/policy';
+import type { AccessEvent } from '@custos/schemas';
+
+type Actor = AccessEvent['actor'];
+type Subject = AccessEvent['subject'];
+type Recipient = NonNullable<AccessEvent['recipient']>;
+
+const ACTOR_TYPES: readonly Actor['type'][] = ['staff', 'processor'];
+const SUBJECT_TYPES: readonly Subject['type'][] = ['customer', 'user', 'employee', 'client_contact'];
+const ACTIONS: readonly AccessEvent['action'][] = ['read', 'create', 'update', 'delete', 'export', 'share', 'disclose'];
+const RECIPIENT_TYPES: readonly Recipient['type'][] = ['processor', 'third_party', 'authority'];
+
+/** The layout this reader is written for (see layoutOf); a reader schema of any other layout is not read here. */
+export const READER_LAYOUT =
+  '{eventId:string,occurredAt:long,tenantId:string,actor:{id:string,type:enum(staff|processor)},' +
+  'subject:{id:string,type:enum(customer|user|employee|client_contact)},categories:[string],' +
+  'fields:null|[string],action:enum(read|create|update|delete|export|share|disclose),purpose:string,' +
+  'recipient:null|{id:string,type:enum(processor|third_party|authority)},legalBasis:null|string,' +
+  'dataCollectedAt:null|long,recordCount:int,' +
+  'source:{service:string,requestId:null|string,traceId:null|string,ip:null|string},attributes:null|{string}}';
+
+/** What decides how a schema's binary form reads: field order and types, enum symbols (no names, docs, defaults). */
+export function layoutOf(schema: unknown): string {
+  if (typeof schema === 'string') return schema;
+  if (Array.isArray(schema)) return schema.map(layoutOf).join('|');
+  if (schema === null || typeof schema !== 'object') return '?';
+  const s = schema as { type?: unknown; fields?: unknown; symbols?: unknown; items?: unknown; values?: unknown };
+  switch (s.type) {
+    case 'record':
+      return `{${Array.isArray(s.fields) ? s.fields.map((f: { name?: unknown; type?: unknown }) => `${String(f.name)}:${layoutOf(f.type)}`).join(',') : '?'}}`;
+    case 'enum':
+      return `enum(${Array.isArray(s.symbols) ? s.symbols.join('|') : '?'})`;
+    case 'array':
+      return `[${layoutOf(s.items)}]`;
+    case 'map':
+      return `{${layoutOf(s.values)}}`;
+    default:
+      return layoutOf(s.type);
+  }
+}
+
+/** thrown (preallocated, no stack) when the bytes are for avsc to judge; caught in readAccessEvent */
+const UNSURE: unknown = Symbol('unsure');
+
+const INTERN_SLOTS = 4096; // power of 2
+const INTERN_MAX_LEN = 64;
+
+/** JS whitespace as String#trim() removes it, ASCII part */
+const isAsciiSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
+
+/** non-empty and unchanged by the contract's trim() (as decode.ts's clean) */
+function clean(s: string): boolean {
+  const n = s.length;
+  if (n === 0) return false;
+  const first = s.charCodeAt(0);
+  const last = s.charCodeAt(n - 1);
+  // trim() only looks at the ends; ASCII ends that are not space are the common case
+  if (first < 0x80 && last < 0x80) return !isAsciiSpace(first) && !isAsciiSpace(last);
+  return s.trim().length === n;
+}
+
+const goodTime = (ms: number) => Number.isInteger(ms) && ms >= 0 && ms <= LAST_4_DIGIT_YEAR_MS;
+
+/** avsc's Tap, for reading only, refusing to read past the end (throws UNSURE) */
+class Tap {
+  buf: Buffer = Buffer.alloc(0);
+  pos = 0;
+  end = 0;
+  private readonly interned: (string | undefined)[] = new Array(INTERN_SLOTS).fill(undefined);
+
+  /** avsc's Tap#readLong (also its readInt) */
+  varint(): number {
+    const buf = this.buf;
+    const end = this.end;
+    let pos = this.pos;
+    let n = 0;
+    let k = 0;
+    let b: number;
+    let h: number;
+    do {
+      if (pos >= end) throw UNSURE;
+      b = buf[pos++]!;
+      h = b & 0x80;
+      n |= (b & 0x7f) << k;
+      k += 7;
+    } while (h && k < 28);
+    if (h) {
+      // as avsc: float arithmetic past 28 bits
+      let f = n;
+      let fk = 268435456;
+      do {
+        if (pos >= end) throw UNSURE;
+        b = buf[pos++]!;
+        f += (b & 0x7f) * fk;
+        fk *= 128;
+      } while (b & 0x80);
+      this.pos = pos;
+      return (f % 2 ? -(f + 1) : f) / 2;
+    }
+    this.pos = pos;
+    return (n >> 1) ^ -(n & 1);
+  }
+
+  /** a string's byte length, checked against what is left */
+  private strLen(): number {
+    const len = this.varint();
+    if (len < 0 || len > this.end - this.pos) throw UNSURE;
+    return len;
+  }
+
+  /** An ASCII string as `Buffer#utf8Slice` (what avsc uses) makes it, any other through it. */
+  string(): string {
+    const len = this.strLen();
+    const buf = this.buf;
+    const a = this.pos;
+    const z = a + len;
+    this.pos = z;
+    for (let i = a; i < z; i++) if (buf[i]! >= 0x80) return buf.toString('utf8', a, z);
+    return buf.toString('latin1', a, z);
+  }
+
+  /** string(), the same string object for the same short ASCII bytes (one slot per hash: a cache, not a set) */
+  internedString(): string {
+    const len = this.strLen();
+    const buf = this.buf;
+    const a = this.pos;
+    const z = a + len;
+    this.pos = z;
+    if (len > INTERN_MAX_LEN) return buf.toString('utf8', a, z);
+    let h = 0x811c9dc5; // FNV-1a
+    let high = 0;
+    for (let i = a; i < z; i++) {
+      const c = buf[i]!;
+      high |= c;
+      h = Math.imul(h ^ c, 16777619);
+    }
+    if (high >= 0x80) return buf.toString('utf8', a, z);
+    const slot = (h >>> 0) & (INTERN_SLOTS - 1);
+    const cached = this.interned[slot];
+    if (cached !== undefined && cached.length === len) {
+      let i = 0;
+      while (i < len && cached.charCodeAt(i) === buf[a + i]) i++;
+      if (i === len) return cached;
+    }
+    const s = buf.toString('latin1', a, z);
+    this.interned[slot] = s;
+    return s;
+  }
+
+  symbol<T>(symbols: readonly T[]): T {
+    const s = symbols[this.varint()];
+    if (s === undefined) throw UNSURE;
+    return s;
+  }
+
+  /** union [null, x]: true when x follows */
+  present(): boolean {
+    const i = this.varint();
+    if (i === 0) return false;
+    if (i === 1) return true;
+    throw UNSURE;
+  }
+
+  /** a block count; negative counts (followed by a byte size) are legal Avro but left to avsc */
+  private blockCount(): number {
+    const n = this.varint();
+    if (n < 0) throw UNSURE;
+    return n;
+  }
+
+  stringArray(): string[] {
+    const out: string[] = [];
+    for (let n = this.blockCount(); n > 0; n = this.blockCount()) {
+      while (n-- > 0) out.push(this.internedString());
+    }
+    return out;
+  }
+
+  /** avsc's MapType: a plain object, keys assigned in order */
+  stringMap(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (let n = this.blockCount(); n > 0; n = this.blockCount()) {
+      while (n-- > 0) {
+        const key = this.string();
+        out[key] = this.string();
+      }
+    }
+    return out;
+  }
+
+  /** zod's z.guid() on the 36 bytes at `p` (ASCII: the string is then those bytes) */
+  guidAt(p: number): boolean {
+    const buf = this.buf;
+    for (let i = 0; i < 36; i++) {
+      const c = buf[p + i]!;
+      if (i === 8 || i === 13 || i === 18 || i === 23) {
+        if (c !== 45) return false;
+      } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70))) return false;
+    }
+    return true;
+  }
+}
+
+// One tap for all: reading is synchronous and not re-entrant.
+const tap = new Tap();
+
+export interface ReadEvent {
+  event: AccessEvent;
+  /** occurredAt, epoch ms */
+  time: number;
+}
+
+/** A valid event from `body` (the reader's own schema), or undefined: take the avsc path. */
+export function readAccessEvent(body: Buffer): ReadEvent | undefined {
+  tap.buf = body;
+  tap.pos = 0;
+  tap.end = body.length;
+  try {
+    return read(tap);
+  } catch (err) {
+    if (err === UNSURE) return undefined;
+    throw err;
+  }
+}
+
+function read(t: Tap): ReadEvent | undefined {
+  // eventId: a guid is 36 ASCII bytes, length byte 72
+  if (t.end < 37 || t.buf[0] !== 72 || !t.guidAt(1)) return undefined;
+  const eventId = t.buf.toString('latin1', 1, 37);
+  t.pos = 37;
+  const time = t.varint();
+  if (!goodTime(time)) return undefined;
+  const tenantId = t.internedString();
+  const actorId = t.internedString();
+  const actorType = t.symbol(ACTOR_TYPES);
+  const subjectId = t.internedString();
+  const subjectType = t.symbol(SUBJECT_TYPES);
+  const categories = t.stringArray();
+  const fields = t.present() ? t.stringArray() : null;
+  const action = t.symbol(ACTIONS);
+  const purpose = t.internedString();
+  let recipient: Recipient | null = null;
+  if (t.present()) {
+    const id = t.internedString();
+    recipient = { id, type: t.symbol(RECIPIENT_TYPES) };
+  }
+  const legalBasis = t.present() ? t.internedString() : null;
+  const collected = t.present() ? t.varint() : null;
+  const recordCount = t.varint();
+  if (recordCount > 2_147_483_647) return undefined; // not an Avro int (avsc reads it anyway); left to the contract
+  const service = t.internedString();
+  const requestId = t.present() ? t.string() : null;
+  const traceId = t.present() ? t.string() : null;
+  const ip = t.present() ? t.string() : null;
+  const attributes = t.present() ? t.stringMap() : null;
+  if (t.pos !== t.end) return undefined; // avsc: trailing data
+
+  if (
+    !clean(tenantId) ||
+    !clean(actorId) ||
+    !clean(subjectId) ||
+    !clean(purpose) ||
+    !clean(service) ||
+    categories.length === 0 ||
+    !(recordCount >= 1) ||
+    (collected !== null && !goodTime(collected)) ||
+    ((action === 'share' || action === 'disclose') && recipient === null)
+  ) {
+    return undefined;
+  }
+  for (let i = 0; i < categories.length; i++) if (!clean(categories[i]!)) return undefined;
+
+  // Built as fastAccessEvent builds it (same keys, same order).
+  const source: AccessEvent['source'] = { service };
+  if (requestId !== null) source.requestId = requestId;
+  if (traceId !== null) source.traceId = traceId;
+  if (ip !== null) source.ip = ip;
+  const event: AccessEvent = {
+    eventId,
+    occurredAt: formatInstant(time),
+    tenantId,
+    actor: { id: actorId, type: actorType },
+    subject: { id: subjectId, type: subjectType },
+    categories,
+    action,
+    purpose,
+    recordCount,
+    source,
+  };
+  if (fields !== null) event.fields = fields;
+  if (recipient !== null) event.recipient = recipient;
+  if (legalBasis !== null) event.legalBasis = legalBasis;
+  if (collected !== null) event.dataCollectedAt = formatInstant(collected);
+  if (attributes !== null) event.attributes = attributes;
+  return { event, time };
+}
