@@ -152,7 +152,15 @@ async function pass(v: Variant, stage: Stage, keep = false): Promise<unknown> {
         const o = await local.judgeBatch({ partition: 0, values: slice, replayCount: 0, now: NOW, wantDecisions: false });
         if (o.failures.length > 0) throw new Error(`${v.label}: ${o.failures.length} failures, first ${o.failures[0]!.message}`);
         const { message } = packOutput(0, o);
-        if (keep && message.t === 'result') packed.push(Buffer.from(message.buf));
+        // (the packed buffer may go on past its decisions)
+        if (keep && message.t === 'result')
+          packed.push(
+            Buffer.from(
+              message.buf,
+              0,
+              message.lens.reduce((a, b) => a + b, 0),
+            ),
+          );
       }
       return packed;
     }

@@ -4,12 +4,12 @@
  * embeds (and needed no normalising), its bytes are copied in as they are: only the decision's own
  * fields are encoded — by hand, the way avsc writes them (decode.test.ts checks byte equality with
  * avsc's full encode), with the few strings that repeat (policy version, basis ids, rule codes)
- * encoded once, straight into a buffer of the decision's exact size. Otherwise the whole decision is
- * encoded from its Avro form.
+ * encoded once, straight into the batch's DecisionArena. Otherwise the whole decision is encoded
+ * from its Avro form.
  */
 import type { RegisteredSchema } from '@custos/kafka';
 import type { Judgement } from '@custos/policy';
-import { accessEventAvro, decisionAvro, toAvro, writeAvroLong, writeAvroString, writeAvroUtf8Short } from '@custos/schemas';
+import { accessEventAvro, decisionAvro, toAvro, writeAvroLong, writeAvroString } from '@custos/schemas';
 import type { DecodedEvent } from './decode.js';
 
 const HEAD_FIELDS = ['eventId', 'decidedAt', 'outcome', 'reasons', 'basis', 'policyVersion', 'event'];
@@ -18,27 +18,63 @@ const OUTCOME_INDEX: Readonly<Record<Judgement['outcome'], number>> = { allow: 0
 /** repeated strings kept encoded (policy version, basis ids, rule codes): a small set; bounded anyway */
 const MAX_CACHED = 4096;
 
-/** bytes of `n` as writeAvroLong writes it */
-function avroLongSize(n: number): number {
-  let f = n >= 0 ? n * 2 : -n * 2 - 1;
-  let size = 1;
-  while (f >= 128) {
-    f = Math.floor(f / 128);
-    size++;
-  }
-  return size;
+/**
+ * writeAvroString for reason messages, with room for 10 + 3 × length bytes. A message of 65–2730
+ * UTF-16 units has 65–8190 UTF-8 bytes: a two-byte length, and avsc writes it with utf8Write; so it
+ * is written first and its length after, without measuring it twice.
+ */
+function writeMessage(b: Buffer, p: number, s: string): number {
+  const n = s.length;
+  if (n <= 64 || n > 2730) return writeAvroString(b, p, s);
+  const len = b.write(s, p + 2, 3 * n, 'utf8');
+  writeAvroLong(b, p, len);
+  return p + 2 + len;
 }
 
-const avroStringSize = (s: string) => {
-  const len = Buffer.byteLength(s, 'utf8');
-  return avroLongSize(len) + len;
-};
+/**
+ * Where a batch's decisions are written, back to back from byte 0 of a buffer of their own: no
+ * allocation per decision, and the judging worker transfers that buffer as it is (`packed`) instead
+ * of copying the decisions into one. Grows by copying what it holds (views taken before stay valid).
+ */
+export class DecisionArena {
+  private buf: Buffer;
+  used = 0;
+
+  constructor(bytes: number) {
+    this.buf = Buffer.allocUnsafeSlow(Math.max(bytes, 1024));
+  }
+
+  /** the buffer, with room for `n` bytes from `used` */
+  room(n: number): Buffer {
+    if (this.used + n > this.buf.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.used + n));
+      bigger.set(this.buf.subarray(0, this.used));
+      this.buf = bigger;
+    }
+    return this.buf;
+  }
+
+  /** [start, end) as written, now in use */
+  take(start: number, end: number): Buffer {
+    this.used = end;
+    return this.buf.subarray(start, end);
+  }
+
+  /**
+   * What was written, from byte 0 of an ArrayBuffer of its own, maybe followed by unused room (copied
+   * to one of its own size when that room is most of it).
+   */
+  packed(): ArrayBuffer {
+    if (this.used * 2 >= this.buf.length) return this.buf.buffer as ArrayBuffer;
+    const exact = Buffer.allocUnsafeSlow(this.used);
+    exact.set(this.buf.subarray(0, this.used));
+    return exact.buffer as ArrayBuffer;
+  }
+}
 
 export class DecisionEncoder {
   /** the decision's own fields come first and the event last: the fast path applies */
   private readonly spliceable: boolean;
-  /** UTF-8 byte lengths of the reason messages being written */
-  private readonly messageBytes: number[] = [];
   private readonly encoded = new Map<string, Buffer>();
 
   constructor(private readonly schema: RegisteredSchema) {
@@ -56,10 +92,15 @@ export class DecisionEncoder {
     return b;
   }
 
-  encode(e: DecodedEvent, j: Judgement, decidedAt: number): Buffer {
+  /**
+   * The decision's framed bytes, written into `arena` after what it holds (a batch's decisions go
+   * back to back into one arena; see DecisionArena). Without one, into an arena of its own.
+   */
+  encode(e: DecodedEvent, j: Judgement, decidedAt: number, arena?: DecisionArena): Buffer {
     const eventId = e.event.eventId;
-    if (!this.spliceable || e.body === undefined) {
-      return this.schema.encode({
+    const body = e.body;
+    if (!this.spliceable || body === undefined) {
+      const full = this.schema.encode({
         eventId,
         decidedAt,
         outcome: j.outcome,
@@ -68,39 +109,33 @@ export class DecisionEncoder {
         policyVersion: j.policyVersion,
         event: e.avro ?? toAvro(accessEventAvro, e.event),
       });
+      if (arena === undefined) return full;
+      const at = arena.used;
+      arena.room(full.length).set(full, at);
+      return arena.take(at, at + full.length);
     }
-    const body = e.body;
     const { reasons, basis } = j;
     const version = this.cached(j.policyVersion);
     // The body starts with the eventId; a valid one is a guid, 36 ASCII bytes after a length byte of
     // 72, which is also how the decision writes it: those 37 bytes are reused.
     const idInBody = body[0] === 72 && body.length >= 37;
-    // The head's exact size first (the messages' byte lengths are needed for their varints anyway),
-    // then everything is written straight into the decision.
-    let n = 5 + (idInBody ? 37 : avroStringSize(eventId)) + avroLongSize(decidedAt) + 1 + 1 + 1 + version.length;
-    if (reasons.length > 0) {
-      n += avroLongSize(reasons.length);
-      const lens = this.messageBytes;
-      for (let i = 0; i < reasons.length; i++) {
-        const r = reasons[i]!;
-        const len = Buffer.byteLength(r.message, 'utf8');
-        lens[i] = len;
-        n += this.cached(r.code).length + avroLongSize(len) + len;
-      }
+    // Upper bound: varints ≤ 10 bytes, UTF-8 ≤ 3 bytes per UTF-16 unit.
+    let bound = 5 + (idInBody ? 37 : 10 + 3 * eventId.length) + 10 + 1 + 10 + 1 + 10 + 1 + version.length + body.length;
+    for (let i = 0; i < reasons.length; i++) {
+      const r = reasons[i]!;
+      bound += this.cached(r.code).length + 10 + 3 * r.message.length;
     }
-    if (basis.length > 0) {
-      n += avroLongSize(basis.length);
-      for (let i = 0; i < basis.length; i++) n += this.cached(basis[i]!).length;
-    }
-    const out = Buffer.allocUnsafe(n + body.length);
-    out.set(body, n);
-    out[0] = 0;
-    out.writeUInt32BE(this.schema.id, 1);
-    let pos: number;
+    for (let i = 0; i < basis.length; i++) bound += this.cached(basis[i]!).length;
+    const a = arena ?? new DecisionArena(bound);
+    const start = a.used;
+    const out = a.room(bound);
+    out[start] = 0;
+    out.writeUInt32BE(this.schema.id, start + 1);
+    let pos = start + 5;
     if (idInBody) {
-      out.copyWithin(5, n, n + 37);
-      pos = 42;
-    } else pos = writeAvroString(out, 5, eventId);
+      for (let i = 0; i < 37; i++) out[pos + i] = body[i]!;
+      pos += 37;
+    } else pos = writeAvroString(out, pos, eventId);
     pos = writeAvroLong(out, pos, decidedAt);
     out[pos++] = OUTCOME_INDEX[j.outcome];
     if (reasons.length > 0) {
@@ -110,10 +145,7 @@ export class DecisionEncoder {
         const code = this.cached(r.code);
         out.set(code, pos);
         pos += code.length;
-        // as writeAvroString, with the length already known
-        const len = this.messageBytes[i]!;
-        pos = writeAvroLong(out, pos, len);
-        pos = len > 64 ? pos + out.write(r.message, pos, len, 'utf8') : writeAvroUtf8Short(out, pos, r.message);
+        pos = writeMessage(out, pos, r.message);
       }
     }
     out[pos++] = 0;
@@ -127,6 +159,8 @@ export class DecisionEncoder {
     }
     out[pos++] = 0;
     out.set(version, pos);
-    return out;
+    pos += version.length;
+    out.set(body, pos);
+    return a.take(start, pos + body.length);
   }
 }

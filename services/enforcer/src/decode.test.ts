@@ -5,7 +5,7 @@ import { accessEventAvro, decisionAvro, fromAvro, parseAccessEvent, toAvro } fro
 import avro from 'avsc';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DecisionEncoder } from './decision-encoder.js';
+import { DecisionArena, DecisionEncoder } from './decision-encoder.js';
 import { AccessEventDecoder, type DecodedEvent, isGuid, toEvent } from './decode.js';
 
 const eventType = avro.Type.forSchema(accessEventAvro as unknown as avro.Schema);
@@ -44,6 +44,22 @@ const avroEvent = fc.record({
   source: fc.record({ service: text, requestId: nullable(text), traceId: nullable(text), ip: nullable(text) }),
   attributes: nullable(fc.dictionary(fc.string({ maxLength: 3 }), fc.string({ maxLength: 3 }), { maxKeys: 2 })),
 });
+
+/** events the fast path accepts (varied where the contract allows) */
+const validAvroEvent = avroEvent.map((e) => ({
+  ...e,
+  eventId: '0190a000-0000-7000-8000-000000000001',
+  occurredAt: Math.abs(e.occurredAt) % 253_402_300_800_000,
+  tenantId: 'spera',
+  actor: { ...e.actor, id: 's-asha' },
+  subject: { ...e.subject, id: 'c1' },
+  categories: ['personal.contact'],
+  purpose: 'service.support',
+  recipient: e.recipient ?? { id: 'p1', type: 'processor' },
+  dataCollectedAt: null,
+  recordCount: 1,
+  source: { ...e.source, service: 'crm' },
+}));
 
 /** the contract's way: Avro form → JSON form → parseAccessEvent */
 function slow(v: unknown) {
@@ -174,6 +190,45 @@ describe('DecisionEncoder', () => {
         },
       ),
       { numRuns: 3000 },
+    );
+  });
+
+  it("writes a batch's decisions back to back into one arena, growing it as needed", () => {
+    const schema = registered(9, decisionType);
+    const encoder = new DecisionEncoder(schema);
+    const decoder = new AccessEventDecoder({} as AvroCodec, registered(7, eventType));
+    const judgement = fc.record({
+      outcome: fc.constantFrom('allow' as const, 'flag' as const, 'deny' as const),
+      reasons: fc.array(fc.record({ code: fc.constantFrom(...RULE_CODES), message: message }), { maxLength: 2 }),
+      basis: fc.array(fc.string({ maxLength: 10 }), { maxLength: 2 }),
+      policyVersion: fc.constant('v1+sha256:abc'),
+    });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(validAvroEvent, judgement), { maxLength: 30 }), fc.nat({ max: 3000 }), (batch, size) => {
+        const arena = new DecisionArena(size);
+        const written: Buffer[] = [];
+        const want: Buffer[] = [];
+        for (const [raw, j] of batch) {
+          const r = decoder.tryDecode(frame(7, eventType.toBuffer(raw)));
+          if (r === undefined || !r.ok) continue;
+          written.push(encoder.encode(r, j, 1_700_000_000_000, arena));
+          want.push(
+            schema.encode({
+              eventId: r.event.eventId,
+              decidedAt: 1_700_000_000_000,
+              ...j,
+              event: toAvro(accessEventAvro, r.event),
+            }),
+          );
+        }
+        for (let i = 0; i < written.length; i++) expect(written[i]!.equals(want[i]!)).toBe(true);
+        // what a worker transfers: the decisions back to back from byte 0 (then maybe unused room)
+        const all = Buffer.concat(want);
+        const packed = arena.packed();
+        expect(packed.byteLength).toBeGreaterThanOrEqual(all.length);
+        expect(Buffer.from(packed, 0, all.length).equals(all)).toBe(true);
+      }),
+      { numRuns: 300 },
     );
   });
 

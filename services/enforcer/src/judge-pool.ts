@@ -46,7 +46,7 @@ export type FromWorker =
       buf: ArrayBuffer;
       lens: Int32Array;
       index: Int32Array;
-      out: Omit<BatchOutput, 'decisions' | 'decisionIndex'>;
+      out: Omit<BatchOutput, 'decisions' | 'decisionIndex' | 'packed'>;
     }
   | { t: 'error'; id: number; name: string; message: string; retriable: boolean };
 
@@ -60,7 +60,7 @@ export function packValues(values: readonly (Buffer | null)[]): { buf: ArrayBuff
     const v = values[i] ?? null;
     if (v === null) lens[i] = -1;
     else {
-      v.copy(all, pos);
+      all.set(v, pos);
       pos += v.length;
       lens[i] = v.length;
     }
@@ -83,9 +83,17 @@ export function unpackValues(buf: ArrayBuffer, lens: Int32Array): (Buffer | null
 }
 
 export function packOutput(id: number, o: BatchOutput): { message: FromWorker; transfer: ArrayBuffer[] } {
-  const { buf, lens } = packValues(o.decisions);
-  const index = Int32Array.from(o.decisionIndex);
-  const { decisions: _d, decisionIndex: _i, ...rest } = o;
+  const { decisions, decisionIndex, packed, ...rest } = o;
+  let buf: ArrayBuffer;
+  let lens: Int32Array;
+  if (packed === undefined) ({ buf, lens } = packValues(decisions));
+  else {
+    // already back to back in a buffer of their own: sent as it is
+    buf = packed;
+    lens = new Int32Array(decisions.length);
+    for (let i = 0; i < decisions.length; i++) lens[i] = decisions[i]!.length;
+  }
+  const index = Int32Array.from(decisionIndex);
   return {
     message: { t: 'result', id, buf, lens, index, out: rest },
     transfer: [buf, lens.buffer as ArrayBuffer, index.buffer as ArrayBuffer],
