@@ -219,6 +219,19 @@ describe('agreements', () => {
       codes(judge({ action: 'share', categories, purpose, recipient: { id: 'p-helpdeskly', type: 'processor' } }));
     expect(helpdesk(['personal.contact', 'client.customer'])).toEqual([]);
     expect(helpdesk(['personal.contact', 'client.financial'])).toEqual(['NO_AGREEMENT', 'ROLE_NOT_AUTHORIZED']);
+    const shareBoth = () =>
+      judge({
+        action: 'share',
+        categories: ['personal.contact', 'client.financial'],
+        purpose: 'service.support',
+        recipient: { id: 'p-helpdeskly', type: 'processor' },
+      });
+    const j = shareBoth();
+    expect(j.reasons.find((r) => r.code === 'NO_AGREEMENT')?.message).toBe(
+      'Sharing with Helpdeskly (p-helpdeskly, processor) needs an agreement covering personal.contact, client.financial for service.support; its agreements: AG-HELPDESKLY-2024 (personal.identity, personal.contact, client.customer for service.support, 2024-03-01 to 2027-02-28)',
+    );
+    // the agreements' text is made once per party: the same the second time
+    expect(shareBoth().reasons).toEqual(j.reasons);
   });
   it('denies sharing with a third party or an unknown recipient', () => {
     const share = (id: string) => codes(judge({ action: 'share', recipient: { id, type: 'third_party' } }));
@@ -422,7 +435,13 @@ describe('bulk access', () => {
     expect(read(bulk, T + 201, 'c-1').outcome).toBe('allow'); // repeat subject: still 200
     const j = read(bulk, T + 202, 'c-201');
     expect(codes(j)).toEqual(['BULK_ACCESS']);
-    expect(j.reasons[0]?.message).toContain('201 distinct subjects within 600 s');
+    expect(j.reasons[0]?.message).toBe(
+      'Asha Rao (s-asha) touched 201 distinct subjects within 600 s up to 2026-03-02T10:00:00.202Z (limit 200)',
+    );
+    const both = read(bulk, T + 203, 'c-202', { recordCount: 501 });
+    expect(both.reasons[0]?.message).toBe(
+      'Asha Rao (s-asha) touched 501 records in one event (limit 500) and 202 distinct subjects within 600 s up to 2026-03-02T10:00:00.203Z (limit 200)',
+    );
   });
   it('excludes t − w and includes t', () => {
     const run = (firstAt: number) => {

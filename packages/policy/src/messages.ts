@@ -13,7 +13,8 @@ import {
 import { formatDay, formatInstant } from './dates.js';
 import type { StoredChange } from './subject-state.js';
 
-const list = (xs: readonly string[]) => [...new Set(xs)].join(', ');
+// one item (most events have one category) needs no de-duplication
+const list = (xs: readonly string[]) => (xs.length === 1 ? xs[0]! : [...new Set(xs)].join(', '));
 const quoted = (xs: readonly string[]) => [...new Set(xs)].map((x) => `"${x}"`).join(', ');
 const who = (s: CStaff) => `${s.name} (${s.id})`;
 const party = (p: CParty) => `${p.name} (${p.id}, ${p.type})`;
@@ -103,6 +104,17 @@ function agreementText(a: CAgreement): string {
   return `${a.id} (${a.all ? 'all categories' : list(a.categoryList)} for ${list(a.purposeList)}, ${period(a.fromDay, a.toDay)})`;
 }
 
+/** a party's agreements as noAgreement lists them: the same for every event, so made once per party */
+const agreementsTexts = new WeakMap<CParty, string>();
+function agreementsText(p: CParty): string {
+  let text = agreementsTexts.get(p);
+  if (text === undefined) {
+    text = p.agreements.map(agreementText).join('; ');
+    agreementsTexts.set(p, text);
+  }
+  return text;
+}
+
 /** `kind`: whose agreement was needed (the acting processor, or the recipient); `p` undefined: the id is no party. */
 export function noAgreement(kind: 'actor' | 'recipient', p: CParty | undefined, partyId: string, e: AccessEvent): string {
   const need = `${list(e.categories)} for ${e.purpose}`;
@@ -111,9 +123,7 @@ export function noAgreement(kind: 'actor' | 'recipient', p: CParty | undefined, 
     kind === 'actor'
       ? `No agreement of processor ${party(p)} covers ${need}`
       : `${e.action === 'share' ? 'Sharing with' : 'Exporting to'} ${party(p)} needs an agreement covering ${need}`;
-  return p.agreements.length === 0
-    ? `${head}; it has no agreements`
-    : `${head}; its agreements: ${p.agreements.map(agreementText).join('; ')}`;
+  return p.agreements.length === 0 ? `${head}; it has no agreements` : `${head}; its agreements: ${agreementsText(p)}`;
 }
 
 export function agreementExpired(p: CParty, e: AccessEvent, t: number): string {
@@ -167,12 +177,11 @@ export function subjectErased(e: AccessEvent, change: StoredChange): string {
 
 /** `t`: the event's time (Date.parse(e.occurredAt)) */
 export function bulkAccess(c: Compiled, s: CStaff, e: AccessEvent, distinct: number, t: number): string {
-  const parts: string[] = [];
-  if (e.recordCount > c.recordsPerEvent) parts.push(`${e.recordCount} records in one event (limit ${c.recordsPerEvent})`);
-  if (distinct > c.distinctSubjects) {
-    parts.push(
-      `${distinct} distinct subjects within ${c.windowMs / 1000} s up to ${formatInstant(t)} (limit ${c.distinctSubjects})`,
-    );
-  }
-  return `${who(s)} touched ${parts.join(' and ')}`;
+  const records = e.recordCount > c.recordsPerEvent ? `${e.recordCount} records in one event (limit ${c.recordsPerEvent})` : '';
+  const subjects =
+    distinct > c.distinctSubjects
+      ? `${distinct} distinct subjects within ${c.windowMs / 1000} s up to ${formatInstant(t)} (limit ${c.distinctSubjects})`
+      : '';
+  const parts = records !== '' && subjects !== '' ? `${records} and ${subjects}` : records + subjects;
+  return `${who(s)} touched ${parts}`;
 }
