@@ -31,6 +31,7 @@ const { values: args } = parseArgs({
     sustain: { type: 'string', default: '20' },
     brokers: { type: 'string' },
     registry: { type: 'string' },
+    sender: { type: 'string', default: 'thread' },
   },
 });
 const side = args.side as 'sdk' | 'peer' | 'sustain' | 'peer-sustain';
@@ -91,6 +92,8 @@ async function withClient<T>(f: (c: ReturnType<typeof createAuditClient>) => Pro
     service: 'bench',
     topicPrefix: prefix,
     spool: { dir },
+    // the default (a sender thread) or kafkajs on the caller's thread (`--sender inline`)
+    senderThread: args.sender !== 'inline',
   });
   try {
     await client.start();

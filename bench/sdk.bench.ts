@@ -31,7 +31,8 @@
  * Runs under tsx, as this repository runs its services (`tsx src/main.ts`; the packages export
  * their TypeScript sources, there is no compiled build): tsx's loader is part of the baseline.
  * Each figure is the median of --reps repetitions (default 5; BENCH_REPS also works); the load
- * average is printed and recorded. `pnpm bench:sdk -- --reps 7 --events 400000 --sustain 60`.
+ * average is printed and recorded. `pnpm bench:sdk -- --reps 7 --events 400000 --sustain 60`;
+ * `--sender inline` runs the SDK with kafkajs on the caller's thread instead of its sender thread.
  * Writes bench/results/sdk.json.
  */
 import { fork } from 'node:child_process';
@@ -55,8 +56,11 @@ const { values: args } = parseArgs({
     reps: { type: 'string', default: process.env.BENCH_REPS ?? '5' },
     events: { type: 'string', default: process.env.BENCH_EVENTS ?? '200000' },
     sustain: { type: 'string', default: process.env.BENCH_SUSTAIN ?? '20' },
+    // where the SDK's producer runs: 'thread' (the default, a sender thread) or 'inline'
+    sender: { type: 'string', default: 'thread' },
   },
 });
+if (args.sender !== 'thread' && args.sender !== 'inline') throw new Error(`--sender: 'thread' or 'inline', not '${args.sender}'`);
 const REPS = Number(args.reps);
 const N = Number(args.events);
 const SUSTAIN_S = Number(args.sustain);
@@ -109,6 +113,7 @@ function child<T>(side: 'sdk' | 'peer' | 'sustain' | 'peer-sustain', prefix: str
         `--sustain=${SUSTAIN_S}`,
         `--brokers=${brokers}`,
         `--registry=${registryUrl}`,
+        `--sender=${args.sender}`,
       ],
       // BENCH_CHILD_FLAGS: extra Node/V8 flags for the children only (diagnostics, e.g. --trace-gc-nvp)
       {
@@ -239,6 +244,7 @@ async function main(): Promise<void> {
     when: new Date().toISOString(),
     machine: { cpus: cpus().length, node: process.version, loadavg: { before: loadBefore, after: loadAfter } },
     runtime: 'tsx (TypeScript sources, as the services run); each side in a fresh process per repetition',
+    sdk_sender: args.sender,
     repetitions: REPS,
     events: N,
     figures,

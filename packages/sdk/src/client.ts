@@ -19,11 +19,13 @@ import {
 import { accessEventAvro, subjectStateChangeAvro, topics as topicSpecs, ValidationError } from '@custos/schemas';
 import avro from 'avsc';
 import { encodeAccessEvent } from './avro-access.js';
-import { FORMAT_VERSION, FRAME_HEADER, KIND_ACCESS, KIND_SUBJECT_STATE, type Kind, RECORD_HEADER } from './frame.js';
+import { FORMAT_VERSION, FRAME_HEADER, KIND_ACCESS, KIND_SUBJECT_STATE, type Kind, RECORD_HEADER, valueStart } from './frame.js';
 import type { LoggerLike } from './logger.js';
 import type { AuditMetrics } from './metrics.js';
 import { createKeyPartitioner } from './partitioner.js';
+import { producerConfig } from './producer-config.js';
 import { EventQueue } from './queue.js';
+import { type PackedBatch, ThreadSender } from './sender-thread.js';
 import { SchemaStore, Spool, type SpoolOptions } from './spool.js';
 import { uuidv7 } from './uuid7.js';
 import {
@@ -79,6 +81,12 @@ export interface AuditClientOptions {
   logger?: LoggerLike;
   /** a Kafka instance from `@custos/kafka`'s createKafka (else one is built from `brokers`) */
   kafka?: Kafka;
+  /**
+   * Run the Kafka producer on a worker thread of its own (sender-thread.ts): kafkajs' per-batch work
+   * leaves the caller's event loop. Default true when the client builds its Kafka client from
+   * `brokers`; not possible with a `kafka` instance (it cannot cross threads).
+   */
+  senderThread?: boolean;
   /** a registry codec (else `AvroCodec.connect(schemaRegistryUrl)`) */
   codec?: AvroCodec;
 }
@@ -140,7 +148,10 @@ interface Stream {
 }
 
 interface Batch {
+  /** inline producer: message objects per topic */
   messages: Map<string, Message[]>;
+  /** sender thread: keys and values packed into one buffer (it goes to the thread and comes back) */
+  packed: PackedBatch | undefined;
   count: number;
   memBytes: number;
   /** the values are the client's pooled copies (memory batches), not views of a spool read */
@@ -154,6 +165,7 @@ const CHUNK_BYTES = 256 * 1024;
 /** distinct Kafka keys whose buffers are kept for reuse (the cache starts over past this) */
 const KEY_CACHE_SIZE = 4096;
 const EMPTY = Buffer.alloc(0);
+const EMPTY_INDEX = new Int32Array(0);
 /** arena chunks kept for reuse */
 const FREE_CHUNKS = 8;
 
@@ -231,12 +243,16 @@ class Client implements AuditClient {
   private idle = false;
   private sentWaiters: { lsn: number; resolve: () => void }[] = [];
   private roomWaiters: (() => void)[] = [];
-  private producer: Producer | undefined;
+  private producer: Producer | ThreadSender | undefined;
+  /** the sender thread's stand-in for a producer (also while disconnected: it keeps the buffer pool) */
+  private readonly sender: ThreadSender | undefined;
   private readonly registered: Promise<void>;
   private topicsReady: Promise<void> | undefined;
   private readonly loop: Promise<void>;
   private closing: Promise<FlushResult> | undefined;
   private lastSendError: string | undefined;
+  /** scratch for packedFromMemory: (offset, schema id) pairs */
+  private readonly idPatches: number[] = [];
 
   constructor(opts: AuditClientOptions) {
     if (!opts.service) throw new TypeError('createAuditClient: `service` is required');
@@ -246,11 +262,15 @@ class Client implements AuditClient {
     const accessTopic = opts.topics?.accessEvents ?? std.accessEvents.name;
     const stateTopic = opts.topics?.subjectState ?? std.subjectState.name;
     this.topics = { accessEvents: accessTopic, subjectState: stateTopic };
+    const clientId = opts.clientId ?? `custos-sdk-${opts.service}`;
+    if (opts.senderThread === true && opts.kafka !== undefined) {
+      throw new TypeError('createAuditClient: `senderThread` needs `brokers`, not a `kafka` instance');
+    }
     this.kafka =
       opts.kafka ??
       createKafka({
         brokers: opts.brokers,
-        clientId: opts.clientId ?? `custos-sdk-${opts.service}`,
+        clientId,
         // createKafka only calls the level methods, which every LoggerLike has.
         logger: opts.logger as Parameters<typeof createKafka>[0]['logger'],
       });
@@ -258,6 +278,14 @@ class Client implements AuditClient {
     this.codec = opts.codec ?? Codec.connect(opts.schemaRegistryUrl);
     this.maxQueueBytes = opts.maxQueueBytes ?? 32 * 1024 * 1024;
     this.batchMaxBytes = opts.batchMaxBytes ?? 512 * 1024;
+    this.sender =
+      opts.kafka === undefined && opts.senderThread !== false
+        ? new ThreadSender(
+            { brokers: opts.brokers, clientId, logKafka: opts.logger !== undefined },
+            this.logger,
+            this.batchMaxBytes,
+          )
+        : undefined;
     this.lingerMs = opts.lingerMs ?? 5;
     this.retryInitialMs = opts.retry?.initialMs ?? 100;
     this.retryMaxMs = opts.retry?.maxMs ?? 5000;
@@ -618,6 +646,7 @@ class Client implements AuditClient {
       list.push(m);
     };
     const q = this.queue;
+    if (q.size > 0 && q.lsn(0) === this.sentLsn && this.sender !== undefined) return this.packedFromMemory(this.sender);
     if (q.size > 0 && q.lsn(0) === this.sentLsn) {
       let n = 0;
       let bytes = 0;
@@ -642,11 +671,12 @@ class Client implements AuditClient {
       if (q.size === 0) this.firstUnsentAt = Date.now();
       this.inflightBytes = memBytes;
       this.inflightEvents = n;
-      return { messages, count: n, memBytes, endLsn: end, fromDisk: false, pooledValues: true };
+      return { messages, packed: undefined, count: n, memBytes, endLsn: end, fromDisk: false, pooledValues: true };
     }
     // The next events are only in the spool: evicted from memory, or left by an earlier run.
     const spool = this.spool!;
     const limit = q.size > 0 ? q.lsn(0) : spool.endLsn;
+    if (this.sender !== undefined) return this.packedFromSpool(spool, limit, this.sender);
     const { frames, next } = await spool.read(this.sentLsn, limit, this.batchMaxBytes);
     if (frames.length === 0) {
       if (next > this.sentLsn) {
@@ -661,10 +691,118 @@ class Client implements AuditClient {
       if (r.value.readUInt32BE(1) !== id) r.value.writeUInt32BE(id, 1); // our own copy of the bytes
       add(this.streams[r.kind].topic, this.message(r.key, r.value));
     }
-    return { messages, count: frames.length, memBytes: 0, endLsn: next, fromDisk: true, pooledValues: false };
+    return { messages, packed: undefined, count: frames.length, memBytes: 0, endLsn: next, fromDisk: true, pooledValues: false };
   }
 
-  private async connectedProducer(): Promise<Producer> {
+  /**
+   * The next batch from memory, packed for the sender thread: the events' frames lie back to back in
+   * arena chunks, so each run of them is copied with one call and the index points at the keys and
+   * values inside the copy (no per-event copy or object).
+   */
+  private packedFromMemory(sender: ThreadSender): Batch {
+    const q = this.queue;
+    let n = 0;
+    let bytes = 0;
+    while (n < q.size && (n === 0 || bytes + q.len(n) <= this.batchMaxBytes)) bytes += q.len(n++);
+    const buf = sender.buffer(bytes);
+    const indexes = [EMPTY_INDEX, new Int32Array(4 * n), new Int32Array(4 * n)]; // by Kind (1, 2)
+    const counts = [0, 0, 0];
+    let dst = 0;
+    let runChunk: Buffer | undefined;
+    let runStart = 0;
+    let runEnd = 0;
+    let runDst = 0;
+    for (let i = 0; i < n; i++) {
+      const chunk = q.chunk(i);
+      const off = q.off(i);
+      const len = q.len(i);
+      if (chunk !== runChunk || off !== runEnd) {
+        if (runChunk !== undefined) dst += runChunk.copy(buf, dst, runStart, runEnd);
+        runChunk = chunk;
+        runStart = off;
+        runDst = dst;
+      }
+      runEnd = off + len;
+      const kind = q.kind(i) as Kind;
+      const keyAt = runDst + (off - runStart) + FRAME_HEADER + RECORD_HEADER;
+      const keyLen = q.key(i).length;
+      const valueAt = keyAt + keyLen;
+      const s = this.streams[kind];
+      const index = indexes[kind]!;
+      const j = 4 * counts[kind]!++;
+      index[j] = keyAt;
+      index[j + 1] = keyLen;
+      index[j + 2] = valueAt;
+      index[j + 3] = len - FRAME_HEADER - RECORD_HEADER - keyLen;
+      // recorded before the registry answered: the id goes into the copy (patched after the run's copy)
+      if (q.id(i) !== s.id) this.idPatches.push(valueAt + 1, s.id);
+    }
+    if (runChunk !== undefined) runChunk.copy(buf, dst, runStart, runEnd);
+    for (let k = 0; k < this.idPatches.length; k += 2) buf.writeUInt32BE(this.idPatches[k + 1]!, this.idPatches[k]!);
+    this.idPatches.length = 0;
+    const topics: PackedBatch['topics'] = [];
+    for (const kind of [KIND_ACCESS, KIND_SUBJECT_STATE] as const) {
+      if (counts[kind]! > 0)
+        topics.push({ topic: this.streams[kind].topic, index: indexes[kind]!.subarray(0, 4 * counts[kind]!) });
+    }
+    const end = q.lsn(n - 1) + q.len(n - 1);
+    q.shift(n);
+    const memBytes = bytes + n * ENTRY_OVERHEAD;
+    if (q.size === 0) this.firstUnsentAt = Date.now();
+    this.inflightBytes = memBytes;
+    this.inflightEvents = n;
+    const packed: PackedBatch = { buf: buf.buffer as SharedArrayBuffer, topics };
+    return { messages: new Map(), packed, count: n, memBytes, endLsn: end, fromDisk: false, pooledValues: false };
+  }
+
+  /**
+   * The next batch from the spool, for the sender thread: read straight into a pack buffer, with the
+   * index pointing at the keys and values where they were read (no object per event: at full speed
+   * most events can come this way, and objects alive through a send make V8 grow its young
+   * generation).
+   */
+  private async packedFromSpool(spool: Spool, limit: number, sender: ThreadSender): Promise<Batch | undefined> {
+    const raw = await spool.readRaw(this.sentLsn, limit, this.batchMaxBytes, (n) => sender.buffer(n));
+    if (raw.count === 0) {
+      if (raw.buf.length > 0) sender.release(raw.buf.buffer as SharedArrayBuffer);
+      if (raw.next > this.sentLsn) {
+        this.sentLsn = raw.next; // skipped a gap or a corrupt segment rest
+        spool.ack(raw.next);
+      }
+      return undefined;
+    }
+    const buf = raw.buf;
+    const indexes = [EMPTY_INDEX, new Int32Array(4 * raw.count), new Int32Array(4 * raw.count)]; // by Kind
+    const counts = [0, 0, 0];
+    for (let i = 0; i < raw.count; i++) {
+      const p = raw.starts[i]!;
+      const s = p + FRAME_HEADER;
+      const kind = buf[s + 1] as Kind;
+      const valueAt = valueStart(buf, p, raw.lens[i]!); // checked by readRaw: ≥ 0
+      const stream = this.streams[kind];
+      // frames of this SDK's schema carry its fingerprint; others (an older SDK's) ask the registry
+      const id =
+        buf.compare(stream.fingerprint, 0, 8, s + 2, s + 10) === 0
+          ? stream.id
+          : await this.schemaId(kind, buf.toString('hex', s + 2, s + 10));
+      if (buf.readUInt32BE(valueAt + 1) !== id) buf.writeUInt32BE(id, valueAt + 1);
+      const index = indexes[kind]!;
+      const j = 4 * counts[kind]!++;
+      index[j] = s + RECORD_HEADER;
+      index[j + 1] = valueAt - (s + RECORD_HEADER);
+      index[j + 2] = valueAt;
+      index[j + 3] = s + raw.lens[i]! - valueAt;
+    }
+    const topics: PackedBatch['topics'] = [];
+    for (const kind of [KIND_ACCESS, KIND_SUBJECT_STATE] as const) {
+      if (counts[kind]! > 0)
+        topics.push({ topic: this.streams[kind].topic, index: indexes[kind]!.subarray(0, 4 * counts[kind]!) });
+    }
+    const packed: PackedBatch = { buf: buf.buffer as SharedArrayBuffer, topics };
+    return { messages: new Map(), packed, count: raw.count, memBytes: 0, endLsn: raw.next, fromDisk: true, pooledValues: false };
+  }
+
+  private async connectedProducer(): Promise<Producer | ThreadSender> {
     if (this.producer !== undefined) return this.producer;
     if (this.createTopics) {
       this.topicsReady ??= (async () => {
@@ -685,15 +823,7 @@ class Client implements AuditClient {
       });
       await this.topicsReady;
     }
-    const producer = this.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      // kafkajs' default partition for every key, at a fraction of its CPU (partitioner.ts)
-      createPartitioner: createKeyPartitioner,
-      // kafkajs retries a request a few times itself; past that the SDK retries the batch with backoff.
-      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
-    });
+    const producer = this.sender ?? this.kafka.producer(producerConfig(createKeyPartitioner));
     await producer.connect();
     this.producer = producer;
     return producer;
@@ -711,11 +841,16 @@ class Client implements AuditClient {
     for (let attempt = 0; ; attempt++) {
       try {
         const producer = await this.connectedProducer();
-        await producer.sendBatch({
-          topicMessages: [...batch.messages].map(([topic, messages]) => ({ topic, messages })),
-          acks: -1,
-          timeout: this.requestTimeoutMs,
-        });
+        if (producer instanceof ThreadSender) {
+          // built packed whenever there is a sender thread (nextBatch)
+          if (batch.packed === undefined) throw new Error('bug: a batch for the sender thread was not packed');
+          await producer.send(batch.packed, -1, this.requestTimeoutMs);
+        } else
+          await producer.sendBatch({
+            topicMessages: [...batch.messages].map(([topic, messages]) => ({ topic, messages })),
+            acks: -1,
+            timeout: this.requestTimeoutMs,
+          });
         if (this.lastSendError !== undefined) {
           this.logger.info({ after: attempt }, 'audit events are being delivered again');
           this.lastSendError = undefined;
@@ -741,6 +876,7 @@ class Client implements AuditClient {
   }
 
   private acked(batch: Batch): void {
+    if (batch.packed !== undefined) this.sender?.release(batch.packed.buf);
     // kafkajs is done with the message objects and values: back to their pools
     for (const list of batch.messages.values()) {
       for (const m of list) {

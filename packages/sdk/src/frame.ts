@@ -64,21 +64,28 @@ export interface SpoolRecord {
   value: Buffer;
 }
 
+/** Where the value of the checked frame at buf[p] starts, or -1 when its fields are inconsistent. */
+export function valueStart(buf: Buffer, p: number, len: number): number {
+  const s = p + FRAME_HEADER;
+  if (buf[s] !== FORMAT_VERSION) return -1;
+  const kind = buf[s + 1];
+  if (kind !== KIND_ACCESS && kind !== KIND_SUBJECT_STATE) return -1;
+  const v = s + RECORD_HEADER + buf.readUInt32BE(s + 10);
+  return v + 5 > s + len || buf[v] !== 0 ? -1 : v;
+}
+
 /** Decodes a checked frame's payload; undefined when its fields are inconsistent. */
 export function decodeRecord(buf: Buffer, p: number, len: number): SpoolRecord | undefined {
+  const valueAt = valueStart(buf, p, len);
+  if (valueAt < 0) return undefined;
   const s = p + FRAME_HEADER;
-  if (buf[s] !== FORMAT_VERSION) return undefined;
-  const kind = buf[s + 1];
-  if (kind !== KIND_ACCESS && kind !== KIND_SUBJECT_STATE) return undefined;
-  const keyLen = buf.readUInt32BE(s + 10);
-  const valueStart = s + RECORD_HEADER + keyLen;
+  const kind = buf[s + 1] as Kind;
   const end = s + len;
-  if (valueStart + 5 > end || buf[valueStart] !== 0) return undefined;
   return {
     kind,
     fingerprint: buf.toString('hex', s + 2, s + 10),
-    key: buf.subarray(s + RECORD_HEADER, valueStart),
-    value: buf.subarray(valueStart, end),
+    key: buf.subarray(s + RECORD_HEADER, valueAt),
+    value: buf.subarray(valueAt, end),
   };
 }
 

@@ -31,7 +31,16 @@ import {
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
-import { CORRUPT, checkFrame, decodeRecord, FRAME_HEADER, INCOMPLETE, type SpoolRecord, sealFrames } from './frame.js';
+import {
+  CORRUPT,
+  checkFrame,
+  decodeRecord,
+  FRAME_HEADER,
+  INCOMPLETE,
+  type SpoolRecord,
+  sealFrames,
+  valueStart,
+} from './frame.js';
 import type { LoggerLike } from './logger.js';
 
 const fdatasyncP = promisify(fdatasync);
@@ -77,6 +86,20 @@ interface Range {
   seg: Segment;
   count: number;
 }
+
+/** A region of the spool as read: frame i's header is at buf[starts[i]], its payload lens[i] bytes. */
+export interface RawRead {
+  buf: Buffer;
+  count: number;
+  starts: Uint32Array;
+  lens: Uint32Array;
+  /** the LSN of buf[0] */
+  firstLsn: number;
+  /** where the next read continues */
+  next: number;
+}
+const EMPTY = Buffer.alloc(0);
+const NO_OFFSETS = new Uint32Array(0);
 
 export interface ReadFrame {
   lsn: number;
@@ -529,39 +552,84 @@ export class Spool {
    * written. Skips gaps between segments. `next` is where the next read continues.
    */
   async read(from: number, limit: number, maxBytes: number): Promise<{ frames: ReadFrame[]; next: number }> {
+    const raw = await this.readRaw(from, limit, maxBytes);
     const frames: ReadFrame[] = [];
+    for (let i = 0; i < raw.count; i++) {
+      const p = raw.starts[i]!;
+      const lsn = raw.firstLsn + p;
+      // readRaw checked every frame it returns
+      frames.push({ lsn, end: lsn + FRAME_HEADER + raw.lens[i]!, record: decodeRecord(raw.buf, p, raw.lens[i]!)! });
+    }
+    return { frames, next: raw.next };
+  }
+
+  /**
+   * `read` without an object per frame: the region as read (into a buffer from `alloc`, e.g. the
+   * sender thread's shared memory, so its keys and values are sent from where they were read) and
+   * where each checked frame starts in it.
+   */
+  async readRaw(
+    from: number,
+    limit: number,
+    maxBytes: number,
+    alloc: (size: number) => Buffer = Buffer.allocUnsafe,
+  ): Promise<RawRead> {
+    const none = (next: number): RawRead => ({
+      buf: EMPTY,
+      count: 0,
+      starts: NO_OFFSETS,
+      lens: NO_OFFSETS,
+      firstLsn: from,
+      next,
+    });
     const stop = Math.min(limit, this.writtenLsn);
     const seg = this.segments.find((s) => from < s.base + s.size);
-    if (seg === undefined || from >= stop) return { frames, next: from };
+    if (seg === undefined || from >= stop) return none(from);
     if (from < seg.base) from = seg.base; // a gap left by a truncated tail
     const segEnd = Math.min(seg.base + seg.size, stop);
-    if (from >= segEnd) return { frames, next: from };
+    if (from >= segEnd) return none(from);
     let want = Math.min(segEnd - from, Math.max(maxBytes, 64 * 1024));
     if (seg.rfd === undefined) seg.rfd = openSync(seg.path, 'r');
     for (;;) {
-      const buf = Buffer.allocUnsafe(want);
+      const buf = alloc(want);
       const { bytesRead } = await readP(seg.rfd, buf, 0, want, from - seg.base);
+      const starts: number[] = [];
+      const lens: number[] = [];
       let p = 0;
       for (;;) {
         const len = checkFrame(buf, p, bytesRead);
         if (len === INCOMPLETE) break;
-        const record = len === CORRUPT ? undefined : decodeRecord(buf, p, len);
-        if (record === undefined) {
+        if (len === CORRUPT || valueStart(buf, p, len) < 0) {
           // Cannot happen after recovery unless the disk corrupted the file: skip the segment's rest.
           this.logger.error(
             { segment: seg.path, offset: from - seg.base + p },
             'spool: corrupt frame; skipping the segment rest',
           );
-          return { frames, next: seg.base + seg.size };
+          return {
+            buf,
+            count: starts.length,
+            starts: Uint32Array.from(starts),
+            lens: Uint32Array.from(lens),
+            firstLsn: from,
+            next: seg.base + seg.size,
+          };
         }
-        frames.push({ lsn: from + p, end: from + p + FRAME_HEADER + len, record });
+        starts.push(p);
+        lens.push(len);
         p += FRAME_HEADER + len;
       }
       if (p === 0 && bytesRead >= FRAME_HEADER && bytesRead < segEnd - from) {
         want = FRAME_HEADER + buf.readUInt32BE(0); // one frame larger than the buffer
         continue;
       }
-      return { frames, next: from + p };
+      return {
+        buf,
+        count: starts.length,
+        starts: Uint32Array.from(starts),
+        lens: Uint32Array.from(lens),
+        firstLsn: from,
+        next: from + p,
+      };
     }
   }
 

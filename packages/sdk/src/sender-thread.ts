@@ -1,0 +1,167 @@
+/**
+ * The Kafka producer on a worker thread of its own (default when the client builds its Kafka client
+ * from `brokers`). record() and the spool stay on the caller's thread; what moves is kafkajs' work
+ * per batch — encoding the produce request, CRC-32C, socket writes, parsing the response — which is
+ * most of the SDK's CPU after record() itself and would otherwise compete with the service's own
+ * event loop. A batch crosses as one transferred buffer (keys and values packed back to back) plus an
+ * index, and comes back with the reply, so the buffers are reused and nothing is copied twice.
+ */
+import { Worker } from 'node:worker_threads';
+import type { LoggerLike } from './logger.js';
+
+/** What the worker needs to build its Kafka client and producer. */
+export interface SenderInit {
+  brokers: string[];
+  clientId: string;
+  /** forward kafkajs' log lines (warn and up) to the client's logger, as the inline producer does */
+  logKafka: boolean;
+}
+
+export interface PackedTopic {
+  topic: string;
+  /** per message: key start, key length, value start, value length (into `buf`) */
+  index: Int32Array;
+}
+
+export interface PackedBatch {
+  buf: SharedArrayBuffer;
+  topics: PackedTopic[];
+}
+
+export type ToSender =
+  | { t: 'connect'; id: number }
+  | { t: 'disconnect'; id: number }
+  | { t: 'send'; id: number; buf: SharedArrayBuffer; topics: PackedTopic[]; acks: number; timeout: number };
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  retriable: boolean;
+  code?: string;
+  type?: string;
+}
+
+export type FromSender =
+  | { t: 'done'; id: number; error?: SerializedError }
+  | { t: 'log'; level: 'error' | 'warn' | 'info' | 'debug'; obj: Record<string, unknown>; msg: string };
+
+/** An error the worker's producer raised, with its classification intact (`isRetriable` reads it). */
+export class SenderError extends Error {
+  readonly retriable: boolean;
+  readonly code: string | undefined;
+  readonly type: string | undefined;
+  constructor(e: SerializedError) {
+    super(e.message);
+    this.name = e.name;
+    this.retriable = e.retriable;
+    this.code = e.code;
+    this.type = e.type;
+  }
+}
+
+/** Pack buffers kept for reuse (the batch in flight, the next one being built, one spare). */
+const POOL = 3;
+/** How long close() waits for the thread's producer to disconnect before ending the thread. */
+const DISCONNECT_TIMEOUT_MS = 5000;
+
+export class ThreadSender {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  private nextId = 1;
+  private readonly pool: SharedArrayBuffer[] = [];
+  /** size of pooled buffers: a full batch (batchMaxBytes of frames) fits */
+  private readonly bufferBytes: number;
+
+  constructor(
+    private readonly init: SenderInit,
+    private readonly logger: LoggerLike,
+    batchMaxBytes: number,
+  ) {
+    this.bufferBytes = Math.max(1024 * 1024, 2 * batchMaxBytes);
+  }
+
+  /** A pack buffer of at least `size` bytes (shared memory: the thread reads it, nothing is copied). */
+  buffer(size: number): Buffer {
+    let sab = this.pool.pop();
+    if (sab === undefined || sab.byteLength < size) sab = new SharedArrayBuffer(Math.max(size, this.bufferBytes));
+    return Buffer.from(sab);
+  }
+
+  /** Gives a batch's buffer back once Kafka acknowledged it (a failed batch keeps it for its retry). */
+  release(sab: SharedArrayBuffer): void {
+    if (this.pool.length < POOL && sab.byteLength === this.bufferBytes) this.pool.push(sab);
+  }
+
+  private spawn(): Worker {
+    if (this.worker !== undefined) return this.worker;
+    const w = new Worker(new URL('./sender-worker.ts', import.meta.url), {
+      workerData: this.init,
+      execArgv: [],
+      resourceLimits: { maxYoungGenerationSizeMb: Number(process.env.YG ?? 8) },
+    });
+    w.on('message', (m: FromSender) => {
+      if (m.t === 'log') {
+        this.logger[m.level](m.obj, m.msg);
+        return;
+      }
+      const p = this.pending.get(m.id);
+      if (p === undefined) return;
+      this.pending.delete(m.id);
+      if (m.error !== undefined) p.reject(new SenderError(m.error));
+      else p.resolve();
+    });
+    const fail = (err: Error) => {
+      if (this.worker !== w) return;
+      this.worker = undefined;
+      // retriable: the client drops the producer and retries the batch on a fresh thread
+      const e = new SenderError({
+        name: 'SenderThreadError',
+        message: `audit sender thread failed: ${err.message}`,
+        retriable: true,
+      });
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`exited with code ${code}`)));
+    this.worker = w;
+    return w;
+  }
+
+  private call(msg: ToSender): Promise<void> {
+    const w = this.spawn();
+    return new Promise((resolve, reject) => {
+      this.pending.set(msg.id, { resolve, reject });
+      w.postMessage(msg);
+    });
+  }
+
+  async connect(): Promise<void> {
+    await this.call({ t: 'connect', id: this.nextId++ });
+  }
+
+  async disconnect(): Promise<void> {
+    const w = this.worker;
+    if (w === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.call({ t: 'disconnect', id: this.nextId++ }),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, DISCONNECT_TIMEOUT_MS);
+        }),
+      ]);
+    } catch {
+      // the thread failed: ending it is all that is left to do
+    } finally {
+      clearTimeout(timer);
+      this.worker = undefined;
+      await w.terminate();
+    }
+  }
+
+  /** Sends a packed batch on the thread's producer; rejects with what kafkajs threw there. */
+  send(batch: PackedBatch, acks: number, timeout: number): Promise<void> {
+    return this.call({ t: 'send', id: this.nextId++, buf: batch.buf, topics: batch.topics, acks, timeout });
+  }
+}
