@@ -150,6 +150,27 @@ async function sdk() {
   return withClient(async (client) => {
     const o = await overhead(client);
     const s = await sdkThroughput(client);
+    // BENCH_MEMORY_DETAIL=1: where the SDK process's memory is after the throughput run (diagnostics)
+    if (process.env.BENCH_MEMORY_DETAIL) {
+      const sp = Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, MiB(x.space_size)]));
+      const w = (
+        client as unknown as {
+          sender?: { worker?: { getHeapStatistics(): Promise<{ total_heap_size: number; external_memory: number }> } };
+        }
+      ).sender?.worker;
+      const ws = await w?.getHeapStatistics();
+      const smaps = readFileSync('/proc/self/status', 'utf8').match(/Rss\w+:\s+\d+ kB/g);
+      console.error(
+        'memory detail',
+        JSON.stringify({
+          mu: Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, MiB(v)])),
+          sp,
+          worker: ws && { total: MiB(ws.total_heap_size), ext: MiB(ws.external_memory) },
+          smaps,
+          hwm: MiB(peakRss()),
+        }),
+      );
+    }
     return { ...o, eps: s.eps, cpu: s.cpu, baselineMib: MiB(baseline), rssMib: MiB(peakRss()) };
   });
 }

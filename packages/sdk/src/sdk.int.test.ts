@@ -21,7 +21,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AccessEventInput, createAuditClient, type SubjectStateInput } from '../src/index.js';
 
 const env = infraEnv();
-const t = testTopics('sdk');
 
 async function readAll(topic: string, count: number): Promise<{ key: string; value: Buffer; partition: number }[]> {
   const kafka = new Kafka({ brokers: env.brokers, clientId: 'sdk-int-reader', logLevel: logLevel.NOTHING });
@@ -45,7 +44,12 @@ async function readAll(topic: string, count: number): Promise<{ key: string; val
   return out;
 }
 
-describe('SDK against real Kafka and registry', () => {
+// Both places the producer can run: the sender thread (default) and the caller's thread.
+describe.each([
+  { mode: 'sender thread', senderThread: true },
+  { mode: 'inline producer', senderThread: false },
+])('SDK against real Kafka and registry ($mode)', ({ senderThread }) => {
+  const t = testTopics(senderThread ? 'sdk-thread' : 'sdk-inline');
   beforeAll(async () => {
     const admin = createKafka({ brokers: env.brokers, clientId: 'sdk-int-admin' }).admin();
     await admin.connect();
@@ -67,6 +71,7 @@ describe('SDK against real Kafka and registry', () => {
       service: 'crm',
       topics: { accessEvents: t.accessEvents.name, subjectState: t.subjectState.name },
       spool: { dir: spoolDir },
+      senderThread,
     });
     const base = {
       tenantId: 'spera',

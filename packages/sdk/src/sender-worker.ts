@@ -75,7 +75,11 @@ async function handle(m: ToSender): Promise<void> {
         return { topic, messages };
       });
       try {
-        if (producer === undefined) throw Object.assign(new Error('producer not connected'), { retriable: true });
+        // a thread started after the previous one died has not been asked to connect
+        if (producer === undefined) {
+          producer = kafka.producer(producerConfig(createKeyPartitioner));
+          await producer.connect();
+        }
         await producer.sendBatch({ topicMessages, acks: m.acks, timeout: m.timeout });
         post({ t: 'done', id: m.id });
       } catch (err) {
