@@ -78,6 +78,8 @@ interface SdkResult {
   p99: number;
   eps: number;
   cpu: number;
+  /** events of the throughput run sent from the spool (out of memory past maxQueueBytes) */
+  spooled: number;
   baselineMib: number;
   rssMib: number;
 }
@@ -152,7 +154,7 @@ async function main(): Promise<void> {
     sdkRuns.push(s);
     peerRuns.push(k);
     console.error(
-      `rep ${r + 1}/${REPS}: record p50 ${s.p50.toFixed(2)} µs p99 ${s.p99.toFixed(2)} µs, sdk ${s.eps.toFixed(0)} ev/s ${s.cpu.toFixed(2)} µs CPU/ev, kafkajs ${k.eps.toFixed(0)} ev/s ${k.cpu.toFixed(2)} µs CPU/ev, ratio ${(s.eps / k.eps).toFixed(2)}, peak rss sdk ${s.rssMib} / kafkajs ${k.rssMib} MiB (baselines ${s.baselineMib} / ${k.baselineMib}), load ${load()}`,
+      `rep ${r + 1}/${REPS}: record p50 ${s.p50.toFixed(2)} µs p99 ${s.p99.toFixed(2)} µs, sdk ${s.eps.toFixed(0)} ev/s ${s.cpu.toFixed(2)} µs CPU/ev (${s.spooled} via the spool), kafkajs ${k.eps.toFixed(0)} ev/s ${k.cpu.toFixed(2)} µs CPU/ev, ratio ${(s.eps / k.eps).toFixed(2)}, peak rss sdk ${s.rssMib} / kafkajs ${k.rssMib} MiB (baselines ${s.baselineMib} / ${k.baselineMib}), load ${load()}`,
     );
   }
   let sustained: SustainResult | undefined;
