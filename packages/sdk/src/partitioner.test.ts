@@ -34,6 +34,27 @@ describe('createKeyPartitioner', () => {
     }
   });
 
+  it('puts a key given as a range of a shared buffer (the sender thread) where the key alone goes', () => {
+    const ours = createKeyPartitioner();
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 32 }),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.uint8Array({ maxLength: 16 }),
+        fc.integer({ min: 1, max: 64 }),
+        (before, key, after, n) => {
+          const bytes = Buffer.concat([before, key, after]);
+          const partitionMetadata = metadata(n);
+          const ranged = { key: null, bytes, keyStart: before.length, keyEnd: before.length + key.length };
+          expect(ours({ topic: 't', partitionMetadata, message: ranged })).toBe(
+            ours({ topic: 't', partitionMetadata, message: { key: Buffer.from(key) } }),
+          );
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   it('hashes a slice of a larger buffer like the bytes alone', () => {
     const buf = Buffer.from('xxs-asha-42yy');
     expect(murmur2(buf, 2, 11)).toBe(murmur2(Buffer.from('s-asha-42')));

@@ -42,11 +42,13 @@ interface PartitionInfo {
 interface PartitionerArgs {
   topic: string;
   partitionMetadata: PartitionInfo[];
-  message: { key?: Buffer | string | null; partition?: number | null };
+  /** `bytes` + `keyStart`/`keyEnd`: the key as a range of a shared buffer (the kafkajs patch's ranged messages) */
+  message: { key?: Buffer | string | null; partition?: number | null; bytes?: Buffer | null; keyStart?: number; keyEnd?: number };
 }
 
 /**
- * A kafkajs `createPartitioner`: an explicit `message.partition` wins; a keyed message goes to
+ * A kafkajs `createPartitioner`: an explicit `message.partition` wins; a keyed message (its key a
+ * buffer, a string or a range of a shared buffer) goes to
  * `toPositive(murmur2(key)) % partitions` over all partitions (available or not, as Kafka's default
  * partitioner does for keys); a message without a key goes round-robin over the available ones.
  */
@@ -54,6 +56,10 @@ export function createKeyPartitioner(): (args: PartitionerArgs) => number {
   const counters = new Map<string, number>();
   return ({ topic, partitionMetadata, message }) => {
     if (message.partition !== null && message.partition !== undefined) return message.partition;
+    const shared = message.bytes;
+    if (shared !== null && shared !== undefined) {
+      return (murmur2(shared, message.keyStart, message.keyEnd) & 0x7fffffff) % partitionMetadata.length;
+    }
     const key = message.key;
     if (key !== null && key !== undefined) {
       const bytes = typeof key === 'string' ? Buffer.from(key) : key;

@@ -31,6 +31,33 @@ const log =
     post({ t: 'log', level, obj: plain(obj), msg: msg ?? '' });
 const logger = { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug') };
 
+/**
+ * A record whose key and value are ranges of the batch's shared buffer: the kafkajs patch's one-pass
+ * writer copies them from there, and the SDK's partitioner hashes the key's range, so no Buffer is
+ * made per record. The objects are reused from batch to batch (one batch at a time, and kafkajs is
+ * done with them once sendBatch settles): the thread allocates almost nothing per event.
+ */
+interface RangedMessage {
+  key: null;
+  value: null;
+  bytes: Buffer;
+  keyStart: number;
+  keyEnd: number;
+  valueStart: number;
+  valueEnd: number;
+}
+const EMPTY = Buffer.alloc(0);
+const pool: RangedMessage[] = [];
+const newMessage = (): RangedMessage => ({
+  key: null,
+  value: null,
+  bytes: EMPTY,
+  keyStart: 0,
+  keyEnd: 0,
+  valueStart: 0,
+  valueEnd: 0,
+});
+
 const kafka = createKafka({
   brokers: init.brokers,
   clientId: init.clientId,
@@ -64,13 +91,19 @@ async function handle(m: ToSender): Promise<void> {
       post({ t: 'done', id: m.id });
     } else {
       const buf = Buffer.from(m.buf);
+      let used = 0;
       const topicMessages = m.topics.map(({ topic, index }) => {
-        const messages = new Array<{ key: Buffer; value: Buffer }>(index.length >> 2);
-        for (let i = 0, j = 0; j < index.length; i++, j += 4) {
-          messages[i] = {
-            key: buf.subarray(index[j]!, index[j]! + index[j + 1]!),
-            value: buf.subarray(index[j + 2]!, index[j + 2]! + index[j + 3]!),
-          };
+        const n = index.length >> 2;
+        const messages = new Array<RangedMessage>(n);
+        for (let i = 0, j = 0; i < n; i++, j += 4) {
+          if (used === pool.length) pool.push(newMessage());
+          const r = pool[used++]!;
+          messages[i] = r;
+          r.bytes = buf;
+          r.keyStart = index[j]!;
+          r.keyEnd = index[j]! + index[j + 1]!;
+          r.valueStart = index[j + 2]!;
+          r.valueEnd = index[j + 2]! + index[j + 3]!;
         }
         return { topic, messages };
       });
@@ -84,6 +117,8 @@ async function handle(m: ToSender): Promise<void> {
         post({ t: 'done', id: m.id });
       } catch (err) {
         post({ t: 'done', id: m.id, error: serialize(err) });
+      } finally {
+        for (let i = 0; i < used; i++) pool[i]!.bytes = EMPTY; // let the shared buffer go
       }
     }
   } catch (err) {
