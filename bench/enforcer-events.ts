@@ -1,13 +1,23 @@
 /**
- * The enforcer benches' event mix (`enforcer.bench.ts`, `judge-path.bench.ts`): AccessEvents in Avro
- * form for the reference bundle's 12 staff and its processors — grants mostly respected, 5 %
- * violations, 5 % processor reads, one analyst reading widely so BULK_ACCESS fires; per-actor event
- * time moving forward. Deterministic for a seed (apart from eventIds and the clock's start).
+ * The enforcer benches' event mixes (`enforcer.bench.ts`, `judge-path.bench.ts`, `--mix`):
+ *
+ * - `realistic` (default since session 5): the policy bench's mix (bench/event-mix.ts, ~95 % allowed,
+ *   about one event a second of event time, ending about now), without its subject-state changes.
+ * - `flag-heavy` (the only mix until session 5, and the soak's): every grant combination of the
+ *   reference bundle's 12 staff equally likely, 5 % violations, 5 % processor reads, event time
+ *   1 ms apart. Meant as "grants mostly respected, one analyst reading widely", it judges ~15 %
+ *   allow, ~64 % flag, ~20 % deny: staff with several tenants touch more than 200 distinct
+ *   (tenant, subject) pairs in the 600 s window, so BULK_ACCESS fires for most of them; processors
+ *   read outside their agreements; disclosures carry no legal basis; s-dev's wildcard grants make
+ *   half the events his. Kept as a stress mix (a reason message on most decisions).
+ *
+ * Deterministic for a seed (apart from eventIds and the clock's start).
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { EventMix } from './event-mix.js';
 
 export const policyFile = join(dirname(fileURLToPath(import.meta.url)), '..', 'policies', 'example-org.json');
 
@@ -20,6 +30,22 @@ interface Bundle {
   agreements: { party: string; categories: string[]; purposes: string[] }[];
 }
 
+export type MixName = 'realistic' | 'flag-heavy';
+export const MIXES: readonly MixName[] = ['realistic', 'flag-heavy'];
+
+/** The named mix; `events`: how many the run takes (the realistic mix's event time ends about now). */
+export function mixGenerator(name: MixName, seed: number, events: number): () => Record<string, unknown> {
+  return name === 'realistic' ? realisticGenerator(seed, events) : generator(seed);
+}
+
+/** The policy bench's mix (bench/event-mix.ts) with fresh eventIds, its event time ending about now. */
+export function realisticGenerator(seed = 20261128, events = 200_000): () => Record<string, unknown> {
+  // ~1 s of event time per event on average
+  const mix = new EventMix(seed, Date.now() - events * 1000);
+  return () => ({ ...mix.next(), eventId: randomUUID() });
+}
+
+/** The flag-heavy mix (see above). */
 export function generator(seed = 42): () => Record<string, unknown> {
   const b = JSON.parse(readFileSync(policyFile, 'utf8')) as Bundle;
   let a = seed >>> 0;

@@ -22,7 +22,8 @@
  *                           --no-sized-peer skips it.
  *
  * Options: --events N (200000) --reps R (3) --partitions P (6) --duration S (0: no soak) --rate R (5000)
- * --judge worker|thread (inline = thread) --only enforcer|passthrough; profiling: --profile DIR
+ * --judge worker|thread (inline = thread) --only enforcer|passthrough --mix realistic|flag-heavy (the event
+ * mix, bench/enforcer-events.ts; the soak always uses flag-heavy); profiling: --profile DIR
  * (V8 CPU profile of the main thread per measured run; --heap-profile: allocation sampling instead),
  * --perf-marks (CLOCK_MONOTONIC marks of each run's window, first batch and last commit, for
  * `perf record -k mono`).
@@ -41,7 +42,7 @@ import { createLogger } from '../packages/config/src/index.js';
 import { AvroCodec, createKafka, ensureTopics, type Kafka, type Producer } from '../packages/kafka/src/index.js';
 import { accessEventAvro, topics as makeTopics, type Topics, toAvro } from '../schemas/src/index.js';
 import { createPolicyJudge, Enforcer, SEND_CHUNK_BYTES, SEND_CHUNK_RECORDS } from '../services/enforcer/src/index.js';
-import { generator } from './enforcer-events.js';
+import { generator, MIXES, type MixName, mixGenerator } from './enforcer-events.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -56,6 +57,8 @@ const { values: args } = parseArgs({
   options: {
     events: { type: 'string', default: '200000' },
     reps: { type: 'string', default: '3' },
+    // the event mix (bench/enforcer-events.ts): 'realistic' (default) or 'flag-heavy'
+    mix: { type: 'string', default: 'realistic' },
     partitions: { type: 'string', default: '6' },
     duration: { type: 'string', default: '0' },
     rate: { type: 'string', default: '5000' },
@@ -84,6 +87,8 @@ const { values: args } = parseArgs({
 });
 const N = Number(args.events);
 const REPS = Number(args.reps);
+if (!MIXES.includes(args.mix as MixName)) throw new Error(`--mix: one of ${MIXES.join(', ')}, not '${args.mix}'`);
+const MIX = args.mix as MixName;
 const PARTITIONS = Number(args.partitions);
 const DURATION_S = Number(args.duration);
 const RATE = Number(args.rate);
@@ -184,7 +189,7 @@ async function profiled<T>(name: string, work: () => Promise<T>): Promise<T> {
 // ---- the event mix (bench/enforcer-events.ts) ---------------------------------------------------
 
 /** Returns the bytes of the values produced. */
-async function produce(kafka: Kafka, codec: AvroCodec, t: Topics, n: number, next = generator()): Promise<number> {
+async function produce(kafka: Kafka, codec: AvroCodec, t: Topics, n: number, next = mixGenerator(MIX, 42, n)): Promise<number> {
   const schema = await codec.register(t.accessEvents.subject, accessEventAvro);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
@@ -486,7 +491,7 @@ async function main(): Promise<void> {
   const groups: string[] = [];
   try {
     console.log(
-      `enforcer bench: ${N} events, ${PARTITIONS} partitions, ${REPS} reps, judging on ${JUDGE_IN_WORKER ? 'a worker thread' : "the consumer's thread"}, concurrency ${CONCURRENCY}, ${cpus().length} CPUs, node ${process.version}`,
+      `enforcer bench: ${N} events (${MIX} mix), ${PARTITIONS} partitions, ${REPS} reps, judging on ${JUDGE_IN_WORKER ? 'a worker thread' : "the consumer's thread"}, concurrency ${CONCURRENCY}, ${cpus().length} CPUs, node ${process.version}`,
     );
     const figures: Record<string, unknown>[] = [];
     if (REPS > 0) {
@@ -671,6 +676,7 @@ async function main(): Promise<void> {
       reps: REPS,
       events: N,
       settings: {
+        mix: MIX,
         judge: args.judge,
         partitionsConsumedConcurrently: CONCURRENCY,
         maxBytesPerPartition: MAX_BYTES_PER_PARTITION,

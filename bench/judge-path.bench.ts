@@ -31,7 +31,7 @@ import type * as EncoderModule from '../services/enforcer/src/decision-encoder.j
 import type * as DecodeModule from '../services/enforcer/src/decode.js';
 import type * as JudgeModule from '../services/enforcer/src/judge.js';
 import { packOutput, packValues, unpackValues } from '../services/enforcer/src/judge-pool.js';
-import { generator, policyFile } from './enforcer-events.js';
+import { MIXES, type MixName, mixGenerator, policyFile } from './enforcer-events.js';
 
 const root = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -42,10 +42,13 @@ const { values: args } = parseArgs({
     variant: { type: 'string', multiple: true },
     stages: { type: 'string', default: 'decode,validate,judge,full' },
     json: { type: 'string' },
+    // the event mix (bench/enforcer-events.ts): 'realistic' (default) or 'flag-heavy'
+    mix: { type: 'string', default: 'realistic' },
   },
 });
 const N = Number(args.events);
 const REPS = Number(args.reps);
+if (!MIXES.includes(args.mix as MixName)) throw new Error(`--mix: one of ${MIXES.join(', ')}, not '${args.mix}'`);
 const SLICE = 2048; // the enforcer's judging slice
 const STAGES = ['decode', 'validate', 'judge', 'full'] as const;
 type Stage = (typeof STAGES)[number];
@@ -68,7 +71,7 @@ const codec = new AvroCodec({ register: async () => ({ id: ++lastId }) } as unkn
 const eventSchema = await codec.register('access-events-value', accessEventAvro);
 const decisionSchema = await codec.register('decisions-value', decisionAvro);
 
-const next = generator();
+const next = mixGenerator(args.mix as MixName, 42, N);
 const encoded: Buffer[] = [];
 let bytes = 0;
 for (let i = 0; i < N; i++) {
