@@ -147,6 +147,11 @@ describe('audit client (fake Kafka and registry)', () => {
     await client.close();
   });
 
+  it("runs the producer on the caller's thread with a `kafka` instance; asking for the sender thread then is an error", async () => {
+    // every other test here relies on the first half: the fake Kafka sees the sends
+    expect(() => setup({ senderThread: true })).toThrow(/senderThread` needs `brokers`/);
+  });
+
   it('fills a UUIDv7 eventId and occurredAt when absent', async () => {
     const { client, kafka } = setup();
     const before = Date.now();

@@ -84,7 +84,8 @@ export interface AuditClientOptions {
   /**
    * Run the Kafka producer on a worker thread of its own (sender-thread.ts): kafkajs' per-batch work
    * leaves the caller's event loop. Default true when the client builds its Kafka client from
-   * `brokers`; not possible with a `kafka` instance (it cannot cross threads).
+   * `brokers` and Node can load the thread's module (it strips types, and the SDK is not installed
+   * under node_modules); not possible with a `kafka` instance (it cannot cross threads).
    */
   senderThread?: boolean;
   /** a registry codec (else `AvroCodec.connect(schemaRegistryUrl)`) */
@@ -172,6 +173,16 @@ const FREE_CHUNKS = 8;
 interface Message {
   key: Buffer;
   value: Buffer;
+}
+
+/**
+ * The sender thread's module is TypeScript run by Node's own type stripping (sender-worker.ts), which
+ * needs a Node that strips types and refuses files under node_modules: where either is missing, the
+ * default is the producer on the caller's thread.
+ */
+function senderThreadAvailable(): boolean {
+  const features = process.features as { typescript?: string | false };
+  return Boolean(features.typescript) && !import.meta.url.includes('/node_modules/');
 }
 
 function sleep(ms: number): Promise<void> {
@@ -266,6 +277,11 @@ class Client implements AuditClient {
     if (opts.senderThread === true && opts.kafka !== undefined) {
       throw new TypeError('createAuditClient: `senderThread` needs `brokers`, not a `kafka` instance');
     }
+    if (opts.senderThread === true && !senderThreadAvailable()) {
+      throw new TypeError(
+        'createAuditClient: `senderThread` needs a Node that strips TypeScript types (22.18+) and the SDK outside node_modules',
+      );
+    }
     this.kafka =
       opts.kafka ??
       createKafka({
@@ -279,7 +295,7 @@ class Client implements AuditClient {
     this.maxQueueBytes = opts.maxQueueBytes ?? 32 * 1024 * 1024;
     this.batchMaxBytes = opts.batchMaxBytes ?? 512 * 1024;
     this.sender =
-      opts.kafka === undefined && opts.senderThread !== false
+      opts.kafka === undefined && (opts.senderThread ?? senderThreadAvailable())
         ? new ThreadSender(
             { brokers: opts.brokers, clientId, logKafka: opts.logger !== undefined },
             this.logger,
