@@ -1,39 +1,11 @@
-/** The only module that builds kafkajs clients, so the client library can be swapped in one place. */
-import { type Admin, type ITopicConfig, Kafka, type KafkaConfig, logLevel } from 'kafkajs';
-import type { Logger } from 'pino';
+/** Kafka clients and topics. kafkajs clients are built in kafka-client.js only, so the client library can be swapped in one place. */
+import type { Admin, ITopicConfig, Kafka } from 'kafkajs';
+import { type KafkaOptions, newKafka } from './kafka-client.js';
 
-export interface KafkaOptions {
-  brokers: string[];
-  clientId: string;
-  logger?: Logger;
-  /** how long to wait for a broker connection; keeps "Kafka is down" from hanging */
-  connectionTimeoutMs?: number;
-  retry?: KafkaConfig['retry'];
-}
-
-const levelName: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
-  [logLevel.ERROR]: 'error',
-  [logLevel.WARN]: 'warn',
-  [logLevel.INFO]: 'info',
-  [logLevel.DEBUG]: 'debug',
-};
+export type { KafkaOptions } from './kafka-client.js';
 
 export function createKafka(opts: KafkaOptions): Kafka {
-  // We rely on the default (murmur2, Java-compatible) partitioner; the v2 migration notice is noise.
-  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
-  const logger = opts.logger;
-  return new Kafka({
-    clientId: opts.clientId,
-    brokers: opts.brokers,
-    connectionTimeout: opts.connectionTimeoutMs ?? 3000,
-    retry: opts.retry ?? { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
-    logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
-    logCreator: () => (entry) => {
-      if (!logger) return;
-      const { message, ...rest } = entry.log;
-      logger[levelName[entry.level] ?? 'info']({ kafka: entry.namespace, ...rest }, message);
-    },
-  });
+  return newKafka(opts);
 }
 
 export interface TopicToCreate {

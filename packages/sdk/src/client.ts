@@ -22,7 +22,6 @@ import { encodeAccessEvent } from './avro-access.js';
 import { FORMAT_VERSION, FRAME_HEADER, KIND_ACCESS, KIND_SUBJECT_STATE, type Kind, RECORD_HEADER, valueStart } from './frame.js';
 import type { LoggerLike } from './logger.js';
 import type { AuditMetrics } from './metrics.js';
-import { createKeyPartitioner } from './partitioner.js';
 import { producerConfig } from './producer-config.js';
 import { EventQueue } from './queue.js';
 import { type PackedBatch, ThreadSender } from './sender-thread.js';
@@ -84,8 +83,7 @@ export interface AuditClientOptions {
   /**
    * Run the Kafka producer on a worker thread of its own (sender-thread.ts): kafkajs' per-batch work
    * leaves the caller's event loop. Default true when the client builds its Kafka client from
-   * `brokers` and Node can load the thread's module (it strips types, and the SDK is not installed
-   * under node_modules); not possible with a `kafka` instance (it cannot cross threads).
+   * `brokers`; not possible with a `kafka` instance (it cannot cross threads).
    */
   senderThread?: boolean;
   /** a registry codec (else `AvroCodec.connect(schemaRegistryUrl)`) */
@@ -173,16 +171,6 @@ const FREE_CHUNKS = 8;
 interface Message {
   key: Buffer;
   value: Buffer;
-}
-
-/**
- * The sender thread's module is TypeScript run by Node's own type stripping (sender-worker.ts), which
- * needs a Node that strips types and refuses files under node_modules: where either is missing, the
- * default is the producer on the caller's thread.
- */
-function senderThreadAvailable(): boolean {
-  const features = process.features as { typescript?: string | false };
-  return Boolean(features.typescript) && !import.meta.url.includes('/node_modules/');
 }
 
 function sleep(ms: number): Promise<void> {
@@ -277,11 +265,6 @@ class Client implements AuditClient {
     if (opts.senderThread === true && opts.kafka !== undefined) {
       throw new TypeError('createAuditClient: `senderThread` needs `brokers`, not a `kafka` instance');
     }
-    if (opts.senderThread === true && !senderThreadAvailable()) {
-      throw new TypeError(
-        'createAuditClient: `senderThread` needs a Node that strips TypeScript types (22.18+) and the SDK outside node_modules',
-      );
-    }
     this.kafka =
       opts.kafka ??
       createKafka({
@@ -295,7 +278,7 @@ class Client implements AuditClient {
     this.maxQueueBytes = opts.maxQueueBytes ?? 32 * 1024 * 1024;
     this.batchMaxBytes = opts.batchMaxBytes ?? 512 * 1024;
     this.sender =
-      opts.kafka === undefined && (opts.senderThread ?? senderThreadAvailable())
+      opts.kafka === undefined && opts.senderThread !== false
         ? new ThreadSender(
             { brokers: opts.brokers, clientId, logKafka: opts.logger !== undefined },
             this.logger,
@@ -839,7 +822,7 @@ class Client implements AuditClient {
       });
       await this.topicsReady;
     }
-    const producer = this.sender ?? this.kafka.producer(producerConfig(createKeyPartitioner));
+    const producer = this.sender ?? this.kafka.producer(producerConfig());
     await producer.connect();
     this.producer = producer;
     return producer;

@@ -104,7 +104,7 @@ export class ThreadSender {
 
   private spawn(): Worker {
     if (this.worker !== undefined) return this.worker;
-    const w = new Worker(new URL('./sender-worker.ts', import.meta.url), {
+    const w = new Worker(new URL('./sender-worker.mjs', import.meta.url), {
       workerData: this.init,
       execArgv: [],
       resourceLimits: this.limits,

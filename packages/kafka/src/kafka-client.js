@@ -1,0 +1,51 @@
+// @ts-check
+/**
+ * The one place that builds kafkajs clients, so the client library can be swapped in one place
+ * (`createKafka` in client.ts is this function with the package's types). JavaScript, type-checked
+ * from its JSDoc, so that the SDK's sender thread can load it without a TypeScript loader.
+ */
+import { Kafka, logLevel } from 'kafkajs';
+
+/**
+ * A pino-compatible logger: only the level methods are called.
+ * @typedef {{ error(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; info(obj: object, msg?: string): void; debug(obj: object, msg?: string): void }} LevelLogger
+ */
+
+/**
+ * @typedef {object} KafkaOptions
+ * @property {string[]} brokers
+ * @property {string} clientId
+ * @property {LevelLogger} [logger] kafkajs' log lines at warn and above; none without a logger
+ * @property {number} [connectionTimeoutMs] how long to wait for a broker connection; keeps "Kafka is down" from hanging
+ * @property {import('kafkajs').KafkaConfig['retry']} [retry]
+ */
+
+/** @type {Record<number, 'error' | 'warn' | 'info' | 'debug'>} */
+const levelName = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/**
+ * @param {KafkaOptions} opts
+ * @returns {Kafka}
+ */
+export function newKafka(opts) {
+  // We rely on the default (murmur2, Java-compatible) partitioner; the v2 migration notice is noise.
+  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+  const logger = opts.logger;
+  return new Kafka({
+    clientId: opts.clientId,
+    brokers: opts.brokers,
+    connectionTimeout: opts.connectionTimeoutMs ?? 3000,
+    retry: opts.retry ?? { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
+    logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
+    logCreator: () => (entry) => {
+      if (!logger) return;
+      const { message, ...rest } = entry.log;
+      logger[levelName[entry.level] ?? 'info']({ kafka: entry.namespace, ...rest }, message);
+    },
+  });
+}
