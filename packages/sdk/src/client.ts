@@ -149,7 +149,7 @@ interface Stream {
 interface Batch {
   /** inline producer: message objects per topic */
   messages: Map<string, Message[]>;
-  /** sender thread: keys and values packed into one buffer (it goes to the thread and comes back) */
+  /** sender thread: the frames in one shared buffer, indexed per topic (kept until acknowledged, for retries) */
   packed: PackedBatch | undefined;
   count: number;
   memBytes: number;
@@ -664,12 +664,7 @@ class Client implements AuditClient {
         bytes += len;
         n++;
       }
-      const end = q.lsn(n - 1) + q.len(n - 1);
-      q.shift(n);
-      const memBytes = bytes + n * ENTRY_OVERHEAD;
-      if (q.size === 0) this.firstUnsentAt = Date.now();
-      this.inflightBytes = memBytes;
-      this.inflightEvents = n;
+      const { end, memBytes } = this.takeInflight(n, bytes);
       return { messages, packed: undefined, count: n, memBytes, endLsn: end, fromDisk: false, pooledValues: true };
     }
     // The next events are only in the spool: evicted from memory, or left by an earlier run.
@@ -739,17 +734,8 @@ class Client implements AuditClient {
     if (runChunk !== undefined) runChunk.copy(buf, dst, runStart, runEnd);
     for (let k = 0; k < this.idPatches.length; k += 2) buf.writeUInt32BE(this.idPatches[k + 1]!, this.idPatches[k]!);
     this.idPatches.length = 0;
-    const topics: PackedBatch['topics'] = [];
-    for (const kind of [KIND_ACCESS, KIND_SUBJECT_STATE] as const) {
-      if (counts[kind]! > 0)
-        topics.push({ topic: this.streams[kind].topic, index: indexes[kind]!.subarray(0, 4 * counts[kind]!) });
-    }
-    const end = q.lsn(n - 1) + q.len(n - 1);
-    q.shift(n);
-    const memBytes = bytes + n * ENTRY_OVERHEAD;
-    if (q.size === 0) this.firstUnsentAt = Date.now();
-    this.inflightBytes = memBytes;
-    this.inflightEvents = n;
+    const topics = this.packedTopics(indexes, counts);
+    const { end, memBytes } = this.takeInflight(n, bytes);
     const packed: PackedBatch = { buf: buf.buffer as SharedArrayBuffer, topics };
     return { messages: new Map(), packed, count: n, memBytes, endLsn: end, fromDisk: false, pooledValues: false };
   }
@@ -792,13 +778,31 @@ class Client implements AuditClient {
       index[j + 2] = valueAt;
       index[j + 3] = s + raw.lens[i]! - valueAt;
     }
-    const topics: PackedBatch['topics'] = [];
-    for (const kind of [KIND_ACCESS, KIND_SUBJECT_STATE] as const) {
-      if (counts[kind]! > 0)
-        topics.push({ topic: this.streams[kind].topic, index: indexes[kind]!.subarray(0, 4 * counts[kind]!) });
-    }
+    const topics = this.packedTopics(indexes, counts);
     const packed: PackedBatch = { buf: buf.buffer as SharedArrayBuffer, topics };
     return { messages: new Map(), packed, count: raw.count, memBytes: 0, endLsn: raw.next, fromDisk: true, pooledValues: false };
+  }
+
+  /** The queue's first `n` events (`bytes` of frames) leave it for the batch in flight. */
+  private takeInflight(n: number, bytes: number): { end: number; memBytes: number } {
+    const q = this.queue;
+    const end = q.lsn(n - 1) + q.len(n - 1);
+    q.shift(n);
+    const memBytes = bytes + n * ENTRY_OVERHEAD;
+    if (q.size === 0) this.firstUnsentAt = Date.now();
+    this.inflightBytes = memBytes;
+    this.inflightEvents = n;
+    return { end, memBytes };
+  }
+
+  /** The per-kind indexes of a packed batch (4 numbers per record, `counts` records each), by topic. */
+  private packedTopics(indexes: Int32Array[], counts: number[]): PackedBatch['topics'] {
+    const topics: PackedBatch['topics'] = [];
+    for (const kind of [KIND_ACCESS, KIND_SUBJECT_STATE] as const) {
+      const n = counts[kind]!;
+      if (n > 0) topics.push({ topic: this.streams[kind].topic, index: indexes[kind]!.subarray(0, 4 * n) });
+    }
+    return topics;
   }
 
   private async connectedProducer(): Promise<Producer | ThreadSender> {

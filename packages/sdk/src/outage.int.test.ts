@@ -7,12 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKafka, ensureTopics } from '@custos/kafka';
-import { accessEventAvro, fromAvro, topics } from '@custos/schemas';
+import { topics } from '@custos/schemas';
 import { infraEnv } from '@custos/test/support';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateKafka } from '../test/private-kafka.js';
+import { readBackInOrder } from '../test/read-back.js';
 import { createAuditClient } from './index.js';
 import { silentLogger } from './logger.js';
 
@@ -87,54 +86,8 @@ describe('broker outage in the middle of a stream', () => {
     await client.close();
     rmSync(spoolDir, { recursive: true, force: true });
 
-    // read everything back
-    const kafka = new Kafka({ brokers: broker.brokers, clientId: 'outage-reader', logLevel: logLevel.NOTHING });
-    const consumer = kafka.consumer({ groupId: `outage-reader-${Date.now()}` });
-    await consumer.connect();
-    await consumer.subscribe({ topic: t.accessEvents.name, fromBeginning: true });
-    const registry = new SchemaRegistry({ host: env.registryUrl });
-    const perPartition = new Map<number, Buffer[]>();
-    let total = 0;
-    const seen = new Set<string>();
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`read ${seen.size} distinct of ${N}`)), 90_000);
-      void consumer.run({
-        eachBatch: async ({ batch }) => {
-          for (const message of batch.messages) {
-            const list = perPartition.get(batch.partition) ?? [];
-            list.push(message.value!);
-            perPartition.set(batch.partition, list);
-            total++;
-            // cheap id peek for the stop condition: the eventId is the first Avro field after the 5-byte header
-            seen.add(message.value!.subarray(6, 42).toString('latin1'));
-          }
-          if (seen.size >= N) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
-    await consumer.disconnect();
-
-    // de-duplicate by eventId (keep the first), then check each actor's sequence is in order
-    const firstSeen = new Set<string>();
-    const lastSeq = new Map<string, number>();
-    for (const values of perPartition.values()) {
-      for (const v of values) {
-        const e = fromAvro<{ eventId: string; actor: { id: string }; attributes: { seq: string } }>(
-          accessEventAvro,
-          await registry.decode(v),
-        );
-        if (firstSeen.has(e.eventId)) continue;
-        firstSeen.add(e.eventId);
-        const s = Number(e.attributes.seq);
-        expect(s).toBe((lastSeq.get(e.actor.id) ?? -1) + 1);
-        lastSeq.set(e.actor.id, s);
-      }
-    }
-    expect(firstSeen.size).toBe(N);
-    expect([...lastSeq.values()].reduce((a, b) => a + b + 1, 0)).toBe(N);
+    const { distinct, total } = await readBackInOrder(broker.brokers, env.registryUrl, t.accessEvents.name, N);
+    expect(distinct).toBe(N);
     console.log(
       `outage: ${N} events, ${total - N} duplicates, spooled ${m.spooled}, replayed ${m.replayed}, failed attempts ${m.failed}`,
     );

@@ -9,11 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { createKafka, ensureTopics } from '@custos/kafka';
-import { accessEventAvro, fromAvro } from '@custos/schemas';
 import { infraEnv, testTopics } from '@custos/test/support';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readBackInOrder } from '../test/read-back.js';
 import { createAuditClient } from './index.js';
 import type { LoggerLike } from './logger.js';
 
@@ -22,36 +20,6 @@ const t = testTopics('sdk-sender-thread');
 const N = 20_000;
 const ACTORS = 30;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Every value in the topic, read from the beginning until `n` distinct event ids were seen. */
-async function readDistinct(topic: string, n: number): Promise<Buffer[][]> {
-  const kafka = new Kafka({ brokers: env.brokers, clientId: 'sender-thread-reader', logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: `${topic}-reader-${Date.now()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const perPartition = new Map<number, Buffer[]>();
-  const seen = new Set<string>();
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`read ${seen.size} distinct of ${n}`)), 60_000);
-    void consumer.run({
-      eachBatch: async ({ batch }) => {
-        const list = perPartition.get(batch.partition) ?? [];
-        perPartition.set(batch.partition, list);
-        for (const message of batch.messages) {
-          list.push(message.value!);
-          // the eventId is the first Avro field after the 5-byte header (1 length byte, 36 chars)
-          seen.add(message.value!.subarray(6, 42).toString('latin1'));
-        }
-        if (seen.size >= n) {
-          clearTimeout(timer);
-          resolve();
-        }
-      },
-    });
-  });
-  await consumer.disconnect();
-  return [...perPartition.values()];
-}
 
 describe('the sender thread', () => {
   beforeAll(async () => {
@@ -141,22 +109,7 @@ describe('the sender thread', () => {
     expect(logged.some((l) => l.level === 'warn' && typeof l.obj.kafka === 'string')).toBe(true);
     rmSync(spoolDir, { recursive: true, force: true });
 
-    const registry = new SchemaRegistry({ host: env.registryUrl });
-    const firstSeen = new Set<string>();
-    const lastSeq = new Map<string, number>();
-    for (const values of await readDistinct(t.accessEvents.name, N)) {
-      for (const v of values) {
-        const e = fromAvro<{ eventId: string; actor: { id: string }; attributes: { seq: string } }>(
-          accessEventAvro,
-          await registry.decode(v),
-        );
-        if (firstSeen.has(e.eventId)) continue;
-        firstSeen.add(e.eventId);
-        const s = Number(e.attributes.seq);
-        expect(s).toBe((lastSeq.get(e.actor.id) ?? -1) + 1);
-        lastSeq.set(e.actor.id, s);
-      }
-    }
-    expect(firstSeen.size).toBe(N);
+    const { distinct } = await readBackInOrder(env.brokers, env.registryUrl, t.accessEvents.name, N);
+    expect(distinct).toBe(N);
   });
 });

@@ -595,6 +595,14 @@ export class Spool {
       const { bytesRead } = await readP(seg.rfd, buf, 0, want, from - seg.base);
       const starts: number[] = [];
       const lens: number[] = [];
+      const read = (next: number): RawRead => ({
+        buf,
+        count: starts.length,
+        starts: Uint32Array.from(starts),
+        lens: Uint32Array.from(lens),
+        firstLsn: from,
+        next,
+      });
       let p = 0;
       for (;;) {
         const len = checkFrame(buf, p, bytesRead);
@@ -605,14 +613,7 @@ export class Spool {
             { segment: seg.path, offset: from - seg.base + p },
             'spool: corrupt frame; skipping the segment rest',
           );
-          return {
-            buf,
-            count: starts.length,
-            starts: Uint32Array.from(starts),
-            lens: Uint32Array.from(lens),
-            firstLsn: from,
-            next: seg.base + seg.size,
-          };
+          return read(seg.base + seg.size);
         }
         starts.push(p);
         lens.push(len);
@@ -622,14 +623,7 @@ export class Spool {
         want = FRAME_HEADER + buf.readUInt32BE(0); // one frame larger than the buffer
         continue;
       }
-      return {
-        buf,
-        count: starts.length,
-        starts: Uint32Array.from(starts),
-        lens: Uint32Array.from(lens),
-        firstLsn: from,
-        next: from + p,
-      };
+      return read(from + p);
     }
   }
 
