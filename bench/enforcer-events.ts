@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seededRng } from '../packages/store/src/fixtures.js';
 import { EventMix } from './event-mix.js';
 
 export const policyFile = join(dirname(fileURLToPath(import.meta.url)), '..', 'policies', 'example-org.json');
@@ -48,13 +49,7 @@ export function realisticGenerator(seed = 20261128, events = 200_000): () => Rec
 /** The flag-heavy mix (see above). */
 export function generator(seed = 42): () => Record<string, unknown> {
   const b = JSON.parse(readFileSync(policyFile, 'utf8')) as Bundle;
-  let a = seed >>> 0;
-  const rnd = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = seededRng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const allCategories = Object.keys(b.categories);
   const allPurposes = Object.keys(b.purposes);

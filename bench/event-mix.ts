@@ -7,19 +7,8 @@
  * Deterministic for a seed. `pnpm bench:policy` prints the resulting outcome and code mix
  * (~95 % allow, ~2.6 % flag, ~2.7 % deny).
  */
+import { seededRng } from '../packages/store/src/fixtures.js';
 import type { AccessEvent, SubjectStateChange } from '../schemas/src/index.js';
-
-// Deterministic, so that runs are comparable.
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface Template {
   weight: number;
@@ -316,7 +305,7 @@ export class EventMix {
     seed = 20261128,
     private readonly start = MIX_START,
   ) {
-    this.rand = rng(seed);
+    this.rand = seededRng(seed); // deterministic (mulberry32), so that runs are comparable
     this.t = start;
   }
 
