@@ -40,7 +40,7 @@ export function mixGenerator(name: MixName, seed: number, events: number): () =>
 }
 
 /** The policy bench's mix (bench/event-mix.ts) with fresh eventIds, its event time ending about now. */
-export function realisticGenerator(seed = 20261128, events = 200_000): () => Record<string, unknown> {
+function realisticGenerator(seed = 20261128, events = 200_000): () => Record<string, unknown> {
   // ~1 s of event time per event on average
   const mix = new EventMix(seed, Date.now() - events * 1000);
   return () => ({ ...mix.next(), eventId: randomUUID() });

@@ -10,7 +10,7 @@
 import { seededRng } from '../packages/store/src/fixtures.js';
 import type { AccessEvent, SubjectStateChange } from '../schemas/src/index.js';
 
-export interface Template {
+interface Template {
   weight: number;
   actor: [string, 'staff' | 'processor'];
   tenants: string[];
@@ -23,9 +23,9 @@ export interface Template {
   recordCount?: number;
 }
 
-export const anyTenant = ['spera', 'client-acme', 'client-globex'];
+const anyTenant = ['spera', 'client-acme', 'client-globex'];
 // Lawful day-to-day work, then a few percent of violations of each kind.
-export const templates: Template[] = [
+const templates: Template[] = [
   {
     weight: 200,
     actor: ['s-asha', 'staff'],
@@ -290,8 +290,8 @@ export const templates: Template[] = [
   },
 ];
 const totalWeight = templates.reduce((n, t) => n + t.weight, 0);
-export const SUBJECTS = 50_000;
-export const MIX_START = Date.parse('2026-03-02T00:00:00Z');
+const SUBJECTS = 50_000;
+const MIX_START = Date.parse('2026-03-02T00:00:00Z');
 const STATE_KINDS = ['promotional_opt_out', 'promotional_opt_in', 'erasure_completed', 'legal_hold_placed'] as const;
 
 /** The mix as a stream: next() gives the events in order (time moving forward), stateChange(i) the changes. */
