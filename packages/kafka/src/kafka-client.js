@@ -5,6 +5,7 @@
  * from its JSDoc, so that the SDK's sender thread can load it without a TypeScript loader.
  */
 import { Kafka, logLevel } from 'kafkajs';
+import { createKeyPartitioner } from './partitioner.js';
 
 /**
  * A pino-compatible logger: only the level methods are called.
@@ -29,14 +30,31 @@ const levelName = {
 };
 
 /**
+ * kafkajs' client whose producers partition keyed messages with `createKeyPartitioner` unless told
+ * otherwise: the same partition as kafkajs' default (and Java's) for every key, without its 64-bit
+ * `Long` arithmetic (1.1 µs per message in isolation against 0.02; ~0.3 µs of CPU per event
+ * in the enforcer bench's pass-through). Every Custos producer (SDK, enforcer, bench peers) gets it from here.
+ */
+class CustosKafka extends Kafka {
+  /**
+   * @param {import('kafkajs').ProducerConfig} [config]
+   * @returns {import('kafkajs').Producer}
+   * @override
+   */
+  producer(config) {
+    return super.producer({ createPartitioner: createKeyPartitioner, ...config });
+  }
+}
+
+/**
  * @param {KafkaOptions} opts
  * @returns {Kafka}
  */
 export function newKafka(opts) {
-  // We rely on the default (murmur2, Java-compatible) partitioner; the v2 migration notice is noise.
+  // Our producers choose their partitioner (above); the v2 migration notice is noise.
   process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
   const logger = opts.logger;
-  return new Kafka({
+  return new CustosKafka({
     clientId: opts.clientId,
     brokers: opts.brokers,
     connectionTimeout: opts.connectionTimeoutMs ?? 3000,

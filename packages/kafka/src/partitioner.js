@@ -1,15 +1,17 @@
 // @ts-check
 /**
- * The producer's partitioner. It puts every keyed message where kafkajs' DefaultPartitioner (and the
+ * Custos producers' partitioner (the default of every producer `newKafka`'s client makes, and the
+ * SDK's). It puts every keyed message where kafkajs' DefaultPartitioner (and the
  * Java client) puts it — `toPositive(murmur2(key)) % partitionCount` — so consumers and other
  * producers agree on which partition holds an actor's events. It differs only in cost: kafkajs
  * computes murmur2 with a 64-bit Long object per step (~20 small objects per key) and filters the
- * topic's partition list for every message, which profiles showed as ~8 % of the SDK's CPU; here the
+ * topic's partition list for every message, which profiles showed as ~8 % of the SDK's CPU (1.1 µs per message in isolation);
+ * here the
  * hash is 32-bit integer math (`Math.imul`) over the key's bytes, and the list of available
  * partitions is only built for a message without a key (never one of the SDK's).
  *
  * JavaScript (type-checked from its JSDoc): the sender thread loads it without a TypeScript loader
- * (see sender-worker.mjs).
+ * (see packages/sdk/src/sender-worker.mjs).
  */
 
 /**
