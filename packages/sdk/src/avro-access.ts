@@ -12,7 +12,7 @@
  * buffer may be too small; the caller then calls avsc, which throws or reports the missing bytes.
  */
 import { accessEventAvro, writeAvroLong, writeAvroString, writeAvroUtf8Short } from '@custos/schemas';
-import type { AccessEventAvro } from './validate.js';
+import { type AccessEventAvro, CONTRACT_ENUMS, GUID, type IdGen, INT_MAX, isObj, nonEmpty, timeMillis } from './validate.js';
 
 interface SchemaNode {
   type?: unknown;
@@ -216,4 +216,238 @@ export function encodeAccessEvent(v: AccessEventAvro, b: Buffer, at: number): nu
     }
   }
   return p < 0 ? -1 : long(b, p, 0);
+}
+
+// ---- validation and writing fused: record()'s hot path ---------------------------------------------
+
+/** writeAccessEvent: only zod (validate.ts' slow path) can judge the input. */
+export const ASK_ZOD = -1;
+/** writeAccessEvent: the buffer may be too small (the input is not judged). */
+export const NO_ROOM = -2;
+/**
+ * What every string write keeps free beyond its own worst case, so the fixed-size writes between two
+ * strings (unions, enum indices, counts, longs: ≤ 18 bytes in a row) need no check of their own.
+ */
+const SLACK = 64;
+
+/** An enum's contract symbols → Avro index: a symbol must be in both zod's enum and the schema's. */
+function contractEnum(name: keyof typeof CONTRACT_ENUMS): Map<string, number> {
+  const zod = new Set<string>(CONTRACT_ENUMS[name]);
+  const out = new Map<string, number>();
+  for (const [s, i] of enumOf(name)) {
+    // the writer puts an index in one zig-zag byte
+    if (i >= 64) throw new Error(`AccessEvent enum ${name} has more than 64 symbols`);
+    if (zod.has(s)) out.set(s, i);
+  }
+  return out;
+}
+const C_ACTOR_TYPE = contractEnum('ActorType');
+const C_SUBJECT_TYPE = contractEnum('SubjectType');
+const C_ACTION = contractEnum('Action');
+const C_RECIPIENT_TYPE = contractEnum('RecipientType');
+const ACTION_SHARE = ACTION.get('share');
+const ACTION_DISCLOSE = ACTION.get('disclose');
+
+/** `str` for a string known to be one: NO_ROOM when the buffer may be too small. */
+function wstr(b: Buffer, p: number, s: string): number {
+  const n = s.length;
+  if (p + 5 + SLACK + n * 3 > b.length) return NO_ROOM;
+  if (n < 64) {
+    const end = writeAvroUtf8Short(b, p + 1, s);
+    const len = end - p - 1;
+    if (len <= 63) {
+      b[p] = len << 1;
+      return end;
+    }
+    if (len === 64) {
+      b.copyWithin(p + 2, p + 1, end);
+      b[p] = 0x80;
+      b[p + 1] = 0x01;
+      return end + 1;
+    }
+  }
+  return writeAvroString(b, p, s);
+}
+
+/** ["null", "string"] of a nullish-or-string input field (undefined reads as null, as in the contract). */
+function wnullableStr(b: Buffer, p: number, v: unknown): number {
+  if (v === undefined || v === null) {
+    b[p] = 0;
+    return p + 1;
+  }
+  if (typeof v !== 'string') return ASK_ZOD;
+  b[p] = 2;
+  return wstr(b, p + 1, v);
+}
+
+/**
+ * Validates an access event as `fastAccessEvent` does and writes its Avro form (with the SDK's fills)
+ * straight to `b[at]`, without the intermediate object: the bytes `encodeAccessEvent` writes for
+ * `fastAccessEvent`'s result. `actorId` is `accessKey(input)` (the Kafka key, read once). Returns
+ * the end, ASK_ZOD for anything `fastAccessEvent` would not vouch for, or NO_ROOM. Whatever it wrote
+ * before giving up is garbage the caller overwrites.
+ */
+export function writeAccessEvent(
+  e: unknown,
+  actorId: string,
+  service: string,
+  now: number,
+  genId: IdGen,
+  b: Buffer,
+  at: number,
+): number {
+  if (!isObj(e)) return ASK_ZOD;
+  let p: number;
+  const rawId = e.eventId;
+  if (rawId === undefined || rawId === null) p = wstr(b, at, genId(now));
+  else if (typeof rawId === 'string' && GUID.test(rawId)) p = wstr(b, at, rawId);
+  else return ASK_ZOD;
+  if (p < 0) return p;
+  const oa = e.occurredAt;
+  const occurredAt = oa === undefined || oa === null ? now : timeMillis(oa);
+  if (occurredAt === undefined) return ASK_ZOD;
+  p = writeAvroLong(b, p, occurredAt);
+  const tenantId = nonEmpty(e.tenantId);
+  if (tenantId === undefined) return ASK_ZOD;
+  p = wstr(b, p, tenantId);
+  if (p < 0) return p;
+
+  const a = e.actor;
+  if (!isObj(a)) return ASK_ZOD;
+  const actorType = C_ACTOR_TYPE.get(a.type as string);
+  if (actorType === undefined) return ASK_ZOD;
+  p = wstr(b, p, actorId);
+  if (p < 0) return p;
+  b[p++] = actorType << 1; // enum indices < 64: one zig-zag byte
+
+  const s = e.subject;
+  if (!isObj(s)) return ASK_ZOD;
+  const subjectId = nonEmpty(s.id);
+  const subjectType = C_SUBJECT_TYPE.get(s.type as string);
+  if (subjectId === undefined || subjectType === undefined) return ASK_ZOD;
+  p = wstr(b, p, subjectId);
+  if (p < 0) return p;
+  b[p++] = subjectType << 1;
+
+  const cats = e.categories;
+  if (!Array.isArray(cats)) return ASK_ZOD;
+  const nc = cats.length;
+  if (nc === 0) return ASK_ZOD;
+  p = writeAvroLong(b, p, nc);
+  for (let i = 0; i < nc; i++) {
+    const c = nonEmpty(cats[i]);
+    if (c === undefined) return ASK_ZOD;
+    p = wstr(b, p, c);
+    if (p < 0) return p;
+  }
+  b[p++] = 0;
+
+  const fields = e.fields;
+  if (fields === undefined || fields === null) b[p++] = 0;
+  else {
+    if (!Array.isArray(fields)) return ASK_ZOD;
+    b[p++] = 2;
+    const nf = fields.length;
+    if (nf > 0) {
+      p = writeAvroLong(b, p, nf);
+      for (let i = 0; i < nf; i++) {
+        const f: unknown = fields[i];
+        if (typeof f !== 'string') return ASK_ZOD;
+        p = wstr(b, p, f);
+        if (p < 0) return p;
+      }
+    }
+    b[p++] = 0;
+  }
+
+  const action = C_ACTION.get(e.action as string);
+  if (action === undefined) return ASK_ZOD;
+  b[p++] = action << 1;
+  const purpose = nonEmpty(e.purpose);
+  if (purpose === undefined) return ASK_ZOD;
+  p = wstr(b, p, purpose);
+  if (p < 0) return p;
+
+  const r = e.recipient;
+  if (r !== undefined && r !== null) {
+    if (!isObj(r)) return ASK_ZOD;
+    const rid = r.id;
+    const rtype = C_RECIPIENT_TYPE.get(r.type as string);
+    if (typeof rid !== 'string' || rtype === undefined) return ASK_ZOD;
+    b[p++] = 2;
+    p = wstr(b, p, rid);
+    if (p < 0) return p;
+    b[p++] = rtype << 1;
+  } else if (action === ACTION_SHARE || action === ACTION_DISCLOSE) return ASK_ZOD;
+  else b[p++] = 0;
+
+  p = wnullableStr(b, p, e.legalBasis);
+  if (p < 0) return p;
+  const dc = e.dataCollectedAt;
+  if (dc === undefined || dc === null) b[p++] = 0;
+  else {
+    const ms = timeMillis(dc);
+    if (ms === undefined) return ASK_ZOD;
+    b[p++] = 2;
+    p = writeAvroLong(b, p, ms);
+  }
+  const rc = e.recordCount;
+  if (rc === undefined) b[p++] = 2;
+  else {
+    if (typeof rc !== 'number' || !Number.isInteger(rc) || rc < 1 || rc > INT_MAX) return ASK_ZOD;
+    p = writeAvroLong(b, p, rc);
+  }
+
+  const src = e.source;
+  if (src === undefined || src === null) {
+    p = wstr(b, p, service);
+    if (p < 0) return p;
+    b[p++] = 0;
+    b[p++] = 0;
+    b[p++] = 0;
+  } else {
+    if (!isObj(src)) return ASK_ZOD;
+    const svc = nonEmpty(src.service ?? service);
+    if (svc === undefined) return ASK_ZOD;
+    p = wstr(b, p, svc);
+    if (p >= 0) p = wnullableStr(b, p, src.requestId);
+    if (p >= 0) p = wnullableStr(b, p, src.traceId);
+    if (p >= 0) p = wnullableStr(b, p, src.ip);
+    if (p < 0) return p;
+  }
+
+  const attrs = e.attributes;
+  if (attrs === undefined || attrs === null) {
+    b[p++] = 0;
+    return p;
+  }
+  // z.record(z.string(), z.string()) for the common case, as validate.ts' stringMap
+  if (!isObj(attrs)) return ASK_ZOD;
+  const proto: unknown = Object.getPrototypeOf(attrs);
+  if (proto !== Object.prototype && proto !== null) return ASK_ZOD;
+  if (Object.getOwnPropertySymbols(attrs).length > 0) return ASK_ZOD;
+  b[p++] = 2;
+  const keys = Object.keys(attrs);
+  const nk = keys.length;
+  if (nk > 0) {
+    p = writeAvroLong(b, p, nk);
+    for (let i = 0; i < nk; i++) {
+      const k = keys[i]!;
+      if (k === '__proto__') return ASK_ZOD;
+      const v = attrs[k];
+      if (typeof v !== 'string') return ASK_ZOD;
+      p = wstr(b, p, k);
+      if (p >= 0) p = wstr(b, p, v);
+      if (p < 0) return p;
+    }
+  }
+  b[p++] = 0;
+  return p;
+}
+
+/** The Kafka key of an access event (its trimmed actor id), or undefined when only zod can judge it. */
+export function accessKey(input: unknown): string | undefined {
+  if (!isObj(input)) return undefined;
+  const a = input.actor;
+  return isObj(a) ? nonEmpty(a.id) : undefined;
 }

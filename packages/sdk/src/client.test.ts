@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type AuditClientOptions, createAuditClient, QueueFullError } from './client.js';
 import { silentLogger } from './logger.js';
 import { exportMetrics } from './metrics.js';
-import type { AccessEventInput } from './validate.js';
+import { type AccessEventAvro, type AccessEventInput, toAccessEventAvro } from './validate.js';
 
 const accessType = avro.Type.forSchema(accessEventAvro as unknown as avro.Schema);
 const stateType = avro.Type.forSchema(subjectStateChangeAvro as unknown as avro.Schema);
@@ -176,6 +176,61 @@ describe('audit client (fake Kafka and registry)', () => {
     await client.flush();
     expect(kafka.sent).toEqual([]);
     expect(client.metrics()).toMatchObject({ recorded: 0, invalid: 3 });
+    await client.close();
+  });
+
+  it('frames the bytes and throws the errors of the zod path, whichever path an event takes', async () => {
+    // record() validates and writes in one pass (avro-access.ts' writeAccessEvent) and leaves anything
+    // unusual to validate.ts; checked here against validate.ts alone, through the frames Kafka gets.
+    const { client, kafka } = setup();
+    const fields = [...accessEventAvro.fields.map((f) => f.name), 'extra'];
+    const odd = [
+      { ...event(1), attributes: JSON.parse('{"__proto__":"x","a":"b"}') as Record<string, string> },
+      { ...event(2), tenantId: ' \ud800 ', categories: ['\u00a0x', 'é'.repeat(40)], purpose: 'x'.repeat(70) },
+      {
+        ...event(3),
+        fields: undefined,
+        recipient: undefined,
+        legalBasis: undefined,
+        source: { service: undefined, ip: '\udfff' },
+      },
+      { ...event(4), attributes: Object.assign(Object.create(null) as object, { k: 'v' }) as Record<string, string> },
+    ];
+    const inputs: unknown[] = [
+      ...odd,
+      ...fc.sample(
+        fc
+          .tuple(fc.nat(), fc.constantFrom(...fields), fc.anything({ withNullPrototype: true, withBoxedValues: true }))
+          .filter(([, k, v]) => !((k === 'eventId' || k === 'occurredAt') && (v === undefined || v === null)))
+          .map(([i, k, v]) => ({ ...event(i), [k]: v })),
+        { numRuns: 2000, seed: 42 },
+      ),
+    ];
+    const want: { key: string; value: Buffer }[] = [];
+    for (const x of inputs) {
+      let expected: AccessEventAvro | ValidationError;
+      try {
+        expected = toAccessEventAvro(x, 'svc', 0, () => 'unused');
+      } catch (e) {
+        expected = e as ValidationError;
+      }
+      let got: unknown;
+      try {
+        client.record(x as AccessEventInput);
+      } catch (e) {
+        got = e;
+      }
+      if (expected instanceof ValidationError) {
+        expect(got).toBeInstanceOf(ValidationError);
+        expect((got as ValidationError).message).toBe(expected.message);
+      } else {
+        expect(got).toBeUndefined();
+        want.push({ key: expected.actor.id, value: accessType.toBuffer(expected) });
+      }
+    }
+    expect(want.length).toBeGreaterThan(100);
+    expect((await client.flush()).delivered).toBe(true);
+    expect(kafka.sent.map((s) => ({ key: s.key, value: s.value.subarray(5) }))).toEqual(want);
     await client.close();
   });
 

@@ -18,7 +18,7 @@ import {
 } from '@custos/kafka';
 import { accessEventAvro, subjectStateChangeAvro, topics as topicSpecs, ValidationError } from '@custos/schemas';
 import avro from 'avsc';
-import { encodeAccessEvent } from './avro-access.js';
+import { ASK_ZOD, accessKey, encodeAccessEvent, writeAccessEvent } from './avro-access.js';
 import { FORMAT_VERSION, FRAME_HEADER, KIND_ACCESS, KIND_SUBJECT_STATE, type Kind, RECORD_HEADER, valueStart } from './frame.js';
 import type { LoggerLike } from './logger.js';
 import type { AuditMetrics } from './metrics.js';
@@ -161,6 +161,8 @@ interface Batch {
 
 const ENTRY_OVERHEAD = 64;
 const CHUNK_BYTES = 256 * 1024;
+/** enqueue's answer when the fused writer leaves the event to the zod path */
+const ASK: unique symbol = Symbol('ask zod');
 /** distinct Kafka keys whose buffers are kept for reuse (the cache starts over past this) */
 const KEY_CACHE_SIZE = 4096;
 const EMPTY = Buffer.alloc(0);
@@ -347,9 +349,16 @@ class Client implements AuditClient {
 
   record(event: AccessEventInput): void | Promise<void> {
     if (this.closed) throw new ClientClosedError();
+    const now = Date.now();
+    // Validated and written into the frame in one pass; anything unusual takes the zod path below.
+    const key = accessKey(event);
+    if (key !== undefined) {
+      const r = this.enqueue(this.streams[KIND_ACCESS], key, event, now);
+      if (r !== ASK) return r;
+    }
     let v: ReturnType<typeof toAccessEventAvro>;
     try {
-      v = toAccessEventAvro(event, this.service, Date.now(), uuidv7);
+      v = toAccessEventAvro(event, this.service, now, uuidv7);
     } catch (err) {
       this.m.invalid++;
       throw err;
@@ -369,9 +378,19 @@ class Client implements AuditClient {
     return this.enqueue(this.streams[KIND_SUBJECT_STATE], subjectStateKey(v.tenantId, v.subjectId, v.change), v);
   }
 
-  /** Encodes the frame into the arena, appends it to the spool and the memory queue. */
-  private enqueue(s: Stream, key: string, value: unknown): void | Promise<void> {
-    if (this.queuedBytes > this.maxQueueBytes * 2) this.makeRoom();
+  /**
+   * Encodes the frame into the arena, appends it to the spool and the memory queue. With `now`,
+   * `value` is an access event's input, validated while written (`writeAccessEvent`): ASK when it
+   * cannot vouch for it, nothing enqueued.
+   */
+  private enqueue(s: Stream, key: string, value: unknown): void | Promise<void>;
+  private enqueue(s: Stream, key: string, value: unknown, now: number): void | Promise<void> | typeof ASK;
+  private enqueue(s: Stream, key: string, value: unknown, now?: number): void | Promise<void> | typeof ASK {
+    if (this.queuedBytes > this.maxQueueBytes * 2) {
+      // the input is judged first, as on the zod path
+      if (now !== undefined) return ASK;
+      this.makeRoom();
+    }
     let chunk = this.chunk;
     let off = this.chunkPos;
     let room = FRAME_HEADER + RECORD_HEADER + key.length * 3 + 5 + 256;
@@ -391,6 +410,14 @@ class Client implements AuditClient {
       const v = p + RECORD_HEADER + keyLen;
       chunk[v] = 0;
       chunk.writeUInt32BE(s.id, v + 1);
+      if (now !== undefined) {
+        end = writeAccessEvent(value, key, this.service, now, uuidv7, chunk, v + 5);
+        if (end >= 0) break;
+        // a fresh chunk too small: the zod path sizes the event exactly
+        if (end === ASK_ZOD || off === 0) return ASK;
+        off = chunk.length;
+        continue;
+      }
       end = s.encode(value, chunk, v + 5);
       if (end > 0) break;
       // not enough room in this chunk: `-end` bytes were missing

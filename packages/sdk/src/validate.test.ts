@@ -9,6 +9,8 @@ import {
 import avro from 'avsc';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { EventMix } from '../../../bench/event-mix.js';
+import { ASK_ZOD, accessKey, NO_ROOM, writeAccessEvent } from './avro-access.js';
 import {
   fastAccessEvent,
   fastSubjectState,
@@ -36,14 +38,44 @@ const base = {
 
 // ---- generators: valid events, and valid events with one field replaced by anything
 
+// Text of every kind the writers treat differently: any code unit (lone surrogates included), full
+// code points, Unicode whitespace (trimmed), and lengths on both sides of avsc's 64-byte switch
+// from its own UTF-8 loop to utf8Write.
+const text = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 80 }),
+  fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 90 }).map((xs) => String.fromCharCode(...xs)),
+  fc.integer({ min: 0, max: 200 }).map((n) => 'x'.repeat(n)),
+  fc.integer({ min: 20, max: 70 }).map((n) => 'é'.repeat(n)),
+  fc.tuple(fc.integer({ min: 55, max: 70 }), fc.nat(), fc.constantFrom('\ud800', '\udfff', '\ud83d')).map(([n, at, lone]) => {
+    const pad = 'x'.repeat(n - 3);
+    const i = at % (pad.length + 1);
+    return pad.slice(0, i) + lone + pad.slice(i);
+  }),
+  fc.constantFrom('\u00a0x\u2028', '\ufeff', '\u3000 €\u3000', 'a\ud83d\ude00b', '\ud800', ' \udc00 '),
+);
 const idString = fc.oneof(
   fc.string(),
   fc.constantFrom('', ' ', '  x ', 's-asha', '\t\n', 'ü'),
   fc.string({ unit: 'grapheme', minLength: 1 }),
+  text,
 );
 const nonEmptyId = fc.oneof(
   fc.string({ minLength: 1 }).filter((s) => s.trim().length > 0),
   fc.constantFrom(' padded ', 's-1'),
+  text.filter((s) => s.trim().length > 0),
+);
+const anyString = fc.oneof(fc.string(), text);
+// attributes with keys JavaScript treats specially: `__proto__` as an own key, null prototypes
+const oddMaps = fc.constantFrom<unknown>(
+  JSON.parse('{"__proto__":"x"}'),
+  JSON.parse('{"a":"b","__proto__":"x"}'),
+  Object.assign(Object.create(null) as object, { a: 'b' }),
+  Object.assign(Object.create(null) as object, JSON.parse('{"__proto__":"x"}')),
+  { constructor: 'c', toString: 't', hasOwnProperty: 'h' },
+  { [Symbol('s')]: 'x', a: 'b' },
+  Object.create({ inherited: 'x' }) as object,
+  { a: undefined },
+  {},
 );
 const isoTimes = fc.oneof(
   fc
@@ -84,11 +116,11 @@ const validish = fc.record(
       type: fc.constantFrom('customer', 'user', 'employee', 'client_contact', 'alien'),
     }),
     categories: fc.oneof(fc.array(fc.oneof(nonEmptyId, idString), { minLength: 1, maxLength: 3 }), fc.constant([])),
-    fields: opt(fc.array(fc.string(), { maxLength: 3 })),
+    fields: opt(fc.array(anyString, { maxLength: 3 })),
     action: fc.constantFrom('read', 'create', 'update', 'delete', 'export', 'share', 'disclose', 'peek'),
     purpose: fc.oneof(nonEmptyId, idString),
-    recipient: opt(fc.record({ id: fc.string(), type: fc.constantFrom('processor', 'third_party', 'authority', 'friend') })),
-    legalBasis: opt(fc.string()),
+    recipient: opt(fc.record({ id: anyString, type: fc.constantFrom('processor', 'third_party', 'authority', 'friend') })),
+    legalBasis: opt(anyString),
     dataCollectedAt: opt(isoTimes),
     recordCount: fc.oneof(
       fc.constant(undefined),
@@ -99,14 +131,20 @@ const validish = fc.record(
       fc.record(
         {
           service: opt(fc.oneof(nonEmptyId, idString)),
-          requestId: opt(fc.string()),
-          traceId: opt(fc.string()),
-          ip: opt(fc.string()),
+          requestId: opt(anyString),
+          traceId: opt(anyString),
+          ip: opt(anyString),
         },
         { requiredKeys: [] },
       ),
     ),
-    attributes: opt(fc.oneof(fc.dictionary(fc.string(), fc.string()), fc.dictionary(fc.string(), fc.anything()))),
+    attributes: opt(
+      fc.oneof(
+        fc.dictionary(fc.string(), fc.string()),
+        fc.dictionary(anyString, anyString, { maxKeys: 4 }),
+        fc.dictionary(fc.string(), fc.anything()),
+      ),
+    ),
   },
   { requiredKeys: ['tenantId', 'actor', 'subject', 'categories', 'action', 'purpose'] },
 );
@@ -119,9 +157,26 @@ const mutated = fc
   )
   .map(([e, k, v]) => ({ ...e, [k]: v }));
 
+/**
+ * The fused writer (validation and Avro in one pass): it accepts exactly what the fast path accepts
+ * and writes exactly avsc's bytes of the fast path's result, at any offset, never past the buffer.
+ */
+function checkFused(x: unknown, fast: ReturnType<typeof fastAccessEvent>, at = 3): void {
+  const key = accessKey(x);
+  const buf = Buffer.alloc(at + 4096, 0xa5);
+  const end = key === undefined ? ASK_ZOD : writeAccessEvent(x, key, 'svc', NOW, gen, buf, at);
+  expect(end).not.toBe(NO_ROOM);
+  expect(end >= 0).toBe(fast !== undefined);
+  if (fast !== undefined) {
+    expect(key).toBe(fast.actor.id);
+    expect(buf.subarray(at, end).equals(accessType.toBuffer(fast))).toBe(true);
+  }
+}
+
 /** Encodes both paths' results; the fast path must produce exactly the bytes of zod + codec. */
 function checkAccess(x: unknown): { fast: boolean; zod: boolean } {
   const fast = fastAccessEvent(x, 'svc', NOW, gen);
+  checkFused(x, fast);
   let slow: ReturnType<typeof parseAccessEvent>;
   try {
     slow = parseAccessEvent(fillAccessEvent(x, 'svc', NOW, gen));
@@ -147,6 +202,14 @@ describe('fast path vs the zod contract (access events)', () => {
       { numRuns: 5000 },
     );
   });
+  it('agrees on attribute maps with odd keys or prototypes too (the fast path may only be stricter)', () => {
+    fc.assert(
+      fc.property(validish, oddMaps, (e, attributes) => {
+        checkAccess({ ...e, attributes });
+      }),
+      { numRuns: 500 },
+    );
+  });
   it('agrees on arbitrary values too (the fast path may only be stricter)', () => {
     fc.assert(
       fc.property(fc.anything({ withNullPrototype: true, withBoxedValues: true, withObjectString: true }), (x) => {
@@ -154,6 +217,45 @@ describe('fast path vs the zod contract (access events)', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+  it('the fused writer says NO_ROOM rather than write past a short buffer, else writes the same bytes', () => {
+    fc.assert(
+      fc.property(validish, fc.integer({ min: 0, max: 600 }), fc.integer({ min: -8, max: 8 }), (x, any, near) => {
+        const fast = fastAccessEvent(x, 'svc', NOW, gen);
+        const key = accessKey(x);
+        if (key === undefined) return;
+        // any size, or one close to what the event needs (where a missed check would show)
+        const size = fast !== undefined && any % 2 === 0 ? Math.max(0, accessType.toBuffer(fast).length + near) : any;
+        const buf = Buffer.alloc(size + 16, 0xa5);
+        const end = writeAccessEvent(x, key, 'svc', NOW, gen, buf.subarray(0, size), 0);
+        expect(buf.subarray(size).every((b) => b === 0xa5)).toBe(true);
+        expect(end).toBeLessThanOrEqual(size);
+        if (end >= 0) {
+          expect(fast).toBeDefined();
+          expect(buf.subarray(0, end).equals(accessType.toBuffer(fast))).toBe(true);
+        } else if (end === ASK_ZOD) expect(fast).toBeUndefined();
+        else expect(end).toBe(NO_ROOM);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+  it('the fused writer takes ordinary events, and the realistic mix', () => {
+    const buf = Buffer.alloc(4096);
+    const ok = (x: unknown) => writeAccessEvent(x, accessKey(x)!, 'svc', NOW, gen, buf, 0) > 0;
+    expect(ok(base)).toBe(true);
+    expect(ok({ ...base, attributes: { a: 'b' }, fields: ['email'], occurredAt: new Date(NOW), eventId: ID })).toBe(true);
+    expect(ok({ ...base, action: 'share', recipient: { id: 'p', type: 'processor' }, legalBasis: 'x', recordCount: 7 })).toBe(
+      true,
+    );
+    expect(ok({ ...base, dataCollectedAt: '2025-01-01T00:00:00Z', source: { service: 'b', requestId: 'r', ip: '::1' } })).toBe(
+      true,
+    );
+    const mix = new EventMix(7);
+    for (let i = 0; i < 2000; i++) {
+      const e = mix.next();
+      checkFused(e, fastAccessEvent(e, 'svc', NOW, gen), i % 17);
+      expect(ok(e)).toBe(true);
+    }
   });
   it('ordinary events take the fast path', () => {
     expect(fastAccessEvent(base, 'svc', NOW, gen)).toBeDefined();

@@ -48,7 +48,7 @@ export type AccessEventAvro = AccessEventV1AvroValue;
 export type SubjectStateAvro = SubjectStateChangeV1AvroValue;
 
 // The very patterns zod's `z.guid()` and `z.iso.datetime({ offset: true, local: true })` use.
-const GUID = z.regexes.guid;
+export const GUID = z.regexes.guid;
 const ISO = z.regexes.datetime({ offset: true, local: true });
 // As in `canonicalTime` (schemas/src/contract.ts): a time without a zone reads as UTC.
 const HAS_ZONE = /(Z|[+-]\d{2}:?\d{2})$/i;
@@ -61,22 +61,29 @@ function oneOf<T extends string>(symbols: readonly T[]): (v: unknown) => v is T 
   const set = new Set<string>(symbols);
   return (v: unknown): v is T => typeof v === 'string' && set.has(v);
 }
-const isActorType = oneOf(accessEventV1Base.shape.actor.shape.type.options);
-const isSubjectType = oneOf(accessEventV1Base.shape.subject.shape.type.options);
-const isRecipientType = oneOf(accessEventV1Base.shape.recipient.unwrap().unwrap().shape.type.options);
-const isAction = oneOf(accessEventV1Base.shape.action.options);
+/** The symbols zod accepts for each enum of the access event (the fused writer indexes them by Avro's order). */
+export const CONTRACT_ENUMS = {
+  ActorType: accessEventV1Base.shape.actor.shape.type.options,
+  SubjectType: accessEventV1Base.shape.subject.shape.type.options,
+  RecipientType: accessEventV1Base.shape.recipient.unwrap().unwrap().shape.type.options,
+  Action: accessEventV1Base.shape.action.options,
+} as const;
+const isActorType = oneOf(CONTRACT_ENUMS.ActorType);
+const isSubjectType = oneOf(CONTRACT_ENUMS.SubjectType);
+const isRecipientType = oneOf(CONTRACT_ENUMS.RecipientType);
+const isAction = oneOf(CONTRACT_ENUMS.Action);
 const isChange = oneOf(subjectStateChangeV1Base.shape.change.options);
-const INT_MAX = 2_147_483_647;
+export const INT_MAX = 2_147_483_647;
 
-type Obj = Record<string, unknown>;
+export type Obj = Record<string, unknown>;
 
 /** zod's notion of an object for z.object(): anything non-null of type object that is not an array. */
-function isObj(v: unknown): v is Obj {
+export function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** z.string().trim().min(1): the trimmed string, or undefined. */
-function nonEmpty(v: unknown): string | undefined {
+export function nonEmpty(v: unknown): string | undefined {
   if (typeof v !== 'string') return undefined;
   const t = v.trim();
   return t.length > 0 ? t : undefined;
@@ -90,7 +97,7 @@ function isoMillis(s: string): number | undefined {
 }
 
 /** occurredAt-style input (string or Date) → epoch ms, or undefined when only zod can judge it. */
-function timeMillis(v: unknown): number | undefined {
+export function timeMillis(v: unknown): number | undefined {
   if (typeof v === 'string') return isoMillis(v);
   if (v instanceof Date) {
     const ms = v.getTime();
