@@ -28,12 +28,54 @@ export type Kind = 1 | 2;
 export const KIND_ACCESS: Kind = 1;
 export const KIND_SUBJECT_STATE: Kind = 2;
 
+// CRC-32 (zlib's polynomial), slice-by-8 tables: T[k * 256 + n] is the CRC of byte n followed by k zeros.
+const T = new Int32Array(8 * 256);
+for (let n = 0; n < 256; n++) {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  T[n] = c;
+}
+for (let k = 1; k < 8; k++) {
+  for (let n = 0; n < 256; n++) {
+    const c = T[(k - 1) * 256 + n]!;
+    T[k * 256 + n] = (c >>> 8) ^ T[c & 0xff]!;
+  }
+}
+/** Above this many bytes zlib's crc32 (hardware-assisted) wins despite the view it needs. */
+const NATIVE_CRC_FROM = 1024;
+
+/**
+ * zlib's crc32 of buf[start, end), without a view per call: zlib's crc32 takes only a whole buffer,
+ * and for a frame of a few hundred bytes the `subarray` (an object per frame) and the call into C++
+ * cost more than this loop (~115 against ~65–100 ns for 130–200 bytes).
+ */
+export function crc32Range(buf: Uint8Array, start: number, end: number): number {
+  if (end - start >= NATIVE_CRC_FROM) return crc32(buf.subarray(start, end));
+  let c = -1;
+  let p = start;
+  while (p + 8 <= end) {
+    const a = c ^ (buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24));
+    c =
+      T[1792 + (a & 0xff)]! ^
+      T[1536 + ((a >>> 8) & 0xff)]! ^
+      T[1280 + ((a >>> 16) & 0xff)]! ^
+      T[1024 + (a >>> 24)]! ^
+      T[768 + buf[p + 4]!]! ^
+      T[512 + buf[p + 5]!]! ^
+      T[256 + buf[p + 6]!]! ^
+      T[buf[p + 7]!]!;
+    p += 8;
+  }
+  while (p < end) c = T[(c ^ buf[p++]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
 /** Fills in the CRC of every frame in buf[start, end) (frames are written with the CRC left blank). */
 export function sealFrames(buf: Buffer, start: number, end: number): void {
   let p = start;
   while (p < end) {
     const len = buf.readUInt32BE(p);
-    buf.writeUInt32BE(crc32(buf.subarray(p + FRAME_HEADER, p + FRAME_HEADER + len)), p + 4);
+    buf.writeUInt32BE(crc32Range(buf, p + FRAME_HEADER, p + FRAME_HEADER + len), p + 4);
     p += FRAME_HEADER + len;
   }
 }
@@ -51,7 +93,7 @@ export function checkFrame(buf: Buffer, p: number, end: number): number {
   if (len < RECORD_HEADER + 5 || len > MAX_PAYLOAD) return CORRUPT;
   if (end - p < FRAME_HEADER + len) return INCOMPLETE;
   const crc = buf.readUInt32BE(p + 4);
-  if (crc32(buf.subarray(p + FRAME_HEADER, p + FRAME_HEADER + len)) !== crc) return CORRUPT;
+  if (crc32Range(buf, p + FRAME_HEADER, p + FRAME_HEADER + len) !== crc) return CORRUPT;
   return len;
 }
 
