@@ -12,7 +12,7 @@
  * buffer may be too small; the caller then calls avsc, which throws or reports the missing bytes.
  */
 import { accessEventAvro, writeAvroLong, writeAvroString, writeAvroUtf8Short } from '@custos/schemas';
-import { type AccessEventAvro, CONTRACT_ENUMS, GUID, type IdGen, INT_MAX, isObj, nonEmpty, timeMillis } from './validate.js';
+import { type AccessEventAvro, CONTRACT_ENUMS, GUID, INT_MAX, isObj, nonEmpty, timeMillis } from './validate.js';
 
 interface SchemaNode {
   type?: unknown;
@@ -248,6 +248,9 @@ const C_RECIPIENT_TYPE = contractEnum('RecipientType');
 const ACTION_SHARE = ACTION.get('share');
 const ACTION_DISCLOSE = ACTION.get('disclose');
 
+/** Writes a new UUID's 36 ASCII characters at b[at] (uuid7.ts' writeUuidv7). */
+export type IdWriter = (b: Buffer, at: number, now: number) => void;
+
 /** `str` for a string known to be one: NO_ROOM when the buffer may be too small. */
 function wstr(b: Buffer, p: number, s: string): number {
   const n = s.length;
@@ -283,24 +286,29 @@ function wnullableStr(b: Buffer, p: number, v: unknown): number {
 /**
  * Validates an access event as `fastAccessEvent` does and writes its Avro form (with the SDK's fills)
  * straight to `b[at]`, without the intermediate object: the bytes `encodeAccessEvent` writes for
- * `fastAccessEvent`'s result. `actorId` is `accessKey(input)` (the Kafka key, read once). Returns
- * the end, ASK_ZOD for anything `fastAccessEvent` would not vouch for, or NO_ROOM. Whatever it wrote
- * before giving up is garbage the caller overwrites.
+ * `fastAccessEvent`'s result, a missing eventId written by `writeId` (no string per event).
+ * `actorId` is `accessKey(input)` (the Kafka key, read once). Returns the end, ASK_ZOD for anything
+ * `fastAccessEvent` would not vouch for, or NO_ROOM. Whatever it wrote before giving up is garbage
+ * the caller overwrites.
  */
 export function writeAccessEvent(
   e: unknown,
   actorId: string,
   service: string,
   now: number,
-  genId: IdGen,
+  writeId: IdWriter,
   b: Buffer,
   at: number,
 ): number {
   if (!isObj(e)) return ASK_ZOD;
   let p: number;
   const rawId = e.eventId;
-  if (rawId === undefined || rawId === null) p = wstr(b, at, genId(now));
-  else if (typeof rawId === 'string' && GUID.test(rawId)) p = wstr(b, at, rawId);
+  if (rawId === undefined || rawId === null) {
+    if (at + 37 + SLACK > b.length) return NO_ROOM;
+    b[at] = 72; // zig-zag length of the 36 ASCII characters
+    writeId(b, at + 1, now);
+    p = at + 37;
+  } else if (typeof rawId === 'string' && GUID.test(rawId)) p = wstr(b, at, rawId);
   else return ASK_ZOD;
   if (p < 0) return p;
   const oa = e.occurredAt;

@@ -26,7 +26,7 @@ import { producerConfig } from './producer-config.js';
 import { EventQueue } from './queue.js';
 import { type PackedBatch, ThreadSender } from './sender-thread.js';
 import { SchemaStore, Spool, type SpoolOptions } from './spool.js';
-import { uuidv7 } from './uuid7.js';
+import { uuidv7, writeUuidv7 } from './uuid7.js';
 import {
   type AccessEventAvro,
   type AccessEventInput,
@@ -411,7 +411,7 @@ class Client implements AuditClient {
       chunk[v] = 0;
       chunk.writeUInt32BE(s.id, v + 1);
       if (now !== undefined) {
-        end = writeAccessEvent(value, key, this.service, now, uuidv7, chunk, v + 5);
+        end = writeAccessEvent(value, key, this.service, now, writeUuidv7, chunk, v + 5);
         if (end >= 0) break;
         // a fresh chunk too small: the zod path sizes the event exactly
         if (end === ASK_ZOD || off === 0) return ASK;

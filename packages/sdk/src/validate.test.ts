@@ -24,6 +24,9 @@ import {
 const NOW = Date.parse('2026-03-02T10:00:00.123Z');
 const ID = '0190b0a0-0000-7000-8000-00000000abcd';
 const gen = () => ID;
+const writeGen = (b: Buffer, at: number) => {
+  b.write(ID, at, 'latin1');
+};
 const accessType = avro.Type.forSchema(accessEventAvro as unknown as avro.Schema);
 const stateType = avro.Type.forSchema(subjectStateChangeAvro as unknown as avro.Schema);
 
@@ -164,7 +167,7 @@ const mutated = fc
 function checkFused(x: unknown, fast: ReturnType<typeof fastAccessEvent>, at = 3): void {
   const key = accessKey(x);
   const buf = Buffer.alloc(at + 4096, 0xa5);
-  const end = key === undefined ? ASK_ZOD : writeAccessEvent(x, key, 'svc', NOW, gen, buf, at);
+  const end = key === undefined ? ASK_ZOD : writeAccessEvent(x, key, 'svc', NOW, writeGen, buf, at);
   expect(end).not.toBe(NO_ROOM);
   expect(end >= 0).toBe(fast !== undefined);
   if (fast !== undefined) {
@@ -227,7 +230,7 @@ describe('fast path vs the zod contract (access events)', () => {
         // any size, or one close to what the event needs (where a missed check would show)
         const size = fast !== undefined && any % 2 === 0 ? Math.max(0, accessType.toBuffer(fast).length + near) : any;
         const buf = Buffer.alloc(size + 16, 0xa5);
-        const end = writeAccessEvent(x, key, 'svc', NOW, gen, buf.subarray(0, size), 0);
+        const end = writeAccessEvent(x, key, 'svc', NOW, writeGen, buf.subarray(0, size), 0);
         expect(buf.subarray(size).every((b) => b === 0xa5)).toBe(true);
         expect(end).toBeLessThanOrEqual(size);
         if (end >= 0) {
@@ -241,7 +244,7 @@ describe('fast path vs the zod contract (access events)', () => {
   });
   it('the fused writer takes ordinary events, and the realistic mix', () => {
     const buf = Buffer.alloc(4096);
-    const ok = (x: unknown) => writeAccessEvent(x, accessKey(x)!, 'svc', NOW, gen, buf, 0) > 0;
+    const ok = (x: unknown) => writeAccessEvent(x, accessKey(x)!, 'svc', NOW, writeGen, buf, 0) > 0;
     expect(ok(base)).toBe(true);
     expect(ok({ ...base, attributes: { a: 'b' }, fields: ['email'], occurredAt: new Date(NOW), eventId: ID })).toBe(true);
     expect(ok({ ...base, action: 'share', recipient: { id: 'p', type: 'processor' }, legalBasis: 'x', recordCount: 7 })).toBe(
