@@ -195,6 +195,12 @@ describe('audit client (fake Kafka and registry)', () => {
         source: { service: undefined, ip: '\udfff' },
       },
       { ...event(4), attributes: Object.assign(Object.create(null) as object, { k: 'v' }) as Record<string, string> },
+      // keys (actor ids): non-ASCII, a lone surrogate, longer than the ASCII loop takes, padded
+      event(5, 'ä-\ud83d\ude00'),
+      event(6, 'x\ud800'),
+      event(7, 'k'.repeat(65)),
+      event(8, ' a '),
+      event(9, 'ké€'),
     ];
     const inputs: unknown[] = [
       ...odd,
@@ -225,7 +231,8 @@ describe('audit client (fake Kafka and registry)', () => {
         expect((got as ValidationError).message).toBe(expected.message);
       } else {
         expect(got).toBeUndefined();
-        want.push({ key: expected.actor.id, value: accessType.toBuffer(expected) });
+        // (the fake keeps keys as decoded UTF-8, as Buffer.from's bytes of the id decode)
+        want.push({ key: Buffer.from(expected.actor.id).toString(), value: accessType.toBuffer(expected) });
       }
     }
     expect(want.length).toBeGreaterThan(100);

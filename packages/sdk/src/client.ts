@@ -161,6 +161,18 @@ interface Batch {
 
 const ENTRY_OVERHEAD = 64;
 const CHUNK_BYTES = 256 * 1024;
+/** `key` as UTF-8 at b[at] (Buffer#write's bytes) and its length; a loop when it is short ASCII. */
+function writeAsciiOr(b: Buffer, at: number, key: string): number {
+  const n = key.length;
+  if (n > 64 || at + n > b.length) return b.write(key, at, 'utf8');
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if (c >= 0x80) return b.write(key, at, 'utf8');
+    b[at + i] = c;
+  }
+  return n;
+}
+
 /** enqueue's answer when the fused writer leaves the event to the zod path */
 const ASK: unique symbol = Symbol('ask zod');
 /** distinct Kafka keys whose buffers are kept for reuse (the cache starts over past this) */
@@ -404,8 +416,10 @@ class Client implements AuditClient {
       const p = off + FRAME_HEADER;
       chunk[p] = FORMAT_VERSION;
       chunk[p + 1] = s.kind;
-      s.fingerprint.copy(chunk, p + 2);
-      keyLen = chunk.write(key, p + RECORD_HEADER, 'utf8');
+      // (8 bytes and a short key: byte loops cost less than Buffer#copy / #write's calls into C++)
+      const fp = s.fingerprint;
+      for (let i = 0; i < 8; i++) chunk[p + 2 + i] = fp[i]!;
+      keyLen = writeAsciiOr(chunk, p + RECORD_HEADER, key);
       chunk.writeUInt32BE(keyLen, p + 10);
       const v = p + RECORD_HEADER + keyLen;
       chunk[v] = 0;
