@@ -6,7 +6,7 @@
  * temp dir) and an 8 MiB memory bound: past a warm-up the memory queue is in a steady state (the
  * oldest events leave it for the spool as new ones come, as acknowledged ones would), rather than
  * growing its arrays. Events come from the realistic mix (bench/event-mix.ts) without `eventId` and
- * `occurredAt`, which the SDK fills, as a service would record them.
+ * `occurredAt`, which the SDK fills, as a service would record them (`--given` keeps them).
  *
  * Prints medians over the repetitions: CPU µs/event of the caller's thread (process.threadCpuUsage;
  * the spool's fdatasync runs on libuv's pool and is not in it) and of the process, wall µs/event, and
@@ -17,7 +17,7 @@
  * e.g. a `git archive HEAD packages/sdk tsconfig.base.json` copy with packages/sdk/node_modules
  * linked to this tree's; repetitions interleave the variants, their order rotating.
  *
- *   nice -n 10 pnpm exec tsx bench/sdk-record.bench.ts [--events 100000] [--reps 7] [--variant base=scratch/sdk-base]
+ *   nice -n 10 pnpm exec tsx bench/sdk-record.bench.ts [--events 100000] [--reps 7] [--variant base=scratch/sdk-base] [--given]
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -36,6 +36,8 @@ const { values: args } = parseArgs({
     events: { type: 'string', default: '100000' },
     reps: { type: 'string', default: '7' },
     variant: { type: 'string', multiple: true },
+    // keep the mix's own eventId and occurredAt (validated instead of generated)
+    given: { type: 'boolean', default: false },
   },
 });
 const N = Number(args.events);
@@ -57,8 +59,8 @@ const spoolRoot = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 const mix = new EventMix(20261128);
 const events: AccessEventInput[] = [];
 for (let i = 0; i < Math.min(N, 50_000); i++) {
-  const { eventId: _id, occurredAt: _at, ...e } = mix.next();
-  events.push(e);
+  const { eventId, occurredAt, ...e } = mix.next();
+  events.push(args.given ? { ...e, eventId, occurredAt } : e);
 }
 
 // ---- variants ----------------------------------------------------------------------------------------
@@ -174,7 +176,7 @@ async function run(v: Variant, measure: boolean): Promise<void> {
 
 const loadStart = load();
 console.log(
-  `record(): ${N} events per repetition, ${REPS} reps (+1 warm-up), variants ${variants.map((v) => v.label).join(', ')}; spool in ${spoolRoot}; load average ${loadStart}`,
+  `record(): ${N} events per repetition${args.given ? ' (eventId and occurredAt given)' : ''}, ${REPS} reps (+1 warm-up), variants ${variants.map((v) => v.label).join(', ')}; spool in ${spoolRoot}; load average ${loadStart}`,
 );
 // warm-up: the JIT, and the queue to its steady state (8 MiB of frames ≈ 35 k events)
 for (const v of variants) await run(v, false);
