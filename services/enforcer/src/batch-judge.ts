@@ -9,7 +9,7 @@
  */
 import type { BulkWindow } from '@custos/policy';
 import type { Decision, SubjectStateChange } from '@custos/schemas';
-import { DecisionArena, type DecisionEncoder } from './decision-encoder.js';
+import { type BufferPool, DecisionArena, type DecisionEncoder } from './decision-encoder.js';
 import type { AccessEventDecoder, DecodeResult } from './decode.js';
 import { type Judge, rewindow } from './judge.js';
 
@@ -48,6 +48,11 @@ export interface BatchOutput {
   spanMs: number;
   window: { actors: number; entries: number };
   made?: Decision[];
+  /**
+   * Says that nothing uses `decisions` any more (their produce calls have settled), so their bytes
+   * may be reused. Called at most once; absent when there is nothing to reuse.
+   */
+  release?: () => void;
 }
 
 export interface BatchJudge {
@@ -77,10 +82,12 @@ function failureOf(index: number, step: string, err: unknown): RecordFailure {
 export class LocalBatchJudge implements BatchJudge {
   private readonly windows = new Map<number, BulkWindow>();
 
+  /** `arenas`: buffers for the decisions, reused (see BufferPool); without it each batch allocates */
   constructor(
     private readonly judge: Judge,
     private readonly decoder: AccessEventDecoder,
     private readonly encoder: DecisionEncoder,
+    private readonly arenas?: BufferPool,
   ) {}
 
   private windowFor(partition: number): BulkWindow {
@@ -109,7 +116,7 @@ export class LocalBatchJudge implements BatchJudge {
     // Decisions are their event's bytes plus a head (~230 B in the bench's mix, most of it a reason).
     let inputBytes = 0;
     for (let i = replayCount; i < values.length; i++) inputBytes += values[i]?.length ?? 0;
-    const arena = new DecisionArena(inputBytes + 256 * (values.length - replayCount));
+    const arena = new DecisionArena(inputBytes + 256 * (values.length - replayCount), this.arenas);
     const codes = new Map<string, number>();
     let maxT = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < values.length; i++) {

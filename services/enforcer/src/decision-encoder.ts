@@ -40,15 +40,28 @@ export class DecisionArena {
   private buf: Buffer;
   used = 0;
 
-  constructor(bytes: number) {
-    this.buf = Buffer.allocUnsafeSlow(Math.max(bytes, 1024));
+  /**
+   * `pool`: buffers handed back by the enforcer once it has sent the decisions they held (see
+   * BufferPool): with one, the arena takes its buffer from it and `packed()` hands the whole buffer
+   * over as it is, since it comes back to be reused anyway.
+   */
+  constructor(
+    bytes: number,
+    private readonly pool?: BufferPool,
+  ) {
+    const want = Math.max(bytes, 1024);
+    const reused = pool?.take(want);
+    this.buf = reused === undefined ? Buffer.allocUnsafeSlow(want) : Buffer.from(reused);
   }
 
   /** the buffer, with room for `n` bytes from `used` */
   room(n: number): Buffer {
     if (this.used + n > this.buf.length) {
-      const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.used + n));
+      const want = Math.max(2 * this.buf.length, this.used + n);
+      const reused = this.pool?.take(want);
+      const bigger = reused === undefined ? Buffer.allocUnsafeSlow(want) : Buffer.from(reused);
       bigger.set(this.buf.subarray(0, this.used));
+      this.pool?.give(this.buf.buffer as ArrayBuffer);
       this.buf = bigger;
     }
     return this.buf;
@@ -62,13 +75,55 @@ export class DecisionArena {
 
   /**
    * What was written, from byte 0 of an ArrayBuffer of its own, maybe followed by unused room (copied
-   * to one of its own size when that room is most of it).
+   * to one of its own size when that room is most of it, unless the buffer is pooled).
    */
   packed(): ArrayBuffer {
-    if (this.used * 2 >= this.buf.length) return this.buf.buffer as ArrayBuffer;
+    if (this.pool !== undefined || this.used * 2 >= this.buf.length) return this.buf.buffer as ArrayBuffer;
     const exact = Buffer.allocUnsafeSlow(this.used);
     exact.set(this.buf.subarray(0, this.used));
     return exact.buffer as ArrayBuffer;
+  }
+}
+
+/**
+ * ArrayBuffers to reuse. Batches cross between the enforcer's thread and the judging thread in
+ * transferred buffers; each fresh one is external memory to V8, which starts a full mark-compact
+ * of the heap per 64 MiB of it, and the main thread's heap (the Kafka client's fetched batches) is
+ * large. So buffers go back where they came from once done with, and are reused.
+ */
+export class BufferPool {
+  private readonly free: ArrayBuffer[] = [];
+
+  /** `max`: buffers kept at most (the rest are left to the GC) */
+  constructor(private readonly max: number) {}
+
+  /** a buffer of at least `min` bytes, if one is free */
+  take(min: number): ArrayBuffer | undefined {
+    for (let i = 0; i < this.free.length; i++) {
+      const b = this.free[i]!;
+      if (b.byteLength >= min) {
+        this.free[i] = this.free[this.free.length - 1]!;
+        this.free.pop();
+        return b;
+      }
+    }
+    return undefined;
+  }
+
+  give(b: ArrayBuffer): void {
+    // a transferred (detached) buffer has no bytes left
+    if (b.byteLength === 0 || this.max === 0) return;
+    if (this.free.length < this.max) this.free.push(b);
+    else {
+      // keep the bigger ones: a small buffer is the one that fits fewer batches
+      let smallest = 0;
+      for (let i = 1; i < this.free.length; i++) if (this.free[i]!.byteLength < this.free[smallest]!.byteLength) smallest = i;
+      if (this.free[smallest]!.byteLength < b.byteLength) this.free[smallest] = b;
+    }
+  }
+
+  get size(): number {
+    return this.free.length;
   }
 }
 
@@ -116,11 +171,13 @@ export class DecisionEncoder {
     }
     const { reasons, basis } = j;
     const version = this.cached(j.policyVersion);
+    const b0 = e.bodyStart ?? 0;
+    const bodyLength = body.length - b0;
     // The body starts with the eventId; a valid one is a guid, 36 ASCII bytes after a length byte of
     // 72, which is also how the decision writes it: those 37 bytes are reused.
-    const idInBody = body[0] === 72 && body.length >= 37;
+    const idInBody = body[b0] === 72 && bodyLength >= 37;
     // Upper bound: varints ≤ 10 bytes, UTF-8 ≤ 3 bytes per UTF-16 unit.
-    let bound = 5 + (idInBody ? 37 : 10 + 3 * eventId.length) + 10 + 1 + 10 + 1 + 10 + 1 + version.length + body.length;
+    let bound = 5 + (idInBody ? 37 : 10 + 3 * eventId.length) + 10 + 1 + 10 + 1 + 10 + 1 + version.length + bodyLength;
     for (let i = 0; i < reasons.length; i++) {
       const r = reasons[i]!;
       bound += this.cached(r.code).length + 10 + 3 * r.message.length;
@@ -133,7 +190,7 @@ export class DecisionEncoder {
     out.writeUInt32BE(this.schema.id, start + 1);
     let pos = start + 5;
     if (idInBody) {
-      for (let i = 0; i < 37; i++) out[pos + i] = body[i]!;
+      for (let i = 0; i < 37; i++) out[pos + i] = body[b0 + i]!;
       pos += 37;
     } else pos = writeAvroString(out, pos, eventId);
     pos = writeAvroLong(out, pos, decidedAt);
@@ -160,7 +217,7 @@ export class DecisionEncoder {
     out[pos++] = 0;
     out.set(version, pos);
     pos += version.length;
-    out.set(body, pos);
-    return a.take(start, pos + body.length);
+    body.copy(out, pos, b0);
+    return a.take(start, pos + bodyLength);
   }
 }

@@ -5,7 +5,7 @@ import { accessEventAvro, decisionAvro, fromAvro, parseAccessEvent, toAvro } fro
 import avro from 'avsc';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DecisionArena, DecisionEncoder } from './decision-encoder.js';
+import { BufferPool, DecisionArena, DecisionEncoder } from './decision-encoder.js';
 import { AccessEventDecoder, type DecodedEvent, isGuid, toEvent } from './decode.js';
 
 const eventType = avro.Type.forSchema(accessEventAvro as unknown as avro.Schema);
@@ -204,30 +204,47 @@ describe('DecisionEncoder', () => {
       policyVersion: fc.constant('v1+sha256:abc'),
     });
     fc.assert(
-      fc.property(fc.array(fc.tuple(validAvroEvent, judgement), { maxLength: 30 }), fc.nat({ max: 3000 }), (batch, size) => {
-        const arena = new DecisionArena(size);
-        const written: Buffer[] = [];
-        const want: Buffer[] = [];
-        for (const [raw, j] of batch) {
-          const r = decoder.tryDecode(frame(7, eventType.toBuffer(raw)));
-          if (r === undefined || !r.ok) continue;
-          written.push(encoder.encode(r, j, 1_700_000_000_000, arena));
-          want.push(
-            schema.encode({
-              eventId: r.event.eventId,
-              decidedAt: 1_700_000_000_000,
-              ...j,
-              event: toAvro(accessEventAvro, r.event),
-            }),
-          );
-        }
-        for (let i = 0; i < written.length; i++) expect(written[i]!.equals(want[i]!)).toBe(true);
-        // what a worker transfers: the decisions back to back from byte 0 (then maybe unused room)
-        const all = Buffer.concat(want);
-        const packed = arena.packed();
-        expect(packed.byteLength).toBeGreaterThanOrEqual(all.length);
-        expect(Buffer.from(packed, 0, all.length).equals(all)).toBe(true);
-      }),
+      fc.property(
+        fc.array(fc.tuple(validAvroEvent, judgement), { maxLength: 30 }),
+        fc.nat({ max: 3000 }),
+        fc.array(fc.nat({ max: 6000 }), { maxLength: 4 }),
+        (batch, size, pooledSizes) => {
+          const arena = new DecisionArena(size);
+          // the same into buffers reused from a pool: dirty, of any size (BufferPool: see judge-pool)
+          const pool = new BufferPool(8);
+          for (const n of pooledSizes) pool.give(Buffer.alloc(n, 0xa5).buffer as ArrayBuffer);
+          const pooled = new DecisionArena(size, pool);
+          const written: Buffer[] = [];
+          const writtenPooled: Buffer[] = [];
+          const want: Buffer[] = [];
+          for (const [raw, j] of batch) {
+            const r = decoder.tryDecode(frame(7, eventType.toBuffer(raw)));
+            if (r === undefined || !r.ok) continue;
+            written.push(encoder.encode(r, j, 1_700_000_000_000, arena));
+            writtenPooled.push(Buffer.from(encoder.encode(r, j, 1_700_000_000_000, pooled)));
+            want.push(
+              schema.encode({
+                eventId: r.event.eventId,
+                decidedAt: 1_700_000_000_000,
+                ...j,
+                event: toAvro(accessEventAvro, r.event),
+              }),
+            );
+          }
+          for (let i = 0; i < written.length; i++) expect(written[i]!.equals(want[i]!)).toBe(true);
+          for (let i = 0; i < written.length; i++) expect(writtenPooled[i]!.equals(want[i]!)).toBe(true);
+          // what a worker transfers: the decisions back to back from byte 0 (then maybe unused room)
+          const all = Buffer.concat(want);
+          for (const packed of [arena.packed(), pooled.packed()]) {
+            expect(packed.byteLength).toBeGreaterThanOrEqual(all.length);
+            expect(Buffer.from(packed, 0, all.length).equals(all)).toBe(true);
+          }
+          // the buffer the arena holds is not also in the pool (it would be handed out twice)
+          const inPool: ArrayBuffer[] = [];
+          for (let b = pool.take(0); b !== undefined; b = pool.take(0)) inPool.push(b);
+          expect(inPool.includes(pooled.packed())).toBe(false);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -490,6 +490,12 @@ export class Enforcer {
     // Decisions go out in full produce calls: a call's records may come from two slices.
     let out: Message[] = [];
     let outBytes = 0;
+    // Their decisions' bytes are reused once every produce call holding them has settled: after the
+    // commit, or an abort that waited for the calls (a still-running call must not see them change).
+    const judged: BatchOutput[] = [];
+    const releaseJudged = () => {
+      for (const r of judged) r.release?.();
+    };
     for (let s = 0; s < judging.length; s++) {
       let res: BatchOutput;
       try {
@@ -497,11 +503,14 @@ export class Enforcer {
       } catch (err) {
         // e.g. the registry is down: nothing of this batch counts; rebuild and retry it.
         await bt.abort();
+        releaseJudged();
         this.forget(p, ps);
         throw err;
       }
+      judged.push(res);
       if (!isRunning() || isStale()) {
         await bt.abort();
+        releaseJudged();
         return this.forget(p, ps);
       }
       const base = s * JUDGE_SLICE;
@@ -545,6 +554,7 @@ export class Enforcer {
     const handled = decided + letters.length;
     if (handled === 0) {
       await bt.abort();
+      releaseJudged();
       // Only re-read records: nothing to commit; fetch on from here.
       ps.expectFetch = next;
       resolveOffset(lastOffset);
@@ -575,6 +585,7 @@ export class Enforcer {
       );
     } catch (err) {
       await bt.abort();
+      releaseJudged();
       this.stats.aborted++;
       this.metrics.transactionsAborted.inc();
       this.forget(p, ps);
@@ -588,6 +599,7 @@ export class Enforcer {
       if (!current || !isRunning() || this.stopping) return;
       throw err;
     }
+    releaseJudged();
     if (this.parts.get(p) === ps) ps.expectFetch = next;
     resolveOffset(lastOffset);
 

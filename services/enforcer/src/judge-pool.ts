@@ -11,6 +11,10 @@ import { Worker } from 'node:worker_threads';
 import type { SubjectStateSnapshot } from '@custos/policy';
 import type { SubjectStateChange } from '@custos/schemas';
 import type { BatchInput, BatchJudge, BatchOutput, RecordFailure } from './batch-judge.js';
+import { BufferPool } from './decision-encoder.js';
+
+/** transferred buffers kept for reuse on each side (a batch of 4 MiB is ~15 slices) */
+export const POOLED_BUFFERS = 24;
 
 export interface WorkerInit {
   registryUrl: string;
@@ -33,6 +37,8 @@ export type ToWorker =
       buf: ArrayBuffer;
       /** value lengths; -1 for a null value */
       lens: Int32Array;
+      /** decision buffers of earlier results, done with: for the worker to reuse */
+      recycled: ArrayBuffer[];
     }
   | { t: 'drop'; partition: number }
   | { t: 'state'; change: SubjectStateChange }
@@ -46,14 +52,20 @@ export type FromWorker =
       buf: ArrayBuffer;
       lens: Int32Array;
       index: Int32Array;
-      out: Omit<BatchOutput, 'decisions' | 'decisionIndex' | 'packed'>;
+      /** the batch's input buffer, back for reuse */
+      input?: ArrayBuffer;
+      out: Omit<BatchOutput, 'decisions' | 'decisionIndex' | 'packed' | 'release'>;
     }
   | { t: 'error'; id: number; name: string; message: string; retriable: boolean };
 
-export function packValues(values: readonly (Buffer | null)[]): { buf: ArrayBuffer; lens: Int32Array } {
+/** `pool`: where to take the buffer from, if it has one big enough */
+export function packValues(values: readonly (Buffer | null)[], pool?: BufferPool): { buf: ArrayBuffer; lens: Int32Array } {
   let total = 0;
   for (const v of values) if (v !== null) total += v.length;
-  const all = Buffer.allocUnsafeSlow(total);
+  const reused = pool?.take(total);
+  // (a quarter more, so that the next batches, of about this size, fit in it too)
+  const all =
+    reused === undefined ? Buffer.allocUnsafeSlow(pool === undefined ? total : Math.ceil(total * 1.25)) : Buffer.from(reused);
   const lens = new Int32Array(values.length);
   let pos = 0;
   for (let i = 0; i < values.length; i++) {
@@ -83,7 +95,7 @@ export function unpackValues(buf: ArrayBuffer, lens: Int32Array): (Buffer | null
 }
 
 export function packOutput(id: number, o: BatchOutput): { message: FromWorker; transfer: ArrayBuffer[] } {
-  const { decisions, decisionIndex, packed, ...rest } = o;
+  const { decisions, decisionIndex, packed, release: _, ...rest } = o;
   let buf: ArrayBuffer;
   let lens: Int32Array;
   if (packed === undefined) ({ buf, lens } = packValues(decisions));
@@ -123,6 +135,10 @@ export class WorkerBatchJudge implements BatchJudge {
   private nextId = 1;
   private closing = false;
   readonly ready: Promise<void>;
+  /** input buffers the worker gave back */
+  private readonly inputs = new BufferPool(POOLED_BUFFERS);
+  /** decision buffers done with, to go back to the worker with the next batch */
+  private returning: ArrayBuffer[] = [];
 
   constructor(init: WorkerInit, onFatal: (err: Error) => void) {
     this.worker = new Worker(new URL('./judge-worker.mjs', import.meta.url), { workerData: init, execArgv: [] });
@@ -138,8 +154,18 @@ export class WorkerBatchJudge implements BatchJudge {
       if (p === undefined) return;
       this.pending.delete(m.id);
       if (m.t === 'error') return p.reject(new WorkerBatchError(m.name, m.message, m.retriable));
+      if (m.input !== undefined) this.inputs.give(m.input);
       const decisions = unpackValues(m.buf, m.lens) as Buffer[];
-      p.resolve({ ...m.out, decisions, decisionIndex: Array.from(m.index) } as BatchOutput & { failures: RecordFailure[] });
+      const buf = m.buf;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        if (this.returning.length < POOLED_BUFFERS) this.returning.push(buf);
+      };
+      p.resolve({ ...m.out, decisions, decisionIndex: Array.from(m.index), release } as BatchOutput & {
+        failures: RecordFailure[];
+      });
     });
     const fail = (err: Error) => {
       rejectReady(err);
@@ -155,7 +181,9 @@ export class WorkerBatchJudge implements BatchJudge {
 
   judgeBatch(input: BatchInput): Promise<BatchOutput> {
     const id = this.nextId++;
-    const { buf, lens } = packValues(input.values);
+    const { buf, lens } = packValues(input.values, this.inputs);
+    const recycled = this.returning;
+    this.returning = [];
     return new Promise<BatchOutput>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       const msg: ToWorker = {
@@ -167,8 +195,10 @@ export class WorkerBatchJudge implements BatchJudge {
         wantDecisions: input.wantDecisions,
         buf,
         lens,
+        recycled,
       };
-      this.worker.postMessage(msg, [buf, lens.buffer as ArrayBuffer]);
+      // The decisions of `recycled` were views of them here: transferring detaches those views.
+      this.worker.postMessage(msg, [buf, lens.buffer as ArrayBuffer, ...recycled]);
     });
   }
 

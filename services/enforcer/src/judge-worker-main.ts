@@ -8,10 +8,10 @@ import { AvroCodec } from '@custos/kafka';
 import { compileBundle, type PolicyBundle } from '@custos/policy';
 import { accessEventAvro, decisionAvro, type SubjectStateChange } from '@custos/schemas';
 import { LocalBatchJudge } from './batch-judge.js';
-import { DecisionEncoder } from './decision-encoder.js';
+import { BufferPool, DecisionEncoder } from './decision-encoder.js';
 import { AccessEventDecoder } from './decode.js';
 import { PolicyJudge } from './judge.js';
-import { type FromWorker, packOutput, type ToWorker, unpackValues, type WorkerInit } from './judge-pool.js';
+import { type FromWorker, POOLED_BUFFERS, packOutput, type ToWorker, unpackValues, type WorkerInit } from './judge-pool.js';
 
 const port = parentPort;
 if (port === null) throw new Error('judge-worker-main runs as a worker thread');
@@ -19,10 +19,13 @@ const init = workerData as WorkerInit;
 const codec = AvroCodec.connect(init.registryUrl);
 const judge = new PolicyJudge(compileBundle(init.bundle as PolicyBundle, init.policyVersion));
 judge.subjectState.load(init.subjectState);
+// decision buffers the enforcer has sent and handed back
+const arenas = new BufferPool(POOLED_BUFFERS);
 const local = new LocalBatchJudge(
   judge,
   new AccessEventDecoder(codec, await codec.register(init.accessSubject, accessEventAvro)),
   new DecisionEncoder(await codec.register(init.decisionSubject, decisionAvro)),
+  arenas,
 );
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
@@ -35,6 +38,7 @@ port.on('message', (m: ToWorker) => {
 async function handle(m: ToWorker): Promise<void> {
   switch (m.t) {
     case 'batch': {
+      for (const b of m.recycled) arenas.give(b);
       try {
         const out = await local.judgeBatch({
           partition: m.partition,
@@ -44,6 +48,11 @@ async function handle(m: ToWorker): Promise<void> {
           wantDecisions: m.wantDecisions,
         });
         const { message, transfer } = packOutput(m.id, out);
+        // judged: nothing refers to the input bytes any more (decisions copied what they needed)
+        if (message.t === 'result') {
+          message.input = m.buf;
+          transfer.push(m.buf);
+        }
         post(message, transfer);
       } catch (err) {
         const e = err as { name?: string; message?: string; retriable?: boolean };
