@@ -145,11 +145,14 @@ class CpuClock {
   }
 }
 
-/** --perf-marks: prints the CLOCK_MONOTONIC time (s) of a performance.now() instant `at`. */
+/**
+ * --perf-marks: prints the CLOCK_MONOTONIC time (s) of a performance.now() instant `at`, and `at`
+ * itself (ms since the process started: about the main isolate's clock in `--trace-gc` lines).
+ */
 function perfMark(name: string, at: number): void {
   if (!args['perf-marks']) return;
   const mono = Number(process.hrtime.bigint() / 1000n) / 1e6 - (performance.now() - at) / 1000;
-  console.log(`  perf-mark ${name} ${mono.toFixed(6)}`);
+  console.log(`  perf-mark ${name} ${mono.toFixed(6)} (${at.toFixed(0)} ms)`);
 }
 
 /** Runs `work` under the V8 CPU profiler when --profile is set; the profile goes to `<dir>/<name>.cpuprofile`. */

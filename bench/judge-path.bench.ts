@@ -19,9 +19,10 @@
  *   [--stages decode,validate,judge,full] [--json FILE]
  */
 import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { AvroCodec } from '../packages/kafka/src/index.js';
@@ -44,6 +45,9 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     // the event mix (bench/enforcer-events.ts): 'realistic' (default) or 'flag-heavy'
     mix: { type: 'string', default: 'realistic' },
+    // profiling aid: after the warm-up, sample the allocations (collected ones too) of one 'full'
+    // pass of the first variant and write them to FILE (a .heapprofile for DevTools)
+    'heap-profile': { type: 'string' },
   },
 });
 const N = Number(args.events);
@@ -208,6 +212,22 @@ for (const v of variants) {
     throw new Error(`${v.label} writes other decisions than ${variants[0]!.label}`);
 }
 if (variants.length > 1) console.log('decisions byte-identical across variants');
+
+if (args['heap-profile'] !== undefined) {
+  const session = new Session();
+  session.connect();
+  const post = promisify(session.post.bind(session)) as (method: string, params?: object) => Promise<unknown>;
+  await post('HeapProfiler.startSampling', {
+    samplingInterval: 1024,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  await pass(variants[0]!, 'full');
+  const { profile } = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
+  writeFileSync(args['heap-profile'], JSON.stringify(profile));
+  session.disconnect();
+  console.log(`allocation profile of one 'full' pass (${N} events) in ${args['heap-profile']}`);
+}
 
 // Interleaved: per repetition every stage of every variant, the variants' order rotating.
 for (let rep = 0; rep < REPS; rep++) {

@@ -30,29 +30,53 @@ export function formatDay(ms: number): string {
 }
 
 const PAD2: readonly string[] = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
-const PAD3: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+/** `SS.` and `mmmZ`: an instant is its minute's `YYYY-MM-DDTHH:MM:` + SEC[s] + MSZ[ms] */
+const SEC: readonly string[] = Array.from({ length: 60 }, (_, i) => `${PAD2[i]}.`);
+const MSZ: readonly string[] = Array.from({ length: 1000 }, (_, i) => `${String(i).padStart(3, '0')}Z`);
 /** 9999-12-31T23:59:59.999Z: the last instant with a 4-digit year */
 export const LAST_4_DIGIT_YEAR_MS = 253_402_300_799_999;
+const MINUTE_MS = 60_000;
 let cachedDay = Number.NaN;
-let cachedPrefix = '';
+let cachedDayPrefix = '';
+// The two minutes seen last, with their `YYYY-MM-DDTHH:MM:`: an event's occurredAt and its
+// dataCollectedAt are formatted one after the other, and each mostly stays in its minute.
+let minuteA = Number.NaN;
+let prefixA = '';
+let minuteB = Number.NaN;
+let prefixB = '';
+
+function minutePrefix(minute: number): string {
+  const day = Math.floor(minute / 1440);
+  if (day !== cachedDay) {
+    cachedDayPrefix = new Date(day * DAY_MS).toISOString().slice(0, 11);
+    cachedDay = day;
+  }
+  const m = minute - day * 1440;
+  const h = Math.floor(m / 60);
+  return `${cachedDayPrefix}${PAD2[h]}:${PAD2[m - h * 60]}:`;
+}
 
 /**
  * `new Date(ms).toISOString()`. Integer instants of years 1970–9999 are formatted here: V8's own
- * formatter goes through printf and was ~10 % of the enforcer's judging of an event. The
- * `YYYY-MM-DDT` of the last day seen is kept (events mostly share a day).
+ * formatter goes through printf and was ~10 % of the enforcer's judging of an event. The prefix up
+ * to the minute is kept for the last two minutes seen (events come roughly in time order), so an
+ * instant is mostly two string joins (22 ns against 51 for joining every part, measured alone).
  */
 export function formatInstant(ms: number): string {
   if (!(ms >= 0 && ms <= LAST_4_DIGIT_YEAR_MS && Number.isInteger(ms))) return new Date(ms).toISOString();
-  const day = Math.floor(ms / DAY_MS);
-  if (day !== cachedDay) {
-    cachedPrefix = new Date(day * DAY_MS).toISOString().slice(0, 11);
-    cachedDay = day;
+  const minute = Math.floor(ms / MINUTE_MS);
+  let prefix: string;
+  if (minute === minuteA) prefix = prefixA;
+  else if (minute === minuteB) prefix = prefixB;
+  else {
+    // the older of the two makes way
+    prefix = minutePrefix(minute);
+    minuteB = minuteA;
+    prefixB = prefixA;
+    minuteA = minute;
+    prefixA = prefix;
   }
-  let r = ms - day * DAY_MS;
-  const h = Math.floor(r / 3_600_000);
-  r -= h * 3_600_000;
-  const m = Math.floor(r / 60_000);
-  r -= m * 60_000;
+  const r = ms - minute * MINUTE_MS;
   const s = Math.floor(r / 1000);
-  return `${cachedPrefix}${PAD2[h]}:${PAD2[m]}:${PAD2[s]}.${PAD3[r - s * 1000]}Z`;
+  return prefix + SEC[s] + MSZ[r - s * 1000];
 }

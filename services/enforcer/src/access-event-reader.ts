@@ -223,11 +223,14 @@ export interface ReadEvent {
   time: number;
 }
 
-/** A valid event from `body` (the reader's own schema), or undefined: take the avsc path. */
-export function readAccessEvent(body: Buffer): ReadEvent | undefined {
-  tap.buf = body;
-  tap.pos = 0;
-  tap.end = body.length;
+/**
+ * A valid event from the Avro body in `buf` from `start` to its end (the reader's own schema), or
+ * undefined: take the avsc path.
+ */
+export function readAccessEvent(buf: Buffer, start = 0): ReadEvent | undefined {
+  tap.buf = buf;
+  tap.pos = start;
+  tap.end = buf.length;
   try {
     return read(tap);
   } catch (err) {
@@ -238,9 +241,10 @@ export function readAccessEvent(body: Buffer): ReadEvent | undefined {
 
 function read(t: Tap): ReadEvent | undefined {
   // eventId: a guid is 36 ASCII bytes, length byte 72
-  if (t.end < 37 || t.buf[0] !== 72 || !t.guidAt(1)) return undefined;
-  const eventId = t.buf.toString('latin1', 1, 37);
-  t.pos = 37;
+  const at = t.pos;
+  if (t.end - at < 37 || t.buf[at] !== 72 || !t.guidAt(at + 1)) return undefined;
+  const eventId = t.buf.toString('latin1', at + 1, at + 37);
+  t.pos = at + 37;
   const time = t.varint();
   if (!goodTime(time)) return undefined;
   const tenantId = t.internedString();

@@ -27,8 +27,13 @@ export interface DecodedEvent {
   time: number;
   /** absent when read by hand (then `body` is there); `toAvro(accessEventAvro, event)` is the same */
   avro?: Record<string, unknown>;
-  /** the Avro body as received, when it is already the canonical event in the reader's schema */
+  /**
+   * The Avro body as received, when it is already the canonical event in the reader's schema: the
+   * bytes of `body` from `bodyStart` (the framed value as received, so no view is made per record).
+   */
   body?: Buffer;
+  /** where the body starts in `body`: 0 when absent */
+  bodyStart?: number;
 }
 export interface RejectedRecord {
   ok: false;
@@ -166,11 +171,11 @@ export class AccessEventDecoder {
     const id = buf.readUInt32BE(1);
     const decoder = this.decoders.get(id);
     if (decoder === undefined) return undefined;
-    const body = buf.subarray(5);
     if (id === this.reader.id && this.byHand) {
-      const read = readAccessEvent(body);
-      if (read !== undefined) return { ok: true, event: read.event, time: read.time, body };
+      const read = readAccessEvent(buf, 5);
+      if (read !== undefined) return { ok: true, event: read.event, time: read.time, body: buf, bodyStart: 5 };
     }
+    const body = buf.subarray(5);
     let value: unknown;
     try {
       value = decoder(body);
