@@ -19,6 +19,8 @@ import { createKeyPartitioner } from './partitioner.js';
  * @property {LevelLogger} [logger] kafkajs' log lines at warn and above; none without a logger
  * @property {number} [connectionTimeoutMs] how long to wait for a broker connection; keeps "Kafka is down" from hanging
  * @property {import('kafkajs').KafkaConfig['retry']} [retry]
+ * @property {boolean} [plainProducers] producers keep kafkajs' own defaults (its DefaultPartitioner):
+ *   for a benchmark peer that must be plain kafkajs
  */
 
 /** @type {Record<number, 'error' | 'warn' | 'info' | 'debug'>} */
@@ -54,7 +56,7 @@ export function newKafka(opts) {
   // Our producers choose their partitioner (above); the v2 migration notice is noise.
   process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
   const logger = opts.logger;
-  return new CustosKafka({
+  return new (opts.plainProducers ? Kafka : CustosKafka)({
     clientId: opts.clientId,
     brokers: opts.brokers,
     connectionTimeout: opts.connectionTimeoutMs ?? 3000,
