@@ -23,6 +23,17 @@ describe('formatInstant', () => {
   });
 });
 
+describe('formatInstant, day by day', () => {
+  it('gets every calendar day of 1970–9999 right (its date is computed, not formatted by Date)', () => {
+    let wrong = 0;
+    for (let day = 0; day <= 2_932_896; day++) {
+      const t = day * 86_400_000 + ((day * 7_919) % 86_400_000);
+      if (formatInstant(t) !== new Date(t).toISOString()) wrong++;
+    }
+    expect(wrong).toBe(0);
+  });
+});
+
 describe('formatInstant outside the fast range', () => {
   it('is toISOString (6-digit years, fractions), and throws where it throws', () => {
     for (const x of [-1, -62_167_219_200_001, 253_402_300_800_000, 8_640_000_000_000_000, 1.5]) {
