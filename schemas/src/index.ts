@@ -1,4 +1,5 @@
 export * from './avro-write.js';
+export * from './civil-date.js';
 export * from './codec.js';
 export * from './contract.js';
 export type { DeadLetterV1 as DeadLetter, DecisionV1 as Decision } from './generated.js';

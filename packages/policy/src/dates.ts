@@ -1,5 +1,7 @@
 /** Whole-UTC-day dates of the bundle (`YYYY-MM-DD`) as epoch milliseconds. */
 
+import { civilFromDays } from '@custos/schemas';
+
 export const DAY_MS = 86_400_000;
 
 const DAY_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -49,21 +51,12 @@ let prefixB = '';
 let lastA = true;
 
 /**
- * `YYYY-MM-DDT` of a day since the epoch (years 1970–9999), by integer arithmetic (Howard Hinnant's
- * civil_from_days): a dataCollectedAt is mostly on another day than the last one formatted, and
- * `toISOString` costs ~150 ns.
+ * `YYYY-MM-DDT` of a day since the epoch (years 1970–9999), computed: a dataCollectedAt is mostly
+ * on another day than the last one formatted, and `toISOString` costs ~150 ns.
  */
 function dayPrefix(days: number): string {
-  const z = days + 719_468;
-  const era = Math.floor(z / 146_097);
-  const doe = z - era * 146_097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  return `${y}-${PAD2[m]}-${PAD2[d]}T`;
+  const ymd = civilFromDays(days);
+  return `${Math.floor(ymd / 10_000)}-${PAD2[Math.floor(ymd / 100) % 100]}-${PAD2[ymd % 100]}T`;
 }
 
 function minutePrefix(minute: number): string {

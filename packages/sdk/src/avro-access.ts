@@ -74,8 +74,13 @@ function long(b: Buffer, p: number, n: number): number {
 /** avsc's Tap#writeString: varint byte length, then the bytes; -1 when not a string or no room. */
 function str(b: Buffer, p: number, s: unknown): number {
   if (typeof s !== 'string') return -1;
+  if (p + 5 + s.length * 3 > b.length) return -1;
+  return strAt(b, p, s);
+}
+
+/** avsc's Tap#writeString of `s` at b[p], the room checked by the caller. */
+function strAt(b: Buffer, p: number, s: string): number {
   const n = s.length;
-  if (p + 5 + n * 3 > b.length) return -1;
   if (n < 64) {
     // Optimistically: the bytes after a one-byte length (zig-zag 2 × len < 128 for len ≤ 63).
     const end = writeAvroUtf8Short(b, p + 1, s);
@@ -253,23 +258,8 @@ export type IdWriter = (b: Buffer, at: number, now: number) => void;
 
 /** `str` for a string known to be one: NO_ROOM when the buffer may be too small. */
 function wstr(b: Buffer, p: number, s: string): number {
-  const n = s.length;
-  if (p + 5 + SLACK + n * 3 > b.length) return NO_ROOM;
-  if (n < 64) {
-    const end = writeAvroUtf8Short(b, p + 1, s);
-    const len = end - p - 1;
-    if (len <= 63) {
-      b[p] = len << 1;
-      return end;
-    }
-    if (len === 64) {
-      b.copyWithin(p + 2, p + 1, end);
-      b[p] = 0x80;
-      b[p + 1] = 0x01;
-      return end + 1;
-    }
-  }
-  return writeAvroString(b, p, s);
+  if (p + 5 + SLACK + s.length * 3 > b.length) return NO_ROOM;
+  return strAt(b, p, s);
 }
 
 /** ["null", "string"] of a nullish-or-string input field (undefined reads as null, as in the contract). */

@@ -7,7 +7,7 @@
  * an object with sorted keys, a missing time as null). The sink inserts exactly that line plus the
  * hash (JSONCompactEachRow), so it is built once; the verifier reads the values back and rebuilds it.
  */
-import type { Decision, DecisionV1AvroValue } from '@custos/schemas';
+import { civilFromDays, type Decision, type DecisionV1AvroValue } from '@custos/schemas';
 import { BufferPool } from './buffer-pool.js';
 import { type Store, settingsClause } from './client.js';
 
@@ -603,16 +603,10 @@ function put2(n: number): void {
 function putTime(ms: number): void {
   const days = Math.floor(ms / 86_400_000);
   let rest = ms - days * 86_400_000;
-  // civil_from_days (H. Hinnant), days since 1970-01-01 ≥ 0
-  const z = days + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  const ymd = civilFromDays(days);
+  const y = Math.floor(ymd / 10_000);
+  const m = Math.floor(ymd / 100) % 100;
+  const d = ymd % 100;
   out[op++] = 0x22;
   put2((y / 100) | 0);
   put2(y % 100);
