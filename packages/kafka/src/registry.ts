@@ -31,8 +31,14 @@ export function frame(id: number, body: Buffer): Buffer {
   return out;
 }
 
+/** attempts at a registration the registry refuses with 409 Conflict (a concurrent registration) */
+const REGISTER_CONFLICT_ATTEMPTS = 5;
+
+const statusOf = (err: unknown): number | undefined =>
+  err && typeof err === 'object' && 'status' in err ? Number(err.status) : undefined;
+
 function registryError(what: string, err: unknown): Error {
-  const status = err && typeof err === 'object' && 'status' in err ? Number(err.status) : undefined;
+  const status = statusOf(err);
   if (status !== undefined && status >= 400 && status < 500) {
     return new DecodeError(`${what}: registry answered ${status}: ${err instanceof Error ? err.message : String(err)}`, {
       cause: err,
@@ -70,11 +76,18 @@ export class AvroCodec {
     if (!p) {
       p = (async () => {
         const type = avro.Type.forSchema(schema as avro.Schema);
-        let id: number;
-        try {
-          ({ id } = await this.registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject }));
-        } catch (err) {
-          throw registryError(`registering ${subject}`, err);
+        let id: number | undefined;
+        for (let attempt = 1; id === undefined; attempt++) {
+          try {
+            ({ id } = await this.registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject }));
+          } catch (err) {
+            // 409 while another process registers the same new subject (Apicurio creates the
+            // subject and its compatibility rule in two steps and refuses the second creator):
+            // registering is idempotent, so the next attempt gets the id. Any other answer stands.
+            if (statusOf(err) !== 409 || attempt >= REGISTER_CONFLICT_ATTEMPTS)
+              throw registryError(`registering ${subject}`, err);
+            await new Promise((r) => setTimeout(r, 50 * attempt));
+          }
         }
         this.writerTypes.set(id, Promise.resolve(type));
         return { id, subject, type, encode: (value: unknown) => frame(id, type.toBuffer(value)) };
