@@ -31,6 +31,9 @@ export function frame(id: number, body: Buffer): Buffer {
   return out;
 }
 
+/** default bound on one registry call (see AvroCodec) */
+const REGISTRY_TIMEOUT_MS = 15_000;
+
 /** attempts at a registration the registry refuses with 409 Conflict (a concurrent registration) */
 const REGISTER_CONFLICT_ATTEMPTS = 5;
 
@@ -57,16 +60,35 @@ export class AvroCodec {
   private readonly resolvers = new Map<string, avro.Type | Resolver>();
   private readonly registered = new Map<string, Promise<RegisteredSchema>>();
 
+  /**
+   * `timeoutMs`: how long one call to the registry (with its client's own retries) may take before
+   * it fails as RegistryUnavailableError (retriable). The registry client has no timeout of its
+   * own, so a registry that accepts a request and never answers would stall a caller for good.
+   */
   constructor(
     readonly registry: SchemaRegistry,
     readonly url: string,
+    private readonly timeoutMs = REGISTRY_TIMEOUT_MS,
   ) {}
 
-  static connect(url: string): AvroCodec {
+  static connect(url: string, opts: { timeoutMs?: number } = {}): AvroCodec {
     return new AvroCodec(
       new SchemaRegistry({ host: url, retry: { retries: 2, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1 } }),
       url,
+      opts.timeoutMs,
     );
+  }
+
+  /** `call`, or RegistryUnavailableError once it has taken `timeoutMs` (the call is left to finish). */
+  private timed<T>(what: string, call: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new RegistryUnavailableError(`${what}: the schema registry did not answer within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
+    });
+    return Promise.race([call, expired]).finally(() => clearTimeout(timer));
   }
 
   /** Registers `schema` under `subject` once per process and returns a synchronous encoder. */
@@ -79,8 +101,12 @@ export class AvroCodec {
         let id: number | undefined;
         for (let attempt = 1; id === undefined; attempt++) {
           try {
-            ({ id } = await this.registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject }));
+            ({ id } = await this.timed(
+              `registering ${subject}`,
+              this.registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject }),
+            ));
           } catch (err) {
+            if (err instanceof RegistryUnavailableError) throw err;
             // 409 while another process registers the same new subject (Apicurio creates the
             // subject and its compatibility rule in two steps and refuses the second creator):
             // registering is idempotent, so the next attempt gets the id. Any other answer stands.
@@ -102,13 +128,14 @@ export class AvroCodec {
   private writerType(id: number): Promise<avro.Type> {
     let p = this.writerTypes.get(id);
     if (!p) {
-      p = this.registry.getSchema(id).then(
+      p = this.timed(`fetching schema ${id}`, this.registry.getSchema(id)).then(
         (s) => {
           if (!(s instanceof avro.Type)) throw new DecodeError(`schema ${id} is not an Avro schema`);
           return s;
         },
         (err: unknown) => {
           this.writerTypes.delete(id);
+          if (err instanceof RegistryUnavailableError) throw err;
           throw registryError(`fetching schema ${id}`, err);
         },
       );
