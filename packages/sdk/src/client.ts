@@ -56,7 +56,7 @@ export interface AuditClientOptions {
    * loses or blocks events — not for production.
    */
   spool?: SpoolOptions | false;
-  /** bound on the bytes of events held in memory (queued + in flight); default 16 MiB */
+  /** bound on the bytes of events held in memory (queued + in flight); default 24 MiB */
   maxQueueBytes?: number;
   /**
    * Past `maxQueueBytes`: 'spool' (default) lets the oldest events go from memory (they are in the
@@ -296,9 +296,10 @@ class Client implements AuditClient {
       });
     this.registryUrl = opts.schemaRegistryUrl;
     this.codec = opts.codec ?? Codec.connect(opts.schemaRegistryUrl);
-    // 16 MiB: ~100 k events of memory before the spool takes over; 32 MiB cost ~40 MiB more RSS
-    // at full speed once record() outran the broker (docs/sdk-notes.md, Session 6)
-    this.maxQueueBytes = opts.maxQueueBytes ?? 16 * 1024 * 1024;
+    // 24 MiB: ~150 k events of memory before the spool takes over. 32 MiB cost up to ~40 MiB more
+    // RSS at full speed once record() outran the broker; 16 MiB spilled bursts of the throughput
+    // run into the spool (docs/sdk-notes.md, Session 6)
+    this.maxQueueBytes = opts.maxQueueBytes ?? 24 * 1024 * 1024;
     this.maxFreeChunks = Math.ceil(this.maxQueueBytes / 4 / CHUNK_BYTES) + 8;
     this.batchMaxBytes = opts.batchMaxBytes ?? 512 * 1024;
     this.sender =
