@@ -1,4 +1,5 @@
 export * from './avro-write.js';
+export * from './buffer-pool.js';
 export * from './civil-date.js';
 export * from './codec.js';
 export * from './contract.js';

@@ -9,7 +9,7 @@
  */
 import type { RegisteredSchema } from '@custos/kafka';
 import type { Judgement } from '@custos/policy';
-import { accessEventAvro, decisionAvro, toAvro, writeAvroLong, writeAvroString } from '@custos/schemas';
+import { accessEventAvro, type BufferPool, decisionAvro, toAvro, writeAvroLong, writeAvroString } from '@custos/schemas';
 import type { DecodedEvent } from './decode.js';
 
 const HEAD_FIELDS = ['eventId', 'decidedAt', 'outcome', 'reasons', 'basis', 'policyVersion', 'event'];
@@ -50,18 +50,16 @@ export class DecisionArena {
     private readonly pool?: BufferPool,
   ) {
     const want = Math.max(bytes, 1024);
-    const reused = pool?.take(want);
-    this.buf = reused === undefined ? Buffer.allocUnsafeSlow(want) : Buffer.from(reused);
+    this.buf = pool === undefined ? Buffer.allocUnsafeSlow(want) : pool.take(want);
   }
 
   /** the buffer, with room for `n` bytes from `used` */
   room(n: number): Buffer {
     if (this.used + n > this.buf.length) {
       const want = Math.max(2 * this.buf.length, this.used + n);
-      const reused = this.pool?.take(want);
-      const bigger = reused === undefined ? Buffer.allocUnsafeSlow(want) : Buffer.from(reused);
+      const bigger = this.pool === undefined ? Buffer.allocUnsafeSlow(want) : this.pool.take(want);
       bigger.set(this.buf.subarray(0, this.used));
-      this.pool?.give(this.buf.buffer as ArrayBuffer);
+      this.pool?.give(this.buf);
       this.buf = bigger;
     }
     return this.buf;
@@ -82,48 +80,6 @@ export class DecisionArena {
     const exact = Buffer.allocUnsafeSlow(this.used);
     exact.set(this.buf.subarray(0, this.used));
     return exact.buffer as ArrayBuffer;
-  }
-}
-
-/**
- * ArrayBuffers to reuse. Batches cross between the enforcer's thread and the judging thread in
- * transferred buffers; each fresh one is external memory to V8, which starts a full mark-compact
- * of the heap per 64 MiB of it, and the main thread's heap (the Kafka client's fetched batches) is
- * large. So buffers go back where they came from once done with, and are reused.
- */
-export class BufferPool {
-  private readonly free: ArrayBuffer[] = [];
-
-  /** `max`: buffers kept at most (the rest are left to the GC) */
-  constructor(private readonly max: number) {}
-
-  /** a buffer of at least `min` bytes, if one is free */
-  take(min: number): ArrayBuffer | undefined {
-    for (let i = 0; i < this.free.length; i++) {
-      const b = this.free[i]!;
-      if (b.byteLength >= min) {
-        this.free[i] = this.free[this.free.length - 1]!;
-        this.free.pop();
-        return b;
-      }
-    }
-    return undefined;
-  }
-
-  give(b: ArrayBuffer): void {
-    // a transferred (detached) buffer has no bytes left
-    if (b.byteLength === 0 || this.max === 0) return;
-    if (this.free.length < this.max) this.free.push(b);
-    else {
-      // keep the bigger ones: a small buffer is the one that fits fewer batches
-      let smallest = 0;
-      for (let i = 1; i < this.free.length; i++) if (this.free[i]!.byteLength < this.free[smallest]!.byteLength) smallest = i;
-      if (this.free[smallest]!.byteLength < b.byteLength) this.free[smallest] = b;
-    }
-  }
-
-  get size(): number {
-    return this.free.length;
   }
 }
 

@@ -1,11 +1,11 @@
 /** The hot path's shortcuts agree with the contract's own parser and the plain Avro encoder. */
 import { type AvroCodec, frame, type RegisteredSchema } from '@custos/kafka';
 import { RULE_CODES } from '@custos/policy';
-import { accessEventAvro, decisionAvro, fromAvro, parseAccessEvent, toAvro } from '@custos/schemas';
+import { accessEventAvro, BufferPool, decisionAvro, fromAvro, parseAccessEvent, toAvro } from '@custos/schemas';
 import avro from 'avsc';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BufferPool, DecisionArena, DecisionEncoder } from './decision-encoder.js';
+import { DecisionArena, DecisionEncoder } from './decision-encoder.js';
 import { AccessEventDecoder, type DecodedEvent, isGuid, toEvent } from './decode.js';
 
 const eventType = avro.Type.forSchema(accessEventAvro as unknown as avro.Schema);
@@ -212,7 +212,7 @@ describe('DecisionEncoder', () => {
           const arena = new DecisionArena(size);
           // the same into buffers reused from a pool: dirty, of any size (BufferPool: see judge-pool)
           const pool = new BufferPool(8);
-          for (const n of pooledSizes) pool.give(Buffer.alloc(n, 0xa5).buffer as ArrayBuffer);
+          for (const n of pooledSizes) pool.give(Buffer.alloc(n, 0xa5));
           const pooled = new DecisionArena(size, pool);
           const written: Buffer[] = [];
           const writtenPooled: Buffer[] = [];
@@ -241,7 +241,7 @@ describe('DecisionEncoder', () => {
           }
           // the buffer the arena holds is not also in the pool (it would be handed out twice)
           const inPool: ArrayBuffer[] = [];
-          for (let b = pool.take(0); b !== undefined; b = pool.take(0)) inPool.push(b);
+          for (let b = pool.takeFree(0); b !== undefined; b = pool.takeFree(0)) inPool.push(b.buffer as ArrayBuffer);
           expect(inPool.includes(pooled.packed())).toBe(false);
         },
       ),

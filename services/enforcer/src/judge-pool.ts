@@ -9,9 +9,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { SubjectStateSnapshot } from '@custos/policy';
-import type { SubjectStateChange } from '@custos/schemas';
+import { BufferPool, type SubjectStateChange } from '@custos/schemas';
 import type { BatchInput, BatchJudge, BatchOutput, RecordFailure } from './batch-judge.js';
-import { BufferPool } from './decision-encoder.js';
 
 /** transferred buffers kept for reuse on each side (a batch of 4 MiB is ~15 slices) */
 export const POOLED_BUFFERS = 24;
@@ -62,10 +61,8 @@ export type FromWorker =
 export function packValues(values: readonly (Buffer | null)[], pool?: BufferPool): { buf: ArrayBuffer; lens: Int32Array } {
   let total = 0;
   for (const v of values) if (v !== null) total += v.length;
-  const reused = pool?.take(total);
-  // (a quarter more, so that the next batches, of about this size, fit in it too)
-  const all =
-    reused === undefined ? Buffer.allocUnsafeSlow(pool === undefined ? total : Math.ceil(total * 1.25)) : Buffer.from(reused);
+  // (a new one a quarter larger, so that the next batches, of about this size, fit in it too)
+  const all = pool === undefined ? Buffer.allocUnsafeSlow(total) : pool.take(total, Math.ceil(total * 1.25));
   const lens = new Int32Array(values.length);
   let pos = 0;
   for (let i = 0; i < values.length; i++) {
@@ -154,7 +151,7 @@ export class WorkerBatchJudge implements BatchJudge {
       if (p === undefined) return;
       this.pending.delete(m.id);
       if (m.t === 'error') return p.reject(new WorkerBatchError(m.name, m.message, m.retriable));
-      if (m.input !== undefined) this.inputs.give(m.input);
+      if (m.input !== undefined) this.inputs.give(Buffer.from(m.input));
       const decisions = unpackValues(m.buf, m.lens) as Buffer[];
       const buf = m.buf;
       let released = false;

@@ -6,9 +6,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { AvroCodec } from '@custos/kafka';
 import { compileBundle, type PolicyBundle } from '@custos/policy';
-import { accessEventAvro, decisionAvro, type SubjectStateChange } from '@custos/schemas';
+import { accessEventAvro, BufferPool, decisionAvro, type SubjectStateChange } from '@custos/schemas';
 import { LocalBatchJudge } from './batch-judge.js';
-import { BufferPool, DecisionEncoder } from './decision-encoder.js';
+import { DecisionEncoder } from './decision-encoder.js';
 import { AccessEventDecoder } from './decode.js';
 import { PolicyJudge } from './judge.js';
 import { type FromWorker, POOLED_BUFFERS, packOutput, type ToWorker, unpackValues, type WorkerInit } from './judge-pool.js';
@@ -38,7 +38,7 @@ port.on('message', (m: ToWorker) => {
 async function handle(m: ToWorker): Promise<void> {
   switch (m.t) {
     case 'batch': {
-      for (const b of m.recycled) arenas.give(b);
+      for (const b of m.recycled) arenas.give(Buffer.from(b));
       try {
         const out = await local.judgeBatch({
           partition: m.partition,
