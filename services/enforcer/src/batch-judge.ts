@@ -26,6 +26,8 @@ export interface BatchInput {
 
 export interface RecordFailure {
   index: number;
+  /** the record's value, as consumed (for its dead letter); a copy of its own from the worker */
+  value: Buffer | null;
   step: string;
   name: string;
   message: string;
@@ -68,10 +70,11 @@ export interface BatchJudge {
   close(): Promise<void>;
 }
 
-function failureOf(index: number, step: string, err: unknown): RecordFailure {
+function failureOf(index: number, value: Buffer | null, step: string, err: unknown): RecordFailure {
   const e = err as { name?: unknown; message?: unknown; retriable?: unknown };
   return {
     index,
+    value,
     step,
     name: err instanceof Error ? err.name : typeof err,
     message: typeof e?.message === 'string' ? e.message : String(err),
@@ -132,7 +135,7 @@ export class LocalBatchJudge implements BatchJudge {
         continue;
       }
       if (!r.ok) {
-        out.failures.push(failureOf(i, r.step, r.error));
+        out.failures.push(failureOf(i, value, r.step, r.error));
         continue;
       }
       if (r.time > maxT) maxT = r.time;
@@ -140,7 +143,7 @@ export class LocalBatchJudge implements BatchJudge {
       try {
         j = judge.judge(r.event, window, r.time);
       } catch (err) {
-        out.failures.push(failureOf(i, 'judge', err));
+        out.failures.push(failureOf(i, value, 'judge', err));
         continue;
       }
       out.outcomes[j.outcome]++;

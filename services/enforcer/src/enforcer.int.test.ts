@@ -61,7 +61,8 @@ describe('enforcer on real Kafka', () => {
         const actor = e.actor as { id: string };
         // The share without a recipient cannot be Avro-encoded as a valid event; send it as JSON
         // bytes, as a misbehaving producer would, to exercise the dead-letter path.
-        if (e.action === 'share' && !e.recipient) return { key: actor.id, value: Buffer.from(JSON.stringify(e)) };
+        if (e.action === 'share' && !e.recipient)
+          return { key: actor.id, value: Buffer.from(JSON.stringify(e)), headers: { 'trace-id': 'bad-1' } };
         return { key: actor.id, value: eventSchema.encode(toAvro(accessEventAvro, { recordCount: 1, ...e })) };
       }),
     });
@@ -83,7 +84,11 @@ describe('enforcer on real Kafka', () => {
     for (const c of consumers) await c.disconnect();
   });
 
-  async function readAll<T>(topic: string, n: number, decode: (v: Buffer | null) => Promise<T>): Promise<T[]> {
+  async function readAll<T>(
+    topic: string,
+    n: number,
+    decode: (v: Buffer | null, where: { partition: number; offset: string }) => Promise<T>,
+  ): Promise<T[]> {
     const consumer = kafka.consumer({ groupId: `${topic}-reader`, readUncommitted: false });
     consumers.push(consumer);
     await consumer.connect();
@@ -92,8 +97,8 @@ describe('enforcer on real Kafka', () => {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`only ${out.length} of ${n} records on ${topic}`)), 60_000);
       void consumer.run({
-        eachMessage: async ({ message }) => {
-          out.push(await decode(message.value));
+        eachMessage: async ({ partition, message }) => {
+          out.push(await decode(message.value, { partition, offset: message.offset }));
           if (out.length >= n) {
             clearTimeout(timer);
             resolve();
@@ -118,15 +123,26 @@ describe('enforcer on real Kafka', () => {
 
   it('sends the undecodable record to the DLQ with its bytes and where it came from', async () => {
     const [letter] = await readAll(topics.accessEventsDlq.name, 1, async (v) =>
-      fromAvro<{ reason: string; step: string; sourceTopic: string; offset: string; value: Uint8Array; key: Uint8Array }>(
-        deadLetterAvro,
-        (await codec.decode(v)).value,
-      ),
+      fromAvro<{
+        reason: string;
+        step: string;
+        sourceTopic: string;
+        partition: number;
+        offset: string;
+        value: Uint8Array;
+        key: Uint8Array;
+        headers: { key: string; value: Uint8Array | null }[];
+      }>(deadLetterAvro, (await codec.decode(v)).value),
     );
     expect(letter?.step).toBe('decode');
     expect(letter?.sourceTopic).toBe(topics.accessEvents.name);
     expect(JSON.parse(Buffer.from(letter!.value).toString()).eventId).toBe('00000000-0000-7000-8000-000000000019');
     expect(Buffer.from(letter!.key).toString()).toBe('s-asha');
     expect(letter?.reason).toMatch(/magic byte/);
+    expect(letter?.headers.map((h) => [h.key, Buffer.from(h.value ?? []).toString()])).toEqual([['trace-id', 'bad-1']]);
+    // where it came from: that offset of that partition holds these very bytes
+    const events = await readAll(topics.accessEvents.name, lines('events.ndjson').length, async (v, where) => ({ v, ...where }));
+    const source = events.find((e) => e.partition === letter?.partition && e.offset === letter?.offset);
+    expect(source?.v?.equals(Buffer.from(letter!.value))).toBe(true);
   });
 });

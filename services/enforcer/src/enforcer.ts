@@ -39,6 +39,7 @@ import {
 } from '@custos/schemas';
 import type { Logger } from 'pino';
 import { type BatchJudge, type BatchOutput, LocalBatchJudge, type RecordFailure } from './batch-judge.js';
+import { BatchRecords } from './batch-records.js';
 import { decodeMeta, encodeMeta, PartitionState } from './bulk-state.js';
 import { DecisionEncoder } from './decision-encoder.js';
 import { AccessEventDecoder } from './decode.js';
@@ -444,24 +445,22 @@ export class Enforcer {
     return this.takeOver(partition, fetched);
   }
 
-  private async processBatch({ batch, isRunning, isStale, heartbeat, resolveOffset }: EachBatchPayload): Promise<void> {
-    const started = performance.now();
+  /**
+   * Queues the batch's records for judging, in slices (the decisions of one slice are on their way
+   * to the broker while the next is judged), keeps what the rest of the batch needs of them, and
+   * lets kafkajs' message objects go (kept, they outlive young-generation collections: most of the
+   * main thread's GC work).
+   */
+  private startJudging(
+    batch: EachBatchPayload['batch'],
+    ps: PartitionState,
+  ): { judging: Promise<BatchOutput>[]; records: BatchRecords } {
     const p = batch.partition;
     const messages = batch.messages;
-    if (messages.length === 0 || this.stopping) return;
-    if (this.fenced.has(p)) {
-      this.consumer?.pause([{ topic: this.topic, partitions: [p] }]);
-      return;
-    }
-    const fetched = BigInt((batch as unknown as { fetchedOffset: string }).fetchedOffset);
-    const ps = await this.stateFor(p, fetched);
-    if (ps === undefined || !isRunning() || isStale()) return;
     let replayCount = 0;
     if (ps.replaying) {
       while (replayCount < messages.length && BigInt(messages[replayCount]!.offset) < ps.replayUntil) replayCount++;
     }
-    // Judged in slices, all queued at once: the decisions of one slice are on their way to the
-    // broker while the next slice is being judged.
     const now = Date.now();
     const judging: Promise<BatchOutput>[] = [];
     for (let from = 0; from < messages.length; from += JUDGE_SLICE) {
@@ -473,9 +472,26 @@ export class Enforcer {
         now,
         wantDecisions: this.opts.onDecision !== undefined,
       });
-      slice.catch(() => undefined); // awaited below, in order
+      slice.catch(() => undefined); // awaited by the caller, in order
       judging.push(slice);
     }
+    const records = BatchRecords.of(messages);
+    batch.releaseMessages();
+    return { judging, records };
+  }
+
+  private async processBatch({ batch, isRunning, isStale, heartbeat, resolveOffset }: EachBatchPayload): Promise<void> {
+    const started = performance.now();
+    const p = batch.partition;
+    if (batch.messages.length === 0 || this.stopping) return;
+    if (this.fenced.has(p)) {
+      this.consumer?.pause([{ topic: this.topic, partitions: [p] }]);
+      return;
+    }
+    const fetched = BigInt((batch as unknown as { fetchedOffset: string }).fetchedOffset);
+    const ps = await this.stateFor(p, fetched);
+    if (ps === undefined || !isRunning() || isStale()) return;
+    const { judging, records } = this.startJudging(batch, ps);
     const decisionsTopic = this.opts.topics.decisions.name;
     const dlq = this.dlq as DeadLetterEncoder;
     const bt = new BatchTransaction(await this.producerFor(p));
@@ -516,7 +532,7 @@ export class Enforcer {
       const base = s * JUDGE_SLICE;
       for (let k = 0; k < res.decisions.length; k++) {
         const value = res.decisions[k]!;
-        out.push({ key: messages[base + res.decisionIndex[k]!]!.key, value });
+        out.push({ key: records.key(base + res.decisionIndex[k]!), value });
         decisionBytes += value.length;
         outBytes += value.length + 64;
         if (outBytes >= SEND_CHUNK_BYTES || out.length >= SEND_CHUNK_RECORDS) {
@@ -537,10 +553,17 @@ export class Enforcer {
       this.windowStats.set(p, res.window);
     }
     const letters: Message[] = failures.map((f) => {
-      const m = messages[f.index]!;
       const err = Object.assign(new Error(f.message), { name: f.name, retriable: f.retriable });
+      const i = f.index;
       return dlq.message(
-        { topic: batch.topic, partition: p, offset: m.offset, key: m.key, value: m.value, headers: m.headers },
+        {
+          topic: batch.topic,
+          partition: p,
+          offset: records.offset(i),
+          key: records.key(i),
+          value: f.value,
+          headers: records.headersOf(i),
+        },
         f.step,
         err,
       );
@@ -548,7 +571,7 @@ export class Enforcer {
 
     const lastOffset = batch.lastOffset();
     const next = BigInt(lastOffset) + 1n;
-    ps.tracker.add(BigInt(messages[0]!.offset), maxT);
+    ps.tracker.add(BigInt(records.offset(0)), maxT);
     this.stats.replayed += replayed;
     if (replayed > 0) this.metrics.bulkReplayed.inc(replayed);
     const handled = decided + letters.length;

@@ -103,8 +103,11 @@ export function packOutput(id: number, o: BatchOutput): { message: FromWorker; t
     for (let i = 0; i < decisions.length; i++) lens[i] = decisions[i]!.length;
   }
   const index = Int32Array.from(decisionIndex);
+  // A failed record's value is a view on the input buffer, which goes back to be reused: copied
+  // into a buffer of its own (exactly its size: a pooled Buffer would clone the whole slab).
+  const failures = rest.failures.map((f) => ({ ...f, value: f.value === null ? null : (new Uint8Array(f.value) as Buffer) }));
   return {
-    message: { t: 'result', id, buf, lens, index, out: rest },
+    message: { t: 'result', id, buf, lens, index, out: { ...rest, failures } },
     transfer: [buf, lens.buffer as ArrayBuffer, index.buffer as ArrayBuffer],
   };
 }
@@ -153,6 +156,9 @@ export class WorkerBatchJudge implements BatchJudge {
       if (m.t === 'error') return p.reject(new WorkerBatchError(m.name, m.message, m.retriable));
       if (m.input !== undefined) this.inputs.give(Buffer.from(m.input));
       const decisions = unpackValues(m.buf, m.lens) as Buffer[];
+      // (structured cloning turned the failed records' values into plain Uint8Arrays)
+      for (const f of m.out.failures)
+        if (f.value !== null) f.value = Buffer.from(f.value.buffer, f.value.byteOffset, f.value.byteLength);
       const buf = m.buf;
       let released = false;
       const release = () => {
