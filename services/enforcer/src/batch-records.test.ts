@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { BatchRecords } from './batch-records.js';
 
 const message = (offset: string, key: Buffer | null, headers: KafkaMessage['headers'] = {}): KafkaMessage =>
-  ({ offset, key, value: Buffer.from('v'), headers, timestamp: '0', attributes: 0, size: 0 }) as KafkaMessage;
+  ({ offset, key, value: Buffer.from('v'), headers, timestamp: '0', attributes: 0 }) satisfies KafkaMessage;
 
 describe('BatchRecords', () => {
   it('gives back each record key, offset and headers as consumed', () => {
