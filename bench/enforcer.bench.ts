@@ -4,9 +4,10 @@
  *   enforcer.events_per_s   access events/s through the real Enforcer, exactly-once on (one Kafka
  *                           transaction per batch with the offsets), over N pre-produced Avro events
  *                           (decode, validate, judge with bulk windows, encode decisions), timed
- *                           after a warm-up of --warmup events (default 100 000; both sides get
+ *                           after a warm-up of --warmup events (default 500 000; both sides get
  *                           it, from the same topic: the judging thread's isolate is fresh per run,
- *                           and its JIT compiling was ~1.5 µs per event of a cold 200 k-event run)
+ *                           and its JIT compiling was ~1.5 µs per event of a cold 200 k-event run;
+ *                           after 100 000 both sides still ran 15-40 % slower than in steady state)
  *                           from the end of the batch that passed the warm-up to the commit that
  *                           passed warm-up + N; --warmup 0 times from the first batch, cold. Peer: a pass-through
  *                           consumer→producer with the same client and settings (same fetch sizes,
@@ -62,7 +63,7 @@ const { values: args } = parseArgs({
     events: { type: 'string', default: '200000' },
     // events each side handles before its timed window opens (JIT warm-up of the judging thread's
     // fresh isolate, for both sides alike); 0 times from the first batch, cold
-    warmup: { type: 'string', default: '100000' },
+    warmup: { type: 'string', default: '500000' },
     reps: { type: 'string', default: '3' },
     // the event mix (bench/enforcer-events.ts): 'realistic' (default) or 'flag-heavy'
     mix: { type: 'string', default: 'realistic' },
