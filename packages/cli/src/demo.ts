@@ -16,7 +16,7 @@ interface DemoBundle {
   categories: Record<string, unknown>;
   roles: Record<string, Grant[]>;
   staff: { id: string; tenants: string[]; roles: { role: string; from: string; to?: string | undefined }[] }[];
-  agreements: { id: string; party: string; categories: string[]; purposes: string[]; from: string; to: string }[];
+  agreements: { id: string; party: string; categories: string[]; purposes: string[]; from: string; to?: string }[];
   parties: { id: string; type: string }[];
   tenants?: string[] | undefined;
 }

@@ -3,6 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { canonicalJson, loadBundle, parseBundle, parseBundleText } from './bundle.js';
 import { BundleError } from './errors.js';
 import { repoRoot, specDir } from './test-helpers.js';
@@ -31,6 +32,58 @@ describe('the demo policy', () => {
     expect(loaded.bundle.version).toBe('spera-2026.11.1');
     expect(loaded.policyVersion).toMatch(/^spera-2026\.11\.1\+sha256:[0-9a-f]{12}$/);
     expect(loaded.policyVersion.endsWith(loaded.hash.slice(0, 12))).toBe(true);
+  });
+});
+
+describe('YAML bundles', () => {
+  const yamlText = readFileSync(resolve(repoRoot, 'policies/example-org.yaml'), 'utf8');
+  it('the shipped YAML example is the reference bundle: same bundle, same version', async () => {
+    const json = await loadBundle(resolve(repoRoot, 'policies/example-org.json'));
+    const yaml = await loadBundle(resolve(repoRoot, 'policies/example-org.yaml'));
+    expect(yaml.bundle).toEqual(json.bundle);
+    expect(yaml.policyVersion).toBe(json.policyVersion);
+  });
+  it('any bundle written as YAML reads back as the same bundle', () => {
+    const a = parseBundleText(referenceText);
+    const b = parseBundleText(stringify(raw()));
+    expect(b.ok).toBe(true);
+    expect(a.ok && b.ok && b.value.policyVersion === a.value.policyVersion).toBe(true);
+  });
+  it('names the path of a problem as for JSON', () => {
+    const r = parseBundleText(yamlText.replace('role: billing_specialist', 'role: billing'));
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.issues.map((i) => `${i.path}: ${i.message}`)).toContainEqual(
+      expect.stringMatching(/^staff\[1\]\.roles\[1\]\.role: unknown role "billing"$/),
+    );
+  });
+  it('reports a syntax error with its line', () => {
+    const r = parseBundleText('version: spera\ncategories: [a, b\n');
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.issues[0]?.message).toMatch(/^not valid YAML: .*line \d+/);
+  });
+  it('refuses a duplicate key (JSON.parse would keep the last)', () => {
+    const r = parseBundleText('version: a\nversion: b\n');
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.issues[0]?.message).toMatch(/^not valid YAML: .*unique/i);
+  });
+  it('refuses a document that is not a mapping', () => {
+    for (const text of ['just text', '- a\n- b\n', '']) {
+      const r = parseBundleText(text);
+      expect(r.ok).toBe(false);
+      expect(!r.ok && r.issues[0]?.message).toMatch(/^not a bundle/);
+    }
+  });
+  it('does not expand aliases without bound', () => {
+    const lol = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 12; i++)
+      lol.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(', ')}]`,
+      );
+    const r = parseBundleText(lol.join('\n'));
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.issues[0]?.message).toMatch(/^not valid YAML/);
   });
 });
 

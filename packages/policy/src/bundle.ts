@@ -1,6 +1,7 @@
 /** Loading and validating a policy bundle; a bundle's version is its `version` plus a content hash. */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
 import { ALL, bundleSchema, type PolicyBundle } from './bundle-schema.js';
 import { dayStart } from './dates.js';
 import { BundleError, type BundleIssue, formatPath } from './errors.js';
@@ -47,14 +48,47 @@ export function parseBundle(input: unknown): BundleResult {
   return { ok: true, value: { bundle: r.data, hash, policyVersion: `${r.data.version}+sha256:${hash.slice(0, 12)}` } };
 }
 
+/**
+ * A bundle's text, in JSON or YAML: JSON when its first non-blank character is `{`, YAML otherwise.
+ * One parser for every way a bundle arrives (file, `policy-bundles` topic, CLI), so a YAML file can
+ * be watched or published like a JSON one. Both give the same bundle, hence the same version (the
+ * hash is of the parsed bundle's canonical JSON).
+ */
 export function parseBundleText(text: string): BundleResult {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return /^\s*\{/.test(body) ? parseJsonText(body) : parseYamlText(body);
+}
+
+function parseJsonText(text: string): BundleResult {
   let json: unknown;
   try {
-    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    json = JSON.parse(text);
   } catch (err) {
     return { ok: false, issues: [{ path: '', message: `not valid JSON: ${err instanceof Error ? err.message : String(err)}` }] };
   }
   return parseBundle(json);
+}
+
+function parseYamlText(text: string): BundleResult {
+  // Duplicate keys are errors (JSON.parse would keep the last silently); aliases are bounded by
+  // the library's default (maxAliasCount 100), so a hostile bundle cannot expand without limit.
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      issues: doc.errors.map((e) => ({ path: '', message: `not valid YAML: ${e.message.split('\n')[0]?.replace(/:$/, '')}` })),
+    };
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (err) {
+    return { ok: false, issues: [{ path: '', message: `not valid YAML: ${err instanceof Error ? err.message : String(err)}` }] };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, issues: [{ path: '', message: 'not a bundle: expected a JSON object or a YAML mapping at the top' }] };
+  }
+  return parseBundle(value);
 }
 
 /** Reads and validates a bundle file; throws BundleError naming every problem. */

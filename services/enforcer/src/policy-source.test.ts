@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { createLogger } from '@custos/config';
 import { compileBundle, parseBundleText } from '@custos/policy';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { PolicyJudge } from './judge.js';
 import { EnforcerMetrics } from './metrics.js';
 import { PolicyReloader } from './policy-source.js';
@@ -47,5 +48,15 @@ describe('PolicyReloader.offer', () => {
     expect(judge.policyVersion).toBe(v1);
     expect(await count(metrics, 'topic', 'rejected')).toBe(1);
     expect(await count(metrics, 'file', 'rejected')).toBe(1);
+  });
+
+  it('takes a bundle in YAML (a watched .yaml file, or YAML published to the topic)', () => {
+    const { judge, reloader, v1 } = setup();
+    expect(reloader.offer(stringify(JSON.parse(text)), 'file')).toEqual({ result: 'unchanged', version: v1 });
+    const r = reloader.offer(stringify({ ...JSON.parse(text), version: 'spera-yaml' }), 'topic');
+    expect(r.result).toBe('applied');
+    expect(judge.policyVersion).toMatch(/^spera-yaml\+sha256:/);
+    expect(reloader.offer('version: [', 'file').result).toBe('rejected');
+    expect(judge.policyVersion).toMatch(/^spera-yaml\+sha256:/);
   });
 });

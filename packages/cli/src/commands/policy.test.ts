@@ -68,6 +68,30 @@ describe('custos policy check', () => {
   });
 });
 
+describe('YAML bundles in the CLI', () => {
+  const yamlReference = resolve(repoRoot, 'policies/example-org.yaml');
+  it('checks a YAML bundle: the same version as its JSON twin', async () => {
+    const a = io();
+    const b = io();
+    expect(await runPolicyCheck(reference, a.io)).toBe(0);
+    expect(await runPolicyCheck(yamlReference, b.io)).toBe(0);
+    const version = (text: string) => /version {6}(\S+)/.exec(text)?.[1];
+    expect(version(b.out())).toBe(version(a.out()));
+  });
+  it('diffs JSON against YAML: no changes', async () => {
+    const t = io();
+    expect(await runPolicyDiff(reference, yamlReference, t.io)).toBe(0);
+    expect(t.out()).toContain('no changes');
+  });
+  it('exits 1 on a YAML syntax error, naming the line', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'custos-policy-')), 'bad.yaml');
+    await writeFile(file, 'version: a\nversion: b\n');
+    const t = io();
+    expect(await runPolicyCheck(file, t.io)).toBe(1);
+    expect(t.err()).toMatch(/not valid YAML: Map keys must be unique at line 2, column 1\n/);
+  });
+});
+
 describe('custos policy diff', () => {
   it('reports grants, staff roles, agreements, retention, thresholds and prohibited purposes', async () => {
     const file = await variant((b) => {

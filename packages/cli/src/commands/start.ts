@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { startApiService } from '@custos/api';
 import { ConfigError, parseEnv, shutdownOnSignals } from '@custos/config';
 import { createPolicyJudge, Enforcer, EnforcerMetrics, enforcerEnv, enforcerOptionsFromEnv } from '@custos/enforcer';
+import { BundleError, parseBundleText } from '@custos/policy';
 import { buildDeps, ensureLocalInfra, loadEnv, openStore } from '@custos/runtime';
 import { createAuditClient } from '@custos/sdk';
 import { Sink, sinkEnvSchema, sinkOptionsFromEnv, register as sinkRegister } from '@custos/sink';
@@ -124,7 +125,10 @@ async function start(opts: StartOptions): Promise<void> {
       topicPrefix: env.TOPIC_PREFIX,
       logger,
     });
-    const next = demoGenerator(JSON.parse(readFileSync(env.POLICY_FILE, 'utf8')));
+    // JSON or YAML, like every other reader of a bundle
+    const policy = parseBundleText(readFileSync(env.POLICY_FILE, 'utf8'));
+    if (!policy.ok) throw new BundleError(env.POLICY_FILE, policy.issues);
+    const next = demoGenerator(policy.value.bundle);
     // Ticks of 50 ms keep the rate smooth without a timer per event.
     const perTick = rate / 20;
     let owed = 0;
