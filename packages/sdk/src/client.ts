@@ -973,17 +973,27 @@ class Client implements AuditClient {
   }
 
   async flush(timeoutMs = this.closeTimeoutMs): Promise<FlushResult> {
-    const target = this.logEnd();
-    if (this.sentLsn >= target) return { delivered: true, unsent: this.unsent() };
     this.flushRequests++;
     this.wake?.();
     let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
     try {
+      // The log's end is known once the spool's recovery has cut off a torn tail (a crash in the
+      // middle of a write): a target taken before could lie past the last frame, never reached.
+      const recovered = this.spool?.recovered.then(
+        () => true,
+        () => true,
+      );
+      if (recovered !== undefined && !(await Promise.race([recovered, timedOut]))) {
+        return { delivered: false, unsent: this.unsent() };
+      }
+      const target = this.logEnd();
+      if (this.sentLsn >= target) return { delivered: true, unsent: this.unsent() };
       const delivered = await Promise.race([
         new Promise<boolean>((resolve) => this.sentWaiters.push({ lsn: target, resolve: () => resolve(true) })),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(false), timeoutMs);
-        }),
+        timedOut,
       ]);
       if (!delivered && this.spool !== undefined) await this.spool.flush(true);
       return { delivered, unsent: this.unsent() };

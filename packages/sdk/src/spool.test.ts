@@ -166,8 +166,10 @@ describe('spool', () => {
           // at most the garbage itself could form extra "frames" — only if it is a valid frame, which
           // random bytes are not, save for the negligible chance of a matching CRC
           expect(got.length).toBe(whole);
-          // the torn tail is cut off (an empty segment is deleted outright)
+          // the torn tail is cut off (an empty segment is deleted outright), and the log ends there
           expect(sizeOf(file)).toBe(end);
+          expect(spool.endLsn).toBe(end);
+          expect(spool.backlogBytes).toBe(end);
           // and the spool carries on: new frames are readable after the recovered ones
           const extra: Rec = { kind: KIND_ACCESS, key: 'after', body: Buffer.from('crash') };
           append(spool, extra);

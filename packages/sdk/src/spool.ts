@@ -266,6 +266,7 @@ export class Spool {
   /** Checks every frame of the segments found at start; truncates a torn or corrupt tail. */
   private async recover(): Promise<void> {
     const old = this.segments.slice();
+    const endAtOpen = this.endLsn;
     for (const seg of old) {
       const fd = openSync(seg.path, 'r+');
       try {
@@ -311,6 +312,17 @@ export class Spool {
       } finally {
         closeSync(fd);
       }
+    }
+    // The log ended where the files ended; if a torn tail was cut off, it ends earlier now. Left
+    // as it was, the client would wait for frames that no longer exist: a flush after a crash
+    // never completed (the rare "killed in the middle" failure of crash.int.test.ts). If events
+    // were appended meanwhile, they went to a new segment past the old end; readers skip the gap.
+    if (this.endLsn === endAtOpen) {
+      let end = this.ackedLsn;
+      for (const seg of this.segments) end = Math.max(end, seg.base + seg.size);
+      this.endLsn = end;
+      this.writtenLsn = Math.min(this.writtenLsn, end);
+      this.syncedLsn = Math.min(this.syncedLsn, end);
     }
     this.deleteAcked();
   }
