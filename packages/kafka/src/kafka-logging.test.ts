@@ -21,7 +21,7 @@ function capture() {
 describe('kafkajs logging', () => {
   it("logs the idempotent producer's retries notice at debug, not warn", () => {
     const { lines, logger } = capture();
-    const kafka = createKafka({ brokers: ['127.0.0.1:1'], clientId: 't', logger: logger as never });
+    const kafka = createKafka({ brokers: ['127.0.0.1:1'], clientId: 't', logger });
     kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     kafka.producer({ idempotent: true, transactionalId: 'x', maxInFlightRequests: 1 });
     const notices = lines.filter((l) => l.msg === IDEMPOTENT_RETRIES_NOTICE);

@@ -3,11 +3,10 @@
  * binds one data directory per process, so the services that touch ClickHouse must share one).
  * Starts the local infra when none is configured; `--demo` also feeds simulated traffic.
  */
-import { readFileSync } from 'node:fs';
 import { startApiService } from '@custos/api';
 import { ConfigError, parseEnv, shutdownOnSignals } from '@custos/config';
 import { createPolicyJudge, Enforcer, EnforcerMetrics, enforcerEnv, enforcerOptionsFromEnv } from '@custos/enforcer';
-import { BundleError, parseBundleText } from '@custos/policy';
+import { loadBundle } from '@custos/policy';
 import { buildDeps, ensureLocalInfra, loadEnv, openStore } from '@custos/runtime';
 import { createAuditClient } from '@custos/sdk';
 import { Sink, sinkEnvSchema, sinkOptionsFromEnv, register as sinkRegister } from '@custos/sink';
@@ -125,10 +124,7 @@ async function start(opts: StartOptions): Promise<void> {
       topicPrefix: env.TOPIC_PREFIX,
       logger,
     });
-    // JSON or YAML, like every other reader of a bundle
-    const policy = parseBundleText(readFileSync(env.POLICY_FILE, 'utf8'));
-    if (!policy.ok) throw new BundleError(env.POLICY_FILE, policy.issues);
-    const next = demoGenerator(policy.value.bundle);
+    const next = demoGenerator((await loadBundle(env.POLICY_FILE)).bundle);
     // Ticks of 50 ms keep the rate smooth without a timer per event.
     const perTick = rate / 20;
     let owed = 0;
