@@ -1,10 +1,20 @@
 /** Kafka clients and topics. kafkajs clients are built in kafka-client.js only, so the client library can be swapped in one place. */
 import type { Admin, ITopicConfig, Kafka } from 'kafkajs';
 import { type KafkaOptions, newKafka } from './kafka-client.js';
+import { describeKafkajsPatch, kafkajsPatch } from './kafka-patch.js';
 
 export type { KafkaOptions } from './kafka-client.js';
+export { describeKafkajsPatch, type KafkajsPatch, kafkajsPatch, releaseBatchMessages } from './kafka-patch.js';
 
+let told = false;
+
+/** A kafkajs client (kafka-client.js); the first one with a logger says which kafkajs the process runs. */
 export function createKafka(opts: KafkaOptions): Kafka {
+  const logger = opts.logger;
+  if (logger !== undefined && !told) {
+    told = true;
+    void kafkajsPatch().then((p) => logger.info({ kafkajs: p }, describeKafkajsPatch(p)));
+  }
   return newKafka(opts);
 }
 

@@ -88,6 +88,13 @@ export interface AuditClientOptions {
   senderThread?: boolean;
   /** a registry codec (else `AvroCodec.connect(schemaRegistryUrl)`) */
   codec?: AvroCodec;
+  /**
+   * The sender thread hands kafkajs each batch as ranges of one shared buffer when the kafkajs it
+   * loads is the one patched by Custos (proved at start-up by encoding a probe request, never assumed);
+   * with any other kafkajs it sends ordinary messages. 'off' sends ordinary messages in any case.
+   * Default 'auto'. The path taken is logged at info when the thread starts.
+   */
+  kafkaFastPath?: 'auto' | 'off';
 }
 
 export interface FlushResult {
@@ -305,7 +312,12 @@ class Client implements AuditClient {
     this.sender =
       opts.kafka === undefined && opts.senderThread !== false
         ? new ThreadSender(
-            { brokers: opts.brokers, clientId, logKafka: opts.logger !== undefined },
+            {
+              brokers: opts.brokers,
+              clientId,
+              logKafka: opts.logger !== undefined,
+              plainMessages: opts.kafkaFastPath === 'off',
+            },
             this.logger,
             this.batchMaxBytes,
           )

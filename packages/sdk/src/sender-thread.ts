@@ -15,6 +15,8 @@ export interface SenderInit {
   clientId: string;
   /** forward kafkajs' log lines (warn and up) to the client's logger, as the inline producer does */
   logKafka: boolean;
+  /** send ordinary messages even when the kafkajs patch's ranged messages are available */
+  plainMessages?: boolean;
 }
 
 export interface PackedTopic {

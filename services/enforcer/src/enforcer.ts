@@ -23,8 +23,10 @@ import {
   ensureTopics,
   type FailedRecord,
   type Kafka,
+  kafkajsPatch,
   type Producer,
   readTable,
+  releaseBatchMessages,
   type TableReader,
   type Transaction,
 } from '@custos/kafka';
@@ -212,6 +214,11 @@ export class Enforcer {
 
   async start(): Promise<void> {
     const { kafka, codec, topics, logger } = this.opts;
+    const patch = await kafkajsPatch();
+    if (!patch.releaseMessages) {
+      // correct either way; without it a fetch's message objects live until its batch is committed
+      logger.warn({ kafkajs: patch }, 'kafkajs lacks the Custos patch (Batch#releaseMessages): fetched messages are held longer');
+    }
     this.admin = kafka.admin();
     await this.admin.connect();
     await ensureTopics(this.admin, Object.values(topics));
@@ -476,7 +483,7 @@ export class Enforcer {
       judging.push(slice);
     }
     const records = BatchRecords.of(messages);
-    batch.releaseMessages();
+    releaseBatchMessages(batch);
     return { judging, records };
   }
 
