@@ -79,14 +79,15 @@ function toEvent(r: Row): unknown {
 
 async function* rows(store: Store, from: Date, to: Date, tenantId: string | undefined): AsyncGenerator<Row> {
   const rs = await store.client.query({
-    // One row per event (re-deliveries collapse); event-time order, then arrival order.
+    // One row per event (re-deliveries collapse), in arrival order: an actor's events are on one
+    // partition, in the order the enforcer judged them, and BULK_ACCESS counts what arrived before.
     query: `SELECT event_id, tenant_id, occurred_at, outcome, codes, policy_version, actor_id, actor_type, subject_id,
                    subject_type, categories, fields, action, purpose, recipient_id, recipient_type, legal_basis,
                    data_collected_at, record_count, source_service, source_request_id, source_trace_id, source_ip, attributes
             FROM ${store.table('decisions')} FINAL
             WHERE occurred_at >= {from:DateTime64(3, 'UTC')} AND occurred_at < {to:DateTime64(3, 'UTC')}
               AND ({tenant:String} = '' OR tenant_id = {tenant:String})
-            ORDER BY occurred_at, kafka_partition, kafka_offset
+            ORDER BY kafka_partition, kafka_offset
             LIMIT 1 BY event_id
             ${settingsClause({ max_execution_time: 600 })}`,
     query_params: { from: from.getTime() / 1000, to: to.getTime() / 1000, tenant: tenantId ?? '' },
@@ -117,15 +118,18 @@ export async function replay(opts: ReplayOptions): Promise<ReplayReport> {
     byDepartment: [],
     examples: [],
   };
-  const warmFrom = new Date(opts.from.getTime() - bulk.windowMs);
-  for await (const r of rows(store, warmFrom, opts.from, opts.tenantId)) {
-    const p = parseAccessEvent(toEvent(r));
-    if (p.ok) candidate.observe(p.value, bulk);
-  }
+  // Events of the window before `from` are counted for BULK_ACCESS but not judged again; all in one
+  // pass in arrival order, as the enforcer saw them.
+  const fromMs = opts.from.getTime();
+  const warmFrom = new Date(fromMs - bulk.windowMs);
   const actors = new Map<string, number>();
   const perTransition = new Map<string, number>();
-  for await (const r of rows(store, opts.from, opts.to, opts.tenantId)) {
+  for await (const r of rows(store, warmFrom, opts.to, opts.tenantId)) {
     const p = parseAccessEvent(toEvent(r));
+    if (Date.parse(iso(r.occurred_at)) < fromMs) {
+      if (p.ok) candidate.observe(p.value, bulk);
+      continue;
+    }
     if (!p.ok) {
       report.unreadable++;
       continue;

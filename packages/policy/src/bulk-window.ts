@@ -3,10 +3,20 @@
  * subject id) the actor's events touched in (t − w, t], the current event included.
  *
  * "Seen" is arrival order: an event counts the events observed before it (and itself) whose time falls
- * in its window; events that arrive later do not change earlier answers. Events in order (t ≥ the
- * actor's latest t) are answered from a running count in O(1) amortised. A late event is inserted in
- * time order and answered by scanning its window. Entries are kept for w + allowedLateness behind the
- * actor's latest event; an event later than that is answered from what is left (it may undercount).
+ * in its window; events that arrive later do not change earlier answers.
+ *
+ * Memory is bounded by forgetting entries that no event of normal lateness can need: those older than
+ * w + allowedLateness behind the actor's *reference time*, the median time of its last few events
+ * (never moving back). A median is not moved by a minority of outliers, so events stamped far in the
+ * future cannot drag it ahead and make the actor's real events drop out of the count. Events far
+ * ahead of the reference are kept aside ("ahead") and counted by any event whose window reaches them,
+ * so the actor's in-order events keep their O(1) running count; they join the main entries once the
+ * reference comes near them. An event later than the lateness behind the reference is answered from
+ * what is left (it may undercount); no event makes the actor's other events undercount.
+ *
+ * The answer only has to be compared with a threshold, so a caller may pass `limit`: counting stops
+ * once it exceeds the limit (the result is then limit + 1). That keeps an out-of-order event's scan of
+ * its window short when the actor is busy.
  *
  * Replaying the same events in the same order rebuilds the same state, so an enforcer can restore it
  * either from snapshot() or by re-reading the last w + allowedLateness of its input.
@@ -16,13 +26,16 @@ import { PolicyError } from './errors.js';
 export interface BulkCounter {
   /** window length in ms; must equal the policy's bulkAccess.windowSeconds × 1000 */
   readonly windowMs: number;
-  /** Records one access and returns the distinct subjects of `actorId` in (t − w, t], this one included. */
-  observe(actorId: string, t: number, tenantId: string, subjectId: string): number;
+  /**
+   * Records one access and returns the distinct subjects of `actorId` in (t − w, t], this one
+   * included; with `limit`, at most limit + 1 (any count above the limit reads as limit + 1).
+   */
+  observe(actorId: string, t: number, tenantId: string, subjectId: string, limit?: number): number;
 }
 
 export interface BulkWindowOptions {
   windowSeconds: number;
-  /** how far behind an actor's latest event a late event is still counted exactly; default = windowSeconds */
+  /** how far behind an actor's reference time a late event is still counted exactly; default = windowSeconds */
   allowedLatenessSeconds?: number;
   /** bound on the entries kept per actor (oldest dropped first); default 100 000 */
   maxEntriesPerActor?: number;
@@ -36,102 +49,221 @@ export interface BulkWindowSnapshot {
   windowMs: number;
   latenessMs: number;
   maxEntriesPerActor: number;
-  actors: Array<{ actorId: string; entries: BulkEntry[] }>;
+  /**
+   * `ref`: the actor's reference time; `recent`: the times of its last events, oldest first (both
+   * absent in older snapshots: then the latest entry's time)
+   */
+  actors: Array<{ actorId: string; entries: BulkEntry[]; ref?: number; recent?: number[] }>;
 }
 
 const SWEEP_EVERY = 4096;
+/** Events kept aside (far ahead of the reference) per actor before the reference is moved to them. */
+const MAX_AHEAD = 10_000;
+/** How many of an actor's latest event times its reference is the median of (odd). */
+const RECENT = 15;
+const scratch = new Float64Array(RECENT);
+
+/**
+ * (tenant, subject) pairs as small integers, shared by every actor of a window, so that entries are
+ * numbers and a scan marks what it saw in a typed array instead of building a set of strings. Ids are
+ * reference-counted by the entries that hold them and reused once free.
+ */
+class SubjectIds {
+  private readonly ids = new Map<string, number>();
+  readonly tenants: string[] = [];
+  readonly subjects: string[] = [];
+  private readonly keys: string[] = [];
+  private readonly refs: number[] = [];
+  private readonly free: number[] = [];
+  private marks = new Int32Array(1024);
+  private stamp = 0;
+
+  acquire(tenant: string, subject: string): number {
+    const key = `${tenant}\u0000${subject}`;
+    let id = this.ids.get(key);
+    if (id === undefined) {
+      id = this.free.pop() ?? this.keys.length;
+      this.ids.set(key, id);
+      this.keys[id] = key;
+      this.tenants[id] = tenant;
+      this.subjects[id] = subject;
+      this.refs[id] = 0;
+      if (id >= this.marks.length) {
+        const m = new Int32Array(this.marks.length * 2);
+        m.set(this.marks);
+        this.marks = m;
+      }
+    }
+    this.refs[id]!++;
+    return id;
+  }
+
+  release(id: number): void {
+    if (--this.refs[id]! === 0) {
+      this.ids.delete(this.keys[id]!);
+      this.free.push(id);
+    }
+  }
+
+  /** Starts a distinct count: `mark(id)` is true the first time an id is marked after this call. */
+  newCount(): void {
+    if (++this.stamp === 0x7fffffff) {
+      this.marks.fill(0);
+      this.stamp = 1;
+    }
+  }
+
+  mark(id: number): boolean {
+    if (this.marks[id] === this.stamp) return false;
+    this.marks[id] = this.stamp;
+    return true;
+  }
+}
 
 class ActorWindow {
   // Parallel arrays sorted by time; [head, length) is live. No object per event.
   times: number[] = [];
-  tenants: string[] = [];
-  subjects: string[] = [];
+  ids: number[] = [];
   head = 0;
   /** first live index inside (maxT − w, maxT]; counts covers [winStart, length) */
   winStart = 0;
-  readonly counts = new Map<string, Map<string, number>>();
+  readonly counts = new Map<number, number>();
   distinct = 0;
+  /** the reference time: the median of `recent`, never moving back */
+  ref: number;
+  /** ring of the latest event times (arrival order) */
+  readonly recent: number[] = [];
+  private recentAt = 0;
+  /** entries later than ref + lateness, sorted by time */
+  aheadTimes: number[] = [];
+  aheadIds: number[] = [];
+
+  constructor(ref: number) {
+    this.ref = ref;
+  }
+
+  /** Remembers an event time and moves the reference to the recent median when that is later. */
+  see(t: number): void {
+    if (this.recent.length < RECENT) this.recent.push(t);
+    else {
+      this.recent[this.recentAt] = t;
+      this.recentAt = (this.recentAt + 1) % RECENT;
+    }
+    const n = this.recent.length;
+    // insertion sort of ≤ 15 numbers: cheaper than any heap at this size
+    for (let i = 0; i < n; i++) {
+      const v = this.recent[i]!;
+      let j = i - 1;
+      while (j >= 0 && scratch[j]! > v) {
+        scratch[j + 1] = scratch[j]!;
+        j--;
+      }
+      scratch[j + 1] = v;
+    }
+    const median = scratch[(n - 1) >> 1]!;
+    if (median > this.ref) this.ref = median;
+  }
+
+  /** the ring's times, oldest first */
+  recentInOrder(): number[] {
+    if (this.recent.length < RECENT) return [...this.recent];
+    return [...this.recent.slice(this.recentAt), ...this.recent.slice(0, this.recentAt)];
+  }
 
   get maxT(): number {
     return this.times.length > this.head ? this.times[this.times.length - 1]! : Number.NEGATIVE_INFINITY;
   }
 
   get size(): number {
-    return this.times.length - this.head;
+    return this.times.length - this.head + this.aheadTimes.length;
   }
 
-  inc(tenant: string, subject: string): void {
-    let m = this.counts.get(tenant);
-    if (m === undefined) {
-      m = new Map();
-      this.counts.set(tenant, m);
-    }
-    const n = m.get(subject);
+  inc(id: number): void {
+    const n = this.counts.get(id);
     if (n === undefined) {
-      m.set(subject, 1);
+      this.counts.set(id, 1);
       this.distinct++;
-    } else m.set(subject, n + 1);
+    } else this.counts.set(id, n + 1);
   }
 
-  dec(tenant: string, subject: string): void {
-    const m = this.counts.get(tenant);
-    const n = m?.get(subject);
-    if (m === undefined || n === undefined) return;
-    if (n > 1) m.set(subject, n - 1);
+  dec(id: number): void {
+    const n = this.counts.get(id);
+    if (n === undefined) return;
+    if (n > 1) this.counts.set(id, n - 1);
     else {
-      m.delete(subject);
+      this.counts.delete(id);
       this.distinct--;
-      if (m.size === 0) this.counts.delete(tenant);
     }
   }
 
-  /** moves winStart past entries at or before `edge` (= maxT − w) */
-  slide(edge: number): void {
-    while (this.winStart < this.times.length && this.times[this.winStart]! <= edge) {
-      this.dec(this.tenants[this.winStart]!, this.subjects[this.winStart]!);
+  /** Appends an entry at or after maxT and moves the running window to end there. */
+  push(t: number, id: number, w: number): void {
+    this.times.push(t);
+    this.ids.push(id);
+    this.inc(id);
+    while (this.winStart < this.times.length && this.times[this.winStart]! <= t - w) {
+      this.dec(this.ids[this.winStart]!);
       this.winStart++;
     }
   }
 
+  /** Inserts an entry before maxT, keeping the running count of (maxT − w, maxT] right. */
+  insert(t: number, id: number, w: number): void {
+    const inWindow = t > this.maxT - w;
+    const i = upper(this.times, this.head, t);
+    this.times.splice(i, 0, t);
+    this.ids.splice(i, 0, id);
+    if (inWindow) this.inc(id);
+    else this.winStart++;
+  }
+
   /** drops entries at or before `horizon`, and the oldest beyond `max` */
-  evict(horizon: number, max: number): void {
+  evict(horizon: number, max: number, names: SubjectIds): void {
     while (this.head < this.times.length && (this.times[this.head]! <= horizon || this.size > max)) {
+      const id = this.ids[this.head]!;
       if (this.head >= this.winStart) {
-        this.dec(this.tenants[this.head]!, this.subjects[this.head]!);
+        this.dec(id);
         this.winStart = this.head + 1;
       }
+      names.release(id);
       this.head++;
     }
     // Compact now and then so the arrays do not grow without bound.
     if (this.head > 1024 && this.head * 2 > this.times.length) {
       this.times.splice(0, this.head);
-      this.tenants.splice(0, this.head);
-      this.subjects.splice(0, this.head);
+      this.ids.splice(0, this.head);
       this.winStart -= this.head;
       this.head = 0;
     }
   }
 
-  /** first live index whose time is > t (upper bound) */
-  upper(t: number): number {
-    let lo = this.head;
-    let hi = this.times.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.times[mid]! <= t) lo = mid + 1;
-      else hi = mid;
+  /** distinct subjects among live entries (main and ahead) with time in (from, to], up to limit + 1 */
+  scan(from: number, to: number, limit: number, names: SubjectIds): number {
+    names.newCount();
+    let n = 0;
+    const { times, ids } = this;
+    // Newest first: a busy actor passes the limit after a few hundred entries.
+    for (let i = upper(times, this.head, to) - 1; i >= this.head && times[i]! > from; i--) {
+      if (names.mark(ids[i]!) && ++n > limit) return n;
     }
-    return lo;
+    const at = this.aheadTimes;
+    for (let i = upper(at, 0, to) - 1; i >= 0 && at[i]! > from; i--) {
+      if (names.mark(this.aheadIds[i]!) && ++n > limit) return n;
+    }
+    return n;
   }
+}
 
-  /** distinct subjects among live entries with time in (from, to] */
-  scan(from: number, to: number): number {
-    const seen = new Set<string>();
-    for (let i = this.upper(from); i < this.times.length && this.times[i]! <= to; i++) {
-      seen.add(`${this.tenants[i]!}\u0000${this.subjects[i]!}`);
-    }
-    return seen.size;
+/** first index in [from, times.length) whose time is > t */
+function upper(times: number[], from: number, t: number): number {
+  let lo = from;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid]! <= t) lo = mid + 1;
+    else hi = mid;
   }
+  return lo;
 }
 
 export class BulkWindow implements BulkCounter {
@@ -139,6 +271,8 @@ export class BulkWindow implements BulkCounter {
   readonly latenessMs: number;
   readonly maxEntriesPerActor: number;
   private readonly actors = new Map<string, ActorWindow>();
+  private readonly names = new SubjectIds();
+  /** the latest reference time of any actor */
   private latest = Number.NEGATIVE_INFINITY;
   private sinceSweep = 0;
 
@@ -152,51 +286,73 @@ export class BulkWindow implements BulkCounter {
     this.maxEntriesPerActor = maxEntriesPerActor;
   }
 
-  observe(actorId: string, t: number, tenantId: string, subjectId: string): number {
+  observe(actorId: string, t: number, tenantId: string, subjectId: string, limit = Number.POSITIVE_INFINITY): number {
     if (Number.isNaN(t)) throw new PolicyError('bulk window: event time is not a number');
     let a = this.actors.get(actorId);
     if (a === undefined) {
-      a = new ActorWindow();
+      a = new ActorWindow(t);
       this.actors.set(actorId, a);
     }
     const w = this.windowMs;
+    const step = Math.max(this.latenessMs, w);
+    a.see(t);
+    this.admitAhead(a);
+    const id = this.names.acquire(tenantId, subjectId);
     let result: number;
-    if (t >= a.maxT) {
-      a.times.push(t);
-      a.tenants.push(tenantId);
-      a.subjects.push(subjectId);
-      a.inc(tenantId, subjectId);
-      a.slide(t - w);
-      a.evict(t - w - this.latenessMs, this.maxEntriesPerActor);
-      result = a.distinct;
+    if (t > a.ref + step) {
+      const i = upper(a.aheadTimes, 0, t);
+      a.aheadTimes.splice(i, 0, t);
+      a.aheadIds.splice(i, 0, id);
+      result = a.scan(t - w, t, limit, this.names);
+      if (a.aheadTimes.length > MAX_AHEAD) {
+        // Thousands of events this far ahead are the actor's time now (a clock change, a long
+        // gap), not outliers: move the reference to their median.
+        a.ref = a.aheadTimes[a.aheadTimes.length >> 1]!;
+        this.admitAhead(a);
+      }
+    } else if (t >= a.maxT) {
+      a.push(t, id, w);
+      a.evict(a.ref - w - this.latenessMs, this.maxEntriesPerActor, this.names);
+      result = Math.min(a.distinct, limit + 1);
     } else {
-      const maxT = a.maxT;
-      const i = a.upper(t);
-      a.times.splice(i, 0, t);
-      a.tenants.splice(i, 0, tenantId);
-      a.subjects.splice(i, 0, subjectId);
-      // Keep the running count of (maxT − w, maxT] right for the in-order events to come.
-      if (t > maxT - w) a.inc(tenantId, subjectId);
-      else a.winStart++;
-      result = a.scan(t - w, t);
-      a.evict(maxT - w - this.latenessMs, this.maxEntriesPerActor);
+      a.insert(t, id, w);
+      result = a.scan(t - w, t, limit, this.names);
     }
-    if (t > this.latest) this.latest = t;
+    a.evict(a.ref - w - this.latenessMs, this.maxEntriesPerActor, this.names);
+    if (a.ref > this.latest) this.latest = a.ref;
     if (++this.sinceSweep >= SWEEP_EVERY) this.sweep();
     return result;
   }
 
-  /** Distinct subjects of `actorId` in (t − w, t] as seen so far, without recording anything. */
-  count(actorId: string, t: number): number {
-    return this.actors.get(actorId)?.scan(t - this.windowMs, t) ?? 0;
+  /** Moves entries kept aside into the main arrays once the reference is near them. */
+  private admitAhead(a: ActorWindow): void {
+    const until = a.ref + Math.max(this.latenessMs, this.windowMs);
+    let n = 0;
+    while (n < a.aheadTimes.length && a.aheadTimes[n]! <= until) {
+      a.push(a.aheadTimes[n]!, a.aheadIds[n]!, this.windowMs);
+      n++;
+    }
+    if (n > 0) {
+      a.aheadTimes.splice(0, n);
+      a.aheadIds.splice(0, n);
+    }
   }
 
-  /** Forgets actors whose latest event is more than w + lateness behind the latest event of any actor. */
+  /** Distinct subjects of `actorId` in (t − w, t] as seen so far, without recording anything. */
+  count(actorId: string, t: number): number {
+    return this.actors.get(actorId)?.scan(t - this.windowMs, t, Number.POSITIVE_INFINITY, this.names) ?? 0;
+  }
+
+  /** Forgets actors whose reference time is more than w + lateness behind the latest of any actor. */
   sweep(): void {
     this.sinceSweep = 0;
     const horizon = this.latest - this.windowMs - this.latenessMs;
     for (const [id, a] of this.actors) {
-      if (a.maxT <= horizon) this.actors.delete(id);
+      if (a.ref <= horizon) {
+        for (let i = a.head; i < a.ids.length; i++) this.names.release(a.ids[i]!);
+        for (const x of a.aheadIds) this.names.release(x);
+        this.actors.delete(id);
+      }
     }
   }
 
@@ -206,20 +362,20 @@ export class BulkWindow implements BulkCounter {
     return { actors: this.actors.size, entries };
   }
 
-  snapshotActor(actorId: string): BulkEntry[] | undefined {
-    const a = this.actors.get(actorId);
-    if (a === undefined || a.size === 0) return undefined;
+  private entriesOf(a: ActorWindow): BulkEntry[] {
+    const { tenants, subjects } = this.names;
     const out: BulkEntry[] = [];
-    for (let i = a.head; i < a.times.length; i++) out.push([a.times[i]!, a.tenants[i]!, a.subjects[i]!]);
+    for (let i = a.head; i < a.times.length; i++) out.push([a.times[i]!, tenants[a.ids[i]!]!, subjects[a.ids[i]!]!]);
+    for (let i = 0; i < a.aheadTimes.length; i++)
+      out.push([a.aheadTimes[i]!, tenants[a.aheadIds[i]!]!, subjects[a.aheadIds[i]!]!]);
     return out;
   }
 
   /** JSON-serialisable; restore() of it answers every later observe() exactly as this window would. */
   snapshot(): BulkWindowSnapshot {
     const actors: BulkWindowSnapshot['actors'] = [];
-    for (const actorId of this.actors.keys()) {
-      const entries = this.snapshotActor(actorId);
-      if (entries !== undefined) actors.push({ actorId, entries });
+    for (const [actorId, a] of this.actors) {
+      if (a.size > 0) actors.push({ actorId, entries: this.entriesOf(a), ref: a.ref, recent: a.recentInOrder() });
     }
     return {
       version: 1,
@@ -230,24 +386,30 @@ export class BulkWindow implements BulkCounter {
     };
   }
 
-  /** Puts back one actor's entries (e.g. from a per-actor changelog record), replacing what it had. */
-  restoreActor(actorId: string, entries: readonly BulkEntry[]): void {
-    const a = new ActorWindow();
-    const sorted = [...entries].sort((x, y) => x[0] - y[0]);
-    for (const [t, tenant, subject] of sorted) {
-      a.times.push(t);
-      a.tenants.push(tenant);
-      a.subjects.push(subject);
-      a.inc(tenant, subject);
-    }
-    if (a.size === 0) {
+  /** Puts back one actor's entries (e.g. from a snapshot), replacing what it had. */
+  restoreActor(actorId: string, entries: readonly BulkEntry[], ref?: number, recent?: readonly number[]): void {
+    const old = this.actors.get(actorId);
+    if (old !== undefined) {
+      for (let i = old.head; i < old.ids.length; i++) this.names.release(old.ids[i]!);
+      for (const x of old.aheadIds) this.names.release(x);
       this.actors.delete(actorId);
-      return;
     }
-    a.slide(a.maxT - this.windowMs);
-    a.evict(a.maxT - this.windowMs - this.latenessMs, this.maxEntriesPerActor);
+    if (entries.length === 0) return;
+    const sorted = [...entries].sort((x, y) => x[0] - y[0]);
+    const a = new ActorWindow(ref ?? sorted[sorted.length - 1]![0]);
+    for (const t of recent ?? []) a.see(t);
+    if (ref !== undefined) a.ref = ref;
+    const until = a.ref + Math.max(this.latenessMs, this.windowMs);
+    for (const [t, tenant, subject] of sorted) {
+      const id = this.names.acquire(tenant, subject);
+      if (t > until) {
+        a.aheadTimes.push(t);
+        a.aheadIds.push(id);
+      } else a.push(t, id, this.windowMs);
+    }
+    a.evict(a.ref - this.windowMs - this.latenessMs, this.maxEntriesPerActor, this.names);
     this.actors.set(actorId, a);
-    if (a.maxT > this.latest) this.latest = a.maxT;
+    if (a.ref > this.latest) this.latest = a.ref;
   }
 
   static restore(snapshot: BulkWindowSnapshot): BulkWindow {
@@ -257,7 +419,7 @@ export class BulkWindow implements BulkCounter {
       allowedLatenessSeconds: snapshot.latenessMs / 1000,
       maxEntriesPerActor: snapshot.maxEntriesPerActor,
     });
-    for (const { actorId, entries } of snapshot.actors) w.restoreActor(actorId, entries);
+    for (const { actorId, entries, ref, recent } of snapshot.actors) w.restoreActor(actorId, entries, ref, recent);
     return w;
   }
 }

@@ -160,7 +160,8 @@ class CompiledEvaluator implements Evaluator {
       if (purposeFail) reasons = add(reasons, 'PURPOSE_NOT_PERMITTED', msg.purposeNotPermitted(staff, e, t));
 
       // Counted whatever the outcome, this event included.
-      const distinct = ctx.bulk.observe(staff.id, t, e.tenantId, e.subject.id);
+      // Only "above the threshold or not" matters: the count may stop at threshold + 1.
+      const distinct = ctx.bulk.observe(staff.id, t, e.tenantId, e.subject.id, c.distinctSubjects);
       if (e.recordCount > c.recordsPerEvent || distinct > c.distinctSubjects) {
         reasons = add(reasons, 'BULK_ACCESS', msg.bulkAccess(c, staff, e, distinct, t));
       }

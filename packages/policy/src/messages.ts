@@ -176,11 +176,12 @@ export function subjectErased(e: AccessEvent, change: StoredChange): string {
 }
 
 /** `t`: the event's time (Date.parse(e.occurredAt)) */
+/** `distinct`: the subjects counted, at most threshold + 1 (the window stops counting there) */
 export function bulkAccess(c: Compiled, s: CStaff, e: AccessEvent, distinct: number, t: number): string {
   const records = e.recordCount > c.recordsPerEvent ? `${e.recordCount} records in one event (limit ${c.recordsPerEvent})` : '';
   const subjects =
     distinct > c.distinctSubjects
-      ? `${distinct} distinct subjects within ${c.windowMs / 1000} s up to ${formatInstant(t)} (limit ${c.distinctSubjects})`
+      ? `more than ${c.distinctSubjects} distinct subjects within ${c.windowMs / 1000} s up to ${formatInstant(t)}`
       : '';
   const parts = records !== '' && subjects !== '' ? `${records} and ${subjects}` : records + subjects;
   return `${who(s)} touched ${parts}`;
