@@ -61,7 +61,6 @@ const SWEEP_EVERY = 4096;
 const MAX_AHEAD = 10_000;
 /** How many of an actor's latest event times its reference is the median of (odd). */
 const RECENT = 15;
-const scratch = new Float64Array(RECENT);
 
 /**
  * (tenant, subject) pairs as small integers, shared by every actor of a window, so that entries are
@@ -69,22 +68,25 @@ const scratch = new Float64Array(RECENT);
  * reference-counted by the entries that hold them and reused once free.
  */
 class SubjectIds {
-  private readonly ids = new Map<string, number>();
+  /** tenant → subject → id: two lookups, no key string built per event */
+  private readonly ids = new Map<string, Map<string, number>>();
   readonly tenants: string[] = [];
   readonly subjects: string[] = [];
-  private readonly keys: string[] = [];
   private readonly refs: number[] = [];
   private readonly free: number[] = [];
   private marks = new Int32Array(1024);
   private stamp = 0;
 
   acquire(tenant: string, subject: string): number {
-    const key = `${tenant}\u0000${subject}`;
-    let id = this.ids.get(key);
+    let bySubject = this.ids.get(tenant);
+    if (bySubject === undefined) {
+      bySubject = new Map();
+      this.ids.set(tenant, bySubject);
+    }
+    let id = bySubject.get(subject);
     if (id === undefined) {
-      id = this.free.pop() ?? this.keys.length;
-      this.ids.set(key, id);
-      this.keys[id] = key;
+      id = this.free.pop() ?? this.tenants.length;
+      bySubject.set(subject, id);
       this.tenants[id] = tenant;
       this.subjects[id] = subject;
       this.refs[id] = 0;
@@ -100,7 +102,9 @@ class SubjectIds {
 
   release(id: number): void {
     if (--this.refs[id]! === 0) {
-      this.ids.delete(this.keys[id]!);
+      const bySubject = this.ids.get(this.tenants[id]!)!;
+      bySubject.delete(this.subjects[id]!);
+      if (bySubject.size === 0) this.ids.delete(this.tenants[id]!);
       this.free.push(id);
     }
   }
@@ -120,21 +124,36 @@ class SubjectIds {
   }
 }
 
+/** Late entries held in a small sorted run of their own before they are merged into the main one. */
+const LATE_RUN = 512;
+
+/**
+ * One actor's entries in up to three time-sorted runs, as parallel arrays (no object per event):
+ * `main` takes events in time order at its end; `late` takes events older than main's newest (an
+ * insert into a run of a few hundred, merged into main when it fills, instead of one into tens of
+ * thousands); `ahead` holds events far ahead of the reference time. A running count covers
+ * (maxT − w, maxT] of main and late, where maxT is main's newest time: an entry is counted exactly
+ * when its time is after maxT − w.
+ */
 class ActorWindow {
-  // Parallel arrays sorted by time; [head, length) is live. No object per event.
   times: number[] = [];
   ids: number[] = [];
+  /** [head, length) of main is live; winStart: first live index after maxT − w */
   head = 0;
-  /** first live index inside (maxT − w, maxT]; counts covers [winStart, length) */
   winStart = 0;
+  lateTimes: number[] = [];
+  lateIds: number[] = [];
+  lateHead = 0;
+  lateWinStart = 0;
   readonly counts = new Map<number, number>();
   distinct = 0;
   /** the reference time: the median of `recent`, never moving back */
   ref: number;
-  /** ring of the latest event times (arrival order) */
-  readonly recent: number[] = [];
+  /** the latest event times, arrival order, in a ring; and the same values sorted */
+  private readonly recent: number[] = [];
+  private readonly sortedRecent: number[] = [];
   private recentAt = 0;
-  /** entries later than ref + lateness, sorted by time */
+  /** entries far ahead of the reference, sorted by time */
   aheadTimes: number[] = [];
   aheadIds: number[] = [];
 
@@ -144,23 +163,18 @@ class ActorWindow {
 
   /** Remembers an event time and moves the reference to the recent median when that is later. */
   see(t: number): void {
+    const sorted = this.sortedRecent;
     if (this.recent.length < RECENT) this.recent.push(t);
     else {
+      const old = this.recent[this.recentAt]!;
       this.recent[this.recentAt] = t;
       this.recentAt = (this.recentAt + 1) % RECENT;
+      sorted.splice(sorted.indexOf(old), 1);
     }
-    const n = this.recent.length;
-    // insertion sort of ≤ 15 numbers: cheaper than any heap at this size
-    for (let i = 0; i < n; i++) {
-      const v = this.recent[i]!;
-      let j = i - 1;
-      while (j >= 0 && scratch[j]! > v) {
-        scratch[j + 1] = scratch[j]!;
-        j--;
-      }
-      scratch[j + 1] = v;
-    }
-    const median = scratch[(n - 1) >> 1]!;
+    let i = sorted.length;
+    while (i > 0 && sorted[i - 1]! > t) i--;
+    sorted.splice(i, 0, t);
+    const median = sorted[(sorted.length - 1) >> 1]!;
     if (median > this.ref) this.ref = median;
   }
 
@@ -175,7 +189,7 @@ class ActorWindow {
   }
 
   get size(): number {
-    return this.times.length - this.head + this.aheadTimes.length;
+    return this.times.length - this.head + this.lateTimes.length - this.lateHead + this.aheadTimes.length;
   }
 
   inc(id: number): void {
@@ -201,32 +215,77 @@ class ActorWindow {
     this.times.push(t);
     this.ids.push(id);
     this.inc(id);
-    while (this.winStart < this.times.length && this.times[this.winStart]! <= t - w) {
+    const edge = t - w;
+    while (this.winStart < this.times.length && this.times[this.winStart]! <= edge) {
       this.dec(this.ids[this.winStart]!);
       this.winStart++;
     }
+    while (this.lateWinStart < this.lateTimes.length && this.lateTimes[this.lateWinStart]! <= edge) {
+      this.dec(this.lateIds[this.lateWinStart]!);
+      this.lateWinStart++;
+    }
   }
 
-  /** Inserts an entry before maxT, keeping the running count of (maxT − w, maxT] right. */
+  /** Inserts an entry older than maxT (into the late run), keeping the running count right. */
   insert(t: number, id: number, w: number): void {
-    const inWindow = t > this.maxT - w;
-    const i = upper(this.times, this.head, t);
-    this.times.splice(i, 0, t);
-    this.ids.splice(i, 0, id);
-    if (inWindow) this.inc(id);
-    else this.winStart++;
+    const i = upper(this.lateTimes, this.lateHead, t);
+    this.lateTimes.splice(i, 0, t);
+    this.lateIds.splice(i, 0, id);
+    if (t > this.maxT - w) this.inc(id);
+    else this.lateWinStart++;
+    if (this.lateTimes.length - this.lateHead >= LATE_RUN) this.merge(w);
+  }
+
+  /** Merges the late run into main; the counted entries stay those after maxT − w. */
+  private merge(w: number): void {
+    const n = this.times.length - this.head + this.lateTimes.length - this.lateHead;
+    const times = new Array<number>(n);
+    const ids = new Array<number>(n);
+    let i = this.head;
+    let j = this.lateHead;
+    for (let k = 0; k < n; k++) {
+      if (j >= this.lateTimes.length || (i < this.times.length && this.times[i]! <= this.lateTimes[j]!)) {
+        times[k] = this.times[i]!;
+        ids[k] = this.ids[i++]!;
+      } else {
+        times[k] = this.lateTimes[j]!;
+        ids[k] = this.lateIds[j++]!;
+      }
+    }
+    this.times = times;
+    this.ids = ids;
+    this.head = 0;
+    this.winStart = upper(times, 0, this.maxT - w);
+    this.lateTimes = [];
+    this.lateIds = [];
+    this.lateHead = 0;
+    this.lateWinStart = 0;
   }
 
   /** drops entries at or before `horizon`, and the oldest beyond `max` */
   evict(horizon: number, max: number, names: SubjectIds): void {
-    while (this.head < this.times.length && (this.times[this.head]! <= horizon || this.size > max)) {
-      const id = this.ids[this.head]!;
-      if (this.head >= this.winStart) {
-        this.dec(id);
-        this.winStart = this.head + 1;
+    for (;;) {
+      const m = this.head < this.times.length ? this.times[this.head]! : Number.POSITIVE_INFINITY;
+      const l = this.lateHead < this.lateTimes.length ? this.lateTimes[this.lateHead]! : Number.POSITIVE_INFINITY;
+      const oldest = Math.min(m, l);
+      if (oldest === Number.POSITIVE_INFINITY || !(oldest <= horizon || this.size > max)) break;
+      if (m <= l) {
+        const id = this.ids[this.head]!;
+        if (this.head >= this.winStart) {
+          this.dec(id);
+          this.winStart = this.head + 1;
+        }
+        names.release(id);
+        this.head++;
+      } else {
+        const id = this.lateIds[this.lateHead]!;
+        if (this.lateHead >= this.lateWinStart) {
+          this.dec(id);
+          this.lateWinStart = this.lateHead + 1;
+        }
+        names.release(id);
+        this.lateHead++;
       }
-      names.release(id);
-      this.head++;
     }
     // Compact now and then so the arrays do not grow without bound.
     if (this.head > 1024 && this.head * 2 > this.times.length) {
@@ -235,22 +294,39 @@ class ActorWindow {
       this.winStart -= this.head;
       this.head = 0;
     }
+    if (this.lateHead > 0 && this.lateHead * 2 > this.lateTimes.length) {
+      this.lateTimes.splice(0, this.lateHead);
+      this.lateIds.splice(0, this.lateHead);
+      this.lateWinStart -= this.lateHead;
+      this.lateHead = 0;
+    }
   }
 
-  /** distinct subjects among live entries (main and ahead) with time in (from, to], up to limit + 1 */
+  /** distinct subjects among live entries of every run with time in (from, to], up to limit + 1 */
   scan(from: number, to: number, limit: number, names: SubjectIds): number {
     names.newCount();
     let n = 0;
-    const { times, ids } = this;
     // Newest first: a busy actor passes the limit after a few hundred entries.
+    const { times, ids } = this;
     for (let i = upper(times, this.head, to) - 1; i >= this.head && times[i]! > from; i--) {
       if (names.mark(ids[i]!) && ++n > limit) return n;
+    }
+    const lt = this.lateTimes;
+    for (let i = upper(lt, this.lateHead, to) - 1; i >= this.lateHead && lt[i]! > from; i--) {
+      if (names.mark(this.lateIds[i]!) && ++n > limit) return n;
     }
     const at = this.aheadTimes;
     for (let i = upper(at, 0, to) - 1; i >= 0 && at[i]! > from; i--) {
       if (names.mark(this.aheadIds[i]!) && ++n > limit) return n;
     }
     return n;
+  }
+
+  /** every live entry's time and id (main, late, ahead) */
+  *entries(): Generator<[number, number]> {
+    for (let i = this.head; i < this.times.length; i++) yield [this.times[i]!, this.ids[i]!];
+    for (let i = this.lateHead; i < this.lateTimes.length; i++) yield [this.lateTimes[i]!, this.lateIds[i]!];
+    for (let i = 0; i < this.aheadTimes.length; i++) yield [this.aheadTimes[i]!, this.aheadIds[i]!];
   }
 }
 
@@ -298,6 +374,7 @@ export class BulkWindow implements BulkCounter {
     a.see(t);
     this.admitAhead(a);
     const id = this.names.acquire(tenantId, subjectId);
+    const horizon = a.ref - w - this.latenessMs;
     let result: number;
     if (t > a.ref + step) {
       const i = upper(a.aheadTimes, 0, t);
@@ -310,15 +387,17 @@ export class BulkWindow implements BulkCounter {
         a.ref = a.aheadTimes[a.aheadTimes.length >> 1]!;
         this.admitAhead(a);
       }
+      a.evict(a.ref - w - this.latenessMs, this.maxEntriesPerActor, this.names);
     } else if (t >= a.maxT) {
       a.push(t, id, w);
-      a.evict(a.ref - w - this.latenessMs, this.maxEntriesPerActor, this.names);
+      // evicted first: the size bound may drop the oldest entry of this very window
+      a.evict(horizon, this.maxEntriesPerActor, this.names);
       result = Math.min(a.distinct, limit + 1);
     } else {
       a.insert(t, id, w);
       result = a.scan(t - w, t, limit, this.names);
+      a.evict(horizon, this.maxEntriesPerActor, this.names);
     }
-    a.evict(a.ref - w - this.latenessMs, this.maxEntriesPerActor, this.names);
     if (a.ref > this.latest) this.latest = a.ref;
     if (++this.sinceSweep >= SWEEP_EVERY) this.sweep();
     return result;
@@ -349,8 +428,7 @@ export class BulkWindow implements BulkCounter {
     const horizon = this.latest - this.windowMs - this.latenessMs;
     for (const [id, a] of this.actors) {
       if (a.ref <= horizon) {
-        for (let i = a.head; i < a.ids.length; i++) this.names.release(a.ids[i]!);
-        for (const x of a.aheadIds) this.names.release(x);
+        for (const [, x] of a.entries()) this.names.release(x);
         this.actors.delete(id);
       }
     }
@@ -365,10 +443,8 @@ export class BulkWindow implements BulkCounter {
   private entriesOf(a: ActorWindow): BulkEntry[] {
     const { tenants, subjects } = this.names;
     const out: BulkEntry[] = [];
-    for (let i = a.head; i < a.times.length; i++) out.push([a.times[i]!, tenants[a.ids[i]!]!, subjects[a.ids[i]!]!]);
-    for (let i = 0; i < a.aheadTimes.length; i++)
-      out.push([a.aheadTimes[i]!, tenants[a.aheadIds[i]!]!, subjects[a.aheadIds[i]!]!]);
-    return out;
+    for (const [t, id] of a.entries()) out.push([t, tenants[id]!, subjects[id]!]);
+    return out.sort((x, y) => x[0] - y[0]);
   }
 
   /** JSON-serialisable; restore() of it answers every later observe() exactly as this window would. */
@@ -390,8 +466,7 @@ export class BulkWindow implements BulkCounter {
   restoreActor(actorId: string, entries: readonly BulkEntry[], ref?: number, recent?: readonly number[]): void {
     const old = this.actors.get(actorId);
     if (old !== undefined) {
-      for (let i = old.head; i < old.ids.length; i++) this.names.release(old.ids[i]!);
-      for (const x of old.aheadIds) this.names.release(x);
+      for (const [, x] of old.entries()) this.names.release(x);
       this.actors.delete(actorId);
     }
     if (entries.length === 0) return;
