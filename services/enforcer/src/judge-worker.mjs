@@ -1,6 +1,15 @@
-// Entry of the judging worker thread: loads TypeScript through tsx (the services run on tsx), then
-// the worker proper. Kept as plain JS so it starts the same under tsx, vitest or plain node.
-import { register } from 'tsx/esm/api';
+// Entry of the judging worker thread, plain JS so that it starts the same under tsx, vitest or plain
+// node. Built (dist/), the compiled worker sits beside it. From sources (tests, `pnpm dev`) it loads
+// the TypeScript through tsx; workspace packages then resolve to their sources through the
+// custos-source condition, which the thread takes from NODE_OPTIONS (it is started with execArgv: []).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-register();
-await import('./judge-worker-main.ts');
+const source = new URL('./judge-worker-main.ts', import.meta.url);
+if (existsSync(fileURLToPath(source))) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(source.href);
+} else {
+  await import('./judge-worker-main.js');
+}
