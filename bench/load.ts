@@ -1,0 +1,407 @@
+/**
+ * `pnpm load`: the whole pipeline under sustained load, then reconciled from the ground truth.
+ *
+ *   pnpm load --rate 5000 --duration 120 [--invalid-percent 2] [--partitions 6] [--disorder 3600]
+ *
+ * Runs the real pipeline (`custos start`: enforcer, sink, API and embedded chDB in one process) on
+ * the local Kafka and registry, with topics and consumer groups of its own, and feeds it from a
+ * separate process through the SDK (bench/load-producer.ts: the realistic event mix at a steady
+ * rate). With --invalid-percent X it also writes X % as many bad records straight to the topic
+ * (garbage bytes, an unknown schema id, Avro that breaks the contract), each of which must reach the
+ * dead-letter topic. An independent consumer reads the decisions (read committed) and the dead
+ * letters while it runs; at the end the pipeline is stopped gracefully and its ClickHouse data is
+ * opened to count the stored rows. Reconciliation: events the SDK acknowledged = distinct decisions
+ * committed = distinct rows stored, with no id missing or doubled, and dead letters = bad records
+ * injected. End-to-end latency is the time from record() to the row's insertion (`stored_at`, set
+ * by ClickHouse when the sink's insert lands, which is when the API can return it).
+ *
+ * Prints a progress line while it runs and a table at the end; writes bench/results/load.json.
+ * Exits 1 when the reconciliation is not exact.
+ */
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { AvroCodec, createKafka, type RegisteredSchema } from '../packages/kafka/src/index.js';
+import { createStore } from '../packages/store/src/index.js';
+import { accessEventAvro, topics as topicSpecs } from '../schemas/src/index.js';
+import type { ProducerProgress, ProducerReport } from './load-producer.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: args } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '5000' },
+    duration: { type: 'string', default: '120' },
+    'invalid-percent': { type: 'string', default: '0' },
+    partitions: { type: 'string', default: '6' },
+    disorder: { type: 'string', default: '0' },
+    'drain-timeout': { type: 'string', default: '180' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+function positive(name: string, v: string | undefined, min = 0): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) {
+    console.error(`load: --${name} must be a number ≥ ${min}, got '${v}'`);
+    process.exit(2);
+  }
+  return n;
+}
+const RATE = positive('rate', args.rate, 1);
+const DURATION_S = positive('duration', args.duration, 1);
+const INVALID_PCT = positive('invalid-percent', args['invalid-percent']);
+const PARTITIONS = positive('partitions', args.partitions, 1);
+const DISORDER_S = positive('disorder', args.disorder);
+const DRAIN_S = positive('drain-timeout', args['drain-timeout'], 1);
+
+const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+const run = randomBytes(4).toString('hex');
+const prefix = `load-${run}.`;
+const t = topicSpecs({ prefix, partitions: PARTITIONS });
+const groups = { enforcer: `load-${run}-enforcer`, sink: `load-${run}-sink` };
+const work = mkdtempSync(join(tmpdir(), 'custos-load-'));
+const chdbPath = join(work, 'chdb');
+const tty = process.stdout.isTTY === true;
+const MiB = (b: number) => Math.round(b / 2 ** 20);
+
+const kafka = createKafka({ brokers, clientId: `load-${run}`, plainProducers: true });
+const admin = kafka.admin();
+await admin.connect();
+
+function rssOf(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function waitExit(p: ChildProcess): Promise<number | null> {
+  return new Promise((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (code) => r(code))));
+}
+
+async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 200): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await ok()) return true;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  console.error(`load: gave up waiting for ${what} after ${timeoutMs / 1000} s`);
+  return false;
+}
+
+// ---------------------------------------------------------------- the pipeline
+const apiPort = 20_000 + Math.floor(Math.random() * 20_000);
+let pipelineLog = '';
+const pipeline = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/bin.ts'), 'start'], {
+  cwd: root,
+  env: {
+    ...process.env,
+    KAFKA_BROKERS: brokers.join(','),
+    SCHEMA_REGISTRY_URL: registryUrl,
+    TOPIC_PREFIX: prefix,
+    TOPIC_PARTITIONS: String(PARTITIONS),
+    ENFORCER_GROUP_ID: groups.enforcer,
+    SINK_GROUP_ID: groups.sink,
+    CHDB_PATH: chdbPath,
+    API_PORT: String(apiPort),
+    CHECKPOINT_KEY_AUTOGEN: 'true',
+    CHECKPOINT_KEY_FILE: join(work, 'checkpoint.pem'),
+    LOG_LEVEL: 'warn',
+    LOG_FORMAT: 'json',
+  },
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+const keepLog = (c: Buffer) => {
+  pipelineLog = (pipelineLog + c.toString()).slice(-50_000);
+};
+pipeline.stdout.on('data', keepLog);
+pipeline.stderr.on('data', keepLog);
+let pipelineExited = false;
+pipeline.once('exit', () => {
+  pipelineExited = true;
+});
+
+function fail(msg: string): never {
+  console.error(`load: ${msg}\n--- pipeline log (tail) ---\n${pipelineLog.slice(-8000)}`);
+  pipeline.kill('SIGKILL');
+  process.exit(1);
+}
+
+const ready = await until(
+  'the pipeline to be ready',
+  async () => {
+    if (pipelineExited) fail('the pipeline exited during start-up');
+    try {
+      return (await fetch(`http://127.0.0.1:${apiPort}/readyz`)).ok;
+    } catch {
+      return false;
+    }
+  },
+  180_000,
+  500,
+);
+if (!ready) fail('the pipeline did not become ready');
+
+// ---------------------------------------------------------------- independent readers
+const decided = new Set<string>();
+let decisionsDuplicated = 0;
+let dlq = 0;
+const dlqReasons = new Map<string, number>();
+const reader = kafka.consumer({ groupId: `load-${run}-reader`, readUncommitted: false });
+await reader.connect();
+await reader.subscribe({ topics: [t.decisions.name, t.accessEventsDlq.name], fromBeginning: true });
+const idPrefix = `${run}-`;
+void reader.run({
+  eachBatch: async ({ batch }) => {
+    if (batch.topic === t.accessEventsDlq.name) {
+      for (const m of batch.messages) {
+        dlq++;
+        const step = m.headers?.['custos.dlq.step']?.toString() ?? 'unknown step';
+        dlqReasons.set(step, (dlqReasons.get(step) ?? 0) + 1);
+      }
+      return;
+    }
+    for (const m of batch.messages) {
+      // Decision: Confluent header (5 bytes), then eventId, a 36-character string (length byte 72)
+      const id = m.value!.subarray(6, 42).toString('latin1');
+      if (!id.startsWith(idPrefix)) continue;
+      if (decided.has(id)) decisionsDuplicated++;
+      else decided.add(id);
+    }
+  },
+});
+
+// ---------------------------------------------------------------- bad records
+const invalidProducer = kafka.producer();
+await invalidProducer.connect();
+let accessSchema: RegisteredSchema | undefined;
+let injected = 0;
+const INVALID_KINDS = ['garbage bytes', 'unknown schema id', 'contract-breaking Avro'] as const;
+function badRecord(i: number): Buffer {
+  const kind = INVALID_KINDS[i % INVALID_KINDS.length]!;
+  if (kind === 'garbage bytes') return randomBytes(40 + (i % 200));
+  const header = Buffer.alloc(5);
+  if (kind === 'unknown schema id') {
+    header.writeUInt32BE(0x7fff0000 + (i % 1000), 1);
+    return Buffer.concat([header, randomBytes(60)]);
+  }
+  // Avro of the access-event schema (framed with its registry id) whose content the contract
+  // refuses: an empty actor id and no categories.
+  return accessSchema!.encode(brokenEvent(i));
+}
+function brokenEvent(i: number): unknown {
+  return {
+    eventId: `${run}-ffff-7000-8000-${String(i).padStart(12, '0')}`,
+    occurredAt: Date.now(),
+    tenantId: 'spera',
+    actor: { id: '', type: 'staff' },
+    subject: { id: 'cust-1', type: 'customer' },
+    categories: [],
+    fields: [],
+    action: 'read',
+    purpose: 'service.support',
+    recipient: null,
+    legalBasis: null,
+    dataCollectedAt: null,
+    recordCount: 1,
+    source: { service: 'load', requestId: null, traceId: null, ip: null },
+    attributes: {},
+  };
+}
+
+// ---------------------------------------------------------------- the producer
+const producerArgs = [
+  `--rate=${RATE}`,
+  `--duration=${DURATION_S}`,
+  `--prefix=${prefix}`,
+  `--brokers=${brokers.join(',')}`,
+  `--registry=${registryUrl}`,
+  `--run=${run}`,
+  `--disorder=${DISORDER_S}`,
+];
+const sdk = fork(join(root, 'bench/load-producer.ts'), producerArgs, {
+  execArgv: ['--import', 'tsx'],
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
+let recorded = 0;
+let report: ProducerReport | undefined;
+sdk.on('message', (m: ProducerProgress | ProducerReport) => {
+  recorded = m.recorded;
+  if (m.t === 'done') report = m;
+});
+
+// ---------------------------------------------------------------- sampling
+const lag = { enforcer: 0, sink: 0 };
+const maxLag = { enforcer: 0, sink: 0 };
+const rssMax = { pipeline: 0, producer: 0 };
+const lagSeries: { s: number; enforcer: number; sink: number; pipelineRss: number }[] = [];
+async function groupLag(groupId: string, topic: string): Promise<number> {
+  const [committed, ends] = await Promise.all([admin.fetchOffsets({ groupId, topics: [topic] }), admin.fetchTopicOffsets(topic)]);
+  const at = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  let n = 0;
+  for (const e of ends) n += Math.max(0, Number(e.high) - Math.max(0, at.get(e.partition) ?? 0));
+  return n;
+}
+const startedAt = Date.now();
+let lastLine = 0;
+const sampler = setInterval(async () => {
+  try {
+    lag.enforcer = await groupLag(groups.enforcer, t.accessEvents.name);
+    lag.sink = await groupLag(groups.sink, t.decisions.name);
+  } catch {
+    // the groups exist once their consumers joined
+  }
+  maxLag.enforcer = Math.max(maxLag.enforcer, lag.enforcer);
+  maxLag.sink = Math.max(maxLag.sink, lag.sink);
+  const pr = rssOf(pipeline.pid);
+  rssMax.pipeline = Math.max(rssMax.pipeline, pr);
+  rssMax.producer = Math.max(rssMax.producer, rssOf(sdk.pid));
+  const s = (Date.now() - startedAt) / 1000;
+  lagSeries.push({ s, enforcer: lag.enforcer, sink: lag.sink, pipelineRss: pr });
+  const eta = Math.max(0, DURATION_S - s);
+  const line = `t=${s.toFixed(0)}s recorded=${recorded} (${Math.round(recorded / Math.max(1, Math.min(s, DURATION_S)))}/s) decided=${decided.size} dlq=${dlq}/${injected} lag enforcer=${lag.enforcer} sink=${lag.sink} rss=${MiB(pr)} MiB${report ? ' draining' : ` eta ${eta.toFixed(0)}s`}`;
+  if (tty) process.stdout.write(`\r${line.padEnd(120)}`);
+  else if (Date.now() - lastLine >= 5000) {
+    lastLine = Date.now();
+    console.log(line);
+  }
+}, 1000);
+
+// Bad records on the same schedule as the good ones.
+if (INVALID_PCT > 0) accessSchema = await AvroCodec.connect(registryUrl).register(t.accessEvents.subject, accessEventAvro);
+const invalidRate = (RATE * INVALID_PCT) / 100;
+const invalidStarted = performance.now();
+await new Promise<void>((resolveInjection) => {
+  if (invalidRate === 0) return resolveInjection();
+  const timer = setInterval(() => {
+    const elapsed = Math.min(performance.now() - invalidStarted, DURATION_S * 1000);
+    const due = Math.floor((invalidRate * elapsed) / 1000);
+    const messages: { key: string; value: Buffer }[] = [];
+    for (; injected < due; injected++) messages.push({ key: `bad-${injected % 97}`, value: badRecord(injected) });
+    if (messages.length > 0) void invalidProducer.send({ topic: t.accessEvents.name, messages, acks: -1 });
+    if (elapsed >= DURATION_S * 1000) {
+      clearInterval(timer);
+      resolveInjection();
+    }
+  }, 50);
+});
+
+// ---------------------------------------------------------------- drain and reconcile
+await until('the producer to finish', () => report !== undefined || sdk.exitCode !== null, DURATION_S * 1000 + 120_000);
+if (report === undefined) fail('the producer exited without a report');
+const acked = report.delivered ? report.recorded : report.recorded - report.unsent;
+const drained = await until(
+  'every acknowledged event to be decided and every bad record dead-lettered',
+  () => decided.size >= acked && dlq >= injected,
+  DRAIN_S * 1000,
+  500,
+);
+// A transaction's commit marker takes an offset of its own after the last decision, which the sink
+// never consumes: caught up is at most one behind per partition.
+await until(
+  'the sink to catch up',
+  async () => (await groupLag(groups.sink, t.decisions.name)) <= PARTITIONS,
+  DRAIN_S * 1000,
+  500,
+);
+clearInterval(sampler);
+if (tty) process.stdout.write('\n');
+const drainedAt = Date.now();
+await reader.disconnect();
+await invalidProducer.disconnect();
+pipeline.kill('SIGTERM');
+const code = await waitExit(pipeline);
+if (code !== 0) console.error(`load: the pipeline exited with ${code} on SIGTERM`);
+
+const store = createStore({ database: 'custos', chdbPath });
+const rows = await store.client.query({
+  query: `SELECT count() AS rows, uniqExact(event_id) AS distinct_ids,
+                 countIf(startsWith(toString(event_id), {run:String})) AS of_run,
+                 quantiles(0.5, 0.99)(toInt64(toUnixTimestamp64Milli(stored_at)) - toInt64OrZero(attributes['load.sent'])) AS e2e,
+                 min(stored_at) AS first, max(stored_at) AS last
+          FROM ${store.table('decisions')}
+          WHERE source_service = 'load'`,
+  query_params: { run: idPrefix },
+  format: 'JSONEachRow',
+});
+const [stored] = (await rows.json()) as {
+  rows: number;
+  distinct_ids: number;
+  of_run: number;
+  e2e: number[];
+  first: string;
+  last: string;
+}[];
+await store.close();
+
+const storedRows = Number(stored?.rows ?? 0);
+const storedDistinct = Number(stored?.distinct_ids ?? 0);
+const lost = Math.max(0, acked - Math.min(decided.size, storedDistinct));
+const duplicated = storedRows - storedDistinct + decisionsDuplicated;
+const storeSpanS = stored
+  ? (Date.parse(`${stored.last.replace(' ', 'T')}Z`) - Date.parse(`${stored.first.replace(' ', 'T')}Z`)) / 1000
+  : 0;
+const figures = {
+  'load.events_acknowledged': [acked, 'events'],
+  'load.decisions': [decided.size, 'decisions'],
+  'load.rows_stored': [storedRows, 'rows'],
+  'load.lost': [lost, 'events'],
+  'load.duplicated': [duplicated, 'events'],
+  'load.invalid_injected': [injected, 'records'],
+  'load.dlq': [dlq, 'records'],
+  'load.dlq_mismatch': [Math.abs(dlq - injected), 'records'],
+  'load.e2e_p50_ms': [Number(stored?.e2e[0] ?? 0), 'ms'],
+  'load.e2e_p99_ms': [Number(stored?.e2e[1] ?? 0), 'ms'],
+  'load.events_per_s': [Math.round(acked / report.seconds), 'events/s'],
+  'load.stored_per_s': [storeSpanS > 0 ? Math.round(storedRows / storeSpanS) : 0, 'rows/s'],
+  'load.max_lag': [Math.max(maxLag.enforcer, maxLag.sink), 'records'],
+  'load.max_lag_enforcer': [maxLag.enforcer, 'records'],
+  'load.max_lag_sink': [maxLag.sink, 'records'],
+  'load.rss_max_mib': [MiB(Math.max(rssMax.pipeline, rssMax.producer)), 'MiB'],
+  'load.rss_max_pipeline_mib': [MiB(rssMax.pipeline), 'MiB'],
+  'load.rss_max_producer_mib': [MiB(rssMax.producer), 'MiB'],
+} as const;
+const exact = drained && lost === 0 && duplicated === 0 && dlq === injected && storedDistinct === acked;
+
+console.log(
+  `\nload: ${RATE} events/s for ${DURATION_S} s, ${PARTITIONS} partitions, ${INVALID_PCT} % bad records, disorder ${DISORDER_S} s (run ${run})`,
+);
+console.table(Object.fromEntries(Object.entries(figures).map(([k, [v, unit]]) => [k, { value: v, unit }])));
+if (dlqReasons.size > 0) console.log('dead letters by step:', Object.fromEntries(dlqReasons));
+console.log(
+  exact
+    ? 'reconciliation: EXACT (acknowledged = decided = stored, none lost or doubled, dead letters = bad records)'
+    : 'reconciliation: NOT EXACT',
+);
+console.log(`drained ${((drainedAt - startedAt) / 1000 - DURATION_S).toFixed(1)} s after the producer's last event`);
+
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+writeFileSync(
+  join(root, 'bench/results/load.json'),
+  `${JSON.stringify(
+    {
+      suite: 'load',
+      when: new Date().toISOString(),
+      machine: { cpus: cpus().length, node: process.version },
+      params: { rate: RATE, durationS: DURATION_S, invalidPercent: INVALID_PCT, partitions: PARTITIONS, disorderS: DISORDER_S },
+      exact,
+      figures: Object.entries(figures).map(([name, [value, unit]]) => ({ name, value, unit })),
+      lag: lagSeries,
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log('wrote bench/results/load.json');
+
+await admin.deleteTopics({ topics: Object.values(t).map((s) => s.name) }).catch(() => {});
+await admin.disconnect();
+if (!args.keep) rmSync(work, { recursive: true, force: true });
+process.exit(exact ? 0 : 1);
