@@ -2,9 +2,11 @@
  * `pnpm load`: the whole pipeline under sustained load, then reconciled from the ground truth.
  *
  *   pnpm load --rate 5000 --duration 120 [--invalid-percent 2] [--partitions 6] [--disorder 3600]
+ *             [--fault kill-enforcer@20,kill-store@60]
  *
- * Runs the real pipeline (`custos start`: enforcer, sink, API and embedded chDB in one process) on
- * the local Kafka and registry, with topics and consumer groups of its own, and feeds it from a
+ * Runs the real pipeline (`custos start` as two processes: the enforcer, and the sink with the API
+ * and embedded chDB) on the local Kafka and registry, with topics and consumer groups of its own,
+ * and feeds it from a
  * separate process through the SDK (bench/load-producer.ts: the realistic event mix at a steady
  * rate). With --invalid-percent X it also writes X % as many bad records straight to the topic
  * (garbage bytes, an unknown schema id, Avro that breaks the contract), each of which must reach the
@@ -14,6 +16,9 @@
  * committed = distinct rows stored, with no id missing or doubled, and dead letters = bad records
  * injected. End-to-end latency is the time from record() to the row's insertion (`stored_at`, set
  * by ClickHouse when the sink's insert lands, which is when the API can return it).
+ *
+ * With --fault, a process is killed with SIGKILL at the given second of the run and started again
+ * at once; the reconciliation must stay exact.
  *
  * Prints a progress line while it runs and a table at the end; writes bench/results/load.json.
  * Exits 1 when the reconciliation is not exact.
@@ -39,6 +44,7 @@ const { values: args } = parseArgs({
     partitions: { type: 'string', default: '6' },
     disorder: { type: 'string', default: '0' },
     'drain-timeout': { type: 'string', default: '180' },
+    fault: { type: 'string', default: '' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -56,6 +62,17 @@ const INVALID_PCT = positive('invalid-percent', args['invalid-percent']);
 const PARTITIONS = positive('partitions', args.partitions, 1);
 const DISORDER_S = positive('disorder', args.disorder);
 const DRAIN_S = positive('drain-timeout', args['drain-timeout'], 1);
+const FAULTS = (args.fault ?? '')
+  .split(',')
+  .filter((f) => f.trim() !== '')
+  .map((f) => {
+    const m = /^(kill-enforcer|kill-store)@(\d+(?:\.\d+)?)$/.exec(f.trim());
+    if (!m) {
+      console.error(`load: --fault takes kill-enforcer@SECONDS or kill-store@SECONDS (comma-separated), got '${f}'`);
+      process.exit(2);
+    }
+    return { role: m[1] === 'kill-enforcer' ? ('enforcer' as const) : ('store' as const), atS: Number(m[2]) };
+  });
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
@@ -97,63 +114,95 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, timeout
 }
 
 // ---------------------------------------------------------------- the pipeline
+// Two processes, as a deployment with embedded ClickHouse runs it: the enforcer alone, and the sink
+// with the API (they share chDB's data directory, which one process binds).
 const apiPort = 20_000 + Math.floor(Math.random() * 20_000);
 let pipelineLog = '';
-const pipeline = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/bin.ts'), 'start'], {
-  cwd: root,
-  env: {
-    ...process.env,
-    KAFKA_BROKERS: brokers.join(','),
-    SCHEMA_REGISTRY_URL: registryUrl,
-    TOPIC_PREFIX: prefix,
-    TOPIC_PARTITIONS: String(PARTITIONS),
-    ENFORCER_GROUP_ID: groups.enforcer,
-    SINK_GROUP_ID: groups.sink,
-    CHDB_PATH: chdbPath,
-    API_PORT: String(apiPort),
-    CHECKPOINT_KEY_AUTOGEN: 'true',
-    CHECKPOINT_KEY_FILE: join(work, 'checkpoint.pem'),
-    LOG_LEVEL: 'warn',
-    LOG_FORMAT: 'json',
-  },
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
-const keepLog = (c: Buffer) => {
-  pipelineLog = (pipelineLog + c.toString()).slice(-50_000);
+const pipelineEnv = {
+  ...process.env,
+  KAFKA_BROKERS: brokers.join(','),
+  SCHEMA_REGISTRY_URL: registryUrl,
+  TOPIC_PREFIX: prefix,
+  TOPIC_PARTITIONS: String(PARTITIONS),
+  ENFORCER_GROUP_ID: groups.enforcer,
+  SINK_GROUP_ID: groups.sink,
+  CHDB_PATH: chdbPath,
+  API_PORT: String(apiPort),
+  CHECKPOINT_KEY_AUTOGEN: 'true',
+  CHECKPOINT_KEY_FILE: join(work, 'checkpoint.pem'),
+  LOG_LEVEL: 'info',
+  LOG_FORMAT: 'json',
 };
-pipeline.stdout.on('data', keepLog);
-pipeline.stderr.on('data', keepLog);
-let pipelineExited = false;
-pipeline.once('exit', () => {
-  pipelineExited = true;
-});
+type Role = 'enforcer' | 'store';
+const procs: Record<Role, ChildProcess | undefined> = { enforcer: undefined, store: undefined };
+const expectedExit = new Set<ChildProcess>();
 
 function fail(msg: string): never {
   console.error(`load: ${msg}\n--- pipeline log (tail) ---\n${pipelineLog.slice(-8000)}`);
-  pipeline.kill('SIGKILL');
+  for (const p of Object.values(procs)) p?.kill('SIGKILL');
   process.exit(1);
 }
 
-const ready = await until(
-  'the pipeline to be ready',
-  async () => {
-    if (pipelineExited) fail('the pipeline exited during start-up');
-    try {
-      return (await fetch(`http://127.0.0.1:${apiPort}/readyz`)).ok;
-    } catch {
-      return false;
+/** Starts one of the two processes and resolves once it serves (store) or judges (enforcer). */
+async function startRole(role: Role): Promise<void> {
+  const services = role === 'enforcer' ? 'enforcer' : 'sink,api';
+  const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/bin.ts'), 'start', '--services', services], {
+    cwd: root,
+    env: pipelineEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  procs[role] = p;
+  let started = false;
+  const keep = (c: Buffer) => {
+    const text = c.toString();
+    if (role === 'enforcer' && text.includes('"enforcer started"')) started = true;
+    // info lines are for readiness only; keep what a person needs to see when something fails
+    for (const line of text.split('\n')) {
+      if (line !== '' && !/"level":(30|"info")/.test(line)) pipelineLog = `${pipelineLog}[${role}] ${line}\n`.slice(-50_000);
     }
-  },
-  180_000,
-  500,
-);
-if (!ready) fail('the pipeline did not become ready');
+  };
+  p.stdout?.on('data', keep);
+  p.stderr?.on('data', keep);
+  p.once('exit', (code, signal) => {
+    if (!expectedExit.has(p)) fail(`the ${role} process exited unexpectedly (${code ?? signal})`);
+  });
+  const ok = await until(
+    `the ${role} process to be ready`,
+    async () => {
+      if (role === 'enforcer') return started;
+      try {
+        return (await fetch(`http://127.0.0.1:${apiPort}/readyz`)).ok;
+      } catch {
+        return false;
+      }
+    },
+    180_000,
+    250,
+  );
+  if (!ok) fail(`the ${role} process did not become ready`);
+}
+
+/** SIGKILL (no goodbye) or SIGTERM (graceful), and wait for the exit. */
+async function stopRole(role: Role, signal: 'SIGKILL' | 'SIGTERM'): Promise<number | null> {
+  const p = procs[role];
+  if (p === undefined) return null;
+  expectedExit.add(p);
+  p.kill(signal);
+  const code = await waitExit(p);
+  procs[role] = undefined;
+  return code;
+}
+
+await startRole('store');
+await startRole('enforcer');
 
 // ---------------------------------------------------------------- independent readers
 const decided = new Set<string>();
 let decisionsDuplicated = 0;
 let dlq = 0;
 const dlqReasons = new Map<string, number>();
+/** source topic/partition/offset → dead letters for it (more than one: a record dead-lettered twice) */
+const dlqSources = new Map<string, number>();
 const reader = kafka.consumer({ groupId: `load-${run}-reader`, readUncommitted: false });
 await reader.connect();
 await reader.subscribe({ topics: [t.decisions.name, t.accessEventsDlq.name], fromBeginning: true });
@@ -164,6 +213,8 @@ void reader.run({
       for (const m of batch.messages) {
         dlq++;
         const step = m.headers?.['custos.dlq.step']?.toString() ?? 'unknown step';
+        const source = m.headers?.['custos.dlq.source']?.toString() ?? '';
+        dlqSources.set(source, (dlqSources.get(source) ?? 0) + 1);
         dlqReasons.set(step, (dlqReasons.get(step) ?? 0) + 1);
       }
       return;
@@ -179,7 +230,8 @@ void reader.run({
 });
 
 // ---------------------------------------------------------------- bad records
-const invalidProducer = kafka.producer();
+// Idempotent: a retried send must not put a bad record on the topic twice (the count would be off).
+const invalidProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 await invalidProducer.connect();
 let accessSchema: RegisteredSchema | undefined;
 let injected = 0;
@@ -240,8 +292,8 @@ sdk.on('message', (m: ProducerProgress | ProducerReport) => {
 // ---------------------------------------------------------------- sampling
 const lag = { enforcer: 0, sink: 0 };
 const maxLag = { enforcer: 0, sink: 0 };
-const rssMax = { pipeline: 0, producer: 0 };
-const lagSeries: { s: number; enforcer: number; sink: number; pipelineRss: number }[] = [];
+const rssMax = { enforcer: 0, store: 0, producer: 0 };
+const lagSeries: { s: number; enforcer: number; sink: number; enforcerRss: number; storeRss: number }[] = [];
 async function groupLag(groupId: string, topic: string): Promise<number> {
   const [committed, ends] = await Promise.all([admin.fetchOffsets({ groupId, topics: [topic] }), admin.fetchTopicOffsets(topic)]);
   const at = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
@@ -260,19 +312,39 @@ const sampler = setInterval(async () => {
   }
   maxLag.enforcer = Math.max(maxLag.enforcer, lag.enforcer);
   maxLag.sink = Math.max(maxLag.sink, lag.sink);
-  const pr = rssOf(pipeline.pid);
-  rssMax.pipeline = Math.max(rssMax.pipeline, pr);
+  const er = rssOf(procs.enforcer?.pid);
+  const sr = rssOf(procs.store?.pid);
+  const pr = er + sr;
+  rssMax.enforcer = Math.max(rssMax.enforcer, er);
+  rssMax.store = Math.max(rssMax.store, sr);
   rssMax.producer = Math.max(rssMax.producer, rssOf(sdk.pid));
   const s = (Date.now() - startedAt) / 1000;
-  lagSeries.push({ s, enforcer: lag.enforcer, sink: lag.sink, pipelineRss: pr });
+  lagSeries.push({ s, enforcer: lag.enforcer, sink: lag.sink, enforcerRss: er, storeRss: sr });
   const eta = Math.max(0, DURATION_S - s);
-  const line = `t=${s.toFixed(0)}s recorded=${recorded} (${Math.round(recorded / Math.max(1, Math.min(s, DURATION_S)))}/s) decided=${decided.size} dlq=${dlq}/${injected} lag enforcer=${lag.enforcer} sink=${lag.sink} rss=${MiB(pr)} MiB${report ? ' draining' : ` eta ${eta.toFixed(0)}s`}`;
+  const line = `t=${s.toFixed(0)}s recorded=${recorded} (${Math.round(recorded / Math.max(1, Math.min(s, DURATION_S)))}/s) decided=${decided.size} dlq=${dlq}/${injected} lag enforcer=${lag.enforcer} sink=${lag.sink} rss enforcer=${MiB(er)} store=${MiB(sr)} MiB${report ? ' draining' : ` eta ${eta.toFixed(0)}s`}`;
   if (tty) process.stdout.write(`\r${line.padEnd(120)}`);
   else if (Date.now() - lastLine >= 5000) {
     lastLine = Date.now();
     console.log(line);
   }
 }, 1000);
+
+// Faults: SIGKILL, then start again at once (the restart's own start-up is part of the outage).
+const faultLog: { role: string; atS: number; downS: number }[] = [];
+const faults = Promise.all(
+  FAULTS.map(
+    (f) =>
+      new Promise<void>((done) => {
+        setTimeout(async () => {
+          const down = Date.now();
+          await stopRole(f.role, 'SIGKILL');
+          await startRole(f.role);
+          faultLog.push({ role: f.role, atS: f.atS, downS: (Date.now() - down) / 1000 });
+          done();
+        }, f.atS * 1000);
+      }),
+  ),
+);
 
 // Bad records on the same schedule as the good ones.
 if (INVALID_PCT > 0) accessSchema = await AvroCodec.connect(registryUrl).register(t.accessEvents.subject, accessEventAvro);
@@ -296,6 +368,7 @@ await new Promise<void>((resolveInjection) => {
 // ---------------------------------------------------------------- drain and reconcile
 await until('the producer to finish', () => report !== undefined || sdk.exitCode !== null, DURATION_S * 1000 + 120_000);
 if (report === undefined) fail('the producer exited without a report');
+await faults;
 const acked = report.delivered ? report.recorded : report.recorded - report.unsent;
 const drained = await until(
   'every acknowledged event to be decided and every bad record dead-lettered',
@@ -316,9 +389,10 @@ if (tty) process.stdout.write('\n');
 const drainedAt = Date.now();
 await reader.disconnect();
 await invalidProducer.disconnect();
-pipeline.kill('SIGTERM');
-const code = await waitExit(pipeline);
-if (code !== 0) console.error(`load: the pipeline exited with ${code} on SIGTERM`);
+for (const role of ['enforcer', 'store'] as const) {
+  const code = await stopRole(role, 'SIGTERM');
+  if (code !== 0) console.error(`load: the ${role} process exited with ${code} on SIGTERM`);
+}
 
 const store = createStore({ database: 'custos', chdbPath });
 const rows = await store.client.query({
@@ -364,8 +438,9 @@ const figures = {
   'load.max_lag': [Math.max(maxLag.enforcer, maxLag.sink), 'records'],
   'load.max_lag_enforcer': [maxLag.enforcer, 'records'],
   'load.max_lag_sink': [maxLag.sink, 'records'],
-  'load.rss_max_mib': [MiB(Math.max(rssMax.pipeline, rssMax.producer)), 'MiB'],
-  'load.rss_max_pipeline_mib': [MiB(rssMax.pipeline), 'MiB'],
+  'load.rss_max_mib': [MiB(Math.max(rssMax.enforcer, rssMax.store, rssMax.producer)), 'MiB'],
+  'load.rss_max_enforcer_mib': [MiB(rssMax.enforcer), 'MiB'],
+  'load.rss_max_store_mib': [MiB(rssMax.store), 'MiB'],
   'load.rss_max_producer_mib': [MiB(rssMax.producer), 'MiB'],
 } as const;
 const exact = drained && lost === 0 && duplicated === 0 && dlq === injected && storedDistinct === acked;
@@ -373,8 +448,12 @@ const exact = drained && lost === 0 && duplicated === 0 && dlq === injected && s
 console.log(
   `\nload: ${RATE} events/s for ${DURATION_S} s, ${PARTITIONS} partitions, ${INVALID_PCT} % bad records, disorder ${DISORDER_S} s (run ${run})`,
 );
+for (const f of faultLog)
+  console.log(`fault: ${f.role} killed (SIGKILL) at ${f.atS} s, serving again ${f.downS.toFixed(1)} s later`);
 console.table(Object.fromEntries(Object.entries(figures).map(([k, [v, unit]]) => [k, { value: v, unit }])));
 if (dlqReasons.size > 0) console.log('dead letters by step:', Object.fromEntries(dlqReasons));
+const twice = [...dlqSources].filter(([, n]) => n > 1);
+if (twice.length > 0) console.log(`records dead-lettered more than once: ${twice.length}`, twice.slice(0, 10));
 console.log(
   exact
     ? 'reconciliation: EXACT (acknowledged = decided = stored, none lost or doubled, dead letters = bad records)'
@@ -391,6 +470,7 @@ writeFileSync(
       when: new Date().toISOString(),
       machine: { cpus: cpus().length, node: process.version },
       params: { rate: RATE, durationS: DURATION_S, invalidPercent: INVALID_PCT, partitions: PARTITIONS, disorderS: DISORDER_S },
+      faults: faultLog,
       exact,
       figures: Object.entries(figures).map(([name, [value, unit]]) => ({ name, value, unit })),
       lag: lagSeries,
