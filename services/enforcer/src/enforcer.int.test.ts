@@ -4,8 +4,7 @@
  * its original bytes and the reason.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createLogger } from '@custos/config';
 import { AvroCodec, type Consumer, createKafka, ensureTopics } from '@custos/kafka';
 import {
@@ -17,15 +16,14 @@ import {
   subjectStateChangeAvro,
   toAvro,
 } from '@custos/schemas';
+import { specFixtureDir, specFixtures } from '@custos/test/fixtures';
 import { infraEnv, testTopics } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Enforcer } from './enforcer.js';
 import { createPolicyJudge } from './judge.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const spec = join(root, '..', 'shared', 'spec');
 const lines = (f: string) =>
-  readFileSync(join(spec, 'examples', f), 'utf8')
+  readFileSync(join(specFixtureDir, f), 'utf8')
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -72,7 +70,7 @@ describe('enforcer on real Kafka', () => {
       codec,
       topics,
       logger,
-      judge: await createPolicyJudge(join(spec, 'example-org.json')),
+      judge: await createPolicyJudge(specFixtures.bundle),
       groupId: `${topics.accessEvents.name}-enforcer`,
       transactionalId: `${topics.accessEvents.name}-enforcer-0`,
     });
