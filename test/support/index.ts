@@ -34,3 +34,4 @@ export function testStore(label: string): { database: string; chdbPath: string }
   };
 }
 export { assertInfraReachable } from './preflight.js';
+export { pace, type WaitOptions, waitFor } from './wait.js';

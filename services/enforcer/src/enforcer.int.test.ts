@@ -17,7 +17,7 @@ import {
   toAvro,
 } from '@custos/schemas';
 import { specFixtureDir, specFixtures } from '@custos/test/fixtures';
-import { infraEnv, testTopics } from '@custos/test/support';
+import { infraEnv, testTopics, waitFor } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Enforcer } from './enforcer.js';
 import { createPolicyJudge } from './judge.js';
@@ -92,18 +92,12 @@ describe('enforcer on real Kafka', () => {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     const out: T[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${out.length} of ${n} records on ${topic}`)), 60_000);
-      void consumer.run({
-        eachMessage: async ({ partition, message }) => {
-          out.push(await decode(message.value, { partition, offset: message.offset }));
-          if (out.length >= n) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        out.push(await decode(message.value, { partition, offset: message.offset }));
+      },
     });
+    await waitFor(() => out.length >= n, { what: `${n} records on ${topic}`, detail: () => `read ${out.length}` });
     return out;
   }
 
