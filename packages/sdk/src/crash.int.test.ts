@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createKafka, ensureTopics } from '@custos/kafka';
-import { infraEnv, testTopics, waitFor } from '@custos/test/support';
+import { infraEnv, testTopics, trackProgress, waitFor } from '@custos/test/support';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditClient } from './index.js';
@@ -114,17 +114,14 @@ async function readIds(): Promise<Set<number>> {
   await consumer.connect();
   await consumer.subscribe({ topic: t.accessEvents.name, fromBeginning: true });
   const ids = new Set<number>();
-  const next = new Map<number, number>();
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    next.set(payload.partition, Math.max(next.get(payload.partition) ?? 0, Number(payload.lastOffset) + 1));
-  });
+  const progress = trackProgress(consumer);
   await consumer.run({
     eachMessage: async ({ message }) => {
       // eventId is the first Avro field: its last 12 characters are the index
       ids.add(Number(message.value!.subarray(6 + 24, 6 + 36).toString('latin1')));
     },
   });
-  await waitFor(() => ends.every((p) => (next.get(p.partition) ?? 0) >= Number(p.offset)), {
+  await waitFor(() => progress.reached(ends), {
     what: `the reader to reach the end of ${t.accessEvents.name}`,
   });
   await consumer.disconnect();

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AvroCodec, Consumer, Kafka, Producer } from '@custos/kafka';
 import { accessEventAvro, type Decision, decisionAvro, fromAvro, type Topics, toAvro } from '@custos/schemas';
+import { trackProgress } from '@custos/test/support';
 
 export type EventInput = Record<string, unknown> & { actor: { id: string; type: string } };
 
@@ -73,11 +74,7 @@ export async function readDecisions(
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const state = { decisions: [] as Decision[], records: 0 };
-  // partition → the next offset to read, control records (transaction markers) included
-  const next = new Map<number, number>();
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    next.set(payload.partition, Math.max(next.get(payload.partition) ?? 0, Number(payload.lastOffset) + 1));
-  });
+  const progress = trackProgress(consumer);
   const admin = kafka.admin();
   await admin.connect();
   await consumer.run({
@@ -95,9 +92,7 @@ export async function readDecisions(
       return state.records;
     },
     async caughtUp() {
-      // listOffsets at read_committed: the last stable offset of each partition
-      const ends = await admin.fetchTopicOffsets(topic);
-      return ends.every((p) => (next.get(p.partition) ?? 0) >= Number(p.offset));
+      return progress.reached(await admin.fetchTopicOffsets(topic));
     },
     async stop() {
       await admin.disconnect();
