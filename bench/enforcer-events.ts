@@ -1,9 +1,9 @@
 /**
  * The enforcer benches' event mixes (`enforcer.bench.ts`, `judge-path.bench.ts`, `--mix`):
  *
- * - `realistic` (default since session 5): the policy bench's mix (bench/event-mix.ts, ~95 % allowed,
+ * - `realistic` (the default): the policy bench's mix (bench/event-mix.ts, ~95 % allowed,
  *   about one event a second of event time, ending about now), without its subject-state changes.
- * - `flag-heavy` (the only mix until session 5, and the soak's): every grant combination of the
+ * - `flag-heavy` (the soak's mix): every grant combination of the
  *   reference bundle's 12 staff equally likely, 5 % violations, 5 % processor reads, event time
  *   1 ms apart. Meant as "grants mostly respected, one analyst reading widely", it judges ~15 %
  *   allow, ~64 % flag, ~20 % deny: staff with several tenants touch more than 200 distinct

@@ -335,7 +335,7 @@ async function peer() {
       }),
     ),
   }));
-  // plain kafkajs, as the issue asks: not our client's producer defaults (its faster partitioner)
+  // plain kafkajs, as the target specifies: not our client's producer defaults (its faster partitioner)
   const kafka = createKafka({ brokers, clientId: 'bench-kafkajs', plainProducers: true });
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();

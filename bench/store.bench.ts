@@ -9,7 +9,7 @@
  *                                   --batch rows. Peer: clickhouse.bare_insert_rows_per_s, the same
  *                                   rows (already built, chain columns filled) inserted with
  *                                   @clickhouse/client's insert(JSONEachRow), same batches and
- *                                   concurrency — the ceiling the issue names.
+ *                                   concurrency — the ceiling the target is measured against.
  *   sink.chained_rows_per_s         the same path with chaining (seq, SHA-256 link, the exact code the
  *                                   Sink runs: prepare → insertPrepared → commit). Peer: sink.rows_per_s.
  *   clickhouse.raw_insert_rows_per_s  the engine's own ceiling: the same rows pre-serialized,

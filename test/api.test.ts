@@ -14,7 +14,7 @@ import { type LiveApi, SAMPLE_REQUESTS, silentLogger, startFixtureApi, TEST_KEYS
 import { AvroCodec, type Consumer, createKafka } from '@custos/kafka';
 import { type AccessEvent, accessEventAvro, type Decision, decisionAvro, fromAvro } from '@custos/schemas';
 import { type AuditClient, createAuditClient } from '@custos/sdk';
-import { assertInfraReachable, infraEnv, uniquePrefix } from '@custos/test/support';
+import { assertInfraReachable, infraEnv, uniquePrefix, waitFor } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -85,30 +85,21 @@ describe('reads of the audit trail are access events, judged by the enforcer', (
     consumers.push(consumer);
     await consumer.connect();
     // the topic may not exist yet (the enforcer creates its output topics when it starts)
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await consumer.subscribe({ topic, fromBeginning: true });
-        break;
-      } catch (err) {
-        if (attempt >= 60) throw err;
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
+    await waitFor(() => consumer.subscribe({ topic, fromBeginning: true }).then(() => true), {
+      what: `topic ${topic} to exist`,
+      everyMs: 1000,
+      retryErrors: true,
+    });
     const out: T[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`timed out on ${topic} with ${out.length} records\n--- enforcer ---\n${output}`)),
-        timeoutMs,
-      );
-      void consumer.run({
-        eachMessage: async ({ message }) => {
-          out.push(await decode(message.value));
-          if (done(out)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        out.push(await decode(message.value));
+      },
+    });
+    await waitFor(() => done(out), {
+      what: `the records expected on ${topic}`,
+      timeoutMs,
+      detail: () => `${out.length} records read\n--- enforcer ---\n${output}`,
     });
     return out;
   }

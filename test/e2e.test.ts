@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AccessEventInput, createAuditClient, uuidv7 } from '@custos/sdk';
-import { assertInfraReachable, infraEnv, testStore, uniquePrefix } from '@custos/test/support';
+import { assertInfraReachable, infraEnv, testStore, uniquePrefix, waitFor } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,27 +29,13 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, logs: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out waiting for ${what} (${String(last ?? 'no answer')})\n--- service logs ---\n${logs()}`);
-}
-
 describe('end to end through real processes', () => {
   const { brokers, registryUrl, clickhouseUrl } = infraEnv();
   const prefix = uniquePrefix('e2e');
   const procs: ChildProcess[] = [];
   let output = '';
   let apiUrl = '';
+  const logs = () => `--- service logs ---\n${output}`;
 
   function start(name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
     const p = spawn(tsx, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -86,12 +72,13 @@ describe('end to end through real processes', () => {
     };
     start('enforcer', ['services/enforcer/src/main.ts'], env);
     start('sink+api', ['packages/cli/src/bin.ts', 'start', '--services', 'sink,api'], env);
-    await waitFor(
-      'the API to answer /readyz',
-      async () => ((await fetch(`${apiUrl}/readyz`)).ok ? true : undefined),
-      90_000,
-      () => output,
-    );
+    await waitFor(async () => (await fetch(`${apiUrl}/readyz`)).ok, {
+      what: 'the API to answer /readyz',
+      timeoutMs: 90_000,
+      everyMs: 500,
+      retryErrors: true,
+      detail: logs,
+    });
   });
 
   afterAll(async () => {
@@ -134,15 +121,13 @@ describe('end to end through real processes', () => {
 
     type Item = { eventId: string; outcome: string; reasons: { code: string }[]; actor: { id: string }; policyVersion: string };
     const items = await waitFor(
-      'both decisions in the API',
       async () => {
         const res = await fetch(`${apiUrl}/v1/accesses?tenantId=spera&subjectId=${subjectId}`, { headers: auth });
         if (!res.ok) throw new Error(`API answered ${res.status}: ${await res.text()}`);
         const body = (await res.json()) as { items: Item[] };
         return body.items.length >= 2 ? body.items : undefined;
       },
-      120_000,
-      () => output,
+      { what: 'both decisions in the API', timeoutMs: 120_000, everyMs: 500, retryErrors: true, detail: logs },
     );
     const byId = new Map(items.map((i) => [i.eventId, i]));
     expect(byId.get(allowedId)?.outcome).toBe('allow');

@@ -2,7 +2,7 @@
  * A bounded free list of large buffers, handed out again instead of being freed. Fresh ArrayBuffer
  * memory is what V8 answers with full mark-compacts of the heap (one per 64 MiB of it), which cost
  * the sink more CPU than its own JavaScript (store-notes §4) and the enforcer a collection of its
- * fetched batches per few slices (enforcer-notes, Session 6). Here beside the wire-format writers
+ * fetched batches per few slices (docs/decisions/judging-on-a-worker-thread.md). Here beside the wire-format writers
  * because both the store and the enforcer reuse their encode buffers through it.
  */
 export class BufferPool {

@@ -1,5 +1,5 @@
 /**
- * The v1 contract (shared/spec/access-event.md) = the structure generated from the Avro schemas plus
+ * The v1 contract (docs/contract.md) = the structure generated from the Avro schemas plus
  * the rules Avro cannot say: non-empty ids, at least one category, recordCount ≥ 1, a recipient for
  * share and disclose. Parsers return a result value; invalid input is an ordinary outcome here.
  */

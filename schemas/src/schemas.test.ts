@@ -10,7 +10,8 @@ import { parseAccessEvent, parseSubjectStateChange } from './contract.js';
 import { AccessEventV1Avro, DecisionV1Avro } from './generated.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const examples = join(here, '..', '..', '..', 'shared', 'spec', 'examples');
+// The reference cases (test/support/fixtures.ts names them; @custos/test depends on this package, so not imported).
+const examples = join(here, '..', '..', 'test', 'fixtures', 'spec');
 
 describe('generated types and validators', () => {
   it('match the Avro files (run `pnpm --filter @custos/schemas generate` after editing avro/)', () => {

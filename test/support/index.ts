@@ -34,3 +34,5 @@ export function testStore(label: string): { database: string; chdbPath: string }
   };
 }
 export { assertInfraReachable } from './preflight.js';
+export { trackProgress } from './progress.js';
+export { pace, type WaitOptions, waitFor } from './wait.js';

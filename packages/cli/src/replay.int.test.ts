@@ -1,25 +1,24 @@
 /**
- * Replay on a known history stored in real ClickHouse: the spec's example events, judged by the
+ * Replay on a known history stored in real ClickHouse: the reference example events (test/fixtures/spec), judged by the
  * reference bundle and stored; then re-judged under a candidate that takes personal.contact away
  * from support agents.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { compileBundle, parseBundle, SubjectStateStore, toDecision } from '@custos/policy';
 import { parseAccessEvent, parseSubjectStateChange } from '@custos/schemas';
 import { appendDecisions, createStore, migrate, type Store, toRow } from '@custos/store';
+import { specFixtureDir, specFixtures } from '@custos/test/fixtures';
 import { infraEnv, testStore } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replay } from './replay.js';
 
-const spec = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'shared', 'spec');
 const ndjson = (f: string) =>
-  readFileSync(join(spec, 'examples', f), 'utf8')
+  readFileSync(join(specFixtureDir, f), 'utf8')
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
-const reference = JSON.parse(readFileSync(join(spec, 'example-org.json'), 'utf8'));
+const reference = JSON.parse(readFileSync(specFixtures.bundle, 'utf8'));
 
 function evaluator(bundle: unknown) {
   const r = parseBundle(bundle);

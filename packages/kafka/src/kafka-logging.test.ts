@@ -1,7 +1,7 @@
 /**
  * kafkajs' log lines reach our logger at their own level, except its notice about an idempotent
  * producer with finite retries: it does not apply to how Custos uses producers (kafka-client.js), and
- * logged once per producer it was most of a demo start's warnings.
+ * logged once per producer it would be most of a demo start's warnings.
  */
 import { describe, expect, it } from 'vitest';
 import { createKafka } from './client.js';

@@ -1,11 +1,12 @@
 /**
- * The kafkajs patch's request-queue fix (patches/kafkajs@2.2.4.patch): after a response, kafkajs
- * scheduled a check of pending requests with a delay of `throttledUntil - now`, negative when the
- * connection was never throttled (-1 − now). Node 24 warns about that (TimeoutNegativeWarning) and
- * runs it after 1 ms, once per response. Now nothing is scheduled when there is nothing to check;
- * a throttled queue, or one with pending requests, still gets its check.
+ * The kafkajs patch's request-queue change (patches/kafkajs@2.2.4.patch): after a response, upstream
+ * kafkajs schedules a check of pending requests with a delay of `throttledUntil - now`, negative when
+ * the connection was never throttled (-1 − now). Node 24 warns about that (TimeoutNegativeWarning)
+ * and runs it after 1 ms, once per response. Patched, nothing is scheduled when there is nothing to
+ * check; a throttled queue, or one with pending requests, still gets its check.
  */
 import { createRequire } from 'node:module';
+import { waitFor } from '@custos/test/support';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const require = createRequire(import.meta.url);
@@ -43,7 +44,10 @@ describe('kafkajs request queue (patched)', () => {
     expect(q.throttledUntil).toBe(-1);
     q.scheduleCheckPendingRequests();
     expect(q.throttleCheckTimeoutId).toBeNull();
-    await new Promise((r) => setTimeout(r, 20));
+    // Warnings are delivered in the order they were raised: once this one has arrived, any warning
+    // raised by the scheduling above would have arrived before it.
+    process.emitWarning('after scheduling', 'MarkerWarning');
+    await waitFor(() => warnings.some((w) => w.name === 'MarkerWarning'), { what: 'the marker warning', timeoutMs: 5000 });
     expect(warnings.filter((w) => w.name === 'TimeoutNegativeWarning')).toEqual([]);
     q.destroy();
   });

@@ -3,8 +3,8 @@
  * - A transactional producer that commits and at once begins again is a healthy loop. It often
  *   meets CONCURRENT_TRANSACTIONS while the broker still writes the previous commit's markers, and
  *   kafkajs retries that.
- * - Such a loop must log no error: kafkajs logged two error lines per retry ("Response
- *   AddPartitionsToTxn", "Failed to send messages"), now warnings.
+ * - Such a loop must log no error: upstream kafkajs logs two error lines per retry ("Response
+ *   AddPartitionsToTxn", "Failed to send messages"); the patch makes them warnings.
  * - An error that ends the request is still logged as an error. The check here: a transaction
  *   timeout the broker refuses (INVALID_TRANSACTION_TIMEOUT, not retriable).
  */

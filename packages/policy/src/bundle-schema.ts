@@ -1,4 +1,4 @@
-/** The policy bundle format (shared/spec/example-org.json), structurally. Cross-references are checked in bundle.ts. */
+/** The policy bundle format (the reference: policies/example-org.json), structurally. Cross-references are checked in bundle.ts. */
 import type { AccessEvent } from '@custos/schemas';
 import { z } from 'zod';
 import { isDay } from './dates.js';

@@ -2,13 +2,14 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { specFixtures } from '@custos/test/fixtures';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { canonicalJson, loadBundle, parseBundle, parseBundleText } from './bundle.js';
 import { BundleError } from './errors.js';
-import { repoRoot, specDir } from './test-helpers.js';
+import { repoRoot } from './test-helpers.js';
 
-const referenceText = readFileSync(resolve(specDir, 'example-org.json'), 'utf8');
+const referenceText = readFileSync(specFixtures.bundle, 'utf8');
 
 function issuesOf(mutate: (b: ReturnType<typeof raw>) => void) {
   const b = raw();
@@ -22,10 +23,8 @@ function issuesOf(mutate: (b: ReturnType<typeof raw>) => void) {
 const raw = (): any => JSON.parse(referenceText);
 
 describe('the demo policy', () => {
-  it('is byte-identical to the shared reference bundle', () => {
-    expect(readFileSync(resolve(repoRoot, 'policies/example-org.json'))).toEqual(
-      readFileSync(resolve(specDir, 'example-org.json')),
-    );
+  it('is byte-identical to the reference bundle of the test fixtures', () => {
+    expect(readFileSync(resolve(repoRoot, 'policies/example-org.json'))).toEqual(readFileSync(specFixtures.bundle));
   });
   it('validates', async () => {
     const loaded = await loadBundle(resolve(repoRoot, 'policies/example-org.json'));

@@ -1,11 +1,11 @@
-import { resolve } from 'node:path';
 import { parseAccessEvent, parseSubjectStateChange, type SubjectStateChange } from '@custos/schemas';
+import { specFixtures } from '@custos/test/fixtures';
 import { describe, expect, it } from 'vitest';
 import { BulkWindow } from './bulk-window.js';
 import type { PolicyBundle } from './bundle-schema.js';
 import { compileBundle, type Judgement } from './evaluator.js';
 import { SubjectStateStore } from './subject-state.js';
-import { event, readNdjson, referenceBundle, specDir } from './test-helpers.js';
+import { event, readNdjson, referenceBundle } from './test-helpers.js';
 
 const bundle = referenceBundle();
 const evaluator = compileBundle(bundle);
@@ -41,16 +41,16 @@ function judge(
 
 const codes = (j: Judgement) => j.reasons.map((r) => r.code);
 
-describe('shared examples', () => {
+describe('the reference cases (test/fixtures/spec)', () => {
   it('reproduces expected.ndjson in outcome and codes', () => {
-    const events = readNdjson(resolve(specDir, 'examples/events.ndjson'));
-    const expected = readNdjson(resolve(specDir, 'examples/expected.ndjson')) as Array<{
+    const events = readNdjson(specFixtures.events);
+    const expected = readNdjson(specFixtures.expected) as Array<{
       eventId: string;
       outcome: string;
       codes: string[];
     }>;
     const subjectState = new SubjectStateStore();
-    for (const raw of readNdjson(resolve(specDir, 'examples/subject-state.ndjson'))) {
+    for (const raw of readNdjson(specFixtures.state)) {
       const r = parseSubjectStateChange(raw);
       if (!r.ok) throw new Error(JSON.stringify(r.errors));
       subjectState.apply(r.value);

@@ -1,4 +1,4 @@
-/** The compiled evaluator: every rule of enforcement-rules.md, each code at most once, deny > flag > allow. */
+/** The compiled evaluator: every rule of docs/rules.md, each code at most once, deny > flag > allow. */
 import type { AccessEvent } from '@custos/schemas';
 import { type BulkCounter, BulkWindow, type BulkWindowOptions } from './bulk-window.js';
 import { policyVersionOf } from './bundle.js';

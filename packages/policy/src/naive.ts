@@ -1,7 +1,7 @@
 /**
  * A deliberately straightforward evaluator: it reads the bundle's arrays for every event, with no
  * precomputed tables. It is the oracle the compiled evaluator is tested against and the baseline of
- * the benchmark, so it follows enforcement-rules.md line by line and shares no code with evaluator.ts.
+ * the benchmark, so it follows docs/rules.md line by line and shares no code with evaluator.ts.
  */
 import type { AccessEvent, SubjectStateChange } from '@custos/schemas';
 import type { BulkCounter } from './bulk-window.js';

@@ -1,4 +1,4 @@
-/** The rule codes of enforcement-rules.md and the outcome each one forces. */
+/** The rule codes of docs/rules.md and the outcome each one forces. */
 
 /** Alphabetical, the order codes appear in a decision. */
 export const RULE_CODES = [

@@ -3,12 +3,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AccessEvent, parseAccessEvent } from '@custos/schemas';
+import { specFixtures } from '@custos/test/fixtures';
 import { parseBundleText } from './bundle.js';
 import type { PolicyBundle } from './bundle-schema.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-/** the shared spec lives next to the repository: <repoRoot>/../shared/spec */
-export const specDir = resolve(repoRoot, '../shared/spec');
 
 export function readNdjson(path: string): unknown[] {
   return readFileSync(path, 'utf8')
@@ -18,7 +17,7 @@ export function readNdjson(path: string): unknown[] {
 }
 
 export function referenceBundle(): PolicyBundle {
-  const r = parseBundleText(readFileSync(resolve(specDir, 'example-org.json'), 'utf8'));
+  const r = parseBundleText(readFileSync(specFixtures.bundle, 'utf8'));
   if (!r.ok) throw new Error(`reference bundle invalid: ${JSON.stringify(r.issues)}`);
   return r.value.bundle;
 }

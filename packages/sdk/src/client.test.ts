@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AvroCodec, Kafka } from '@custos/kafka';
 import { accessEventAvro, fromAvro, subjectStateChangeAvro, ValidationError } from '@custos/schemas';
+import { pace, waitFor } from '@custos/test/support';
 import avro from 'avsc';
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
@@ -18,7 +19,6 @@ import { type AccessEventAvro, type AccessEventInput, toAccessEventAvro } from '
 
 const accessType = avro.Type.forSchema(accessEventAvro as unknown as avro.Schema);
 const stateType = avro.Type.forSchema(subjectStateChangeAvro as unknown as avro.Schema);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Sent {
   topic: string;
@@ -43,7 +43,7 @@ class FakeKafka {
         topicMessages: { topic: string; messages: { key: Buffer; value: Buffer }[] }[];
       }) => {
         this.sends++;
-        if (this.delayMs > 0) await sleep(this.delayMs);
+        if (this.delayMs > 0) await pace(this.delayMs); // a slow broker
         if (!this.up) throw Object.assign(new Error('broker went away'), { retriable: true });
         for (const tm of topicMessages) {
           for (const m of tm.messages) this.sent.push({ topic: tm.topic, key: m.key.toString(), value: Buffer.from(m.value) });
@@ -115,14 +115,6 @@ function decoded(s: Sent): { eventId: string; schemaId: number; [k: string]: unk
 
 const ids = (k: FakeKafka) => k.sent.map((s) => decoded(s).eventId);
 const expectedIds = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => event(from + i).eventId);
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await sleep(5);
-  }
-}
 
 describe('audit client (fake Kafka and registry)', () => {
   it('delivers what it records, in order, keyed and framed with the registered schema id', async () => {
@@ -246,7 +238,8 @@ describe('audit client (fake Kafka and registry)', () => {
     registry.up = false;
     const { client, kafka } = setup({}, new FakeKafka(), registry);
     for (let i = 0; i < 10; i++) client.record(event(i));
-    await sleep(30);
+    // the client has asked the registry, been refused and asked again: the events had their chance to leave
+    await waitFor(() => registry.registrations >= 2, { what: 'a second registration attempt', timeoutMs: 5000 });
     expect(kafka.sent).toEqual([]);
     registry.up = true;
     await client.flush();
@@ -262,7 +255,7 @@ describe('audit client (fake Kafka and registry)', () => {
     for (let i = 0; i < 3000; i++) {
       client.record(event(i));
       maxQueued = Math.max(maxQueued, client.metrics().queuedBytes);
-      if (i % 100 === 99) await sleep(3); // let the spool write
+      if (i % 100 === 99) await pace(3); // let the spool write
     }
     expect(maxQueued).toBeLessThanOrEqual(40_000);
     expect(client.metrics().spooled).toBeGreaterThan(2000);
@@ -290,7 +283,7 @@ describe('audit client (fake Kafka and registry)', () => {
     registry2.up = false;
     const b = createAuditClient({ ...a.opts, kafka: kafka2 as unknown as Kafka, codec: registry2 as unknown as AvroCodec });
     for (let i = 500; i < 600; i++) b.record(event(i));
-    await until(() => kafka2.sent.length >= 600);
+    await waitFor(() => kafka2.sent.length >= 600, { what: '600 events sent', timeoutMs: 5000 });
     expect(ids(kafka2)).toEqual(expectedIds(0, 600));
     expect(kafka2.sent.every((s) => decoded(s).schemaId === 100)).toBe(true);
     expect(b.metrics()).toMatchObject({ replayed: 500, sent: 600, unsent: 0 });
@@ -312,10 +305,12 @@ describe('audit client (fake Kafka and registry)', () => {
     void waited.then(() => {
       resolved = true;
     });
-    await sleep(30);
+    // a send has failed since: Kafka made no room
+    const failed = client.metrics().failed;
+    await waitFor(() => client.metrics().failed > failed, { what: 'a failed send', timeoutMs: 5000 });
     expect(resolved).toBe(false);
     kafka.up = true;
-    await until(() => resolved);
+    await waitFor(() => resolved, { what: 'the promise to resolve', timeoutMs: 5000 });
     await client.flush();
     expect(ids(kafka)).toEqual(expectedIds(0, n));
     await client.close();
@@ -345,7 +340,7 @@ describe('audit client (fake Kafka and registry)', () => {
     await client.start();
     kafka.up = false;
     for (let i = 0; i < 20; i++) client.record(event(i));
-    await until(() => client.metrics().failed >= 60);
+    await waitFor(() => client.metrics().failed >= 60, { what: '60 failed sends', timeoutMs: 5000 });
     kafka.up = true;
     await client.flush();
     expect(ids(kafka)).toEqual(expectedIds(0, 20));
@@ -371,7 +366,7 @@ describe('audit client (fake Kafka and registry)', () => {
           for (const s of steps) {
             if (s === 'down') kafka.up = false;
             else if (s === 'up') kafka.up = true;
-            else if (s === 'tick') await sleep(2);
+            else if (s === 'tick') await pace(2);
             else {
               try {
                 client.record(s.e as AccessEventInput);
@@ -407,7 +402,7 @@ describe('audit client (fake Kafka and registry)', () => {
       if (i === 20_000) kafka.up = false;
       if (i === 35_000) kafka.up = true;
       client.record(ev(i));
-      if (i % 1000 === 999) await sleep(3);
+      if (i % 1000 === 999) await pace(3);
     }
     expect((await client.flush(30_000)).delivered).toBe(true);
     expect(client.metrics().spooled).toBeGreaterThan(0);

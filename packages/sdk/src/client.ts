@@ -244,7 +244,7 @@ class Client implements AuditClient {
    * Kafka key buffers by key (actor id / subject-state key) and the message objects handed to kafkajs,
    * both reused: objects made fresh for every batch live through kafkajs' encoding and the round trip,
    * so they survive young-generation collections, and that survival is what made V8 grow the young
-   * generation to its maximum (docs/decisions.md, SDK).
+   * generation to its maximum (docs/decisions/sdk-pooled-batch-memory.md).
    */
   private readonly keyCache = new Map<string, Buffer>();
   private readonly messagePool: Message[] = [];
@@ -305,7 +305,7 @@ class Client implements AuditClient {
     this.codec = opts.codec ?? Codec.connect(opts.schemaRegistryUrl);
     // 24 MiB: ~150 k events of memory before the spool takes over. 32 MiB cost up to ~40 MiB more
     // RSS at full speed once record() outran the broker; 16 MiB spilled bursts of the throughput
-    // run into the spool (docs/sdk-notes.md, Session 6)
+    // run into the spool (docs/decisions/sdk-default-queue-bound.md)
     this.maxQueueBytes = opts.maxQueueBytes ?? 24 * 1024 * 1024;
     this.maxFreeChunks = Math.ceil(this.maxQueueBytes / 4 / CHUNK_BYTES) + 8;
     this.batchMaxBytes = opts.batchMaxBytes ?? 512 * 1024;

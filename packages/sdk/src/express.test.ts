@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { ValidationError } from '@custos/schemas';
+import { waitFor } from '@custos/test/support';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditClient } from './client.js';
@@ -81,7 +82,7 @@ describe('auditAccess middleware', () => {
       },
     });
     expect(res.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => client.events.length > 0, { what: 'the event recorded when the response finished' });
     expect(client.events).toHaveLength(1);
     expect(client.events[0]).toMatchObject({
       tenantId: 'spera',
@@ -99,13 +100,18 @@ describe('auditAccess middleware', () => {
     client.events.length = 0;
     await fetch(`${base}/customers/c-8`, { method: 'DELETE', headers: { 'x-staff': 's-asha' } });
     await fetch(`${base}/customers/missing`, { headers: { 'x-staff': 's-asha' } });
-    await new Promise((r) => setTimeout(r, 20));
-    expect(client.events.map((e) => [e.subject.id, e.action])).toEqual([['c-8', 'delete']]);
+    // a request that is recorded, after the others: once its event is there, theirs had their turn
+    await fetch(`${base}/customers/c-9`, { headers: { 'x-staff': 's-asha' } });
+    await waitFor(() => client.events.some((e) => e.subject.id === 'c-9'), { what: 'the event of the last request' });
+    expect(client.events.map((e) => [e.subject.id, e.action])).toEqual([
+      ['c-8', 'delete'],
+      ['c-9', 'read'],
+    ]);
   });
   it('reports an event it cannot record (no actor) through onError, naming the field; the response is unaffected', async () => {
     const res = await fetch(`${base}/anonymous/u-1`);
     expect(res.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => errors.length > 0, { what: 'the error reported when the response finished' });
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(ValidationError);
     expect((errors[0] as ValidationError).errors.map((e) => e.path)).toEqual(expect.arrayContaining(['tenantId', 'actor']));

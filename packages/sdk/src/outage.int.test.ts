@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKafka, ensureTopics } from '@custos/kafka';
 import { topics } from '@custos/schemas';
-import { infraEnv } from '@custos/test/support';
+import { infraEnv, pace, waitFor } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateKafka } from '../test/private-kafka.js';
 import { readBackInOrder } from '../test/read-back.js';
@@ -18,7 +18,6 @@ import { silentLogger } from './logger.js';
 const env = infraEnv();
 const N = 30_000;
 const ACTORS = 40;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('broker outage in the middle of a stream', () => {
   let broker: PrivateKafka;
@@ -68,13 +67,16 @@ describe('broker outage in the middle of a stream', () => {
     const stream = async (until: number) => {
       for (; i < until; i++) {
         record(i);
-        if (i % 1000 === 999) await sleep(20);
+        if (i % 1000 === 999) await pace(20);
       }
     };
     await stream(N / 3);
     await broker.kill();
     await stream((2 * N) / 3); // recorded while the broker is down
-    await sleep(3000); // stay down a while
+    // down until the client has met the outage: sends failed and events went to the spool
+    await waitFor(() => client.metrics().failed > 0 && client.metrics().spooled > 0, {
+      what: 'failed sends and spooled events',
+    });
     await broker.resume();
     await stream(N);
     const r = await client.flush(90_000);

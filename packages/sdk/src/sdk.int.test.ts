@@ -14,7 +14,7 @@ import {
   subjectStateChangeAvro,
   ValidationError,
 } from '@custos/schemas';
-import { infraEnv, testTopics } from '@custos/test/support';
+import { infraEnv, testTopics, waitFor } from '@custos/test/support';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,18 +28,12 @@ async function readAll(topic: string, count: number): Promise<{ key: string; val
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const out: { key: string; value: Buffer; partition: number }[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`read ${out.length} of ${count} from ${topic}`)), 60_000);
-    void consumer.run({
-      eachMessage: async ({ message, partition }) => {
-        out.push({ key: message.key!.toString(), value: message.value!, partition });
-        if (out.length >= count) {
-          clearTimeout(timer);
-          resolve();
-        }
-      },
-    });
+  await consumer.run({
+    eachMessage: async ({ message, partition }) => {
+      out.push({ key: message.key!.toString(), value: message.value!, partition });
+    },
   });
+  await waitFor(() => out.length >= count, { what: `${count} records on ${topic}`, detail: () => `read ${out.length}` });
   await consumer.disconnect();
   return out;
 }

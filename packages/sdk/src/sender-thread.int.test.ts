@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { createKafka, ensureTopics } from '@custos/kafka';
-import { infraEnv, testTopics } from '@custos/test/support';
+import { infraEnv, pace, testTopics } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBackInOrder } from '../test/read-back.js';
 import { createAuditClient } from './index.js';
@@ -19,7 +19,6 @@ const env = infraEnv();
 const t = testTopics('sdk-sender-thread');
 const N = 20_000;
 const ACTORS = 30;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('the sender thread', () => {
   beforeAll(async () => {
@@ -92,7 +91,7 @@ describe('the sender thread', () => {
             await thread()!.terminate();
           }
         }
-        await sleep(5);
+        await pace(5);
       }
     }
     expect(await client.flush(60_000)).toEqual({ delivered: true, unsent: 0 });

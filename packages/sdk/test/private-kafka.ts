@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createKafka } from '@custos/kafka';
+import { waitFor } from '@custos/test/support';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -121,28 +122,30 @@ export class PrivateKafka {
       ],
       { stdio: ['ignore', log, log] },
     );
-    const deadline = Date.now() + 90_000;
     const kafka = createKafka({
       brokers: this.brokers,
       clientId: 'private-kafka-probe',
       connectionTimeoutMs: 1000,
       retry: { retries: 0 },
     });
-    for (;;) {
-      if (this.proc.exitCode !== null)
-        throw new Error(`private Kafka exited (${this.proc.exitCode}); see ${join(this.dir, 'kafka.log')}`);
-      const admin = kafka.admin();
-      try {
-        await admin.connect();
-        await admin.describeCluster();
-        await admin.disconnect();
-        return;
-      } catch {
-        await admin.disconnect().catch(() => {});
-        if (Date.now() > deadline) throw new Error(`private Kafka did not come up; see ${join(this.dir, 'kafka.log')}`);
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
+    const proc = this.proc;
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== null)
+          throw new Error(`private Kafka exited (${proc.exitCode}); see ${join(this.dir, 'kafka.log')}`);
+        const admin = kafka.admin();
+        try {
+          await admin.connect();
+          await admin.describeCluster();
+          return true;
+        } catch {
+          return false; // not up yet
+        } finally {
+          await admin.disconnect().catch(() => {});
+        }
+      },
+      { what: `private Kafka to answer (see ${join(this.dir, 'kafka.log')})`, timeoutMs: 90_000, everyMs: 500 },
+    );
   }
 
   /** Kills the broker (SIGKILL: a crash, not a clean shutdown). */

@@ -5,6 +5,7 @@
  * from 0 per actor).
  */
 import { accessEventAvro, fromAvro } from '@custos/schemas';
+import { waitFor } from '@custos/test/support';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import { expect } from 'vitest';
@@ -22,25 +23,23 @@ export async function readBackInOrder(
   const perPartition = new Map<number, Buffer[]>();
   let total = 0;
   const seen = new Set<string>();
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`read ${seen.size} distinct of ${n}`)), 90_000);
-    void consumer.run({
-      eachBatch: async ({ batch }) => {
-        const list = perPartition.get(batch.partition) ?? [];
-        perPartition.set(batch.partition, list);
-        for (const message of batch.messages) {
-          list.push(message.value!);
-          total++;
-          // cheap id peek for the stop condition: the eventId is the first Avro field after the
-          // 5-byte header (one length byte, 36 characters)
-          seen.add(message.value!.subarray(6, 42).toString('latin1'));
-        }
-        if (seen.size >= n) {
-          clearTimeout(timer);
-          resolve();
-        }
-      },
-    });
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      const list = perPartition.get(batch.partition) ?? [];
+      perPartition.set(batch.partition, list);
+      for (const message of batch.messages) {
+        list.push(message.value!);
+        total++;
+        // cheap id peek for the stop condition: the eventId is the first Avro field after the
+        // 5-byte header (one length byte, 36 characters)
+        seen.add(message.value!.subarray(6, 42).toString('latin1'));
+      }
+    },
+  });
+  await waitFor(() => seen.size >= n, {
+    what: `${n} distinct events on ${topic}`,
+    timeoutMs: 90_000,
+    detail: () => `read ${seen.size} distinct`,
   });
   await consumer.disconnect();
 

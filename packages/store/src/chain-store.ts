@@ -232,8 +232,8 @@ export async function appendDecisions(
 }
 
 /**
- * Stores decision rows, chained. Kept for callers of the first version; `dedupToken` is no longer
- * needed (a re-delivered row is recognised by its offset) and is ignored.
+ * Stores decision rows, chained. `dedupToken` is accepted and ignored: a re-delivered row is
+ * recognised by its offset.
  */
 export async function insertDecisions(store: Store, rows: DecisionRow[], dedupToken?: string): Promise<void> {
   void dedupToken;

@@ -350,9 +350,9 @@ export function skipTo(state: ChainState, offset: bigint): void {
 /**
  * The eventIds of a chain's last `window` entries, for the duplicate check. A ring holds the id and
  * seq of each entry (slot = seq mod window); an index maps an id to its latest seq and forgets it
- * when that entry leaves the ring. Exact for every id, UUID or not. (The first version keyed the
- * index by a UUID's last 48 bits: a double per key, which V8 boxes in a Map — more garbage and slower
- * lookups than the id string itself, whose hash V8 computes once and caches.)
+ * when that entry leaves the ring. Exact for every id, UUID or not. Keyed by the id string: V8
+ * computes its hash once and caches it, where a numeric key (say a UUID's last 48 bits) is a double
+ * that V8 boxes in a Map, for more garbage and slower lookups.
  */
 export class RecentIds {
   private readonly byId = new Map<string, number>();

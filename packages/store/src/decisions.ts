@@ -652,7 +652,7 @@ function isPlainUuid(start: number, len: number): boolean {
  * `encodeContent(rowFromAvro(avsc-decoded value))`, without the value, the row or their strings.
  * Returns undefined for anything it does not handle exactly — malformed bytes, times before 1970 or
  * after 9999, huge counts — which the caller then takes the general way (avsc decode, rowFromAvro),
- * so errors and dead letters stay what they were.
+ * so errors and dead letters are those of the general path.
  */
 export function encodeDecisionAvro(
   buf: Buffer,

@@ -51,7 +51,7 @@ export interface ApiOptions {
    * are logged as such and a warning says they are not on the audit trail.
    */
   recorder?: AuditRecorder;
-  /** checkpoints and range verification from the store (issue 5); default: "unavailable" */
+  /** checkpoints and range verification from the store; default: "unavailable" */
   integrity?: IntegrityProvider;
   limits?: Partial<ApiLimits>;
   metrics?: ApiMetrics;

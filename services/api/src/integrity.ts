@@ -3,8 +3,8 @@ import { checkSignature, listCheckpoints, type Store, verifyRange } from '@custo
 
 /**
  * The integrity proof: signed checkpoints over the decisions hash chain and a verification of a
- * range. They are the store's (issue 5); the API depends on this interface only, so it works — and
- * says "unavailable" — until the store provides them.
+ * range. They come from the store; the API depends on this interface only, and says "unavailable"
+ * when it is given none.
  */
 export interface IntegrityQuery {
   from: Date;
@@ -43,7 +43,7 @@ export const unavailableIntegrity: IntegrityProvider = {
 };
 
 /**
- * The store's (issue 5) checkpoints and chain verification. Chains run per Kafka partition across
+ * The store's checkpoints and chain verification. Chains run per Kafka partition across
  * tenants, so for a credential scoped to some tenants only the verdict and counts are returned, not
  * findings that name other tenants' records.
  */

@@ -6,11 +6,11 @@
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@custos/config';
 import { AvroCodec, createKafka } from '@custos/kafka';
-import { infraEnv, testTopics } from '@custos/test/support';
+import { infraEnv, testTopics, waitFor } from '@custos/test/support';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Enforcer } from './enforcer.js';
 import { createPolicyJudge } from './judge.js';
-import { type DecisionReader, eventProducer, makeEvent, readDecisions, waitFor } from './test-support.js';
+import { type DecisionReader, eventProducer, makeEvent, readDecisions } from './test-support.js';
 
 const policyFile = fileURLToPath(new URL('../../../policies/example-org.json', import.meta.url));
 
@@ -46,12 +46,12 @@ describe('enforcer: bulk-access windows across a restart', () => {
       makeEvent({ occurredAt: new Date(t0 + i * 100).toISOString(), subject: { id: `cust-bulk-${i + 1}`, type: 'customer' } }),
     );
     await producer.send(evs.slice(0, 150));
-    await waitFor('150 decisions', () => reader!.decisions.length >= 150);
+    await waitFor(() => reader!.decisions.length >= 150, { what: '150 decisions' });
     await first.stop();
 
     const second = await startEnforcer(true);
     await producer.send(evs.slice(150));
-    await waitFor('210 decisions', () => reader!.decisions.length >= 210);
+    await waitFor(() => reader!.decisions.length >= 210, { what: '210 decisions' });
     await producer.close();
 
     const byId = new Map(reader.decisions.map((d) => [d.eventId, d]));

@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { createLogger } from '@custos/config';
 import { AvroCodec, createKafka, ensureTopics } from '@custos/kafka';
 import { topics as makeTopics } from '@custos/schemas';
-import { infraEnv, uniquePrefix } from '@custos/test/support';
+import { infraEnv, pace, uniquePrefix, waitFor } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countIds, type DecisionReader, eventProducer, makeEvent, readDecisions, sleep, waitFor } from './test-support.js';
+import { countIds, type DecisionReader, eventProducer, makeEvent, readDecisions } from './test-support.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const TOTAL = 4000;
@@ -96,7 +96,7 @@ describe('enforcer process: SIGKILL mid-batch, restart', () => {
       for (let i = 0; i < TOTAL; i += 100) {
         await producer.send(events.slice(i, i + 100));
         if (i % (TOTAL / INVALID) === 0) await producer.sendRaw('s-asha', Buffer.from('{"not":"avro"}'));
-        await sleep(100);
+        await pace(100);
       }
     })();
 
@@ -108,19 +108,18 @@ describe('enforcer process: SIGKILL mid-batch, restart', () => {
       const before = committed.decisions.length;
       const p = startEnforcer(`run-${attempt}`);
       await waitFor(
-        'committed decisions and an open transaction',
         () => {
           if (p.exitCode !== null) throw new Error(`the enforcer exited with ${p.exitCode}`);
           return committed.decisions.length >= before + 100 && uncommitted.records > committed.records;
         },
-        90_000,
-        10,
+        { what: 'committed decisions and an open transaction', timeoutMs: 90_000, everyMs: 10 },
       ).catch((err: unknown) => {
         throw new Error(`${String(err)}\n${output}`);
       });
       p.kill('SIGKILL');
       expect((await exited(p)).signal).toBe('SIGKILL');
-      await sleep(1500);
+      // Everything committed has been read: what read-uncommitted has beyond it sits in the open transaction.
+      await waitFor(() => committed.caughtUp(), { what: 'the committed reader to reach the last stable offset' });
       landed = uncommitted.records > committed.records;
     }
     expect(landed).toBe(true);
@@ -129,10 +128,13 @@ describe('enforcer process: SIGKILL mid-batch, restart', () => {
     const last = startEnforcer('last');
     await stream;
     await producer.close();
-    await waitFor('every decision', () => committed.decisions.length >= TOTAL, 120_000).catch((err: unknown) => {
-      throw new Error(`${String(err)} (have ${committed.decisions.length})\n${output}`);
-    });
-    await sleep(2000); // anything duplicated would arrive by now
+    await waitFor(() => committed.decisions.length >= TOTAL, { what: 'every decision', timeoutMs: 120_000 }).catch(
+      (err: unknown) => {
+        throw new Error(`${String(err)} (have ${committed.decisions.length})\n${output}`);
+      },
+    );
+    // a duplicate would sit before the end of the topic
+    await waitFor(() => committed.caughtUp(), { what: 'the reader to reach the end of the decisions topic' });
 
     const counts = countIds(committed.decisions);
     const twice = [...counts].filter(([, n]) => n > 1);

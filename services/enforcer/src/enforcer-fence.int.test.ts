@@ -7,20 +7,11 @@
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@custos/config';
 import { AvroCodec, createKafka, ensureTopics } from '@custos/kafka';
-import { infraEnv, testTopics } from '@custos/test/support';
+import { infraEnv, pace, testTopics, waitFor } from '@custos/test/support';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Enforcer } from './enforcer.js';
 import { createPolicyJudge } from './judge.js';
-import {
-  countIds,
-  type DecisionReader,
-  type EventInput,
-  eventProducer,
-  makeEvent,
-  readDecisions,
-  sleep,
-  waitFor,
-} from './test-support.js';
+import { countIds, type DecisionReader, type EventInput, eventProducer, makeEvent, readDecisions } from './test-support.js';
 
 const policyFile = fileURLToPath(new URL('../../../policies/example-org.json', import.meta.url));
 const ACTORS = ['s-asha', 's-vikram', 's-meera', 's-rohan', 's-priya', 's-arjun', 's-kavya', 's-dev', 's-neha', 's-ira'];
@@ -70,10 +61,10 @@ describe('enforcer: fenced by another producer', () => {
         );
         await producer.send(chunk);
         sent.push(...chunk);
-        await sleep(100);
+        await pace(100);
       }
     })();
-    await waitFor('some decisions', () => reader!.decisions.length >= 300, 60_000);
+    await waitFor(() => reader!.decisions.length >= 300, { what: 'some decisions', timeoutMs: 60_000 });
 
     // New "owners" of the partitions' transactional ids (not members of the group).
     const rogues = [0, 1, 2].map((p) =>
@@ -84,7 +75,7 @@ describe('enforcer: fenced by another producer', () => {
       // kafkajs initialises the transactional id when a transaction begins; an empty one sends nothing
       await (await r.transaction()).abort();
     }
-    await waitFor('the fence to be noticed', () => enforcer!.stats.aborted > 0, 30_000);
+    await waitFor(() => enforcer!.stats.aborted > 0, { what: 'the fence to be noticed', timeoutMs: 30_000 });
     noticed = true;
     const fenced = (await enforcer.metrics.fenced.get()).values[0]?.value ?? 0;
     expect(fenced).toBeGreaterThan(0);
@@ -93,8 +84,8 @@ describe('enforcer: fenced by another producer', () => {
     await stream;
     await producer.close();
     // Partition 0 is paused for two session timeouts (12 s), then taken back.
-    await waitFor(`all ${sent.length} decisions`, () => reader!.decisions.length >= sent.length, 90_000);
-    await sleep(2000);
+    await waitFor(() => reader!.decisions.length >= sent.length, { what: `all ${sent.length} decisions`, timeoutMs: 90_000 });
+    await waitFor(() => reader!.caughtUp(), { what: 'the reader to reach the end of the decisions topic' });
     const counts = countIds(reader.decisions);
     expect([...counts].filter(([, n]) => n > 1)).toEqual([]);
     expect(counts.size).toBe(sent.length);

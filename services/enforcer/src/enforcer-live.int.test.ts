@@ -11,12 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { createLogger } from '@custos/config';
 import { AvroCodec, type Consumer, createKafka, ensureTopics } from '@custos/kafka';
 import { type Decision, deadLetterAvro, fromAvro, subjectStateChangeAvro, toAvro } from '@custos/schemas';
-import { infraEnv, testTopics } from '@custos/test/support';
+import { infraEnv, testTopics, waitFor } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Enforcer } from './enforcer.js';
 import { createPolicyJudge, type PolicyJudge } from './judge.js';
 import { publishBundle } from './policy-source.js';
-import { type DecisionReader, eventProducer, makeEvent, readDecisions, waitFor } from './test-support.js';
+import { type DecisionReader, eventProducer, makeEvent, readDecisions } from './test-support.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const reference = join(root, 'policies', 'example-org.json');
@@ -49,7 +49,7 @@ describe('enforcer: state and policy change while running', () => {
   let dlqConsumer: Consumer | undefined;
 
   const decided = (eventId: string) =>
-    waitFor(`a decision for ${eventId}`, () => reader.decisions.find((d) => d.eventId === eventId), 30_000);
+    waitFor(() => reader.decisions.find((d) => d.eventId === eventId), { what: `a decision for ${eventId}`, timeoutMs: 30_000 });
   async function judgeOne(over: Parameters<typeof makeEvent>[0]): Promise<Decision> {
     const e = makeEvent(over);
     await events.send([e]);
@@ -96,7 +96,7 @@ describe('enforcer: state and policy change while running', () => {
       topic: topics.subjectState.name,
       messages: [{ key: `spera/${subject.id}`, value: schema.encode(toAvro(subjectStateChangeAvro, change)) }],
     });
-    await waitFor('the change to reach the table', () => judge.subjectState.get('spera', subject.id));
+    await waitFor(() => judge.subjectState.get('spera', subject.id), { what: 'the change to reach the table' });
 
     const after = await judgeOne({ subject });
     expect(after.outcome).toBe('deny');
@@ -111,10 +111,9 @@ describe('enforcer: state and policy change while running', () => {
     expect(denied.policyVersion).toBe(v1);
 
     await publishBundle(producer, topics.policyBundles.name, widened('spera-topic-2'));
-    const v2 = await waitFor(
-      'the topic bundle to apply',
-      () => judge.policyVersion.startsWith('spera-topic-2+') && judge.policyVersion,
-    );
+    const v2 = await waitFor(() => judge.policyVersion.startsWith('spera-topic-2+') && judge.policyVersion, {
+      what: 'the topic bundle to apply',
+    });
     const allowed = await judgeOne(delivery);
     expect(allowed.outcome).toBe('allow');
     expect(allowed.policyVersion).toBe(v2);
@@ -123,7 +122,7 @@ describe('enforcer: state and policy change while running', () => {
     const broken = JSON.parse(widened('spera-topic-3')) as { staff: { roles: { role: string }[] }[] };
     broken.staff[0]!.roles[0]!.role = 'no_such_role';
     await publishBundle(producer, topics.policyBundles.name, JSON.stringify(broken));
-    const rejection = await waitFor('the rejection', () => enforcer.reloader?.lastRejection);
+    const rejection = await waitFor(() => enforcer.reloader?.lastRejection, { what: 'the rejection' });
     expect(rejection.source).toBe('topic');
     expect(rejection.issues.map((i) => i.message).join(' ')).toMatch(/no_such_role/);
     expect(judge.policyVersion).toBe(v2);
@@ -132,7 +131,7 @@ describe('enforcer: state and policy change while running', () => {
     expect(still.policyVersion).toBe(v2);
 
     const letters = await readDecisionsDlq();
-    const letter = await waitFor('the dead letter', () => letters.find((l) => l.step === 'policy-validate'));
+    const letter = await waitFor(() => letters.find((l) => l.step === 'policy-validate'), { what: 'the dead letter' });
     expect(letter.sourceTopic).toBe(topics.policyBundles.name);
     expect(JSON.parse(Buffer.from(letter.value as Uint8Array).toString()).version).toBe('spera-topic-3');
     expect(letter.reason).toMatch(/no_such_role/);
@@ -144,17 +143,16 @@ describe('enforcer: state and policy change while running', () => {
     const b = base();
     b.version = 'spera-file-4';
     writeFileSync(policyFile, JSON.stringify(b, null, 2));
-    const v4 = await waitFor(
-      'the file bundle to apply',
-      () => judge.policyVersion.startsWith('spera-file-4+') && judge.policyVersion,
-      30_000,
-    );
+    const v4 = await waitFor(() => judge.policyVersion.startsWith('spera-file-4+') && judge.policyVersion, {
+      what: 'the file bundle to apply',
+      timeoutMs: 30_000,
+    });
     const denied = await judgeOne(delivery);
     expect(denied.outcome).toBe('deny');
     expect(denied.policyVersion).toBe(v4);
 
     writeFileSync(policyFile, '{ "version": "half-written", ');
-    await waitFor('the file rejection', () => enforcer.reloader?.lastRejection?.source === 'file', 30_000);
+    await waitFor(() => enforcer.reloader?.lastRejection?.source === 'file', { what: 'the file rejection', timeoutMs: 30_000 });
     expect(judge.policyVersion).toBe(v4);
     const still = await judgeOne(delivery);
     expect(still.policyVersion).toBe(v4);

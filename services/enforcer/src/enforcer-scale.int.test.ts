@@ -7,20 +7,11 @@
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@custos/config';
 import { AvroCodec, createKafka, ensureTopics } from '@custos/kafka';
-import { infraEnv, testTopics } from '@custos/test/support';
+import { infraEnv, pace, testTopics, waitFor } from '@custos/test/support';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Enforcer } from './enforcer.js';
 import { createPolicyJudge } from './judge.js';
-import {
-  countIds,
-  type DecisionReader,
-  type EventInput,
-  eventProducer,
-  makeEvent,
-  readDecisions,
-  sleep,
-  waitFor,
-} from './test-support.js';
+import { countIds, type DecisionReader, type EventInput, eventProducer, makeEvent, readDecisions } from './test-support.js';
 
 const policyFile = fileURLToPath(new URL('../../../policies/example-org.json', import.meta.url));
 const ACTORS = ['s-asha', 's-vikram', 's-meera', 's-rohan', 's-priya', 's-arjun', 's-kavya', 's-neha', 's-ira'];
@@ -89,27 +80,27 @@ describe('enforcer: two instances, rebalances mid-stream', () => {
         }
         await producer.send(chunk);
         sent.push(...chunk);
-        await sleep(100);
+        await pace(100);
       }
     })();
 
     const a = await instance();
-    await waitFor('A to decide 800 events', () => reader!.decisions.length >= 800, 60_000);
+    await waitFor(() => reader!.decisions.length >= 800, { what: 'A to decide 800 events', timeoutMs: 60_000 });
     const b = await instance();
-    await waitFor('B to decide something', () => b.stats.events > 0, 60_000);
+    await waitFor(() => b.stats.events > 0, { what: 'B to decide something', timeoutMs: 60_000 });
     // Both work: the partitions are split, A still judges its share.
     const split = { total: reader.decisions.length, a: a.stats.events };
-    await waitFor(
-      'more decisions from both instances',
-      () => reader!.decisions.length >= split.total + 500 && a.stats.events > split.a,
-      60_000,
-    );
+    await waitFor(() => reader!.decisions.length >= split.total + 500 && a.stats.events > split.a, {
+      what: 'more decisions from both instances',
+      timeoutMs: 60_000,
+    });
     await a.stop();
     handedOver = true;
     await stream;
     await producer.close();
-    await waitFor(`all ${sent.length} decisions`, () => reader!.decisions.length >= sent.length, 90_000);
-    await sleep(2000); // duplicates, if any, would be here by now
+    await waitFor(() => reader!.decisions.length >= sent.length, { what: `all ${sent.length} decisions`, timeoutMs: 90_000 });
+    // a duplicate would sit before the end of the topic
+    await waitFor(() => reader!.caughtUp(), { what: 'the reader to reach the end of the decisions topic' });
 
     const counts = countIds(reader.decisions);
     expect([...counts].filter(([, n]) => n > 1)).toEqual([]);

@@ -4,8 +4,7 @@
  * its original bytes and the reason.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createLogger } from '@custos/config';
 import { AvroCodec, type Consumer, createKafka, ensureTopics } from '@custos/kafka';
 import {
@@ -17,15 +16,14 @@ import {
   subjectStateChangeAvro,
   toAvro,
 } from '@custos/schemas';
-import { infraEnv, testTopics } from '@custos/test/support';
+import { specFixtureDir, specFixtures } from '@custos/test/fixtures';
+import { infraEnv, testTopics, waitFor } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Enforcer } from './enforcer.js';
 import { createPolicyJudge } from './judge.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const spec = join(root, '..', 'shared', 'spec');
 const lines = (f: string) =>
-  readFileSync(join(spec, 'examples', f), 'utf8')
+  readFileSync(join(specFixtureDir, f), 'utf8')
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -72,7 +70,7 @@ describe('enforcer on real Kafka', () => {
       codec,
       topics,
       logger,
-      judge: await createPolicyJudge(join(spec, 'example-org.json')),
+      judge: await createPolicyJudge(specFixtures.bundle),
       groupId: `${topics.accessEvents.name}-enforcer`,
       transactionalId: `${topics.accessEvents.name}-enforcer-0`,
     });
@@ -94,18 +92,12 @@ describe('enforcer on real Kafka', () => {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     const out: T[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${out.length} of ${n} records on ${topic}`)), 60_000);
-      void consumer.run({
-        eachMessage: async ({ partition, message }) => {
-          out.push(await decode(message.value, { partition, offset: message.offset }));
-          if (out.length >= n) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        out.push(await decode(message.value, { partition, offset: message.offset }));
+      },
     });
+    await waitFor(() => out.length >= n, { what: `${n} records on ${topic}`, detail: () => `read ${out.length}` });
     return out;
   }
 

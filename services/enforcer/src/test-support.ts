@@ -1,10 +1,11 @@
 /**
  * Helpers for the enforcer's integration tests (real Kafka, real registry): building events,
- * producing them as Avro, reading decisions back, waiting.
+ * producing them as Avro, reading decisions back (waiting is `waitFor` of @custos/test/support).
  */
 import { randomUUID } from 'node:crypto';
 import type { AvroCodec, Consumer, Kafka, Producer } from '@custos/kafka';
 import { accessEventAvro, type Decision, decisionAvro, fromAvro, type Topics, toAvro } from '@custos/schemas';
+import { trackProgress } from '@custos/test/support';
 
 export type EventInput = Record<string, unknown> & { actor: { id: string; type: string } };
 
@@ -49,6 +50,12 @@ export interface DecisionReader {
   readonly decisions: Decision[];
   /** raw record count (with read_uncommitted this includes records of aborted transactions) */
   readonly records: number;
+  /**
+   * Whether the reader has read every partition up to the topic's last stable offset as of now
+   * (for a read-committed reader: every committed decision). With nothing more to come, that is
+   * the positive way to know that no duplicate is still on its way.
+   */
+  caughtUp(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -67,6 +74,9 @@ export async function readDecisions(
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const state = { decisions: [] as Decision[], records: 0 };
+  const progress = trackProgress(consumer);
+  const admin = kafka.admin();
+  await admin.connect();
   await consumer.run({
     eachBatch: async ({ batch }) => {
       state.records += batch.messages.length;
@@ -81,21 +91,15 @@ export async function readDecisions(
     get records() {
       return state.records;
     },
-    stop: () => consumer.disconnect(),
+    async caughtUp() {
+      return progress.reached(await admin.fetchTopicOffsets(topic));
+    },
+    async stop() {
+      await admin.disconnect();
+      await consumer.disconnect();
+    },
   };
 }
-
-export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** eventId → how many times it was decided */
 export function countIds(decisions: readonly Decision[]): Map<string, number> {

@@ -2,8 +2,8 @@
  * Topic record → what the chain takes. A record framed with the sink's own schema id (nearly all) is
  * decoded straight into its canonical bytes (`encodeDecisionAvro`: no avsc value, no row object, no
  * per-field strings); anything that path does not handle exactly — another writer schema, malformed
- * bytes, unusual times — goes the general way (avsc decode → rowFromAvro), with the same result and
- * the same errors as before, so dead letters stay what they were.
+ * bytes, unusual times — goes the general way (avsc decode → rowFromAvro), which gives the same result
+ * and raises the errors dead letters record.
  */
 import type { AvroCodec, RegisteredSchema } from '@custos/kafka';
 import { decisionAvro } from '@custos/schemas';

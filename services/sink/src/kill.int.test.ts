@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { VerifyReport } from '@custos/store';
+import { waitFor } from '@custos/test/support';
 import { describe, expect, it } from 'vitest';
 import { sinkProcessFixture } from './testing/process-fixture.js';
 
@@ -41,8 +42,11 @@ describe('sink killed (SIGKILL) between insert and commit', () => {
     // 2. The real sink on the same directory, until everything is committed; then a clean stop.
     const second = run('main.ts');
     const secondExit = exit(second);
-    const until = Date.now() + 120_000;
-    while ((await committed()) < N && Date.now() < until) await new Promise((r) => setTimeout(r, 300));
+    await waitFor(async () => (await committed()) >= N, {
+      what: `the sink to commit all ${N} offsets`,
+      timeoutMs: 120_000,
+      everyMs: 300,
+    });
     expect(await committed()).toBe(N);
     second.kill('SIGTERM');
     expect(await secondExit).toBe(0);

@@ -19,7 +19,7 @@ import {
   verifyRange,
   withDatabase,
 } from '@custos/store';
-import { infraEnv, testStore, testTopics } from '@custos/test/support';
+import { infraEnv, testStore, testTopics, waitFor } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSinkMetrics } from './metrics.js';
 import { topicReference } from './reference.js';
@@ -95,15 +95,6 @@ async function counts(store: Store): Promise<{ n: number; distinct: number }> {
   return { n: Number(r?.n), distinct: Number(r?.distinct) };
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 async function deadLetters(topics: Topics, n: number): Promise<DeadLetter[]> {
   const out: DeadLetter[] = [];
   const consumer = kafka.consumer({ groupId: `${topics.decisionsDlq.name}-reader-${Math.random()}` });
@@ -114,7 +105,7 @@ async function deadLetters(topics: Topics, n: number): Promise<DeadLetter[]> {
       out.push(fromAvro<DeadLetter>(deadLetterAvro, (await codec.decode(message.value)).value));
     },
   });
-  await waitFor(`${n} dead letters`, async () => out.length >= n, 60_000);
+  await waitFor(async () => out.length >= n, { what: `${n} dead letters`, timeoutMs: 60_000, everyMs: 250 });
   await consumer.disconnect();
   return out;
 }
@@ -160,7 +151,7 @@ describe('sink on real Kafka and ClickHouse', () => {
       },
     });
     await first.start();
-    await waitFor('900 rows', async () => (await counts(store)).n >= 900);
+    await waitFor(async () => (await counts(store)).n >= 900, { what: '900 rows', timeoutMs: 90_000, everyMs: 250 });
     expect(crashes).toBe(2);
     expect(first.stats.skipped).toBeGreaterThan(0); // the re-delivered rows were recognised
     await first.stop();
@@ -168,7 +159,7 @@ describe('sink on real Kafka and ClickHouse', () => {
     await produce(topics, decisions.slice(900));
     const second = sink(topics, store);
     await second.start();
-    await waitFor('1500 rows', async () => (await counts(store)).n >= 1500);
+    await waitFor(async () => (await counts(store)).n >= 1500, { what: '1500 rows', timeoutMs: 90_000, everyMs: 250 });
     await second.stop();
     expect(await counts(store)).toEqual({ n: 1500, distinct: 1500 });
     const ref = await topicReference({ kafka, codec, topics, sinkGroupId: `${topics.decisions.name}-sink` });
@@ -218,13 +209,13 @@ describe('sink on real Kafka and ClickHouse', () => {
     const s = sink(topics, store);
     await s.start();
     await produce(topics, decisions.slice(0, 300));
-    await waitFor('300 rows', async () => (await counts(store)).n >= 300);
+    await waitFor(async () => (await counts(store)).n >= 300, { what: '300 rows', timeoutMs: 90_000, everyMs: 250 });
     await store.client.command({ query: `DETACH TABLE ${store.table('decisions')}` });
     await produce(topics, decisions.slice(300));
-    await waitFor('insert failures', async () => s.stats.insertFailures >= 3, 30_000);
+    await waitFor(async () => s.stats.insertFailures >= 3, { what: 'insert failures', timeoutMs: 30_000, everyMs: 250 });
     expect((await s.metrics.paused.get()).values[0]?.value).toBe(1);
     await store.client.command({ query: `ATTACH TABLE ${store.table('decisions')}` });
-    await waitFor('1200 rows', async () => (await counts(store)).n >= 1200);
+    await waitFor(async () => (await counts(store)).n >= 1200, { what: '1200 rows', timeoutMs: 90_000, everyMs: 250 });
     expect((await s.metrics.paused.get()).values[0]?.value).toBe(0);
     await s.stop();
     expect(await counts(store)).toEqual({ n: 1200, distinct: 1200 });
@@ -243,7 +234,7 @@ describe('sink on real Kafka and ClickHouse', () => {
     await produce(topics, bad, [{ key: 's-1', value: Buffer.from('{"not":"avro"}') }]);
     const s = sink(topics, store);
     await s.start();
-    await waitFor('398 rows', async () => (await counts(store)).n >= 398);
+    await waitFor(async () => (await counts(store)).n >= 398, { what: '398 rows', timeoutMs: 90_000, everyMs: 250 });
     const letters = await deadLetters(topics, 4);
     await s.stop();
     expect(await counts(store)).toEqual({ n: 398, distinct: 398 });

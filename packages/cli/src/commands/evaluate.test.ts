@@ -1,18 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { specFixtures } from '@custos/test/fixtures';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { CliError, registerEvaluate, runEvaluate } from './evaluate.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-const spec = resolve(repoRoot, '../shared/spec');
-const policy = resolve(spec, 'example-org.json');
-const state = resolve(spec, 'examples/subject-state.ndjson');
-const events = resolve(spec, 'examples/events.ndjson');
+const { bundle: policy, state, events } = specFixtures;
 
 function sink(): { stream: PassThrough; lines: () => Array<Record<string, unknown>> } {
   const stream = new PassThrough();
@@ -30,13 +26,13 @@ function sink(): { stream: PassThrough; lines: () => Array<Record<string, unknow
 }
 
 const expected = () =>
-  readFileSync(resolve(spec, 'examples/expected.ndjson'), 'utf8')
+  readFileSync(specFixtures.expected, 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l));
 
 describe('custos evaluate', () => {
-  it('reproduces expected.ndjson (outcome and codes) on the shared examples', async () => {
+  it('reproduces expected.ndjson (outcome and codes) on the reference cases', async () => {
     const out = sink();
     const stats = await runEvaluate({ policy, state, events, stdout: out.stream });
     const got = out.lines().map((l) => ({ eventId: l.eventId, outcome: l.outcome, codes: l.codes }));

@@ -10,6 +10,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sinkProcessFixture } from '@custos/sink/testing';
+import { waitFor } from '@custos/test/support';
 import { describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -44,8 +45,11 @@ describe('custos verify --against-topic (the command, against Kafka and chDB)', 
       // 1. The real sink stores everything and commits; then a clean stop (last checkpoint written).
       const sink = run('services/sink/src/main.ts');
       const sinkDone = finish(sink);
-      const until = Date.now() + 120_000;
-      while ((await committed()) < N && Date.now() < until) await new Promise((r) => setTimeout(r, 300));
+      await waitFor(async () => (await committed()) >= N, {
+        what: `the sink to commit all ${N} offsets`,
+        timeoutMs: 120_000,
+        everyMs: 300,
+      });
       expect(await committed()).toBe(N);
       sink.kill('SIGTERM');
       expect((await sinkDone).code).toBe(0);
