@@ -241,14 +241,13 @@ export class AvroCodec {
       if (statusOf(err) !== 404) {
         throw err instanceof RegistryUnavailableError
           ? err
-          : new RegistryUnavailableError(
-              `fetching schema ${id} again: ${err instanceof Error ? err.message : String(err)}`,
-              { cause: err },
-            );
+          : new RegistryUnavailableError(`fetching schema ${id} again: ${err instanceof Error ? err.message : String(err)}`, {
+              cause: err,
+            });
       }
       current = null;
     }
-    if (current && current.fingerprint().equals(cached.fingerprint())) return;
+    if (current?.fingerprint().equals(cached.fingerprint())) return;
     throw new RegistryChangedError(id, schemaIdentity(cached), current && schemaIdentity(current), this.url);
   }
 

@@ -37,7 +37,11 @@ describe('enforcer when the schema registry changes its mind', () => {
   const groupId = `${topics.accessEvents.name}-enforcer`;
   const logs: LogLine[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
-  const kafka = createKafka({ brokers, clientId: 'enforcer-registry-test', logger: createLogger('enforcer-registry-kafka', 'warn') });
+  const kafka = createKafka({
+    brokers,
+    clientId: 'enforcer-registry-test',
+    logger: createLogger('enforcer-registry-kafka', 'warn'),
+  });
   let registry: Awaited<ReturnType<typeof registryInstance>>;
   let enforcer: Enforcer | undefined;
   let fatal: unknown;
@@ -141,7 +145,10 @@ describe('enforcer when the schema registry changes its mind', () => {
     const letters: { key: string; reason: string; step: string }[] = [];
     void consumer.run({
       eachMessage: async ({ message }) => {
-        const l = fromAvro<{ key: Uint8Array; reason: string; step: string }>(deadLetterAvro, (await reader.decode(message.value)).value);
+        const l = fromAvro<{ key: Uint8Array; reason: string; step: string }>(
+          deadLetterAvro,
+          (await reader.decode(message.value)).value,
+        );
         letters.push({ key: Buffer.from(l.key).toString(), reason: l.reason, step: l.step });
       },
     });
@@ -178,7 +185,10 @@ describe('enforcer when the schema registry changes its mind', () => {
     await producer.connect();
     await producer.send({
       topic: topics.accessEvents.name,
-      messages: Array.from({ length: 200 }, (_, i) => ({ key: `k${i % 7}`, value: access.encode(toAvro(accessEventAvro, makeEvent())) })),
+      messages: Array.from({ length: 200 }, (_, i) => ({
+        key: `k${i % 7}`,
+        value: access.encode(toAvro(accessEventAvro, makeEvent())),
+      })),
     });
     await producer.disconnect();
 

@@ -26,7 +26,11 @@ interface LogLine {
   err?: { name?: string; message?: string };
 }
 
-async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 90_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     const v = await check();
