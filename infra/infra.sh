@@ -611,12 +611,21 @@ storage_desc() {
   fi
 }
 
+# What the running JVM is tagged with (-Dcustos.infra.storage), to tell how it was started.
+storage_tag() {
+  if [[ "$SCHEMA_REGISTRY_STORAGE" == kafkasql ]]; then printf 'kafkasql:%s' "$SCHEMA_REGISTRY_TOPIC"; else printf 'mem'; fi
+}
+
 start_registry() {
   local pid
   pid="$(live_pid "$REGISTRY_PID")"
   if [[ -n "$pid" ]]; then
     if registry_healthy; then
       say "Schema registry: already running (pid $pid) and healthy at $SCHEMA_REGISTRY_URL_VALUE."
+      local running_storage
+      running_storage="$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n 's/^-Dcustos.infra.storage=//p' | head -n1)"
+      [[ "${running_storage:-mem}" == "$(storage_tag)" ]] ||
+        say "WARNING: it runs with storage '${running_storage:-mem}', not '$(storage_tag)' as configured; 'bash infra/infra.sh registry restart' switches it."
       return 0
     fi
     die "Schema registry is running (pid $pid) but $SCHEMA_REGISTRY_URL_VALUE/subjects does not answer 200." \
@@ -644,9 +653,7 @@ start_registry() {
   #  - quarkus.management.*: Quarkus serves /health on a separate port (default 9000,
   #    which would clash with ClickHouse's native port), so pin it to loopback + our port.
   local -a storage=()
-  local storage_tag=mem
   if [[ "$SCHEMA_REGISTRY_STORAGE" == kafkasql ]]; then
-    storage_tag="kafkasql:$SCHEMA_REGISTRY_TOPIC"
     storage=(-Dapicurio.storage.kind=kafkasql
       -Dapicurio.kafkasql.bootstrap.servers="$KAFKA_BROKERS_VALUE"
       -Dapicurio.kafkasql.topic="$SCHEMA_REGISTRY_TOPIC"
@@ -658,7 +665,7 @@ start_registry() {
   (cd "$RUN_DIR/registry-tmp" && start_bg registry "$REGISTRY_PID" "$REGISTRY_LOG" "$REGISTRY_JAVA_BIN" \
     $SCHEMA_REGISTRY_HEAP_OPTS -Djava.awt.headless=true -Djava.io.tmpdir="$RUN_DIR/registry-tmp" \
     "$MARKER" -Dcustos.infra.service=registry -Dcustos.infra.version="$APICURIO_VERSION" \
-    -Dcustos.infra.storage="$storage_tag" \
+    -Dcustos.infra.storage="$(storage_tag)" \
     -Dquarkus.http.host="$HOST" -Dquarkus.http.port="$SCHEMA_REGISTRY_PORT" \
     -Dquarkus.management.host="$HOST" -Dquarkus.management.port="$SCHEMA_REGISTRY_MGMT_PORT" \
     -Dapicurio.rules.global.compatibility=BACKWARD \
