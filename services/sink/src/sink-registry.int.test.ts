@@ -6,19 +6,33 @@
  *   their reasons and the good decisions are stored;
  * - after the registry forgot its ids, the decisions' schema is registered again and gets an id the
  *   sink knows as another schema: the sink stops and says so, stores, commits and dead-letters
- *   nothing of those records.
+ *   nothing of those records;
+ * - the sink's process (main.ts) in that situation exits non-zero after a graceful stop.
  */
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createLogger } from '@custos/config';
 import { AvroCodec, createKafka, ensureTopics, frame } from '@custos/kafka';
-import { accessEventAvro, type DeadLetter, deadLetterAvro, decisionAvro, fromAvro, toAvro } from '@custos/schemas';
+import {
+  accessEventAvro,
+  type DeadLetter,
+  deadLetterAvro,
+  decisionAvro,
+  fromAvro,
+  toAvro,
+  topics as topicsOf,
+} from '@custos/schemas';
 import { createStore, migrate, queryRows, type Store, sampleDecisions, withDatabase } from '@custos/store';
 import { registryInstance } from '@custos/test/registry-instance';
-import { infraEnv, testStore, testTopics } from '@custos/test/support';
+import { infraEnv, testStore, testTopics, uniquePrefix } from '@custos/test/support';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSinkMetrics } from './metrics.js';
 import { Sink } from './sink.js';
+
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 
 interface LogLine {
   level: number;
@@ -204,5 +218,74 @@ describe('sink when the schema registry changes its mind', () => {
     expect(await committed()).toEqual(offsetsBefore);
     const line = logs.find((l) => l.level === 50 && l.err?.name === 'RegistryChangedError');
     expect(line?.err?.message).toContain(`schema id ${deadLetterId}`);
+  });
+
+  it('exits its process non-zero when the registry forgot the ids it had cached', async () => {
+    const prefix = uniquePrefix('sink-registry-proc');
+    const { database, chdbPath } = testStore('sink-registry-proc');
+    const procTopics = topicsOf({ prefix, partitions: 1 });
+    let output = '';
+    const child = spawn(join(repoRoot, 'node_modules', '.bin', 'tsx'), ['services/sink/src/main.ts'], {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        KAFKA_BROKERS: brokers.join(','),
+        SCHEMA_REGISTRY_URL: registry.url,
+        TOPIC_PREFIX: prefix,
+        TOPIC_PARTITIONS: '1',
+        SINK_GROUP_ID: `${prefix}sink`,
+        CLICKHOUSE_DATABASE: database,
+        CHDB_PATH: chdbPath,
+        CHECKPOINT_KEY_AUTOGEN: 'true',
+        CHECKPOINT_KEY_FILE: join(chdbPath, 'checkpoint-ed25519.pem'),
+        LOG_LEVEL: 'info',
+        ...(clickhouseUrl ? { CLICKHOUSE_URL: clickhouseUrl } : {}),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const keep = (chunk: Buffer) => {
+      output = `${output}${chunk.toString()}`.slice(-50_000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    try {
+      await waitFor('the sink process to start', () => output.includes('sink started'), 120_000);
+      // What the process has cached: the ids its registrations got.
+      const before = AvroCodec.connect(registry.url);
+      const dlqId = (await before.register(procTopics.decisionsDlq.subject, deadLetterAvro)).id;
+
+      await registry.restart(); // in memory: every schema is forgotten
+
+      // Registered again after other schemas, the decisions' schema gets the id the process has
+      // cached as the dead-letter schema.
+      const outside = AvroCodec.connect(registry.url);
+      for (let i = 1; i < dlqId; i++) {
+        const filler = { type: 'record', name: `Filler${i}`, namespace: 'io.custos.test', fields: [{ name: 'n', type: 'int' }] };
+        await outside.register(`${prefix}filler${i}-value`, filler);
+      }
+      const decision = await outside.register(procTopics.decisions.subject, decisionAvro);
+      expect(decision.id).toBe(dlqId);
+      const producer = kafka.producer({ idempotent: true });
+      await producer.connect();
+      await producer.send({
+        topic: procTopics.decisions.name,
+        messages: decisions(10).map((d) => ({ key: d.event.actor.id, value: decision.encode(toAvro(decisionAvro, d)) })),
+      });
+      await producer.disconnect();
+
+      const code = await Promise.race([
+        exited,
+        new Promise<string>((resolve) => setTimeout(() => resolve('still running after 90 s'), 90_000).unref()),
+      ]);
+      expect(code, output.slice(-5000)).toBe(1);
+      expect(output).toContain('RegistryChangedError');
+      expect(output).toContain(`schema id ${dlqId}`);
+      expect(output).toContain('sink stopped by a fatal error');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+      await root.client.command({ query: `DROP DATABASE IF EXISTS ${database}` });
+    }
   });
 });
