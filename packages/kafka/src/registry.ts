@@ -5,7 +5,7 @@
  */
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
-import { DecodeError, RegistryUnavailableError } from './errors.js';
+import { CustosError, DecodeError, RegistryUnavailableError } from './errors.js';
 
 export interface RegisteredSchema {
   id: number;
@@ -30,6 +30,59 @@ export function frame(id: number, body: Buffer): Buffer {
   body.copy(out, 5);
   return out;
 }
+
+/** What a log needs to tell two schemas apart: the record's full name and its canonical form's SHA-256. */
+export interface SchemaIdentity {
+  name: string;
+  /** SHA-256 of the Parsing Canonical Form, hex (formatting, docs and defaults do not change it) */
+  fingerprint: string;
+}
+
+export function schemaIdentity(type: avro.Type): SchemaIdentity {
+  return { name: type.name ?? type.typeName, fingerprint: type.fingerprint('sha256').toString('hex') };
+}
+
+/**
+ * The registry now gives a schema id another schema (or none) than it gave this process before: it
+ * lost its storage, or it is not the registry the producers used. Not the record's fault, and not
+ * transient either: consuming on would dead-letter good records, or read them with the wrong schema.
+ * A consumer stops without committing and the service exits non-zero (`fatal`).
+ */
+export class RegistryChangedError extends CustosError {
+  readonly fatal = true;
+
+  constructor(
+    readonly schemaId: number,
+    readonly cached: SchemaIdentity,
+    readonly current: SchemaIdentity | null,
+    registryUrl: string,
+  ) {
+    super(
+      `the schema registry at ${registryUrl} changed schema id ${schemaId}: it was ${cached.name} ` +
+        `(sha256 ${cached.fingerprint.slice(0, 16)}) and is now ${
+          current ? `${current.name} (sha256 ${current.fingerprint.slice(0, 16)})` : 'unknown to the registry'
+        }; the registry lost its storage or is another registry. Stopping without committing: records ` +
+        'framed with this id cannot be read reliably until producers and consumers agree on the registry again',
+      false,
+    );
+  }
+}
+
+/**
+ * True for an error after which a consumer must stop (not retry, not dead-letter): a
+ * RegistryChangedError, also when it crossed a thread boundary as a name and a message.
+ */
+export function isFatal(err: unknown): boolean {
+  if (err instanceof RegistryChangedError) return true;
+  return !!err && typeof err === 'object' && 'name' in err && err.name === 'RegistryChangedError';
+}
+
+/**
+ * How long a check that the registry still gives an id the cached schema is taken as current: a burst
+ * of bad records of one id costs one lookup. Far shorter than any registry restart, so no check can
+ * span one.
+ */
+const CONFIRM_TTL_MS = 1000;
 
 /** default bound on one registry call (see AvroCodec) */
 const REGISTRY_TIMEOUT_MS = 15_000;
@@ -59,6 +112,10 @@ export class AvroCodec {
   private readonly writerTypes = new Map<number, Promise<avro.Type>>();
   private readonly resolvers = new Map<string, avro.Type | Resolver>();
   private readonly registered = new Map<string, Promise<RegisteredSchema>>();
+  /** a client without a cache of its own (cleared before each lookup) for confirmSchema */
+  private readonly uncached: SchemaRegistry;
+  /** per id: the last check that the registry still gives the cached schema (see CONFIRM_TTL_MS) */
+  private readonly confirmed = new Map<number, { at: number; check: Promise<void> }>();
 
   /**
    * `timeoutMs`: how long one call to the registry (with its client's own retries) may take before
@@ -69,7 +126,9 @@ export class AvroCodec {
     readonly registry: SchemaRegistry,
     readonly url: string,
     private readonly timeoutMs = REGISTRY_TIMEOUT_MS,
-  ) {}
+  ) {
+    this.uncached = new SchemaRegistry({ host: url, retry: { retries: 2, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 1 } });
+  }
 
   static connect(url: string, opts: { timeoutMs?: number } = {}): AvroCodec {
     return new AvroCodec(
@@ -145,6 +204,54 @@ export class AvroCodec {
   }
 
   /**
+   * Called when a record framed with schema id `id` could not be read: resolves when the registry
+   * still gives `id` the schema cached here (the record is bad: dead-letter it), or when nothing is
+   * cached for `id` (nothing to compare); throws RegistryChangedError when it now gives another schema
+   * or none, RegistryUnavailableError when it cannot be asked. Bypasses every cache. One lookup serves
+   * concurrent calls for an id and calls within CONFIRM_TTL_MS of a confirmation.
+   */
+  confirmSchema(id: number): Promise<void> {
+    const last = this.confirmed.get(id);
+    if (last && performance.now() - last.at < CONFIRM_TTL_MS) return last.check;
+    const entry = { at: Number.POSITIVE_INFINITY, check: this.compareWithRegistry(id) };
+    this.confirmed.set(id, entry);
+    entry.check.then(
+      () => {
+        entry.at = performance.now();
+      },
+      // A change or an outage is asked again next time.
+      () => {
+        if (this.confirmed.get(id) === entry) this.confirmed.delete(id);
+      },
+    );
+    return entry.check;
+  }
+
+  private async compareWithRegistry(id: number): Promise<void> {
+    const cachedP = this.writerTypes.get(id);
+    const cached = cachedP && (await cachedP.catch(() => undefined));
+    if (!cached) return;
+    let current: avro.Type | null;
+    try {
+      this.uncached.cache.clear();
+      const s = await this.timed(`fetching schema ${id} again`, this.uncached.getSchema(id));
+      current = s instanceof avro.Type ? s : null;
+    } catch (err) {
+      // Only "no such schema" is an answer; anything else leaves the question open (retriable).
+      if (statusOf(err) !== 404) {
+        throw err instanceof RegistryUnavailableError
+          ? err
+          : new RegistryUnavailableError(`fetching schema ${id} again: ${err instanceof Error ? err.message : String(err)}`, {
+              cause: err,
+            });
+      }
+      current = null;
+    }
+    if (current?.fingerprint().equals(cached.fingerprint())) return;
+    throw new RegistryChangedError(id, schemaIdentity(cached), current && schemaIdentity(current), this.url);
+  }
+
+  /**
    * Whether `buf` is Confluent-framed with `reader`'s own schema id: its Avro body (from byte 5) was
    * then written with exactly `reader`'s schema, and can be read by a decoder written for it.
    */
@@ -173,7 +280,9 @@ export class AvroCodec {
 
   /**
    * Framed bytes → Avro form. With `reader`, values written with an older (compatible) schema are
-   * resolved into the reader's shape.
+   * resolved into the reader's shape. A body that cannot be read with the id's schema is a
+   * DecodeError only once the registry confirmed that schema (confirmSchema): if it changed its mind,
+   * RegistryChangedError.
    */
   async decode<T = unknown>(buf: Buffer | null | undefined, reader?: RegisteredSchema | avro.Type): Promise<Decoded<T>> {
     if (!buf || buf.length < 5)
@@ -199,6 +308,7 @@ export class AvroCodec {
       }
       return { schemaId, value: readerType.fromBuffer(buf.subarray(5), resolver as Resolver) as T };
     } catch (err) {
+      await this.confirmSchema(schemaId);
       throw new DecodeError(
         `cannot decode Avro body with schema ${schemaId}: ${err instanceof Error ? err.message : String(err)}`,
         {

@@ -15,7 +15,7 @@
  * (`fromAvro` + `parseAccessEvent`), which also writes the error messages; decode.test.ts checks
  * that both paths agree on every event the fast path accepts.
  */
-import { type AvroCodec, DecodeError, isRetriable, type RegisteredSchema } from '@custos/kafka';
+import { type AvroCodec, isFatal, isRetriable, type RegisteredSchema } from '@custos/kafka';
 import { formatInstant, LAST_4_DIGIT_YEAR_MS } from '@custos/policy';
 import { type AccessEvent, accessEventAvro, fromAvro, parseAccessEvent, toAvro, ValidationError } from '@custos/schemas';
 import { layoutOf, READER_LAYOUT, readAccessEvent } from './access-event-reader.js';
@@ -179,27 +179,25 @@ export class AccessEventDecoder {
     let value: unknown;
     try {
       value = decoder(body);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      return {
-        ok: false,
-        step: 'decode',
-        error: new DecodeError(`cannot decode Avro body with schema ${id}: ${reason}`, { cause: err }),
-      };
+    } catch {
+      // Unreadable with the schema this id had: decode() asks the registry whether the record is bad
+      // or the registry changed its mind about the id.
+      return undefined;
     }
     return toEvent(value, id === this.reader.id ? body : undefined);
   }
 
   /**
-   * Any record; learns the schema id for tryDecode. Throws only what is not the record's fault
-   * (registry unreachable): the batch then fails and is retried.
+   * Any record; learns the schema id for tryDecode. Throws only what is not the record's fault: the
+   * registry unreachable (retriable: the batch fails and is retried) or changed its mind about the
+   * record's schema id (RegistryChangedError, fatal: the enforcer stops without committing).
    */
   async decode(buf: Buffer | null): Promise<DecodeResult> {
     let value: unknown;
     try {
       value = (await this.codec.decode(buf, this.reader)).value;
     } catch (err) {
-      if (isRetriable(err)) throw err;
+      if (isRetriable(err) || isFatal(err)) throw err;
       return { ok: false, step: 'decode', error: err };
     }
     await this.learn((buf as Buffer).readUInt32BE(1));

@@ -22,6 +22,7 @@ import {
   type EachBatchPayload,
   ensureTopics,
   type FailedRecord,
+  isFatal,
   type Kafka,
   kafkajsPatch,
   type Producer,
@@ -43,6 +44,7 @@ import type { Logger } from 'pino';
 import { type BatchJudge, type BatchOutput, LocalBatchJudge, type RecordFailure } from './batch-judge.js';
 import { BatchRecords } from './batch-records.js';
 import { decodeMeta, encodeMeta, PartitionState } from './bulk-state.js';
+import { DeadLetterWarnings } from './dead-letter-warnings.js';
 import { DecisionEncoder } from './decision-encoder.js';
 import { AccessEventDecoder } from './decode.js';
 import { isReloadable, type Judge, PolicyJudge } from './judge.js';
@@ -183,6 +185,7 @@ export class Enforcer {
   /** last window size reported per partition */
   private readonly windowStats = new Map<number, { actors: number; entries: number }>();
   private dlq?: DeadLetterEncoder;
+  private decodeWarnings?: DeadLetterWarnings;
   private sideProducer?: Promise<Producer>;
   private readonly parts = new Map<number, PartitionState>();
   private readonly producers = new Map<number, { producer: Producer; ready: Promise<void> }>();
@@ -249,6 +252,7 @@ export class Enforcer {
     }
     const subjectSchema = await codec.register(topics.subjectState.subject, subjectStateChangeAvro);
     this.dlq = await DeadLetterEncoder.create(codec, topics.accessEventsDlq.subject, 'enforcer');
+    this.decodeWarnings = new DeadLetterWarnings(logger, 'decode', topics.accessEventsDlq.name);
 
     // Subject state is a global table: read all of it before judging anything, then keep following it.
     const changes = this.metrics.subjectStateChanges;
@@ -270,6 +274,11 @@ export class Enforcer {
             logger.warn({ offset: m.offset, errors: parsed.errors }, 'invalid subject-state change skipped');
           }
         } catch (err) {
+          if (isFatal(err)) {
+            // The registry changed its mind about the change's schema id: not a bad record to skip.
+            this.fatal(err);
+            return;
+          }
           changes.inc({ result: 'invalid' });
           logger.warn({ err, offset: m.offset }, 'undecodable subject-state change skipped');
         }
@@ -528,6 +537,12 @@ export class Enforcer {
         await bt.abort();
         releaseJudged();
         this.forget(p, ps);
+        if (isFatal(err)) {
+          // The registry changed its mind about a schema id: stop, commit nothing, dead-letter nothing.
+          this.consumer?.pause([{ topic: this.topic }]);
+          this.fatal(err);
+          return;
+        }
         throw err;
       }
       judged.push(res);
@@ -646,7 +661,23 @@ export class Enforcer {
       }
     }
     for (const [code, n] of codes) m.reasons.inc({ code }, n);
-    for (const f of failures) m.deadLetters.inc({ step: f.step });
+    let decodeFailed = 0;
+    let firstDecodeFailure: RecordFailure | undefined;
+    for (const f of failures) {
+      m.deadLetters.inc({ step: f.step });
+      if (f.step === 'decode') {
+        decodeFailed++;
+        firstDecodeFailure ??= f;
+      }
+    }
+    if (firstDecodeFailure) {
+      this.decodeWarnings?.note(decodeFailed, {
+        partition: p,
+        offset: records.offset(firstDecodeFailure.index),
+        error: firstDecodeFailure.name,
+        reason: firstDecodeFailure.message,
+      });
+    }
     m.bulkActors.set(this.bulkStats().actors);
     this.stats.batches++;
     this.stats.events += handled;
@@ -768,6 +799,7 @@ export class Enforcer {
       await bounded('subject-state table', this.table?.stop());
       await bounded('judging worker', this.batchJudge?.close());
       await bounded('admin', this.admin?.disconnect());
+      this.decodeWarnings?.close();
     })();
     return this.stopping;
   }

@@ -40,7 +40,8 @@ export class DecisionDecoder {
 
   /**
    * Decodes `m` of `partition`: synchronously when it has the sink's own schema id, else through the
-   * registry (a promise). Throws what the general path throws for a record that is no Decision.
+   * registry (a promise). Throws what the general path throws for a record that is no Decision, and
+   * RegistryChangedError when the registry now gives the record's schema id another schema.
    * The bytes go to `arena` (the decoder's own unless given: the sink passes one per batch and
    * recycles it once the batch is stored).
    */
@@ -53,7 +54,14 @@ export class DecisionDecoder {
     if (this.codec.isFramedWith(v, this.schema)) {
       const enc = this.straight ? encodeDecisionAvro(v, 5, arena, partition, m.offset) : undefined;
       if (enc) return { offset: m.offset, enc, message: m, occurredMs: enc.occurredMs, decidedMs: enc.decidedMs };
-      const value = this.codec.decodeSync<AvroDecision>(v, this.schema);
+      let value: AvroDecision | undefined;
+      try {
+        value = this.codec.decodeSync<AvroDecision>(v, this.schema);
+      } catch {
+        // Unreadable with the schema this id had: the general path asks the registry whether the
+        // record is bad (a DecodeError, dead-lettered) or the registry changed its mind about the id
+        // (RegistryChangedError: the sink stops).
+      }
       if (value) return this.fromValue(m, partition, value);
     }
     return this.codec.decode<AvroDecision>(v, this.schema).then(({ value }) => this.fromValue(m, partition, value));

@@ -18,7 +18,21 @@ if (!options.checkpointKey) {
 }
 const store = await openStore(env, deps.logger);
 if (await applyRetention(store, retentionConfig(cfg))) deps.logger.info({ days: cfg.AUDIT_RETENTION_DAYS }, 'retention applied');
-const sink = new Sink({ ...deps, store, groupId: env.SINK_GROUP_ID, maxBatchRows: env.SINK_MAX_BATCH_ROWS, ...options });
+const sink = new Sink({
+  ...deps,
+  store,
+  groupId: env.SINK_GROUP_ID,
+  maxBatchRows: env.SINK_MAX_BATCH_ROWS,
+  ...options,
+  onFatal: (err) => {
+    deps.logger.fatal({ err }, 'sink stopped by a fatal error');
+    setTimeout(() => process.exit(1), env.SHUTDOWN_TIMEOUT_MS).unref();
+    void sink
+      .stop()
+      .then(() => store.close())
+      .finally(() => process.exit(1));
+  },
+});
 shutdownOnSignals(
   async () => {
     await sink.stop();

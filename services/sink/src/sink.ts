@@ -26,6 +26,7 @@ import {
   DeadLetterEncoder,
   type EachBatchPayload,
   ensureTopics,
+  isFatal,
   isRetriable,
   type Kafka,
   type KafkaMessage,
@@ -83,6 +84,11 @@ export interface SinkOptions {
    * path (avsc → row → canonical) for every record — same rows, ~2× the JS per row (bench, A/B).
    */
   straightDecode?: boolean | undefined;
+  /**
+   * The sink cannot go on: the schema registry changed its mind about a schema id (a
+   * RegistryChangedError). Consumption is paused, nothing more is committed. Default: log and stop.
+   */
+  onFatal?: ((err: unknown) => void) | undefined;
   /** test seams: run after a batch was inserted, before its offsets are committed */
   hooks?: { afterInsert?: (partition: number, p: Prepared) => Promise<void> | void } | undefined;
 }
@@ -130,6 +136,7 @@ export class Sink {
   private decoder?: DecisionDecoder;
   private dlq?: DeadLetterEncoder;
   private stopping = false;
+  private failed = false;
   private pausedByStore = false;
   private timer?: NodeJS.Timeout;
   /** chain state per partition, valid while this member owns the partition */
@@ -212,6 +219,12 @@ export class Sink {
       // Whatever was in flight may or may not have been stored: recover from ClickHouse next time.
       this.chains.delete(partition);
       if (err instanceof ChainIntegrityError) return; // partition refused (logged); nothing committed
+      if (isFatal(err)) {
+        // Nothing of the batch was committed or dead-lettered; stop before any other is.
+        this.consumer?.pause([{ topic: this.opts.topics.decisions.name }]);
+        this.fatal(err);
+        return;
+      }
       throw err;
     }
   }
@@ -253,7 +266,8 @@ export class Sink {
             const d = decoder.decode(m, partition, arena);
             decoded.push(d instanceof Promise ? await d : d);
           } catch (err) {
-            if (isRetriable(err)) throw err; // the registry, not the record: the batch comes again
+            // the registry, not the record: the batch comes again (retriable) or the sink stops (fatal)
+            if (isRetriable(err) || isFatal(err)) throw err;
             letters.push(this.letter(batch.topic, partition, m, 'decode', err));
           }
         }
@@ -475,6 +489,14 @@ export class Sink {
   /** Which partitions' chains were refused for failing verification. */
   refusedChains(): number[] {
     return [...this.refused];
+  }
+
+  private fatal(err: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.opts.logger.error({ err }, 'sink cannot go on');
+    if (this.opts.onFatal) this.opts.onFatal(err);
+    else void this.stop();
   }
 
   async stop(): Promise<void> {
