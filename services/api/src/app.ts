@@ -13,6 +13,7 @@ import type { Store } from '@custos/store';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
+import { dataScope } from './access.js';
 import { type AuditRecorder, auditEvents } from './audit.js';
 import { type AuthOptions, createAuthenticator, inScope, type Principal } from './auth.js';
 import { type ApiEnv, loadApiEnv, loadApiKeys } from './config.js';
@@ -229,7 +230,7 @@ export function createApp(opts: ApiOptions): express.Express {
         const path = r.params ? parseInput(r.params, req.params, 'path') : {};
         const query = parseInput(r.query, req.query, 'query') as Record<string, unknown> & { tenantId?: string };
         const purpose = statedPurpose(req, query.requestPurpose, dir);
-        const scope = tenantScope(principal, query.tenantId);
+        const scope = dataScope(tenantScope(principal, query.tenantId), principal.role, dir);
         const startedAt = process.hrtime.bigint();
         const result = await r.handler({ principal, query, path, scope, deps });
         if (r.files) {

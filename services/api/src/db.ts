@@ -4,7 +4,7 @@
  * only, so a change to the table touches one file.
  */
 import { READ_MODEL_PACKED_COLUMNS, READ_MODEL_TABLE, type Store, settingsClause } from '@custos/store';
-import type { Directory } from './directory.js';
+import { type Directory, partyType } from './directory.js';
 import { HttpError } from './errors.js';
 import type { AccessItem } from './schemas.js';
 
@@ -110,7 +110,12 @@ export function accessFromRow(r: AccessRow, dir: Directory): AccessItem {
     recordCount: Number(r.record_count),
     sourceService: r.source_service,
   };
-  if (r.recipient_id) item.recipient = { id: r.recipient_id, type: r.recipient_type, name: dir.actorName(r.recipient_id) };
+  if (r.recipient_id) {
+    // The bundle says what a party is; the type the event claimed is kept beside it when it differs.
+    const type = partyType(dir, r.recipient_id);
+    item.recipient = { id: r.recipient_id, type, name: dir.actorName(r.recipient_id) };
+    if (r.recipient_type !== type) item.recipient.claimedType = r.recipient_type;
+  }
   if (r.legal_basis) item.legalBasis = r.legal_basis;
   if (r.data_collected_at) item.dataCollectedAt = isoFromCh(r.data_collected_at);
   return item;

@@ -4,6 +4,7 @@
  * and openapi.ts documents it, from the same definitions.
  */
 import type { z } from 'zod';
+import { type DataScope, maySelect, type Selection } from './access.js';
 import type { Principal } from './auth.js';
 import type { AuditDb } from './db.js';
 import type { Directory } from './directory.js';
@@ -14,7 +15,6 @@ import {
   BUCKET_MS,
   disclosures,
   rangeOut,
-  type Scope,
   searchAccesses,
   sharingSummary,
   subjectData,
@@ -43,8 +43,11 @@ export interface RouteCtx<Q, P> {
   principal: Principal;
   query: Q;
   path: P;
-  /** the tenant scope to query: the requested tenant, or the credential's whole scope */
-  scope: Scope;
+  /**
+   * what to query: the requested tenant (or the credential's whole scope), and the kinds of rows and
+   * fields the caller's role may see (access.ts)
+   */
+  scope: DataScope;
   deps: RouteDeps;
 }
 
@@ -84,6 +87,15 @@ const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80);
 
 const rangeAttrs = (r: s.Range) => ({ from: r.from.toISOString(), to: r.to.toISOString() });
 
+/** A filter that amounts to a view the caller's role may not open is refused, naming the filter. */
+function requireSelection(p: Principal, selection: Selection, field: string): void {
+  if (!maySelect(p.role, selection)) {
+    throw new HttpError(403, `the role ${p.role} may not select accesses by ${field}`, [
+      { field, message: `selecting by ${field} is a view the role ${p.role} may not open` },
+    ]);
+  }
+}
+
 export const ROUTES: RouteDef[] = [
   route({
     id: 'searchAccesses',
@@ -95,7 +107,10 @@ export const ROUTES: RouteDef[] = [
     query: s.accessesQuery,
     response: s.accessesPage,
     audited: true,
-    handler: async ({ query: q, scope, deps }) => {
+    handler: async ({ query: q, scope, principal, deps }) => {
+      if (q.actorId) requireSelection(principal, 'byActor', 'actorId');
+      if (q.department) requireSelection(principal, 'byActor', 'department');
+      if (q.subjectId) requireSelection(principal, 'bySubject', 'subjectId');
       const range = s.resolveRange(q, 30, deps.maxRangeDays, deps.now());
       const page = await searchAccesses(deps.db, deps.dir, scope, range, q);
       const filters = Object.entries(q)
@@ -126,7 +141,8 @@ export const ROUTES: RouteDef[] = [
     files: true,
     audited: true,
     handler: async ({ query: q, path, scope, principal, deps }) => {
-      const tenantId = q.tenantId ?? (scope !== '*' && scope.length === 1 ? scope[0] : undefined);
+      requireSelection(principal, 'bySubject', 'subjectId');
+      const tenantId = q.tenantId ?? (scope.tenants !== '*' && scope.tenants.length === 1 ? scope.tenants[0] : undefined);
       if (!tenantId) {
         throw new HttpError(400, 'invalid query: tenantId', [
           { field: 'tenantId', message: 'required: a subject is identified by tenant and id' },
@@ -134,7 +150,7 @@ export const ROUTES: RouteDef[] = [
       }
       const now = deps.now();
       const range = s.resolveRange(q, 3650, 3660, now);
-      const data = await subjectData(deps.db, deps.dir, tenantId, path.subjectId, range, q.variant);
+      const data = await subjectData(deps.db, deps.dir, tenantId, path.subjectId, range, q.variant, undefined, scope);
       const report = buildSubjectReport(deps.dir, data, {
         tenantId,
         subjectId: path.subjectId,
@@ -167,7 +183,8 @@ export const ROUTES: RouteDef[] = [
     params: s.actorPath,
     response: s.actorActivity,
     audited: true,
-    handler: async ({ query: q, path, scope, deps }) => {
+    handler: async ({ query: q, path, scope, principal, deps }) => {
+      requireSelection(principal, 'byActor', 'actorId');
       const range = s.resolveRange(q, 30, deps.maxRangeDays, deps.now());
       const a = await actorActivity(deps.db, deps.dir, scope, range, path.actorId, q.tenantId, q.limit);
       return {
@@ -270,7 +287,7 @@ export const ROUTES: RouteDef[] = [
     audited: true,
     handler: async ({ query: q, scope, deps }) => {
       const range = s.resolveRange(q, 30, deps.maxRangeDays, deps.now());
-      const iq = { ...range, tenants: q.tenantId ? [q.tenantId] : scope };
+      const iq = { ...range, tenants: q.tenantId ? [q.tenantId] : scope.tenants };
       const [checkpoints, verification] = await Promise.all([deps.integrity.listCheckpoints(iq), deps.integrity.verifyRange(iq)]);
       return {
         json: { range: rangeOut(range), checkpoints, verification },
