@@ -8,6 +8,7 @@
  */
 import type { Directory } from './directory.js';
 import { partiesOfType } from './directory.js';
+import type { IntegrityProvider } from './integrity.js';
 import type { Role } from './roles.js';
 
 /**
@@ -140,4 +141,25 @@ export function visible<T extends { recipient?: unknown; legalBasis?: unknown }>
 
 export function maySelect(role: Role, s: Selection): boolean {
   return ROLE_DATA[role].select.includes(s);
+}
+
+/**
+ * Integrity for tenant-scoped callers: hash chains and checkpoints run per Kafka partition across
+ * every tenant, so their counts, sequence numbers and time spans describe other tenants' records too.
+ * A caller scoped to some tenants gets the verdict only.
+ */
+export function tenantScopedIntegrity(p: IntegrityProvider): IntegrityProvider {
+  return {
+    listCheckpoints: async (q) => (q.tenants === '*' ? p.listCheckpoints(q) : []),
+    verifyRange: async (q) => {
+      const r = await p.verifyRange(q);
+      if (q.tenants === '*') return r;
+      return {
+        status: r.status,
+        ...(r.detail !== undefined ? { detail: r.detail } : {}),
+        ...(typeof r.checkedAt === 'string' ? { checkedAt: r.checkedAt } : {}),
+        scope: 'the verdict covers every tenant’s records; counts and checkpoints are shown to callers with all tenants only',
+      };
+    },
+  };
 }

@@ -13,7 +13,7 @@ import type { Store } from '@custos/store';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
-import { dataScope } from './access.js';
+import { dataScope, tenantScopedIntegrity } from './access.js';
 import { type AuditRecorder, auditEvents } from './audit.js';
 import { type AuthOptions, createAuthenticator, inScope, type Principal } from './auth.js';
 import { type ApiEnv, loadApiEnv, loadApiKeys } from './config.js';
@@ -23,13 +23,22 @@ import { forbidden, HttpError, parseInput } from './errors.js';
 import { type IntegrityProvider, unavailableIntegrity } from './integrity.js';
 import { type ApiMetrics, createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { type DirectorySource, fixedDirectory, isDirectorySource } from './policy-follow.js';
 import { ROUTES, type RouteDeps } from './routes.js';
 import { idParam } from './schemas.js';
 
 export { HttpError } from './errors.js';
 
 export const CONSOLE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'console');
-const DEFAULT_POLICY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'policies', 'example-org.json');
+/** The repository's example bundle: the default POLICY_FILE. */
+export const DEFAULT_POLICY_FILE = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'policies',
+  'example-org.json',
+);
 
 export interface ApiLimits extends QueryLimits {
   /** longest time range a query may span, in days (the subject report allows 10 years) */
@@ -43,8 +52,11 @@ export interface ApiOptions {
   logger: Logger;
   /** readiness: true once migrations ran and the pipeline is up */
   ready?: () => boolean;
-  /** the policy bundle's directory; default: POLICY_FILE (or the repository's example bundle) */
-  directory?: Directory;
+  /**
+   * the policy bundle's directory, or a source of the current one (policy-follow.ts: it follows bundle
+   * changes); default: POLICY_FILE (or the repository's example bundle), as loaded at start
+   */
+  directory?: Directory | DirectorySource;
   /** credentials; default: from API_KEYS / API_KEYS_FILE / API_JWT_* */
   auth?: AuthOptions;
   /**
@@ -59,7 +71,7 @@ export interface ApiOptions {
   now?: () => Date;
 }
 
-export function loadDirectory(path = process.env.POLICY_FILE || DEFAULT_POLICY): Directory {
+export function loadDirectory(path = process.env.POLICY_FILE || DEFAULT_POLICY_FILE): Directory {
   const r = parseBundleText(readFileSync(path, 'utf8'));
   if (!r.ok) throw new Error(`policy bundle ${path} is invalid: ${r.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
   return directoryFromBundle(r.value.bundle, r.value.policyVersion);
@@ -68,7 +80,13 @@ export function loadDirectory(path = process.env.POLICY_FILE || DEFAULT_POLICY):
 export function authFromEnv(e: ApiEnv = loadApiEnv()): AuthOptions {
   return {
     apiKeys: loadApiKeys(e),
-    jwt: { secret: e.API_JWT_SECRET, jwksUrl: e.API_JWT_JWKS_URL, issuer: e.API_JWT_ISSUER, audience: e.API_JWT_AUDIENCE },
+    jwt: {
+      secret: e.API_JWT_SECRET,
+      jwksUrl: e.API_JWT_JWKS_URL,
+      issuer: e.API_JWT_ISSUER,
+      audience: e.API_JWT_AUDIENCE,
+      maxAgeS: e.API_JWT_MAX_AGE_S,
+    },
   };
 }
 
@@ -94,7 +112,8 @@ const REQUEST_ID = /^[\w.:-]{1,64}$/;
 
 export function createApp(opts: ApiOptions): express.Express {
   const { logger } = opts;
-  const dir = opts.directory ?? loadDirectory();
+  const given = opts.directory ?? loadDirectory();
+  const source = isDirectorySource(given) ? given : fixedDirectory(given);
   const auth = opts.auth ?? authFromEnv();
   const limits: ApiLimits = { ...limitsFromEnv(), ...opts.limits };
   const metrics = opts.metrics ?? createMetrics();
@@ -103,11 +122,14 @@ export function createApp(opts: ApiOptions): express.Express {
   if (auth.apiKeys.length === 0 && !auth.jwt?.secret && !auth.jwt?.jwksUrl) {
     logger.warn('no API keys or JWT settings configured: every /v1 route will answer 401');
   }
-  const authenticate = createAuthenticator(auth, dir);
+  const authenticate = createAuthenticator(auth, () => source.current(), now);
   const deps: RouteDeps = {
     db: new AuditDb(opts.store, { timeoutS: limits.timeoutS, maxRows: limits.maxRows }),
-    dir,
-    integrity: opts.integrity ?? unavailableIntegrity,
+    // the directory of the bundle in force when the request is served
+    get dir() {
+      return source.current();
+    },
+    integrity: tenantScopedIntegrity(opts.integrity ?? unavailableIntegrity),
     maxRangeDays: limits.maxRangeDays,
     now,
   };
@@ -194,6 +216,9 @@ export function createApp(opts: ApiOptions): express.Express {
   app.get('/v1/me', async (req, res, next) => {
     try {
       const p = await authenticate(req);
+      const dir = source.current();
+      // a tenant-scoped caller learns nothing about other tenants, not even their names
+      const tenants = p.tenants === '*' ? [...dir.tenants] : dir.tenants.filter((t) => p.tenants.includes(t));
       res.json({
         staffId: p.staffId,
         name: p.name,
@@ -206,7 +231,7 @@ export function createApp(opts: ApiOptions): express.Express {
           .filter(([id]) => !dir.prohibitedPurposes.has(id))
           .map(([id, description]) => ({ id, description })),
         directory: {
-          tenants: [...dir.tenants],
+          tenants,
           departments: [...dir.departments],
           categories: [...dir.categories],
           codes: [...dir.codes],
@@ -229,10 +254,11 @@ export function createApp(opts: ApiOptions): express.Express {
         if (!r.roles.includes(principal.role)) throw forbidden(`the role ${principal.role} may not call ${r.id}`);
         const path = r.params ? parseInput(r.params, req.params, 'path') : {};
         const query = parseInput(r.query, req.query, 'query') as Record<string, unknown> & { tenantId?: string };
+        const dir = source.current();
         const purpose = statedPurpose(req, query.requestPurpose, dir);
         const scope = dataScope(tenantScope(principal, query.tenantId), principal.role, dir);
         const startedAt = process.hrtime.bigint();
-        const result = await r.handler({ principal, query, path, scope, deps });
+        const result = await r.handler({ principal, query, path, scope, deps: { ...deps, dir } });
         if (r.files) {
           const q = query as { format?: string; period?: string };
           metrics.reports.observe({ kind: r.id, format: q.format ?? 'json' }, Number(process.hrtime.bigint() - startedAt) / 1e9);

@@ -1,9 +1,17 @@
 /**
- * What the API needs from the policy bundle: the staff directory (names, departments, tenants),
- * purposes, parties and agreements. Loaded once at start; joined in TypeScript, so ClickHouse needs
- * no dimension table.
+ * What the API needs from the policy bundle: the staff directory (names, departments, tenants, role
+ * assignments), purposes, parties and agreements. Rebuilt whenever the bundle changes (see
+ * policy-follow.ts); joined in TypeScript, so ClickHouse needs no dimension table.
  */
-import { type CodeKind, RULE_CODES as POLICY_RULE_CODES, type PolicyBundle, RULE_OUTCOMES, type RuleCode } from '@custos/policy';
+import {
+  type CodeKind,
+  dayEndExclusive,
+  dayStart,
+  RULE_CODES as POLICY_RULE_CODES,
+  type PolicyBundle,
+  RULE_OUTCOMES,
+  type RuleCode,
+} from '@custos/policy';
 
 export interface StaffEntry {
   id: string;
@@ -11,6 +19,16 @@ export interface StaffEntry {
   department: string;
   tenants: string[];
   roles: string[];
+  /** the bundle's role assignments: whole UTC days, `to` inclusive */
+  assignments: { role: string; from: string; to?: string | undefined }[];
+}
+
+/** The roles a staff member holds at `t` (enforcement-rules.md: from ≤ t < end of the day `to`). */
+export function rolesHeld(s: StaffEntry, t: Date): string[] {
+  const ms = t.getTime();
+  return s.assignments
+    .filter((a) => dayStart(a.from) <= ms && (a.to === undefined || ms < dayEndExclusive(a.to)))
+    .map((a) => a.role);
 }
 
 export interface PartyEntry {
@@ -70,7 +88,14 @@ export function directoryFromBundle(bundle: PolicyBundle, policyVersion = bundle
   const staff = new Map<string, StaffEntry>(
     bundle.staff.map((s) => [
       s.id,
-      { id: s.id, name: s.name, department: s.department ?? 'unassigned', tenants: s.tenants, roles: s.roles.map((r) => r.role) },
+      {
+        id: s.id,
+        name: s.name,
+        department: s.department ?? 'unassigned',
+        tenants: s.tenants,
+        roles: s.roles.map((r) => r.role),
+        assignments: s.roles.map((r) => ({ role: r.role, from: r.from, to: r.to })),
+      },
     ]),
   );
   const parties = new Map<string, PartyEntry>(bundle.parties.map((p) => [p.id, { id: p.id, name: p.name, type: p.type }]));
