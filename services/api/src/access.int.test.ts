@@ -197,3 +197,15 @@ describe('the bundle decides a recipient type', () => {
     expect(r.accesses).toHaveLength(decisions.filter((d) => d.event.subject.id === MIXED_SUBJECT).length);
   });
 });
+
+describe('query limits', () => {
+  it('a query that would read or hold too much is a 422, not a 500', async () => {
+    const { AuditDb } = await import('./db.js');
+    const { searchAccesses } = await import('./queries.js');
+    const range = { from: new Date('2026-01-01T00:00:00Z'), to: new Date('2027-01-01T00:00:00Z') };
+    for (const limits of [{ maxBytesRead: 1 }, { maxMemoryBytes: 1 }]) {
+      const db = new AuditDb(store, { timeoutS: 30, maxRows: 1000, ...limits });
+      await expect(searchAccesses(db, dir, '*', range, { limit: 10 })).rejects.toMatchObject({ status: 422 });
+    }
+  });
+});

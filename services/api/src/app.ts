@@ -24,6 +24,7 @@ import { type IntegrityProvider, unavailableIntegrity } from './integrity.js';
 import { type ApiMetrics, createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { type DirectorySource, fixedDirectory, isDirectorySource } from './policy-follow.js';
+import { trustProxySetting, WeightedLimiter } from './rate-limit.js';
 import { ROUTES, type RouteDeps } from './routes.js';
 import { idParam } from './schemas.js';
 
@@ -43,8 +44,13 @@ export const DEFAULT_POLICY_FILE = join(
 export interface ApiLimits extends QueryLimits {
   /** longest time range a query may span, in days (the subject report allows 10 years) */
   maxRangeDays: number;
-  /** requests per minute per client address; 0 turns rate limiting off */
+  /**
+   * requests per minute per client address, and cost units per minute per credential (routes weigh
+   * 1–10, routes.ts); 0 turns rate limiting off
+   */
   rateLimitPerMin: number;
+  /** API_TRUST_PROXY (rate-limit.ts trustProxySetting) */
+  trustProxy?: boolean | number | string[];
 }
 
 export interface ApiOptions {
@@ -94,8 +100,11 @@ export function limitsFromEnv(e: ApiEnv = loadApiEnv()): ApiLimits {
   return {
     timeoutS: e.API_QUERY_TIMEOUT_S,
     maxRows: e.API_MAX_RESULT_ROWS,
+    maxMemoryBytes: e.API_QUERY_MAX_MEMORY_MB * 1024 ** 2,
+    maxBytesRead: e.API_QUERY_MAX_READ_MB * 1024 ** 2,
     maxRangeDays: e.API_MAX_RANGE_DAYS,
     rateLimitPerMin: e.API_RATE_LIMIT_PER_MIN,
+    trustProxy: trustProxySetting(e.API_TRUST_PROXY),
   };
 }
 
@@ -124,7 +133,12 @@ export function createApp(opts: ApiOptions): express.Express {
   }
   const authenticate = createAuthenticator(auth, () => source.current(), now);
   const deps: RouteDeps = {
-    db: new AuditDb(opts.store, { timeoutS: limits.timeoutS, maxRows: limits.maxRows }),
+    db: new AuditDb(opts.store, {
+      timeoutS: limits.timeoutS,
+      maxRows: limits.maxRows,
+      ...(limits.maxMemoryBytes !== undefined ? { maxMemoryBytes: limits.maxMemoryBytes } : {}),
+      ...(limits.maxBytesRead !== undefined ? { maxBytesRead: limits.maxBytesRead } : {}),
+    }),
     // the directory of the bundle in force when the request is served
     get dir() {
       return source.current();
@@ -138,7 +152,8 @@ export function createApp(opts: ApiOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', false);
+  app.set('trust proxy', limits.trustProxy ?? false);
+  const perCredential = limits.rateLimitPerMin > 0 ? new WeightedLimiter(limits.rateLimitPerMin) : undefined;
 
   app.use((req, res, next) => {
     const given = req.headers['x-request-id'];
@@ -168,8 +183,11 @@ export function createApp(opts: ApiOptions): express.Express {
     const ready = opts.ready?.() ?? true;
     res.status(ready ? 200 : 503).json({ ready });
   });
-  app.get('/metrics', async (_req, res, next) => {
+  // Metrics name routes, tenants' volumes and failure rates: a credential is needed here. A scraper
+  // without one uses the local-only metrics port (API_METRICS_PORT, service.ts).
+  app.get('/metrics', async (req, res, next) => {
     try {
+      await authenticate(req);
       res.setHeader('Content-Type', metrics.registry.contentType);
       res.send(await metrics.registry.metrics());
     } catch (err) {
@@ -216,6 +234,7 @@ export function createApp(opts: ApiOptions): express.Express {
   app.get('/v1/me', async (req, res, next) => {
     try {
       const p = await authenticate(req);
+      perCredential?.consume(p.credentialId, 1);
       const dir = source.current();
       // a tenant-scoped caller learns nothing about other tenants, not even their names
       const tenants = p.tenants === '*' ? [...dir.tenants] : dir.tenants.filter((t) => p.tenants.includes(t));
@@ -251,6 +270,7 @@ export function createApp(opts: ApiOptions): express.Express {
       });
       try {
         const principal = await authenticate(req);
+        perCredential?.consume(principal.credentialId, r.cost ?? 1);
         if (!r.roles.includes(principal.role)) throw forbidden(`the role ${principal.role} may not call ${r.id}`);
         const path = r.params ? parseInput(r.params, req.params, 'path') : {};
         const query = parseInput(r.query, req.query, 'query') as Record<string, unknown> & { tenantId?: string };
@@ -265,7 +285,7 @@ export function createApp(opts: ApiOptions): express.Express {
         }
         const action = result.file ? 'export' : 'read';
         const events = auditEvents(
-          { principal, purpose, requestId: String(res.locals.requestId), ip: req.socket.remoteAddress, route: r.id },
+          { principal, purpose, requestId: String(res.locals.requestId), ip: req.ip ?? req.socket.remoteAddress, route: r.id },
           { ...result.audit, action },
         );
         try {
@@ -304,6 +324,11 @@ export function createApp(opts: ApiOptions): express.Express {
     const type = err && typeof err === 'object' && 'type' in err ? err.type : undefined;
     if (type === 'entity.too.large') {
       res.status(413).json({ error: 'request body too large' });
+      return;
+    }
+    // the router could not decode a path parameter (a malformed percent-escape): the client's error
+    if (err instanceof URIError) {
+      res.status(400).json({ error: 'malformed percent-escape in the URL path' });
       return;
     }
     logger.error({ err, path: req.path, requestId: res.locals.requestId }, 'request failed');

@@ -54,8 +54,22 @@ export const apiEnv = z.object({
   API_JWT_MAX_AGE_S: env.int({ min: 1, max: 7 * 86_400 }).default(3600),
   API_QUERY_TIMEOUT_S: env.int({ min: 1, max: 300 }).default(10),
   API_MAX_RESULT_ROWS: env.int({ min: 1000, max: 10_000_000 }).default(200_000),
+  /** per query: ClickHouse max_memory_usage in MiB, max_bytes_to_read in MiB */
+  API_QUERY_MAX_MEMORY_MB: env.int({ min: 64 }).default(4096),
+  API_QUERY_MAX_READ_MB: env.int({ min: 64 }).default(65_536),
   API_MAX_RANGE_DAYS: env.int({ min: 1, max: 3660 }).default(400),
   API_RATE_LIMIT_PER_MIN: env.int({ min: 1 }).default(600),
+  /**
+   * which proxies' X-Forwarded-For to believe for the client address (rate limits, audit records):
+   * a hop count, or a comma list of addresses, subnets or `loopback`/`linklocal`/`uniquelocal`; unset:
+   * none. `true` (every proxy) is refused: anyone could then choose their address.
+   */
+  API_TRUST_PROXY: z
+    .string()
+    .refine((v) => v.trim() !== 'true', 'name the proxies (a hop count or addresses), not true')
+    .optional(),
+  /** serves /metrics without a credential on 127.0.0.1:<port> only (for a local scraper) */
+  API_METRICS_PORT: env.int({ min: 1, max: 65535 }).optional(),
   API_REPORT_SCHEDULE: cron.optional(),
   API_REPORT_PERIOD: z.enum(['month', 'quarter']).default('month'),
   API_REPORT_FORMATS: env

@@ -76,6 +76,8 @@ export interface RouteDef<Q extends z.ZodType = z.ZodType, P extends z.ZodType =
   files?: boolean;
   /** reads audit data: needs a stated purpose and is recorded as an access event */
   audited: boolean;
+  /** rate-limit units one call spends from its credential's budget (default 1) */
+  cost?: number;
   handler: (ctx: RouteCtx<z.infer<Q>, z.infer<P>>) => Promise<RouteResult>;
 }
 
@@ -99,6 +101,7 @@ function requireSelection(p: Principal, selection: Selection, field: string): vo
 export const ROUTES: RouteDef[] = [
   route({
     id: 'searchAccesses',
+    cost: 1,
     path: '/v1/accesses',
     summary: 'Search accesses: who accessed what',
     description:
@@ -130,6 +133,7 @@ export const ROUTES: RouteDef[] = [
   }),
   route({
     id: 'subjectReport',
+    cost: 3,
     path: '/v1/subjects/:subjectId/report',
     summary: 'Subject access report (DPDP Act §11)',
     description:
@@ -174,6 +178,7 @@ export const ROUTES: RouteDef[] = [
   }),
   route({
     id: 'actorActivity',
+    cost: 2,
     path: '/v1/actors/:actorId/activity',
     summary: 'Activity of one actor (staff member or processor)',
     description:
@@ -199,6 +204,7 @@ export const ROUTES: RouteDef[] = [
   }),
   route({
     id: 'violationsSummary',
+    cost: 3,
     path: '/v1/violations/summary',
     summary: 'Violations summary: by code, department, actor and time bucket',
     description:
@@ -220,6 +226,7 @@ export const ROUTES: RouteDef[] = [
   }),
   route({
     id: 'sharing',
+    cost: 3,
     path: '/v1/sharing',
     summary: 'Sharing by agreement and party',
     description:
@@ -236,6 +243,7 @@ export const ROUTES: RouteDef[] = [
   }),
   route({
     id: 'disclosures',
+    cost: 2,
     path: '/v1/disclosures',
     summary: 'Disclosures to authorities with their legal basis',
     description:
@@ -252,6 +260,7 @@ export const ROUTES: RouteDef[] = [
   }),
   route({
     id: 'periodicReport',
+    cost: 10,
     path: '/v1/reports/periodic',
     summary: 'Periodic access-restriction report for a month or a quarter',
     description:
@@ -277,6 +286,7 @@ export const ROUTES: RouteDef[] = [
   }),
   route({
     id: 'integrityVerify',
+    cost: 10,
     path: '/v1/integrity/verify',
     summary: 'Verify the integrity of the decisions in a range',
     description:

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseEnv } from '@custos/config';
+import { serveMetrics } from '@custos/enforcer';
 import { createKafka } from '@custos/kafka';
 import type { RuntimeEnv } from '@custos/runtime';
 import { topics } from '@custos/schemas';
@@ -80,6 +81,11 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
     metrics,
     ...(opts.ready ? { ready: opts.ready } : {}),
   });
+  const metricsServer =
+    apiEnv.API_METRICS_PORT !== undefined
+      ? await serveMetrics(metrics.registry, apiEnv.API_METRICS_PORT, '127.0.0.1')
+      : undefined;
+  if (metricsServer) logger.info({ address: metricsServer.address() }, 'metrics at /metrics (local only, no credential)');
   const server = app.listen(env.API_PORT, env.API_HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const url = `http://${env.API_HOST}:${env.API_PORT}`;
@@ -109,6 +115,7 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await audit.close();
       await followed.stop();
+      await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
     },
   };
 }
