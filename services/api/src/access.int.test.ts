@@ -209,3 +209,53 @@ describe('query limits', () => {
     }
   });
 });
+
+describe('the watchers are watched', () => {
+  const headers = (extra: Record<string, string> = {}) => ({
+    authorization: `Bearer ${TEST_KEYS.admin.key}`,
+    'x-purpose': 'security',
+    ...extra,
+  });
+
+  it('the server’s request id, the client’s kept beside it; many-subject reads with their count and filter', async () => {
+    const before = api.recorder.events.length;
+    const res = await fetch(`${api.url}/v1/accesses?${OCT}&limit=500&outcome=deny`, {
+      headers: headers({ 'x-request-id': 'client-chosen-1' }),
+    });
+    expect(res.status).toBe(200);
+    const page = (await res.json()) as { items: { tenantId: string; subject: { id: string } }[] };
+    const id = res.headers.get('x-request-id');
+    expect(id).not.toBe('client-chosen-1');
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    const [e] = api.recorder.events.slice(before);
+    expect(e?.source?.requestId).toBe(id);
+    expect(e?.attributes).toMatchObject({
+      clientRequestId: 'client-chosen-1',
+      filters: 'outcome=deny',
+      subjects: String(new Set(page.items.map((i) => `${i.tenantId}/${i.subject.id}`)).size),
+    });
+    expect(e?.subject.id).toBe('*');
+  });
+
+  it('an all-tenant read of one subject is recorded under each tenant it touched', async () => {
+    const { toRow } = await import('@custos/store');
+    const { insertRows } = await import('./testing/index.js');
+    const d = decisions.find((x) => x.event.subject.id === MIXED_SUBJECT && x.event.action === 'read') as D;
+    const elsewhere = {
+      ...d,
+      eventId: '00000000-0000-7000-8000-00000000beef',
+      event: { ...d.event, eventId: '00000000-0000-7000-8000-00000000beef', tenantId: 'client-acme' },
+    };
+    await insertRows(store, [toRow(elsewhere, 0, '9999')]);
+    const before = api.recorder.events.length;
+    const res = await fetch(`${api.url}/v1/accesses?${OCT}&subjectId=${MIXED_SUBJECT}`, { headers: headers() });
+    expect(res.status).toBe(200);
+    const recorded = api.recorder.events.slice(before);
+    expect(recorded.map((e) => e.tenantId)).toEqual(['client-acme', 'spera']);
+    for (const e of recorded) expect(e.subject).toEqual({ id: MIXED_SUBJECT, type: 'customer' });
+    // a subject no tenant holds touched nothing: recorded under the credential's scope
+    const before2 = api.recorder.events.length;
+    await fetch(`${api.url}/v1/accesses?${OCT}&subjectId=nobody-at-all`, { headers: headers() });
+    expect(api.recorder.events.slice(before2).map((e) => e.tenantId)).toEqual(['*']);
+  });
+});

@@ -156,9 +156,12 @@ export function createApp(opts: ApiOptions): express.Express {
   const perCredential = limits.rateLimitPerMin > 0 ? new WeightedLimiter(limits.rateLimitPerMin) : undefined;
 
   app.use((req, res, next) => {
+    // The request id is always the server's: a client could otherwise choose the id its read is
+    // recorded under. A client's own X-Request-Id is kept beside it, marked as the client's.
     const given = req.headers['x-request-id'];
-    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    const id = randomUUID();
     res.locals.requestId = id;
+    if (typeof given === 'string' && REQUEST_ID.test(given)) res.locals.clientRequestId = given;
     res.setHeader('X-Request-Id', id);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
@@ -285,8 +288,15 @@ export function createApp(opts: ApiOptions): express.Express {
         }
         const action = result.file ? 'export' : 'read';
         const events = auditEvents(
-          { principal, purpose, requestId: String(res.locals.requestId), ip: req.ip ?? req.socket.remoteAddress, route: r.id },
-          { ...result.audit, action },
+          {
+            principal,
+            purpose,
+            requestId: String(res.locals.requestId),
+            clientRequestId: res.locals.clientRequestId as string | undefined,
+            ip: req.ip ?? req.socket.remoteAddress,
+            route: r.id,
+          },
+          { ...result.audit, action, filters: filtersOf(query) },
         );
         try {
           for (const e of events) recorder.record(e);
@@ -335,6 +345,15 @@ export function createApp(opts: ApiOptions): express.Express {
     res.status(500).json({ error: 'internal error', requestId: res.locals.requestId });
   });
   return app;
+}
+
+/** What a read selected, for its audit record: the query without range, paging, format and purpose. */
+function filtersOf(query: Record<string, unknown>): string {
+  return Object.entries(query)
+    .filter(([k, v]) => v !== undefined && !['from', 'to', 'limit', 'cursor', 'requestPurpose', 'format'].includes(k))
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .sort()
+    .join('&');
 }
 
 /** The purpose the caller states: header `X-Purpose` or query `requestPurpose`; a bundle purpose, not a prohibited one. */

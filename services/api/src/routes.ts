@@ -58,7 +58,14 @@ export interface RouteResult {
   audit: {
     tenantId?: string | undefined;
     subject?: { id: string; type?: string | undefined } | undefined;
+    /**
+     * a read of one subject across tenants: the tenants whose records it returned. The read is
+     * recorded once under each, so it shows in the subject's own report.
+     */
+    tenantsTouched?: string[] | undefined;
     recordCount: number;
+    /** `subjects` (how many distinct subjects the answer holds) and `filters` are added by app.ts when known */
+    subjects?: number | undefined;
     attributes: Record<string, string | undefined>;
   };
 }
@@ -89,6 +96,9 @@ const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80);
 
 const rangeAttrs = (r: s.Range) => ({ from: r.from.toISOString(), to: r.to.toISOString() });
 
+const distinctSubjects = (items: { tenantId: string; subject: { id: string } }[]) =>
+  new Set(items.map((i) => `${i.tenantId}\u0000${i.subject.id}`)).size;
+
 /** A filter that amounts to a view the caller's role may not open is refused, naming the filter. */
 function requireSelection(p: Principal, selection: Selection, field: string): void {
   if (!maySelect(p.role, selection)) {
@@ -116,17 +126,15 @@ export const ROUTES: RouteDef[] = [
       if (q.subjectId) requireSelection(principal, 'bySubject', 'subjectId');
       const range = s.resolveRange(q, 30, deps.maxRangeDays, deps.now());
       const page = await searchAccesses(deps.db, deps.dir, scope, range, q);
-      const filters = Object.entries(q)
-        .filter(([k, v]) => v !== undefined && !['from', 'to', 'limit', 'cursor', 'requestPurpose'].includes(k))
-        .map(([k, v]) => `${k}=${String(v)}`)
-        .join('&');
       return {
         json: { ...page, range: rangeOut(range) },
         audit: {
           tenantId: q.tenantId,
           subject: q.subjectId ? { id: q.subjectId, type: page.items[0]?.subject.type } : undefined,
+          tenantsTouched: q.subjectId && !q.tenantId ? [...new Set(page.items.map((i) => i.tenantId))].sort() : undefined,
           recordCount: page.items.length,
-          attributes: { ...rangeAttrs(range), filters },
+          subjects: distinctSubjects(page.items),
+          attributes: rangeAttrs(range),
         },
       };
     },
@@ -197,6 +205,7 @@ export const ROUTES: RouteDef[] = [
         audit: {
           tenantId: q.tenantId,
           recordCount: a.recent.length,
+          subjects: a.totals.distinctSubjects,
           attributes: { ...rangeAttrs(range), actorId: path.actorId },
         },
       };
@@ -255,7 +264,15 @@ export const ROUTES: RouteDef[] = [
     handler: async ({ query: q, scope, deps }) => {
       const range = s.resolveRange(q, 90, deps.maxRangeDays, deps.now());
       const v = await disclosures(deps.db, deps.dir, scope, range, q.tenantId, q.limit, q.cursor);
-      return { json: v, audit: { tenantId: q.tenantId, recordCount: v.items.length, attributes: rangeAttrs(range) } };
+      return {
+        json: v,
+        audit: {
+          tenantId: q.tenantId,
+          recordCount: v.items.length,
+          subjects: distinctSubjects(v.items),
+          attributes: rangeAttrs(range),
+        },
+      };
     },
   }),
   route({
@@ -278,7 +295,11 @@ export const ROUTES: RouteDef[] = [
         generatedAt: deps.now(),
       });
       const examples = report.rules.reduce((n, r) => n + r.examples.length, 0) + report.disclosures.items.length;
-      const audit = { tenantId: q.tenantId, recordCount: examples, attributes: { period: q.period, format: q.format } };
+      const subjects = new Set([
+        ...report.rules.flatMap((r) => r.examples.map((e) => `${e.tenantId}\u0000${e.subjectId}`)),
+        ...report.disclosures.items.map((i) => `${i.tenantId}\u0000${i.subject.id}`),
+      ]).size;
+      const audit = { tenantId: q.tenantId, recordCount: examples, subjects, attributes: { period: q.period, format: q.format } };
       if (q.format === 'json') return { json: report, audit };
       const file = await renderReport(report, q.format, periodicReportCsv, periodicReportPdf);
       return { file: { ...file, filename: `access-report-${q.period}-${safeName(q.tenantId ?? 'all')}.${q.format}` }, audit };
