@@ -13,7 +13,7 @@ import type { Store } from '@custos/store';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
-import { dataScope, tenantScopedIntegrity } from './access.js';
+import { dataScope, ROLE_DATA, tenantScopedIntegrity } from './access.js';
 import { type AuditRecorder, auditEvents } from './audit.js';
 import { type AuthOptions, createAuthenticator, inScope, type Principal } from './auth.js';
 import { type ApiEnv, loadApiEnv, loadApiKeys } from './config.js';
@@ -249,6 +249,7 @@ export function createApp(opts: ApiOptions): express.Express {
         tenants: p.tenants,
         credential: p.credentialId,
         routes: ROUTES.filter((r) => r.roles.includes(p.role)).map((r) => r.id),
+        data: ROLE_DATA[p.role],
         purposes: [...dir.purposes]
           .filter(([id]) => !dir.prohibitedPurposes.has(id))
           .map(([id, description]) => ({ id, description })),

@@ -399,6 +399,9 @@ export const principalInfo = z.object({
   tenants: z.union([z.literal('*'), z.array(z.string())]),
   credential: z.string(),
   routes: z.array(z.string()),
+  data: z
+    .object({ rows: z.array(z.string()), select: z.array(z.string()), fields: z.array(z.string()) })
+    .describe('what the role may see (access.ts ROLE_DATA): kinds of rows, selections, guarded fields'),
   purposes: z.array(z.object({ id: z.string(), description: z.string() })),
   directory: z.object({
     tenants: z.array(z.string()),
