@@ -20,6 +20,7 @@ import { type ApiEnv, loadApiEnv, loadApiKeys } from './config.js';
 import { AuditDb, type QueryLimits } from './db.js';
 import { type Directory, directoryFromBundle } from './directory.js';
 import { forbidden, HttpError, parseInput } from './errors.js';
+import { Gate } from './gate.js';
 import { type IntegrityProvider, unavailableIntegrity } from './integrity.js';
 import { type ApiMetrics, createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -51,6 +52,10 @@ export interface ApiLimits extends QueryLimits {
   rateLimitPerMin: number;
   /** API_TRUST_PROXY (rate-limit.ts trustProxySetting) */
   trustProxy?: boolean | number | string[];
+  /** heavy routes (reports, verification): at most this many at once, this many waiting, answered within this many seconds */
+  heavyConcurrency?: number;
+  heavyQueue?: number;
+  heavyDeadlineS?: number;
 }
 
 export interface ApiOptions {
@@ -154,6 +159,7 @@ export function createApp(opts: ApiOptions): express.Express {
   app.set('etag', false);
   app.set('trust proxy', limits.trustProxy ?? false);
   const perCredential = limits.rateLimitPerMin > 0 ? new WeightedLimiter(limits.rateLimitPerMin) : undefined;
+  const heavy = new Gate(limits.heavyConcurrency ?? 2, limits.heavyQueue ?? 8, (limits.heavyDeadlineS ?? 120) * 1000);
 
   app.use((req, res, next) => {
     // The request id is always the server's: a client could otherwise choose the id its read is
@@ -282,7 +288,8 @@ export function createApp(opts: ApiOptions): express.Express {
         const purpose = statedPurpose(req, query.requestPurpose, dir);
         const scope = dataScope(tenantScope(principal, query.tenantId), principal.role, dir);
         const startedAt = process.hrtime.bigint();
-        const result = await r.handler({ principal, query, path, scope, deps: { ...deps, dir } });
+        const run = () => r.handler({ principal, query, path, scope, deps: { ...deps, dir } });
+        const result = r.heavy ? await heavy.run(r.id, run) : await run();
         if (r.files) {
           const q = query as { format?: string; period?: string };
           metrics.reports.observe({ kind: r.id, format: q.format ?? 'json' }, Number(process.hrtime.bigint() - startedAt) / 1e9);

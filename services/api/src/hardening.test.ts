@@ -94,3 +94,27 @@ describe('per-credential rate limits', () => {
     expect(trustProxySetting('loopback, 10.0.0.0/8')).toEqual(['loopback', '10.0.0.0/8']);
   });
 });
+
+describe('the heavy-work gate', () => {
+  it('runs at most its concurrency, queues a few, refuses the rest, and answers 503 at the deadline', async () => {
+    const { Gate } = await import('./gate.js');
+    const g = new Gate(1, 1, 200);
+    let release!: () => void;
+    const slow = new Promise<void>((r) => {
+      release = r;
+    });
+    const first = g.run('report', () => slow.then(() => 'first'));
+    const second = g.run('report', async () => 'second');
+    const settled = Promise.allSettled([first, second]);
+    await expect(g.run('report', async () => 'third')).rejects.toMatchObject({ status: 503 });
+    // the first is late: its caller gets 503, its slot stays taken until it ends; the second waited too long
+    const [a, b] = await settled;
+    expect(a).toMatchObject({ status: 'rejected', reason: { status: 503 } });
+    expect(b).toMatchObject({ status: 'rejected', reason: { status: 503 } });
+    expect(g.inFlight).toBe(1);
+    release();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(g.inFlight).toBe(0);
+    await expect(g.run('report', async () => 'next')).resolves.toBe('next');
+  });
+});

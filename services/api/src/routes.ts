@@ -85,6 +85,8 @@ export interface RouteDef<Q extends z.ZodType = z.ZodType, P extends z.ZodType =
   audited: boolean;
   /** rate-limit units one call spends from its credential's budget (default 1) */
   cost?: number;
+  /** runs behind the heavy-work gate (bounded concurrency and a deadline, gate.ts) */
+  heavy?: boolean;
   handler: (ctx: RouteCtx<z.infer<Q>, z.infer<P>>) => Promise<RouteResult>;
 }
 
@@ -278,6 +280,7 @@ export const ROUTES: RouteDef[] = [
   route({
     id: 'periodicReport',
     cost: 10,
+    heavy: true,
     path: '/v1/reports/periodic',
     summary: 'Periodic access-restriction report for a month or a quarter',
     description:
@@ -308,6 +311,7 @@ export const ROUTES: RouteDef[] = [
   route({
     id: 'integrityVerify',
     cost: 10,
+    heavy: true,
     path: '/v1/integrity/verify',
     summary: 'Verify the integrity of the decisions in a range',
     description:
