@@ -115,7 +115,7 @@ describe('reads of the audit trail are access events, judged by the enforcer', (
     const allowedReq = await read(SAMPLE_REQUESTS.periodicReport as string, 'auditor', 'legal.compliance');
     const deniedReq = await read(
       `${SAMPLE_REQUESTS.searchAccesses}&subjectId=cust-1001&tenantId=spera`,
-      'security_analyst',
+      'admin',
       'rights.request',
     );
     await sdk.flush(30_000);

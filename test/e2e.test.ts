@@ -66,7 +66,7 @@ describe('end to end through real processes', () => {
       CHECKPOINT_KEY_AUTOGEN: 'true',
       CHECKPOINT_KEY_FILE: join(chdbPath, 'checkpoint-ed25519.pem'),
       API_PORT: String(port),
-      API_KEYS: JSON.stringify([{ id: 'e2e', key: API_KEY, staffId: 's-kavya', role: 'security_analyst', tenants: ['*'] }]),
+      API_KEYS: JSON.stringify([{ id: 'e2e', key: API_KEY, staffId: 's-kavya', role: 'admin', tenants: ['*'] }]),
       LOG_LEVEL: 'info',
       ...(clickhouseUrl ? { CLICKHOUSE_URL: clickhouseUrl } : {}),
     };

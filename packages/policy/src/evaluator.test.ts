@@ -287,8 +287,9 @@ describe('disclosure', () => {
   });
   it('denies disclosure to a party that is not an authority, whatever type the event claims', () => {
     const j = judge({ ...dev, legalBasis: 'court-order:X', recipient: { id: 't-adnexus', type: 'authority' } });
-    expect(codes(j)).toEqual(['DISCLOSURE_WITHOUT_LEGAL_BASIS']);
+    expect(codes(j)).toEqual(['DISCLOSURE_WITHOUT_LEGAL_BASIS', 'RECIPIENT_TYPE_MISMATCH']);
     expect(j.reasons[0]?.message).toContain('is a third_party, not an authority');
+    expect(j.reasons[1]?.message).toContain('has type third_party in the policy, but the event claims authority');
     expect(codes(judge({ ...dev, legalBasis: 'x', recipient: { id: 'a-nobody', type: 'authority' } }))).toEqual([
       'DISCLOSURE_WITHOUT_LEGAL_BASIS',
       'UNKNOWN_RECIPIENT',
@@ -478,5 +479,38 @@ describe('bulk access', () => {
   });
   it('refuses a window of another length than the policy', () => {
     expect(() => judge({}, [], new BulkWindow({ windowSeconds: 60 }))).toThrow(/bulk window is 60 s/);
+  });
+});
+
+describe('recipient type: the bundle decides', () => {
+  const dev = {
+    actor: { id: 's-dev', type: 'staff' },
+    categories: ['personal.identity'],
+    action: 'disclose',
+    purpose: 'legal.compliance',
+    legalBasis: 'court-order:X',
+  };
+  it('a lawful disclosure to an authority the event calls a third party stays lawful, and the claim is noted', () => {
+    const j = judge({ ...dev, recipient: { id: 'a-kolkata-police', type: 'third_party' } });
+    expect(j.outcome).toBe('flag');
+    expect(codes(j)).toEqual(['LEGAL_DISCLOSURE', 'RECIPIENT_TYPE_MISMATCH']);
+    expect(j.reasons[1]?.message).toBe(
+      'Recipient Kolkata Police Cyber Cell (a-kolkata-police) has type authority in the policy, but the event claims third_party; judged as authority',
+    );
+  });
+  it('a note alone does not change an allowed share', () => {
+    const j = judge({
+      actor: { id: 's-asha', type: 'staff' },
+      categories: ['personal.contact'],
+      action: 'share',
+      purpose: 'service.support',
+      recipient: { id: 'p-helpdeskly', type: 'third_party' },
+    });
+    expect(j.outcome).toBe('allow');
+    expect(codes(j)).toEqual(['RECIPIENT_TYPE_MISMATCH']);
+    expect(j.basis.length).toBeGreaterThan(0);
+  });
+  it('an unknown recipient is not a mismatch', () => {
+    expect(codes(judge({ ...dev, recipient: { id: 'a-nobody', type: 'authority' } }))).not.toContain('RECIPIENT_TYPE_MISMATCH');
   });
 });

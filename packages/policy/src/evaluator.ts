@@ -180,6 +180,9 @@ class CompiledEvaluator implements Evaluator {
     if (recipient !== undefined && recipient !== null) {
       rParty = c.parties.get(recipient.id);
       if (rParty === undefined) reasons = add(reasons, 'UNKNOWN_RECIPIENT', msg.unknownRecipient(e));
+      // The bundle says what a party is; a contradicting claim is shown, never believed.
+      else if (recipient.type !== rParty.type)
+        reasons = add(reasons, 'RECIPIENT_TYPE_MISMATCH', msg.recipientTypeMismatch(rParty, e));
       if (action === 'share' || action === 'export') {
         const r = this.agreements(rParty, categories, purpose, t, basis);
         if (r === NO_AGREEMENT) reasons = add(reasons, 'NO_AGREEMENT', msg.noAgreement('recipient', rParty, recipient.id, e));
@@ -223,11 +226,12 @@ class CompiledEvaluator implements Evaluator {
     let outcome: Outcome = 'allow';
     if (reasons !== undefined) {
       for (let i = 0; i < reasons.length; i++) {
-        if (RULE_OUTCOMES[reasons[i]!.code] === 'deny') {
+        const kind = RULE_OUTCOMES[reasons[i]!.code];
+        if (kind === 'deny') {
           outcome = 'deny';
           break;
         }
-        outcome = 'flag';
+        if (kind === 'flag') outcome = 'flag';
       }
     }
     if (action === 'disclose' && outcome !== 'deny') {

@@ -136,6 +136,10 @@ export function unknownRecipient(e: AccessEvent): string {
   return `Recipient "${e.recipient?.id ?? ''}" is not a party in the policy`;
 }
 
+export function recipientTypeMismatch(p: CParty, e: AccessEvent): string {
+  return `Recipient ${p.name} (${p.id}) has type ${p.type} in the policy, but the event claims ${e.recipient?.type ?? 'none'}; judged as ${p.type}`;
+}
+
 export function disclosureWithoutLegalBasis(p: CParty | undefined, e: AccessEvent, blankBasis: boolean): string {
   const why: string[] = [];
   if (blankBasis) why.push('no legalBasis is given');

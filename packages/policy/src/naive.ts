@@ -81,6 +81,8 @@ export function naiveEvaluate(bundle: PolicyBundle, e: AccessEvent, ctx: EvalCon
   const recipient = e.recipient ?? undefined;
   const recipientParty = recipient === undefined ? undefined : bundle.parties.find((p) => p.id === recipient.id);
   if (recipient !== undefined && recipientParty === undefined) codes.add('UNKNOWN_RECIPIENT');
+  if (recipient !== undefined && recipientParty !== undefined && recipient.type !== recipientParty.type)
+    codes.add('RECIPIENT_TYPE_MISMATCH');
   if ((e.action === 'share' || e.action === 'export') && recipient !== undefined)
     checkAgreements(bundle, e, t, recipient.id, codes, basis);
   if (e.action === 'disclose' && (!e.legalBasis?.trim() || recipientParty?.type !== 'authority')) {
@@ -100,7 +102,11 @@ export function naiveEvaluate(bundle: PolicyBundle, e: AccessEvent, ctx: EvalCon
   if (e.action === 'disclose' && ![...codes].some((c) => RULE_OUTCOMES[c] === 'deny')) codes.add('LEGAL_DISCLOSURE');
 
   const sorted = [...codes].sort();
-  const outcome: Outcome = sorted.some((c) => RULE_OUTCOMES[c] === 'deny') ? 'deny' : sorted.length > 0 ? 'flag' : 'allow';
+  const outcome: Outcome = sorted.some((c) => RULE_OUTCOMES[c] === 'deny')
+    ? 'deny'
+    : sorted.some((c) => RULE_OUTCOMES[c] === 'flag')
+      ? 'flag'
+      : 'allow';
   const reasons: Reason[] = sorted.map((code) => ({ code, message: code.toLowerCase().replaceAll('_', ' ') }));
   return { outcome, reasons, basis: outcome === 'deny' ? [] : basis, policyVersion };
 }

@@ -33,7 +33,12 @@ const actors = [
   { id: 's-ghost', type: 'staff' },
   { id: 's-asha', type: 'processor' },
 ];
-const recipients = [...bundle.parties.map((p) => ({ id: p.id, type: p.type })), { id: 'p-nobody', type: 'third_party' }];
+const PARTY_TYPES = ['processor', 'third_party', 'authority'] as const;
+// Every party under every claimed type: the bundle's own, and the ones that contradict it.
+const recipients = [
+  ...bundle.parties.flatMap((p) => PARTY_TYPES.map((type) => ({ id: p.id, type }))),
+  { id: 'p-nobody', type: 'third_party' },
+];
 const categories = [...Object.keys(bundle.categories), 'personal.shoe_size'];
 const purposes = [...Object.keys(bundle.purposes), 'fun'];
 const subjects = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
@@ -108,7 +113,7 @@ const plausibleStaffEvent = fc
       action,
       purpose: pick(grant.purposes, x.p),
       ...(action === 'share' || action === 'disclose' || (action === 'export' && x.recipient % 2 === 0)
-        ? { recipient: { id: recipient.id, type: recipient.type } }
+        ? { recipient: { id: recipient.id, type: x.recipient % 7 === 0 ? pick(PARTY_TYPES, x.a) : recipient.type } }
         : {}),
       ...(action === 'disclose' ? { legalBasis: x.legalBasis } : {}),
       ...(x.dataCollectedAt === undefined ? {} : { dataCollectedAt: x.dataCollectedAt }),

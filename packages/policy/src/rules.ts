@@ -10,6 +10,7 @@ export const RULE_CODES = [
   'PROHIBITED_PURPOSE',
   'PROMOTIONAL_OPT_OUT',
   'PURPOSE_NOT_PERMITTED',
+  'RECIPIENT_TYPE_MISMATCH',
   'RETENTION_EXPIRED',
   'ROLE_NOT_AUTHORIZED',
   'SUBJECT_ERASED',
@@ -22,8 +23,13 @@ export const RULE_CODES = [
 
 export type RuleCode = (typeof RULE_CODES)[number];
 export type Outcome = 'allow' | 'flag' | 'deny';
+/**
+ * What a code does to the outcome. A `note` changes nothing: it records a fact the decision should
+ * show (e.g. an event's claimed recipient type that the bundle contradicts) without judging it.
+ */
+export type CodeKind = 'deny' | 'flag' | 'note';
 
-export const RULE_OUTCOMES: Readonly<Record<RuleCode, 'deny' | 'flag'>> = {
+export const RULE_OUTCOMES: Readonly<Record<RuleCode, CodeKind>> = {
   AGREEMENT_EXPIRED: 'deny',
   BULK_ACCESS: 'flag',
   DISCLOSURE_WITHOUT_LEGAL_BASIS: 'deny',
@@ -32,6 +38,7 @@ export const RULE_OUTCOMES: Readonly<Record<RuleCode, 'deny' | 'flag'>> = {
   PROHIBITED_PURPOSE: 'deny',
   PROMOTIONAL_OPT_OUT: 'deny',
   PURPOSE_NOT_PERMITTED: 'deny',
+  RECIPIENT_TYPE_MISMATCH: 'note',
   RETENTION_EXPIRED: 'deny',
   ROLE_NOT_AUTHORIZED: 'deny',
   SUBJECT_ERASED: 'deny',
@@ -47,12 +54,13 @@ export interface Reason {
   message: string;
 }
 
-/** deny > flag > allow. */
+/** deny > flag > allow; notes count for nothing. */
 export function outcomeOf(codes: Iterable<RuleCode>): Outcome {
   let outcome: Outcome = 'allow';
   for (const c of codes) {
-    if (RULE_OUTCOMES[c] === 'deny') return 'deny';
-    outcome = 'flag';
+    const kind = RULE_OUTCOMES[c];
+    if (kind === 'deny') return 'deny';
+    if (kind === 'flag') outcome = 'flag';
   }
   return outcome;
 }

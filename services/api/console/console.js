@@ -167,6 +167,15 @@ function showApp() {
     const keep = $$('option', s).filter((o) => o.value === '');
     s.replaceChildren(...keep, ...lists[s.dataset.list].map((v) => el('option', { value: v, text: v })));
   }
+  // filters that amount to a view the role may not open (the API refuses them) are not offered
+  for (const l of $$('[data-select]')) {
+    const ok = me.data.select.includes(l.dataset.select);
+    l.hidden = !ok;
+    for (const i of $$('input, select', l)) {
+      i.disabled = !ok;
+      if (!ok) i.value = '';
+    }
+  }
   let first = null;
   for (const b of $$('.tabs button')) {
     b.hidden = !me.routes.includes(b.dataset.route);

@@ -13,28 +13,49 @@ import type { Store } from '@custos/store';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
+import { dataScope, ROLE_DATA, tenantScopedIntegrity } from './access.js';
 import { type AuditRecorder, auditEvents } from './audit.js';
 import { type AuthOptions, createAuthenticator, inScope, type Principal } from './auth.js';
 import { type ApiEnv, loadApiEnv, loadApiKeys } from './config.js';
 import { AuditDb, type QueryLimits } from './db.js';
 import { type Directory, directoryFromBundle } from './directory.js';
 import { forbidden, HttpError, parseInput } from './errors.js';
+import { Gate } from './gate.js';
 import { type IntegrityProvider, unavailableIntegrity } from './integrity.js';
 import { type ApiMetrics, createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { type DirectorySource, fixedDirectory, isDirectorySource } from './policy-follow.js';
+import { trustProxySetting, WeightedLimiter } from './rate-limit.js';
 import { ROUTES, type RouteDeps } from './routes.js';
 import { idParam } from './schemas.js';
 
 export { HttpError } from './errors.js';
 
 export const CONSOLE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'console');
-const DEFAULT_POLICY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'policies', 'example-org.json');
+/** The repository's example bundle: the default POLICY_FILE. */
+export const DEFAULT_POLICY_FILE = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'policies',
+  'example-org.json',
+);
 
 export interface ApiLimits extends QueryLimits {
   /** longest time range a query may span, in days (the subject report allows 10 years) */
   maxRangeDays: number;
-  /** requests per minute per client address; 0 turns rate limiting off */
+  /**
+   * requests per minute per client address, and cost units per minute per credential (routes weigh
+   * 1–10, routes.ts); 0 turns rate limiting off
+   */
   rateLimitPerMin: number;
+  /** API_TRUST_PROXY (rate-limit.ts trustProxySetting) */
+  trustProxy?: boolean | number | string[];
+  /** heavy routes (reports, verification): at most this many at once, this many waiting, answered within this many seconds */
+  heavyConcurrency?: number;
+  heavyQueue?: number;
+  heavyDeadlineS?: number;
 }
 
 export interface ApiOptions {
@@ -42,8 +63,11 @@ export interface ApiOptions {
   logger: Logger;
   /** readiness: true once migrations ran and the pipeline is up */
   ready?: () => boolean;
-  /** the policy bundle's directory; default: POLICY_FILE (or the repository's example bundle) */
-  directory?: Directory;
+  /**
+   * the policy bundle's directory, or a source of the current one (policy-follow.ts: it follows bundle
+   * changes); default: POLICY_FILE (or the repository's example bundle), as loaded at start
+   */
+  directory?: Directory | DirectorySource;
   /** credentials; default: from API_KEYS / API_KEYS_FILE / API_JWT_* */
   auth?: AuthOptions;
   /**
@@ -58,7 +82,7 @@ export interface ApiOptions {
   now?: () => Date;
 }
 
-export function loadDirectory(path = process.env.POLICY_FILE || DEFAULT_POLICY): Directory {
+export function loadDirectory(path = process.env.POLICY_FILE || DEFAULT_POLICY_FILE): Directory {
   const r = parseBundleText(readFileSync(path, 'utf8'));
   if (!r.ok) throw new Error(`policy bundle ${path} is invalid: ${r.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
   return directoryFromBundle(r.value.bundle, r.value.policyVersion);
@@ -67,7 +91,13 @@ export function loadDirectory(path = process.env.POLICY_FILE || DEFAULT_POLICY):
 export function authFromEnv(e: ApiEnv = loadApiEnv()): AuthOptions {
   return {
     apiKeys: loadApiKeys(e),
-    jwt: { secret: e.API_JWT_SECRET, jwksUrl: e.API_JWT_JWKS_URL, issuer: e.API_JWT_ISSUER, audience: e.API_JWT_AUDIENCE },
+    jwt: {
+      secret: e.API_JWT_SECRET,
+      jwksUrl: e.API_JWT_JWKS_URL,
+      issuer: e.API_JWT_ISSUER,
+      audience: e.API_JWT_AUDIENCE,
+      maxAgeS: e.API_JWT_MAX_AGE_S,
+    },
   };
 }
 
@@ -75,8 +105,11 @@ export function limitsFromEnv(e: ApiEnv = loadApiEnv()): ApiLimits {
   return {
     timeoutS: e.API_QUERY_TIMEOUT_S,
     maxRows: e.API_MAX_RESULT_ROWS,
+    maxMemoryBytes: e.API_QUERY_MAX_MEMORY_MB * 1024 ** 2,
+    maxBytesRead: e.API_QUERY_MAX_READ_MB * 1024 ** 2,
     maxRangeDays: e.API_MAX_RANGE_DAYS,
     rateLimitPerMin: e.API_RATE_LIMIT_PER_MIN,
+    trustProxy: trustProxySetting(e.API_TRUST_PROXY),
   };
 }
 
@@ -93,7 +126,8 @@ const REQUEST_ID = /^[\w.:-]{1,64}$/;
 
 export function createApp(opts: ApiOptions): express.Express {
   const { logger } = opts;
-  const dir = opts.directory ?? loadDirectory();
+  const given = opts.directory ?? loadDirectory();
+  const source = isDirectorySource(given) ? given : fixedDirectory(given);
   const auth = opts.auth ?? authFromEnv();
   const limits: ApiLimits = { ...limitsFromEnv(), ...opts.limits };
   const metrics = opts.metrics ?? createMetrics();
@@ -102,11 +136,19 @@ export function createApp(opts: ApiOptions): express.Express {
   if (auth.apiKeys.length === 0 && !auth.jwt?.secret && !auth.jwt?.jwksUrl) {
     logger.warn('no API keys or JWT settings configured: every /v1 route will answer 401');
   }
-  const authenticate = createAuthenticator(auth, dir);
+  const authenticate = createAuthenticator(auth, () => source.current(), now);
   const deps: RouteDeps = {
-    db: new AuditDb(opts.store, { timeoutS: limits.timeoutS, maxRows: limits.maxRows }),
-    dir,
-    integrity: opts.integrity ?? unavailableIntegrity,
+    db: new AuditDb(opts.store, {
+      timeoutS: limits.timeoutS,
+      maxRows: limits.maxRows,
+      ...(limits.maxMemoryBytes !== undefined ? { maxMemoryBytes: limits.maxMemoryBytes } : {}),
+      ...(limits.maxBytesRead !== undefined ? { maxBytesRead: limits.maxBytesRead } : {}),
+    }),
+    // the directory of the bundle in force when the request is served
+    get dir() {
+      return source.current();
+    },
+    integrity: tenantScopedIntegrity(opts.integrity ?? unavailableIntegrity),
     maxRangeDays: limits.maxRangeDays,
     now,
   };
@@ -115,12 +157,17 @@ export function createApp(opts: ApiOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', false);
+  app.set('trust proxy', limits.trustProxy ?? false);
+  const perCredential = limits.rateLimitPerMin > 0 ? new WeightedLimiter(limits.rateLimitPerMin) : undefined;
+  const heavy = new Gate(limits.heavyConcurrency ?? 2, limits.heavyQueue ?? 8, (limits.heavyDeadlineS ?? 120) * 1000);
 
   app.use((req, res, next) => {
+    // The request id is always the server's: a client could otherwise choose the id its read is
+    // recorded under. A client's own X-Request-Id is kept beside it, marked as the client's.
     const given = req.headers['x-request-id'];
-    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    const id = randomUUID();
     res.locals.requestId = id;
+    if (typeof given === 'string' && REQUEST_ID.test(given)) res.locals.clientRequestId = given;
     res.setHeader('X-Request-Id', id);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
@@ -145,8 +192,11 @@ export function createApp(opts: ApiOptions): express.Express {
     const ready = opts.ready?.() ?? true;
     res.status(ready ? 200 : 503).json({ ready });
   });
-  app.get('/metrics', async (_req, res, next) => {
+  // Metrics name routes, tenants' volumes and failure rates: a credential is needed here. A scraper
+  // without one uses the local-only metrics port (API_METRICS_PORT, service.ts).
+  app.get('/metrics', async (req, res, next) => {
     try {
+      await authenticate(req);
       res.setHeader('Content-Type', metrics.registry.contentType);
       res.send(await metrics.registry.metrics());
     } catch (err) {
@@ -193,6 +243,10 @@ export function createApp(opts: ApiOptions): express.Express {
   app.get('/v1/me', async (req, res, next) => {
     try {
       const p = await authenticate(req);
+      perCredential?.consume(p.credentialId, 1);
+      const dir = source.current();
+      // a tenant-scoped caller learns nothing about other tenants, not even their names
+      const tenants = p.tenants === '*' ? [...dir.tenants] : dir.tenants.filter((t) => p.tenants.includes(t));
       res.json({
         staffId: p.staffId,
         name: p.name,
@@ -201,11 +255,12 @@ export function createApp(opts: ApiOptions): express.Express {
         tenants: p.tenants,
         credential: p.credentialId,
         routes: ROUTES.filter((r) => r.roles.includes(p.role)).map((r) => r.id),
+        data: ROLE_DATA[p.role],
         purposes: [...dir.purposes]
           .filter(([id]) => !dir.prohibitedPurposes.has(id))
           .map(([id, description]) => ({ id, description })),
         directory: {
-          tenants: [...dir.tenants],
+          tenants,
           departments: [...dir.departments],
           categories: [...dir.categories],
           codes: [...dir.codes],
@@ -225,21 +280,31 @@ export function createApp(opts: ApiOptions): express.Express {
       });
       try {
         const principal = await authenticate(req);
+        perCredential?.consume(principal.credentialId, r.cost ?? 1);
         if (!r.roles.includes(principal.role)) throw forbidden(`the role ${principal.role} may not call ${r.id}`);
         const path = r.params ? parseInput(r.params, req.params, 'path') : {};
         const query = parseInput(r.query, req.query, 'query') as Record<string, unknown> & { tenantId?: string };
+        const dir = source.current();
         const purpose = statedPurpose(req, query.requestPurpose, dir);
-        const scope = tenantScope(principal, query.tenantId);
+        const scope = dataScope(tenantScope(principal, query.tenantId), principal.role, dir);
         const startedAt = process.hrtime.bigint();
-        const result = await r.handler({ principal, query, path, scope, deps });
+        const run = () => r.handler({ principal, query, path, scope, deps: { ...deps, dir } });
+        const result = r.heavy ? await heavy.run(r.id, run) : await run();
         if (r.files) {
           const q = query as { format?: string; period?: string };
           metrics.reports.observe({ kind: r.id, format: q.format ?? 'json' }, Number(process.hrtime.bigint() - startedAt) / 1e9);
         }
         const action = result.file ? 'export' : 'read';
         const events = auditEvents(
-          { principal, purpose, requestId: String(res.locals.requestId), ip: req.socket.remoteAddress, route: r.id },
-          { ...result.audit, action },
+          {
+            principal,
+            purpose,
+            requestId: String(res.locals.requestId),
+            clientRequestId: res.locals.clientRequestId as string | undefined,
+            ip: req.ip ?? req.socket.remoteAddress,
+            route: r.id,
+          },
+          { ...result.audit, action, filters: filtersOf(query) },
         );
         try {
           for (const e of events) recorder.record(e);
@@ -279,10 +344,24 @@ export function createApp(opts: ApiOptions): express.Express {
       res.status(413).json({ error: 'request body too large' });
       return;
     }
+    // the router could not decode a path parameter (a malformed percent-escape): the client's error
+    if (err instanceof URIError) {
+      res.status(400).json({ error: 'malformed percent-escape in the URL path' });
+      return;
+    }
     logger.error({ err, path: req.path, requestId: res.locals.requestId }, 'request failed');
     res.status(500).json({ error: 'internal error', requestId: res.locals.requestId });
   });
   return app;
+}
+
+/** What a read selected, for its audit record: the query without range, paging, format and purpose. */
+function filtersOf(query: Record<string, unknown>): string {
+  return Object.entries(query)
+    .filter(([k, v]) => v !== undefined && !['from', 'to', 'limit', 'cursor', 'requestPurpose', 'format'].includes(k))
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .sort()
+    .join('&');
 }
 
 /** The purpose the caller states: header `X-Purpose` or query `requestPurpose`; a bundle purpose, not a prohibited one. */

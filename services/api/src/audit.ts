@@ -55,7 +55,10 @@ export const MANY_SUBJECTS = '*';
 export interface AuditContext {
   principal: Principal;
   purpose: string;
+  /** the server's id of the request */
   requestId: string;
+  /** the X-Request-Id the client sent, if any: kept, marked as the client's, never used as the id */
+  clientRequestId?: string | undefined;
   ip?: string | undefined;
   route: string;
 }
@@ -74,8 +77,14 @@ export function auditEvents(
   what: {
     tenantId?: string | undefined;
     subject?: { id: string; type?: string | undefined } | undefined;
+    /** see RouteResult.audit.tenantsTouched */
+    tenantsTouched?: string[] | undefined;
     action: 'read' | 'export';
     recordCount: number;
+    /** distinct subjects in the answer, when known */
+    subjects?: number | undefined;
+    /** the read's selection (query parameters) */
+    filters?: string | undefined;
     attributes: Record<string, string | undefined>;
   },
 ): AuditEventInput[] {
@@ -84,10 +93,22 @@ export function auditEvents(
     credential: ctx.principal.credentialId,
     role: ctx.principal.role,
   };
+  if (ctx.clientRequestId) attributes.clientRequestId = ctx.clientRequestId;
+  if (what.subjects !== undefined) attributes.subjects = String(what.subjects);
+  if (what.filters) attributes.filters = clip(what.filters);
   for (const [k, v] of Object.entries(what.attributes)) if (v !== undefined && v !== '') attributes[k] = clip(v);
   const subjectType =
     (['customer', 'user', 'employee', 'client_contact'] as const).find((t) => t === what.subject?.type) ?? 'customer';
-  return auditTenants(ctx.principal, what.tenantId).map((tenantId) => ({
+  // A read of one subject across tenants is recorded under each tenant it touched (so it shows in
+  // that subject's own report); anything else under the tenant queried or the credential's scope.
+  const tenants =
+    what.subject !== undefined &&
+    what.tenantId === undefined &&
+    what.tenantsTouched !== undefined &&
+    what.tenantsTouched.length > 0
+      ? what.tenantsTouched
+      : auditTenants(ctx.principal, what.tenantId);
+  return tenants.map((tenantId) => ({
     tenantId,
     actor: { id: ctx.principal.staffId, type: 'staff' },
     subject: { id: what.subject?.id ?? MANY_SUBJECTS, type: subjectType },

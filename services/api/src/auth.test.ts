@@ -185,10 +185,11 @@ describe('refusals', () => {
 });
 
 describe('public routes', () => {
-  it('serve health, readiness, metrics and the OpenAPI document without a credential', async () => {
+  it('serve health, readiness and the OpenAPI document without a credential; metrics with one', async () => {
     expect((await get('/healthz')).status).toBe(200);
     expect((await get('/readyz')).status).toBe(200);
-    const metrics = await (await get('/metrics')).text();
+    expect((await get('/metrics')).status).toBe(401);
+    const metrics = await (await get('/metrics', asRole('security_analyst'))).text();
     expect(metrics).toContain('custos_api_requests_total');
     expect(metrics).toContain('custos_api_audit_records_total');
     const doc = (await (await get('/v1/openapi.json')).json()) as {

@@ -3,17 +3,26 @@
  * bundle's directory and carries one role and a tenant scope; the scope is taken from the
  * credential (intersected with the staff member's own tenants), never from the request.
  *
- * 401: no credential, an unknown or malformed one, a bad signature, an expired token, or a staff
- * member the directory does not know. 403 (in routes): a valid credential whose role may not call
- * the route, or a tenant outside its scope.
+ * The directory is the source of truth for who may read: at every request the staff member must be
+ * in the current bundle's directory, hold a role there today, and keep a tenant in scope. A leaver
+ * (every role ended) or someone with no role is refused, whatever the credential says.
+ *
+ * JWTs must carry `exp`, `iat` and `sub`, be no older than the maximum token age, and name the
+ * configured audience and (when one is configured) issuer. An empty setting is a configuration
+ * error, never a check switched off.
+ *
+ * 401: no credential, an unknown or malformed one, a bad signature, an expired or too old token, a
+ * staff member the directory does not know, or one who holds no role today. 403: a credential with
+ * no tenant left in scope; (in routes) a role that may not call the route, or a tenant outside the
+ * scope.
  */
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { z } from 'zod';
 import type { ApiKeyConfig } from './config.js';
-import type { Directory } from './directory.js';
-import { unauthorized } from './errors.js';
+import { type Directory, rolesHeld } from './directory.js';
+import { forbidden, unauthorized } from './errors.js';
 import { ROLES, type Role } from './roles.js';
 
 export interface Principal {
@@ -34,7 +43,10 @@ export interface JwtOptions {
   /** or a JWKS URL (RS256, ES256, EdDSA) */
   jwksUrl?: string | undefined;
   issuer?: string | undefined;
+  /** default `custos-api` */
   audience?: string | undefined;
+  /** the oldest `iat` accepted, in seconds; default 3600 */
+  maxAgeS?: number | undefined;
 }
 
 export interface AuthOptions {
@@ -87,10 +99,33 @@ export function presentedCredential(req: Request): string | undefined {
   return undefined;
 }
 
-export function createAuthenticator(opts: AuthOptions, directory: Directory): Authenticate {
+export const DEFAULT_JWT_AUDIENCE = 'custos-api';
+export const DEFAULT_JWT_MAX_AGE_S = 3600;
+
+/**
+ * `directory`: the current bundle's directory (a function when the bundle can change while running).
+ * `now`: the clock deciding which roles are held today.
+ */
+export function createAuthenticator(
+  opts: AuthOptions,
+  directory: Directory | (() => Directory),
+  now: () => Date = () => new Date(),
+): Authenticate {
+  const currentDirectory = typeof directory === 'function' ? directory : () => directory;
   const keys = new Map<string, ApiKeyConfig>();
   for (const k of opts.apiKeys) keys.set(k.sha256 ?? sha256(k.key as string), k);
   const jwt = opts.jwt;
+  for (const [name, v] of [
+    ['issuer', jwt?.issuer],
+    ['audience', jwt?.audience],
+    ['secret', jwt?.secret],
+    ['jwksUrl', jwt?.jwksUrl],
+  ] as const) {
+    if (v !== undefined && v.trim() === '') throw new Error(`JWT ${name} is set but empty; leave it unset or give a value`);
+  }
+  if (jwt?.maxAgeS !== undefined && !(jwt.maxAgeS > 0)) throw new Error('JWT maxAgeS must be a positive number of seconds');
+  const audience = jwt?.audience ?? DEFAULT_JWT_AUDIENCE;
+  const maxAgeS = jwt?.maxAgeS ?? DEFAULT_JWT_MAX_AGE_S;
   let getKey: Uint8Array | JWTVerifyGetKey | undefined;
   let algorithms: string[] = [];
   if (jwt?.secret) {
@@ -102,8 +137,17 @@ export function createAuthenticator(opts: AuthOptions, directory: Directory): Au
   }
 
   const principal = (credentialId: string, kind: Principal['kind'], staffId: string, role: Role, tenants: string[]) => {
-    const staff = directory.staff.get(staffId);
+    const dir = currentDirectory();
+    const staff = dir.staff.get(staffId);
     if (!staff) throw unauthorized('the credential belongs to no staff member in the policy directory');
+    const today = now();
+    if (rolesHeld(staff, today).length === 0) {
+      throw unauthorized(
+        `${staff.id} holds no role in the policy directory on ${today.toISOString().slice(0, 10)} (a leaver, or no role assigned)`,
+      );
+    }
+    const scope = effectiveTenants(tenants, staff.tenants);
+    if (scope !== '*' && scope.length === 0) throw forbidden('none of the credential’s tenants is one of the staff member’s');
     return {
       credentialId,
       kind,
@@ -111,7 +155,7 @@ export function createAuthenticator(opts: AuthOptions, directory: Directory): Au
       name: staff.name,
       department: staff.department,
       role,
-      tenants: effectiveTenants(tenants, staff.tenants),
+      tenants: scope,
     } satisfies Principal;
   };
 
@@ -124,13 +168,23 @@ export function createAuthenticator(opts: AuthOptions, directory: Directory): Au
       try {
         ({ payload } = await jwtVerify(presented, getKey as Uint8Array, {
           algorithms,
-          ...(jwt?.issuer ? { issuer: jwt.issuer } : {}),
-          ...(jwt?.audience ? { audience: jwt.audience } : {}),
-          requiredClaims: ['exp', 'sub'],
+          ...(jwt?.issuer !== undefined ? { issuer: jwt.issuer } : {}),
+          audience,
+          maxTokenAge: maxAgeS,
+          requiredClaims: ['exp', 'iat', 'sub'],
         }));
       } catch (err) {
         const code = err && typeof err === 'object' && 'code' in err ? String(err.code) : '';
-        throw unauthorized(code === 'ERR_JWT_EXPIRED' ? 'the token has expired' : 'the token is not valid');
+        const claim = err && typeof err === 'object' && 'claim' in err ? String(err.claim) : '';
+        throw unauthorized(
+          code === 'ERR_JWT_EXPIRED'
+            ? claim === 'iat'
+              ? `the token is older than ${maxAgeS} s`
+              : 'the token has expired'
+            : code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim
+              ? `the token's ${claim} claim is missing or not accepted`
+              : 'the token is not valid',
+        );
       }
       const claims = jwtClaims.safeParse(payload);
       if (!claims.success) throw unauthorized('the token lacks a valid sub, role or tenants claim');

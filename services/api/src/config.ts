@@ -9,7 +9,7 @@
  * `tenants` the scope.
  */
 import { readFileSync } from 'node:fs';
-import { env, parseEnv } from '@custos/config';
+import { ConfigError, env, parseEnv } from '@custos/config';
 import { z } from 'zod';
 import { ROLES } from './roles.js';
 
@@ -48,12 +48,28 @@ export const apiEnv = z.object({
   API_KEYS_FILE: z.string().optional(),
   API_JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   API_JWT_JWKS_URL: env.url().optional(),
-  API_JWT_ISSUER: z.string().optional(),
-  API_JWT_AUDIENCE: z.string().default('custos-api'),
+  API_JWT_ISSUER: z.string().trim().min(1, 'must not be blank').optional(),
+  API_JWT_AUDIENCE: z.string().trim().min(1, 'must not be blank').default('custos-api'),
+  /** the oldest `iat` a JWT may carry, in seconds */
+  API_JWT_MAX_AGE_S: env.int({ min: 1, max: 7 * 86_400 }).default(3600),
   API_QUERY_TIMEOUT_S: env.int({ min: 1, max: 300 }).default(10),
   API_MAX_RESULT_ROWS: env.int({ min: 1000, max: 10_000_000 }).default(200_000),
+  /** per query: ClickHouse max_memory_usage in MiB, max_bytes_to_read in MiB */
+  API_QUERY_MAX_MEMORY_MB: env.int({ min: 64 }).default(4096),
+  API_QUERY_MAX_READ_MB: env.int({ min: 64 }).default(65_536),
   API_MAX_RANGE_DAYS: env.int({ min: 1, max: 3660 }).default(400),
   API_RATE_LIMIT_PER_MIN: env.int({ min: 1 }).default(600),
+  /**
+   * which proxies' X-Forwarded-For to believe for the client address (rate limits, audit records):
+   * a hop count, or a comma list of addresses, subnets or `loopback`/`linklocal`/`uniquelocal`; unset:
+   * none. `true` (every proxy) is refused: anyone could then choose their address.
+   */
+  API_TRUST_PROXY: z
+    .string()
+    .refine((v) => v.trim() !== 'true', 'name the proxies (a hop count or addresses), not true')
+    .optional(),
+  /** serves /metrics without a credential on 127.0.0.1:<port> only (for a local scraper) */
+  API_METRICS_PORT: env.int({ min: 1, max: 65535 }).optional(),
   API_REPORT_SCHEDULE: cron.optional(),
   API_REPORT_PERIOD: z.enum(['month', 'quarter']).default('month'),
   API_REPORT_FORMATS: env
@@ -67,7 +83,14 @@ export const apiEnv = z.object({
 });
 export type ApiEnv = z.infer<typeof apiEnv>;
 
+/** Settings of a check: set to nothing, they would silently switch it off, so that is an error. */
+const NEVER_EMPTY = ['API_JWT_SECRET', 'API_JWT_JWKS_URL', 'API_JWT_ISSUER', 'API_JWT_AUDIENCE', 'API_JWT_MAX_AGE_S'] as const;
+
 export function loadApiEnv(source: NodeJS.ProcessEnv = process.env): ApiEnv {
+  const empty = NEVER_EMPTY.filter((k) => source[k] !== undefined && source[k]?.trim() === '');
+  if (empty.length > 0) {
+    throw new ConfigError(empty.map((variable) => ({ variable, message: 'is set but empty: unset it or give a value' })));
+  }
   return parseEnv(apiEnv, source);
 }
 

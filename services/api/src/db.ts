@@ -4,7 +4,7 @@
  * only, so a change to the table touches one file.
  */
 import { READ_MODEL_PACKED_COLUMNS, READ_MODEL_TABLE, type Store, settingsClause } from '@custos/store';
-import type { Directory } from './directory.js';
+import { type Directory, partyType } from './directory.js';
 import { HttpError } from './errors.js';
 import type { AccessItem } from './schemas.js';
 
@@ -13,7 +13,14 @@ export interface QueryLimits {
   timeoutS: number;
   /** ClickHouse's max_result_rows (result_overflow_mode=throw) */
   maxRows: number;
+  /** ClickHouse's max_memory_usage per query, bytes (default 4 GiB) */
+  maxMemoryBytes?: number;
+  /** ClickHouse's max_bytes_to_read per query, uncompressed bytes (read_overflow_mode=throw; default 64 GiB) */
+  maxBytesRead?: number;
 }
+
+export const DEFAULT_MAX_MEMORY_BYTES = 4 * 1024 ** 3;
+export const DEFAULT_MAX_BYTES_READ = 64 * 1024 ** 3;
 
 export type Params = Record<string, unknown>;
 
@@ -110,7 +117,12 @@ export function accessFromRow(r: AccessRow, dir: Directory): AccessItem {
     recordCount: Number(r.record_count),
     sourceService: r.source_service,
   };
-  if (r.recipient_id) item.recipient = { id: r.recipient_id, type: r.recipient_type, name: dir.actorName(r.recipient_id) };
+  if (r.recipient_id) {
+    // The bundle says what a party is; the type the event claimed is kept beside it when it differs.
+    const type = partyType(dir, r.recipient_id);
+    item.recipient = { id: r.recipient_id, type, name: dir.actorName(r.recipient_id) };
+    if (r.recipient_type !== type) item.recipient.claimedType = r.recipient_type;
+  }
   if (r.legal_basis) item.legalBasis = r.legal_basis;
   if (r.data_collected_at) item.dataCollectedAt = isoFromCh(r.data_collected_at);
   return item;
@@ -152,7 +164,8 @@ export class Where {
 
 /** ClickHouse error codes worth a specific answer. */
 const TIMEOUT_CODES = new Set(['159', 'TIMEOUT_EXCEEDED']);
-const TOO_MANY_ROWS = new Set(['396', 'TOO_MANY_ROWS_OR_BYTES']);
+const TOO_MANY_ROWS = new Set(['396', 'TOO_MANY_ROWS_OR_BYTES', '307', 'TOO_MANY_BYTES']);
+const TOO_MUCH_MEMORY = new Set(['241', 'MEMORY_LIMIT_EXCEEDED']);
 
 export class AuditDb {
   constructor(
@@ -180,6 +193,10 @@ export class AuditDb {
       max_execution_time: this.limits.timeoutS,
       max_result_rows: maxRows,
       result_overflow_mode: 'throw',
+      // one query cannot take the server's memory, nor scan without end
+      max_memory_usage: this.limits.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES,
+      max_bytes_to_read: this.limits.maxBytesRead ?? DEFAULT_MAX_BYTES_READ,
+      read_overflow_mode: 'throw',
       // partitions are by month of occurred_at, which is in the sort key: duplicates never span two
       do_not_merge_across_partitions_select_final: 1,
       // a narrow read by the sort key is cheapest on one thread; others take the default
@@ -223,7 +240,13 @@ export class AuditDb {
         });
       }
       if (TOO_MANY_ROWS.has(code) || TOO_MANY_ROWS.has(type)) {
-        throw new HttpError(422, 'the result is too large; narrow the time range or add filters');
+        throw new HttpError(
+          422,
+          'the result is too large, or the query would read too much; narrow the time range or add filters',
+        );
+      }
+      if (TOO_MUCH_MEMORY.has(code) || TOO_MUCH_MEMORY.has(type)) {
+        throw new HttpError(422, 'the query needs more memory than a request may take; narrow the time range or add filters');
       }
       throw err;
     }

@@ -1,9 +1,17 @@
 /**
- * What the API needs from the policy bundle: the staff directory (names, departments, tenants),
- * purposes, parties and agreements. Loaded once at start; joined in TypeScript, so ClickHouse needs
- * no dimension table.
+ * What the API needs from the policy bundle: the staff directory (names, departments, tenants, role
+ * assignments), purposes, parties and agreements. Rebuilt whenever the bundle changes (see
+ * policy-follow.ts); joined in TypeScript, so ClickHouse needs no dimension table.
  */
-import type { PolicyBundle } from '@custos/policy';
+import {
+  type CodeKind,
+  dayEndExclusive,
+  dayStart,
+  RULE_CODES as POLICY_RULE_CODES,
+  type PolicyBundle,
+  RULE_OUTCOMES,
+  type RuleCode,
+} from '@custos/policy';
 
 export interface StaffEntry {
   id: string;
@@ -11,6 +19,16 @@ export interface StaffEntry {
   department: string;
   tenants: string[];
   roles: string[];
+  /** the bundle's role assignments: whole UTC days, `to` inclusive */
+  assignments: { role: string; from: string; to?: string | undefined }[];
+}
+
+/** The roles a staff member holds at `t` (enforcement-rules.md: from ≤ t < end of the day `to`). */
+export function rolesHeld(s: StaffEntry, t: Date): string[] {
+  const ms = t.getTime();
+  return s.assignments
+    .filter((a) => dayStart(a.from) <= ms && (a.to === undefined || ms < dayEndExclusive(a.to)))
+    .map((a) => a.role);
 }
 
 export interface PartyEntry {
@@ -48,32 +66,36 @@ export interface Directory {
   actorsOf(department: string): string[];
 }
 
-export const RULE_CODES = [
-  'UNKNOWN_ACTOR',
-  'UNKNOWN_CATEGORY',
-  'UNKNOWN_PURPOSE',
-  'PROHIBITED_PURPOSE',
-  'TENANT_NOT_ASSIGNED',
-  'ROLE_NOT_AUTHORIZED',
-  'PURPOSE_NOT_PERMITTED',
-  'NO_AGREEMENT',
-  'AGREEMENT_EXPIRED',
-  'UNKNOWN_RECIPIENT',
-  'DISCLOSURE_WITHOUT_LEGAL_BASIS',
-  'LEGAL_DISCLOSURE',
-  'RETENTION_EXPIRED',
-  'PROMOTIONAL_OPT_OUT',
-  'SUBJECT_ERASED',
-  'BULK_ACCESS',
-] as const;
+/** rule codes, for filters and reports: the policy package's, in its order */
+export const RULE_CODES = POLICY_RULE_CODES;
 
-export const FLAG_CODES: ReadonlySet<string> = new Set(['LEGAL_DISCLOSURE', 'BULK_ACCESS']);
+/** What a code does to a decision's outcome (a `note` does nothing to it). */
+export const codeKind = (code: string): CodeKind => RULE_OUTCOMES[code as RuleCode] ?? 'deny';
+
+export const FLAG_CODES: ReadonlySet<string> = new Set(RULE_CODES.filter((c) => RULE_OUTCOMES[c] === 'flag'));
+
+/** The type of a recipient as the bundle says it; `unknown` for an id that is no party. */
+export function partyType(dir: Directory, id: string): PartyEntry['type'] | 'unknown' {
+  return dir.parties.get(id)?.type ?? 'unknown';
+}
+
+/** Ids of the parties of one type in the bundle. */
+export function partiesOfType(dir: Directory, type: PartyEntry['type']): string[] {
+  return [...dir.parties.values()].filter((p) => p.type === type).map((p) => p.id);
+}
 
 export function directoryFromBundle(bundle: PolicyBundle, policyVersion = bundle.version): Directory {
   const staff = new Map<string, StaffEntry>(
     bundle.staff.map((s) => [
       s.id,
-      { id: s.id, name: s.name, department: s.department ?? 'unassigned', tenants: s.tenants, roles: s.roles.map((r) => r.role) },
+      {
+        id: s.id,
+        name: s.name,
+        department: s.department ?? 'unassigned',
+        tenants: s.tenants,
+        roles: s.roles.map((r) => r.role),
+        assignments: s.roles.map((r) => ({ role: r.role, from: r.from, to: r.to })),
+      },
     ]),
   );
   const parties = new Map<string, PartyEntry>(bundle.parties.map((p) => [p.id, { id: p.id, name: p.name, type: p.type }]));

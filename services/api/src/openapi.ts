@@ -88,11 +88,18 @@ export function openApiDocument(version = '1.0.0'): Json {
   for (const [p, summary] of [
     ['/healthz', 'liveness'],
     ['/readyz', 'readiness (503 until the store is ready)'],
-    ['/metrics', 'Prometheus metrics'],
     ['/v1/openapi.json', 'this document'],
   ] as const) {
     paths[p] = { get: { operationId: p.replace(/\W/g, '_'), summary, security: [], responses: { 200: { description: 'OK' } } } };
   }
+  paths['/metrics'] = {
+    get: {
+      operationId: '_metrics',
+      summary: 'Prometheus metrics (any valid credential; without one, API_METRICS_PORT serves them on 127.0.0.1)',
+      security: [{ bearer: [] }, { apiKey: [] }],
+      responses: { 200: { description: 'OK' }, 401: errorResponse('no credential, or an invalid one') },
+    },
+  };
   return {
     openapi: '3.1.0',
     info: {

@@ -3,6 +3,8 @@
  * scope and a time range. Department, names and party types are joined in TypeScript from the
  * policy bundle's directory.
  */
+
+import { type DataScope, disclosureSql, rowKind, rowKindsSql, rowsOf, type ScopeInput, tenantsOf, visible } from './access.js';
 import {
   ACCESS_COLUMNS,
   type AccessRow,
@@ -17,11 +19,13 @@ import {
   T,
   Where,
 } from './db.js';
-import { type Directory, FLAG_CODES } from './directory.js';
+import { codeKind, type Directory, partiesOfType, partyType } from './directory.js';
 import type { AccessItem, Range } from './schemas.js';
-import { isAuthority, subjectReads } from './subject-reads.js';
+import { isLawfulDisclosure, subjectReads } from './subject-reads.js';
 
-export type Scope = '*' | string[];
+/** The tenants to read (`'*'` or a list) and, for a caller with a role, the rows and fields it may see (access.ts). */
+export type Scope = ScopeInput;
+export type { DataScope };
 
 type Outcome = 'allow' | 'flag' | 'deny';
 export interface OutcomeCounts {
@@ -45,11 +49,23 @@ function counts(r: {
 const iso = (d: Date) => d.toISOString();
 export const rangeOut = (r: Range) => ({ from: iso(r.from), to: iso(r.to) });
 
+/** Every read's WHERE: the caller's tenants, the time range, and the kinds of rows the caller may see. */
 function base(scope: Scope, range: Range, tenantId?: string): Where {
-  const w = new Where().tenants(scope).range(range.from, range.to);
+  const w = new Where().tenants(tenantsOf(scope)).range(range.from, range.to);
   if (tenantId) w.add('tenant_id = {tenantId:String}', { tenantId });
+  return withRowKinds(w, scope);
+}
+
+function withRowKinds(w: Where, scope: Scope): Where {
+  if (typeof scope === 'object' && !Array.isArray(scope)) {
+    const rk = rowKindsSql(scope.rows, scope.authorities);
+    if (rk) w.add(rk.sql, rk.params);
+  }
   return w;
 }
+
+const authoritiesOf = (scope: Scope, dir: Directory): readonly string[] =>
+  typeof scope === 'object' && !Array.isArray(scope) ? scope.authorities : partiesOfType(dir, 'authority');
 
 // ---------- accesses search ----------
 
@@ -64,6 +80,8 @@ export interface AccessFilters {
   outcome?: string | undefined;
   code?: string | undefined;
   recipientId?: string | undefined;
+  /** the recipient's type in the policy bundle (not the type an event claimed) */
+  recipientType?: 'processor' | 'third_party' | 'authority' | undefined;
   limit: number;
   cursor?: string | undefined;
 }
@@ -85,6 +103,8 @@ export async function searchAccesses(
   if (f.outcome) w.add('outcome = {outcome:String}', { outcome: f.outcome });
   if (f.code) w.add('has(codes, {code:String})', { code: f.code });
   if (f.recipientId) w.add('recipient_id = {recipientId:String}', { recipientId: f.recipientId });
+  if (f.recipientType)
+    w.add('recipient_id IN {recipientsOfType:Array(String)}', { recipientsOfType: partiesOfType(dir, f.recipientType) });
   if (f.cursor) {
     const c = decodeCursor(f.cursor);
     w.add(`(occurred_at, event_id) < (${T('cTime')}, {cId:UUID})`, { cTime: c.occurredAt, cId: c.eventId });
@@ -96,7 +116,7 @@ export async function searchAccesses(
   const page = rows.slice(0, f.limit);
   const last = page[page.length - 1];
   return {
-    items: page.map((r) => accessFromRow(r, dir)),
+    items: page.map((r) => visible(accessFromRow(r, dir), scope)),
     nextCursor: rows.length > f.limit && last ? encodeCursor(last.occurred_at, last.event_id) : null,
   };
 }
@@ -127,8 +147,12 @@ export interface SubjectData {
   disclosures: AccessItem[] | undefined;
 }
 
-/** Lawful disclosures to authorities, which the subject-facing variant leaves out (DPDP §11(2)). */
-const AUTHORITY = `(action = 'disclose' OR recipient_type = 'authority')`;
+/**
+ * Lawful disclosures to authorities, the only accesses the subject-facing variant may leave out
+ * (DPDP §11(2)): exactly the decisions the enforcer marked LEGAL_DISCLOSURE (a disclose to a party
+ * the bundle calls an authority, with a legal basis, not denied).
+ */
+const LAWFUL_DISCLOSURE = `has(codes, 'LEGAL_DISCLOSURE')`;
 
 /** One subject's newest `limit` accesses from `subject_accesses`, read alone. */
 async function subjectAccessesOf(
@@ -142,8 +166,8 @@ async function subjectAccessesOf(
   const w = new Where()
     .add('tenant_id = {tenantId:String} AND subject_id = {subjectId:String}', { tenantId, subjectId })
     .range(range.from, range.to);
-  if (variant === 'subject') w.add('NOT authority');
-  return accessRowsFromPacked(
+  // The read model's own `authority` column is not the §11(2) rule; the codes are (filtered here).
+  const rows = accessRowsFromPacked(
     await db.text(
       `SELECT ${PACKED_ACCESS} FROM ${db.subjectAccesses} ${w.sql()} ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
       { ...w.params, limit },
@@ -151,6 +175,7 @@ async function subjectAccessesOf(
       { point: true },
     ),
   );
+  return variant === 'subject' ? rows.filter((r) => !isLawfulDisclosure(r)) : rows;
 }
 
 export async function subjectData(
@@ -161,11 +186,18 @@ export async function subjectData(
   range: Range,
   variant: 'full' | 'subject',
   maxAccesses = 1000,
+  scope: Scope = '*',
 ): Promise<SubjectData> {
-  const w = new Where()
-    .add('tenant_id = {tenantId:String} AND subject_id = {subjectId:String}', { tenantId, subjectId })
-    .range(range.from, range.to);
-  if (variant === 'subject') w.add(`NOT ${AUTHORITY}`);
+  const w = withRowKinds(
+    new Where()
+      .add('tenant_id = {tenantId:String} AND subject_id = {subjectId:String}', { tenantId, subjectId })
+      .range(range.from, range.to),
+    scope,
+  );
+  if (variant === 'subject') w.add(`NOT ${LAWFUL_DISCLOSURE}`);
+  const authorities = new Set(authoritiesOf(scope, dir));
+  const kinds = rowsOf(scope);
+  const isDisclosure = (r: AccessRow) => rowKind(r, authorities) === 'disclosure';
   // Most subjects have a few hundred accesses at most: one narrow read and the summary is computed
   // here. Beyond that, ClickHouse aggregates. The narrow read is from `subject_accesses` (migration
   // 0004): the same rows as `decisions`, but one key range of small granules instead of one 8192-row
@@ -178,15 +210,19 @@ export async function subjectData(
     (await subjectReads(db, 2 * small + 1).read(tenantId, subjectId, range.from, range.to, variant === 'subject')) ??
     (await subjectAccessesOf(db, tenantId, subjectId, range, variant, 2 * small + 1));
   const seen = new Set<string>();
-  const rows = raw.filter((r) => !seen.has(r.event_id) && seen.add(r.event_id) !== undefined);
+  const rows = raw.filter(
+    (r) => !seen.has(r.event_id) && seen.add(r.event_id) !== undefined && kinds.has(rowKind(r, authorities)),
+  );
+  const item = (r: AccessRow) => visible(accessFromRow(r, dir), scope);
   if (rows.length <= small && raw.length <= 2 * small) {
     return {
       groups: rows.map((r) => ({ ...r, n: 1, first: r.occurred_at, last: r.occurred_at })),
-      accesses: rows.slice(0, maxAccesses).map((r) => accessFromRow(r, dir)),
+      accesses: rows.slice(0, maxAccesses).map(item),
       accessesTruncated: rows.length > maxAccesses,
-      disclosures: variant === 'full' ? rows.filter(isAuthority).map((r) => accessFromRow(r, dir)) : undefined,
+      disclosures: variant === 'full' ? rows.filter(isDisclosure).map(item) : undefined,
     };
   }
+  const disc = disclosureSql(authoritiesOf(scope, dir));
   const [groups, disclosures] = await Promise.all([
     db.rows<SubjectGroup>(
       `SELECT actor_id, actor_type, action, purpose, recipient_id, recipient_type, outcome, categories, basis, subject_type, policy_version,
@@ -197,16 +233,16 @@ export async function subjectData(
     ),
     variant === 'full'
       ? db.rows<AccessRow>(
-          `SELECT ${ACCESS_COLUMNS} FROM ${db.decisions} ${w.sql()} AND ${AUTHORITY} ORDER BY occurred_at DESC, event_id DESC LIMIT 1000`,
-          w.params,
+          `SELECT ${ACCESS_COLUMNS} FROM ${db.decisions} ${w.sql()} AND ${disc.sql} ORDER BY occurred_at DESC, event_id DESC LIMIT 1000`,
+          { ...w.params, ...disc.params },
         )
       : Promise.resolve(undefined),
   ]);
   return {
     groups,
-    accesses: rows.slice(0, maxAccesses).map((r) => accessFromRow(r, dir)),
+    accesses: rows.slice(0, maxAccesses).map(item),
     accessesTruncated: true,
-    disclosures: disclosures?.map((r) => accessFromRow(r, dir)),
+    disclosures: disclosures?.map(item),
   };
 }
 
@@ -269,7 +305,7 @@ export async function actorActivity(
     byPurpose: n(byPurpose),
     byAction: n(byAction),
     daily: daily.map((d) => ({ day: d.day, ...counts(d) })),
-    recent: recent.map((r) => accessFromRow(r, dir)),
+    recent: recent.map((r) => visible(accessFromRow(r, dir), scope)),
   };
 }
 
@@ -308,12 +344,12 @@ async function actorCounts(db: AuditDb, dir: Directory, w: Where): Promise<Actor
   }));
 }
 
-async function codeCounts(db: AuditDb, w: Where): Promise<{ code: string; count: number; outcome: 'deny' | 'flag' }[]> {
+async function codeCounts(db: AuditDb, w: Where): Promise<{ code: string; count: number; outcome: 'deny' | 'flag' | 'note' }[]> {
   const rows = await db.rows<{ code: string; count: number }>(
     `SELECT arrayJoin(codes) AS code, count() AS count FROM ${db.decisions} ${w.sql()} GROUP BY code ORDER BY count DESC, code`,
     w.params,
   );
-  return rows.map((r) => ({ code: r.code, count: Number(r.count), outcome: FLAG_CODES.has(r.code) ? 'flag' : 'deny' }));
+  return rows.map((r) => ({ code: r.code, count: Number(r.count), outcome: codeKind(r.code) }));
 }
 
 export async function violationsSummary(
@@ -364,30 +400,31 @@ export async function sharingSummary(db: AuditDb, dir: Directory, scope: Scope, 
   const agreementIds = [...dir.agreements.keys()];
   const partyExpr = `if(recipient_id != '', recipient_id, actor_id)`;
   const [byAg, byParty] = await Promise.all([
-    db.rows<OutcomeCounts & { party_id: string; party_type: string; agreement: string; subjects: number }>(
-      `SELECT ${partyExpr} AS party_id, if(recipient_id != '', recipient_type, 'processor') AS party_type,
+    db.rows<OutcomeCounts & { party_id: string; agreement: string; subjects: number }>(
+      `SELECT ${partyExpr} AS party_id,
               arrayJoin(if(empty(arrayFilter(x -> has({agreements:Array(String)}, x), basis)), [''], arrayFilter(x -> has({agreements:Array(String)}, x), basis))) AS agreement,
               ${OUTCOME_SUMS}, uniqExact(tenant_id, subject_id) AS subjects
-       FROM ${db.decisions} ${w.sql()} GROUP BY party_id, party_type, agreement ORDER BY total DESC, party_id, agreement LIMIT 10000`,
+       FROM ${db.decisions} ${w.sql()} GROUP BY party_id, agreement ORDER BY total DESC, party_id, agreement LIMIT 10000`,
       { ...w.params, agreements: agreementIds },
     ),
-    db.rows<OutcomeCounts & { party_id: string; party_type: string; actions: string[] }>(
-      `SELECT ${partyExpr} AS party_id, if(recipient_id != '', recipient_type, 'processor') AS party_type,
+    db.rows<OutcomeCounts & { party_id: string; actions: string[] }>(
+      `SELECT ${partyExpr} AS party_id,
               arraySort(groupUniqArray(if(recipient_id != '', toString(action), 'processing'))) AS actions, ${OUTCOME_SUMS}
-       FROM ${db.decisions} ${w.sql()} GROUP BY party_id, party_type ORDER BY total DESC, party_id LIMIT 10000`,
+       FROM ${db.decisions} ${w.sql()} GROUP BY party_id ORDER BY total DESC, party_id LIMIT 10000`,
       w.params,
     ),
   ]);
-  const party = (id: string, type: string) => ({ id, name: dir.actorName(id), type: dir.parties.get(id)?.type ?? type });
+  // The bundle says what a party is (never the type an event claimed).
+  const party = (id: string) => ({ id, name: dir.actorName(id), type: partyType(dir, id) });
   return {
     range: rangeOut(range),
     byAgreement: byAg.map((r) => ({
       agreementId: r.agreement || null,
-      party: party(r.party_id, r.party_type),
+      party: party(r.party_id),
       ...counts(r),
       distinctSubjects: Number(r.subjects),
     })),
-    byParty: byParty.map((r) => ({ party: party(r.party_id, r.party_type), actions: r.actions, ...counts(r) })),
+    byParty: byParty.map((r) => ({ party: party(r.party_id), actions: r.actions, ...counts(r) })),
   };
 }
 
@@ -402,7 +439,8 @@ export async function disclosures(
   limit: number,
   cursor?: string,
 ) {
-  const w = base(scope, range, tenantId).add(AUTHORITY);
+  const disc = disclosureSql(authoritiesOf(scope, dir));
+  const w = base(scope, range, tenantId).add(disc.sql, disc.params);
   const page = new Where();
   Object.assign(page.params, w.params);
   page.conds.push(...w.conds);
@@ -432,7 +470,7 @@ export async function disclosures(
       withoutBasis: Number(r.without_basis),
       total: Number(r.total),
     })),
-    items: items.map((r) => disclosureItem(accessFromRow(r, dir), dir)),
+    items: items.map((r) => disclosureItem(visible(accessFromRow(r, dir), scope), dir)),
     nextCursor: rows.length > limit && last ? encodeCursor(last.occurred_at, last.event_id) : null,
   };
 }
@@ -443,7 +481,7 @@ export function disclosureItem(a: AccessItem, dir: Directory) {
     eventId: a.eventId,
     tenantId: a.tenantId,
     occurredAt: a.occurredAt,
-    authority: { id: rid, name: dir.actorName(rid), type: a.recipient?.type ?? '' },
+    authority: { id: rid, name: dir.actorName(rid), type: rid ? partyType(dir, rid) : '' },
     legalBasis: a.legalBasis ?? '',
     actor: { id: a.actor.id, name: a.actor.name, department: a.actor.department },
     subject: a.subject,

@@ -4,6 +4,7 @@
  * and openapi.ts documents it, from the same definitions.
  */
 import type { z } from 'zod';
+import { type DataScope, maySelect, type Selection } from './access.js';
 import type { Principal } from './auth.js';
 import type { AuditDb } from './db.js';
 import type { Directory } from './directory.js';
@@ -14,7 +15,6 @@ import {
   BUCKET_MS,
   disclosures,
   rangeOut,
-  type Scope,
   searchAccesses,
   sharingSummary,
   subjectData,
@@ -43,8 +43,11 @@ export interface RouteCtx<Q, P> {
   principal: Principal;
   query: Q;
   path: P;
-  /** the tenant scope to query: the requested tenant, or the credential's whole scope */
-  scope: Scope;
+  /**
+   * what to query: the requested tenant (or the credential's whole scope), and the kinds of rows and
+   * fields the caller's role may see (access.ts)
+   */
+  scope: DataScope;
   deps: RouteDeps;
 }
 
@@ -55,7 +58,14 @@ export interface RouteResult {
   audit: {
     tenantId?: string | undefined;
     subject?: { id: string; type?: string | undefined } | undefined;
+    /**
+     * a read of one subject across tenants: the tenants whose records it returned. The read is
+     * recorded once under each, so it shows in the subject's own report.
+     */
+    tenantsTouched?: string[] | undefined;
     recordCount: number;
+    /** `subjects` (how many distinct subjects the answer holds) and `filters` are added by app.ts when known */
+    subjects?: number | undefined;
     attributes: Record<string, string | undefined>;
   };
 }
@@ -73,6 +83,10 @@ export interface RouteDef<Q extends z.ZodType = z.ZodType, P extends z.ZodType =
   files?: boolean;
   /** reads audit data: needs a stated purpose and is recorded as an access event */
   audited: boolean;
+  /** rate-limit units one call spends from its credential's budget (default 1) */
+  cost?: number;
+  /** runs behind the heavy-work gate (bounded concurrency and a deadline, gate.ts) */
+  heavy?: boolean;
   handler: (ctx: RouteCtx<z.infer<Q>, z.infer<P>>) => Promise<RouteResult>;
 }
 
@@ -84,9 +98,22 @@ const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80);
 
 const rangeAttrs = (r: s.Range) => ({ from: r.from.toISOString(), to: r.to.toISOString() });
 
+const distinctSubjects = (items: { tenantId: string; subject: { id: string } }[]) =>
+  new Set(items.map((i) => `${i.tenantId}\u0000${i.subject.id}`)).size;
+
+/** A filter that amounts to a view the caller's role may not open is refused, naming the filter. */
+function requireSelection(p: Principal, selection: Selection, field: string): void {
+  if (!maySelect(p.role, selection)) {
+    throw new HttpError(403, `the role ${p.role} may not select accesses by ${field}`, [
+      { field, message: `selecting by ${field} is a view the role ${p.role} may not open` },
+    ]);
+  }
+}
+
 export const ROUTES: RouteDef[] = [
   route({
     id: 'searchAccesses',
+    cost: 1,
     path: '/v1/accesses',
     summary: 'Search accesses: who accessed what',
     description:
@@ -95,26 +122,28 @@ export const ROUTES: RouteDef[] = [
     query: s.accessesQuery,
     response: s.accessesPage,
     audited: true,
-    handler: async ({ query: q, scope, deps }) => {
+    handler: async ({ query: q, scope, principal, deps }) => {
+      if (q.actorId) requireSelection(principal, 'byActor', 'actorId');
+      if (q.department) requireSelection(principal, 'byActor', 'department');
+      if (q.subjectId) requireSelection(principal, 'bySubject', 'subjectId');
       const range = s.resolveRange(q, 30, deps.maxRangeDays, deps.now());
       const page = await searchAccesses(deps.db, deps.dir, scope, range, q);
-      const filters = Object.entries(q)
-        .filter(([k, v]) => v !== undefined && !['from', 'to', 'limit', 'cursor', 'requestPurpose'].includes(k))
-        .map(([k, v]) => `${k}=${String(v)}`)
-        .join('&');
       return {
         json: { ...page, range: rangeOut(range) },
         audit: {
           tenantId: q.tenantId,
           subject: q.subjectId ? { id: q.subjectId, type: page.items[0]?.subject.type } : undefined,
+          tenantsTouched: q.subjectId && !q.tenantId ? [...new Set(page.items.map((i) => i.tenantId))].sort() : undefined,
           recordCount: page.items.length,
-          attributes: { ...rangeAttrs(range), filters },
+          subjects: distinctSubjects(page.items),
+          attributes: rangeAttrs(range),
         },
       };
     },
   }),
   route({
     id: 'subjectReport',
+    cost: 3,
     path: '/v1/subjects/:subjectId/report',
     summary: 'Subject access report (DPDP Act §11)',
     description:
@@ -126,7 +155,8 @@ export const ROUTES: RouteDef[] = [
     files: true,
     audited: true,
     handler: async ({ query: q, path, scope, principal, deps }) => {
-      const tenantId = q.tenantId ?? (scope !== '*' && scope.length === 1 ? scope[0] : undefined);
+      requireSelection(principal, 'bySubject', 'subjectId');
+      const tenantId = q.tenantId ?? (scope.tenants !== '*' && scope.tenants.length === 1 ? scope.tenants[0] : undefined);
       if (!tenantId) {
         throw new HttpError(400, 'invalid query: tenantId', [
           { field: 'tenantId', message: 'required: a subject is identified by tenant and id' },
@@ -134,7 +164,7 @@ export const ROUTES: RouteDef[] = [
       }
       const now = deps.now();
       const range = s.resolveRange(q, 3650, 3660, now);
-      const data = await subjectData(deps.db, deps.dir, tenantId, path.subjectId, range, q.variant);
+      const data = await subjectData(deps.db, deps.dir, tenantId, path.subjectId, range, q.variant, undefined, scope);
       const report = buildSubjectReport(deps.dir, data, {
         tenantId,
         subjectId: path.subjectId,
@@ -158,6 +188,7 @@ export const ROUTES: RouteDef[] = [
   }),
   route({
     id: 'actorActivity',
+    cost: 2,
     path: '/v1/actors/:actorId/activity',
     summary: 'Activity of one actor (staff member or processor)',
     description:
@@ -167,7 +198,8 @@ export const ROUTES: RouteDef[] = [
     params: s.actorPath,
     response: s.actorActivity,
     audited: true,
-    handler: async ({ query: q, path, scope, deps }) => {
+    handler: async ({ query: q, path, scope, principal, deps }) => {
+      requireSelection(principal, 'byActor', 'actorId');
       const range = s.resolveRange(q, 30, deps.maxRangeDays, deps.now());
       const a = await actorActivity(deps.db, deps.dir, scope, range, path.actorId, q.tenantId, q.limit);
       return {
@@ -175,6 +207,7 @@ export const ROUTES: RouteDef[] = [
         audit: {
           tenantId: q.tenantId,
           recordCount: a.recent.length,
+          subjects: a.totals.distinctSubjects,
           attributes: { ...rangeAttrs(range), actorId: path.actorId },
         },
       };
@@ -182,6 +215,7 @@ export const ROUTES: RouteDef[] = [
   }),
   route({
     id: 'violationsSummary',
+    cost: 3,
     path: '/v1/violations/summary',
     summary: 'Violations summary: by code, department, actor and time bucket',
     description:
@@ -203,6 +237,7 @@ export const ROUTES: RouteDef[] = [
   }),
   route({
     id: 'sharing',
+    cost: 3,
     path: '/v1/sharing',
     summary: 'Sharing by agreement and party',
     description:
@@ -219,6 +254,7 @@ export const ROUTES: RouteDef[] = [
   }),
   route({
     id: 'disclosures',
+    cost: 2,
     path: '/v1/disclosures',
     summary: 'Disclosures to authorities with their legal basis',
     description:
@@ -230,11 +266,21 @@ export const ROUTES: RouteDef[] = [
     handler: async ({ query: q, scope, deps }) => {
       const range = s.resolveRange(q, 90, deps.maxRangeDays, deps.now());
       const v = await disclosures(deps.db, deps.dir, scope, range, q.tenantId, q.limit, q.cursor);
-      return { json: v, audit: { tenantId: q.tenantId, recordCount: v.items.length, attributes: rangeAttrs(range) } };
+      return {
+        json: v,
+        audit: {
+          tenantId: q.tenantId,
+          recordCount: v.items.length,
+          subjects: distinctSubjects(v.items),
+          attributes: rangeAttrs(range),
+        },
+      };
     },
   }),
   route({
     id: 'periodicReport',
+    cost: 10,
+    heavy: true,
     path: '/v1/reports/periodic',
     summary: 'Periodic access-restriction report for a month or a quarter',
     description:
@@ -252,7 +298,11 @@ export const ROUTES: RouteDef[] = [
         generatedAt: deps.now(),
       });
       const examples = report.rules.reduce((n, r) => n + r.examples.length, 0) + report.disclosures.items.length;
-      const audit = { tenantId: q.tenantId, recordCount: examples, attributes: { period: q.period, format: q.format } };
+      const subjects = new Set([
+        ...report.rules.flatMap((r) => r.examples.map((e) => `${e.tenantId}\u0000${e.subjectId}`)),
+        ...report.disclosures.items.map((i) => `${i.tenantId}\u0000${i.subject.id}`),
+      ]).size;
+      const audit = { tenantId: q.tenantId, recordCount: examples, subjects, attributes: { period: q.period, format: q.format } };
       if (q.format === 'json') return { json: report, audit };
       const file = await renderReport(report, q.format, periodicReportCsv, periodicReportPdf);
       return { file: { ...file, filename: `access-report-${q.period}-${safeName(q.tenantId ?? 'all')}.${q.format}` }, audit };
@@ -260,6 +310,8 @@ export const ROUTES: RouteDef[] = [
   }),
   route({
     id: 'integrityVerify',
+    cost: 10,
+    heavy: true,
     path: '/v1/integrity/verify',
     summary: 'Verify the integrity of the decisions in a range',
     description:
@@ -270,7 +322,7 @@ export const ROUTES: RouteDef[] = [
     audited: true,
     handler: async ({ query: q, scope, deps }) => {
       const range = s.resolveRange(q, 30, deps.maxRangeDays, deps.now());
-      const iq = { ...range, tenants: q.tenantId ? [q.tenantId] : scope };
+      const iq = { ...range, tenants: q.tenantId ? [q.tenantId] : scope.tenants };
       const [checkpoints, verification] = await Promise.all([deps.integrity.listCheckpoints(iq), deps.integrity.verifyRange(iq)]);
       return {
         json: { range: rangeOut(range), checkpoints, verification },

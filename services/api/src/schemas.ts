@@ -68,6 +68,10 @@ export const accessesQuery = z.strictObject({
   outcome: z.enum(OUTCOMES).optional(),
   code: z.enum(RULE_CODES).optional(),
   recipientId: idParam.optional(),
+  recipientType: z
+    .enum(['processor', 'third_party', 'authority'])
+    .optional()
+    .describe('the recipient’s type in the policy bundle (not the type the event claimed)'),
   ...range,
   limit: limitParam(500, 100),
   cursor: cursorParam.optional(),
@@ -155,7 +159,13 @@ export const accessItem = z.object({
   fields: z.array(z.string()),
   action: z.enum(ACTIONS),
   purpose: z.string(),
-  recipient: party.extend({ name: z.string() }).optional(),
+  recipient: party
+    .extend({
+      name: z.string(),
+      claimedType: z.string().optional().describe('the type the event claimed, when the policy bundle says otherwise'),
+    })
+    .optional()
+    .describe('`type` is the party’s type in the policy bundle (`unknown` for an id that is no party)'),
   legalBasis: z.string().optional(),
   dataCollectedAt: z.string().optional(),
   recordCount: z.number(),
@@ -339,7 +349,7 @@ export const periodicReport = z.object({
   rules: z.array(
     z.object({
       code: z.string(),
-      outcome: z.enum(['deny', 'flag']),
+      outcome: z.enum(['deny', 'flag', 'note']).describe('`note`: recorded on the decision without changing its outcome'),
       count: z.number(),
       examples: z.array(
         z.object({
@@ -389,6 +399,9 @@ export const principalInfo = z.object({
   tenants: z.union([z.literal('*'), z.array(z.string())]),
   credential: z.string(),
   routes: z.array(z.string()),
+  data: z
+    .object({ rows: z.array(z.string()), select: z.array(z.string()), fields: z.array(z.string()) })
+    .describe('what the role may see (access.ts ROLE_DATA): kinds of rows, selections, guarded fields'),
   purposes: z.array(z.object({ id: z.string(), description: z.string() })),
   directory: z.object({
     tenants: z.array(z.string()),

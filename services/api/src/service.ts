@@ -5,15 +5,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseEnv } from '@custos/config';
+import { serveMetrics } from '@custos/enforcer';
+import { createKafka } from '@custos/kafka';
 import type { RuntimeEnv } from '@custos/runtime';
+import { topics } from '@custos/schemas';
 import { createAuditClient } from '@custos/sdk';
 import { type Store, storeEnv, trustedCheckpointKeys } from '@custos/store';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { authFromEnv, createApp, loadDirectory } from './app.js';
+import { authFromEnv, createApp } from './app.js';
 import { loadApiEnv } from './config.js';
 import { storeIntegrity } from './integrity.js';
 import { createMetrics } from './metrics.js';
+import { followPolicy } from './policy-follow.js';
 import { startReportSchedule } from './schedule.js';
 
 export interface ApiServiceOptions {
@@ -40,7 +44,15 @@ export interface ApiService {
 export async function startApiService(opts: ApiServiceOptions): Promise<ApiService> {
   const { env, logger, store } = opts;
   const apiEnv = loadApiEnv();
-  const directory = loadDirectory(env.POLICY_FILE);
+  // The directory follows the bundle (topic and file) as the enforcer's policy does.
+  const kafka = createKafka({ brokers: env.KAFKA_BROKERS, clientId: `${env.KAFKA_CLIENT_ID}-api-policy`, logger });
+  const followed = await followPolicy({
+    file: env.POLICY_FILE,
+    logger,
+    kafka,
+    topic: topics({ prefix: env.TOPIC_PREFIX, partitions: env.TOPIC_PARTITIONS }).policyBundles,
+  });
+  const directory = followed.current();
   const sEnv = parseEnv(storeEnv);
   const integrity = storeIntegrity(store, { trusted: trustedCheckpointKeys(sEnv), retentionDays: sEnv.AUDIT_RETENTION_DAYS });
   const auth = authFromEnv(apiEnv);
@@ -62,13 +74,18 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
   const app = createApp({
     store,
     logger,
-    directory,
+    directory: followed,
     recorder: audit,
     integrity,
     auth,
     metrics,
     ...(opts.ready ? { ready: opts.ready } : {}),
   });
+  const metricsServer =
+    apiEnv.API_METRICS_PORT !== undefined
+      ? await serveMetrics(metrics.registry, apiEnv.API_METRICS_PORT, '127.0.0.1')
+      : undefined;
+  if (metricsServer) logger.info({ address: metricsServer.address() }, 'metrics at /metrics (local only, no credential)');
   const server = app.listen(env.API_PORT, env.API_HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const url = `http://${env.API_HOST}:${env.API_PORT}`;
@@ -97,6 +114,8 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
       schedule?.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await audit.close();
+      await followed.stop();
+      await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
     },
   };
 }

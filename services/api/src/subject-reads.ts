@@ -36,7 +36,8 @@ export interface SubjectReadOptions {
 /** Batches and subjects read by every SubjectReads of this process (for the benchmark's output). */
 export const subjectReadTotals = { batches: 0, subjects: 0 };
 
-export const isAuthority = (r: AccessRow) => r.action === 'disclose' || r.recipient_type === 'authority';
+/** A lawful disclosure to an authority: the only kind of access the subject-facing report leaves out (DPDP §11(2)). */
+export const isLawfulDisclosure = (r: Pick<AccessRow, 'codes'>) => r.codes.includes('LEGAL_DISCLOSURE');
 
 export class SubjectReads {
   private readonly queues = new Map<string, Waiter[]>();
@@ -50,8 +51,8 @@ export class SubjectReads {
   ) {}
 
   /**
-   * The subject's accesses in [from, to), newest first (subject-facing: without disclosures to
-   * authorities), or `undefined` when it has `limit` rows or more in the batch's range.
+   * The subject's accesses in [from, to), newest first (subject-facing: without lawful disclosures
+   * to authorities), or `undefined` when it has `limit` rows or more in the batch's range.
    */
   read(tenantId: string, subjectId: string, from: Date, to: Date, subjectFacing: boolean): Promise<AccessRow[] | undefined> {
     return new Promise((resolve, reject) => {
@@ -122,7 +123,9 @@ export class SubjectReads {
         w.resolve(undefined);
         continue;
       }
-      w.resolve(all.filter((r) => r.occurred_at >= w.from && r.occurred_at < w.to && !(w.subjectFacing && isAuthority(r))));
+      w.resolve(
+        all.filter((r) => r.occurred_at >= w.from && r.occurred_at < w.to && !(w.subjectFacing && isLawfulDisclosure(r))),
+      );
     }
   }
 }

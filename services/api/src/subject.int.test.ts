@@ -70,7 +70,7 @@ async function fromDecisions(tenantId: string, subjectId: string, variant: 'full
   const rows = await db.rows<AccessRow>(
     `SELECT DISTINCT ${ACCESS_COLUMNS} FROM ${db.decisions}
      WHERE tenant_id = {t:String} AND subject_id = {s:String}
-       ${variant === 'subject' ? `AND NOT (action = 'disclose' OR recipient_type = 'authority')` : ''}
+       ${variant === 'subject' ? `AND NOT has(codes, 'LEGAL_DISCLOSURE')` : ''}
      ORDER BY occurred_at DESC, event_id DESC`,
     { t: tenantId, s: subjectId },
   );

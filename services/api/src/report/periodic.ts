@@ -4,6 +4,7 @@
  * disclosures, retention and erasure breaches, bulk access, and the integrity proof for the period
  * (checkpoints covering it, the verification result, and the SHA-256 of the report's content).
  */
+import { tenantsOf } from '../access.js';
 import type { AuditDb } from '../db.js';
 import type { Directory } from '../directory.js';
 import type { IntegrityProvider } from '../integrity.js';
@@ -18,7 +19,7 @@ export async function buildPeriodicReport(
   q: { period: string; scope: Scope; tenantId?: string | undefined; generatedAt: Date },
 ): Promise<PeriodicReport> {
   const range = periodRange(q.period);
-  const tenants: Scope = q.tenantId ? [q.tenantId] : q.scope;
+  const tenants = q.tenantId ? [q.tenantId] : tenantsOf(q.scope);
   const [data, checkpoints, verification] = await Promise.all([
     periodicData(db, dir, q.scope, range, q.tenantId),
     integrity.listCheckpoints({ from: range.from, to: range.to, tenants }),

@@ -35,13 +35,22 @@ export interface Section {
  */
 export function sectionedCsv(meta: [string, Cell][], sections: Section[]): string {
   const out: string[] = [];
-  out.push(stringify(meta.map(([k, v]) => [`# ${k}`, v ?? ''])));
+  out.push(stringify(meta.map(([k, v]) => [`# ${k}`, csvCell(v)])));
   for (const s of sections) {
-    out.push(
-      stringify([[`# ${s.title}`], s.columns, ...s.rows.map((r) => r.map((c) => (c === null || c === undefined ? '' : c)))]),
-    );
+    out.push(stringify([[`# ${s.title}`], s.columns.map(csvCell), ...s.rows.map((r) => r.map(csvCell))]));
   }
   return out.join('\n');
+}
+
+/**
+ * A cell as a spreadsheet will not run it: text that starts like a formula (`=`, `+`, `-`, `@`, a tab
+ * or a carriage return; OWASP's CSV injection list) gets a leading `'`. Audit data holds
+ * event-supplied text (legal bases, ids, reason messages), so no cell is trusted. Numbers stay numbers.
+ */
+export function csvCell(c: Cell): string | number | boolean {
+  if (c === null || c === undefined) return '';
+  if (typeof c !== 'string') return c;
+  return /^[=+\-@\t\r]/.test(c) ? `'${c}` : c;
 }
 
 // ---------- PDF ----------

@@ -3,7 +3,7 @@
  * which purposes, and every processor or third party it was shared with. The subject-facing variant
  * leaves out lawful disclosures to authorities (§11(2)) and names staff by department only.
  */
-import type { Directory } from '../directory.js';
+import { type Directory, partyType } from '../directory.js';
 import type { SubjectData } from '../queries.js';
 import type { AccessItem, Range, SubjectReport } from '../schemas.js';
 import { PdfWriter, sectionedCsv, withContentHash } from './render.js';
@@ -88,7 +88,8 @@ export function buildSubjectReport(
     const partyId = g.recipient_id || (g.actor_type === 'processor' ? g.actor_id : '');
     if (partyId) {
       const how = g.recipient_id ? g.action : 'processing';
-      const type = dir.parties.get(partyId)?.type ?? (g.recipient_id ? g.recipient_type : 'processor');
+      // the bundle says what a party is; an id that is no party is `unknown`, whatever the event claimed
+      const type = partyType(dir, partyId);
       const s = shared.get(partyId) ?? {
         party: { id: partyId, name: dir.actorName(partyId), type },
         count: 0,

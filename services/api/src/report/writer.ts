@@ -3,7 +3,7 @@
  * format, each with a `.sha256` beside it in sha256sum's format. Generating a report reads audit
  * data, so it is recorded as an access event like any API read.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Store } from '@custos/store';
 import type { AuditRecorder } from '../audit.js';
@@ -72,7 +72,7 @@ export async function writePeriodicReport(o: WriteReportOptions): Promise<Writte
     source: { service: 'custos-api' },
     attributes: { route: 'periodicReport', trigger: o.trigger, period: o.period, formats: o.formats.join(',') },
   });
-  await mkdir(o.outDir, { recursive: true });
+  await mkdir(o.outDir, { recursive: true, mode: 0o700 });
   const out: WrittenFile[] = [];
   for (const format of o.formats) {
     const t0 = performance.now();
@@ -80,9 +80,12 @@ export async function writePeriodicReport(o: WriteReportOptions): Promise<Writte
     const name = reportFileName(o.period, o.tenant, format);
     const path = join(o.outDir, name);
     // write-then-rename, so a reader never sees half a report
-    await writeFile(`${path}.tmp`, file.body);
+    // owner-only: a report is audit data (0600 on creation, and again should a stale .tmp remain)
+    await writeFile(`${path}.tmp`, file.body, { mode: 0o600 });
+    await chmod(`${path}.tmp`, 0o600);
     await rename(`${path}.tmp`, path);
-    await writeFile(`${path}.sha256`, `${file.sha256}  ${name}\n`);
+    await writeFile(`${path}.sha256`, `${file.sha256}  ${name}\n`, { mode: 0o600 });
+    await chmod(`${path}.sha256`, 0o600);
     out.push({ format, path, sha256: file.sha256, bytes: file.body.length, ms: buildMs + performance.now() - t0 });
   }
   return out;

@@ -3,7 +3,11 @@
  * of the reports (allowed reads, denials of each kind, a share under an agreement, processing by a
  * processor, a lawful disclosure and one without legal basis, bulk access, retention and erasure).
  */
-import type { Decision } from '@custos/schemas';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compileBundle, parseBundleText, SubjectStateStore, toDecision } from '@custos/policy';
+import { type Decision, parseAccessEvent } from '@custos/schemas';
 import { type Store, toRow } from '@custos/store';
 
 type Ev = Decision['event'];
@@ -232,6 +236,7 @@ export function fixtureDecisions(): Decision[] {
       ['G-BIL-1'],
     ),
   );
+  d.push(...judgedDecisions());
   // September: outside the October report
   d.push(
     decision(
@@ -266,6 +271,101 @@ export function fixtureDecisions(): Decision[] {
     );
   }
   return d;
+}
+
+const REPO_BUNDLE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'policies', 'example-org.json');
+
+/** The subject whose accesses include every kind of sharing and disclosure, some with a recipient type the bundle contradicts. */
+export const MIXED_SUBJECT = 'cust-1005';
+
+/**
+ * Accesses of every kind for one subject, judged by the real evaluator with the repository's bundle:
+ * a lawful disclosure to the police that the event calls a third party (the only one the
+ * subject-facing report leaves out), a denied disclosure to an ad exchange for `sale` that calls it an
+ * authority, a share with the police (denied: no agreement), a share with a processor the event calls
+ * an authority (allowed), an export to a third party, a disclosure without legal basis, a processor's
+ * own processing and a plain read.
+ */
+export function judgedDecisions(): Decision[] {
+  const r = parseBundleText(readFileSync(REPO_BUNDLE, 'utf8'));
+  if (!r.ok) throw new Error('the repository bundle is invalid');
+  const evaluator = compileBundle(r.value.bundle, r.value.policyVersion);
+  const events: Omit<Ev, 'eventId' | 'occurredAt' | 'source' | 'tenantId' | 'subject'>[] = [
+    {
+      actor: staff('s-dev'),
+      categories: ['personal.identity'],
+      action: 'disclose',
+      purpose: 'legal.compliance',
+      recipient: { id: 'a-kolkata-police', type: 'third_party' },
+      legalBasis: 'court-order:KOL-2026-0077',
+      recordCount: 1,
+    },
+    {
+      actor: staff('s-priya'),
+      categories: ['personal.contact'],
+      action: 'disclose',
+      purpose: 'sale',
+      recipient: { id: 't-adnexus', type: 'authority' },
+      legalBasis: 'contract:ADX-1',
+      recordCount: 1,
+    },
+    {
+      actor: staff('s-dev'),
+      categories: ['personal.identity'],
+      action: 'share',
+      purpose: 'legal.compliance',
+      recipient: { id: 'a-kolkata-police', type: 'third_party' },
+      recordCount: 1,
+    },
+    {
+      actor: staff('s-asha'),
+      categories: ['personal.contact'],
+      action: 'share',
+      purpose: 'service.support',
+      recipient: { id: 'p-helpdeskly', type: 'authority' },
+      recordCount: 1,
+    },
+    {
+      actor: staff('s-dev'),
+      categories: ['personal.contact'],
+      action: 'export',
+      purpose: 'rights.request',
+      recipient: { id: 't-adnexus', type: 'third_party' },
+      recordCount: 1,
+    },
+    {
+      actor: staff('s-dev'),
+      categories: ['personal.identity'],
+      action: 'disclose',
+      purpose: 'legal.compliance',
+      recipient: { id: 'a-kolkata-police', type: 'authority' },
+      recordCount: 1,
+    },
+    {
+      actor: { id: 'p-postbird', type: 'processor' },
+      categories: ['personal.contact'],
+      action: 'read',
+      purpose: 'communication.notices',
+      recordCount: 1,
+    },
+    { actor: staff('s-asha'), categories: ['personal.contact'], action: 'read', purpose: 'service.support', recordCount: 1 },
+  ];
+  return events.map((e, i) => {
+    const eventId = uuid(0xa000 + i);
+    const at = new Date(Date.UTC(2026, 9, 22, 9, i)).toISOString();
+    const parsed = parseAccessEvent({
+      ...e,
+      eventId,
+      occurredAt: at,
+      tenantId: 'spera',
+      subject: cust(MIXED_SUBJECT),
+      source: { service: 'crm' },
+    });
+    if (!parsed.ok) throw new Error(`fixture ${i}: ${JSON.stringify(parsed.errors)}`);
+    const bulk = evaluator.createBulkWindow();
+    const j = evaluator.evaluate(parsed.value, { subjectState: new SubjectStateStore(), bulk });
+    return toDecision(parsed.value, j, new Date(Date.parse(at) + 1000));
+  });
 }
 
 export async function loadFixtures(store: Store): Promise<Decision[]> {

@@ -1,0 +1,43 @@
+/** The API follows the policy-bundles topic (real Kafka): a bundle published there replaces the directory; an invalid one does not. */
+import { readFileSync } from 'node:fs';
+import { publishBundle } from '@custos/enforcer';
+import { createKafka } from '@custos/kafka';
+import { assertInfraReachable, infraEnv, testTopics } from '@custos/test/support';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_POLICY_FILE } from './app.js';
+import { followPolicy } from './policy-follow.js';
+import { silentLogger } from './testing/index.js';
+
+describe('following the policy-bundles topic', () => {
+  it('applies a valid bundle and keeps the directory on an invalid one', async () => {
+    const { brokers, registryUrl } = infraEnv();
+    await assertInfraReachable(brokers, registryUrl);
+    const topics = testTopics('api-policy');
+    const kafka = createKafka({ brokers, clientId: 'api-policy-test', logger: silentLogger() });
+    const followed = await followPolicy({
+      file: DEFAULT_POLICY_FILE,
+      logger: silentLogger(),
+      kafka,
+      topic: topics.policyBundles,
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      expect(followed.current().staff.get('s-ira')).toBeDefined();
+      const b = JSON.parse(readFileSync(DEFAULT_POLICY_FILE, 'utf8')) as { version: string; staff: { id: string }[] };
+      b.version = `${b.version}-no-ira`;
+      b.staff = b.staff.filter((s) => s.id !== 's-ira');
+      await publishBundle(producer, topics.policyBundles.name, JSON.stringify(b));
+      const deadline = Date.now() + 60_000;
+      while (followed.current().staff.has('s-ira') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(followed.current().staff.has('s-ira')).toBe(false);
+      const version = followed.current().policyVersion;
+      await publishBundle(producer, topics.policyBundles.name, '{"not":"a bundle"}');
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(followed.current().policyVersion).toBe(version);
+    } finally {
+      await producer.disconnect();
+      await followed.stop();
+    }
+  });
+});
