@@ -14,12 +14,12 @@ import { createLogger } from '@custos/config';
 import { AvroCodec, createKafka, ensureTopics, frame } from '@custos/kafka';
 import { accessEventAvro, deadLetterAvro, decisionAvro, fromAvro, toAvro } from '@custos/schemas';
 import { registryInstance } from '@custos/test/registry-instance';
-import { infraEnv, testTopics } from '@custos/test/support';
+import { infraEnv, testTopics, waitFor } from '@custos/test/support';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Enforcer } from './enforcer.js';
 import { createPolicyJudge } from './judge.js';
-import { makeEvent, waitFor } from './test-support.js';
+import { makeEvent } from './test-support.js';
 
 const policyFile = fileURLToPath(new URL('../../../policies/example-org.json', import.meta.url));
 
@@ -131,7 +131,7 @@ describe('enforcer when the schema registry changes its mind', () => {
     });
     await producer.disconnect();
 
-    await waitFor('the enforcer to handle all six records', () => enforcer!.stats.events >= 6);
+    await waitFor(() => enforcer!.stats.events >= 6, { what: 'the enforcer to handle all six records' });
     expect(enforcer!.stats.deadLetters).toBe(hostile.length);
     const s = enforcer!.stats.decisions;
     expect(s.allow + s.flag + s.deny).toBe(good.length);
@@ -152,7 +152,7 @@ describe('enforcer when the schema registry changes its mind', () => {
         letters.push({ key: Buffer.from(l.key).toString(), reason: l.reason, step: l.step });
       },
     });
-    await waitFor('the dead letters', () => letters.length >= hostile.length);
+    await waitFor(() => letters.length >= hostile.length, { what: 'the dead letters' });
     await consumer.disconnect();
     for (const h of hostile) {
       const letter = letters.find((l) => l.key === h.label);
@@ -162,8 +162,9 @@ describe('enforcer when the schema registry changes its mind', () => {
     }
 
     // Not silent: a warning with a count and an example.
-    const warning = await waitFor('the dead-letter warning', () =>
-      logs.find((l) => l.level === 40 && l.msg === 'records dead-lettered at the decode step'),
+    const warning = await waitFor(
+      () => logs.find((l) => l.level === 40 && l.msg === 'records dead-lettered at the decode step'),
+      { what: 'the dead-letter warning' },
     );
     expect(warning.deadLettered).toBeGreaterThanOrEqual(1);
     expect(warning.example?.reason).toBeTruthy();
@@ -192,7 +193,7 @@ describe('enforcer when the schema registry changes its mind', () => {
     });
     await producer.disconnect();
 
-    const err = (await waitFor('the enforcer to stop', () => fatal)) as Error;
+    const err = (await waitFor(() => fatal, { what: 'the enforcer to stop' })) as Error;
     expect(err.name).toBe('RegistryChangedError');
     expect(err.message).toContain(`schema id ${decisionId}`);
     expect(err.message).toMatch(/was io\.custos\.v1\.Decision \(sha256 [0-9a-f]{16}\) and is now io\.custos\.v1\.AccessEvent/);

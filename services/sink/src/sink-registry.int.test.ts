@@ -26,7 +26,7 @@ import {
 } from '@custos/schemas';
 import { createStore, migrate, queryRows, type Store, sampleDecisions, withDatabase } from '@custos/store';
 import { registryInstance } from '@custos/test/registry-instance';
-import { infraEnv, testStore, testTopics, uniquePrefix } from '@custos/test/support';
+import { infraEnv, testStore, testTopics, uniquePrefix, waitFor } from '@custos/test/support';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSinkMetrics } from './metrics.js';
@@ -38,20 +38,6 @@ interface LogLine {
   level: number;
   msg: string;
   err?: { name?: string; message?: string };
-}
-
-async function waitFor<T>(
-  what: string,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 90_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const decisions = (n: number) =>
@@ -160,8 +146,8 @@ describe('sink when the schema registry changes its mind', () => {
     });
     await producer.disconnect();
 
-    await waitFor('the good decisions stored', async () => (await rows()) >= good.length);
-    await waitFor('the dead letters sent', () => sink!.stats.deadLetters >= hostile.length);
+    await waitFor(async () => (await rows()) >= good.length, { what: 'the good decisions stored', timeoutMs: 90_000 });
+    await waitFor(() => sink!.stats.deadLetters >= hostile.length, { what: 'the dead letters sent' });
     expect(sink!.stats.deadLetters).toBe(hostile.length);
     expect(fatal).toBeUndefined();
 
@@ -175,7 +161,7 @@ describe('sink when the schema registry changes its mind', () => {
         letters.push(fromAvro<DeadLetter>(deadLetterAvro, (await reader.decode(message.value)).value));
       },
     });
-    await waitFor('the dead letters', () => letters.length >= hostile.length);
+    await waitFor(() => letters.length >= hostile.length, { what: 'the dead letters' });
     await consumer.disconnect();
     for (const h of hostile) {
       const letter = letters.find((l) => Buffer.from(l.key ?? []).toString() === h.label);
@@ -207,7 +193,7 @@ describe('sink when the schema registry changes its mind', () => {
     });
     await producer.disconnect();
 
-    const err = (await waitFor('the sink to stop', () => fatal)) as Error;
+    const err = (await waitFor(() => fatal, { what: 'the sink to stop' })) as Error;
     expect(err.name).toBe('RegistryChangedError');
     expect(err.message).toContain(`schema id ${deadLetterId}`);
     expect(err.message).toMatch(/was io\.custos\.v1\.DeadLetter \(sha256 [0-9a-f]{16}\) and is now io\.custos\.v1\.Decision/);
@@ -250,7 +236,7 @@ describe('sink when the schema registry changes its mind', () => {
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     try {
-      await waitFor('the sink process to start', () => output.includes('sink started'), 120_000);
+      await waitFor(() => output.includes('sink started'), { what: 'the sink process to start', timeoutMs: 120_000 });
       // What the process has cached: the ids its registrations got.
       const before = AvroCodec.connect(registry.url);
       const dlqId = (await before.register(procTopics.decisionsDlq.subject, deadLetterAvro)).id;
