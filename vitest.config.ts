@@ -19,7 +19,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['{packages,services,schemas}/**/src/**/*.test.ts', 'schemas/**/*.test.ts'],
+          include: ['{packages,services,schemas}/**/src/**/*.test.ts', 'schemas/**/*.test.ts', 'scripts/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
         },
       },

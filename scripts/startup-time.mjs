@@ -4,7 +4,7 @@
 // KAFKA_BROKERS / SCHEMA_REGISTRY_URL). Run `pnpm build` first.
 //   node scripts/startup-time.mjs [runs] [--no-start]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,22 +35,29 @@ const event = `${JSON.stringify({
   fields: ['email'],
 })}\n`;
 
-/** Runs one command; resolves with milliseconds until `done(output)` is true or the process exits. */
+/**
+ * Runs one command under bash's `time`; resolves with { wall, cpu } in milliseconds: until
+ * `done(output)` is true (then the process is stopped) or the process exits. CPU: user + system of the
+ * process and its children (tsx runs node as a child), at exit or when `done`.
+ */
 function time(v, args, env, done, input) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const p = spawn(v.cmd, [...v.args, ...args], {
+    const quoted = [v.cmd, ...v.args, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+    const p = spawn('bash', ['-c', `TIMEFORMAT='@cpu %U %S'; time ${done ? 'exec ' : ''}${quoted}`], {
       cwd: root,
       env: { ...process.env, ...env, NODE_OPTIONS: v.nodeOptions },
       stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     if (input !== undefined) p.stdin.end(input);
     let out = '';
-    let ms;
+    let wall;
+    let cpuAtDone;
     const check = (chunk) => {
       out += chunk;
-      if (ms === undefined && done?.(out)) {
-        ms = performance.now() - t0;
+      if (wall === undefined && done?.(out)) {
+        wall = performance.now() - t0;
+        cpuAtDone = treeCpu(p.pid);
         p.kill('SIGTERM');
       }
     };
@@ -58,11 +65,38 @@ function time(v, args, env, done, input) {
     p.stderr.on('data', check);
     p.on('error', reject);
     p.on('exit', (code) => {
-      if (ms !== undefined) resolve(ms);
-      else if (done || code !== 0) reject(new Error(`${args.join(' ')} exited ${code}:\n${out.slice(-2000)}`));
-      else resolve(performance.now() - t0);
+      if (wall !== undefined) return resolve({ wall, cpu: cpuAtDone });
+      if (done || code !== 0) return reject(new Error(`${args.join(' ')} exited ${code}:\n${out.slice(-2000)}`));
+      const m = /@cpu ([\d.]+) ([\d.]+)/.exec(out);
+      resolve({ wall: performance.now() - t0, cpu: m ? (Number(m[1]) + Number(m[2])) * 1000 : Number.NaN });
     });
   });
+}
+
+/** CPU (user + system) of a process and its descendants so far, in ms, from /proc (Linux). */
+function treeCpu(pid) {
+  const stats = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      // fields after the command name: state ppid … utime(14) stime(15)
+      const f = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ').at(-1).split(' ');
+      stats.push({ pid: Number(d), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const s of stats) {
+      if (!tree.has(s.pid) && tree.has(s.ppid)) {
+        tree.add(s.pid);
+        grew = true;
+      }
+    }
+  }
+  return stats.filter((s) => tree.has(s.pid)).reduce((n, s) => n + s.ticks, 0) * 10; // 100 ticks a second
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -72,8 +106,10 @@ async function measure(name, make) {
     await make(v, -1); // warm the file system cache
     const xs = [];
     for (let i = 0; i < runs; i++) xs.push(await make(v, i));
+    const walls = xs.map((x) => Math.round(x.wall));
+    const cpu = Math.round(median(xs.map((x) => x.cpu)));
     console.log(
-      `${name.padEnd(22)} ${variant.padEnd(7)} median ${Math.round(median(xs))} ms  (${xs.map(Math.round).join(', ')})`,
+      `${name.padEnd(22)} ${variant.padEnd(7)} wall median ${median(walls)} ms (${walls.join(', ')})${Number.isNaN(cpu) ? '' : `; CPU median ${cpu} ms`}`,
     );
   }
 }
