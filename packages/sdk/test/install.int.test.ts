@@ -1,5 +1,5 @@
 /**
- * The SDK as another team installs it: packed as a registry would serve it (scripts/pack-sdk.sh),
+ * The SDK as another team installs it: packed as a registry would serve it (scripts/pack.sh),
  * installed with plain npm into a project outside the workspace (the example in
  * examples/crm-service, copied to a temporary directory), so kafkajs and every other dependency come
  * from the registry, unpatched. From there it records 20 000 access events and some subject-state
@@ -106,7 +106,7 @@ describe('the SDK installed with npm outside the workspace, on stock kafkajs', (
     await admin.disconnect();
 
     const packed = join(work, 'packed');
-    const { stdout } = await run('bash', [join(root, 'scripts', 'pack-sdk.sh'), packed], { cwd: root, maxBuffer: 1 << 24 });
+    const { stdout } = await run('bash', [join(root, 'scripts', 'pack.sh'), packed], { cwd: root, maxBuffer: 1 << 24 });
     const tarballs = stdout.split('\n').filter((l) => l.endsWith('.tgz'));
     expect(tarballs.map((f) => f.replace(/.*\//, '').replace(/-\d+\.\d+\.\d+.*$/, '')).sort()).toEqual([
       'custos-config',
