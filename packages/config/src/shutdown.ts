@@ -2,7 +2,8 @@ import type { Logger } from './logger.js';
 
 /**
  * Runs `stop` once on SIGINT/SIGTERM, bounded by `timeoutMs`; a second signal or the timeout exits
- * at once. Returns a function that removes the handlers.
+ * at once. A clean stop exits with `process.exitCode` when one was set (a component that failed
+ * fatally sets it before raising SIGTERM), else 0. Returns a function that removes the handlers.
  */
 export function shutdownOnSignals(stop: () => Promise<void>, opts: { timeoutMs: number; logger?: Logger }): () => void {
   let stopping = false;
@@ -21,7 +22,7 @@ export function shutdownOnSignals(stop: () => Promise<void>, opts: { timeoutMs: 
     stop().then(
       () => {
         clearTimeout(timer);
-        process.exit(0);
+        process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
       },
       (err: unknown) => {
         opts.logger?.error({ err }, 'shutdown failed');

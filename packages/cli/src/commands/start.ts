@@ -81,7 +81,18 @@ async function start(opts: StartOptions): Promise<void> {
         },
       ]);
     }
-    const sink = new Sink({ ...deps, store, groupId: env.SINK_GROUP_ID, maxBatchRows: env.SINK_MAX_BATCH_ROWS, ...sinkOptions });
+    const sink = new Sink({
+      ...deps,
+      store,
+      groupId: env.SINK_GROUP_ID,
+      maxBatchRows: env.SINK_MAX_BATCH_ROWS,
+      ...sinkOptions,
+      onFatal: (err) => {
+        logger.fatal({ err }, 'sink stopped by a fatal error; stopping');
+        process.exitCode = 1;
+        process.kill(process.pid, 'SIGTERM');
+      },
+    });
     registries.push(sinkRegister);
     await sink.start();
     stops.push(() => sink.stop());
@@ -97,6 +108,7 @@ async function start(opts: StartOptions): Promise<void> {
       ...enforcerOptionsFromEnv(parseEnv(enforcerEnv)),
       onFatal: (err) => {
         logger.fatal({ err }, 'enforcer stopped by a fatal error; stopping');
+        process.exitCode = 1;
         process.kill(process.pid, 'SIGTERM');
       },
     });
