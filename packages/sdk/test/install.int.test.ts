@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createKafka, ensureTopics } from '@custos/kafka';
+import { AvroCodec, createKafka, ensureTopics } from '@custos/kafka';
 import { accessEventAvro, fromAvro, subjectStateChangeAvro } from '@custos/schemas';
 import { infraEnv, testTopics } from '@custos/test/support';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
@@ -179,6 +179,10 @@ describe('the SDK installed with npm outside the workspace, on stock kafkajs', (
       expect(r.key!.toString()).toBe(e.actor.id);
     }
     expect(seen.size).toBe(N);
+    // The schemas shipped in the packages are the workspace's: registering the workspace's schema
+    // under the same subject gives the very id the outside producer framed its records with.
+    const workspaceId = (await AvroCodec.connect(env.registryUrl).register(t.accessEvents.subject, accessEventAvro)).id;
+    expect(new Set(events.map((r) => r.value!.readUInt32BE(1)))).toEqual(new Set([workspaceId]));
 
     const changes = await readTopic(t.subjectState.name, STATE_CHANGES);
     expect(changes).toHaveLength(STATE_CHANGES);
