@@ -28,6 +28,7 @@ export function sinkOptionsFromEnv(
   | 'checkpointKey'
   | 'checkpointIntervalMs'
   | 'checkpointMaxRows'
+  | 'witnessDir'
 > {
   return {
     minBatchBytes: e.SINK_MIN_BATCH_BYTES,
@@ -40,5 +41,6 @@ export function sinkOptionsFromEnv(
     checkpointKey: checkpointSigningKey(e, logger),
     checkpointIntervalMs: e.CHECKPOINT_INTERVAL_MS,
     checkpointMaxRows: e.CHECKPOINT_MAX_ROWS,
+    witnessDir: e.WITNESS_DIR,
   };
 }
