@@ -12,5 +12,6 @@ export * from './migrations.js';
 export * from './proofs.js';
 export * from './queries.js';
 export * from './read-model.js';
+export * from './report-signature.js';
 export * from './retention.js';
 export * from './verify.js';

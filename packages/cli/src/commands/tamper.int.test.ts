@@ -79,7 +79,13 @@ describe('tamper matrix: the default custos verify against the real sink, Kafka 
         const caseEnv = { ...env, CHDB_PATH: dir };
         const t = await finish(run(caseEnv, 'packages/cli/src/testing/tamper-child.ts', [kind]));
         expect(t.code, t.err).toBe(0);
-        const what = JSON.parse(t.out.trim()) as { chain: number; seq: number; toSeq?: number; chains?: number[] };
+        const what = JSON.parse(t.out.trim()) as {
+          chain: number;
+          seq: number;
+          toSeq?: number;
+          chains?: number[];
+          eventId?: string;
+        };
         const v = await finish(run(caseEnv, 'packages/cli/src/bin.ts', ['verify', '--json']));
         const text = await finish(run(caseEnv, 'packages/cli/src/bin.ts', ['verify']));
         expect(v.code, `${kind}: ${text.out}`).toBe(1);
@@ -88,15 +94,30 @@ describe('tamper matrix: the default custos verify against the real sink, Kafka 
         const report = JSON.parse(v.out) as { ok: boolean; findings: Finding[] };
         expect(report.ok).toBe(false);
         const errors = report.findings.filter((f) => f.severity === 'error');
-        return { what, errors, out: text.out, has: (k: string) => errors.filter((f) => f.kind === k) };
+        return { what, errors, dir, out: text.out, has: (k: string) => errors.filter((f) => f.kind === k) };
       };
 
       {
-        const { what, has, out } = await tamper('modified');
+        const { what, has, out, dir } = await tamper('modified');
         expect(
           has('modified').map((f) => [f.chain, f.seq]),
           out,
         ).toContainEqual([what.chain, what.seq]);
+        // One decision's inclusion proof: valid on the untouched store, refused on the modified one.
+        const proof = await finish(run(env, 'packages/cli/src/bin.ts', ['verify', '--event', what.eventId as string, '--json']));
+        expect(proof.code, proof.out + proof.err).toBe(0);
+        const p = JSON.parse(proof.out) as {
+          ok: boolean;
+          proof: { chain: number; seq: number; path: string[]; checkpoint: { payload: string } };
+        };
+        expect(p.ok).toBe(true);
+        expect([p.proof.chain, p.proof.seq]).toEqual([what.chain, what.seq]);
+        expect(JSON.parse(p.proof.checkpoint.payload).merkleRoot).toMatch(/^[0-9a-f]{64}$/);
+        const bad = await finish(
+          run({ ...env, CHDB_PATH: dir }, 'packages/cli/src/bin.ts', ['verify', '--event', what.eventId as string]),
+        );
+        expect(bad.code, bad.out + bad.err).toBe(1);
+        expect(bad.out).toMatch(/^FAILED: .*do not give the tree head their checkpoint signed/);
       }
       {
         const { what, has, out } = await tamper('deleted-middle');

@@ -51,8 +51,9 @@ try {
   let out: Record<string, unknown> = { chain };
   switch (kind) {
     case 'modified': {
+      const { event_id } = await rowAt(store, chain, 10);
       await sql(`ALTER TABLE ${t('decisions')} UPDATE purpose = 'marketing' WHERE kafka_partition = ${chain} AND chain_seq = 10`);
-      out = { chain, seq: 10 };
+      out = { chain, seq: 10, eventId: event_id };
       break;
     }
     case 'deleted-middle': {
