@@ -31,6 +31,7 @@ import {
 } from './checkpoints.js';
 import { queryRows, type Store } from './client.js';
 import {
+  CANONICAL_COLUMNS,
   canonical,
   contentDiff,
   type DecisionContent,
@@ -688,6 +689,8 @@ async function verifyChain(store: Store, chain: number, ctx: ChainContext): Prom
   let prevHash: string | null = lo === 1 ? genesisHash(chain) : (claims.get(lo - 1)?.hash ?? null);
   let expect = lo;
   let lastRow: StoredDecision | undefined;
+  /** decided_at of the last row checked (ClickHouse text form) */
+  let lastDecidedAt: string | undefined;
   let lastOffset = -1n;
   let rows = 0;
   const mismatched: { row: StoredDecision; prev: string; prevRow: StoredDecision | undefined }[] = [];
@@ -698,7 +701,7 @@ async function verifyChain(store: Store, chain: number, ctx: ChainContext): Prom
   const refState = ref ? await startReference(ref, chain) : undefined;
 
   const gap = (a: number, b: number, next: StoredDecision | undefined) => {
-    const beforeExpired = !lastRow || Date.parse(isoTime(lastRow.decided_at)) < expiredBefore;
+    const beforeExpired = lastDecidedAt === undefined || Date.parse(isoTime(lastDecidedAt)) < expiredBefore;
     const nextNearHorizon = !next || Date.parse(isoTime(next.decided_at)) < expiredBefore + tolerance;
     const cover = anchors.find((x) => x.cp.prevSeq < a && a <= x.seq);
     // A gap in a segment whose every row was decided after the horizon was not cut by the TTL.
@@ -801,12 +804,40 @@ async function verifyChain(store: Store, chain: number, ctx: ChainContext): Prom
     }
     prevHash = row.chain_hash;
     lastRow = row;
+    lastDecidedAt = row.decided_at;
     expect = seq + 1;
     if (refState) pending.push(row);
   };
 
   for (let from = lo; from <= hi; from += ctx.pageRows) {
     const to = Math.min(hi, from + ctx.pageRows - 1);
+    if (!refState && prevHash !== null) {
+      // The fast path: a page that is whole, in order and links up is done without building rows.
+      const lines = await readLines(store, chain, from, to);
+      let h: string = prevHash;
+      let e = expect;
+      let off = lastOffset;
+      let good = lines.length === to - from + 1;
+      for (const l of lines) {
+        if (!good) break;
+        const o = BigInt(l.offset);
+        const c = claims.get(l.seq);
+        if (l.seq !== e || o <= off || linkHash(h, l.line) !== l.hash || (c && c.hash !== l.hash)) good = false;
+        h = l.hash;
+        e += 1;
+        off = o;
+      }
+      if (good) {
+        for (const l of lines) if (claims.has(l.seq)) lastGoodClaim = l.seq;
+        rows += lines.length;
+        prevHash = h;
+        expect = e;
+        lastOffset = off;
+        lastRow = undefined;
+        lastDecidedAt = (lines.at(-1) as FastLine).decidedAt;
+        continue;
+      }
+    }
     const page = await readStored(store, 'kafka_partition = {c:UInt16} AND chain_seq BETWEEN {lo:UInt64} AND {hi:UInt64}', {
       c: chain,
       lo: from,
@@ -924,6 +955,43 @@ async function verifyChain(store: Store, chain: number, ctx: ChainContext): Prom
     checkpoints: anchors.length,
     lastCheckpointSeq: lastCp,
   };
+}
+
+interface FastLine {
+  seq: number;
+  offset: string;
+  hash: string;
+  decidedAt: string;
+  /** the row's canonical bytes as ClickHouse renders them */
+  line: string;
+}
+
+/** The canonical columns as one JSON array text per row, rendered by ClickHouse (no row objects built). */
+const LINE_EXPR = `toJSONString(tuple(${CANONICAL_COLUMNS.map(([c]) => c).join(', ')}))`;
+
+/**
+ * A page of a chain as rendered lines. When a line hashes onto its predecessor's hash to its stored
+ * hash, the stored values render to exactly the bytes the sink hashed: the row is intact. Where a
+ * page does not pass whole, the caller checks it row by row, which names what is wrong (and decides
+ * where ClickHouse renders a value differently from `canonical`, e.g. U+2028 in a string).
+ * Measured against hashing inside ClickHouse (a window over the page): this was faster here, the
+ * JSON rendering running in ClickHouse's threads while JavaScript hashes.
+ */
+async function readLines(store: Store, chain: number, lo: number, hi: number): Promise<FastLine[]> {
+  const rows = await queryRows<{ s: number; o: string; h: string; d: string; l: string }>(
+    store,
+    `SELECT toUInt64(chain_seq) AS s, toString(kafka_offset) AS o, chain_hash AS h, toString(decided_at) AS d, ${LINE_EXPR} AS l
+     FROM ${store.table('decisions')}
+     WHERE kafka_partition = {c:UInt16} AND chain_seq BETWEEN {lo:UInt64} AND {hi:UInt64}
+     ORDER BY chain_seq, chain_hash`,
+    { c: chain, lo, hi },
+    {
+      date_time_output_format: 'simple',
+      output_format_json_quote_64bit_integers: 0,
+      output_format_json_escape_forward_slashes: 0,
+    },
+  );
+  return rows.map((r) => ({ seq: Number(r.s), offset: r.o, hash: r.h, decidedAt: r.d, line: r.l }));
 }
 
 /**
