@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { infraEnv, testStore } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commit, emptyChain, linkHash, prepare } from './chain.js';
-import { insertPrepared, writeCheckpoint } from './chain-store.js';
+import { insertPrepared, recoverChain, writeCheckpoint } from './chain-store.js';
 import { exportCheckpoints, insertCheckpoint, readCheckpointFiles, signCheckpoint } from './checkpoints.js';
 import { createStore, type Store, withDatabase } from './client.js';
 import { canonical, INSERT_COLUMNS, insertLine, readStored, type StoredDecision, toRow } from './decisions.js';
@@ -130,6 +130,31 @@ describe('verify: tampering is detected, a clean chain verifies', () => {
     await sql(s, `ALTER TABLE ${s.table('decisions')} UPDATE purpose = 'sale' WHERE kafka_partition = 0 AND chain_seq = 250`);
     const bad = await verify(s, { pageRows: 100 });
     expect(errors(bad.findings).map((f) => [f.kind, f.seq])).toEqual([['modified', 250]]);
+  });
+
+  it('keeps verifying older checkpoints after a key rotation, while both keys are trusted', async () => {
+    const s = await copy();
+    const next = generateKeyPairSync('ed25519').privateKey;
+    // The sink, restarted with the new key and both public keys trusted, continues chain 0.
+    const state = await recoverChain(s, 0, { window: 1000, trusted: [next, privateKey] });
+    expect(state.seq).toBe(ROWS);
+    const more = sampleDecisions(40, { start: START + 21 * DAY, spanMs: DAY, actors: 5, subjects: 20 });
+    const p = prepare(
+      state,
+      more.map((d, i) => ({ offset: String(10_000 + i), row: toRow(d, 0, String(10_000 + i)) })),
+    );
+    await insertPrepared(s, p);
+    commit(state, p);
+    const cp = await writeCheckpoint(s, state, 'decisions', next);
+    // its segment continues the old key's last checkpoint (rows 401…430 recovered, not from seq 0)
+    expect(cp?.fields).toMatchObject({ prevSeq: 400, lastSeq: ROWS + 40 });
+    expect(cp?.fields.prevCheckpoint).toMatch(/^[0-9a-f]{64}$/);
+    const both = await verify(s, { trusted: [privateKey, next] });
+    expect(errors(both.findings), formatReport(both)).toEqual([]);
+    // without the old key its checkpoints no longer count: named, not silently ignored
+    const onlyNew = await verify(s, { trusted: [next] });
+    expect(onlyNew.ok).toBe(false);
+    expect(new Set(errors(onlyNew.findings).map((f) => f.kind))).toContain('forged_checkpoint');
   });
 
   it('detects a modified record', async () => {

@@ -90,6 +90,11 @@ export interface SinkOptions {
   checkpointIntervalMs?: number | undefined;
   checkpointMaxRows?: number | undefined;
   /**
+   * Public keys whose checkpoints count when a chain is recovered, besides the signing key's own:
+   * after a key rotation the older key's checkpoints still anchor the chain.
+   */
+  trustedKeys?: readonly KeyObject[] | undefined;
+  /**
    * Also write every checkpoint and head as a file into this directory (meant to be write-once
    * storage), besides the witness topic.
    */
@@ -329,7 +334,7 @@ export class Sink {
       try {
         return await recoverChain(this.opts.store, partition, {
           window: this.window,
-          ...(this.opts.checkpointKey ? { trusted: [this.opts.checkpointKey] } : {}),
+          ...(this.opts.checkpointKey ? { trusted: this.trusted(this.opts.checkpointKey) } : {}),
         });
       } catch (err) {
         if (err instanceof ChainIntegrityError) {
@@ -519,8 +524,12 @@ export class Sink {
   }
 
   /** The newest genuine checkpoint of every chain and the newest head, from the store (start-up). */
+  private trusted(key: KeyObject): KeyObject[] {
+    return [key, ...(this.opts.trustedKeys ?? [])];
+  }
+
   private async loadLatest(key: KeyObject): Promise<void> {
-    const trusted = [key];
+    const trusted = this.trusted(key);
     for (const c of await listCheckpoints(this.opts.store)) {
       const check = checkSignature(c, trusted);
       if (!check.ok) continue;
