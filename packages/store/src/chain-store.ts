@@ -135,7 +135,7 @@ export async function recoverChain(store: Store, chain: number, opts: RecoverOpt
     state.offset = BigInt(last.kafka_offset);
     state.segment = emptySegment(cp.lastSeq, cp.lastHash, now, cpHash);
   } else {
-    const leaves: Buffer[] = [];
+    const leaves: string[] = [];
     if (opts.trusted && cp) {
       await checkTail(store, chain, cp, headSeq, opts.pageRows ?? 50_000, leaves);
     } else {
@@ -177,7 +177,7 @@ async function tailLeaves(
   base: number,
   head: number,
   page: number,
-  leaves: Buffer[],
+  leaves: string[],
 ): Promise<void> {
   for (let lo = base + 1; lo <= head; lo += page) {
     const rows = await readStored(store, 'kafka_partition = {c:UInt16} AND chain_seq BETWEEN {lo:UInt64} AND {hi:UInt64}', {
@@ -189,7 +189,7 @@ async function tailLeaves(
     for (const r of rows) {
       if (r.chain_seq === last) continue; // an identical copy
       last = r.chain_seq;
-      leaves.push(leafHash(canonical(r)));
+      leaves.push(leafHash(canonical(r)).toString('latin1'));
     }
   }
 }
@@ -201,7 +201,7 @@ async function checkTail(
   cp: CheckpointFields,
   head: number,
   page: number,
-  leaves: Buffer[],
+  leaves: string[],
 ): Promise<void> {
   const [anchor] = await readStored(store, 'kafka_partition = {c:UInt16} AND chain_seq = {s:UInt64}', {
     c: chain,
@@ -230,7 +230,7 @@ async function checkTail(
       if (linkHash(prev, text) !== r.chain_hash) {
         throw new ChainIntegrityError(`chain ${chain}: the row at seq ${r.chain_seq} does not match its hash (modified)`);
       }
-      leaves.push(leafHash(text));
+      leaves.push(leafHash(text).toString('latin1'));
       const off = BigInt(r.kafka_offset);
       if (off <= lastOffset) throw new ChainIntegrityError(`chain ${chain}: offsets go backwards at seq ${r.chain_seq}`);
       lastOffset = off;
@@ -306,7 +306,9 @@ export function checkpointOf(state: ChainState, topic: string, key: KeyObject, n
       createdAt: new Date(now).toISOString(),
       prevCheckpoint: seg.prevCheckpoint,
       // The leaves are complete unless the segment was recovered without its rows (never expected).
-      ...(seg.leaves.length === state.seq - seg.prevSeq ? { merkleRoot: merkleRoot(seg.leaves).toString('hex') } : {}),
+      ...(seg.leaves.length === state.seq - seg.prevSeq
+        ? { merkleRoot: merkleRoot(seg.leaves.map((l) => Buffer.from(l, 'latin1'))).toString('hex') }
+        : {}),
     },
     key,
   );

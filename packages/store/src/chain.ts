@@ -40,8 +40,11 @@ export interface SegmentStats {
   since: number;
   /** SHA-256 (hex) of the last checkpoint's payload; empty before the chain's first */
   prevCheckpoint: string;
-  /** Merkle leaf hashes of the rows since the last checkpoint, in chain order */
-  leaves: Buffer[];
+  /**
+   * Merkle leaf hashes of the rows since the last checkpoint, in chain order, each as a 32-character
+   * latin1 string (one character a byte: producing a string costs half what a Buffer does)
+   */
+  leaves: string[];
 }
 
 export interface ChainState {
@@ -145,8 +148,8 @@ export interface Prepared<R extends ChainEntry = ChainEntry> {
   times: TimeRange | null;
   /** insert_deduplication_token: identifies this exact content, so a retried insert is a no-op */
   token: string;
-  /** Merkle leaf hash of each of `rows` (SHA-256 of 0x00 ‖ its canonical bytes) */
-  leaves: Buffer[];
+  /** Merkle leaf hash of each of `rows` (SHA-256 of 0x00 ‖ its canonical bytes), latin1 strings */
+  leaves: string[];
 }
 
 /** Bodies given back by `releaseBody`, for later batches (three: the sink stores three partitions at once by default). */
@@ -224,7 +227,7 @@ export function prepare(state: ChainState, candidates: readonly Candidate[]): Pr
 export function prepare(state: ChainState, candidates: readonly AnyCandidate[]): Prepared;
 export function prepare(state: ChainState, candidates: readonly AnyCandidate[]): Prepared {
   const rows: ChainEntry[] = [];
-  const leaves: Buffer[] = [];
+  const leaves: string[] = [];
   const skipped: Skipped[] = [];
   const batchIds = new Map<string, number>();
   let seq = state.seq;
@@ -301,7 +304,7 @@ export function prepare(state: ChainState, candidates: readonly AnyCandidate[]):
     const mark = lineStart + prefix - 1;
     const saved = b[mark] as number;
     b[mark] = 0;
-    leaves.push(digest('sha256', b.subarray(mark, w.pos), 'buffer'));
+    leaves.push(digest('sha256', b.subarray(mark, w.pos), 'binary')); // 'binary' is latin1
     b[mark] = saved;
     // hash = SHA-256(prevHex ‖ canonical bytes): exactly linkHash(hash, canonical(row))
     hash = digest('sha256', w.buf.subarray(lineStart, w.pos), 'hex');

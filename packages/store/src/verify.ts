@@ -454,6 +454,7 @@ function checkWitness(
       continue;
     }
     const f = check.fields;
+    if (opts.chains && !opts.chains.includes(f.chain)) continue;
     const st = out.state.get(f.chain) ?? { lastSeq: 0 };
     st.lastSeq = Math.max(st.lastSeq, f.lastSeq);
     delete st.closed;
