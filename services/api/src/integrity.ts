@@ -15,9 +15,10 @@ import { HttpError } from './errors.js';
 import { idParam, requestPurposeParam } from './schemas.js';
 
 /**
- * The integrity proof: signed checkpoints over the decisions hash chain and a verification of a
- * range. They are the store's (issue 5); the API depends on this interface only, so it works — and
- * says "unavailable" — until the store provides them.
+ * The integrity proof: signed checkpoints over the decisions hash chain, a verification of a range,
+ * inclusion proofs of single decisions and the public keys. They are the store's; the API depends on
+ * this interface only, so without a store that offers them it says "unavailable" rather than
+ * claiming anything.
  */
 export interface IntegrityQuery {
   from: Date;
@@ -115,7 +116,7 @@ export const unavailableIntegrity: IntegrityProvider = {
 };
 
 /**
- * The store's (issue 5) checkpoints and chain verification. Chains run per Kafka partition across
+ * The store's checkpoints, chain verification and inclusion proofs. Chains run per Kafka partition across
  * tenants, so for a credential scoped to some tenants only the verdict and counts are returned, not
  * findings that name other tenants' records.
  */
