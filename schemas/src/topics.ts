@@ -18,6 +18,8 @@ export interface Topics {
   accessEventsDlq: TopicSpec;
   subjectStateDlq: TopicSpec;
   decisionsDlq: TopicSpec;
+  /** signed checkpoints and heads of the stored decision chains, kept outside ClickHouse (JSON, not Avro) */
+  witness: TopicSpec;
 }
 
 export const TOPIC_BASE_NAMES = {
@@ -28,9 +30,15 @@ export const TOPIC_BASE_NAMES = {
   accessEventsDlq: 'access-events.dlq',
   subjectStateDlq: 'subject-state.dlq',
   decisionsDlq: 'decisions.dlq',
+  witness: 'decisions.witness',
 } as const satisfies Record<keyof Topics, string>;
 
 const compacted = { 'cleanup.policy': 'compact' };
+/**
+ * The witness of the stored decisions: never deleted by time or size and never compacted (a
+ * compacted topic would keep one record per key and lose the older checkpoints).
+ */
+const keptForever = { 'cleanup.policy': 'delete', 'retention.ms': '-1', 'retention.bytes': '-1' };
 
 export function topics(opts: { prefix?: string; partitions?: number } = {}): Topics {
   const prefix = opts.prefix ?? '';
@@ -48,5 +56,7 @@ export function topics(opts: { prefix?: string; partitions?: number } = {}): Top
     accessEventsDlq: t('accessEventsDlq', 1),
     subjectStateDlq: t('subjectStateDlq', 1),
     decisionsDlq: t('decisionsDlq', 1),
+    // One partition: one order of every checkpoint and head.
+    witness: t('witness', 1, keptForever),
   };
 }

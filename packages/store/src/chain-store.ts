@@ -9,13 +9,15 @@ import {
   type Checkpoint,
   type CheckpointFields,
   insertCheckpoint,
-  latestValidCheckpoint,
+  latestValidSigned,
   listCheckpoints,
+  payloadHash,
   signCheckpoint,
 } from './checkpoints.js';
 import { queryRows, type Store } from './client.js';
 import { canonical, type DecisionRow, INSERT_COLUMNS, isoTime, readStored, type StoredDecision } from './decisions.js';
 import { ChainIntegrityError } from './errors.js';
+import { leafHash, merkleRoot } from './merkle.js';
 
 /**
  * Most rows per insert into `decisions` (the sink's `SINK_MAX_BATCH_ROWS` default). ClickHouse does
@@ -85,10 +87,15 @@ interface HeadRow {
 export async function recoverChain(store: Store, chain: number, opts: RecoverOptions): Promise<ChainState> {
   const now = opts.now ?? Date.now();
   let cp: CheckpointFields | undefined;
-  if (opts.trusted) cp = await latestValidCheckpoint(store, chain, opts.trusted);
-  else {
+  let cpHash = '';
+  if (opts.trusted) {
+    const signed = await latestValidSigned(store, chain, opts.trusted);
+    cp = signed?.fields;
+    cpHash = signed ? payloadHash(signed.payload) : '';
+  } else {
     const last = (await listCheckpoints(store, { chain })).at(-1);
     cp = last ? (JSON.parse(last.payload) as CheckpointFields) : undefined;
+    cpHash = last ? payloadHash(last.payload) : '';
   }
   const baseSeq = cp?.lastSeq ?? 0;
   const t = store.table('decisions');
@@ -126,10 +133,13 @@ export async function recoverChain(store: Store, chain: number, opts: RecoverOpt
     state.seq = cp.lastSeq;
     state.hash = cp.lastHash;
     state.offset = BigInt(last.kafka_offset);
-    state.segment = emptySegment(cp.lastSeq, cp.lastHash, now);
+    state.segment = emptySegment(cp.lastSeq, cp.lastHash, now, cpHash);
   } else {
+    const leaves: string[] = [];
     if (opts.trusted && cp) {
-      await checkTail(store, chain, cp, headSeq, opts.pageRows ?? 50_000);
+      await checkTail(store, chain, cp, headSeq, opts.pageRows ?? 50_000, leaves);
+    } else {
+      await tailLeaves(store, chain, baseSeq, headSeq, opts.pageRows ?? 50_000, leaves);
     }
     const [head] = await readStored(store, 'kafka_partition = {c:UInt16} AND chain_seq = {s:UInt64}', { c: chain, s: headSeq });
     if (!head) throw new ChainIntegrityError(`chain ${chain}: head row ${headSeq} vanished while recovering`);
@@ -145,6 +155,8 @@ export async function recoverChain(store: Store, chain: number, opts: RecoverOpt
       occurredFrom: agg.occurred_from,
       occurredTo: agg.occurred_to,
       since: now,
+      prevCheckpoint: cpHash,
+      leaves,
     };
   }
   headSeq = state.seq;
@@ -158,8 +170,39 @@ export async function recoverChain(store: Store, chain: number, opts: RecoverOpt
   return state;
 }
 
-/** Checks rows (cp.lastSeq, head] link by link from the checkpoint's hash. */
-async function checkTail(store: Store, chain: number, cp: CheckpointFields, head: number, page: number): Promise<void> {
+/** The Merkle leaves of rows (base, head], unchecked (no trusted key to check them against). */
+async function tailLeaves(
+  store: Store,
+  chain: number,
+  base: number,
+  head: number,
+  page: number,
+  leaves: string[],
+): Promise<void> {
+  for (let lo = base + 1; lo <= head; lo += page) {
+    const rows = await readStored(store, 'kafka_partition = {c:UInt16} AND chain_seq BETWEEN {lo:UInt64} AND {hi:UInt64}', {
+      c: chain,
+      lo,
+      hi: Math.min(head, lo + page - 1),
+    });
+    let last = -1;
+    for (const r of rows) {
+      if (r.chain_seq === last) continue; // an identical copy
+      last = r.chain_seq;
+      leaves.push(leafHash(canonical(r)).toString('latin1'));
+    }
+  }
+}
+
+/** Checks rows (cp.lastSeq, head] link by link from the checkpoint's hash, collecting their Merkle leaves. */
+async function checkTail(
+  store: Store,
+  chain: number,
+  cp: CheckpointFields,
+  head: number,
+  page: number,
+  leaves: string[],
+): Promise<void> {
   const [anchor] = await readStored(store, 'kafka_partition = {c:UInt16} AND chain_seq = {s:UInt64}', {
     c: chain,
     s: cp.lastSeq,
@@ -183,9 +226,11 @@ async function checkTail(store: Store, chain: number, cp: CheckpointFields, head
         throw new ChainIntegrityError(`chain ${chain}: two different rows claim seq ${r.chain_seq}`);
       }
       if (r.chain_seq !== expect) throw new ChainIntegrityError(`chain ${chain}: rows ${expect}…${r.chain_seq - 1} are missing`);
-      if (linkHash(prev, canonical(r)) !== r.chain_hash) {
+      const text = canonical(r);
+      if (linkHash(prev, text) !== r.chain_hash) {
         throw new ChainIntegrityError(`chain ${chain}: the row at seq ${r.chain_seq} does not match its hash (modified)`);
       }
+      leaves.push(leafHash(text).toString('latin1'));
       const off = BigInt(r.kafka_offset);
       if (off <= lastOffset) throw new ChainIntegrityError(`chain ${chain}: offsets go backwards at seq ${r.chain_seq}`);
       lastOffset = off;
@@ -259,6 +304,11 @@ export function checkpointOf(state: ChainState, topic: string, key: KeyObject, n
       occurredFrom: isoTime(seg.occurredFrom),
       occurredTo: isoTime(seg.occurredTo),
       createdAt: new Date(now).toISOString(),
+      prevCheckpoint: seg.prevCheckpoint,
+      // The leaves are complete unless the segment was recovered without its rows (never expected).
+      ...(seg.leaves.length === state.seq - seg.prevSeq
+        ? { merkleRoot: merkleRoot(seg.leaves.map((l) => Buffer.from(l, 'latin1'))).toString('hex') }
+        : {}),
     },
     key,
   );
@@ -278,6 +328,6 @@ export async function writeCheckpoint(
     return undefined;
   }
   await insertCheckpoint(store, cp);
-  state.segment = emptySegment(state.seq, state.hash, now);
+  state.segment = emptySegment(state.seq, state.hash, now, payloadHash(cp.payload));
   return cp;
 }

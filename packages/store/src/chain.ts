@@ -38,6 +38,13 @@ export interface SegmentStats {
   occurredTo: string | null;
   /** when the last checkpoint was made (or the chain was opened), epoch ms */
   since: number;
+  /** SHA-256 (hex) of the last checkpoint's payload; empty before the chain's first */
+  prevCheckpoint: string;
+  /**
+   * Merkle leaf hashes of the rows since the last checkpoint, in chain order, each as a 32-character
+   * latin1 string (one character a byte: producing a string costs half what a Buffer does)
+   */
+  leaves: string[];
 }
 
 export interface ChainState {
@@ -67,8 +74,19 @@ export function emptyChain(chain: number, window: number, now = Date.now()): Cha
   };
 }
 
-export function emptySegment(prevSeq: number, prevHash: string, now = Date.now()): SegmentStats {
-  return { prevSeq, prevHash, rows: 0, decidedFrom: null, decidedTo: null, occurredFrom: null, occurredTo: null, since: now };
+export function emptySegment(prevSeq: number, prevHash: string, now = Date.now(), prevCheckpoint = ''): SegmentStats {
+  return {
+    prevSeq,
+    prevHash,
+    rows: 0,
+    decidedFrom: null,
+    decidedTo: null,
+    occurredFrom: null,
+    occurredTo: null,
+    since: now,
+    prevCheckpoint,
+    leaves: [],
+  };
 }
 
 /** A decision to chain: a row (tools, tests), or its canonical bytes decoded straight from Avro (the sink). */
@@ -130,6 +148,8 @@ export interface Prepared<R extends ChainEntry = ChainEntry> {
   times: TimeRange | null;
   /** insert_deduplication_token: identifies this exact content, so a retried insert is a no-op */
   token: string;
+  /** Merkle leaf hash of each of `rows` (SHA-256 of 0x00 ‖ its canonical bytes), latin1 strings */
+  leaves: string[];
 }
 
 /** Bodies given back by `releaseBody`, for later batches (three: the sink stores three partitions at once by default). */
@@ -207,6 +227,7 @@ export function prepare(state: ChainState, candidates: readonly Candidate[]): Pr
 export function prepare(state: ChainState, candidates: readonly AnyCandidate[]): Prepared;
 export function prepare(state: ChainState, candidates: readonly AnyCandidate[]): Prepared {
   const rows: ChainEntry[] = [];
+  const leaves: string[] = [];
   const skipped: Skipped[] = [];
   const batchIds = new Map<string, number>();
   let seq = state.seq;
@@ -278,6 +299,13 @@ export function prepare(state: ChainState, candidates: readonly AnyCandidate[]):
     b[w.pos++] = 0x2c;
     w.uint(seq);
     b[w.pos++] = 0x5d;
+    // Merkle leaf = SHA-256(0x00 ‖ canonical bytes): the byte before them (the prefix hash's last
+    // digit) stands in for the 0x00 while it is hashed, so nothing is copied.
+    const mark = lineStart + prefix - 1;
+    const saved = b[mark] as number;
+    b[mark] = 0;
+    leaves.push(digest('sha256', b.subarray(mark, w.pos), 'binary')); // 'binary' is latin1
+    b[mark] = saved;
     // hash = SHA-256(prevHex ‖ canonical bytes): exactly linkHash(hash, canonical(row))
     hash = digest('sha256', w.buf.subarray(lineStart, w.pos), 'hex');
     w.buf.copyWithin(lineStart, lineStart + prefix, w.pos - 1);
@@ -310,6 +338,7 @@ export function prepare(state: ChainState, candidates: readonly AnyCandidate[]):
     lastOffset: offset,
     times,
     token: `custos-c${state.chain}-s${state.seq + 1}-${seq}-${hash.slice(0, 16)}`,
+    leaves,
   };
 }
 
@@ -337,6 +366,7 @@ export function commit(state: ChainState, p: Prepared): void {
     seg.occurredTo = maxStr(seg.occurredTo, p.times.occurredTo);
   }
   seg.rows += p.rows.length;
+  for (const l of p.leaves) seg.leaves.push(l);
   state.seq = p.lastSeq;
   state.hash = p.lastHash;
   if (p.lastOffset > state.offset) state.offset = p.lastOffset;

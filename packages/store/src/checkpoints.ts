@@ -11,7 +11,8 @@ import { type Store, settingsClause } from './client.js';
 import { chTime, isoTime } from './decisions.js';
 
 export interface CheckpointFields {
-  v: 1;
+  /** 1: the first form; 2 adds prevCheckpoint and merkleRoot */
+  v: 1 | 2;
   kind: 'custos.decisions.checkpoint';
   topic: string;
   chain: number;
@@ -29,6 +30,18 @@ export interface CheckpointFields {
   occurredTo: string;
   createdAt: string;
   keyId: string;
+  /**
+   * v2: SHA-256 (hex) of the payload of the chain's previous checkpoint, empty for its first: the
+   * checkpoints of a chain form a chain of their own, so one deleted in the middle is named.
+   */
+  prevCheckpoint?: string;
+  /** v2: RFC 6962 Merkle tree head (hex) over the rows (prevSeq, lastSeq], for inclusion proofs */
+  merkleRoot?: string;
+}
+
+/** SHA-256 (hex) of a signed payload: how checkpoints and heads name each other. */
+export function payloadHash(payload: string): string {
+  return createHash('sha256').update(payload).digest('hex');
 }
 
 /** What is stored and exported: the exact signed bytes and the signature. */
@@ -112,7 +125,7 @@ export type UnsignedFields = Omit<CheckpointFields, 'v' | 'kind' | 'keyId' | 'cr
 export function signCheckpoint(fields: UnsignedFields, privateKey: KeyObject): Checkpoint {
   const full: CheckpointFields = {
     ...fields,
-    v: 1,
+    v: fields.prevCheckpoint !== undefined || fields.merkleRoot !== undefined ? 2 : 1,
     kind: 'custos.decisions.checkpoint',
     createdAt: fields.createdAt ?? new Date().toISOString(),
     keyId: keyId(privateKey),
@@ -132,8 +145,8 @@ export function checkSignature(c: SignedCheckpoint, trusted: readonly KeyObject[
   } catch {
     return { ok: false, reason: 'payload is not JSON' };
   }
-  if (fields?.kind !== 'custos.decisions.checkpoint' || fields.v !== 1)
-    return { ok: false, reason: 'payload is not a v1 checkpoint' };
+  if (fields?.kind !== 'custos.decisions.checkpoint' || (fields.v !== 1 && fields.v !== 2))
+    return { ok: false, reason: 'payload is not a v1 or v2 checkpoint' };
   if (canonicalJson(fields) !== c.payload) return { ok: false, reason: 'payload is not in canonical form', fields };
   const key = trusted.find((k) => keyId(k) === fields.keyId);
   if (!key) return { ok: false, reason: `signed by key ${fields.keyId}, which is not a trusted key`, fields };
@@ -274,10 +287,20 @@ export async function latestValidCheckpoint(
   chain: number,
   trusted: readonly KeyObject[],
 ): Promise<CheckpointFields | undefined> {
+  return (await latestValidSigned(store, chain, trusted))?.fields;
+}
+
+/** The same, with its signed payload (whose hash the next checkpoint names). */
+export async function latestValidSigned(
+  store: Store,
+  chain: number,
+  trusted: readonly KeyObject[],
+): Promise<Checkpoint | undefined> {
   const all = await listCheckpoints(store, { chain });
   for (let i = all.length - 1; i >= 0; i--) {
-    const check = checkSignature(all[i] as StoredCheckpoint, trusted);
-    if (check.ok) return check.fields;
+    const c = all[i] as StoredCheckpoint;
+    const check = checkSignature(c, trusted);
+    if (check.ok) return { payload: c.payload, signature: c.signature, fields: check.fields };
   }
   return undefined;
 }

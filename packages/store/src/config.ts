@@ -64,6 +64,8 @@ export const storeEnv = z.object({
   CHECKPOINT_INTERVAL_MS: env.int({ min: 100 }).default(60_000),
   /** …and after at most this many rows */
   CHECKPOINT_MAX_ROWS: env.int({ min: 1 }).default(100_000),
+  /** also witness checkpoints and heads as files in this directory (meant to be write-once storage) */
+  WITNESS_DIR: z.string().min(1).optional(),
 });
 export type StoreEnv = z.infer<typeof storeEnv>;
 

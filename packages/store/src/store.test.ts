@@ -1,8 +1,19 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { decisionAvro, toAvro } from '@custos/schemas';
 import { describe, expect, it } from 'vitest';
-import { type Candidate, commit, emptyChain, genesisHash, linkHash, prepare, RecentIds, releaseBody } from './chain.js';
-import { canonicalJson, checkSignature, signCheckpoint } from './checkpoints.js';
+import {
+  type Candidate,
+  commit,
+  emptyChain,
+  emptySegment,
+  genesisHash,
+  linkHash,
+  prepare,
+  RecentIds,
+  releaseBody,
+} from './chain.js';
+import { checkpointOf } from './chain-store.js';
+import { type Checkpoint, canonicalJson, checkSignature, payloadHash, signCheckpoint } from './checkpoints.js';
 import { storeEnv } from './config.js';
 import {
   type AvroDecision,
@@ -16,6 +27,7 @@ import {
 } from './decisions.js';
 import { classifyStoreError } from './errors.js';
 import { sampleDecisions } from './fixtures.js';
+import { leafHash, merkleRoot } from './merkle.js';
 import { CLUSTER_MIGRATIONS_DIR, loadMigrations, statements } from './migrations.js';
 import { ttlExpression } from './retention.js';
 
@@ -68,6 +80,28 @@ describe('chain', () => {
     }
     expect(hashes).toEqual(all.rows.map((r) => r.chain_hash));
     expect(all.rows[0]!.chain_hash).toBe(linkHash(genesisHash(0), canonical(all.rows[0]!)));
+    // each row's Merkle leaf, hashed in place in the body, is SHA-256(0x00 ‖ its canonical bytes)
+    expect(all.leaves).toEqual(all.rows.map((r) => leafHash(canonical(r)).toString('latin1')));
+    expect(b.segment.leaves).toEqual(all.leaves);
+  });
+
+  it('signs a checkpoint naming the previous one and the Merkle tree head of its rows', () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const s = emptyChain(0, 1000);
+    const p = prepare(s, candidates(0, 0, 30));
+    commit(s, p);
+    const first = checkpointOf(s, 'decisions', privateKey) as Checkpoint;
+    expect(first.fields).toMatchObject({
+      v: 2,
+      prevCheckpoint: '',
+      merkleRoot: merkleRoot(p.leaves.map((l) => Buffer.from(l, 'latin1'))).toString('hex'),
+      records: 30,
+    });
+    s.segment = emptySegment(s.seq, s.hash, Date.now(), payloadHash(first.payload));
+    commit(s, prepare(s, candidates(0, 30, 10)));
+    const second = checkpointOf(s, 'decisions', privateKey) as Checkpoint;
+    expect(second.fields).toMatchObject({ prevSeq: 30, prevCheckpoint: payloadHash(first.payload), records: 10 });
+    expect(checkSignature(second, [privateKey]).ok).toBe(true);
   });
 
   it('skips re-delivered records and duplicates within the window', () => {

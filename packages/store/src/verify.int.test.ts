@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { infraEnv, testStore } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commit, emptyChain, linkHash, prepare } from './chain.js';
-import { insertPrepared, writeCheckpoint } from './chain-store.js';
+import { insertPrepared, recoverChain, writeCheckpoint } from './chain-store.js';
 import { exportCheckpoints, insertCheckpoint, readCheckpointFiles, signCheckpoint } from './checkpoints.js';
 import { createStore, type Store, withDatabase } from './client.js';
 import { canonical, INSERT_COLUMNS, insertLine, readStored, type StoredDecision, toRow } from './decisions.js';
@@ -108,6 +108,53 @@ describe('verify: tampering is detected, a clean chain verifies', () => {
     const part = await verify(base, { from: new Date(START), to: new Date(START + 2 * DAY) });
     expect(part.ok).toBe(true);
     expect(part.chains.map((c) => [c.fromSeq, c.toSeq])).toEqual(Array(CHAINS).fill([1, 100]));
+  });
+
+  it('verifies rows whose strings ClickHouse renders differently from the canonical bytes (row by row)', async () => {
+    const s = withDatabase(root, `${root.database}_c${copies++}`);
+    await migrate(s);
+    const state = emptyChain(0, 1000);
+    const ds = sampleDecisions(300, { start: START, spanMs: DAY, actors: 5, subjects: 20 });
+    const batch = ds.map((d, i) => ({ offset: String(i), row: toRow(d, 0, String(i)) }));
+    // U+2028 is escaped by ClickHouse's JSON and not by JSON.stringify; slashes, quotes, emoji, a map
+    (batch[120] as (typeof batch)[number]).row.legal_basis = 'a/b "q" \\ é \u2028 😀';
+    (batch[121] as (typeof batch)[number]).row.attributes = { z: '1', a: 'x/y', é: '"' };
+    const p = prepare(state, batch);
+    await insertPrepared(s, p);
+    commit(state, p);
+    await writeCheckpoint(s, state, 'decisions', privateKey);
+    const r = await verify(s, { pageRows: 100 });
+    expect(errors(r.findings), formatReport(r)).toEqual([]);
+    expect(r.rows).toBe(300);
+    // and an edit inside a page that passes the fast path's other checks is still named
+    await sql(s, `ALTER TABLE ${s.table('decisions')} UPDATE purpose = 'sale' WHERE kafka_partition = 0 AND chain_seq = 250`);
+    const bad = await verify(s, { pageRows: 100 });
+    expect(errors(bad.findings).map((f) => [f.kind, f.seq])).toEqual([['modified', 250]]);
+  });
+
+  it('keeps verifying older checkpoints after a key rotation, while both keys are trusted', async () => {
+    const s = await copy();
+    const next = generateKeyPairSync('ed25519').privateKey;
+    // The sink, restarted with the new key and both public keys trusted, continues chain 0.
+    const state = await recoverChain(s, 0, { window: 1000, trusted: [next, privateKey] });
+    expect(state.seq).toBe(ROWS);
+    const more = sampleDecisions(40, { start: START + 21 * DAY, spanMs: DAY, actors: 5, subjects: 20 });
+    const p = prepare(
+      state,
+      more.map((d, i) => ({ offset: String(10_000 + i), row: toRow(d, 0, String(10_000 + i)) })),
+    );
+    await insertPrepared(s, p);
+    commit(state, p);
+    const cp = await writeCheckpoint(s, state, 'decisions', next);
+    // its segment continues the old key's last checkpoint (rows 401…430 recovered, not from seq 0)
+    expect(cp?.fields).toMatchObject({ prevSeq: 400, lastSeq: ROWS + 40 });
+    expect(cp?.fields.prevCheckpoint).toMatch(/^[0-9a-f]{64}$/);
+    const both = await verify(s, { trusted: [privateKey, next] });
+    expect(errors(both.findings), formatReport(both)).toEqual([]);
+    // without the old key its checkpoints no longer count: named, not silently ignored
+    const onlyNew = await verify(s, { trusted: [next] });
+    expect(onlyNew.ok).toBe(false);
+    expect(new Set(errors(onlyNew.findings).map((f) => f.kind))).toContain('forged_checkpoint');
   });
 
   it('detects a modified record', async () => {

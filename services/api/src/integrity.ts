@@ -1,10 +1,24 @@
 import type { KeyObject } from 'node:crypto';
-import { checkSignature, listCheckpoints, type Store, verifyRange } from '@custos/store';
+import {
+  checkSignature,
+  type InclusionProof,
+  keyId,
+  listCheckpoints,
+  ProofUnavailable,
+  proveInclusion,
+  publicKeyPem,
+  type Store,
+  verifyRange,
+} from '@custos/store';
+import { z } from 'zod';
+import { HttpError } from './errors.js';
+import { idParam, requestPurposeParam } from './schemas.js';
 
 /**
- * The integrity proof: signed checkpoints over the decisions hash chain and a verification of a
- * range. They come from the store; the API depends on this interface only, and says "unavailable"
- * when it is given none.
+ * The integrity proof: signed checkpoints over the decisions hash chain, a verification of a range,
+ * inclusion proofs of single decisions and the public keys. They are the store's; the API depends on
+ * this interface only, so without a store that offers them it says "unavailable" rather than
+ * claiming anything.
  */
 export interface IntegrityQuery {
   from: Date;
@@ -31,10 +45,69 @@ export interface IntegrityProvider {
   listCheckpoints(q: IntegrityQuery): Promise<CheckpointInfo[]>;
   /** recomputes the chain over [from, to) and checks it against the checkpoints */
   verifyRange(q: IntegrityQuery): Promise<VerificationResult>;
+  /** the inclusion proof of one stored decision (throws HttpError 404/409 when there is none) */
+  proof(eventId: string): Promise<InclusionProof | Unavailable>;
+  /** the public keys checkpoints, heads and reports are verified with */
+  keys(): PublicKeyInfo[];
+}
+
+export interface Unavailable {
+  status: 'unavailable';
+  detail: string;
+}
+
+export interface PublicKeyInfo {
+  keyId: string;
+  algorithm: 'Ed25519';
+  /** SPKI PEM */
+  publicKey: string;
+}
+
+const tenantParam = idParam.optional().describe('a tenant within the credential’s scope; default: the whole scope');
+
+export const integrityProofQuery = z.strictObject({
+  tenantId: tenantParam,
+  eventId: z.uuid().describe('the decision’s eventId'),
+  requestPurpose: requestPurposeParam.optional(),
+});
+
+export const integrityProofResponse = z.union([
+  z.object({
+    v: z.literal(1),
+    kind: z.literal('custos.decisions.inclusion-proof'),
+    eventId: z.string(),
+    tenantId: z.string(),
+    chain: z.number(),
+    seq: z.number(),
+    record: z.string().describe('the leaf data: the row’s canonical bytes (UTF-8)'),
+    leafIndex: z.number(),
+    treeSize: z.number(),
+    leafHash: z.string(),
+    path: z.array(z.string()).describe('RFC 9162 audit path, nearest sibling first, hex'),
+    checkpoint: z.object({ payload: z.string(), signature: z.string() }),
+  }),
+  z.object({ status: z.literal('unavailable'), detail: z.string() }),
+]);
+
+export const integrityKeysQuery = z.strictObject({ tenantId: tenantParam, requestPurpose: requestPurposeParam.optional() });
+
+export const integrityKeysResponse = z.object({
+  keys: z.array(z.object({ keyId: z.string(), algorithm: z.literal('Ed25519'), publicKey: z.string() })),
+});
+
+/** The proof's HTTP errors: a decision not stored is 404, one not provable yet 409. */
+export function proofError(err: unknown): unknown {
+  if (!(err instanceof ProofUnavailable)) return err;
+  return new HttpError(err.reason === 'not_found' ? 404 : 409, err.message, [{ field: 'eventId', message: err.reason }]);
 }
 
 /** Used while the store offers no verification: says so instead of claiming anything. */
 export const unavailableIntegrity: IntegrityProvider = {
+  proof: async () => ({
+    status: 'unavailable',
+    detail: 'this deployment offers no inclusion proofs (store without checkpoints)',
+  }),
+  keys: () => [],
   listCheckpoints: async () => [],
   verifyRange: async () => ({
     status: 'unavailable',
@@ -43,7 +116,7 @@ export const unavailableIntegrity: IntegrityProvider = {
 };
 
 /**
- * The store's checkpoints and chain verification. Chains run per Kafka partition across
+ * The store's checkpoints, chain verification and inclusion proofs. Chains run per Kafka partition across
  * tenants, so for a credential scoped to some tenants only the verdict and counts are returned, not
  * findings that name other tenants' records.
  */
@@ -52,6 +125,15 @@ export function storeIntegrity(
   opts: { trusted: readonly KeyObject[]; retentionDays?: number | undefined; maxFindings?: number },
 ): IntegrityProvider {
   return {
+    proof: async (eventId) => {
+      if (opts.trusted.length === 0) return { status: 'unavailable', detail: 'no trusted checkpoint public key is configured' };
+      try {
+        return await proveInclusion(store, eventId, opts.trusted);
+      } catch (err) {
+        throw proofError(err);
+      }
+    },
+    keys: () => opts.trusted.map((k) => ({ keyId: keyId(k), algorithm: 'Ed25519' as const, publicKey: publicKeyPem(k) })),
     listCheckpoints: async (q) =>
       (await listCheckpoints(store, { from: q.from, to: q.to, limit: 10_000 })).map((c) => ({
         id: `${c.topic}/p${c.chain}/${c.lastSeq}`,

@@ -9,7 +9,13 @@ import type { Principal } from './auth.js';
 import type { AuditDb } from './db.js';
 import type { Directory } from './directory.js';
 import { HttpError } from './errors.js';
-import type { IntegrityProvider } from './integrity.js';
+import {
+  type IntegrityProvider,
+  integrityKeysQuery,
+  integrityKeysResponse,
+  integrityProofQuery,
+  integrityProofResponse,
+} from './integrity.js';
 import {
   actorActivity,
   BUCKET_MS,
@@ -328,6 +334,39 @@ export const ROUTES: RouteDef[] = [
         json: { range: rangeOut(range), checkpoints, verification },
         audit: { tenantId: q.tenantId, recordCount: 1, attributes: { ...rangeAttrs(range), verification: verification.status } },
       };
+    },
+  }),
+  route({
+    id: 'integrityProof',
+    path: '/v1/integrity/proof',
+    summary: 'Inclusion proof of one decision',
+    description:
+      'The stored decision’s canonical bytes, its RFC 9162 Merkle audit path and the signed checkpoint whose tree head it leads to: checkable offline with the public key (`custos verify --event` checks the same). 404 when no such decision is stored in the scope, 409 when it is not checkpointed yet.',
+    roles: ['auditor', 'privacy_officer', 'admin'],
+    query: integrityProofQuery,
+    response: integrityProofResponse,
+    audited: true,
+    handler: async ({ query: q, scope, deps }) => {
+      const proof = await deps.integrity.proof(q.eventId);
+      if ('status' in proof) return { json: proof, audit: { recordCount: 0, attributes: { eventId: q.eventId } } };
+      // Chains run across tenants: a decision outside the credential's scope does not exist for it.
+      if (scope !== '*' && !scope.includes(proof.tenantId))
+        throw new HttpError(404, `no stored decision has eventId ${q.eventId}`);
+      return { json: proof, audit: { tenantId: proof.tenantId, recordCount: 1, attributes: { eventId: q.eventId } } };
+    },
+  }),
+  route({
+    id: 'integrityKeys',
+    path: '/v1/integrity/keys',
+    summary: 'Public keys for verifying checkpoints, heads, proofs and reports',
+    description: 'Every trusted Ed25519 public key (SPKI PEM) with its key id; older keys stay listed after a rotation.',
+    roles: ALL,
+    query: integrityKeysQuery,
+    response: integrityKeysResponse,
+    audited: true,
+    handler: async ({ deps }) => {
+      const keys = deps.integrity.keys();
+      return { json: { keys }, audit: { recordCount: 0, attributes: {} } };
     },
   }),
 ];

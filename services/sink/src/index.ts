@@ -4,3 +4,4 @@ export * from './metrics.js';
 export * from './options.js';
 export * from './reference.js';
 export * from './sink.js';
+export * from './witness.js';

@@ -1,4 +1,4 @@
-import { checkpointSigningKey, storeEnv } from '@custos/store';
+import { checkpointSigningKey, storeEnv, trustedCheckpointKeys } from '@custos/store';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { sinkEnv } from './config.js';
@@ -28,6 +28,8 @@ export function sinkOptionsFromEnv(
   | 'checkpointKey'
   | 'checkpointIntervalMs'
   | 'checkpointMaxRows'
+  | 'witnessDir'
+  | 'trustedKeys'
 > {
   return {
     minBatchBytes: e.SINK_MIN_BATCH_BYTES,
@@ -40,5 +42,7 @@ export function sinkOptionsFromEnv(
     checkpointKey: checkpointSigningKey(e, logger),
     checkpointIntervalMs: e.CHECKPOINT_INTERVAL_MS,
     checkpointMaxRows: e.CHECKPOINT_MAX_ROWS,
+    witnessDir: e.WITNESS_DIR,
+    trustedKeys: e.CHECKPOINT_PUBLIC_KEY ? trustedCheckpointKeys(e) : [],
   };
 }

@@ -116,7 +116,7 @@ export async function topicReference(opts: TopicReferenceOptions): Promise<Topic
  * Reads one partition from `from` until `to` (or every partition from the start), read committed,
  * with a throwaway consumer group; returns when the end was reached or nothing came for `idleMs`.
  */
-async function readPartitions(
+export async function readPartitions(
   kafka: Kafka,
   topic: string,
   only: { partition: number; from: bigint; to: bigint } | null,

@@ -24,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSinkMetrics } from './metrics.js';
 import { topicReference } from './reference.js';
 import { Sink, type SinkOptions } from './sink.js';
+import { readWitnessTopic } from './witness.js';
 
 const { brokers, registryUrl } = infraEnv();
 const logger = createLogger('sink-test', 'warn');
@@ -191,7 +192,25 @@ describe('sink on real Kafka and ClickHouse', () => {
         query: `ALTER TABLE ${store.table('decisions')} DELETE WHERE kafka_partition = ${head?.c} AND chain_seq > ${Number(head?.s) - 2}`,
         clickhouse_settings: { mutations_sync: '2' },
       });
-      expect((await verifyRange(store, { trusted })).ok).toBe(true); // ClickHouse alone cannot tell
+      // The heads stored in ClickHouse still name the deleted checkpoint…
+      const byHeads = await verifyRange(store, { trusted });
+      expect(byHeads.findings.filter((f) => f.severity === 'error').map((f) => [f.kind, f.detectedBy])).toContainEqual([
+        'checkpoint_missing',
+        'head',
+      ]);
+      // …so a careful attacker deletes them too: then ClickHouse alone cannot tell,
+      await store.client.command({
+        query: `ALTER TABLE ${store.table('heads')} DELETE WHERE 1`,
+        clickhouse_settings: { mutations_sync: '2' },
+      });
+      expect((await verifyRange(store, { trusted })).ok).toBe(true);
+      // the witness topic can (the checkpoint, the heads and the rows it covered),
+      const witness = await readWitnessTopic(kafka, topics);
+      const byWitness = await verifyRange(store, { trusted, witness });
+      expect(byWitness.ok).toBe(false);
+      const kinds = new Set(byWitness.findings.filter((f) => f.severity === 'error').map((f) => `${f.kind}/${f.detectedBy}`));
+      expect([...kinds].sort()).toEqual(['checkpoint_missing/witness', 'deleted/witness', 'head_missing/witness']);
+      // and so can the topic, record by record.
       const against = await verifyRange(store, { trusted, reference: ref });
       const errs = against.findings.filter((f) => f.severity === 'error');
       expect(errs).toHaveLength(2);

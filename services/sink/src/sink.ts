@@ -37,17 +37,29 @@ import { decisionAvro, type Topics } from '@custos/schemas';
 import {
   ChainIntegrityError,
   type ChainState,
+  type Checkpoint,
   ContentArena,
+  checkHead,
+  checkSignature,
   classifyStoreError,
   commit,
   DEFAULT_SINK_BATCH_ROWS,
+  encodeWitness,
+  type HeadEntry,
+  insertHead,
   insertPrepared,
+  listCheckpoints,
+  listHeads,
   type Prepared,
+  payloadHash,
   prepare,
   recoverChain,
   releaseBody,
   type Store,
+  signHead,
+  type WitnessRecord,
   writeCheckpoint,
+  writeWitnessFile,
 } from '@custos/store';
 import type { Logger } from 'pino';
 import { DecisionDecoder, type DecodedRecord } from './decode.js';
@@ -78,6 +90,16 @@ export interface SinkOptions {
   checkpointKey?: KeyObject | undefined;
   checkpointIntervalMs?: number | undefined;
   checkpointMaxRows?: number | undefined;
+  /**
+   * Public keys whose checkpoints count when a chain is recovered, besides the signing key's own:
+   * after a key rotation the older key's checkpoints still anchor the chain.
+   */
+  trustedKeys?: readonly KeyObject[] | undefined;
+  /**
+   * Also write every checkpoint and head as a file into this directory (meant to be write-once
+   * storage), besides the witness topic.
+   */
+  witnessDir?: string | undefined;
   metrics?: SinkMetrics | undefined;
   /**
    * Decode records straight from Avro into their canonical bytes (default); false takes the general
@@ -100,6 +122,9 @@ export interface SinkStats {
   insertFailures: number;
   skipped: number;
   checkpoints: number;
+  heads: number;
+  /** checkpoints and heads written to the witness */
+  witnessed: number;
   recoveries: number;
 }
 
@@ -127,6 +152,8 @@ export class Sink {
     insertFailures: 0,
     skipped: 0,
     checkpoints: 0,
+    heads: 0,
+    witnessed: 0,
     recoveries: 0,
   };
   readonly metrics: SinkMetrics;
@@ -144,6 +171,17 @@ export class Sink {
   /** partitions whose stored chain failed verification: not extended until an operator looks */
   private readonly refused = new Set<number>();
   private readonly locks = new Map<number, Promise<unknown>>();
+  /** the newest checkpoint of every chain this member knows of, for heads */
+  private readonly latest = new Map<number, HeadEntry>();
+  /** SHA-256 of the last head written */
+  private prevHead = '';
+  /** checkpoints made since the last head */
+  private sinceHead = 0;
+  private headLock: Promise<unknown> = Promise.resolve();
+  /** witness records not yet acknowledged by the witness topic, oldest first */
+  private readonly unwitnessed: WitnessRecord[] = [];
+  private witnessFlush: Promise<void> = Promise.resolve();
+  private witnessFiles = 0;
 
   constructor(private readonly opts: SinkOptions) {
     this.metrics = opts.metrics ?? defaultSinkMetrics();
@@ -162,7 +200,7 @@ export class Sink {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, [topics.decisions, topics.decisionsDlq]);
+      await ensureTopics(admin, [topics.decisions, topics.decisionsDlq, topics.witness]);
     } finally {
       await admin.disconnect();
     }
@@ -174,6 +212,12 @@ export class Sink {
     if (!this.opts.checkpointKey) {
       logger.warn(
         'no checkpoint key: decisions are chained but no signed checkpoints are written (configure CHECKPOINT_PRIVATE_KEY)',
+      );
+    } else {
+      // Seeds heads with every chain's newest checkpoint; without it (ClickHouse down) heads list
+      // only the chains this member checkpoints from now on.
+      await this.loadLatest(this.opts.checkpointKey).catch((err: unknown) =>
+        logger.warn({ err }, 'reading the newest checkpoints failed: heads list only chains checkpointed from now on'),
       );
     }
     const consumer = kafka.consumer({
@@ -304,7 +348,7 @@ export class Sink {
       try {
         return await recoverChain(this.opts.store, partition, {
           window: this.window,
-          ...(this.opts.checkpointKey ? { trusted: [this.opts.checkpointKey] } : {}),
+          ...(this.opts.checkpointKey ? { trusted: this.trusted(this.opts.checkpointKey) } : {}),
         });
       } catch (err) {
         if (err instanceof ChainIntegrityError) {
@@ -319,6 +363,8 @@ export class Sink {
       }
     });
     this.chains.set(partition, state);
+    // Witnessed before anything is stored: this chain is open again (a graceful stop closed it).
+    await this.writeHead([]);
     this.stats.recoveries += 1;
     this.metrics.chainSeq.set({ chain: String(partition) }, state.seq);
     this.opts.logger.info({ partition, seq: state.seq, offset: state.offset.toString() }, 'chain recovered');
@@ -375,7 +421,7 @@ export class Sink {
           const bad = cands.find((c) => c.offset === p.rows[0]?.kafka_offset) as Decoded;
           await this.sendLetters([this.letter(payload.batch.topic, state.chain, bad.message, 'store', refused.cause)], 'store');
           // Everything before it in this batch was a duplicate (lettered) or is stored.
-          commit(state, { ...p, rows: [], lastSeq: state.seq, lastHash: state.hash });
+          commit(state, { ...p, rows: [], leaves: [], lastSeq: state.seq, lastHash: state.hash });
           return;
         }
         const mid = Math.ceil(fresh.length / 2);
@@ -469,6 +515,9 @@ export class Sink {
       if (cp) {
         this.stats.checkpoints += 1;
         this.metrics.checkpoints.inc();
+        this.noteCheckpoint(cp);
+        this.sinceHead += 1;
+        await this.witness({ type: 'checkpoint', payload: cp.payload, signature: cp.signature });
         this.opts.logger.debug({ chain: state.chain, seq: cp.fields.lastSeq }, 'checkpoint signed');
       }
     } catch (err) {
@@ -477,13 +526,111 @@ export class Sink {
     }
   }
 
-  /** Checkpoints chains that stopped growing before their interval ran out. */
+  /** Checkpoints chains that stopped growing before their interval ran out; then a head if any were made. */
   private async checkpointDue(): Promise<void> {
     for (const [partition, state] of this.chains) {
       await this.lock(partition, async () => {
         if (this.chains.get(partition) === state) await this.maybeCheckpoint(state, false);
       });
     }
+    if (this.sinceHead > 0) await this.writeHead([]);
+    else if (this.unwitnessed.length > 0) await this.flushWitness();
+  }
+
+  /** The newest genuine checkpoint of every chain and the newest head, from the store (start-up). */
+  private trusted(key: KeyObject): KeyObject[] {
+    return [key, ...(this.opts.trustedKeys ?? [])];
+  }
+
+  private async loadLatest(key: KeyObject): Promise<void> {
+    const trusted = this.trusted(key);
+    for (const c of await listCheckpoints(this.opts.store)) {
+      const check = checkSignature(c, trusted);
+      if (!check.ok) continue;
+      const known = this.latest.get(c.chain);
+      if (!known || known.lastSeq <= check.fields.lastSeq) this.noteCheckpoint({ ...c, fields: check.fields });
+    }
+    const heads = await listHeads(this.opts.store);
+    for (let i = heads.length - 1; i >= 0; i--) {
+      const h = heads[i] as (typeof heads)[number];
+      if (checkHead(h, trusted).ok) {
+        this.prevHead = payloadHash(h.payload);
+        break;
+      }
+    }
+  }
+
+  private noteCheckpoint(cp: Checkpoint): void {
+    const f = cp.fields;
+    this.latest.set(f.chain, { chain: f.chain, lastSeq: f.lastSeq, lastHash: f.lastHash, checkpoint: payloadHash(cp.payload) });
+  }
+
+  /**
+   * Signs a head over the newest checkpoint of every chain known, naming the chains this member
+   * stores into (open) and those it stopped storing into (`closed`); stores and witnesses it.
+   */
+  private writeHead(closed: number[]): Promise<void> {
+    const key = this.opts.checkpointKey;
+    if (!key) return Promise.resolve();
+    const run = async () => {
+      this.sinceHead = 0;
+      const head = signHead(
+        {
+          topic: this.opts.topics.decisions.name,
+          prevHead: this.prevHead,
+          chains: [...this.latest.values()],
+          open: [...this.chains.keys()].filter((c) => !closed.includes(c)),
+          closed,
+        },
+        key,
+      );
+      this.prevHead = payloadHash(head.payload);
+      try {
+        await insertHead(this.opts.store, head);
+      } catch (err) {
+        // The witness still holds it; the store's copy is a convenience for readers of ClickHouse.
+        this.opts.logger.warn({ err }, 'storing a head failed');
+      }
+      this.stats.heads += 1;
+      await this.witness({ type: 'head', payload: head.payload, signature: head.signature });
+    };
+    const next = this.headLock.then(run, run);
+    this.headLock = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Queues a record for the witness and writes what is queued (in order). */
+  private witness(r: WitnessRecord): Promise<void> {
+    this.unwitnessed.push(r);
+    return this.flushWitness();
+  }
+
+  /**
+   * Sends the queued witness records to the witness topic (and directory), oldest first. A failure
+   * keeps them queued for the next checkpoint round (warned): until then they are not witnessed.
+   */
+  private flushWitness(): Promise<void> {
+    const run = async () => {
+      if (this.unwitnessed.length === 0) return;
+      const batch = this.unwitnessed.slice();
+      try {
+        if (this.opts.witnessDir) {
+          for (const r of batch) writeWitnessFile(this.opts.witnessDir, r, this.witnessFiles++);
+        }
+        await this.producer!.send({
+          topic: this.opts.topics.witness.name,
+          acks: -1,
+          messages: batch.map((r) => ({ key: r.type, value: encodeWitness(r) })),
+        });
+        this.unwitnessed.splice(0, batch.length);
+        this.stats.witnessed += batch.length;
+      } catch (err) {
+        this.opts.logger.warn({ err, pending: this.unwitnessed.length }, 'writing to the witness failed; will retry');
+      }
+    };
+    const next = this.witnessFlush.then(run, run);
+    this.witnessFlush = next;
+    return next;
   }
 
   /** Which partitions' chains were refused for failing verification. */
@@ -503,9 +650,18 @@ export class Sink {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     await this.consumer?.disconnect();
-    // Final checkpoints of what this member stored.
+    // Final checkpoints of what this member stored, and a head closing its chains: after a graceful
+    // stop every stored row is witnessed, and a row added behind the sink's back is named.
     for (const [partition, state] of this.chains) {
       await this.lock(partition, () => this.maybeCheckpoint(state, true));
+    }
+    if (this.chains.size > 0) await this.writeHead([...this.chains.keys()]);
+    await this.flushWitness();
+    if (this.unwitnessed.length > 0) {
+      this.opts.logger.error(
+        { pending: this.unwitnessed.length },
+        'stopping with checkpoints the witness has not acknowledged: their rows are not witnessed',
+      );
     }
     this.chains.clear();
     await this.producer?.disconnect();

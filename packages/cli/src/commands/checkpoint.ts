@@ -76,6 +76,23 @@ export function runKeygen(o: { out: string }, deps: Io): number {
   return 0;
 }
 
+/**
+ * The trusted public keys (CHECKPOINT_PUBLIC_KEY: old and new after a rotation) as one PEM file an
+ * auditor can be given, each block preceded by its key id; to a file with `--out`, else stdout.
+ */
+export function runKeysExport(o: { out?: string | undefined }, deps: Io & { trusted: KeyObject[] }): number {
+  if (deps.trusted.length === 0) {
+    deps.stderr.write('custos checkpoint keys: no trusted key (CHECKPOINT_PUBLIC_KEY or CHECKPOINT_PRIVATE_KEY)\n');
+    return 2;
+  }
+  const text = deps.trusted.map((k) => `# key id ${keyId(k)}\n${publicKeyPem(k)}`).join('');
+  if (o.out) {
+    writeFileSync(o.out, text);
+    deps.stdout.write(`${deps.trusted.length} public key(s) written to ${o.out}: ${deps.trusted.map(keyId).join(', ')}\n`);
+  } else deps.stdout.write(text);
+  return 0;
+}
+
 function openFromEnv(): { store: Store; trusted: KeyObject[] } {
   const env = loadEnv();
   return {
@@ -118,6 +135,13 @@ export function registerCheckpoint(program: Command): void {
       } finally {
         await store.close();
       }
+    });
+  cmd
+    .command('keys')
+    .description('export the trusted public keys (every key after a rotation) as PEM, with their key ids')
+    .option('--out <file>', 'write them to this file instead of stdout')
+    .action((o: { out?: string }) => {
+      process.exitCode = runKeysExport(o, { ...io, trusted: trustedCheckpointKeys(parseEnv(storeEnv)) });
     });
   cmd
     .command('keygen')

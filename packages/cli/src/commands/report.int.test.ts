@@ -1,14 +1,14 @@
 /** `custos report` against real ClickHouse with a known audit trail. */
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadDirectory, MemoryRecorder } from '@custos/api';
+import { loadDirectory, MemoryRecorder, storeIntegrity } from '@custos/api';
 import { loadFixtures } from '@custos/api/testing';
-import { createStore, migrate, type Store } from '@custos/store';
+import { createStore, migrate, publicKeyPem, type Store } from '@custos/store';
 import { infraEnv, testStore } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ReportOptions, runReport } from './report.js';
+import { type ReportOptions, runReport, runReportVerify } from './report.js';
 
 let store: Store;
 beforeAll(async () => {
@@ -74,5 +74,43 @@ describe('custos report', () => {
     await expect(runReport(base({ actor: 's-nobody' }), { store, directory: loadDirectory(), ...x })).rejects.toThrow(
       /staff directory/,
     );
+  });
+
+  it('signs each file; custos report verify passes the untouched report and fails an edited one (public key alone)', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const o = base({ format: 'json,csv,pdf' });
+    const x = io();
+    const integrity = storeIntegrity(store, { trusted: [publicKey] });
+    expect(await runReport(o, { store, directory: loadDirectory(), integrity, signingKey: privateKey, ...x })).toBe(0);
+    const pem = publicKeyPem(publicKey);
+    const json = join(o.out, 'access-report-2026-10-all.json');
+    // the same integrity section as the API's, not "unavailable"
+    expect(JSON.parse(readFileSync(json, 'utf8')).integrity.verification.status).not.toBe('unavailable');
+    for (const f of ['json', 'csv', 'pdf']) {
+      const y = io();
+      const file = join(o.out, `access-report-2026-10-all.${f}`);
+      expect(runReportVerify(file, { publicKey: pem }, y), y.out.join('')).toBe(0);
+      expect(y.out.join('')).toMatch(/^OK: .* is unchanged since key [0-9a-f]{16} signed it/);
+    }
+    // edited after signing
+    const csv = join(o.out, 'access-report-2026-10-all.csv');
+    writeFileSync(csv, readFileSync(csv, 'utf8').replace(/deny/, 'allow'));
+    const edited = io();
+    expect(runReportVerify(csv, { publicKey: pem }, edited)).toBe(1);
+    expect(edited.out.join('')).toMatch(/^FAILED: .*edited after signing/);
+    // a signature file re-made for the edited bytes without the key
+    const sigPath = `${json}.sig.json`;
+    const sig = JSON.parse(readFileSync(sigPath, 'utf8')) as { payload: string; signature: string };
+    writeFileSync(json, `${readFileSync(json, 'utf8')} `);
+    const sha = createHash('sha256').update(readFileSync(json)).digest('hex');
+    writeFileSync(sigPath, JSON.stringify({ ...sig, payload: sig.payload.replace(/"sha256":"[0-9a-f]+"/, `"sha256":"${sha}"`) }));
+    const forged = io();
+    expect(runReportVerify(json, { publicKey: pem }, forged)).toBe(1);
+    expect(forged.out.join('')).toMatch(/signature does not match/);
+    // another key
+    const other = io();
+    const pdf = join(o.out, 'access-report-2026-10-all.pdf');
+    expect(runReportVerify(pdf, { publicKey: publicKeyPem(generateKeyPairSync('ed25519').publicKey) }, other)).toBe(1);
+    expect(other.out.join('')).toMatch(/not a trusted key/);
   });
 });

@@ -1,21 +1,44 @@
 /**
  * `custos report --period 2026-10 --format pdf|csv|json --out DIR`: writes the periodic
- * access-restriction report for a month or a quarter, with a `.sha256` checksum beside each file.
- * Generating it reads audit data, so the read is recorded through the SDK (as the API's are) unless
- * `--no-record` is given.
+ * access-restriction report for a month or a quarter, with a `.sha256` checksum beside each file and,
+ * when a signing key is configured, a `.sig.json` Ed25519 signature over its SHA-256 and the
+ * checkpoints and head it rests on. Its integrity section is the API's (checkpoints of the period and
+ * the chain's verification). Generating it reads audit data, so the read is recorded through the SDK
+ * (as the API's are) unless `--no-record` is given.
+ *
+ * `custos report verify FILE --public-key KEY`: checks a report against its signature file offline.
  */
+import type { KeyObject } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import {
   type AuditRecorder,
   type Directory,
   FORMATS,
   type Format,
+  type IntegrityProvider,
   loadDirectory,
   periodParam,
+  periodRange,
+  storeIntegrity,
   writePeriodicReport,
 } from '@custos/api';
+import { parseEnv } from '@custos/config';
 import { loadEnv, openStore } from '@custos/runtime';
-import type { Store } from '@custos/store';
+import {
+  checkHead,
+  checkpointSigningKey,
+  checkReport,
+  checkSignature,
+  listCheckpoints,
+  listHeads,
+  loadPublicKeys,
+  payloadHash,
+  type Store,
+  signReport,
+  storeEnv,
+  trustedCheckpointKeys,
+} from '@custos/store';
 import type { Command } from 'commander';
 
 export interface ReportOptions {
@@ -31,6 +54,9 @@ export interface ReportOptions {
 export interface ReportDeps {
   store: Store;
   directory: Directory;
+  integrity?: IntegrityProvider | undefined;
+  /** signs each file (a `.sig.json` beside it) */
+  signingKey?: KeyObject | undefined;
   recorder?: AuditRecorder | undefined;
   stdout: Pick<Writable, 'write'>;
   stderr: Pick<Writable, 'write'>;
@@ -63,19 +89,86 @@ export async function runReport(o: ReportOptions, deps: ReportDeps): Promise<num
     actor: o.actor,
     purpose: o.purpose,
     trigger: 'cli',
+    integrity: deps.integrity,
     ...(deps.now ? { now: deps.now } : {}),
   });
-  for (const f of files) deps.stdout.write(`${f.sha256}  ${f.path}\n`);
+  const rests = deps.signingKey ? await restsOn(deps.store, period.data, deps.signingKey) : undefined;
+  for (const f of files) {
+    deps.stdout.write(`${f.sha256}  ${f.path}\n`);
+    if (deps.signingKey && rests) {
+      const sig = signReport(f.path, readFileSync(f.path), rests, deps.signingKey, deps.now);
+      writeFileSync(`${f.path}.sig.json`, `${JSON.stringify({ payload: sig.payload, signature: sig.signature }, null, 2)}\n`);
+      deps.stdout.write(`signed by key ${sig.fields.keyId}: ${f.path}.sig.json\n`);
+    }
+  }
+  if (!deps.signingKey) deps.stderr.write('custos report: no signing key (CHECKPOINT_PRIVATE_KEY): the reports are not signed\n');
   return 0;
 }
 
+/** The genuine checkpoints covering the period and the newest genuine head: what a report rests on. */
+async function restsOn(store: Store, period: string, key: KeyObject): Promise<{ checkpoints: string[]; head?: string }> {
+  const range = periodRange(period);
+  const trusted = [key];
+  const checkpoints = (await listCheckpoints(store, { from: range.from, to: range.to }))
+    .filter((c) => checkSignature(c, trusted).ok)
+    .map((c) => payloadHash(c.payload));
+  const head = (await listHeads(store).catch(() => [])).filter((h) => checkHead(h, trusted).ok).at(-1);
+  return { checkpoints, ...(head ? { head: payloadHash(head.payload) } : {}) };
+}
+
+/** `custos report verify FILE --public-key KEY`: 0 genuine and unchanged, 1 not, 2 bad input. */
+export function runReportVerify(
+  file: string,
+  o: { publicKey?: string | undefined; signature?: string | undefined; json?: boolean | undefined },
+  deps: { stdout: Pick<Writable, 'write'>; stderr: Pick<Writable, 'write'>; trusted?: KeyObject[] },
+): number {
+  const sigPath = o.signature ?? `${file}.sig.json`;
+  let trusted: KeyObject[];
+  try {
+    trusted = o.publicKey ? loadPublicKeys(o.publicKey) : (deps.trusted ?? []);
+  } catch (err) {
+    deps.stderr.write(`custos report verify: --public-key: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  if (trusted.length === 0) {
+    deps.stderr.write('custos report verify: give the public key (--public-key PEM-or-file, or CHECKPOINT_PUBLIC_KEY)\n');
+    return 2;
+  }
+  for (const [what, path] of [
+    ['report', file],
+    ['signature file', sigPath],
+  ] as const) {
+    if (!existsSync(path)) {
+      deps.stderr.write(`custos report verify: the ${what} ${path} does not exist\n`);
+      return 2;
+    }
+  }
+  let sig: { payload: string; signature: string };
+  try {
+    sig = JSON.parse(readFileSync(sigPath, 'utf8')) as { payload: string; signature: string };
+    if (typeof sig.payload !== 'string' || typeof sig.signature !== 'string') throw new Error('no payload and signature');
+  } catch (err) {
+    deps.stdout.write(`FAILED: ${sigPath} is not a report signature (${err instanceof Error ? err.message : String(err)})\n`);
+    return 1;
+  }
+  const r = checkReport(readFileSync(file), sig, trusted, file);
+  if (o.json) deps.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  else if (r.ok) {
+    deps.stdout.write(
+      `OK: ${file} is unchanged since key ${r.fields.keyId} signed it at ${r.fields.signedAt} (SHA-256 ${r.fields.sha256}); ` +
+        `it rests on ${r.fields.checkpoints.length} checkpoint(s)${r.fields.head ? ` and head ${r.fields.head.slice(0, 16)}…` : ''}\n`,
+    );
+  } else deps.stdout.write(`FAILED: ${file}: ${r.reason}\n`);
+  return r.ok ? 0 : 1;
+}
+
 export function registerReport(program: Command): void {
-  program
+  const report = program
     .command('report')
     .description('write the periodic access-restriction report for a month or quarter, with a .sha256 checksum per file')
-    .requiredOption('--period <period>', 'a month YYYY-MM or a quarter YYYY-Qn')
+    .option('--period <period>', 'a month YYYY-MM or a quarter YYYY-Qn (required)')
     .option('--format <formats>', `one or more of ${FORMATS.join(', ')}, comma-separated`, 'pdf')
-    .requiredOption('--out <dir>', 'directory to write to (created if missing)')
+    .option('--out <dir>', 'directory to write to, created if missing (required)')
     .option('--tenant <id>', 'one tenant, or * for all', '*')
     .option(
       '--actor <staffId>',
@@ -89,10 +182,18 @@ export function registerReport(program: Command): void {
     )
     .option('--no-record', 'do not record the read on the audit trail (only where Kafka is unreachable)')
     .action(async (o: ReportOptions) => {
+      // Checked here, not by commander: `report verify` is a subcommand without them.
+      const missing = (['period', 'out'] as const).filter((k) => !o[k]);
+      if (missing.length > 0) {
+        process.stderr.write(`custos report: ${missing.map((k) => `--${k}`).join(' and ')} required\n`);
+        process.exitCode = 2;
+        return;
+      }
       const env = loadEnv();
       const { createLogger } = await import('@custos/config');
       const logger = createLogger('custos-report', env.LOG_LEVEL);
       const store = await openStore(env, logger);
+      const sEnv = parseEnv(storeEnv);
       let close = async () => {};
       let recorder: AuditRecorder | undefined;
       if (o.record) {
@@ -115,6 +216,8 @@ export function registerReport(program: Command): void {
         process.exitCode = await runReport(o, {
           store,
           directory: loadDirectory(env.POLICY_FILE),
+          integrity: storeIntegrity(store, { trusted: trustedCheckpointKeys(sEnv), retentionDays: sEnv.AUDIT_RETENTION_DAYS }),
+          signingKey: checkpointSigningKey(sEnv),
           recorder,
           stdout: process.stdout,
           stderr: process.stderr,
@@ -123,5 +226,22 @@ export function registerReport(program: Command): void {
         await close();
         await store.close();
       }
+    });
+  report
+    .command('verify <file>')
+    .description('check a report against its signature file (<file>.sig.json) with the public key alone, offline')
+    .option('--public-key <pem-or-file>', 'the Ed25519 public key(s) to trust (default CHECKPOINT_PUBLIC_KEY)')
+    .option('--signature <file>', 'the signature file (default <file>.sig.json)')
+    .option('--json', 'print the result as JSON')
+    .action((file: string, o: { publicKey?: string; signature?: string; json?: boolean }) => {
+      let trusted: KeyObject[] = [];
+      if (!o.publicKey) {
+        try {
+          trusted = trustedCheckpointKeys(parseEnv(storeEnv));
+        } catch {
+          trusted = [];
+        }
+      }
+      process.exitCode = runReportVerify(file, o, { stdout: process.stdout, stderr: process.stderr, trusted });
     });
 }

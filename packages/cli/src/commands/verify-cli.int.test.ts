@@ -40,7 +40,8 @@ describe('custos verify --against-topic (the command, against Kafka and chDB)', 
         const code = await new Promise<NodeJS.Signals | number | null>((r) => c.once('exit', (x, sig) => r(sig ?? x)));
         return { code, out, err };
       };
-      const verify = () => finish(run('packages/cli/src/bin.ts', ['verify', '--against-topic']));
+      // The topic alone (the witness, read by default, has a test of its own: tamper.int.test.ts)
+      const verify = () => finish(run('packages/cli/src/bin.ts', ['verify', '--against-topic', '--no-witness']));
 
       // 1. The real sink stores everything and commits; then a clean stop (last checkpoint written).
       const sink = run('services/sink/src/main.ts');
@@ -74,8 +75,8 @@ describe('custos verify --against-topic (the command, against Kafka and chDB)', 
       expect(toSeq - fromSeq).toBe(1);
       expect(offsets).toHaveLength(2);
 
-      // ClickHouse alone cannot tell (the chain and the remaining checkpoints are consistent) …
-      const alone = await finish(run('packages/cli/src/bin.ts', ['verify']));
+      // ClickHouse alone cannot tell (the chain, the remaining checkpoints and heads are consistent) …
+      const alone = await finish(run('packages/cli/src/bin.ts', ['verify', '--no-witness']));
       expect(alone.code).toBe(0);
       // … the topic can: exit 1, both rows named as deleted, found by the topic.
       const tampered = await verify();
@@ -87,7 +88,7 @@ describe('custos verify --against-topic (the command, against Kafka and chDB)', 
         expect(errors[i]).toMatch(/^ {2}\[error\] deleted \(topic\): .*newest rows was deleted/);
         expect(errors[i]).toMatch(new RegExp(`at offset ${offset} of partition ${chain}\\b`));
       });
-      const json = await finish(run('packages/cli/src/bin.ts', ['verify', '--against-topic', '--json']));
+      const json = await finish(run('packages/cli/src/bin.ts', ['verify', '--against-topic', '--no-witness', '--json']));
       expect(json.code).toBe(1);
       const report = JSON.parse(json.out) as {
         ok: boolean;

@@ -1,7 +1,9 @@
 /**
- * `custos verify [--from --to] [--chain N…] [--checkpoints DIR] [--against-topic] [--no-read-model] [--json]`:
- * checks the stored decisions against their hash chains and signed checkpoints (and, when asked,
- * against exported checkpoint files and the decisions topic), and names every modified, deleted,
+ * `custos verify [--from --to] [--chain N…] [--checkpoints DIR] [--against-topic] [--no-witness | --witness-dir DIR]
+ * [--no-read-model] [--json]`: checks the stored decisions against their hash chains, signed
+ * checkpoints and heads, and the witness kept outside ClickHouse (the witness topic by default, or a
+ * witness directory), and when asked against exported checkpoint files and the decisions topic;
+ * names every modified, deleted,
  * inserted or reordered record and every forged checkpoint; then compares the subject report's read
  * model with the decisions, naming every row that differs. Exit code 0 when clean, 1 when something is wrong,
  * 2 on bad options.
@@ -10,16 +12,21 @@ import type { KeyObject } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { parseEnv } from '@custos/config';
 import { buildDeps, loadEnv } from '@custos/runtime';
-import { topicReference } from '@custos/sink';
+import { readWitnessTopic, topicReference } from '@custos/sink';
 import {
+  checkInclusionProof,
   createStore,
   formatReport,
+  ProofUnavailable,
+  proveInclusion,
   type ReferenceSource,
   readCheckpointFiles,
+  readWitnessDir,
   type Store,
   storeEnv,
   trustedCheckpointKeys,
   verifyRange,
+  type WitnessLog,
 } from '@custos/store';
 import type { Command } from 'commander';
 
@@ -33,6 +40,11 @@ export interface VerifyCliOptions {
   maxFindings?: string | undefined;
   /** commander's `--no-read-model` */
   readModel?: boolean | undefined;
+  /** commander's `--no-witness` */
+  witness?: boolean | undefined;
+  witnessDir?: string | undefined;
+  /** prove one decision's inclusion instead of verifying a range */
+  event?: string | undefined;
 }
 
 export interface VerifyDeps {
@@ -40,6 +52,7 @@ export interface VerifyDeps {
   trusted: KeyObject[];
   retentionDays?: number | undefined;
   reference?: ReferenceSource | undefined;
+  witness?: WitnessLog | undefined;
   stdout: Pick<Writable, 'write'>;
   stderr: Pick<Writable, 'write'>;
   now?: number;
@@ -51,7 +64,43 @@ function date(name: string, v: string | undefined): Date | undefined | string {
   return Number.isNaN(d.getTime()) ? `--${name} must be an ISO-8601 date or time, not ${JSON.stringify(v)}` : d;
 }
 
+/**
+ * `--event ID`: the decision's inclusion proof (the row, its Merkle audit path and the signed
+ * checkpoint), checked here as an auditor would check it offline. 0 proven; 1 missing or tampered;
+ * 2 not provable yet (not checkpointed) or bad input.
+ */
+export async function runProveEvent(o: VerifyCliOptions, deps: VerifyDeps): Promise<number> {
+  const id = o.event as string;
+  try {
+    const proof = await proveInclusion(deps.store, id, deps.trusted);
+    const check = checkInclusionProof(proof, deps.trusted);
+    if (o.json)
+      deps.stdout.write(`${JSON.stringify({ ok: check.ok, ...(check.ok ? {} : { reason: check.reason }), proof }, null, 2)}\n`);
+    else if (check.ok) {
+      deps.stdout.write(
+        `OK: decision ${proof.eventId} is seq ${proof.seq} of chain ${proof.chain}, leaf ${proof.leafIndex} of ${proof.treeSize} ` +
+          `under the tree head ${check.checkpoint.merkleRoot} signed by key ${check.checkpoint.keyId} (checkpoint of seq ${check.checkpoint.prevSeq + 1}…${check.checkpoint.lastSeq}, created ${check.checkpoint.createdAt}); audit path of ${proof.path.length} hashes\n`,
+      );
+    } else deps.stdout.write(`FAILED: decision ${id}: ${check.reason}\n`);
+    return check.ok ? 0 : 1;
+  } catch (err) {
+    if (!(err instanceof ProofUnavailable)) throw err;
+    const code = err.reason === 'not_found' || err.reason === 'tampered' ? 1 : 2;
+    (code === 1 ? deps.stdout : deps.stderr).write(`${code === 1 ? 'FAILED' : 'custos verify'}: ${err.message}\n`);
+    return code;
+  }
+}
+
 export async function runVerify(o: VerifyCliOptions, deps: VerifyDeps): Promise<number> {
+  if (o.event !== undefined) {
+    if (deps.trusted.length === 0) {
+      deps.stderr.write(
+        'custos verify: no trusted checkpoint key: set CHECKPOINT_PUBLIC_KEY (PEM or file) or CHECKPOINT_PRIVATE_KEY\n',
+      );
+      return 2;
+    }
+    return runProveEvent(o, deps);
+  }
   const from = date('from', o.from);
   const to = date('to', o.to);
   const chains = o.chain?.map(Number);
@@ -76,6 +125,7 @@ export async function runVerify(o: VerifyCliOptions, deps: VerifyDeps): Promise<
     trusted: deps.trusted,
     exported: o.checkpoints ? readCheckpointFiles(o.checkpoints) : undefined,
     reference: deps.reference,
+    witness: deps.witness,
     retentionDays: deps.retentionDays,
     maxFindings,
     readModel: o.readModel !== false,
@@ -98,6 +148,15 @@ export function registerVerify(program: Command): void {
       '--no-read-model',
       "skip comparing the subject report's read model with the decisions (a full pass over both in the range)",
     )
+    .option(
+      '--no-witness',
+      'do not read the witness (checks only what ClickHouse holds: deletions of the newest rows together with their checkpoints go unseen)',
+    )
+    .option('--witness-dir <dir>', 'read the witness from this directory (WITNESS_DIR) instead of the witness topic')
+    .option(
+      '--event <eventId>',
+      "prove one decision's inclusion under a signed checkpoint (Merkle audit path) and check the proof",
+    )
     .option('--json', 'print the report as JSON')
     .option('--max-findings <n>', 'list at most this many findings (counts stay exact)', '1000')
     .action(async (o: VerifyCliOptions) => {
@@ -111,16 +170,35 @@ export function registerVerify(program: Command): void {
         chdbPath: env.CHDB_PATH,
         maxExecutionTimeS: 3600,
       });
-      const deps = o.againstTopic ? buildDeps(env, 'verify') : undefined;
-      const reference = deps
-        ? await topicReference({ kafka: deps.kafka, codec: deps.codec, topics: deps.topics, sinkGroupId: env.SINK_GROUP_ID })
-        : undefined;
+      const witnessDir = o.witnessDir ?? cfg.WITNESS_DIR;
+      const fromTopic = o.witness !== false && !o.witnessDir && o.event === undefined;
+      const deps = o.againstTopic || fromTopic ? buildDeps(env, 'verify') : undefined;
+      let witness: WitnessLog | undefined;
+      if (o.witness !== false && o.event === undefined) {
+        try {
+          witness = fromTopic && deps ? await readWitnessTopic(deps.kafka, deps.topics) : readWitnessDir(witnessDir as string);
+        } catch (err) {
+          process.stderr.write(
+            `custos verify: cannot read the witness (${err instanceof Error ? err.message : String(err)}); ` +
+              'without it deletions of the newest rows together with their checkpoints go unseen. ' +
+              'Use --witness-dir DIR for a witness directory, or --no-witness to verify against ClickHouse alone\n',
+          );
+          await store.close();
+          process.exitCode = 2;
+          return;
+        }
+      }
+      const reference =
+        o.againstTopic && deps
+          ? await topicReference({ kafka: deps.kafka, codec: deps.codec, topics: deps.topics, sinkGroupId: env.SINK_GROUP_ID })
+          : undefined;
       try {
         process.exitCode = await runVerify(o, {
           store,
           trusted: trustedCheckpointKeys(cfg),
           retentionDays: cfg.AUDIT_RETENTION_DAYS,
           reference,
+          witness,
           stdout: process.stdout,
           stderr: process.stderr,
         });

@@ -1,7 +1,8 @@
 /**
  * Test child (verify-cli.int.test.ts): opens the chDB directory at CHDB_PATH and deletes the newest
  * `argv[2]` rows of the lowest chain together with the checkpoints covering them — rows deleted after
- * the last checkpoint, which only the decisions topic can reveal — and their copies in the subject
+ * the last checkpoint, which only the decisions topic or the witness can reveal — the heads
+ * naming those checkpoints, and their copies in the subject
  * report's read model, as a careful attacker would (`verify` compares the two). Prints
  * `{ chain, fromSeq, toSeq, offsets }`.
  * chDB binds one directory per process, so the test process never opens it itself.
@@ -28,6 +29,8 @@ try {
     query: `ALTER TABLE ${store.table('checkpoints')} DELETE WHERE chain = ${chain} AND last_seq > ${last - n}`,
     clickhouse_settings: settings,
   });
+  // …and every head, since heads name the newest checkpoint of each chain
+  await store.client.command({ query: `ALTER TABLE ${store.table('heads')} DELETE WHERE 1`, clickhouse_settings: settings });
   await store.client.command({
     query: `ALTER TABLE ${store.table('decisions')} DELETE WHERE kafka_partition = ${chain} AND chain_seq > ${last - n}`,
     clickhouse_settings: settings,

@@ -1,0 +1,89 @@
+/**
+ * Merkle trees as in RFC 6962 / RFC 9162 §2.1: leaf hash SHA-256(0x00 ‖ data), node hash
+ * SHA-256(0x01 ‖ left ‖ right), the left subtree of n leaves holding the largest power of two below n.
+ * One tree per checkpoint segment: its leaves are the segment's rows in chain order, each leaf's data
+ * the row's canonical bytes (what its chain hash covers), so an inclusion proof shows one decision
+ * without the others.
+ */
+import { hash } from 'node:crypto';
+
+const LEAF = Buffer.from([0]);
+
+export function leafHash(data: Buffer | string): Buffer {
+  return hash('sha256', Buffer.concat([LEAF, typeof data === 'string' ? Buffer.from(data, 'utf8') : data]), 'buffer');
+}
+
+export function nodeHash(left: Buffer, right: Buffer): Buffer {
+  const b = Buffer.allocUnsafe(65);
+  b[0] = 1;
+  left.copy(b, 1);
+  right.copy(b, 33);
+  return hash('sha256', b, 'buffer');
+}
+
+/** Largest power of two strictly below n (n ≥ 2). */
+function split(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+const EMPTY_ROOT = hash('sha256', Buffer.alloc(0), 'buffer');
+
+/** MTH of leaves[lo, hi). */
+function subtree(leaves: readonly Buffer[], lo: number, hi: number): Buffer {
+  const n = hi - lo;
+  if (n === 1) return leaves[lo] as Buffer;
+  const k = split(n);
+  return nodeHash(subtree(leaves, lo, lo + k), subtree(leaves, lo + k, hi));
+}
+
+/** The tree head (root) of these leaf hashes. */
+export function merkleRoot(leaves: readonly Buffer[]): Buffer {
+  return leaves.length === 0 ? EMPTY_ROOT : subtree(leaves, 0, leaves.length);
+}
+
+/** The audit path of leaf `index` (RFC 9162 §2.1.3.1), nearest sibling first. */
+export function inclusionProof(leaves: readonly Buffer[], index: number): Buffer[] {
+  if (!(index >= 0 && index < leaves.length)) throw new RangeError(`leaf ${index} is not in a tree of ${leaves.length}`);
+  const path: Buffer[] = [];
+  let lo = 0;
+  let hi = leaves.length;
+  // Descend from the root, collecting the sibling subtree at each level; reversed at the end.
+  while (hi - lo > 1) {
+    const k = split(hi - lo);
+    if (index < lo + k) {
+      path.push(subtree(leaves, lo + k, hi));
+      hi = lo + k;
+    } else {
+      path.push(subtree(leaves, lo, lo + k));
+      lo += k;
+    }
+  }
+  return path.reverse();
+}
+
+/** RFC 9162 §2.1.3.2: whether `proof` shows leaf `index` of a tree of `size` leaves under `root`. */
+export function verifyInclusion(index: number, size: number, leaf: Buffer, proof: readonly Buffer[], root: Buffer): boolean {
+  if (!(index >= 0 && index < size)) return false;
+  let fn = index;
+  let sn = size - 1;
+  let r = leaf;
+  for (const p of proof) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && r.equals(root);
+}
