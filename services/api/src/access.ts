@@ -6,6 +6,7 @@
  * a view cannot reach the view's rows through another route: the two tables are checked against
  * each other (access.test.ts).
  */
+import { CANONICAL_COLUMNS } from '@custos/store';
 import type { Directory } from './directory.js';
 import { partiesOfType } from './directory.js';
 import type { IntegrityProvider } from './integrity.js';
@@ -126,6 +127,14 @@ export function rowKind(
   return 'access';
 }
 
+/** The kind of the row an inclusion proof carries (its canonical line: CANONICAL_COLUMNS in order). */
+export function proofRowKind(record: string, s: ScopeInput): RowKind {
+  const values = JSON.parse(record) as unknown[];
+  const at = (c: string) => String(values[CANONICAL_COLUMNS.findIndex(([name]) => name === c)] ?? '');
+  const authorities = typeof s === 'string' || Array.isArray(s) ? [] : s.authorities;
+  return rowKind({ action: at('action'), recipient_id: at('recipient_id'), actor_type: at('actor_type') }, authorities);
+}
+
 export function fieldsOf(s: ScopeInput): ReadonlySet<GuardedField> {
   return typeof s === 'string' || Array.isArray(s) ? ALL_FIELDS : s.fields;
 }
@@ -150,6 +159,7 @@ export function maySelect(role: Role, s: Selection): boolean {
  */
 export function tenantScopedIntegrity(p: IntegrityProvider): IntegrityProvider {
   return {
+    ...p,
     listCheckpoints: async (q) => (q.tenants === '*' ? p.listCheckpoints(q) : []),
     verifyRange: async (q) => {
       const r = await p.verifyRange(q);

@@ -168,6 +168,8 @@ describe('integrity for a tenant-scoped credential', () => {
     const integrity = {
       listCheckpoints: async () => [{ id: 'decisions/p0/10', records: 10 }],
       verifyRange: async () => ({ status: 'verified' as const, rows: 1234, counts: { spera: 1000 }, checkpoints: 3 }),
+      proof: async () => ({ status: 'unavailable' as const, detail: 'not in this test' }),
+      keys: () => [],
     };
     const s = await startTestApi({ store: emptyStore(), integrity, directory: { current: () => current } });
     servers.push(s);

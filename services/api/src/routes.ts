@@ -4,7 +4,7 @@
  * and openapi.ts documents it, from the same definitions.
  */
 import type { z } from 'zod';
-import { type DataScope, maySelect, type Selection } from './access.js';
+import { type DataScope, maySelect, proofRowKind, rowsOf, type Selection, tenantsOf } from './access.js';
 import type { Principal } from './auth.js';
 import type { AuditDb } from './db.js';
 import type { Directory } from './directory.js';
@@ -349,8 +349,10 @@ export const ROUTES: RouteDef[] = [
     handler: async ({ query: q, scope, deps }) => {
       const proof = await deps.integrity.proof(q.eventId);
       if ('status' in proof) return { json: proof, audit: { recordCount: 0, attributes: { eventId: q.eventId } } };
-      // Chains run across tenants: a decision outside the credential's scope does not exist for it.
-      if (scope !== '*' && !scope.includes(proof.tenantId))
+      // Chains run across tenants: a decision outside the credential's tenants, or of a kind of row
+      // its role may not see, does not exist for it.
+      const tenants = tenantsOf(scope);
+      if ((tenants !== '*' && !tenants.includes(proof.tenantId)) || !rowsOf(scope).has(proofRowKind(proof.record, scope)))
         throw new HttpError(404, `no stored decision has eventId ${q.eventId}`);
       return { json: proof, audit: { tenantId: proof.tenantId, recordCount: 1, attributes: { eventId: q.eventId } } };
     },
