@@ -28,18 +28,24 @@
  *   sdk.rss_baseline_mib                  the SDK's process before any client (Node + tsx +
  *                                         modules + the event pool)
  *
- * Runs under tsx, as this repository runs its services (`tsx src/main.ts`; the packages export
- * their TypeScript sources, there is no compiled build): tsx's loader is part of the baseline.
+ * Runs the TypeScript sources under tsx (the packages' custos-source condition): tsx's loader is part
+ * of the baseline. The packed side runs the built packages (only its child's own file goes through tsx).
  * Each figure is the median of --reps repetitions (default 5; BENCH_REPS also works); the load
  * average is printed and recorded. `pnpm bench:sdk -- --reps 7 --events 400000 --sustain 60`;
  * `--sender inline` runs the SDK with kafkajs on the caller's thread instead of its sender thread.
+ * `--packed` also runs the SDK as a service outside the workspace gets it: the four packages packed
+ * (scripts/pack.sh) and installed with npm into a temporary project, kafkajs from the registry
+ * (stock, so the SDK takes its ordinary-messages path), the same child run from there; each
+ * repetition then runs workspace SDK, packed SDK and the kafkajs peer back to back, and the packed
+ * figures come out as `sdk_packed.*` against the same peer.
  * Writes bench/results/sdk.json.
  */
-import { fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { execFileSync, fork } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 // The root has no workspace dependencies of its own, so the packages are imported by path.
 import { createKafka, ensureTopics } from '../packages/kafka/src/index.js';
@@ -58,6 +64,7 @@ const { values: args } = parseArgs({
     sustain: { type: 'string', default: process.env.BENCH_SUSTAIN ?? '20' },
     // where the SDK's producer runs: 'thread' (the default, a sender thread) or 'inline'
     sender: { type: 'string', default: 'thread' },
+    packed: { type: 'boolean', default: false },
   },
 });
 if (args.sender !== 'thread' && args.sender !== 'inline') throw new Error(`--sender: 'thread' or 'inline', not '${args.sender}'`);
@@ -102,11 +109,37 @@ interface SustainResult {
   samples: Sample[];
 }
 
+/**
+ * The SDK as packed and installed with npm outside the workspace: a temporary project with the
+ * tarballs installed (kafkajs and the rest from the registry) and a copy of sdk-child.ts whose
+ * imports name the packages instead of the workspace's sources.
+ */
+function packedProject(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'custos-bench-sdk-packed-'));
+  const out = execFileSync('bash', [join(here, '..', 'scripts', 'pack.sh'), join(dir, 'tarballs')], { encoding: 'utf8' });
+  const tarballs = out.split('\n').filter((l) => l.endsWith('.tgz'));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'bench-sdk-packed', private: true, type: 'module' }));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs], { cwd: dir, stdio: 'inherit' });
+  const child = readFileSync(join(here, 'sdk-child.ts'), 'utf8')
+    .replace("'../packages/kafka/src/index.js'", "'@custos/kafka'")
+    .replace("'../packages/sdk/src/index.js'", "'@custos/sdk'")
+    .replace("'../schemas/src/index.js'", "'@custos/schemas'");
+  writeFileSync(join(dir, 'sdk-child.ts'), child);
+  return dir;
+}
+let packedDir: string | undefined;
+
 /** Runs one side in a fresh process (inheriting tsx's loader flags) and returns what it reports. */
-function child<T>(side: 'sdk' | 'peer' | 'sustain' | 'peer-sustain', prefix: string): Promise<T> {
+function child<T>(side: 'sdk' | 'peer' | 'sustain' | 'peer-sustain', prefix: string, packed = false): Promise<T> {
   return new Promise((resolve, reject) => {
+    // The packed side runs from its project, with tsx only to read the child's TypeScript: the
+    // packages resolve to their built files there (no source condition).
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href;
+    const env = packed
+      ? { ...process.env, NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '').replace('--conditions=custos-source', '') }
+      : process.env;
     const p = fork(
-      join(here, 'sdk-child.ts'),
+      join(packed ? packedDir! : here, 'sdk-child.ts'),
       [
         `--side=${side}`,
         `--prefix=${prefix}`,
@@ -120,7 +153,12 @@ function child<T>(side: 'sdk' | 'peer' | 'sustain' | 'peer-sustain', prefix: str
       // BENCH_CHILD_FLAGS: extra Node/V8 flags for the children only (diagnostics, e.g. --trace-gc-nvp)
       {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        execArgv: [...process.execArgv, ...(process.env.BENCH_CHILD_FLAGS?.split(' ').filter(Boolean) ?? [])],
+        cwd: packed ? packedDir! : process.cwd(),
+        env,
+        execArgv: [
+          ...(packed ? ['--import', tsx] : process.execArgv),
+          ...(process.env.BENCH_CHILD_FLAGS?.split(' ').filter(Boolean) ?? []),
+        ],
       },
     );
     let got: { ok: true; result: T } | { ok: false; error: string } | undefined;
@@ -144,12 +182,21 @@ async function main(): Promise<void> {
   await ensureTopics(admin, [t.accessEvents, t.subjectState]);
   await admin.disconnect();
 
+  if (args.packed) packedDir = packedProject();
   const sdkRuns: SdkResult[] = [];
+  const packedRuns: SdkResult[] = [];
   const peerRuns: PeerResult[] = [];
   const loadBefore = load();
   console.error(`load average before: ${loadBefore} (${cpus().length} CPUs)`);
   for (let r = 0; r < REPS; r++) {
     const s = await child<SdkResult>('sdk', prefix);
+    if (packedDir !== undefined) {
+      const q = await child<SdkResult>('sdk', prefix, true);
+      packedRuns.push(q);
+      console.error(
+        `rep ${r + 1}/${REPS}: packed SDK (stock kafkajs): record p50 ${q.p50.toFixed(2)} µs p99 ${q.p99.toFixed(2)} µs, ${q.eps.toFixed(0)} ev/s ${q.cpu.toFixed(2)} µs CPU/ev, peak rss ${q.rssMib} MiB`,
+      );
+    }
     const k = await child<PeerResult>('peer', prefix);
     sdkRuns.push(s);
     peerRuns.push(k);
@@ -240,12 +287,38 @@ async function main(): Promise<void> {
     });
   }
   figures.push({ name: 'sdk.rss_baseline_mib', value: median(sdkRuns.map((x) => x.baselineMib)), unit: 'MiB' });
-  const rssWorst = Math.max(Math.max(...sdkRss), sustained?.rssMib ?? 0);
+  if (packedRuns.length > 0) {
+    const q = median(packedRuns.map((x) => x.eps));
+    const qRss = packedRuns.map((x) => x.rssMib);
+    figures.push(
+      { name: 'sdk_packed.record_overhead_p50_us', value: +median(packedRuns.map((x) => x.p50)).toFixed(2), unit: 'µs' },
+      { name: 'sdk_packed.record_overhead_p99_us', value: +median(packedRuns.map((x) => x.p99)).toFixed(2), unit: 'µs' },
+      {
+        name: 'sdk_packed.throughput_eps',
+        value: Math.round(q),
+        unit: 'events/s',
+        peer: { name: 'kafkajs.throughput_eps', value: Math.round(peer) },
+        ratio: +(q / peer).toFixed(3),
+        ratio_median_of_pairs: +median(packedRuns.map((x, i) => x.eps / peerRuns[i]!.eps)).toFixed(3),
+        cpu_ratio: +(peerCpu / median(packedRuns.map((x) => x.cpu))).toFixed(3),
+      },
+      {
+        name: 'sdk_packed.rss_mib',
+        value: median(qRss),
+        unit: 'MiB',
+        max: Math.max(...qRss),
+        peer: { name: 'kafkajs.rss_mib', value: median(peerRss), max: Math.max(...peerRss) },
+        ratio: +(median(qRss) / median(peerRss)).toFixed(3),
+      },
+    );
+  }
+  const rssWorst = Math.max(Math.max(...sdkRss), ...packedRuns.map((x) => x.rssMib), sustained?.rssMib ?? 0);
   const result = {
     suite: 'sdk',
     when: new Date().toISOString(),
     machine: { cpus: cpus().length, node: process.version, loadavg: { before: loadBefore, after: loadAfter } },
-    runtime: 'tsx (TypeScript sources, as the services run); each side in a fresh process per repetition',
+    runtime:
+      'tsx (TypeScript sources); with --packed also the built packages installed with npm; each side in a fresh process per repetition',
     sdk_sender: args.sender,
     repetitions: REPS,
     events: N,
@@ -263,7 +336,7 @@ async function main(): Promise<void> {
       const peerFig = f.peer as { name: string; value: number; max?: number } | undefined;
       let more = '';
       if ('ratio_median_of_pairs' in f) more = `pairs ${f.ratio_median_of_pairs} / cpu ${f.cpu_ratio}`;
-      else if (f.name === 'sdk.rss_mib') more = `max ${f.max} (peer max ${peerFig?.max})`;
+      else if (f.name === 'sdk.rss_mib' || f.name === 'sdk_packed.rss_mib') more = `max ${f.max} (peer max ${peerFig?.max})`;
       else if (f.name === 'sdk.rss_sustained_mib') {
         const p = f.peer as { first: number; last: number };
         more = `${f.seconds} s: first ${f.first}, last ${f.last} (peer ${p.first} → ${p.last})`;
@@ -282,6 +355,7 @@ async function main(): Promise<void> {
     `RSS target (< ${RSS_TARGET_MIB} MiB, default queue bound): ${rssWorst < RSS_TARGET_MIB ? 'met' : 'NOT met'} (worst: ${rssWorst} MiB, the SDK's own process)`,
   );
   console.log(`written to ${join(out, 'sdk.json')}`);
+  if (packedDir !== undefined) rmSync(packedDir, { recursive: true, force: true });
   const admin2 = kafka.admin();
   await admin2.connect();
   await admin2.deleteTopics({ topics: [t.accessEvents.name, t.subjectState.name] }).catch(() => {});
