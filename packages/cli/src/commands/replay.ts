@@ -9,6 +9,7 @@ import { compileBundle, loadBundle, SubjectStateStore } from '@custos/policy';
 import { buildDeps, loadEnv, openStore } from '@custos/runtime';
 import { fromAvro, parseSubjectStateChange, subjectStateChangeAvro } from '@custos/schemas';
 import type { Command } from 'commander';
+import { type ReadRecordOptions, readRecordOptions, recordCliRead } from '../record-read.js';
 import { formatReplay, replay } from '../replay.js';
 
 interface ReplayCliOptions {
@@ -39,7 +40,7 @@ async function stateFromFile(path: string, into: SubjectStateStore): Promise<voi
 }
 
 export function registerReplay(program: Command): void {
-  program
+  const cmd = program
     .command('replay')
     .description('re-judge stored decisions of a time window under a candidate policy bundle and show what would change')
     .requiredOption('--from <time>', 'start of the window (inclusive), ISO-8601')
@@ -48,42 +49,50 @@ export function registerReplay(program: Command): void {
     .option('--tenant <id>', 'only this tenant')
     .option('--state <file>', 'subject-state changes (NDJSON) instead of reading the subject-state topic')
     .option('--examples <n>', 'examples shown per outcome change', '5')
-    .option('--json', 'print the diff as JSON')
-    .action(async (o: ReplayCliOptions) => {
-      const from = time('from', o.from);
-      const to = time('to', o.to);
-      if (to <= from) throw new Error('--to must be after --from');
-      const examples = Number(o.examples);
-      if (!Number.isInteger(examples) || examples < 0) throw new Error('--examples must be a whole number');
-      const loaded = await loadBundle(o.policy);
-      const candidate = compileBundle(loaded.bundle, loaded.policyVersion);
-      const env = loadEnv();
-      const deps = buildDeps(env, 'replay');
-      const subjectState = new SubjectStateStore();
-      if (o.state) await stateFromFile(o.state, subjectState);
-      else {
-        const schema = await deps.codec.register(deps.topics.subjectState.subject, subjectStateChangeAvro);
-        const table = await readTable(deps.kafka, deps.topics.subjectState.name, async (m) => {
-          const p = parseSubjectStateChange(fromAvro(subjectStateChangeAvro, (await deps.codec.decode(m.value, schema)).value));
-          if (p.ok) subjectState.apply(p.value);
-        });
-        await table.caughtUp;
-        await table.stop();
-      }
-      const store = await openStore(env, deps.logger);
-      try {
-        const report = await replay({
-          store,
-          from,
-          to,
-          tenantId: o.tenant,
-          candidate,
-          subjectState,
-          examplesPerTransition: examples,
-        });
-        process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatReplay(report));
-      } finally {
-        await store.close();
-      }
+    .option('--json', 'print the diff as JSON');
+  readRecordOptions(cmd).action(async (o: ReplayCliOptions & ReadRecordOptions) => {
+    const from = time('from', o.from);
+    const to = time('to', o.to);
+    if (to <= from) throw new Error('--to must be after --from');
+    const examples = Number(o.examples);
+    if (!Number.isInteger(examples) || examples < 0) throw new Error('--examples must be a whole number');
+    const loaded = await loadBundle(o.policy);
+    const candidate = compileBundle(loaded.bundle, loaded.policyVersion);
+    const env = loadEnv();
+    const deps = buildDeps(env, 'replay');
+    const subjectState = new SubjectStateStore();
+    if (o.state) await stateFromFile(o.state, subjectState);
+    else {
+      const schema = await deps.codec.register(deps.topics.subjectState.subject, subjectStateChangeAvro);
+      const table = await readTable(deps.kafka, deps.topics.subjectState.name, async (m) => {
+        const p = parseSubjectStateChange(fromAvro(subjectStateChangeAvro, (await deps.codec.decode(m.value, schema)).value));
+        if (p.ok) subjectState.apply(p.value);
+      });
+      await table.caughtUp;
+      await table.stop();
+    }
+    const store = await openStore(env, deps.logger);
+    let replayed = 0;
+    try {
+      const report = await replay({
+        store,
+        from,
+        to,
+        tenantId: o.tenant,
+        candidate,
+        subjectState,
+        examplesPerTransition: examples,
+      });
+      process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatReplay(report));
+      replayed = report.replayed;
+    } finally {
+      await store.close();
+    }
+    await recordCliRead(o, env, deps.logger, {
+      command: 'replay',
+      tenantId: o.tenant,
+      recordCount: replayed,
+      attributes: { from: o.from, to: o.to, candidate: candidate.policyVersion },
     });
+  });
 }

@@ -9,6 +9,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AvroCodec, createKafka } from '@custos/kafka';
+import { accessEventAvro, fromAvro } from '@custos/schemas';
 import { sinkProcessFixture } from '@custos/sink/testing';
 import { waitFor } from '@custos/test/support';
 import { describe, expect, it } from 'vitest';
@@ -100,9 +102,58 @@ describe('custos verify --against-topic (the command, against Kafka and chDB)', 
           .filter((f) => f.severity === 'error')
           .map((f) => ({ kind: f.kind, detectedBy: f.detectedBy, chain: f.chain, offset: String(f.offset) })),
       ).toEqual(offsets.map((offset) => ({ kind: 'deleted', detectedBy: 'topic', chain, offset })));
+
+      // 4. Each run was itself a read of audit data, recorded on the audit trail (four above);
+      // --no-record runs without it, and says so.
+      const unrecorded = await finish(run('packages/cli/src/bin.ts', ['verify', '--no-witness', '--no-record']));
+      expect(unrecorded.code).toBe(0);
+      expect(unrecorded.err).toMatch(/--no-record: this verify of audit data is not recorded/);
+      const reads = await recordedReads(
+        env.KAFKA_BROKERS as string,
+        env.SCHEMA_REGISTRY_URL as string,
+        topics.accessEvents.name,
+        4,
+      );
+      expect(reads.map((e) => [e.source.service, e.action, e.categories, e.attributes?.command])).toEqual(
+        Array.from({ length: 4 }, () => ['custos-verify', 'read', ['audit.trail'], 'verify']),
+      );
     } finally {
       await admin.deleteTopics({ topics: Object.values(topics).map((t) => t.name) }).catch(() => undefined);
       await admin.disconnect();
     }
   }, 240_000);
 });
+
+/** The access events on `topic` from the beginning, until `n` were read (then a moment for more). */
+async function recordedReads(brokers: string, registryUrl: string, topic: string, n: number) {
+  const consumer = createKafka({ brokers: brokers.split(','), clientId: 'verify-reads' }).consumer({
+    groupId: `${topic}-reads-${Date.now()}`,
+  });
+  const codec = AvroCodec.connect(registryUrl);
+  const values: Buffer[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  void consumer.run({
+    eachMessage: async ({ message }) => {
+      if (message.value) values.push(message.value);
+    },
+  });
+  await waitFor(() => values.length >= n, { what: `${n} recorded reads on ${topic}`, timeoutMs: 60_000 });
+  // the stop is the condition: the topic's end, by offsets, not a quiet period
+  const admin = createKafka({ brokers: brokers.split(','), clientId: 'verify-reads-admin' }).admin();
+  await admin.connect();
+  const end = (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+  await admin.disconnect();
+  await waitFor(() => values.length >= end, { what: `the end of ${topic} (${end} records)` });
+  await consumer.disconnect();
+  const events = [];
+  for (const v of values) {
+    events.push(
+      fromAvro<{ action: string; categories: string[]; source: { service: string }; attributes?: Record<string, string> }>(
+        accessEventAvro,
+        (await codec.decode(v)).value,
+      ),
+    );
+  }
+  return events;
+}

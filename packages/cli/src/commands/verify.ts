@@ -10,7 +10,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import { parseEnv } from '@custos/config';
+import { createLogger, parseEnv } from '@custos/config';
 import { buildDeps, loadEnv } from '@custos/runtime';
 import { readWitnessTopic, topicReference } from '@custos/sink';
 import {
@@ -29,6 +29,7 @@ import {
   type WitnessLog,
 } from '@custos/store';
 import type { Command } from 'commander';
+import { type ReadRecordOptions, readRecordOptions, recordCliRead } from '../record-read.js';
 
 export interface VerifyCliOptions {
   from?: string | undefined;
@@ -136,7 +137,7 @@ export async function runVerify(o: VerifyCliOptions, deps: VerifyDeps): Promise<
 }
 
 export function registerVerify(program: Command): void {
-  program
+  const cmd = program
     .command('verify')
     .description('check stored decisions against their hash chains and signed checkpoints; name every tampered record')
     .option('--from <time>', 'verify checkpoint segments reaching into this time or later (ISO-8601)')
@@ -158,53 +159,64 @@ export function registerVerify(program: Command): void {
       "prove one decision's inclusion under a signed checkpoint (Merkle audit path) and check the proof",
     )
     .option('--json', 'print the report as JSON')
-    .option('--max-findings <n>', 'list at most this many findings (counts stay exact)', '1000')
-    .action(async (o: VerifyCliOptions) => {
-      const env = loadEnv();
-      const cfg = parseEnv(storeEnv);
-      const store = createStore({
-        url: env.CLICKHOUSE_URL,
-        username: env.CLICKHOUSE_USER,
-        password: env.CLICKHOUSE_PASSWORD,
-        database: env.CLICKHOUSE_DATABASE,
-        chdbPath: env.CHDB_PATH,
-        maxExecutionTimeS: 3600,
-      });
-      const witnessDir = o.witnessDir ?? cfg.WITNESS_DIR;
-      const fromTopic = o.witness !== false && !o.witnessDir && o.event === undefined;
-      const deps = o.againstTopic || fromTopic ? buildDeps(env, 'verify') : undefined;
-      let witness: WitnessLog | undefined;
-      if (o.witness !== false && o.event === undefined) {
-        try {
-          witness = fromTopic && deps ? await readWitnessTopic(deps.kafka, deps.topics) : readWitnessDir(witnessDir as string);
-        } catch (err) {
-          process.stderr.write(
-            `custos verify: cannot read the witness (${err instanceof Error ? err.message : String(err)}); ` +
-              'without it deletions of the newest rows together with their checkpoints go unseen. ' +
-              'Use --witness-dir DIR for a witness directory, or --no-witness to verify against ClickHouse alone\n',
-          );
-          await store.close();
-          process.exitCode = 2;
-          return;
-        }
-      }
-      const reference =
-        o.againstTopic && deps
-          ? await topicReference({ kafka: deps.kafka, codec: deps.codec, topics: deps.topics, sinkGroupId: env.SINK_GROUP_ID })
-          : undefined;
-      try {
-        process.exitCode = await runVerify(o, {
-          store,
-          trusted: trustedCheckpointKeys(cfg),
-          retentionDays: cfg.AUDIT_RETENTION_DAYS,
-          reference,
-          witness,
-          stdout: process.stdout,
-          stderr: process.stderr,
-        });
-      } finally {
-        await reference?.close();
-        await store.close();
-      }
+    .option('--max-findings <n>', 'list at most this many findings (counts stay exact)', '1000');
+  readRecordOptions(cmd).action(async (o: VerifyCliOptions & ReadRecordOptions) => {
+    const env = loadEnv();
+    const cfg = parseEnv(storeEnv);
+    const store = createStore({
+      url: env.CLICKHOUSE_URL,
+      username: env.CLICKHOUSE_USER,
+      password: env.CLICKHOUSE_PASSWORD,
+      database: env.CLICKHOUSE_DATABASE,
+      chdbPath: env.CHDB_PATH,
+      maxExecutionTimeS: 3600,
     });
+    const witnessDir = o.witnessDir ?? cfg.WITNESS_DIR;
+    const fromTopic = o.witness !== false && !o.witnessDir && o.event === undefined;
+    const deps = o.againstTopic || fromTopic ? buildDeps(env, 'verify') : undefined;
+    let witness: WitnessLog | undefined;
+    if (o.witness !== false && o.event === undefined) {
+      try {
+        witness = fromTopic && deps ? await readWitnessTopic(deps.kafka, deps.topics) : readWitnessDir(witnessDir as string);
+      } catch (err) {
+        process.stderr.write(
+          `custos verify: cannot read the witness (${err instanceof Error ? err.message : String(err)}); ` +
+            'without it deletions of the newest rows together with their checkpoints go unseen. ' +
+            'Use --witness-dir DIR for a witness directory, or --no-witness to verify against ClickHouse alone\n',
+        );
+        await store.close();
+        process.exitCode = 2;
+        return;
+      }
+    }
+    const reference =
+      o.againstTopic && deps
+        ? await topicReference({ kafka: deps.kafka, codec: deps.codec, topics: deps.topics, sinkGroupId: env.SINK_GROUP_ID })
+        : undefined;
+    try {
+      process.exitCode = await runVerify(o, {
+        store,
+        trusted: trustedCheckpointKeys(cfg),
+        retentionDays: cfg.AUDIT_RETENTION_DAYS,
+        reference,
+        witness,
+        stdout: process.stdout,
+        stderr: process.stderr,
+      });
+    } finally {
+      await reference?.close();
+      await store.close();
+    }
+    await recordCliRead(o, env, deps?.logger ?? createLogger('custos-verify', env.LOG_LEVEL), {
+      command: 'verify',
+      recordCount: 1,
+      attributes: {
+        ...(o.from ? { from: o.from } : {}),
+        ...(o.to ? { to: o.to } : {}),
+        ...(o.event ? { eventId: o.event } : {}),
+        ...(o.chain ? { chains: o.chain.join(',') } : {}),
+        exitCode: String(process.exitCode ?? 0),
+      },
+    });
+  });
 }
