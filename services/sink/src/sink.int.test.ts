@@ -6,14 +6,19 @@
  * also against the topic — which is what catches the newest rows deleted after the last checkpoint.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createLogger } from '@custos/config';
 import { AvroCodec, createKafka, ensureTopics, type Kafka } from '@custos/kafka';
 import { type DeadLetter, type Decision, deadLetterAvro, decisionAvro, fromAvro, type Topics, toAvro } from '@custos/schemas';
 import {
   createStore,
+  formatReport,
   migrate,
   queryRows,
   READ_MODEL_TABLE,
+  readWitnessDir,
   type Store,
   sampleDecisions,
   verifyRange,
@@ -219,6 +224,29 @@ describe('sink on real Kafka and ClickHouse', () => {
       ).toBe(true);
     } finally {
       await ref.close();
+    }
+  });
+
+  it('witnesses every checkpoint and head on the topic and in a witness directory, and closes its chains at a stop', async () => {
+    const { topics, store } = await setup('sink-witness');
+    const dir = mkdtempSync(join(tmpdir(), 'custos-witness-'));
+    const s = sink(topics, store, { witnessDir: dir });
+    await s.start();
+    await produce(topics, ds(600, 5));
+    await waitFor('600 rows', async () => (await counts(store)).n >= 600);
+    await s.stop();
+    expect(s.stats.checkpoints).toBeGreaterThanOrEqual(3);
+    expect(s.stats.witnessed).toBe(s.stats.checkpoints + s.stats.heads);
+    const fromTopic = await readWitnessTopic(kafka, topics);
+    const fromDir = readWitnessDir(dir);
+    expect(fromDir.records.map((r) => r.payload)).toEqual(fromTopic.records.map((r) => r.payload));
+    // the last record is the head of the stop, closing every chain the sink held
+    const last = JSON.parse(fromTopic.records.at(-1)?.payload ?? '{}') as { kind: string; closed: number[]; open: number[] };
+    expect(last).toMatchObject({ kind: 'custos.decisions.head', closed: [0, 1, 2], open: [] });
+    for (const witness of [fromTopic, fromDir]) {
+      const r = await verifyRange(store, { trusted, witness });
+      expect(r.findings, formatReport(r)).toEqual([]);
+      expect(r.rows).toBe(600);
     }
   });
 
