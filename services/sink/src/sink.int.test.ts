@@ -233,7 +233,7 @@ describe('sink on real Kafka and ClickHouse', () => {
     const s = sink(topics, store, { witnessDir: dir });
     await s.start();
     await produce(topics, ds(600, 5));
-    await waitFor('600 rows', async () => (await counts(store)).n >= 600);
+    await waitFor(async () => (await counts(store)).n >= 600, { what: '600 rows', timeoutMs: 90_000, everyMs: 250 });
     await s.stop();
     expect(s.stats.checkpoints).toBeGreaterThanOrEqual(3);
     expect(s.stats.witnessed).toBe(s.stats.checkpoints + s.stats.heads);
