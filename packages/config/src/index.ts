@@ -84,4 +84,5 @@ export const commonEnv = z.object({
 export type CommonEnv = z.infer<typeof commonEnv>;
 
 export { createLogger, type Logger } from './logger.js';
+export { type MetricsSource, serveOps } from './ops-server.js';
 export { shutdownOnSignals } from './shutdown.js';

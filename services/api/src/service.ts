@@ -4,8 +4,7 @@
  * this way, so the API behaves the same alone or composed.
  */
 import { randomBytes } from 'node:crypto';
-import { parseEnv } from '@custos/config';
-import { serveMetrics } from '@custos/enforcer';
+import { parseEnv, serveOps } from '@custos/config';
 import { createKafka } from '@custos/kafka';
 import type { RuntimeEnv } from '@custos/runtime';
 import { topics } from '@custos/schemas';
@@ -83,7 +82,7 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
   });
   const metricsServer =
     apiEnv.API_METRICS_PORT !== undefined
-      ? await serveMetrics(metrics.registry, apiEnv.API_METRICS_PORT, '127.0.0.1')
+      ? await serveOps({ registry: metrics.registry, port: apiEnv.API_METRICS_PORT, host: '127.0.0.1' })
       : undefined;
   if (metricsServer) logger.info({ address: metricsServer.address() }, 'metrics at /metrics (local only, no credential)');
   const server = app.listen(env.API_PORT, env.API_HOST);

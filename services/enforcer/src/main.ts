@@ -1,4 +1,4 @@
-/** Runs the enforcer alone: parse env → build dependencies → start; /metrics when ENFORCER_METRICS_PORT is set. */
+/** Runs the enforcer alone: parse env → build dependencies → start; /metrics, /healthz, /readyz when ENFORCER_METRICS_PORT is set. */
 import type { Server } from 'node:http';
 import { parseEnv, shutdownOnSignals } from '@custos/config';
 import { buildDeps } from '@custos/runtime';
@@ -32,9 +32,11 @@ const stop = async () => {
   server?.close();
 };
 shutdownOnSignals(stop, { timeoutMs: e.SHUTDOWN_TIMEOUT_MS, logger });
+let started = false;
 if (e.ENFORCER_METRICS_PORT !== undefined) {
-  server = await serveMetrics(metrics.registry, e.ENFORCER_METRICS_PORT, e.ENFORCER_METRICS_HOST);
-  logger.info({ address: server.address() }, 'metrics at /metrics');
+  server = await serveMetrics(metrics.registry, e.ENFORCER_METRICS_PORT, e.ENFORCER_METRICS_HOST, () => started);
+  logger.info({ address: server.address() }, 'metrics at /metrics, health at /healthz and /readyz');
 }
 await enforcer.start();
+started = true;
 logger.info({ policy: judge.policyVersion, instance: e.ENFORCER_INSTANCE_ID, group: e.ENFORCER_GROUP_ID }, 'enforcer started');

@@ -3,7 +3,8 @@
  * `custos start`) never clash in the global one. Serve `metrics.registry` at /metrics; main.ts does
  * when ENFORCER_METRICS_PORT is set. Counters are added to once per batch, not per event.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { serveOps } from '@custos/config';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export class EnforcerMetrics {
@@ -129,19 +130,6 @@ export class EnforcerMetrics {
 }
 
 /** A bare /metrics endpoint for a standalone enforcer (the API serves the registry when composed). */
-export function serveMetrics(registry: Registry, port: number, host = '127.0.0.1'): Promise<Server> {
-  const server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '/').split('?')[0] !== '/metrics') {
-      res.writeHead(404).end();
-      return;
-    }
-    registry.metrics().then(
-      (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
-      (err: unknown) => res.writeHead(500).end(String(err)),
-    );
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve(server));
-  });
+export function serveMetrics(registry: Registry, port: number, host = '127.0.0.1', ready?: () => boolean): Promise<Server> {
+  return serveOps({ registry, port, host, ...(ready ? { ready } : {}) });
 }

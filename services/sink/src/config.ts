@@ -3,6 +3,9 @@ import { env } from '@custos/config';
 import { z } from 'zod';
 
 export const sinkEnv = z.object({
+  /** serve /metrics, /healthz and /readyz on this port (the standalone sink) */
+  SINK_METRICS_PORT: env.int({ min: 0, max: 65535 }).optional(),
+  SINK_METRICS_HOST: z.string().default('127.0.0.1'),
   /** the broker answers a fetch once this many bytes are ready… */
   SINK_MIN_BATCH_BYTES: env.int({ min: 1 }).default(1_048_576),
   /** …or this much time passed: the sink's batch by size and time */

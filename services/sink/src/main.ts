@@ -1,8 +1,9 @@
 /** Runs the sink alone: parse env → build dependencies → start. */
-import { ConfigError, parseEnv, shutdownOnSignals } from '@custos/config';
+import type { Server } from 'node:http';
+import { ConfigError, parseEnv, serveOps, shutdownOnSignals } from '@custos/config';
 import { buildDeps, loadEnv, openStore } from '@custos/runtime';
 import { applyRetention, retentionConfig } from '@custos/store';
-import { Sink, sinkEnvSchema, sinkOptionsFromEnv } from './index.js';
+import { Sink, sinkEnvSchema, sinkOptionsFromEnv, register as sinkRegister } from './index.js';
 
 const env = loadEnv();
 const cfg = parseEnv(sinkEnvSchema);
@@ -33,12 +34,25 @@ const sink = new Sink({
       .finally(() => process.exit(1));
   },
 });
+let ops: Server | undefined;
+let started = false;
 shutdownOnSignals(
   async () => {
     await sink.stop();
     await store.close();
+    ops?.close();
   },
   { timeoutMs: env.SHUTDOWN_TIMEOUT_MS, logger: deps.logger },
 );
+if (cfg.SINK_METRICS_PORT !== undefined) {
+  ops = await serveOps({
+    registry: sinkRegister,
+    port: cfg.SINK_METRICS_PORT,
+    host: cfg.SINK_METRICS_HOST,
+    ready: () => started,
+  });
+  deps.logger.info({ address: ops.address() }, 'metrics at /metrics, health at /healthz and /readyz');
+}
 await sink.start();
+started = true;
 deps.logger.info('sink started');
