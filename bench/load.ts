@@ -2,7 +2,7 @@
  * `pnpm load`: the whole pipeline under sustained load, then reconciled from the ground truth.
  *
  *   pnpm load --rate 5000 --duration 120 [--invalid-percent 2] [--partitions 6] [--disorder 3600]
- *             [--fault kill-enforcer@20,kill-store@60]
+ *             [--fault kill-enforcer@20,kill-store@60,restart-registry@40]
  *
  * Runs the real pipeline (`custos start` as two processes: the enforcer, and the sink with the API
  * and embedded chDB) on the local Kafka and registry, with topics and consumer groups of its own,
@@ -18,7 +18,9 @@
  * by ClickHouse when the sink's insert lands, which is when the API can return it).
  *
  * With --fault, a process is killed with SIGKILL at the given second of the run and started again
- * at once; the reconciliation must stay exact.
+ * at once, or the schema registry is restarted (the run then has a registry of its own, on its own
+ * ports and journal topic, so that nothing else using the shared one notices); the reconciliation
+ * must stay exact.
  *
  * Prints a progress line while it runs and a table at the end; writes bench/results/load.json.
  * Exits 1 when the reconciliation is not exact.
@@ -33,6 +35,7 @@ import { parseArgs } from 'node:util';
 import { AvroCodec, createKafka, type RegisteredSchema } from '../packages/kafka/src/index.js';
 import { createStore } from '../packages/store/src/index.js';
 import { accessEventAvro, topics as topicSpecs } from '../schemas/src/index.js';
+import { registryInstance } from '../test/support/registry-instance.js';
 import type { ProducerProgress, ProducerReport } from './load-producer.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -66,16 +69,22 @@ const FAULTS = (args.fault ?? '')
   .split(',')
   .filter((f) => f.trim() !== '')
   .map((f) => {
-    const m = /^(kill-enforcer|kill-store)@(\d+(?:\.\d+)?)$/.exec(f.trim());
+    const m = /^(kill-enforcer|kill-store|restart-registry)@(\d+(?:\.\d+)?)$/.exec(f.trim());
     if (!m) {
-      console.error(`load: --fault takes kill-enforcer@SECONDS or kill-store@SECONDS (comma-separated), got '${f}'`);
+      console.error(
+        `load: --fault takes kill-enforcer@SECONDS, kill-store@SECONDS or restart-registry@SECONDS (comma-separated), got '${f}'`,
+      );
       process.exit(2);
     }
-    return { role: m[1] === 'kill-enforcer' ? ('enforcer' as const) : ('store' as const), atS: Number(m[2]) };
+    const role = m[1] === 'kill-enforcer' ? 'enforcer' : m[1] === 'kill-store' ? 'store' : 'registry';
+    return { role: role as 'enforcer' | 'store' | 'registry', atS: Number(m[2]) };
   });
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+// A registry of the run's own when it is to be restarted (test/support's helper drives infra.sh).
+const ownRegistry = FAULTS.some((f) => f.role === 'registry') ? await registryInstance('load', brokers, 'kafkasql') : undefined;
+await ownRegistry?.start();
+const registryUrl = ownRegistry?.url ?? process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 const run = randomBytes(4).toString('hex');
 const prefix = `load-${run}.`;
 const t = topicSpecs({ prefix, partitions: PARTITIONS });
@@ -337,8 +346,11 @@ const faults = Promise.all(
       new Promise<void>((done) => {
         setTimeout(async () => {
           const down = Date.now();
-          await stopRole(f.role, 'SIGKILL');
-          await startRole(f.role);
+          if (f.role === 'registry') await ownRegistry?.restart();
+          else {
+            await stopRole(f.role, 'SIGKILL');
+            await startRole(f.role);
+          }
           faultLog.push({ role: f.role, atS: f.atS, downS: (Date.now() - down) / 1000 });
           done();
         }, f.atS * 1000);
@@ -484,4 +496,5 @@ console.log('wrote bench/results/load.json');
 await admin.deleteTopics({ topics: Object.values(t).map((s) => s.name) }).catch(() => {});
 await admin.disconnect();
 if (!args.keep) rmSync(work, { recursive: true, force: true });
+await ownRegistry?.destroy();
 process.exit(exact ? 0 : 1);

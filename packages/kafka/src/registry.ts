@@ -5,7 +5,7 @@
  */
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
-import { CustosError, DecodeError, RegistryUnavailableError } from './errors.js';
+import { CustosError, DecodeError, isRetriable, RegistryUnavailableError } from './errors.js';
 
 export interface RegisteredSchema {
   id: number;
@@ -93,9 +93,16 @@ const REGISTER_CONFLICT_ATTEMPTS = 5;
 const statusOf = (err: unknown): number | undefined =>
   err && typeof err === 'object' && 'status' in err ? Number(err.status) : undefined;
 
+/**
+ * The registry client reports a refused or broken connection as a 400 whose message names the
+ * network error: that is the registry being unreachable (retriable), not a bad request.
+ */
+const NETWORK_ERROR = /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EAI_AGAIN|EHOSTUNREACH|UND_ERR_SOCKET)\b|socket hang up/;
+
 function registryError(what: string, err: unknown): Error {
   const status = statusOf(err);
-  if (status !== undefined && status >= 400 && status < 500) {
+  const message = err instanceof Error ? err.message : String(err);
+  if (status !== undefined && status >= 400 && status < 500 && !NETWORK_ERROR.test(message)) {
     return new DecodeError(`${what}: registry answered ${status}: ${err instanceof Error ? err.message : String(err)}`, {
       cause: err,
     });
@@ -315,6 +322,28 @@ export class AvroCodec {
           cause: err,
         },
       );
+    }
+  }
+}
+
+/**
+ * Runs `fn` again while it fails with a retriable error (the schema registry unreachable while a
+ * service starts, e.g. during the registry's own restart): backoff from 200 ms to 5 s, a warning on
+ * the first failure and every tenth. Other errors are thrown at once.
+ */
+export async function retryWhileUnavailable<T>(
+  what: string,
+  fn: () => Promise<T>,
+  logger: { warn(obj: object, msg?: string): void },
+  stopping: () => boolean = () => false,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isRetriable(err) || stopping()) throw err;
+      if (attempt % 10 === 0) logger.warn({ err, attempt }, `${what}: schema registry unavailable; retrying`);
+      await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** Math.min(attempt, 5))));
     }
   }
 }

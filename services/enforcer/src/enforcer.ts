@@ -28,6 +28,7 @@ import {
   type Producer,
   readTable,
   releaseBatchMessages,
+  retryWhileUnavailable,
   type TableReader,
   type Transaction,
 } from '@custos/kafka';
@@ -225,8 +226,18 @@ export class Enforcer {
     this.admin = kafka.admin();
     await this.admin.connect();
     await ensureTopics(this.admin, Object.values(topics));
-    const decisionSchema = await codec.register(topics.decisions.subject, decisionAvro);
-    const accessSchema = await codec.register(topics.accessEvents.subject, accessEventAvro);
+    // A start during a registry outage (its restart) waits for it instead of failing the process;
+    // everything registered here is cached, so the judging thread's lookups find it.
+    const registered =
+      (what: string) =>
+      <T>(fn: () => Promise<T>) =>
+        retryWhileUnavailable(what, fn, logger, () => this.stopping !== undefined);
+    const decisionSchema = await registered('registering the decision schema')(() =>
+      codec.register(topics.decisions.subject, decisionAvro),
+    );
+    const accessSchema = await registered('registering the access-event schema')(() =>
+      codec.register(topics.accessEvents.subject, accessEventAvro),
+    );
     const judge = this.judge;
     if (this.opts.judgeInWorker !== false && judge instanceof PolicyJudge) {
       const pool = new WorkerBatchJudge(
@@ -250,8 +261,12 @@ export class Enforcer {
         new DecisionEncoder(decisionSchema),
       );
     }
-    const subjectSchema = await codec.register(topics.subjectState.subject, subjectStateChangeAvro);
-    this.dlq = await DeadLetterEncoder.create(codec, topics.accessEventsDlq.subject, 'enforcer');
+    const subjectSchema = await registered('registering the subject-state schema')(() =>
+      codec.register(topics.subjectState.subject, subjectStateChangeAvro),
+    );
+    this.dlq = await registered('registering the dead-letter schema')(() =>
+      DeadLetterEncoder.create(codec, topics.accessEventsDlq.subject, 'enforcer'),
+    );
     this.decodeWarnings = new DeadLetterWarnings(logger, 'decode', topics.accessEventsDlq.name);
 
     // Subject state is a global table: read all of it before judging anything, then keep following it.

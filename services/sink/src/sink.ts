@@ -32,6 +32,7 @@ import {
   type KafkaMessage,
   type Producer,
   type RegisteredSchema,
+  retryWhileUnavailable,
 } from '@custos/kafka';
 import { decisionAvro, type Topics } from '@custos/schemas';
 import {
@@ -204,9 +205,21 @@ export class Sink {
     } finally {
       await admin.disconnect();
     }
-    this.schema = await codec.register(topics.decisions.subject, decisionAvro);
+    // A start during a registry outage (its restart) waits for it instead of failing the process.
+    const stopping = () => this.stopping;
+    this.schema = await retryWhileUnavailable(
+      'registering the decision schema',
+      () => codec.register(topics.decisions.subject, decisionAvro),
+      this.opts.logger,
+      stopping,
+    );
     this.decoder = new DecisionDecoder(codec, this.schema, { straight: this.opts.straightDecode ?? true });
-    this.dlq = await DeadLetterEncoder.create(codec, topics.decisionsDlq.subject, 'sink');
+    this.dlq = await retryWhileUnavailable(
+      'registering the dead-letter schema',
+      () => DeadLetterEncoder.create(codec, topics.decisionsDlq.subject, 'sink'),
+      this.opts.logger,
+      stopping,
+    );
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
     if (!this.opts.checkpointKey) {
