@@ -22,34 +22,35 @@ interface LoadResult {
   figures: { name: string; value: number }[];
 }
 
+/** Runs `pnpm load` (bench/load.ts) with these options and returns what it wrote. */
+async function load(options: string[]): Promise<{ result: LoadResult; f: Record<string, number>; out: string }> {
+  const { brokers, registryUrl } = infraEnv();
+  let out = '';
+  try {
+    const r = await run(process.execPath, ['--import', 'tsx', join(root, 'bench/load.ts'), ...options], {
+      cwd: root,
+      env: { ...process.env, KAFKA_BROKERS: brokers.join(','), SCHEMA_REGISTRY_URL: registryUrl },
+      maxBuffer: 1 << 26,
+      timeout: 600_000,
+    });
+    out = r.stdout + r.stderr;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    throw new Error(`pnpm load failed:\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+  }
+  const result = JSON.parse(readFileSync(join(root, 'bench/results/load.json'), 'utf8')) as LoadResult;
+  return { result, f: Object.fromEntries(result.figures.map((x) => [x.name, x.value])), out };
+}
+
 describe('the pipeline under load while its processes are killed', () => {
   it('SIGKILL of the enforcer and of the sink + API process: reconciliation stays exact', async () => {
-    const { brokers, registryUrl } = infraEnv();
-    const args = [
-      '--import',
-      'tsx',
-      join(root, 'bench/load.ts'),
+    const { result, f, out } = await load([
       '--rate=400',
       '--duration=30',
       '--invalid-percent=2',
       '--partitions=3',
       '--fault=kill-enforcer@8,kill-store@18',
-    ];
-    let out = '';
-    try {
-      const r = await run(process.execPath, args, {
-        cwd: root,
-        env: { ...process.env, KAFKA_BROKERS: brokers.join(','), SCHEMA_REGISTRY_URL: registryUrl },
-        maxBuffer: 1 << 26,
-        timeout: 600_000,
-      });
-      out = r.stdout + r.stderr;
-    } catch (err) {
-      const e = err as { stdout?: string; stderr?: string };
-      throw new Error(`pnpm load failed:\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
-    }
-    const result = JSON.parse(readFileSync(join(root, 'bench/results/load.json'), 'utf8')) as LoadResult;
-    const f = Object.fromEntries(result.figures.map((x) => [x.name, x.value]));
+    ]);
     expect(result.faults.map((x) => x.role).sort(), out).toEqual(['enforcer', 'store']);
     expect(f['load.events_acknowledged']).toBe(12_000);
     expect(f['load.lost']).toBe(0);
@@ -62,33 +63,14 @@ describe('the pipeline under load while its processes are killed', () => {
   }, 900_000);
 
   it('the schema registry restarts while the enforcer is killed and restarted: ids survive, reconciliation stays exact', async () => {
-    const { brokers, registryUrl } = infraEnv();
-    const args = [
-      '--import',
-      'tsx',
-      join(root, 'bench/load.ts'),
+    const { result, f, out } = await load([
       '--rate=300',
       '--duration=40',
       '--invalid-percent=2',
       '--partitions=3',
       // the enforcer starts again while the registry is still coming back
       '--fault=restart-registry@10,kill-enforcer@12',
-    ];
-    let out = '';
-    try {
-      const r = await run(process.execPath, args, {
-        cwd: root,
-        env: { ...process.env, KAFKA_BROKERS: brokers.join(','), SCHEMA_REGISTRY_URL: registryUrl },
-        maxBuffer: 1 << 26,
-        timeout: 600_000,
-      });
-      out = r.stdout + r.stderr;
-    } catch (err) {
-      const e = err as { stdout?: string; stderr?: string };
-      throw new Error(`pnpm load failed:\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
-    }
-    const result = JSON.parse(readFileSync(join(root, 'bench/results/load.json'), 'utf8')) as LoadResult;
-    const f = Object.fromEntries(result.figures.map((x) => [x.name, x.value]));
+    ]);
     expect(result.faults.map((x) => x.role).sort(), out).toEqual(['enforcer', 'registry']);
     expect(f['load.events_acknowledged']).toBe(12_000);
     expect(f['load.lost']).toBe(0);
