@@ -183,6 +183,8 @@ export class Sink {
   private readonly unwitnessed: WitnessRecord[] = [];
   private witnessFlush: Promise<void> = Promise.resolve();
   private witnessFiles = 0;
+  /** how many of `unwitnessed` (from the front) are already in the witness directory */
+  private inWitnessDir = 0;
 
   constructor(private readonly opts: SinkOptions) {
     this.metrics = opts.metrics ?? defaultSinkMetrics();
@@ -627,8 +629,10 @@ export class Sink {
       if (this.unwitnessed.length === 0) return;
       const batch = this.unwitnessed.slice();
       try {
+        // Each record once in the directory, even when the topic refused a send and it is retried.
         if (this.opts.witnessDir) {
-          for (const r of batch) writeWitnessFile(this.opts.witnessDir, r, this.witnessFiles++);
+          for (const r of batch.slice(this.inWitnessDir)) writeWitnessFile(this.opts.witnessDir, r, this.witnessFiles++);
+          this.inWitnessDir = batch.length;
         }
         await this.producer!.send({
           topic: this.opts.topics.witness.name,
@@ -636,6 +640,7 @@ export class Sink {
           messages: batch.map((r) => ({ key: r.type, value: encodeWitness(r) })),
         });
         this.unwitnessed.splice(0, batch.length);
+        this.inWitnessDir = Math.max(0, this.inWitnessDir - batch.length);
         this.stats.witnessed += batch.length;
       } catch (err) {
         this.opts.logger.warn({ err, pending: this.unwitnessed.length }, 'writing to the witness failed; will retry');
