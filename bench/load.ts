@@ -323,7 +323,6 @@ const sampler = setInterval(async () => {
   maxLag.sink = Math.max(maxLag.sink, lag.sink);
   const er = rssOf(procs.enforcer?.pid);
   const sr = rssOf(procs.store?.pid);
-  const pr = er + sr;
   rssMax.enforcer = Math.max(rssMax.enforcer, er);
   rssMax.store = Math.max(rssMax.store, sr);
   rssMax.producer = Math.max(rssMax.producer, rssOf(sdk.pid));

@@ -7,16 +7,13 @@
  * verifies with exit 0 and prints no warning. The test process never opens a chDB directory itself
  * (chDB binds one directory per process); children do.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { sinkProcessFixture } from '@custos/sink/testing';
 import { describe, expect, it } from 'vitest';
+import { finished, runScript } from '../testing/processes.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..', '..', '..');
 const N = 900;
 
 interface Finding {
@@ -29,21 +26,8 @@ interface Finding {
   message: string;
 }
 
-const run = (env: NodeJS.ProcessEnv, script: string, args: string[] = []): ChildProcess =>
-  spawn(process.execPath, ['--import', 'tsx', script, ...args], { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-
-async function finish(c: ChildProcess): Promise<{ code: number | string | null; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  c.stdout?.on('data', (b) => {
-    out += String(b);
-  });
-  c.stderr?.on('data', (b) => {
-    err += String(b);
-  });
-  const code = await new Promise<NodeJS.Signals | number | null>((r) => c.once('exit', (x, sig) => r(sig ?? x)));
-  return { code, out, err };
-}
+const run = runScript;
+const finish = finished;
 
 describe('tamper matrix: the default custos verify against the real sink, Kafka and chDB', () => {
   it('passes a clean store without warnings and fails (exit 1) naming each kind of tampering', async () => {

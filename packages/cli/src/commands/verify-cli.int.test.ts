@@ -6,17 +6,13 @@
  * only the topic reveals (exit 1, the rows named). The test process never opens the chDB directory
  * itself (chDB binds one directory per process); children do.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AvroCodec, createKafka } from '@custos/kafka';
 import { accessEventAvro, fromAvro } from '@custos/schemas';
 import { sinkProcessFixture } from '@custos/sink/testing';
 import { waitFor } from '@custos/test/support';
 import { describe, expect, it } from 'vitest';
+import { finished, runScript } from '../testing/processes.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..', '..', '..');
 const N = 900;
 
 describe('custos verify --against-topic (the command, against Kafka and chDB)', () => {
@@ -28,20 +24,8 @@ describe('custos verify --against-topic (the command, against Kafka and chDB)', 
       maxBatchRows: 100,
     });
     try {
-      const run = (script: string, args: string[] = []): ChildProcess =>
-        spawn(process.execPath, ['--import', 'tsx', script, ...args], { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-      const finish = async (c: ChildProcess) => {
-        let out = '';
-        let err = '';
-        c.stdout?.on('data', (b) => {
-          out += String(b);
-        });
-        c.stderr?.on('data', (b) => {
-          err += String(b);
-        });
-        const code = await new Promise<NodeJS.Signals | number | null>((r) => c.once('exit', (x, sig) => r(sig ?? x)));
-        return { code, out, err };
-      };
+      const run = (script: string, args: string[] = []) => runScript(env, script, args);
+      const finish = finished;
       // The topic alone (the witness, read by default, has a test of its own: tamper.int.test.ts)
       const verify = () => finish(run('packages/cli/src/bin.ts', ['verify', '--against-topic', '--no-witness']));
 
