@@ -43,10 +43,9 @@
  */
 import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 // The root has no workspace dependencies of its own, so the packages are imported by path.
 import { createKafka, ensureTopics } from '../packages/kafka/src/index.js';
@@ -133,9 +132,9 @@ let packedDir: string | undefined;
 /** Runs one side in a fresh process (inheriting tsx's loader flags) and returns what it reports. */
 function child<T>(side: 'sdk' | 'peer' | 'sustain' | 'peer-sustain', prefix: string, packed = false): Promise<T> {
   return new Promise((resolve, reject) => {
-    // The packed side runs from its project, with tsx only to read the child's TypeScript: the
-    // packages resolve to their built files there (no source condition).
-    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href;
+    // The packed side runs from its project with plain Node, as a service would: Node strips the
+    // child's types itself, and the packages resolve to their built files (no source condition, no
+    // tsx loader thread in the process being measured).
     const env = packed
       ? { ...process.env, NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '').replace('--conditions=custos-source', '') }
       : process.env;
@@ -157,7 +156,7 @@ function child<T>(side: 'sdk' | 'peer' | 'sustain' | 'peer-sustain', prefix: str
         cwd: packed ? packedDir! : process.cwd(),
         env,
         execArgv: [
-          ...(packed ? ['--import', tsx] : process.execArgv),
+          ...(packed ? ['--disable-warning=ExperimentalWarning'] : process.execArgv),
           ...(process.env.BENCH_CHILD_FLAGS?.split(' ').filter(Boolean) ?? []),
         ],
       },
