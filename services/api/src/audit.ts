@@ -15,7 +15,7 @@ export interface AuditEventInput {
   actor: { id: string; type: 'staff' };
   subject: { id: string; type: 'customer' | 'user' | 'employee' | 'client_contact' };
   categories: string[];
-  action: 'read' | 'export';
+  action: 'read' | 'export' | 'update';
   purpose: string;
   recordCount?: number;
   source?: { service?: string; requestId?: string | null; ip?: string | null };
@@ -79,7 +79,7 @@ export function auditEvents(
     subject?: { id: string; type?: string | undefined } | undefined;
     /** see RouteResult.audit.tenantsTouched */
     tenantsTouched?: string[] | undefined;
-    action: 'read' | 'export';
+    action: 'read' | 'export' | 'update';
     recordCount: number;
     /** distinct subjects in the answer, when known */
     subjects?: number | undefined;

@@ -15,3 +15,4 @@ export * from './routes.js';
 export * from './schedule.js';
 export * from './schemas.js';
 export * from './service.js';
+export * from './subject-state.js';
