@@ -180,7 +180,11 @@ describe('subject state through the API, the pipeline and the CLI', () => {
     expect(accepted.status).toBe('accepted');
 
     // The enforcer has the change before the access is sent: the decision can only reflect it.
-    await waitFor(async () => (await applied()) > before, { what: 'the enforcer to apply the change', timeoutMs: 60_000, detail: logs });
+    await waitFor(async () => (await applied()) > before, {
+      what: 'the enforcer to apply the change',
+      timeoutMs: 60_000,
+      detail: logs,
+    });
     const client = createAuditClient({
       brokers,
       schemaRegistryUrl: registryUrl,
@@ -200,7 +204,14 @@ describe('subject state through the API, the pipeline and the CLI', () => {
     });
     expect(await client.close()).toMatchObject({ delivered: true, unsent: 0 });
 
-    type Item = { eventId: string; outcome: string; action: string; categories: string[]; actor: { id: string }; reasons: { code: string }[] };
+    type Item = {
+      eventId: string;
+      outcome: string;
+      action: string;
+      categories: string[];
+      actor: { id: string };
+      reasons: { code: string }[];
+    };
     const items = await waitFor(
       async () => {
         const r = await call(KEYS.admin, `/v1/accesses?tenantId=spera&subjectId=${subjectId}`, { purpose: 'legal.compliance' });
@@ -209,7 +220,13 @@ describe('subject state through the API, the pipeline and the CLI', () => {
         const ids = new Set(body.items.map((i) => i.eventId));
         return ids.has(eventId) && body.items.some((i) => i.action === 'update') ? body.items : undefined;
       },
-      { what: 'the access and the audit record of the change', timeoutMs: 120_000, everyMs: 500, retryErrors: true, detail: logs },
+      {
+        what: 'the access and the audit record of the change',
+        timeoutMs: 120_000,
+        everyMs: 500,
+        retryErrors: true,
+        detail: logs,
+      },
     );
     const decision = items.find((i) => i.eventId === eventId);
     expect(decision?.outcome).toBe('deny');
@@ -218,10 +235,13 @@ describe('subject state through the API, the pipeline and the CLI', () => {
     const audit = items.find((i) => i.action === 'update');
     expect(audit).toMatchObject({ actor: { id: 's-dev' }, categories: ['audit.trail'] });
 
-    const state = await waitFor(async () => {
-      const s = await stateOf(subjectId);
-      return s.history.length >= 1 ? s : undefined;
-    }, { what: 'the change in the stored history', timeoutMs: 60_000, everyMs: 300, retryErrors: true, detail: logs });
+    const state = await waitFor(
+      async () => {
+        const s = await stateOf(subjectId);
+        return s.history.length >= 1 ? s : undefined;
+      },
+      { what: 'the change in the stored history', timeoutMs: 60_000, everyMs: 300, retryErrors: true, detail: logs },
+    );
     expect(state.current).toEqual([
       expect.objectContaining({ tenantId: 'spera', optedOut: true, erased: false, legalHold: false }),
     ]);
@@ -235,10 +255,13 @@ describe('subject state through the API, the pipeline and the CLI', () => {
       body: { tenantId: 'spera', change: 'promotional_opt_in' },
     });
     expect(optIn.status).toBe(202);
-    const after = await waitFor(async () => {
-      const s = await stateOf(subjectId);
-      return s.history.length >= 2 ? s : undefined;
-    }, { what: 'the opt-in in the stored history', timeoutMs: 60_000, everyMs: 300, retryErrors: true, detail: logs });
+    const after = await waitFor(
+      async () => {
+        const s = await stateOf(subjectId);
+        return s.history.length >= 2 ? s : undefined;
+      },
+      { what: 'the opt-in in the stored history', timeoutMs: 60_000, everyMs: 300, retryErrors: true, detail: logs },
+    );
     expect(after.history.map((h) => h.change)).toEqual(['promotional_opt_out', 'promotional_opt_in']);
     expect(after.current[0]).toMatchObject({ optedOut: false });
   });
@@ -338,7 +361,19 @@ describe('subject state through the API, the pipeline and the CLI', () => {
     expect(noTenant.code).toBe(2);
     expect(noTenant.err).toMatch(/--tenant is required/);
 
-    const add = await cli(['subject', 'state', 'add', subjectId, '--tenant', 'spera', '--kind', 'legal-hold', '--reason', 'court order 12', '--json']);
+    const add = await cli([
+      'subject',
+      'state',
+      'add',
+      subjectId,
+      '--tenant',
+      'spera',
+      '--kind',
+      'legal-hold',
+      '--reason',
+      'court order 12',
+      '--json',
+    ]);
     expect(add.code, add.err).toBe(0);
     const sent = JSON.parse(add.out) as { eventId: string; change: string };
     expect(sent.change).toBe('legal_hold_placed');

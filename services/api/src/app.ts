@@ -367,6 +367,10 @@ export function createApp(opts: ApiOptions): express.Express {
       res.status(413).json({ error: 'request body too large' });
       return;
     }
+    if (type === 'entity.parse.failed' || type === 'encoding.unsupported' || type === 'charset.unsupported') {
+      res.status(400).json({ error: 'invalid body', details: [{ field: 'body', message: 'must be a JSON object (UTF-8)' }] });
+      return;
+    }
     // the router could not decode a path parameter (a malformed percent-escape): the client's error
     if (err instanceof URIError) {
       res.status(400).json({ error: 'malformed percent-escape in the URL path' });
