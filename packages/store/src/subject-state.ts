@@ -73,7 +73,8 @@ export async function storedSubjectStateOffset(store: Store, partition: number):
   return r && Number(r.n) > 0 ? BigInt(r.o) : -1n;
 }
 
-interface Raw {
+/** A row as the history query returns it (`subjectStateRow` maps it). */
+export interface SubjectStateRaw {
   tenant_id: string;
   subject_id: string;
   occurred_at: string;
@@ -86,26 +87,28 @@ interface Raw {
 }
 
 /**
- * Every change of one subject in one tenant (or in each tenant of `tenants`, `*` for all), oldest
- * first by the time it took effect, then by its position on the topic.
+ * The query of one subject's history in one tenant (or in each of `tenants`, `*` for all), oldest
+ * first by the time each change took effect, then by its position on the topic; one row per
+ * position. Without SETTINGS and LIMIT: callers add their own.
  */
-export async function subjectStateHistory(
+export function subjectStateHistoryQuery(
   store: Store,
-  q: { subjectId: string; tenants: '*' | readonly string[]; limit?: number; settings?: Record<string, number | string> },
-): Promise<StoredSubjectStateRow[]> {
+  q: { subjectId: string; tenants: '*' | readonly string[] },
+): { sql: string; params: Record<string, unknown> } {
   const tenantSql = q.tenants === '*' ? '' : 'AND tenant_id IN {tenants:Array(String)}';
-  const rs = await store.client.query({
-    query: `SELECT tenant_id, subject_id, occurred_at, toString(event_id) AS event_id, change, reference, kafka_partition,
-                   kafka_offset, min(stored_at) OVER (PARTITION BY kafka_partition, kafka_offset) AS stored_at
-            FROM ${store.table('subject_state_history')}
-            WHERE subject_id = {subjectId:String} ${tenantSql}
-            ORDER BY occurred_at, kafka_partition, kafka_offset
-            LIMIT 1 BY kafka_partition, kafka_offset
-            LIMIT {limit:UInt32}${settingsClause(q.settings ?? {})}`,
-    query_params: { subjectId: q.subjectId, limit: q.limit ?? 10_000, ...(q.tenants === '*' ? {} : { tenants: [...q.tenants] }) },
-    format: 'JSONEachRow',
-  });
-  return (await rs.json<Raw>()).map((r) => ({
+  return {
+    sql: `SELECT tenant_id, subject_id, occurred_at, toString(event_id) AS event_id, change, reference, kafka_partition,
+                 kafka_offset, min(stored_at) OVER (PARTITION BY kafka_partition, kafka_offset) AS stored_at
+          FROM ${store.table('subject_state_history')}
+          WHERE subject_id = {subjectId:String} ${tenantSql}
+          ORDER BY occurred_at, kafka_partition, kafka_offset
+          LIMIT 1 BY kafka_partition, kafka_offset`,
+    params: { subjectId: q.subjectId, ...(q.tenants === '*' ? {} : { tenants: [...q.tenants] }) },
+  };
+}
+
+export function subjectStateRow(r: SubjectStateRaw): StoredSubjectStateRow {
+  return {
     tenantId: r.tenant_id,
     subjectId: r.subject_id,
     occurredAt: isoTime(r.occurred_at),
@@ -115,5 +118,19 @@ export async function subjectStateHistory(
     partition: Number(r.kafka_partition),
     offset: String(r.kafka_offset),
     storedAt: isoTime(r.stored_at),
-  }));
+  };
+}
+
+/** One subject's history (see `subjectStateHistoryQuery`). */
+export async function subjectStateHistory(
+  store: Store,
+  q: { subjectId: string; tenants: '*' | readonly string[]; limit?: number; settings?: Record<string, number | string> },
+): Promise<StoredSubjectStateRow[]> {
+  const { sql, params } = subjectStateHistoryQuery(store, q);
+  const rs = await store.client.query({
+    query: `${sql}\nLIMIT {limit:UInt32}${settingsClause(q.settings ?? {})}`,
+    query_params: { ...params, limit: q.limit ?? 10_000 },
+    format: 'JSONEachRow',
+  });
+  return (await rs.json<SubjectStateRaw>()).map(subjectStateRow);
 }

@@ -2,6 +2,7 @@ export * from './app.js';
 export * from './audit.js';
 export * from './auth.js';
 export * from './config.js';
+export { AuditDb } from './db.js';
 export * from './directory.js';
 export * from './integrity.js';
 export * from './metrics.js';

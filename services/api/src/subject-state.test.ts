@@ -1,5 +1,6 @@
 /** Subject-state changes through the API (a recorder in place of the SDK) and the current state from a history. */
 import type { StoredSubjectStateRow } from '@custos/store';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryRecorder } from './audit.js';
 import { currentState } from './subject-state.js';
@@ -65,6 +66,39 @@ describe('POST /v1/subjects/:id/state', () => {
     expect((await post('{not json')).status).toBe(400);
     expect((await post({ tenantId: 'spera', change: 'erasure_completed' }, 'auditor')).status).toBe(403);
     expect(api.recorder.changes.length).toBe(before);
+  });
+});
+
+describe('POST bodies of any shape', () => {
+  it('never answer 5xx', async () => {
+    const field = fc.constantFrom('tenantId', 'change', 'occurredAt', 'reference', 'extra', '__proto__', 'constructor');
+    const value = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.constantFrom(
+        'spera',
+        'client-globex',
+        'promotional_opt_out',
+        'legal_hold_released',
+        '2026-10-01T00:00:00Z',
+        '9999-99-99',
+      ),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.dictionary(field, value, { maxKeys: 6 }), fc.jsonValue({ maxDepth: 2 }), fc.string({ maxLength: 60 })),
+        fc.oneof(fc.constant('cust-1'), fc.string({ minLength: 1, maxLength: 20 })),
+        async (body, subject) => {
+          const res = await post(typeof body === 'string' ? body : JSON.stringify(body), 'admin', encodeURIComponent(subject));
+          await res.arrayBuffer();
+          expect(res.status, `${JSON.stringify(body)} → ${res.status}`).toBeLessThan(500);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
 

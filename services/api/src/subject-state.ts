@@ -7,7 +7,7 @@
 import { SubjectStateStore } from '@custos/policy';
 import { type SubjectStateChange, subjectStateChangeSchema } from '@custos/schemas';
 import { uuidv7 } from '@custos/sdk';
-import { type StoredSubjectStateRow, subjectStateHistory } from '@custos/store';
+import { type StoredSubjectStateRow, type SubjectStateRaw, subjectStateHistoryQuery, subjectStateRow } from '@custos/store';
 import { z } from 'zod';
 import type { AuditDb } from './db.js';
 import { HttpError } from './errors.js';
@@ -108,17 +108,14 @@ export function prepareChange(
 
 /** The current state per tenant (as the enforcer would judge an access now) and the whole history. */
 export async function readSubjectState(
-  db: Pick<AuditDb, 'store' | 'limits'>,
+  db: Pick<AuditDb, 'store' | 'rows'>,
   subjectId: string,
   tenants: '*' | readonly string[],
   now: Date,
 ): Promise<SubjectStateResponse> {
-  const rows = await subjectStateHistory(db.store, {
-    subjectId,
-    tenants,
-    limit: db.limits.maxRows,
-    settings: { max_execution_time: db.limits.timeoutS },
-  });
+  const { sql, params } = subjectStateHistoryQuery(db.store, { subjectId, tenants });
+  // the query's limits and their answers (503, 422) are the other reads'
+  const rows = (await db.rows<SubjectStateRaw>(sql, params, undefined, { point: true })).map(subjectStateRow);
   return { subjectId, asOf: now.toISOString(), current: currentState(rows, now), history: rows.map(historyItem) };
 }
 

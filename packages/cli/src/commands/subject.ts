@@ -8,7 +8,7 @@
  * full history from the store (as `GET /v1/subjects/:id/state`), recording the read like `report`'s.
  */
 import type { Writable } from 'node:stream';
-import { readSubjectState, type SubjectStateResponse, subjectStateBody } from '@custos/api';
+import { AuditDb, readSubjectState, type SubjectStateResponse, subjectStateBody } from '@custos/api';
 import type { Logger } from '@custos/config';
 import type { RuntimeEnv } from '@custos/runtime';
 import { loadEnv, openStore } from '@custos/runtime';
@@ -155,7 +155,7 @@ export async function runShow(
     return { code: 2 };
   }
   const state = await readSubjectState(
-    { store: deps.store, limits: { timeoutS: deps.timeoutS ?? 30, maxRows: 100_000 } },
+    new AuditDb(deps.store, { timeoutS: deps.timeoutS ?? 30, maxRows: 100_000 }),
     subjectId,
     o.tenant ? [o.tenant] : '*',
     deps.now ?? new Date(),
