@@ -119,6 +119,8 @@ describe('SubjectStateHistory', () => {
     ]);
     expect(first2[0]?.reason).toMatch(/tenantId/);
     expect(Buffer.from(first2[0]?.value ?? []).equals(change(N, ''))).toBe(true);
-    expect(first2[0]?.headers.map((h) => [h.key, Buffer.from(h.value ?? []).toString()])).toEqual([['from', 'elsewhere']]);
+    expect((first2[0]?.headers ?? []).map((h) => [h.key, Buffer.from(h.value ?? []).toString()])).toEqual([
+      ['from', 'elsewhere'],
+    ]);
   });
 });
