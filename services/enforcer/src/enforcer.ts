@@ -23,6 +23,7 @@ import {
   ensureTopics,
   type FailedRecord,
   isFatal,
+  isRetriable,
   type Kafka,
   type KafkaMessage,
   kafkajsPatch,
@@ -311,13 +312,22 @@ export class Enforcer {
         if (m.value === null) return;
         let value: unknown;
         try {
-          value = (await codec.decode(m.value, subjectSchema)).value;
+          // A registry outage is not the record's fault: wait for it rather than dead-letter the change.
+          value = (
+            await retryWhileUnavailable(
+              'decoding a subject-state change',
+              () => codec.decode(m.value, subjectSchema),
+              logger,
+              () => this.stopping !== undefined,
+            )
+          ).value;
         } catch (err) {
           if (isFatal(err)) {
             // The registry changed its mind about the change's schema id: not a bad record to skip.
             this.fatal(err);
             return;
           }
+          if (isRetriable(err)) return; // stopping while the registry is away: the change is read again at the next start
           await refuse(m, partition, 'subject-state-decode', err instanceof Error ? err : new Error(String(err)));
           return;
         }
