@@ -6,6 +6,7 @@ import { registerPolicy } from './commands/policy.js';
 import { registerReplay } from './commands/replay.js';
 import { registerReport } from './commands/report.js';
 import { registerStart } from './commands/start.js';
+import { registerSubject } from './commands/subject.js';
 import { registerVerify } from './commands/verify.js';
 
 /** Adds every subcommand to `program`. */
@@ -18,4 +19,5 @@ export function registerCommands(program: Command): void {
   registerMigrate(program);
   registerVerify(program);
   registerCheckpoint(program);
+  registerSubject(program);
 }

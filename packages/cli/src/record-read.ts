@@ -36,7 +36,14 @@ export async function recordCliRead(
   o: ReadRecordOptions,
   env: RuntimeEnv,
   logger: Logger,
-  read: { command: string; tenantId?: string | undefined; recordCount: number; attributes: Record<string, string> },
+  read: {
+    command: string;
+    tenantId?: string | undefined;
+    /** the one subject read, when the command reads one */
+    subjectId?: string | undefined;
+    recordCount: number;
+    attributes: Record<string, string>;
+  },
 ): Promise<void> {
   if (!o.record) {
     logger.warn(`--no-record: this ${read.command} of audit data is not recorded on the audit trail`);
@@ -54,7 +61,7 @@ export async function recordCliRead(
   client.record({
     tenantId: read.tenantId ?? '*',
     actor: { id: o.actor, type: 'staff' },
-    subject: { id: '*', type: 'customer' },
+    subject: { id: read.subjectId ?? '*', type: 'customer' },
     categories: ['audit.trail'],
     action: 'read',
     purpose: o.purpose,

@@ -14,4 +14,5 @@ export * from './queries.js';
 export * from './read-model.js';
 export * from './report-signature.js';
 export * from './retention.js';
+export * from './subject-state.js';
 export * from './verify.js';

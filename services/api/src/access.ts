@@ -57,6 +57,8 @@ export const VIEW_ROWS: Readonly<Record<string, readonly RowKind[]>> = {
 export const VIEW_SELECTION: Readonly<Record<string, Selection>> = {
   actorActivity: 'byActor',
   subjectReport: 'bySubject',
+  subjectState: 'bySubject',
+  recordSubjectState: 'bySubject',
 };
 
 /** The tenants and the data a read may return. A bare tenant scope reads every kind of row (operators, the CLI). */

@@ -28,6 +28,7 @@ import { type DirectorySource, fixedDirectory, isDirectorySource } from './polic
 import { trustProxySetting, WeightedLimiter } from './rate-limit.js';
 import { ROUTES, type RouteDeps } from './routes.js';
 import { idParam } from './schemas.js';
+import type { SubjectStateWriter } from './subject-state.js';
 
 export { HttpError } from './errors.js';
 
@@ -75,6 +76,8 @@ export interface ApiOptions {
    * are logged as such and a warning says they are not on the audit trail.
    */
   recorder?: AuditRecorder;
+  /** sends subject-state changes (`POST /v1/subjects/:id/state`; the SDK client); without one those answer 503 */
+  subjectState?: SubjectStateWriter;
   /** checkpoints and range verification from the store; default: "unavailable" */
   integrity?: IntegrityProvider;
   limits?: Partial<ApiLimits>;
@@ -151,6 +154,7 @@ export function createApp(opts: ApiOptions): express.Express {
     integrity: tenantScopedIntegrity(opts.integrity ?? unavailableIntegrity),
     maxRangeDays: limits.maxRangeDays,
     now,
+    subjectState: opts.subjectState,
   };
   const openapi = openApiDocument();
 
@@ -172,7 +176,7 @@ export function createApp(opts: ApiOptions): express.Express {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('X-Frame-Options', 'DENY');
-    // Request size limits: the API only reads, so a body or a very long URL is refused outright.
+    // Request size limits: only a few routes take a (small, JSON) body; a large one or a very long URL is refused outright.
     if (req.url.length > 4096) {
       res.status(414).json({ error: 'the request URL is too long (at most 4096 characters)' });
       return;
@@ -271,8 +275,11 @@ export function createApp(opts: ApiOptions): express.Express {
     }
   });
 
+  // Bodies only where a route takes one (JSON, within the size limit checked above).
+  const jsonBody = express.json({ limit: 16 * 1024, strict: true, type: () => true });
   for (const r of ROUTES) {
-    app.get(r.path, async (req: Request, res: Response, next: NextFunction) => {
+    const handlers = r.body ? [jsonBody] : [];
+    app[r.method ?? 'get'](r.path, ...handlers, async (req: Request, res: Response, next: NextFunction) => {
       const end = metrics.duration.startTimer({ route: r.id });
       res.once('finish', () => {
         end();
@@ -284,17 +291,18 @@ export function createApp(opts: ApiOptions): express.Express {
         if (!r.roles.includes(principal.role)) throw forbidden(`the role ${principal.role} may not call ${r.id}`);
         const path = r.params ? parseInput(r.params, req.params, 'path') : {};
         const query = parseInput(r.query, req.query, 'query') as Record<string, unknown> & { tenantId?: string };
+        const body = r.body ? (parseInput(r.body, req.body, 'body') as { tenantId?: string }) : undefined;
         const dir = source.current();
         const purpose = statedPurpose(req, query.requestPurpose, dir);
-        const scope = dataScope(tenantScope(principal, query.tenantId), principal.role, dir);
+        const scope = dataScope(tenantScope(principal, body?.tenantId ?? query.tenantId), principal.role, dir);
         const startedAt = process.hrtime.bigint();
-        const run = () => r.handler({ principal, query, path, scope, deps: { ...deps, dir } });
+        const run = () => r.handler({ principal, query, path, body, scope, deps: { ...deps, dir } });
         const result = r.heavy ? await heavy.run(r.id, run) : await run();
         if (r.files) {
           const q = query as { format?: string; period?: string };
           metrics.reports.observe({ kind: r.id, format: q.format ?? 'json' }, Number(process.hrtime.bigint() - startedAt) / 1e9);
         }
-        const action = result.file ? 'export' : 'read';
+        const action = result.audit.action ?? (result.file ? 'export' : 'read');
         const events = auditEvents(
           {
             principal,
@@ -316,13 +324,28 @@ export function createApp(opts: ApiOptions): express.Express {
             'Retry-After': '5',
           });
         }
+        if (result.effect) {
+          try {
+            await result.effect();
+          } catch (err) {
+            logger.error({ err, route: r.id }, 'the change could not be sent');
+            throw new HttpError(
+              503,
+              `the change could not be sent: ${err instanceof Error ? err.message : String(err)}`,
+              undefined,
+              {
+                'Retry-After': '5',
+              },
+            );
+          }
+        }
         if (result.file) {
           res.setHeader('Content-Type', result.file.contentType);
           res.setHeader('Content-Disposition', `attachment; filename="${result.file.filename}"`);
           res.setHeader('X-Content-SHA256', result.file.sha256);
           res.send(result.file.body);
         } else {
-          res.json(result.json);
+          res.status(result.status ?? 200).json(result.json);
         }
       } catch (err) {
         next(err);
@@ -342,6 +365,10 @@ export function createApp(opts: ApiOptions): express.Express {
     const type = err && typeof err === 'object' && 'type' in err ? err.type : undefined;
     if (type === 'entity.too.large') {
       res.status(413).json({ error: 'request body too large' });
+      return;
+    }
+    if (type === 'entity.parse.failed' || type === 'encoding.unsupported' || type === 'charset.unsupported') {
+      res.status(400).json({ error: 'invalid body', details: [{ field: 'body', message: 'must be a JSON object (UTF-8)' }] });
       return;
     }
     // the router could not decode a path parameter (a malformed percent-escape): the client's error

@@ -4,7 +4,7 @@
  * this small interface; `main.ts` and `custos start` pass the SDK client, tests pass a recorder that
  * keeps the events.
  */
-import { parseAccessEvent } from '@custos/schemas';
+import { parseAccessEvent, parseSubjectStateChange, type SubjectStateChange } from '@custos/schemas';
 import type { Principal } from './auth.js';
 
 /** What the API records: the access-event contract's JSON form, SDK-filled fields left out. */
@@ -15,7 +15,7 @@ export interface AuditEventInput {
   actor: { id: string; type: 'staff' };
   subject: { id: string; type: 'customer' | 'user' | 'employee' | 'client_contact' };
   categories: string[];
-  action: 'read' | 'export';
+  action: 'read' | 'export' | 'update';
   purpose: string;
   recordCount?: number;
   source?: { service?: string; requestId?: string | null; ip?: string | null };
@@ -45,6 +45,15 @@ export class MemoryRecorder implements AuditRecorder {
     const r = parseAccessEvent(full);
     if (!r.ok) throw new Error(`invalid audit event: ${r.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
     this.events.push(event);
+  }
+
+  /** subject-state changes sent (`POST /v1/subjects/:id/state`), checked against the contract */
+  readonly changes: SubjectStateChange[] = [];
+  recordSubjectState(change: SubjectStateChange): void {
+    if (this.fail) throw new Error('recorder unavailable');
+    const r = parseSubjectStateChange(change);
+    if (!r.ok) throw new Error(`invalid subject-state change: ${r.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+    this.changes.push(r.value);
   }
 }
 
@@ -79,7 +88,7 @@ export function auditEvents(
     subject?: { id: string; type?: string | undefined } | undefined;
     /** see RouteResult.audit.tenantsTouched */
     tenantsTouched?: string[] | undefined;
-    action: 'read' | 'export';
+    action: 'read' | 'export' | 'update';
     recordCount: number;
     /** distinct subjects in the answer, when known */
     subjects?: number | undefined;

@@ -11,6 +11,7 @@ import { ROUTES } from './routes.js';
 import {
   ACME_AUDITOR_KEY,
   emptyStore,
+  SAMPLE_BODIES,
   SAMPLE_REQUESTS,
   startTestApi,
   TEST_JWT_SECRET,
@@ -25,6 +26,15 @@ beforeAll(async () => {
 afterAll(() => api.close());
 
 const get = (path: string, headers: Record<string, string> = {}) => fetch(`${api.url}${path}`, { headers });
+/** The route's sample request: a GET, or a POST of its sample body (with `tenantId` replaced when given). */
+const send = (r: (typeof ROUTES)[number], url: string, headers: Record<string, string> = {}, tenantId?: string) =>
+  r.method === 'post'
+    ? fetch(`${api.url}${url}`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...SAMPLE_BODIES[r.id], ...(tenantId ? { tenantId } : {}) }),
+      })
+    : get(url, headers);
 const asRole = (role: keyof typeof TEST_KEYS, extra: Record<string, string> = {}) => ({
   authorization: `Bearer ${TEST_KEYS[role].key}`,
   'x-purpose': 'security',
@@ -65,7 +75,7 @@ describe('every audited route', () => {
           { authorization: `Bearer ${await jwt({ sub: 's-ira', role: 'superuser', tenants: ['*'] })}` },
         ];
         for (const headers of cases) {
-          const res = await get(url, { 'x-purpose': 'security', ...headers });
+          const res = await send(r, url, { 'x-purpose': 'security', ...headers });
           expect(res.status, JSON.stringify(headers)).toBe(401);
           expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
           expect(((await res.json()) as { error: string }).error).toBeTruthy();
@@ -74,28 +84,39 @@ describe('every audited route', () => {
 
       for (const role of ROLES) {
         const allowed = r.roles.includes(role);
-        it(`answers ${allowed ? 200 : 403} to ${role} (API key and JWT)`, async () => {
-          const res = await get(url, asRole(role));
-          expect(res.status, await res.clone().text()).toBe(allowed ? 200 : 403);
+        const ok = r.method === 'post' ? 202 : 200;
+        it(`answers ${allowed ? ok : 403} to ${role} (API key and JWT)`, async () => {
+          const res = await send(r, url, asRole(role));
+          expect(res.status, await res.clone().text()).toBe(allowed ? ok : 403);
           const token = await jwt({ sub: TEST_KEYS[role].staffId, role, tenants: ['*'] });
-          const res2 = await get(url, { authorization: `Bearer ${token}`, 'x-purpose': 'security' });
-          expect(res2.status).toBe(allowed ? 200 : 403);
+          const res2 = await send(r, url, { authorization: `Bearer ${token}`, 'x-purpose': 'security' });
+          expect(res2.status).toBe(allowed ? ok : 403);
         });
       }
 
       it('answers 403 for a tenant outside the credential’s scope, 400 without a stated purpose', async () => {
         const role = r.roles.includes('auditor') ? 'auditor' : 'admin';
         const sep = url.includes('?') ? '&' : '?';
-        const outside = url.includes('tenantId=')
-          ? url.replace('tenantId=spera', 'tenantId=client-globex')
-          : `${url}${sep}tenantId=client-globex`;
+        // a POST names its tenant in the body
+        const outside =
+          r.method === 'post'
+            ? url
+            : url.includes('tenantId=')
+              ? url.replace('tenantId=spera', 'tenantId=client-globex')
+              : `${url}${sep}tenantId=client-globex`;
         if (role === 'auditor') {
-          const res = await get(outside, { authorization: `Bearer ${ACME_AUDITOR_KEY}`, 'x-purpose': 'security' });
+          const res = await send(
+            r,
+            outside,
+            { authorization: `Bearer ${ACME_AUDITOR_KEY}`, 'x-purpose': 'security' },
+            'client-globex',
+          );
           expect(res.status).toBe(403);
         }
         const token = await jwt({ sub: 's-ira', role, tenants: ['client-acme'] });
-        expect((await get(outside, { authorization: `Bearer ${token}`, 'x-purpose': 'security' })).status).toBe(403);
-        const missing = await get(url, { authorization: `Bearer ${TEST_KEYS[role].key}` });
+        const res = await send(r, outside, { authorization: `Bearer ${token}`, 'x-purpose': 'security' }, 'client-globex');
+        expect(res.status).toBe(403);
+        const missing = await send(r, url, { authorization: `Bearer ${TEST_KEYS[role].key}` });
         expect(missing.status).toBe(400);
         expect(((await missing.json()) as { details: { field: string }[] }).details[0]?.field).toBe('requestPurpose');
       });
@@ -194,15 +215,15 @@ describe('public routes', () => {
     expect(metrics).toContain('custos_api_audit_records_total');
     const doc = (await (await get('/v1/openapi.json')).json()) as {
       openapi: string;
-      paths: Record<string, { get: { 'x-roles'?: string[]; parameters?: { name: string }[] } }>;
+      paths: Record<string, Record<string, { 'x-roles'?: string[]; parameters?: { name: string }[] }>>;
     };
     expect(doc.openapi).toBe('3.1.0');
     for (const r of ROUTES) {
-      const p = doc.paths[r.path.replace(/:(\w+)/g, '{$1}')];
-      expect(p?.get['x-roles']).toEqual(r.roles);
-      expect(p?.get.parameters?.map((x) => x.name)).toContain('X-Purpose');
+      const p = doc.paths[r.path.replace(/:(\w+)/g, '{$1}')]?.[r.method ?? 'get'];
+      expect(p?.['x-roles']).toEqual(r.roles);
+      expect(p?.parameters?.map((x) => x.name)).toContain('X-Purpose');
     }
-    expect(doc.paths['/v1/accesses']?.get.parameters?.map((x) => x.name)).toEqual(
+    expect(doc.paths['/v1/accesses']?.get?.parameters?.map((x) => x.name)).toEqual(
       expect.arrayContaining([
         'tenantId',
         'subjectId',

@@ -18,7 +18,11 @@ export interface FieldIssue {
 }
 
 /** Validates `input`; a failure is a 400 naming every bad field (`in` says where: query, path, header). */
-export function parseInput<T extends z.ZodType>(schema: T, input: unknown, where: 'query' | 'path' | 'header'): z.infer<T> {
+export function parseInput<T extends z.ZodType>(
+  schema: T,
+  input: unknown,
+  where: 'query' | 'path' | 'header' | 'body',
+): z.infer<T> {
   const r = schema.safeParse(input);
   if (!r.success) {
     const details: FieldIssue[] = [];

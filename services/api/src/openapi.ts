@@ -54,16 +54,22 @@ export function openApiDocument(version = '1.0.0'): Json {
       };
       content['application/pdf'] = { schema: { type: 'string', format: 'binary' } };
     }
+    const method = r.method ?? 'get';
+    const requestBody = r.body
+      ? { required: true, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } }
+      : undefined;
     paths[oaPath] = {
-      get: {
+      ...paths[oaPath],
+      [method]: {
         operationId: r.id,
         summary: r.summary,
         ...(r.description ? { description: r.description } : {}),
         'x-roles': r.roles,
         security: [{ bearer: [] }, { apiKey: [] }],
         parameters,
+        ...(requestBody ? { requestBody } : {}),
         responses: {
-          200: { description: 'OK', content },
+          ...(method === 'post' ? { 202: { description: 'Accepted', content } } : { 200: { description: 'OK', content } }),
           400: errorResponse('invalid input: `details` names each field'),
           401: errorResponse('no credential, or an invalid or expired one'),
           403: errorResponse('the credential’s role may not call this route, or the tenant is outside its scope'),

@@ -36,6 +36,16 @@ import {
 import { buildSubjectReport, subjectReportCsv, subjectReportPdf } from './report/subject.js';
 import type { Role } from './roles.js';
 import * as s from './schemas.js';
+import {
+  prepareChange,
+  readSubjectState,
+  type SubjectStateWriter,
+  subjectStateAccepted,
+  subjectStateBody,
+  subjectStatePostQuery,
+  subjectStateQuery,
+  subjectStateResponse,
+} from './subject-state.js';
 
 export interface RouteDeps {
   db: AuditDb;
@@ -43,12 +53,16 @@ export interface RouteDeps {
   integrity: IntegrityProvider;
   maxRangeDays: number;
   now: () => Date;
+  /** sends subject-state changes (the SDK client); without one, changes are refused (503) */
+  subjectState?: SubjectStateWriter | undefined;
 }
 
-export interface RouteCtx<Q, P> {
+export interface RouteCtx<Q, P, B = undefined> {
   principal: Principal;
   query: Q;
   path: P;
+  /** the validated JSON body (POST routes) */
+  body: B;
   /**
    * what to query: the requested tenant (or the credential's whole scope), and the kinds of rows and
    * fields the caller's role may see (access.ts)
@@ -61,7 +75,16 @@ export interface RouteCtx<Q, P> {
 export interface RouteResult {
   json?: unknown;
   file?: RenderedReport & { filename: string };
+  /** the HTTP status of a JSON answer (default 200) */
+  status?: number;
+  /**
+   * A write's side effect: run only once its audit record was accepted, so nothing is changed
+   * without a record of who changed it.
+   */
+  effect?: () => Promise<void> | void;
   audit: {
+    /** default: `read` (`export` for a file) */
+    action?: 'update' | undefined;
     tenantId?: string | undefined;
     subject?: { id: string; type?: string | undefined } | undefined;
     /**
@@ -76,14 +99,18 @@ export interface RouteResult {
   };
 }
 
-export interface RouteDef<Q extends z.ZodType = z.ZodType, P extends z.ZodType = z.ZodType> {
+export interface RouteDef<Q extends z.ZodType = z.ZodType, P extends z.ZodType = z.ZodType, B extends z.ZodType = z.ZodType> {
   id: string;
+  /** default `get` */
+  method?: 'get' | 'post';
   path: string;
   summary: string;
   description?: string;
   roles: readonly Role[];
   query: Q;
   params?: P;
+  /** the JSON body of a POST route */
+  body?: B;
   response: z.ZodType;
   /** answers in CSV and PDF too (`format` query parameter) */
   files?: boolean;
@@ -93,12 +120,13 @@ export interface RouteDef<Q extends z.ZodType = z.ZodType, P extends z.ZodType =
   cost?: number;
   /** runs behind the heavy-work gate (bounded concurrency and a deadline, gate.ts) */
   heavy?: boolean;
-  handler: (ctx: RouteCtx<z.infer<Q>, z.infer<P>>) => Promise<RouteResult>;
+  handler: (ctx: RouteCtx<z.infer<Q>, z.infer<P>, z.infer<B>>) => Promise<RouteResult>;
 }
 
 const ALL: readonly Role[] = ['security_analyst', 'privacy_officer', 'auditor', 'admin'];
 
-const route = <Q extends z.ZodType, P extends z.ZodType>(r: RouteDef<Q, P>): RouteDef => r as unknown as RouteDef;
+const route = <Q extends z.ZodType, P extends z.ZodType, B extends z.ZodType = z.ZodType>(r: RouteDef<Q, P, B>): RouteDef =>
+  r as unknown as RouteDef;
 
 const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80);
 
@@ -369,6 +397,67 @@ export const ROUTES: RouteDef[] = [
     handler: async ({ deps }) => {
       const keys = deps.integrity.keys();
       return { json: { keys }, audit: { recordCount: 0, attributes: {} } };
+    },
+  }),
+  route({
+    id: 'recordSubjectState',
+    method: 'post',
+    cost: 2,
+    path: '/v1/subjects/:subjectId/state',
+    summary: 'Record an opt-out, opt-in, erasure or legal hold for one subject',
+    description:
+      'The change goes through the SDK onto the subject-state topic, which the enforcer follows: accesses after `occurredAt` are judged with it. Answers 202 once the SDK took the change (spooled); the request is recorded on the audit trail (action `update`) before the change is sent. `GET` on the same path shows it once the sink has stored it.',
+    roles: ['privacy_officer', 'admin'],
+    query: subjectStatePostQuery,
+    params: s.subjectPath,
+    body: subjectStateBody,
+    response: subjectStateAccepted,
+    audited: true,
+    handler: async ({ path, body, deps }) => {
+      const writer = deps.subjectState;
+      if (!writer) throw new HttpError(503, 'subject-state changes cannot be sent: no SDK client is configured');
+      const { change } = prepareChange(path.subjectId, body, deps.now());
+      return {
+        status: 202,
+        json: { ...change, status: 'accepted' },
+        effect: async () => {
+          await writer.recordSubjectState(change);
+        },
+        audit: {
+          action: 'update',
+          tenantId: change.tenantId,
+          subject: { id: path.subjectId },
+          recordCount: 1,
+          attributes: { change: change.change, changeEventId: change.eventId, occurredAt: change.occurredAt },
+        },
+      };
+    },
+  }),
+  route({
+    id: 'subjectState',
+    cost: 1,
+    path: '/v1/subjects/:subjectId/state',
+    summary: 'One subject’s consent and rights state, with its full history',
+    description:
+      'Per tenant, whether a promotional opt-out, an erasure or a legal hold is in force now (as the enforcer judges), and every change ever recorded, oldest first, from the store (the compacted topic keeps only the latest change per family).',
+    roles: ['privacy_officer', 'admin'],
+    query: subjectStateQuery,
+    params: s.subjectPath,
+    response: subjectStateResponse,
+    audited: true,
+    handler: async ({ query: q, path, scope, principal, deps }) => {
+      requireSelection(principal, 'bySubject', 'subjectId');
+      const state = await readSubjectState(deps.db, path.subjectId, tenantsOf(scope), deps.now());
+      return {
+        json: state,
+        audit: {
+          tenantId: q.tenantId,
+          subject: { id: path.subjectId },
+          tenantsTouched: q.tenantId ? undefined : state.current.map((c) => c.tenantId),
+          recordCount: state.history.length,
+          attributes: {},
+        },
+      };
     },
   }),
 ];

@@ -75,6 +75,7 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
     logger,
     directory: followed,
     recorder: audit,
+    subjectState: audit,
     integrity,
     auth,
     metrics,

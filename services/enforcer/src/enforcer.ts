@@ -23,7 +23,9 @@ import {
   ensureTopics,
   type FailedRecord,
   isFatal,
+  isRetriable,
   type Kafka,
+  type KafkaMessage,
   kafkajsPatch,
   type Producer,
   readTable,
@@ -40,6 +42,7 @@ import {
   parseSubjectStateChange,
   subjectStateChangeAvro,
   type Topics,
+  ValidationError,
 } from '@custos/schemas';
 import type { Logger } from 'pino';
 import { type BatchJudge, type BatchOutput, LocalBatchJudge, type RecordFailure } from './batch-judge.js';
@@ -186,6 +189,7 @@ export class Enforcer {
   /** last window size reported per partition */
   private readonly windowStats = new Map<number, { actors: number; entries: number }>();
   private dlq?: DeadLetterEncoder;
+  private stateDlq?: DeadLetterEncoder;
   private decodeWarnings?: DeadLetterWarnings;
   private sideProducer?: Promise<Producer>;
   private readonly parts = new Map<number, PartitionState>();
@@ -269,38 +273,79 @@ export class Enforcer {
     );
     this.decodeWarnings = new DeadLetterWarnings(logger, 'decode', topics.accessEventsDlq.name);
 
+    this.stateDlq = await registered('registering the subject-state dead-letter schema')(() =>
+      DeadLetterEncoder.create(codec, topics.subjectStateDlq.subject, 'enforcer'),
+    );
+
     // Subject state is a global table: read all of it before judging anything, then keep following it.
+    // An invalid change read while following is dead-lettered; one read while catching up at start
+    // was dead-lettered when it first arrived (every start re-reads the whole topic), so it is only
+    // counted then.
     const changes = this.metrics.subjectStateChanges;
+    let following = false;
+    const refuse = async (m: KafkaMessage, partition: number, step: string, err: Error) => {
+      changes.inc({ result: 'invalid' });
+      if (!following) {
+        logger.warn({ offset: m.offset, err }, `invalid subject-state change skipped (${step}), read while catching up`);
+        return;
+      }
+      const record = {
+        topic: topics.subjectState.name,
+        partition,
+        offset: m.offset,
+        key: m.key,
+        value: m.value,
+        headers: m.headers,
+      };
+      try {
+        await this.deadLetterAside(record, step, err, 'state');
+        logger.warn({ offset: m.offset, err, dlq: topics.subjectStateDlq.name }, 'invalid subject-state change dead-lettered');
+      } catch (dlqErr) {
+        logger.error({ err: dlqErr, offset: m.offset }, 'could not dead-letter an invalid subject-state change');
+      }
+    };
     this.table = await readTable(
       kafka,
       topics.subjectState.name,
-      async (m) => {
+      async (m, partition) => {
+        // A tombstone deletes a key under compaction: no change to apply.
+        if (m.value === null) return;
+        let value: unknown;
         try {
-          const { value } = await codec.decode(m.value, subjectSchema);
-          const parsed = parseSubjectStateChange(fromAvro(subjectStateChangeAvro, value));
-          if (parsed.ok) {
-            const fresh = this.judge.applySubjectState(parsed.value);
-            // Forwarded even when this judge had it already (a judge shared by two enforcers):
-            // the worker's store ignores a change it has.
-            this.batchJudge?.subjectStateChanged(parsed.value);
-            changes.inc({ result: fresh ? 'applied' : 'duplicate' });
-          } else {
-            changes.inc({ result: 'invalid' });
-            logger.warn({ offset: m.offset, errors: parsed.errors }, 'invalid subject-state change skipped');
-          }
+          // A registry outage is not the record's fault: wait for it rather than dead-letter the change.
+          value = (
+            await retryWhileUnavailable(
+              'decoding a subject-state change',
+              () => codec.decode(m.value, subjectSchema),
+              logger,
+              () => this.stopping !== undefined,
+            )
+          ).value;
         } catch (err) {
           if (isFatal(err)) {
             // The registry changed its mind about the change's schema id: not a bad record to skip.
             this.fatal(err);
             return;
           }
-          changes.inc({ result: 'invalid' });
-          logger.warn({ err, offset: m.offset }, 'undecodable subject-state change skipped');
+          if (isRetriable(err)) return; // stopping while the registry is away: the change is read again at the next start
+          await refuse(m, partition, 'subject-state-decode', err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        const parsed = parseSubjectStateChange(fromAvro(subjectStateChangeAvro, value));
+        if (parsed.ok) {
+          const fresh = this.judge.applySubjectState(parsed.value);
+          // Forwarded even when this judge had it already (a judge shared by two enforcers):
+          // the worker's store ignores a change it has.
+          this.batchJudge?.subjectStateChanged(parsed.value);
+          changes.inc({ result: fresh ? 'applied' : 'duplicate' });
+        } else {
+          await refuse(m, partition, 'subject-state-validate', new ValidationError('subject-state change', parsed.errors));
         }
       },
       { groupPrefix: `${this.groupId}-subject-state` },
     );
     await this.table.caughtUp;
+    following = true;
     logger.info('subject state loaded');
 
     const reload = this.opts.policyReload;
@@ -754,8 +799,13 @@ export class Enforcer {
   }
 
   /** Dead-letters a record outside any transaction (rejected policy bundles). */
-  private async deadLetterAside(record: FailedRecord, step: string, err: Error): Promise<void> {
-    const dlq = this.dlq;
+  private async deadLetterAside(
+    record: FailedRecord,
+    step: string,
+    err: Error,
+    to: 'access' | 'state' = 'access',
+  ): Promise<void> {
+    const dlq = to === 'state' ? this.stateDlq : this.dlq;
     if (!dlq) return;
     this.sideProducer ??= (async () => {
       const p = this.opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -763,7 +813,8 @@ export class Enforcer {
       return p;
     })();
     const producer = await this.sideProducer;
-    await producer.send({ topic: this.opts.topics.accessEventsDlq.name, messages: [dlq.message(record, step, err)] });
+    const topic = to === 'state' ? this.opts.topics.subjectStateDlq.name : this.opts.topics.accessEventsDlq.name;
+    await producer.send({ topic, messages: [dlq.message(record, step, err)] });
     this.metrics.deadLetters.inc({ step });
     this.stats.deadLetters++;
   }

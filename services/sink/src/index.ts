@@ -4,4 +4,5 @@ export * from './metrics.js';
 export * from './options.js';
 export * from './reference.js';
 export * from './sink.js';
+export * from './subject-state-history.js';
 export * from './witness.js';

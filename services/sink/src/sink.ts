@@ -65,6 +65,7 @@ import {
 import type { Logger } from 'pino';
 import { DecisionDecoder, type DecodedRecord } from './decode.js';
 import { defaultSinkMetrics, type SinkMetrics } from './metrics.js';
+import { SubjectStateHistory } from './subject-state-history.js';
 
 export interface SinkOptions {
   kafka: Kafka;
@@ -112,6 +113,11 @@ export interface SinkOptions {
    * RegistryChangedError). Consumption is paused, nothing more is committed. Default: log and stop.
    */
   onFatal?: ((err: unknown) => void) | undefined;
+  /**
+   * Also store the history of subject-state changes (subject-state-history.ts, consumer group
+   * `<groupId>-subject-state`). Default on.
+   */
+  subjectStateHistory?: boolean | undefined;
   /** test seams: run after a batch was inserted, before its offsets are committed */
   hooks?: { afterInsert?: (partition: number, p: Prepared) => Promise<void> | void } | undefined;
 }
@@ -160,6 +166,8 @@ export class Sink {
   readonly metrics: SinkMetrics;
   private consumer?: Consumer;
   private producer?: Producer;
+  /** the subject-state history, when on */
+  history?: SubjectStateHistory;
   private schema?: RegisteredSchema;
   private decoder?: DecisionDecoder;
   private dlq?: DeadLetterEncoder;
@@ -254,6 +262,20 @@ export class Sink {
       partitionsConsumedConcurrently: this.opts.partitionsConcurrently ?? 3,
       eachBatch: (p) => this.onBatch(p),
     });
+    if (this.opts.subjectStateHistory !== false) {
+      this.history = new SubjectStateHistory({
+        kafka,
+        codec,
+        store: this.opts.store,
+        topics,
+        logger,
+        groupId: `${this.groupId}-subject-state`,
+        retryMinMs: this.opts.retryMinMs,
+        retryMaxMs: this.opts.retryMaxMs,
+        onFatal: (err) => this.fatal(err),
+      });
+      await this.history.start();
+    }
     const interval = this.opts.checkpointIntervalMs ?? 60_000;
     this.timer = setInterval(() => void this.checkpointDue(), Math.max(100, Math.floor(interval / 4)));
     this.timer.unref();
@@ -667,6 +689,7 @@ export class Sink {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
+    await this.history?.stop();
     await this.consumer?.disconnect();
     // Final checkpoints of what this member stored, and a head closing its chains: after a graceful
     // stop every stored row is witnessed, and a row added behind the sink's back is named.

@@ -69,6 +69,7 @@ export async function startTestApi(opts: Partial<ApiOptions> & { store: Store })
     directory: loadDirectory(),
     auth: { apiKeys: testApiKeys(), jwt: { secret: TEST_JWT_SECRET, audience: 'custos-api' } },
     limits: { timeoutS: 30, maxRows: 200_000, maxRangeDays: 400, rateLimitPerMin: 0 },
+    subjectState: recorder,
     ...opts,
     recorder,
   });
@@ -98,6 +99,14 @@ export const SAMPLE_REQUESTS: Record<string, string> = {
   integrityVerify: '/v1/integrity/verify?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z',
   integrityProof: '/v1/integrity/proof?eventId=01900000-0000-7000-8000-000000000001',
   integrityKeys: '/v1/integrity/keys',
+  subjectState: '/v1/subjects/cust-1001/state?tenantId=spera',
+  // a POST (SAMPLE_BODIES); the same path read with GET is the subjectState route
+  recordSubjectState: '/v1/subjects/cust-1001/state',
+};
+
+/** The JSON body of each sample request of a POST route. */
+export const SAMPLE_BODIES: Record<string, { tenantId: string } & Record<string, unknown>> = {
+  recordSubjectState: { tenantId: 'spera', change: 'promotional_opt_out', reference: 'sample' },
 };
 export * from './browser.js';
 export * from './live.js';
