@@ -12,7 +12,7 @@
  * - Bulk-access windows are per partition and survive restarts and rebalances: the committed
  *   offset carries a lookback offset in its metadata, and a new owner re-reads the partition from
  *   there to the committed offset, observing without emitting (bulk-state.ts).
- * - The policy can be replaced while running (policy-source.ts).
+ * - The policy can be replaced while running (`@custos/policy/follow`).
  */
 import {
   type Admin,
@@ -32,6 +32,7 @@ import {
   type TableReader,
   type Transaction,
 } from '@custos/kafka';
+import { PolicyReloader } from '@custos/policy/follow';
 import {
   accessEventAvro,
   type Decision,
@@ -51,7 +52,6 @@ import { AccessEventDecoder } from './decode.js';
 import { isReloadable, type Judge, PolicyJudge } from './judge.js';
 import { WorkerBatchJudge } from './judge-pool.js';
 import { EnforcerMetrics } from './metrics.js';
-import { PolicyReloader } from './policy-source.js';
 
 export interface EnforcerOptions {
   kafka: Kafka;
