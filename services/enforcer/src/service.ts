@@ -15,7 +15,7 @@ import { EnforcerMetrics } from './metrics.js';
 export interface EnforcerServiceDeps extends KafkaDeps {
   env: EnforcerEnv;
   logger: Logger;
-  /** the enforcer cannot go on: the process should stop (it is stopped already) */
+  /** the enforcer cannot go on: the process should stop (`stopOnFatal`), which stops it */
   onFatal: (err: unknown) => void;
   /** also collect the process's default metrics (CPU, memory, event loop) in this registry */
   processMetrics?: boolean;
@@ -46,8 +46,8 @@ export async function startEnforcerService(deps: EnforcerServiceDeps): Promise<E
     metrics,
     ...enforcerOptionsFromEnv(e),
     onFatal: (err) => {
-      logger.fatal({ err }, 'enforcer stopped by a fatal error');
-      void enforcer.stop(e.SHUTDOWN_TIMEOUT_MS).finally(() => deps.onFatal(err));
+      logger.fatal({ err }, 'enforcer cannot go on: stopping');
+      deps.onFatal(err);
     },
   });
   let ops: Server | undefined;
