@@ -54,7 +54,9 @@ async function start(opts: StartOptions): Promise<void> {
   // The demo signs checkpoints with a key it creates in the data directory; otherwise a key must be
   // configured (no insecure default), exactly as for the standalone sink.
   const env = parseEnv(startEnv, opts.demo ? { CHECKPOINT_KEY_AUTOGEN: 'true', ...process.env } : process.env);
-  const logger = createLogger('custos', env.LOG_LEVEL, env.LOG_FORMAT);
+  // One logger per service, so that each line says which service wrote it.
+  const loggerOf = (name: string) => createLogger(name, env.LOG_LEVEL, env.LOG_FORMAT);
+  const logger = loggerOf('custos');
   const person = resolveLogFormat(env.LOG_FORMAT) === 'pretty';
   ensureLocalInfra(process.env, logger);
   const deps = kafkaDeps(env, 'custos', logger);
@@ -88,15 +90,22 @@ async function start(opts: StartOptions): Promise<void> {
   const registries: Registry[] = [];
   if (want('sink') || want('api')) store = await openStore(env, logger);
   if (want('sink') && store) {
-    sink = await startSinkService({ env, logger, store, ...deps, onFatal: stopOnFatal });
+    sink = await startSinkService({ env, logger: loggerOf('sink'), store, ...deps, onFatal: stopOnFatal });
     registries.push(sink.registry);
   }
   if (want('enforcer')) {
-    enforcer = await startEnforcerService({ env, logger, ...deps, onFatal: stopOnFatal });
+    enforcer = await startEnforcerService({ env, logger: loggerOf('enforcer'), ...deps, onFatal: stopOnFatal });
     registries.push(enforcer.metrics.registry);
   }
   if (want('api') && store) {
-    api = await startApiService({ env, logger, store, registries, demoKey: opts.demo === true, ready: () => ready });
+    api = await startApiService({
+      env,
+      logger: loggerOf('api'),
+      store,
+      registries,
+      demoKey: opts.demo === true,
+      ready: () => ready,
+    });
     if (api.demoKey && !person) {
       logger.info(
         { url: `${api.url}/v1/accesses?limit=20`, console: `${api.url}/console`, apiKey: api.demoKey },
