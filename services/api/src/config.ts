@@ -88,7 +88,8 @@ export type ApiEnv = z.infer<typeof apiEnv>;
 /** Settings of a check: set to nothing, they would silently switch it off, so that is an error. */
 const NEVER_EMPTY = ['API_JWT_SECRET', 'API_JWT_JWKS_URL', 'API_JWT_ISSUER', 'API_JWT_AUDIENCE', 'API_JWT_MAX_AGE_S'] as const;
 
-function refuseEmpty(source: NodeJS.ProcessEnv): void {
+/** Refuses settings of a check that are set but empty (they would silently switch the check off). */
+export function refuseEmptyChecks(source: NodeJS.ProcessEnv): void {
   const empty = NEVER_EMPTY.filter((k) => source[k] !== undefined && source[k]?.trim() === '');
   if (empty.length > 0) {
     throw new ConfigError(empty.map((variable) => ({ variable, message: 'is set but empty: unset it or give a value' })));
@@ -96,7 +97,7 @@ function refuseEmpty(source: NodeJS.ProcessEnv): void {
 }
 
 export function loadApiEnv(source: NodeJS.ProcessEnv = process.env): ApiEnv {
-  refuseEmpty(source);
+  refuseEmptyChecks(source);
   return parseEnv(apiEnv, source);
 }
 
@@ -111,7 +112,7 @@ export const apiServiceEnv = storeProcessEnv
 export type ApiServiceEnv = z.infer<typeof apiServiceEnv>;
 
 export function loadApiServiceEnv(source: NodeJS.ProcessEnv): ApiServiceEnv {
-  refuseEmpty(source);
+  refuseEmptyChecks(source);
   return parseEnv(apiServiceEnv, source);
 }
 

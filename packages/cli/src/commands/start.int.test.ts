@@ -17,7 +17,7 @@ describe('custos start', () => {
     const { brokers, registryUrl } = infraEnv();
     const prefix = uniquePrefix('start');
     const { chdbPath } = testStore('start');
-    const env = {
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
       KAFKA_BROKERS: brokers.join(','),
       SCHEMA_REGISTRY_URL: registryUrl,

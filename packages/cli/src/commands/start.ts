@@ -4,7 +4,7 @@
  * service starts through the same `start…Service()` its own main calls. Starts the local infra when
  * none is configured; `--demo` also feeds simulated traffic.
  */
-import { apiServiceEnv, startApiService } from '@custos/api';
+import { apiServiceEnv, refuseEmptyChecks, startApiService } from '@custos/api';
 import { createLogger, parseEnv, resolveLogFormat, type ShutdownBudget, shutdownOnSignals, stopOnFatal } from '@custos/config';
 import { type EnforcerService, enforcerEnv, startEnforcerService } from '@custos/enforcer';
 import { kafkaDeps } from '@custos/kafka';
@@ -53,6 +53,7 @@ async function start(opts: StartOptions): Promise<void> {
 
   // The demo signs checkpoints with a key it creates in the data directory; otherwise a key must be
   // configured (no insecure default), exactly as for the standalone sink.
+  refuseEmptyChecks(process.env);
   const env = parseEnv(startEnv, opts.demo ? { CHECKPOINT_KEY_AUTOGEN: 'true', ...process.env } : process.env);
   // One logger per service, so that each line says which service wrote it.
   const loggerOf = (name: string) => createLogger(name, env.LOG_LEVEL, env.LOG_FORMAT);
