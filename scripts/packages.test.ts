@@ -14,7 +14,6 @@ const built = [
   'packages/config',
   'packages/kafka',
   'packages/policy',
-  'packages/runtime',
   'packages/sdk',
   'packages/store',
   'services/api',

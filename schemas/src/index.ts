@@ -1,5 +1,6 @@
 export * from './avro-write.js';
 export * from './buffer-pool.js';
+export * from './canonical-json.js';
 export * from './civil-date.js';
 export * from './codec.js';
 export * from './contract.js';

@@ -5,8 +5,7 @@
  * it; a record that could not be delivered fails the command (exit 3), so no read goes unrecorded
  * without a trace. No spool: a one-shot command has no later start to replay it.
  */
-import type { Logger } from '@custos/config';
-import type { RuntimeEnv } from '@custos/runtime';
+import type { CommonEnv, Logger } from '@custos/config';
 import type { Command } from 'commander';
 
 export interface ReadRecordOptions {
@@ -34,7 +33,7 @@ export function readRecordOptions(cmd: Command): Command {
 /** Records one read of audit data by a CLI command; resolves once it is delivered or spooled. */
 export async function recordCliRead(
   o: ReadRecordOptions,
-  env: RuntimeEnv,
+  env: CommonEnv,
   logger: Logger,
   read: {
     command: string;

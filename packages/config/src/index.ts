@@ -67,6 +67,8 @@ export const env = {
 /** Variables shared by every service; each service extends this with its own. */
 export const commonEnv = z.object({
   LOG_LEVEL: env.logLevel().default('info'),
+  /** auto: readable lines on a terminal, JSON otherwise */
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   TOPIC_PREFIX: z.string().default(''),
   KAFKA_BROKERS: env.list().default(['127.0.0.1:9092']),
   KAFKA_CLIENT_ID: z.string().default('custos'),
@@ -79,10 +81,11 @@ export const commonEnv = z.object({
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier')
     .default('custos'),
   CHDB_PATH: z.string().default('.data/chdb'),
+  TOPIC_PARTITIONS: env.int({ min: 1, max: 1000 }).default(6),
   SHUTDOWN_TIMEOUT_MS: env.int({ min: 100 }).default(10_000),
 });
 export type CommonEnv = z.infer<typeof commonEnv>;
 
-export { createLogger, type Logger } from './logger.js';
+export { createLogger, type LogFormat, type Logger, logFormats, resolveLogFormat, setStatusLine } from './logger.js';
 export { type MetricsSource, serveOps } from './ops-server.js';
-export { shutdownOnSignals } from './shutdown.js';
+export { type ShutdownBudget, shutdownOnSignals, stopOnFatal } from './shutdown.js';

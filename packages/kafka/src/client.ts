@@ -1,7 +1,10 @@
 /** Kafka clients and topics. kafkajs clients are built in kafka-client.js only, so the client library can be swapped in one place. */
+
+import { type Topics, topics } from '@custos/schemas';
 import type { Admin, ITopicConfig, Kafka } from 'kafkajs';
 import { type KafkaOptions, newKafka } from './kafka-client.js';
 import { describeKafkajsPatch, kafkajsPatch } from './kafka-patch.js';
+import { AvroCodec } from './registry.js';
 
 export type { KafkaOptions } from './kafka-client.js';
 export { describeKafkajsPatch, type KafkajsPatch, kafkajsPatch, releaseBatchMessages } from './kafka-patch.js';
@@ -13,7 +16,13 @@ export function createKafka(opts: KafkaOptions): Kafka {
   const logger = opts.logger;
   if (logger !== undefined && !told) {
     told = true;
-    void kafkajsPatch().then((p) => logger.info({ kafkajs: p }, describeKafkajsPatch(p)));
+    // The start-up check of the patch: correct either way, but without it the SDK's ranged messages
+    // and the enforcer's early release of fetched messages are off.
+    void kafkajsPatch().then((p) =>
+      p.rangedMessages && p.releaseMessages
+        ? logger.info({ kafkajs: p }, describeKafkajsPatch(p))
+        : logger.warn({ kafkajs: p }, describeKafkajsPatch(p)),
+    );
   }
   return newKafka(opts);
 }
@@ -40,3 +49,28 @@ export async function ensureTopics(admin: Admin, specs: TopicToCreate[], replica
 
 export type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer, Transaction } from 'kafkajs';
 export { CompressionTypes } from 'kafkajs';
+
+/** What every service that talks to Kafka builds from the common settings. */
+export interface KafkaDeps {
+  kafka: Kafka;
+  codec: AvroCodec;
+  topics: Topics;
+}
+
+export function kafkaDeps(
+  e: {
+    KAFKA_BROKERS: string[];
+    KAFKA_CLIENT_ID: string;
+    SCHEMA_REGISTRY_URL: string;
+    TOPIC_PREFIX: string;
+    TOPIC_PARTITIONS: number;
+  },
+  name: string,
+  logger: KafkaOptions['logger'],
+): KafkaDeps {
+  return {
+    kafka: createKafka({ brokers: e.KAFKA_BROKERS, clientId: `${e.KAFKA_CLIENT_ID}-${name}`, ...(logger ? { logger } : {}) }),
+    codec: AvroCodec.connect(e.SCHEMA_REGISTRY_URL),
+    topics: topics({ prefix: e.TOPIC_PREFIX, partitions: e.TOPIC_PARTITIONS }),
+  };
+}

@@ -1,3 +1,4 @@
+export * from './batch.js';
 export * from './client.js';
 export * from './dlq.js';
 export * from './errors.js';

@@ -1,6 +1,7 @@
 /** Loading and validating a policy bundle; a bundle's version is its `version` plus a content hash. */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { canonicalJson } from '@custos/schemas';
 import { parseDocument } from 'yaml';
 import { ALL, bundleSchema, type PolicyBundle } from './bundle-schema.js';
 import { dayStart } from './dates.js';
@@ -15,18 +16,6 @@ export interface LoadedBundle {
 }
 
 export type BundleResult = { ok: true; value: LoadedBundle } | { ok: false; issues: BundleIssue[] };
-
-/** JSON with object keys sorted at every level and no whitespace, so formatting does not change the hash. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 export function bundleHash(bundle: PolicyBundle): string {
   return createHash('sha256').update(canonicalJson(bundle)).digest('hex');

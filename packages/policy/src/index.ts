@@ -3,6 +3,7 @@ export * from './bundle.js';
 export * from './bundle-schema.js';
 export * from './dates.js';
 export * from './decision.js';
+export * from './default-bundle.js';
 export * from './diff.js';
 export * from './errors.js';
 export * from './evaluator.js';

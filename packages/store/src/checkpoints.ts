@@ -7,6 +7,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { canonicalJson } from '@custos/schemas';
 import { type Store, settingsClause } from './client.js';
 import { chTime, isoTime } from './decisions.js';
 
@@ -107,18 +108,6 @@ export function loadOrCreateKeyFile(path: string): { key: KeyObject; created: bo
 }
 
 // --- signing ----------------------------------------------------------------------------------
-
-/** JSON with object keys sorted at every level: the same value always gives the same bytes. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const o = value as Record<string, unknown>;
-  return `{${Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
-    .join(',')}}`;
-}
 
 export type UnsignedFields = Omit<CheckpointFields, 'v' | 'kind' | 'keyId' | 'createdAt'> & { createdAt?: string };
 

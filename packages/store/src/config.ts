@@ -1,5 +1,5 @@
 /**
- * The store's settings from the environment (the runtime's env schema extends this): retention and
+ * The store's settings from the environment (`storeProcessEnv` adds the common ones): retention and
  * legal holds, and the checkpoint signing key. There is no default key: outside the demo one must be
  * configured; the demo (CHECKPOINT_KEY_AUTOGEN=true) creates one in the data directory and logs its
  * public key.

@@ -14,7 +14,8 @@
 import { type KeyObject, sign, verify } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canonicalJson, keyId, type SignedCheckpoint } from './checkpoints.js';
+import { canonicalJson } from '@custos/schemas';
+import { keyId, type SignedCheckpoint } from './checkpoints.js';
 import { type Store, settingsClause } from './client.js';
 import { chTime, isoTime } from './decisions.js';
 

@@ -9,6 +9,7 @@ export * from './fixtures.js';
 export * from './heads.js';
 export * from './merkle.js';
 export * from './migrations.js';
+export * from './open.js';
 export * from './proofs.js';
 export * from './queries.js';
 export * from './read-model.js';

@@ -11,7 +11,8 @@
  */
 import { createHash, type KeyObject, sign, verify } from 'node:crypto';
 import { basename } from 'node:path';
-import { canonicalJson, keyId, type SignedCheckpoint } from './checkpoints.js';
+import { canonicalJson } from '@custos/schemas';
+import { keyId, type SignedCheckpoint } from './checkpoints.js';
 
 export interface ReportSignatureFields {
   v: 1;

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { decisionAvro, toAvro } from '@custos/schemas';
+import { canonicalJson, decisionAvro, toAvro } from '@custos/schemas';
 import { describe, expect, it } from 'vitest';
 import {
   type Candidate,
@@ -13,7 +13,7 @@ import {
   releaseBody,
 } from './chain.js';
 import { checkpointOf } from './chain-store.js';
-import { type Checkpoint, canonicalJson, checkSignature, payloadHash, signCheckpoint } from './checkpoints.js';
+import { type Checkpoint, checkSignature, payloadHash, signCheckpoint } from './checkpoints.js';
 import { storeEnv } from './config.js';
 import {
   type AvroDecision,

@@ -81,6 +81,8 @@ export interface ApiOptions {
   /** checkpoints and range verification from the store; default: "unavailable" */
   integrity?: IntegrityProvider;
   limits?: Partial<ApiLimits>;
+  /** the parsed settings the limits come from; default: parsed from process.env */
+  env?: ApiEnv;
   metrics?: ApiMetrics;
   now?: () => Date;
 }
@@ -132,7 +134,7 @@ export function createApp(opts: ApiOptions): express.Express {
   const given = opts.directory ?? loadDirectory();
   const source = isDirectorySource(given) ? given : fixedDirectory(given);
   const auth = opts.auth ?? authFromEnv();
-  const limits: ApiLimits = { ...limitsFromEnv(), ...opts.limits };
+  const limits: ApiLimits = { ...limitsFromEnv(opts.env), ...opts.limits };
   const metrics = opts.metrics ?? createMetrics();
   const recorder = opts.recorder ?? new LogRecorder(logger);
   const now = opts.now ?? (() => new Date());

@@ -1,6 +1,6 @@
 /**
- * The API's own settings, parsed with zod from the environment (on top of `@custos/runtime`'s
- * schema): credentials, query bounds, rate limits and the report schedule.
+ * The API's own settings, parsed with zod from the environment (`apiServiceEnv` adds the common and
+ * the store's): credentials, query bounds, rate limits and the report schedule.
  *
  * Credentials: API keys come from `API_KEYS` (JSON) or `API_KEYS_FILE`; each key belongs to a staff
  * member of the policy bundle's directory, with one role and a tenant scope. Keys are given by their
@@ -10,6 +10,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, env, parseEnv } from '@custos/config';
+import { DEFAULT_POLICY_FILE } from '@custos/policy';
+import { storeProcessEnv } from '@custos/store';
 import { z } from 'zod';
 import { ROLES } from './roles.js';
 
@@ -42,7 +44,7 @@ const jsonKeys = z.string().transform((s, ctx) => {
   }
 });
 
-/** Variables the API reads besides `@custos/runtime`'s. */
+/** Variables the API reads besides the common and the store's. */
 export const apiEnv = z.object({
   API_KEYS: jsonKeys.pipe(z.array(apiKeyConfig)).optional(),
   API_KEYS_FILE: z.string().optional(),
@@ -86,12 +88,32 @@ export type ApiEnv = z.infer<typeof apiEnv>;
 /** Settings of a check: set to nothing, they would silently switch it off, so that is an error. */
 const NEVER_EMPTY = ['API_JWT_SECRET', 'API_JWT_JWKS_URL', 'API_JWT_ISSUER', 'API_JWT_AUDIENCE', 'API_JWT_MAX_AGE_S'] as const;
 
-export function loadApiEnv(source: NodeJS.ProcessEnv = process.env): ApiEnv {
+/** Refuses settings of a check that are set but empty (they would silently switch the check off). */
+export function refuseEmptyChecks(source: NodeJS.ProcessEnv): void {
   const empty = NEVER_EMPTY.filter((k) => source[k] !== undefined && source[k]?.trim() === '');
   if (empty.length > 0) {
     throw new ConfigError(empty.map((variable) => ({ variable, message: 'is set but empty: unset it or give a value' })));
   }
+}
+
+export function loadApiEnv(source: NodeJS.ProcessEnv = process.env): ApiEnv {
+  refuseEmptyChecks(source);
   return parseEnv(apiEnv, source);
+}
+
+/** Everything the API service reads: the common settings, the store's, where it listens and its own. */
+export const apiServiceEnv = storeProcessEnv
+  .extend({
+    POLICY_FILE: z.string().default(DEFAULT_POLICY_FILE),
+    API_PORT: env.int({ min: 0, max: 65535 }).default(8080),
+    API_HOST: z.string().default('127.0.0.1'),
+  })
+  .extend(apiEnv.shape);
+export type ApiServiceEnv = z.infer<typeof apiServiceEnv>;
+
+export function loadApiServiceEnv(source: NodeJS.ProcessEnv): ApiServiceEnv {
+  refuseEmptyChecks(source);
+  return parseEnv(apiServiceEnv, source);
 }
 
 /** The configured API keys: `API_KEYS` and `API_KEYS_FILE` together. */

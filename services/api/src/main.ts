@@ -1,13 +1,15 @@
 /**
- * Runs the query API alone: parse env → build dependencies → start. Reads of audit data are recorded
- * through the SDK; with API_REPORT_SCHEDULE set, periodic reports are written on schedule.
+ * Runs the query API alone: parse env once → build dependencies → start → stop on a signal. Reads of
+ * audit data are recorded through the SDK; with API_REPORT_SCHEDULE set, periodic reports are
+ * written on schedule.
  */
-import { shutdownOnSignals } from '@custos/config';
-import { buildDeps, loadEnv, openStore } from '@custos/runtime';
+import { createLogger, shutdownOnSignals } from '@custos/config';
+import { openStore } from '@custos/store';
+import { loadApiServiceEnv } from './config.js';
 import { startApiService } from './service.js';
 
-const env = loadEnv();
-const { logger } = buildDeps(env, 'api');
+const env = loadApiServiceEnv(process.env);
+const logger = createLogger('api', env.LOG_LEVEL, env.LOG_FORMAT);
 const store = await openStore(env, logger);
 const api = await startApiService({ env, logger, store });
 shutdownOnSignals(

@@ -1,7 +1,7 @@
 /** The API follows the policy-bundles topic (real Kafka): a bundle published there replaces the directory; an invalid one does not. */
 import { readFileSync } from 'node:fs';
-import { publishBundle } from '@custos/enforcer';
 import { createKafka } from '@custos/kafka';
+import { publishBundle } from '@custos/policy/follow';
 import { assertInfraReachable, infraEnv, testTopics } from '@custos/test/support';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY_FILE } from './app.js';

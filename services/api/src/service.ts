@@ -4,23 +4,23 @@
  * this way, so the API behaves the same alone or composed.
  */
 import { randomBytes } from 'node:crypto';
-import { parseEnv, serveOps } from '@custos/config';
+import { serveOps } from '@custos/config';
 import { createKafka } from '@custos/kafka';
-import type { RuntimeEnv } from '@custos/runtime';
 import { topics } from '@custos/schemas';
 import { createAuditClient } from '@custos/sdk';
-import { type Store, storeEnv, trustedCheckpointKeys } from '@custos/store';
+import { type Store, trustedCheckpointKeys } from '@custos/store';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { authFromEnv, createApp } from './app.js';
-import { loadApiEnv } from './config.js';
+import type { ApiServiceEnv } from './config.js';
 import { storeIntegrity } from './integrity.js';
 import { createMetrics } from './metrics.js';
 import { followPolicy } from './policy-follow.js';
 import { startReportSchedule } from './schedule.js';
 
 export interface ApiServiceOptions {
-  env: RuntimeEnv;
+  /** parsed once by the caller (`loadApiServiceEnv`) */
+  env: ApiServiceEnv;
   logger: Logger;
   store: Store;
   /** other services' metrics in this process, served at /metrics too */
@@ -42,7 +42,7 @@ export interface ApiService {
 
 export async function startApiService(opts: ApiServiceOptions): Promise<ApiService> {
   const { env, logger, store } = opts;
-  const apiEnv = loadApiEnv();
+  const apiEnv = env;
   // The directory follows the bundle (topic and file) as the enforcer's policy does.
   const kafka = createKafka({ brokers: env.KAFKA_BROKERS, clientId: `${env.KAFKA_CLIENT_ID}-api-policy`, logger });
   const followed = await followPolicy({
@@ -52,8 +52,7 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
     topic: topics({ prefix: env.TOPIC_PREFIX, partitions: env.TOPIC_PARTITIONS }).policyBundles,
   });
   const directory = followed.current();
-  const sEnv = parseEnv(storeEnv);
-  const integrity = storeIntegrity(store, { trusted: trustedCheckpointKeys(sEnv), retentionDays: sEnv.AUDIT_RETENTION_DAYS });
+  const integrity = storeIntegrity(store, { trusted: trustedCheckpointKeys(env), retentionDays: env.AUDIT_RETENTION_DAYS });
   const auth = authFromEnv(apiEnv);
   let demoKey: string | undefined;
   if (opts.demoKey && auth.apiKeys.length === 0 && !auth.jwt?.secret && !auth.jwt?.jwksUrl) {
@@ -78,6 +77,7 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
     subjectState: audit,
     integrity,
     auth,
+    env: apiEnv,
     metrics,
     ...(opts.ready ? { ready: opts.ready } : {}),
   });

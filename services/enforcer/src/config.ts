@@ -1,11 +1,18 @@
-/** The enforcer's settings from the environment, shared by its main and `custos start`. */
-import { env } from '@custos/config';
-import { runtimeEnv } from '@custos/runtime';
+/** The enforcer's settings from the environment, parsed once by its main (or `custos start`). */
+import { hostname } from 'node:os';
+import { commonEnv, env } from '@custos/config';
+import { DEFAULT_POLICY_FILE } from '@custos/policy';
 import { z } from 'zod';
 import type { EnforcerOptions } from './enforcer.js';
 
-/** The enforcer's own knobs on top of the shared runtime variables. */
-export const enforcerEnv = runtimeEnv.extend({
+/** The common variables and the enforcer's own. */
+export const enforcerEnv = commonEnv.extend({
+  POLICY_FILE: z.string().default(DEFAULT_POLICY_FILE),
+  ENFORCER_INSTANCE_ID: z
+    .string()
+    .regex(/^[\w.-]+$/, 'letters, digits, dot, dash or underscore')
+    .default(`${hostname()}-0`),
+  ENFORCER_GROUP_ID: z.string().default('custos-enforcer'),
   ENFORCER_METRICS_PORT: env.int({ min: 0, max: 65535 }).optional(),
   ENFORCER_METRICS_HOST: z.string().default('127.0.0.1'),
   ENFORCER_CONCURRENCY: env.int({ min: 1, max: 64 }).default(2),

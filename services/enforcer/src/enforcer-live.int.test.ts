@@ -10,12 +10,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@custos/config';
 import { AvroCodec, type Consumer, createKafka, ensureTopics } from '@custos/kafka';
+import { publishBundle } from '@custos/policy/follow';
 import { type Decision, deadLetterAvro, fromAvro, subjectStateChangeAvro, toAvro } from '@custos/schemas';
 import { infraEnv, testTopics, waitFor } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Enforcer } from './enforcer.js';
 import { createPolicyJudge, type PolicyJudge } from './judge.js';
-import { publishBundle } from './policy-source.js';
 import { type DecisionReader, eventProducer, makeEvent, readDecisions } from './test-support.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

@@ -4,29 +4,24 @@
  * - Each consumed batch is judged and its decisions, its dead letters and its consumer offset go
  *   out in one Kafka transaction, so a crash anywhere replays the batch and read-committed
  *   consumers never see a decision twice.
- * - Transactional ids are per input partition (`<prefix>-<topic>-<partition>`), not per instance:
- *   whoever takes a partition over initialises that id first, which fences the previous owner's
- *   producer and completes (aborts) any transaction it left open. This is the pre-KIP-447 way to
- *   fence zombies, which kafkajs (no KIP-447) needs; see docs/enforcer-notes.md.
+ * - Partition ownership and fencing (a transactional producer per input partition, the takeover
+ *   that fences the previous owner and restores bulk windows) are in partitions.ts.
  * - Subject state is a global table read in full before judging and followed while running.
- * - Bulk-access windows are per partition and survive restarts and rebalances: the committed
- *   offset carries a lookback offset in its metadata, and a new owner re-reads the partition from
- *   there to the committed offset, observing without emitting (bulk-state.ts).
- * - The policy can be replaced while running (policy-source.ts).
+ * - The policy can be replaced while running (`@custos/policy/follow`).
  */
 import {
-  type Admin,
   type AvroCodec,
-  type Consumer,
+  type Batch,
   DeadLetterEncoder,
   type EachBatchPayload,
   ensureTopics,
   type FailedRecord,
+  fetchedOffset,
   isFatal,
   isRetriable,
   type Kafka,
   type KafkaMessage,
-  kafkajsPatch,
+  offsetWithMetadata,
   type Producer,
   readTable,
   releaseBatchMessages,
@@ -34,6 +29,7 @@ import {
   type TableReader,
   type Transaction,
 } from '@custos/kafka';
+import { PolicyReloader } from '@custos/policy/follow';
 import {
   accessEventAvro,
   type Decision,
@@ -47,14 +43,14 @@ import {
 import type { Logger } from 'pino';
 import { type BatchJudge, type BatchOutput, LocalBatchJudge, type RecordFailure } from './batch-judge.js';
 import { BatchRecords } from './batch-records.js';
-import { decodeMeta, encodeMeta, PartitionState } from './bulk-state.js';
+import { encodeMeta, type PartitionState } from './bulk-state.js';
 import { DeadLetterWarnings } from './dead-letter-warnings.js';
 import { DecisionEncoder } from './decision-encoder.js';
 import { AccessEventDecoder } from './decode.js';
 import { isReloadable, type Judge, PolicyJudge } from './judge.js';
 import { WorkerBatchJudge } from './judge-pool.js';
 import { EnforcerMetrics } from './metrics.js';
-import { PolicyReloader } from './policy-source.js';
+import { PartitionOwnership } from './partitions.js';
 
 export interface EnforcerOptions {
   kafka: Kafka;
@@ -170,6 +166,39 @@ function errorTypes(err: unknown): string[] {
 const isFenced = (err: unknown) => errorTypes(err).some((t) => FENCED.has(t));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
+/** What the judged slices of one batch add up to. */
+class BatchOutcome {
+  readonly outcomes = { allow: 0, flag: 0, deny: 0 };
+  readonly codes = new Map<string, number>();
+  readonly failures: RecordFailure[] = [];
+  readonly made: Decision[] = [];
+  decided = 0;
+  decisionBytes = 0;
+  replayed = 0;
+  maxT = Number.NEGATIVE_INFINITY;
+  // Their decisions' bytes are reused once every produce call holding them has settled: after the
+  // commit, or an abort that waited for the calls (a still-running call must not see them change).
+  private readonly judged: BatchOutput[] = [];
+
+  keep(res: BatchOutput): void {
+    this.judged.push(res);
+  }
+
+  add(res: BatchOutput, base: number): void {
+    this.decided += res.decisions.length;
+    this.replayed += res.replayed;
+    if (res.maxT > this.maxT) this.maxT = res.maxT;
+    for (const o of ['allow', 'flag', 'deny'] as const) this.outcomes[o] += res.outcomes[o];
+    for (const [code, n] of res.codes) this.codes.set(code, (this.codes.get(code) ?? 0) + n);
+    for (const f of res.failures) this.failures.push({ ...f, index: base + f.index });
+    if (res.made) this.made.push(...res.made);
+  }
+
+  release(): void {
+    for (const r of this.judged) r.release?.();
+  }
+}
+
 export class Enforcer {
   readonly stats: EnforcerStats = {
     events: 0,
@@ -182,26 +211,30 @@ export class Enforcer {
   };
   readonly metrics: EnforcerMetrics;
   reloader?: PolicyReloader;
-  private consumer?: Consumer;
-  private admin?: Admin;
   private table?: TableReader;
   private batchJudge?: BatchJudge;
-  /** last window size reported per partition */
-  private readonly windowStats = new Map<number, { actors: number; entries: number }>();
   private dlq?: DeadLetterEncoder;
   private stateDlq?: DeadLetterEncoder;
   private decodeWarnings?: DeadLetterWarnings;
   private sideProducer?: Promise<Producer>;
-  private readonly parts = new Map<number, PartitionState>();
-  private readonly producers = new Map<number, { producer: Producer; ready: Promise<void> }>();
-  private readonly inflight = new Map<number, Promise<unknown>>();
-  /** partitions whose producer was fenced: paused until the next group join */
-  private readonly fenced = new Set<number>();
-  private memberId?: string;
+  private readonly owned: PartitionOwnership;
   private stopping?: Promise<void>;
 
   constructor(private readonly opts: EnforcerOptions) {
     this.metrics = opts.metrics ?? new EnforcerMetrics();
+    this.owned = new PartitionOwnership({
+      kafka: opts.kafka,
+      logger: opts.logger,
+      metrics: this.metrics,
+      judge: opts.judge,
+      topic: this.topic,
+      groupId: this.groupId,
+      transactionalIdPrefix: opts.transactionalIdPrefix ?? this.groupId,
+      sessionTimeoutMs: opts.sessionTimeoutMs ?? 30_000,
+      transactionTimeoutMs: opts.transactionTimeoutMs ?? 60_000,
+      dropJudging: (partition) => this.batchJudge?.dropPartition(partition),
+      stopping: () => this.stopping !== undefined,
+    });
   }
 
   get groupId(): string {
@@ -217,19 +250,15 @@ export class Enforcer {
   }
 
   transactionalIdFor(partition: number): string {
-    return `${this.opts.transactionalIdPrefix ?? this.groupId}-${this.topic}-${partition}`;
+    return this.owned.transactionalIdFor(partition);
   }
 
   async start(): Promise<void> {
     const { kafka, codec, topics, logger } = this.opts;
-    const patch = await kafkajsPatch();
-    if (!patch.releaseMessages) {
-      // correct either way; without it a fetch's message objects live until its batch is committed
-      logger.warn({ kafkajs: patch }, 'kafkajs lacks the Custos patch (Batch#releaseMessages): fetched messages are held longer');
-    }
-    this.admin = kafka.admin();
-    await this.admin.connect();
-    await ensureTopics(this.admin, Object.values(topics));
+    const admin = kafka.admin();
+    this.owned.admin = admin;
+    await admin.connect();
+    await ensureTopics(admin, Object.values(topics));
     // A start during a registry outage (its restart) waits for it instead of failing the process;
     // everything registered here is cached, so the judging thread's lookups find it.
     const registered =
@@ -375,8 +404,8 @@ export class Enforcer {
       maxBytes: 32 * 1024 * 1024,
       maxWaitTimeInMs: 500,
     });
-    this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberId, e.payload.memberAssignment));
+    this.owned.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => this.owned.onJoin(e.payload.memberId, e.payload.memberAssignment));
     consumer.on(consumer.events.CRASH, (e) => {
       if (e.payload.restart) logger.warn({ err: e.payload.error }, 'consumer crashed; kafkajs restarts it');
       else this.fatal(e.payload.error);
@@ -387,150 +416,16 @@ export class Enforcer {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 2,
-      eachBatch: (payload) => this.track(payload.batch.partition, this.processBatch(payload)),
+      eachBatch: (payload) => this.owned.track(payload.batch.partition, this.processBatch(payload)),
     });
   }
-
-  private async track(partition: number, work: Promise<void>): Promise<void> {
-    const settled = work.catch(() => undefined);
-    this.inflight.set(partition, settled);
-    try {
-      await work;
-    } finally {
-      if (this.inflight.get(partition) === settled) this.inflight.delete(partition);
-    }
-  }
-
-  /** A new generation: forget what may have changed hands since the last one. */
-  private onJoin(memberId: string, assignment: Record<string, number[]>): void {
-    const mine = new Set(assignment[this.topic] ?? []);
-    // Another member id means this instance was out of the group for a while: anyone may have
-    // owned its partitions meanwhile, so nothing it remembers about them can be trusted.
-    const continuous = memberId === this.memberId;
-    this.memberId = memberId;
-    for (const p of [...this.parts.keys()]) if (!continuous || !mine.has(p)) this.drop(p);
-    for (const p of [...this.producers.keys()]) if (!continuous || !mine.has(p)) this.retireProducer(p);
-    const resume = [...this.fenced].filter((p) => mine.has(p));
-    this.fenced.clear();
-    if (resume.length > 0) this.consumer?.resume([{ topic: this.topic, partitions: resume }]);
-    this.metrics.assignedPartitions.set(mine.size);
-    this.metrics.lag.reset();
-    this.opts.logger.info({ memberId, partitions: [...mine].sort((a, b) => a - b) }, 'partitions assigned');
-  }
-
-  private producerFor(partition: number): Promise<Producer> {
-    let entry = this.producers.get(partition);
-    if (entry === undefined) {
-      const producer = this.opts.kafka.producer({
-        transactionalId: this.transactionalIdFor(partition),
-        idempotent: true,
-        maxInFlightRequests: 1,
-        transactionTimeout: this.opts.transactionTimeoutMs ?? 60_000,
-      });
-      // Initialising the transactional id (InitProducerId) fences the previous owner's producer
-      // and completes its open transaction, if any. kafkajs does that only when the first
-      // transaction begins (connect() takes a non-transactional producer id), so begin and drop an
-      // empty one now (no request is sent for it): takeOver reads offsets after the fence.
-      const ready = (async () => {
-        await producer.connect();
-        const t = await producer.transaction();
-        await t.abort();
-      })();
-      entry = { producer, ready };
-      this.producers.set(partition, entry);
-      ready.catch(() => {
-        if (this.producers.get(partition) === entry) this.producers.delete(partition);
-      });
-    }
-    const { producer, ready } = entry;
-    return ready.then(() => producer);
-  }
-
-  /** Disconnects a partition's producer once the batch it may be committing has settled. */
-  private retireProducer(partition: number): void {
-    const entry = this.producers.get(partition);
-    if (entry === undefined) return;
-    this.producers.delete(partition);
-    const pending = this.inflight.get(partition) ?? Promise.resolve();
-    void pending
-      .then(() => entry.ready)
-      .then(() => entry.producer.disconnect())
-      .catch((err: unknown) => this.opts.logger.debug({ err, partition }, 'retiring a partition producer failed'));
-  }
-
-  private async committed(partition: number): Promise<{ offset: bigint; metadata: string | null }> {
-    const admin = this.admin as Admin;
-    const [topic] = await admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] });
-    const p = topic?.partitions.find((x) => x.partition === partition);
-    return { offset: p ? BigInt(p.offset) : -1n, metadata: p?.metadata ?? null };
-  }
-
-  /** For a group committed without lookback metadata: the first record produced within window + lateness. */
-  private async lookbackByTime(partition: number, window: { windowMs: number; latenessMs: number }): Promise<bigint | undefined> {
-    const admin = this.admin as Admin;
-    const since = Date.now() - window.windowMs - window.latenessMs;
-    const offsets = await admin.fetchTopicOffsetsByTimestamp(this.topic, since);
-    const o = offsets.find((x) => x.partition === partition);
-    return o && BigInt(o.offset) >= 0n ? BigInt(o.offset) : undefined;
-  }
-
-  /**
-   * First batch of a partition this instance does not know (new assignment, restart, or after a
-   * failed transaction): fence the previous owner, read where it stopped, and either go on or
-   * seek back to the lookback offset to rebuild the windows first. undefined = seeked; the batch
-   * in hand is dropped.
-   */
-  private async takeOver(partition: number, fetched: bigint): Promise<PartitionState | undefined> {
-    await this.producerFor(partition);
-    // Read after fencing: the previous owner's last transaction has completed by now.
-    const c = await this.committed(partition);
-    const resumeAt = c.offset >= 0n ? c.offset : fetched;
-    this.batchJudge?.dropPartition(partition);
-    const window = this.judge.createBulkWindow();
-    let lookback = resumeAt;
-    let source = 'none';
-    if (c.offset >= 0n) {
-      const fromMeta = decodeMeta(c.metadata);
-      const found = fromMeta ?? (await this.lookbackByTime(partition, window));
-      source = fromMeta !== undefined ? 'metadata' : 'timestamp';
-      if (found !== undefined && found < resumeAt) lookback = found;
-    }
-    const ps = new PartitionState(partition, window.windowMs + window.latenessMs, resumeAt, lookback);
-    this.parts.set(partition, ps);
-    this.metrics.bulkRestores.inc({ source });
-    this.opts.logger.info(
-      { partition, resumeAt: resumeAt.toString(), replayFrom: lookback.toString(), source },
-      lookback < resumeAt ? 'taking over partition: rebuilding bulk windows' : 'taking over partition',
-    );
-    if (lookback !== fetched) {
-      this.consumer?.seek({ topic: this.topic, partition, offset: lookback.toString() });
-      return undefined;
-    }
-    return ps;
-  }
-
-  private async stateFor(partition: number, fetched: bigint): Promise<PartitionState | undefined> {
-    const ps = this.parts.get(partition);
-    // Later than expected: kafkajs skipped records it filtered out (commit markers, aborted
-    // records) without handing them to us. Within one membership nobody else can have committed.
-    if (ps !== undefined && fetched >= ps.expectFetch) {
-      ps.expectFetch = fetched;
-      return ps;
-    }
-    this.drop(partition);
-    return this.takeOver(partition, fetched);
-  }
-
   /**
    * Queues the batch's records for judging, in slices (the decisions of one slice are on their way
    * to the broker while the next is judged), keeps what the rest of the batch needs of them, and
    * lets kafkajs' message objects go (kept, they outlive young-generation collections: most of the
    * main thread's GC work).
    */
-  private startJudging(
-    batch: EachBatchPayload['batch'],
-    ps: PartitionState,
-  ): { judging: Promise<BatchOutput>[]; records: BatchRecords } {
+  private startJudging(batch: Batch, ps: PartitionState): { judging: Promise<BatchOutput>[]; records: BatchRecords } {
     const p = batch.partition;
     const messages = batch.messages;
     let replayCount = 0;
@@ -555,39 +450,70 @@ export class Enforcer {
     releaseBatchMessages(batch);
     return { judging, records };
   }
-
-  private async processBatch({ batch, isRunning, isStale, heartbeat, resolveOffset }: EachBatchPayload): Promise<void> {
+  /** One batch: admit it, judge it while its decisions go out, commit them with the offset, count it. */
+  private async processBatch(payload: EachBatchPayload): Promise<void> {
     const started = performance.now();
+    const { batch, resolveOffset, heartbeat } = payload;
     const p = batch.partition;
-    if (batch.messages.length === 0 || this.stopping) return;
-    if (this.fenced.has(p)) {
-      this.consumer?.pause([{ topic: this.topic, partitions: [p] }]);
+    const ps = await this.admit(batch);
+    if (ps === undefined || !payload.isRunning() || payload.isStale()) return;
+    const { judging, records } = this.startJudging(batch, ps);
+    const bt = new BatchTransaction(await this.owned.producerFor(p));
+    const outcome = await this.sendDecisions(payload, ps, judging, records, bt);
+    if (outcome === undefined) return;
+    const letters = this.deadLetters(batch, records, outcome.failures);
+    const lastOffset = batch.lastOffset();
+    const next = BigInt(lastOffset) + 1n;
+    ps.tracker.add(BigInt(records.offset(0)), outcome.maxT);
+    this.stats.replayed += outcome.replayed;
+    if (outcome.replayed > 0) this.metrics.bulkReplayed.inc(outcome.replayed);
+    const handled = outcome.decided + letters.length;
+    if (handled === 0) {
+      await bt.abort();
+      outcome.release();
+      // Only re-read records: nothing to commit; fetch on from here.
+      ps.expectFetch = next;
+      resolveOffset(lastOffset);
+      this.opts.onBatch?.({ partition: p, events: 0, replayed: outcome.replayed, ms: performance.now() - started });
+      await heartbeat();
       return;
     }
-    const fetched = BigInt((batch as unknown as { fetchedOffset: string }).fetchedOffset);
-    const ps = await this.stateFor(p, fetched);
-    if (ps === undefined || !isRunning() || isStale()) return;
-    const { judging, records } = this.startJudging(batch, ps);
+    if (!(await this.commit(payload, ps, bt, outcome, letters, next))) return;
+    outcome.release();
+    if (this.owned.holds(p, ps)) ps.expectFetch = next;
+    resolveOffset(lastOffset);
+    this.account(batch, records, outcome, letters.length, performance.now() - started);
+    await heartbeat();
+  }
+
+  /** The partition's state for this batch, or undefined when the batch is not to be judged now. */
+  private async admit(batch: Batch): Promise<PartitionState | undefined> {
+    const p = batch.partition;
+    if (batch.messages.length === 0 || this.stopping) return undefined;
+    if (this.owned.isFenced(p)) {
+      this.owned.pause(p);
+      return undefined;
+    }
+    return this.owned.stateFor(p, fetchedOffset(batch));
+  }
+
+  /**
+   * Awaits the judged slices in order and sends their decisions in full produce calls (a call's
+   * records may come from two slices). undefined: the batch was given up (aborted, nothing counts).
+   */
+  private async sendDecisions(
+    { batch, isRunning, isStale }: EachBatchPayload,
+    ps: PartitionState,
+    judging: Promise<BatchOutput>[],
+    records: BatchRecords,
+    bt: BatchTransaction,
+  ): Promise<BatchOutcome | undefined> {
+    const p = batch.partition;
     const decisionsTopic = this.opts.topics.decisions.name;
-    const dlq = this.dlq as DeadLetterEncoder;
-    const bt = new BatchTransaction(await this.producerFor(p));
-    const outcomes = { allow: 0, flag: 0, deny: 0 };
-    const codes = new Map<string, number>();
-    const failures: RecordFailure[] = [];
-    const made: Decision[] = [];
-    let decided = 0;
-    let decisionBytes = 0;
-    let replayed = 0;
-    let maxT = Number.NEGATIVE_INFINITY;
-    // Decisions go out in full produce calls: a call's records may come from two slices.
+    const outcome = new BatchOutcome();
     let out: Message[] = [];
     let outBytes = 0;
-    // Their decisions' bytes are reused once every produce call holding them has settled: after the
-    // commit, or an abort that waited for the calls (a still-running call must not see them change).
-    const judged: BatchOutput[] = [];
-    const releaseJudged = () => {
-      for (const r of judged) r.release?.();
-    };
+    let decisionBytes = 0;
     for (let s = 0; s < judging.length; s++) {
       let res: BatchOutput;
       try {
@@ -595,21 +521,22 @@ export class Enforcer {
       } catch (err) {
         // e.g. the registry is down: nothing of this batch counts; rebuild and retry it.
         await bt.abort();
-        releaseJudged();
-        this.forget(p, ps);
+        outcome.release();
+        this.owned.forget(p, ps);
         if (isFatal(err)) {
           // The registry changed its mind about a schema id: stop, commit nothing, dead-letter nothing.
-          this.consumer?.pause([{ topic: this.topic }]);
+          this.owned.pause();
           this.fatal(err);
-          return;
+          return undefined;
         }
         throw err;
       }
-      judged.push(res);
+      outcome.keep(res);
       if (!isRunning() || isStale()) {
         await bt.abort();
-        releaseJudged();
-        return this.forget(p, ps);
+        outcome.release();
+        this.owned.forget(p, ps);
+        return undefined;
       }
       const base = s * JUDGE_SLICE;
       for (let k = 0; k < res.decisions.length; k++) {
@@ -624,23 +551,24 @@ export class Enforcer {
         }
       }
       if (s === judging.length - 1 && out.length > 0) bt.send(decisionsTopic, out);
-      decided += res.decisions.length;
-      replayed += res.replayed;
-      if (res.maxT > maxT) maxT = res.maxT;
-      for (const o of ['allow', 'flag', 'deny'] as const) outcomes[o] += res.outcomes[o];
-      for (const [code, n] of res.codes) codes.set(code, (codes.get(code) ?? 0) + n);
-      for (const f of res.failures) failures.push({ ...f, index: base + f.index });
-      if (res.made) made.push(...res.made);
+      outcome.add(res, base);
       ps.tracker.setSpan(res.spanMs);
-      this.windowStats.set(p, res.window);
+      this.owned.windowStats.set(p, res.window);
     }
-    const letters: Message[] = failures.map((f) => {
+    outcome.decisionBytes = decisionBytes;
+    return outcome;
+  }
+
+  /** The dead letters of the records that could not be judged (they commit with the decisions). */
+  private deadLetters(batch: Batch, records: BatchRecords, failures: RecordFailure[]): Message[] {
+    const dlq = this.dlq as DeadLetterEncoder;
+    return failures.map((f) => {
       const err = Object.assign(new Error(f.message), { name: f.name, retriable: f.retriable });
       const i = f.index;
       return dlq.message(
         {
           topic: batch.topic,
-          partition: p,
+          partition: batch.partition,
           offset: records.offset(i),
           key: records.key(i),
           value: f.value,
@@ -650,80 +578,70 @@ export class Enforcer {
         err,
       );
     });
+  }
 
-    const lastOffset = batch.lastOffset();
-    const next = BigInt(lastOffset) + 1n;
-    ps.tracker.add(BigInt(records.offset(0)), maxT);
-    this.stats.replayed += replayed;
-    if (replayed > 0) this.metrics.bulkReplayed.inc(replayed);
-    const handled = decided + letters.length;
-    if (handled === 0) {
-      await bt.abort();
-      releaseJudged();
-      // Only re-read records: nothing to commit; fetch on from here.
-      ps.expectFetch = next;
-      resolveOffset(lastOffset);
-      this.opts.onBatch?.({ partition: p, events: 0, replayed, ms: performance.now() - started });
-      await heartbeat();
-      return;
-    }
-
+  /**
+   * Sends the dead letters and commits the transaction with the offset to resume at (and the
+   * lookback offset, in its metadata). false: aborted; the next owner (or the next batch) redoes it.
+   */
+  private async commit(
+    { batch, isRunning }: EachBatchPayload,
+    ps: PartitionState,
+    bt: BatchTransaction,
+    outcome: BatchOutcome,
+    letters: Message[],
+    next: bigint,
+  ): Promise<boolean> {
+    const p = batch.partition;
     try {
       if (letters.length > 0) bt.send(this.opts.topics.accessEventsDlq.name, letters);
       await bt.commit(
         {
           consumerGroupId: this.groupId,
           topics: [
-            {
-              topic: batch.topic,
-              // kafkajs sends the metadata in TxnOffsetCommit; its types just do not list it.
-              partitions: [
-                { partition: p, offset: next.toString(), metadata: encodeMeta(ps.tracker.lookback(next)) } as {
-                  partition: number;
-                  offset: string;
-                },
-              ],
-            },
+            { topic: batch.topic, partitions: [offsetWithMetadata(p, next.toString(), encodeMeta(ps.tracker.lookback(next)))] },
           ],
         },
         this.opts.faultInjection?.pauseBeforeCommitMs,
       );
+      return true;
     } catch (err) {
       await bt.abort();
-      releaseJudged();
+      outcome.release();
       this.stats.aborted++;
       this.metrics.transactionsAborted.inc();
-      this.forget(p, ps);
-      const current = this.producers.get(p)?.producer === bt.producer;
+      this.owned.forget(p, ps);
+      const current = this.owned.isCurrent(p, bt.producer);
       if (isFenced(err)) {
-        if (current) this.onFenced(p, err);
-        return;
+        if (current) this.owned.onFenced(p, err);
+        return false;
       }
-      if (current) this.retireProducer(p);
+      if (current) this.owned.retireProducer(p);
       // Revoked or stopping meanwhile: the next owner starts from the last commit.
-      if (!current || !isRunning() || this.stopping) return;
+      if (!current || !isRunning() || this.stopping) return false;
       throw err;
     }
-    releaseJudged();
-    if (this.parts.get(p) === ps) ps.expectFetch = next;
-    resolveOffset(lastOffset);
+  }
 
-    const ms = performance.now() - started;
+  /** Metrics, stats and callbacks for a committed batch. */
+  private account(batch: Batch, records: BatchRecords, outcome: BatchOutcome, letters: number, ms: number): void {
+    const p = batch.partition;
+    const handled = outcome.decided + letters;
     const m = this.metrics;
     m.events.inc(handled);
     m.batchSeconds.observe(ms / 1000);
     m.batchEvents.observe(handled);
     m.lag.set({ partition: String(p) }, Number(batch.offsetLag()));
     for (const o of ['allow', 'flag', 'deny'] as const) {
-      if (outcomes[o] > 0) {
-        m.decisions.inc({ outcome: o }, outcomes[o]);
-        this.stats.decisions[o] += outcomes[o];
+      if (outcome.outcomes[o] > 0) {
+        m.decisions.inc({ outcome: o }, outcome.outcomes[o]);
+        this.stats.decisions[o] += outcome.outcomes[o];
       }
     }
-    for (const [code, n] of codes) m.reasons.inc({ code }, n);
+    for (const [code, n] of outcome.codes) m.reasons.inc({ code }, n);
     let decodeFailed = 0;
     let firstDecodeFailure: RecordFailure | undefined;
-    for (const f of failures) {
+    for (const f of outcome.failures) {
       m.deadLetters.inc({ step: f.step });
       if (f.step === 'decode') {
         decodeFailed++;
@@ -741,11 +659,10 @@ export class Enforcer {
     m.bulkActors.set(this.bulkStats().actors);
     this.stats.batches++;
     this.stats.events += handled;
-    this.stats.deadLetters += letters.length;
-    this.stats.decisionBytes += decisionBytes;
-    for (const d of made) this.opts.onDecision?.(d);
-    this.opts.onBatch?.({ partition: p, events: handled, replayed, ms });
-    await heartbeat();
+    this.stats.deadLetters += letters;
+    this.stats.decisionBytes += outcome.decisionBytes;
+    for (const d of outcome.made) this.opts.onDecision?.(d);
+    this.opts.onBatch?.({ partition: p, events: handled, replayed: outcome.replayed, ms });
   }
 
   /** V8 heap in use by the judging worker (undefined when judging on this thread). */
@@ -757,45 +674,11 @@ export class Enforcer {
   bulkStats(): { partitions: number; actors: number; entries: number } {
     let actors = 0;
     let entries = 0;
-    for (const s of this.windowStats.values()) {
+    for (const s of this.owned.windowStats.values()) {
       actors += s.actors;
       entries += s.entries;
     }
-    return { partitions: this.parts.size, actors, entries };
-  }
-
-  /** Drops what this instance knows of a partition: its next batch takes it over afresh. */
-  private forget(partition: number, ps: PartitionState): void {
-    if (this.parts.get(partition) === ps) this.drop(partition);
-  }
-
-  private drop(partition: number): void {
-    this.parts.delete(partition);
-    this.windowStats.delete(partition);
-    this.batchJudge?.dropPartition(partition);
-  }
-
-  private onFenced(partition: number, err: unknown): void {
-    this.metrics.fenced.inc();
-    this.fenced.add(partition);
-    this.retireProducer(partition);
-    this.consumer?.pause([{ topic: this.topic, partitions: [partition] }]);
-    this.opts.logger.warn(
-      { err, partition },
-      'producer fenced: another instance owns this partition now; paused until the next rebalance',
-    );
-    // A zombie is out of the group within a session timeout and rejoins (then onJoin resumes).
-    // Still paused well after that, with no rebalance, this instance is the owner and the fence
-    // came from outside the group (e.g. a misconfigured transactional id): take the partition back.
-    const timer = setTimeout(
-      () => {
-        if (!this.fenced.delete(partition) || this.stopping) return;
-        this.opts.logger.warn({ partition }, 'no rebalance after a fence: taking the partition back');
-        this.consumer?.resume([{ topic: this.topic, partitions: [partition] }]);
-      },
-      2 * (this.opts.sessionTimeoutMs ?? 30_000),
-    );
-    timer.unref();
+    return { partitions: this.owned.size, actors, entries };
   }
 
   /** Dead-letters a record outside any transaction (rejected policy bundles). */
@@ -851,20 +734,18 @@ export class Enforcer {
         if (r === 'timeout') this.opts.logger.warn({ what, timeoutMs }, 'shutdown step timed out; going on');
         else if (r !== 'done') this.opts.logger.warn({ what, err: r }, 'shutdown step failed; going on');
       };
-      await bounded('policy reloader', this.reloader?.stop());
-      await bounded('consumer', this.consumer?.disconnect());
-      const producers = [...this.producers.values()];
-      this.producers.clear();
+      // The three consumers leave their groups together: each waits for its fetch in flight.
+      await Promise.all([
+        bounded('policy reloader', this.reloader?.stop()),
+        bounded('consumer', this.owned.consumer?.disconnect()),
+        bounded('subject-state table', this.table?.stop()),
+      ]);
       await bounded(
         'producers',
-        Promise.allSettled([
-          ...producers.map((e) => e.ready.then(() => e.producer.disconnect())),
-          this.sideProducer?.then((p) => p.disconnect()),
-        ]),
+        Promise.allSettled([this.owned.closeProducers(), this.sideProducer?.then((p) => p.disconnect())]),
       );
-      await bounded('subject-state table', this.table?.stop());
       await bounded('judging worker', this.batchJudge?.close());
-      await bounded('admin', this.admin?.disconnect());
+      await bounded('admin', this.owned.admin?.disconnect());
       this.decodeWarnings?.close();
     })();
     return this.stopping;

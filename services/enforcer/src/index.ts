@@ -5,4 +5,4 @@ export * from './decode.js';
 export * from './enforcer.js';
 export * from './judge.js';
 export * from './metrics.js';
-export * from './policy-source.js';
+export * from './service.js';

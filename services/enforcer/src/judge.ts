@@ -12,6 +12,7 @@ import {
   loadBundle,
   SubjectStateStore,
 } from '@custos/policy';
+import type { PolicyHolder } from '@custos/policy/follow';
 import type { AccessEvent, SubjectStateChange } from '@custos/schemas';
 
 export interface Judge {
@@ -29,7 +30,7 @@ export interface Judge {
 }
 
 /** A judge whose policy can be replaced while it runs. */
-export interface ReloadableJudge extends Judge {
+export interface ReloadableJudge extends Judge, PolicyHolder {
   /** the bundle file it was loaded from, watched for changes when set */
   readonly file?: string | undefined;
   /** Swaps in `evaluator`; false when it has the version already judging. */

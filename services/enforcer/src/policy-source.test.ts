@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@custos/config';
 import { compileBundle, parseBundleText } from '@custos/policy';
+import { PolicyReloader } from '@custos/policy/follow';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { PolicyJudge } from './judge.js';
 import { EnforcerMetrics } from './metrics.js';
-import { PolicyReloader } from './policy-source.js';
 
 const text = readFileSync(fileURLToPath(new URL('../../../policies/example-org.json', import.meta.url)), 'utf8');
 

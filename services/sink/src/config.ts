@@ -1,8 +1,12 @@
-/** The sink's settings from the environment (the runtime's env schema extends this). */
+/** The sink's own settings from the environment (`sinkEnvSchema` adds the common and the store's). */
 import { env } from '@custos/config';
+import { DEFAULT_SINK_BATCH_ROWS } from '@custos/store';
 import { z } from 'zod';
 
 export const sinkEnv = z.object({
+  SINK_GROUP_ID: z.string().default('custos-sink'),
+  /** most rows stored per insert */
+  SINK_MAX_BATCH_ROWS: env.int({ min: 1 }).default(DEFAULT_SINK_BATCH_ROWS),
   /** serve /metrics, /healthz and /readyz on this port (the standalone sink) */
   SINK_METRICS_PORT: env.int({ min: 0, max: 65535 }).optional(),
   SINK_METRICS_HOST: z.string().default('127.0.0.1'),

@@ -3,6 +3,7 @@ export * from './decode.js';
 export * from './metrics.js';
 export * from './options.js';
 export * from './reference.js';
+export * from './service.js';
 export * from './sink.js';
 export * from './subject-state-history.js';
 export * from './witness.js';

@@ -1,11 +1,11 @@
-import { checkpointSigningKey, storeEnv, trustedCheckpointKeys } from '@custos/store';
+import { checkpointSigningKey, storeProcessEnv, trustedCheckpointKeys } from '@custos/store';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { sinkEnv } from './config.js';
 import type { SinkOptions } from './sink.js';
 
-/** Everything the sink reads from the environment besides the runtime's common settings. */
-export const sinkEnvSchema = storeEnv.extend(sinkEnv.shape);
+/** Everything the sink reads from the environment: the common settings, the store's and its own. */
+export const sinkEnvSchema = storeProcessEnv.extend(sinkEnv.shape);
 export type SinkEnvConfig = z.infer<typeof sinkEnvSchema>;
 
 /**
@@ -18,6 +18,8 @@ export function sinkOptionsFromEnv(
   logger?: Logger,
 ): Pick<
   SinkOptions,
+  | 'groupId'
+  | 'maxBatchRows'
   | 'minBatchBytes'
   | 'maxBatchWaitMs'
   | 'maxBytesPerPartition'
@@ -32,6 +34,8 @@ export function sinkOptionsFromEnv(
   | 'trustedKeys'
 > {
   return {
+    groupId: e.SINK_GROUP_ID,
+    maxBatchRows: e.SINK_MAX_BATCH_ROWS,
     minBatchBytes: e.SINK_MIN_BATCH_BYTES,
     maxBatchWaitMs: e.SINK_MAX_BATCH_WAIT_MS,
     maxBytesPerPartition: e.SINK_MAX_BYTES_PER_PARTITION,

@@ -6,8 +6,6 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { parseEnv } from '@custos/config';
-import { loadEnv } from '@custos/runtime';
 import {
   checkSignature,
   createStore,
@@ -16,10 +14,10 @@ import {
   listCheckpoints,
   publicKeyPem,
   type Store,
-  storeEnv,
   trustedCheckpointKeys,
 } from '@custos/store';
 import type { Command } from 'commander';
+import { loadCliEnv } from '../env.js';
 
 interface Io {
   stdout: Pick<Writable, 'write'>;
@@ -94,7 +92,7 @@ export function runKeysExport(o: { out?: string | undefined }, deps: Io & { trus
 }
 
 function openFromEnv(): { store: Store; trusted: KeyObject[] } {
-  const env = loadEnv();
+  const env = loadCliEnv();
   return {
     store: createStore({
       url: env.CLICKHOUSE_URL,
@@ -103,7 +101,7 @@ function openFromEnv(): { store: Store; trusted: KeyObject[] } {
       database: env.CLICKHOUSE_DATABASE,
       chdbPath: env.CHDB_PATH,
     }),
-    trusted: trustedCheckpointKeys(parseEnv(storeEnv)),
+    trusted: trustedCheckpointKeys(env),
   };
 }
 
@@ -141,7 +139,7 @@ export function registerCheckpoint(program: Command): void {
     .description('export the trusted public keys (every key after a rotation) as PEM, with their key ids')
     .option('--out <file>', 'write them to this file instead of stdout')
     .action((o: { out?: string }) => {
-      process.exitCode = runKeysExport(o, { ...io, trusted: trustedCheckpointKeys(parseEnv(storeEnv)) });
+      process.exitCode = runKeysExport(o, { ...io, trusted: trustedCheckpointKeys(loadCliEnv()) });
     });
   cmd
     .command('keygen')

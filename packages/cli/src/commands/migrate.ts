@@ -3,8 +3,6 @@
  * the configured retention TTL and legal holds. Services do the same at start-up.
  */
 import type { Writable } from 'node:stream';
-import { parseEnv } from '@custos/config';
-import { loadEnv } from '@custos/runtime';
 import {
   CLUSTER_MIGRATIONS_DIR,
   createStore,
@@ -13,9 +11,9 @@ import {
   type RetentionConfig,
   retentionConfig,
   type Store,
-  storeEnv,
 } from '@custos/store';
 import type { Command } from 'commander';
+import { loadCliEnv } from '../env.js';
 
 export interface MigrateCliOptions {
   cluster?: string | undefined;
@@ -41,7 +39,7 @@ export function registerMigrate(program: Command): void {
     .description('apply pending ClickHouse migrations and the configured retention (AUDIT_RETENTION_DAYS, AUDIT_LEGAL_HOLDS)')
     .option('--cluster <name>', 'a replicated cluster: ReplicatedMergeTree + Distributed, ON CLUSTER <name>')
     .action(async (o: MigrateCliOptions) => {
-      const env = loadEnv();
+      const env = loadCliEnv();
       const store = createStore({
         url: env.CLICKHOUSE_URL,
         username: env.CLICKHOUSE_USER,
@@ -50,7 +48,7 @@ export function registerMigrate(program: Command): void {
         chdbPath: env.CHDB_PATH,
       });
       try {
-        process.exitCode = await runMigrate(o, { store, retention: retentionConfig(parseEnv(storeEnv)), stdout: process.stdout });
+        process.exitCode = await runMigrate(o, { store, retention: retentionConfig(env), stdout: process.stdout });
       } finally {
         await store.close();
       }

@@ -4,11 +4,13 @@
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { readTable } from '@custos/kafka';
+import { createLogger } from '@custos/config';
+import { kafkaDeps, readTable } from '@custos/kafka';
 import { compileBundle, loadBundle, SubjectStateStore } from '@custos/policy';
-import { buildDeps, loadEnv, openStore } from '@custos/runtime';
 import { fromAvro, parseSubjectStateChange, subjectStateChangeAvro } from '@custos/schemas';
+import { openStore } from '@custos/store';
 import type { Command } from 'commander';
+import { loadCliEnv } from '../env.js';
 import { type ReadRecordOptions, readRecordOptions, recordCliRead } from '../record-read.js';
 import { formatReplay, replay } from '../replay.js';
 
@@ -58,8 +60,9 @@ export function registerReplay(program: Command): void {
     if (!Number.isInteger(examples) || examples < 0) throw new Error('--examples must be a whole number');
     const loaded = await loadBundle(o.policy);
     const candidate = compileBundle(loaded.bundle, loaded.policyVersion);
-    const env = loadEnv();
-    const deps = buildDeps(env, 'replay');
+    const env = loadCliEnv();
+    const logger = createLogger('replay', env.LOG_LEVEL, env.LOG_FORMAT);
+    const deps = { logger, ...kafkaDeps(env, 'replay', logger) };
     const subjectState = new SubjectStateStore();
     if (o.state) await stateFromFile(o.state, subjectState);
     else {

@@ -23,8 +23,6 @@ import {
   storeIntegrity,
   writePeriodicReport,
 } from '@custos/api';
-import { parseEnv } from '@custos/config';
-import { loadEnv, openStore } from '@custos/runtime';
 import {
   checkHead,
   checkpointSigningKey,
@@ -33,13 +31,14 @@ import {
   listCheckpoints,
   listHeads,
   loadPublicKeys,
+  openStore,
   payloadHash,
   type Store,
   signReport,
-  storeEnv,
   trustedCheckpointKeys,
 } from '@custos/store';
 import type { Command } from 'commander';
+import { loadCliEnv } from '../env.js';
 
 export interface ReportOptions {
   period: string;
@@ -189,11 +188,11 @@ export function registerReport(program: Command): void {
         process.exitCode = 2;
         return;
       }
-      const env = loadEnv();
+      const env = loadCliEnv();
+      const sEnv = env;
       const { createLogger } = await import('@custos/config');
-      const logger = createLogger('custos-report', env.LOG_LEVEL);
+      const logger = createLogger('custos-report', env.LOG_LEVEL, env.LOG_FORMAT);
       const store = await openStore(env, logger);
-      const sEnv = parseEnv(storeEnv);
       let close = async () => {};
       let recorder: AuditRecorder | undefined;
       if (o.record) {
@@ -237,7 +236,7 @@ export function registerReport(program: Command): void {
       let trusted: KeyObject[] = [];
       if (!o.publicKey) {
         try {
-          trusted = trustedCheckpointKeys(parseEnv(storeEnv));
+          trusted = trustedCheckpointKeys(loadCliEnv());
         } catch {
           trusted = [];
         }

@@ -1,22 +1,28 @@
 /**
  * `custos start`: the whole pipeline in one process — enforcer, sink and API (in embedded mode chDB
- * binds one data directory per process, so the services that touch ClickHouse must share one).
- * Starts the local infra when none is configured; `--demo` also feeds simulated traffic.
+ * binds one data directory per process, so the services that touch ClickHouse must share one). Each
+ * service starts through the same `start…Service()` its own main calls. Starts the local infra when
+ * none is configured; `--demo` also feeds simulated traffic.
  */
-import { startApiService } from '@custos/api';
-import { ConfigError, parseEnv, shutdownOnSignals } from '@custos/config';
-import { createPolicyJudge, Enforcer, EnforcerMetrics, enforcerEnv, enforcerOptionsFromEnv } from '@custos/enforcer';
+import { apiServiceEnv, refuseEmptyChecks, startApiService } from '@custos/api';
+import { createLogger, parseEnv, resolveLogFormat, type ShutdownBudget, shutdownOnSignals, stopOnFatal } from '@custos/config';
+import { type EnforcerService, enforcerEnv, startEnforcerService } from '@custos/enforcer';
+import { kafkaDeps } from '@custos/kafka';
 import { loadBundle } from '@custos/policy';
-import { buildDeps, ensureLocalInfra, loadEnv, openStore } from '@custos/runtime';
 import { createAuditClient } from '@custos/sdk';
-import { Sink, sinkEnvSchema, sinkOptionsFromEnv, register as sinkRegister } from '@custos/sink';
-import type { Store } from '@custos/store';
+import { type SinkService, sinkEnvSchema, startSinkService } from '@custos/sink';
+import { openStore, type Store } from '@custos/store';
 import type { Command } from 'commander';
 import type { Registry } from 'prom-client';
+import { banner, startStatusLine } from '../console.js';
 import { demoGenerator } from '../demo.js';
+import { ensureLocalInfra } from '../infra.js';
 
 const SERVICES = ['enforcer', 'sink', 'api'] as const;
 type Service = (typeof SERVICES)[number];
+
+/** Everything the composed process reads: the three services' settings, parsed once. */
+export const startEnv = enforcerEnv.extend(sinkEnvSchema.shape).extend(apiServiceEnv.shape);
 
 interface StartOptions {
   demo?: boolean;
@@ -45,82 +51,63 @@ async function start(opts: StartOptions): Promise<void> {
   if (!Number.isFinite(rate) || rate <= 0 || rate > 100_000)
     throw new Error('--demo-rate must be a number of events per second in (0, 100000]');
 
-  const env = loadEnv();
-  const deps = buildDeps(env, 'custos');
-  const { logger } = deps;
+  // The demo signs checkpoints with a key it creates in the data directory; otherwise a key must be
+  // configured (no insecure default), exactly as for the standalone sink.
+  refuseEmptyChecks(process.env);
+  const env = parseEnv(startEnv, opts.demo ? { CHECKPOINT_KEY_AUTOGEN: 'true', ...process.env } : process.env);
+  // One logger per service, so that each line says which service wrote it.
+  const loggerOf = (name: string) => createLogger(name, env.LOG_LEVEL, env.LOG_FORMAT);
+  const logger = loggerOf('custos');
+  const person = resolveLogFormat(env.LOG_FORMAT) === 'pretty';
   ensureLocalInfra(process.env, logger);
+  const deps = kafkaDeps(env, 'custos', logger);
 
-  const stops: (() => Promise<void>)[] = [];
+  let store: Store | undefined;
+  let sink: SinkService | undefined;
+  let enforcer: EnforcerService | undefined;
+  let api: Awaited<ReturnType<typeof startApiService>> | undefined;
+  let demo: { stop(): Promise<void> } | undefined;
+  let stopStatus = () => {};
+  const timed = async (what: string, work: Promise<unknown> | undefined) => {
+    if (work === undefined) return;
+    const t0 = Date.now();
+    await work.catch((err: unknown) => logger.error({ err }, `stopping the ${what} failed`));
+    logger.info({ ms: Date.now() - t0 }, `${what} stopped`);
+  };
   shutdownOnSignals(
-    async () => {
-      // Reverse order: stop feeding first, then consumers, then the store they write to.
-      for (const stop of stops.reverse()) await stop().catch((err: unknown) => logger.error({ err }, 'stop failed'));
+    async (budget: ShutdownBudget) => {
+      stopStatus();
+      // Stop feeding and serving first; then the enforcer and the sink together (each commits or
+      // stores the batch in hand; the sink checkpoints and witnesses what it stored), each within
+      // what is left of the budget; the store they write to last.
+      await Promise.all([timed('demo traffic', demo?.stop()), timed('api', api?.stop())]);
+      await Promise.all([timed('enforcer', enforcer?.stop(budget.left())), timed('sink', sink?.stop())]);
+      await timed('store', store?.close());
     },
     { timeoutMs: env.SHUTDOWN_TIMEOUT_MS, logger },
   );
 
   let ready = false;
   const registries: Registry[] = [];
-  let store: Store | undefined;
-  if (want('sink') || want('api')) {
-    store = await openStore(env, logger);
-    const s = store;
-    stops.push(() => s.close());
-  }
+  if (want('sink') || want('api')) store = await openStore(env, logger);
   if (want('sink') && store) {
-    // The demo signs checkpoints with a key it creates in the data directory; otherwise a key must
-    // be configured (no insecure default), exactly as for the standalone sink.
-    const sinkEnv = parseEnv(sinkEnvSchema, opts.demo ? { CHECKPOINT_KEY_AUTOGEN: 'true', ...process.env } : process.env);
-    const sinkOptions = sinkOptionsFromEnv(sinkEnv, logger);
-    if (!sinkOptions.checkpointKey) {
-      throw new ConfigError([
-        {
-          variable: 'CHECKPOINT_PRIVATE_KEY',
-          message:
-            'required: the Ed25519 key (PEM or file) that signs checkpoints; for a demo use --demo or CHECKPOINT_KEY_AUTOGEN=true',
-        },
-      ]);
-    }
-    const sink = new Sink({
-      ...deps,
-      store,
-      groupId: env.SINK_GROUP_ID,
-      maxBatchRows: env.SINK_MAX_BATCH_ROWS,
-      ...sinkOptions,
-      onFatal: (err) => {
-        logger.fatal({ err }, 'sink stopped by a fatal error; stopping');
-        process.exitCode = 1;
-        process.kill(process.pid, 'SIGTERM');
-      },
-    });
-    registries.push(sinkRegister);
-    await sink.start();
-    stops.push(() => sink.stop());
-    logger.info('sink started');
+    sink = await startSinkService({ env, logger: loggerOf('sink'), store, ...deps, onFatal: stopOnFatal });
+    registries.push(sink.registry);
   }
   if (want('enforcer')) {
-    const judge = await createPolicyJudge(env.POLICY_FILE);
-    const metrics = new EnforcerMetrics();
-    const enforcer = new Enforcer({
-      ...deps,
-      judge,
-      metrics,
-      ...enforcerOptionsFromEnv(parseEnv(enforcerEnv)),
-      onFatal: (err) => {
-        logger.fatal({ err }, 'enforcer stopped by a fatal error; stopping');
-        process.exitCode = 1;
-        process.kill(process.pid, 'SIGTERM');
-      },
-    });
-    await enforcer.start();
-    registries.push(metrics.registry);
-    stops.push(() => enforcer.stop(Math.max(100, env.SHUTDOWN_TIMEOUT_MS - 1000)));
-    logger.info({ policy: judge.policyVersion }, 'enforcer started');
+    enforcer = await startEnforcerService({ env, logger: loggerOf('enforcer'), ...deps, onFatal: stopOnFatal });
+    registries.push(enforcer.metrics.registry);
   }
   if (want('api') && store) {
-    const api = await startApiService({ env, logger, store, registries, demoKey: opts.demo === true, ready: () => ready });
-    stops.push(() => api.stop());
-    if (api.demoKey) {
+    api = await startApiService({
+      env,
+      logger: loggerOf('api'),
+      store,
+      registries,
+      demoKey: opts.demo === true,
+      ready: () => ready,
+    });
+    if (api.demoKey && !person) {
       logger.info(
         { url: `${api.url}/v1/accesses?limit=20`, console: `${api.url}/console`, apiKey: api.demoKey },
         'demo API key (admin, all tenants; valid for this run only): send it as "Authorization: Bearer <key>" with "X-Purpose: security"',
@@ -144,10 +131,37 @@ async function start(opts: StartOptions): Promise<void> {
       owed += perTick;
       for (; owed >= 1; owed -= 1) client.record(next(new Date()));
     }, 50);
-    stops.push(async () => {
-      clearInterval(timer);
-      await client.close();
-    });
+    demo = {
+      stop: async () => {
+        clearInterval(timer);
+        await client.close();
+      },
+    };
     logger.info({ eventsPerSecond: rate }, 'demo traffic started');
+  }
+  if (person) {
+    process.stdout.write(
+      banner({
+        services: chosen,
+        brokers: env.KAFKA_BROKERS,
+        registry: env.SCHEMA_REGISTRY_URL,
+        store: store ? { mode: store.mode, where: env.CLICKHOUSE_URL ?? env.CHDB_PATH } : undefined,
+        api: api ? { url: api.url } : undefined,
+        policyVersion: enforcer?.policyVersion(),
+        demo: opts.demo ? { rate, key: api?.demoKey } : undefined,
+      }),
+    );
+    const e = enforcer;
+    const s = sink;
+    stopStatus = startStatusLine(async () => ({
+      ...(e
+        ? {
+            events: e.enforcer.stats.events,
+            decisions: e.enforcer.stats.decisions.allow + e.enforcer.stats.decisions.flag + e.enforcer.stats.decisions.deny,
+            lag: (await e.metrics.lag.get()).values.reduce((t, v) => t + v.value, 0),
+          }
+        : {}),
+      ...(s ? { stored: s.sink.stats.rows } : {}),
+    }));
   }
 }

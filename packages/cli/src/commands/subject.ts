@@ -10,11 +10,10 @@
 import type { Writable } from 'node:stream';
 import { AuditDb, readSubjectState, type SubjectStateResponse, subjectStateBody } from '@custos/api';
 import type { Logger } from '@custos/config';
-import type { RuntimeEnv } from '@custos/runtime';
-import { loadEnv, openStore } from '@custos/runtime';
 import type { SubjectStateChange } from '@custos/schemas';
-import type { Store } from '@custos/store';
+import { openStore, type Store } from '@custos/store';
 import type { Command } from 'commander';
+import { type CliEnv, loadCliEnv } from '../env.js';
 import { type ReadRecordOptions, readRecordOptions, recordCliRead } from '../record-read.js';
 
 export const KINDS: Readonly<Record<string, SubjectStateChange['change']>> = {
@@ -86,7 +85,7 @@ export function parseAddOptions(
   };
 }
 
-async function runAdd(subjectId: string, o: AddOptions, env: RuntimeEnv, logger: Logger, io: Io): Promise<number> {
+async function runAdd(subjectId: string, o: AddOptions, env: CliEnv, logger: Logger, io: Io): Promise<number> {
   const parsed = parseAddOptions(subjectId, o);
   if (!parsed.ok) {
     for (const e of parsed.errors) io.stderr.write(`custos subject state add: ${e}\n`);
@@ -195,7 +194,7 @@ export function registerSubject(program: Command): void {
     .option('--purpose <purpose>', 'the purpose of the change, a purpose of the policy bundle', 'rights.request')
     .option('--no-record', 'do not record the change on the audit trail')
     .action(async (subjectId: string, o: AddOptions) => {
-      const env = loadEnv();
+      const env = loadCliEnv();
       const { createLogger } = await import('@custos/config');
       const logger = createLogger('custos-subject', env.LOG_LEVEL);
       process.exitCode = await runAdd(subjectId, o, env, logger, { stdout: process.stdout, stderr: process.stderr });
@@ -207,7 +206,7 @@ export function registerSubject(program: Command): void {
       .option('--tenant <id>', 'one tenant (default: every tenant)')
       .option('--json', 'print as JSON'),
   ).action(async (subjectId: string, o: ReadRecordOptions & { tenant?: string; json?: boolean }) => {
-    const env = loadEnv();
+    const env = loadCliEnv();
     const { createLogger } = await import('@custos/config');
     const logger = createLogger('custos-subject', env.LOG_LEVEL);
     const store = await openStore(env, logger);

@@ -10,8 +10,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import { createLogger, parseEnv } from '@custos/config';
-import { buildDeps, loadEnv } from '@custos/runtime';
+import { createLogger } from '@custos/config';
+import { kafkaDeps } from '@custos/kafka';
 import { readWitnessTopic, topicReference } from '@custos/sink';
 import {
   checkInclusionProof,
@@ -23,12 +23,12 @@ import {
   readCheckpointFiles,
   readWitnessDir,
   type Store,
-  storeEnv,
   trustedCheckpointKeys,
   verifyRange,
   type WitnessLog,
 } from '@custos/store';
 import type { Command } from 'commander';
+import { loadCliEnv } from '../env.js';
 import { type ReadRecordOptions, readRecordOptions, recordCliRead } from '../record-read.js';
 
 export interface VerifyCliOptions {
@@ -161,8 +161,8 @@ export function registerVerify(program: Command): void {
     .option('--json', 'print the report as JSON')
     .option('--max-findings <n>', 'list at most this many findings (counts stay exact)', '1000');
   readRecordOptions(cmd).action(async (o: VerifyCliOptions & ReadRecordOptions) => {
-    const env = loadEnv();
-    const cfg = parseEnv(storeEnv);
+    const env = loadCliEnv();
+    const cfg = env;
     const store = createStore({
       url: env.CLICKHOUSE_URL,
       username: env.CLICKHOUSE_USER,
@@ -173,7 +173,8 @@ export function registerVerify(program: Command): void {
     });
     const witnessDir = o.witnessDir ?? cfg.WITNESS_DIR;
     const fromTopic = o.witness !== false && !o.witnessDir && o.event === undefined;
-    const deps = o.againstTopic || fromTopic ? buildDeps(env, 'verify') : undefined;
+    const depsLogger = createLogger('verify', env.LOG_LEVEL, env.LOG_FORMAT);
+    const deps = o.againstTopic || fromTopic ? { logger: depsLogger, ...kafkaDeps(env, 'verify', depsLogger) } : undefined;
     let witness: WitnessLog | undefined;
     if (o.witness !== false && o.event === undefined) {
       try {

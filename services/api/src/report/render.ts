@@ -3,7 +3,7 @@
  * built-in Helvetica, no font files) with tables that break across pages.
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '@custos/policy';
+import { canonicalJson } from '@custos/schemas';
 import { stringify } from 'csv-stringify/sync';
 import PDFDocument from 'pdfkit';
 

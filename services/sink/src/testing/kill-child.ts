@@ -3,22 +3,22 @@
  * `killAfter`-th insert — the rows are in ClickHouse, the offsets not committed. Used by
  * kill.int.test.ts; not part of the service.
  */
-import { parseEnv } from '@custos/config';
-import { buildDeps, loadEnv, openStore } from '@custos/runtime';
+import { createLogger, parseEnv } from '@custos/config';
+import { kafkaDeps } from '@custos/kafka';
+import { openStore } from '@custos/store';
 import { sinkEnvSchema, sinkOptionsFromEnv } from '../options.js';
 import { Sink } from '../sink.js';
 
 const killAfter = Number(process.argv[2] ?? '3');
-const env = loadEnv();
-const deps = buildDeps(env, 'sink-kill-child');
-const store = await openStore(env, deps.logger);
+const env = parseEnv(sinkEnvSchema);
+const logger = createLogger('sink-kill-child', env.LOG_LEVEL, env.LOG_FORMAT);
+const store = await openStore(env, logger);
 let inserts = 0;
 const sink = new Sink({
-  ...deps,
+  ...kafkaDeps(env, 'sink-kill-child', logger),
+  logger,
   store,
-  groupId: env.SINK_GROUP_ID,
-  maxBatchRows: env.SINK_MAX_BATCH_ROWS,
-  ...sinkOptionsFromEnv(parseEnv(sinkEnvSchema), deps.logger),
+  ...sinkOptionsFromEnv(env, logger),
   hooks: {
     afterInsert: () => {
       inserts += 1;

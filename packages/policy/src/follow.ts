@@ -12,16 +12,38 @@
  * arrived on the topic while running, dead-lettered with its bytes and where it came from. The
  * policy judging stays the one before. Events judged from then on carry the new policyVersion; a
  * batch being judged when a bundle arrives finishes under the version it started with.
+ *
+ * The enforcer's judge and the API's staff directory both follow the bundle this way. A subpath
+ * (`@custos/policy/follow`) of its own, so that the policy engine alone does not load a Kafka client.
  */
 import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { FailedRecord, Kafka, KafkaMessage, Producer, TableReader } from '@custos/kafka';
-import { readTable } from '@custos/kafka';
-import { type BundleIssue, compileBundle, parseBundleText } from '@custos/policy';
-import type { Logger } from 'pino';
-import type { ReloadableJudge } from './judge.js';
-import type { EnforcerMetrics } from './metrics.js';
+import { ensureTopics, readTable, type TopicToCreate } from '@custos/kafka';
+import { loadBundle, parseBundleText } from './bundle.js';
+import type { BundleIssue } from './errors.js';
+import { compileBundle, type Evaluator } from './evaluator.js';
+
+/** The levels of a pino logger this module calls. */
+export interface FollowLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** What holds the current policy and takes a new one (the enforcer's judge, the API's directory). */
+export interface PolicyHolder {
+  readonly policyVersion: string;
+  /** Swaps in `evaluator`; false when it has the version already. */
+  replace(evaluator: Evaluator): boolean;
+}
+
+/** The reload counters (the enforcer's metrics); optional. */
+export interface ReloadMetrics {
+  policyReloads: { inc(labels: { source: PolicySourceKind; result: 'applied' | 'unchanged' | 'rejected' }): void };
+  setPolicyVersion(version: string): void;
+}
 
 export type PolicySourceKind = 'file' | 'topic';
 
@@ -35,14 +57,14 @@ export interface PolicyRejection {
 }
 
 export interface PolicyReloaderOptions {
-  judge: ReloadableJudge;
-  logger: Logger;
+  judge: PolicyHolder;
+  logger: FollowLogger;
   kafka?: Kafka;
   /** the policy-bundles topic; omit to not follow one */
   topic?: string;
   /** the bundle file to watch; omit to not watch */
   file?: string;
-  metrics?: EnforcerMetrics;
+  metrics?: ReloadMetrics;
   /** dead-letters a topic record that was rejected while running */
   deadLetter?: (record: FailedRecord, step: string, err: Error) => Promise<void>;
   groupPrefix?: string;
@@ -189,4 +211,60 @@ export class PolicyReloader {
 /** Publishes a bundle's JSON text to the policy-bundles topic (what every enforcer follows). */
 export async function publishBundle(producer: Producer, topic: string, text: string, key = 'policy'): Promise<void> {
   await producer.send({ topic, messages: [{ key, value: Buffer.from(text, 'utf8') }] });
+}
+
+/** The current policy, kept up to date from the bundle file and the policy-bundles topic. */
+export interface FollowedPolicy {
+  current(): Evaluator;
+  /** Calls `listener` with every policy that replaces the current one. */
+  onReplace(listener: (evaluator: Evaluator) => void): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Loads the bundle file and follows it and (with `kafka` and `topic`) the policy-bundles topic, as
+ * the enforcer does: for a service that needs the policy's content (the API's staff directory).
+ */
+export async function followPolicy(opts: {
+  file: string;
+  logger: FollowLogger;
+  kafka?: Kafka | undefined;
+  topic?: TopicToCreate | undefined;
+  groupPrefix?: string;
+  debounceMs?: number;
+}): Promise<FollowedPolicy> {
+  const loaded = await loadBundle(opts.file);
+  let evaluator = compileBundle(loaded.bundle, loaded.policyVersion);
+  const listeners: ((e: Evaluator) => void)[] = [];
+  const holder: PolicyHolder = {
+    get policyVersion() {
+      return evaluator.policyVersion;
+    },
+    replace(next) {
+      if (next.policyVersion === evaluator.policyVersion) return false;
+      evaluator = next;
+      for (const l of listeners) l(next);
+      return true;
+    },
+  };
+  if (opts.kafka && opts.topic) {
+    // a follower may start before any enforcer has created the topic
+    const admin = opts.kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, [opts.topic]);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+  const reloader = new PolicyReloader({
+    judge: holder,
+    logger: opts.logger,
+    file: opts.file,
+    ...(opts.groupPrefix !== undefined ? { groupPrefix: opts.groupPrefix } : {}),
+    ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
+    ...(opts.kafka && opts.topic ? { kafka: opts.kafka, topic: opts.topic.name } : {}),
+  });
+  await reloader.start();
+  return { current: () => evaluator, onReplace: (l) => listeners.push(l), stop: () => reloader.stop() };
 }
