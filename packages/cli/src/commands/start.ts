@@ -60,6 +60,8 @@ async function start(opts: StartOptions): Promise<void> {
   );
 
   let ready = false;
+  /** not ready while the sink waits for ClickHouse to take writes again */
+  let storeUnavailable = () => false;
   const registries: Registry[] = [];
   let store: Store | undefined;
   if (want('sink') || want('api')) {
@@ -95,6 +97,7 @@ async function start(opts: StartOptions): Promise<void> {
     });
     registries.push(sinkRegister);
     await sink.start();
+    storeUnavailable = () => sink.storeUnavailable;
     stops.push(() => sink.stop());
     logger.info('sink started');
   }
@@ -118,7 +121,14 @@ async function start(opts: StartOptions): Promise<void> {
     logger.info({ policy: judge.policyVersion }, 'enforcer started');
   }
   if (want('api') && store) {
-    const api = await startApiService({ env, logger, store, registries, demoKey: opts.demo === true, ready: () => ready });
+    const api = await startApiService({
+      env,
+      logger,
+      store,
+      registries,
+      demoKey: opts.demo === true,
+      ready: () => ready && !storeUnavailable(),
+    });
     stops.push(() => api.stop());
     if (api.demoKey) {
       logger.info(
