@@ -32,6 +32,8 @@ export interface IoFaultRecord {
   recoveryS: number;
   recovered: string;
   notes: string[];
+  /** the fault's own counts, for tests (e.g. blockedS, spoolWriteErrors, readyz503) */
+  figures: Record<string, number>;
 }
 
 const KINDS = ['spool-full', 'store-disk-full'] as const;
@@ -234,7 +236,7 @@ export class IoFaults {
     await this.spoolDisk!.holdFull(f.forS * 1000);
     this.spoolFreedAt = Date.now();
     // the rest is read from the producer's report (finish)
-    this.records.push({ fault: f.kind, atS: f.atS, forS: f.forS, recoveryS: -1, recovered: '', notes: [] });
+    this.records.push({ fault: f.kind, atS: f.atS, forS: f.forS, recoveryS: -1, recovered: '', notes: [], figures: {} });
   }
 
   private async storeDiskFull(f: IoFault, r: IoRun): Promise<void> {
@@ -278,6 +280,7 @@ export class IoFaults {
       recoveryS: caughtUp ? (Date.now() - freedAt) / 1000 : -1,
       recovered: 'the sink caught up (lag ≤ 1 s of events)',
       notes,
+      figures: { readyz503: notReady, readyzPolls: polls, readyAgainS: ready ? (readyAt - freedAt) / 1000 : -1 },
     });
   }
 
@@ -294,6 +297,13 @@ export class IoFaults {
         `back-pressure: record() blocked ${(report.blockedMs / 1000).toFixed(1)} s in all, refused ${report.refused} times; at most ${Math.round(report.maxUnwrittenBytes / 1024)} KiB unwritten`,
       );
       if (report.spoolError !== '') spool.notes.push(`SDK logged: ${report.spoolError.slice(0, 300)}`);
+      spool.figures = {
+        spoolWriteErrors: report.spoolWriteErrors,
+        spoolFailingS: report.spoolFailingFrom > 0 ? ((report.spoolFailingUntil || Date.now()) - report.spoolFailingFrom) / 1000 : 0,
+        blockedS: report.blockedMs / 1000,
+        refused: report.refused,
+        maxUnwrittenBytes: report.maxUnwrittenBytes,
+      };
     }
     return this.records;
   }
