@@ -8,16 +8,28 @@
  *                         so back-pressure shows within seconds.
  *   store-disk-full@S/D   chDB's data directory (CHDB_PATH of the sink + API process) lives on a tmpfs
  *                         of the run's own; a ballast fills it for D seconds: ClickHouse cannot write.
+ *   kafka-latency@S/D     every byte between Kafka and the pipeline's processes and the SDK is held
+ *                         --kafka-latency-ms (default 100) in each direction for D seconds
+ *   kafka-cut@S/D         the connections between Kafka and them are reset and new ones refused for
+ *                         D seconds
+ *
+ * The network faults run on a Kafka of the run's own (test/support/kafka-instance.ts, one broker)
+ * whose client listener is advertised at a TCP proxy's port (test/support/tcp-proxy.ts): the
+ * enforcer, the sink + API process and the SDK reach it only through the proxy, while the harness
+ * (its reader, lag sampler and bad-record producer) uses the broker's internal listener directly. The
+ * schema registry keeps the shared Kafka for its storage.
  *
  * A size-limited directory is a tmpfs mounted for the run (`mount -t tmpfs -o size=…`, which needs
  * root or CAP_SYS_ADMIN): when the mount fails the run stops and says why, it never runs without the
  * fault. The mounts are removed at exit, however the run ends.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { freePorts, type KafkaInstance, kafkaInstance } from '../test/support/kafka-instance.js';
+import { TcpProxy } from '../test/support/tcp-proxy.js';
 
-export type IoFaultKind = 'spool-full' | 'store-disk-full';
+export type IoFaultKind = 'spool-full' | 'store-disk-full' | 'kafka-latency' | 'kafka-cut';
 export interface IoFault {
   kind: IoFaultKind;
   atS: number;
@@ -36,7 +48,7 @@ export interface IoFaultRecord {
   figures: Record<string, number>;
 }
 
-const KINDS = ['spool-full', 'store-disk-full'] as const;
+const KINDS = ['spool-full', 'store-disk-full', 'kafka-latency', 'kafka-cut'] as const;
 export const IO_FAULT_USAGE = KINDS.map((k) => `${k}@SECONDS/DURATION`).join(', ');
 
 /** The fault named by `spec`, undefined when `spec` names another kind; exits 2 when malformed. */
@@ -188,15 +200,46 @@ export class IoFaults {
   private storeDisk: SmallDisk | undefined;
   private readonly records: IoFaultRecord[] = [];
   private spoolFreedAt = 0;
+  private kafka: KafkaInstance | undefined;
+  private proxy: TcpProxy | undefined;
 
   constructor(
     readonly faults: IoFault[],
     private readonly work: string,
-    private readonly onQueueFull: 'block' | 'spool' = 'block',
+    private readonly opts: { onQueueFull: 'block' | 'spool'; latencyMs: number },
   ) {}
 
-  /** Mounts the small disks the faults need (before the pipeline and the producer start). */
-  setup(): void {
+  /** through the proxy: the pipeline's processes and the SDK */
+  get clientBrokers(): string[] | undefined {
+    return this.kafka?.brokers;
+  }
+
+  /** around the proxy: the harness */
+  get directBrokers(): string[] | undefined {
+    return this.kafka?.internalPorts.map((p) => `127.0.0.1:${p}`);
+  }
+
+  /**
+   * Mounts the small disks the faults need and starts the Kafka and proxy of the network faults
+   * (before the pipeline and the producer start).
+   */
+  async setup(): Promise<void> {
+    if (this.faults.some((f) => f.kind === 'kafka-latency' || f.kind === 'kafka-cut')) {
+      const [proxyPort] = await freePorts(1);
+      const kafka = await kafkaInstance('load-net', { brokers: 1, advertisedPorts: [proxyPort!] });
+      this.kafka = kafka;
+      // however the run ends (load.ts exits at once on failure): the broker is a process of ours
+      process.on('exit', () => {
+        try {
+          process.kill(Number(readFileSync(join(kafka.runDir, 'kafka-1.pid'), 'utf8').trim()), 'SIGKILL');
+        } catch {
+          // stopped already
+        }
+        rmSync(kafka.runDir, { recursive: true, force: true });
+      });
+      this.proxy = await TcpProxy.start({ port: proxyPort!, target: { host: '127.0.0.1', port: kafka.listenerPorts[0]! } });
+      await kafka.start();
+    }
     if (this.faults.some((f) => f.kind === 'spool-full')) this.spoolDisk = SmallDisk.mount(join(this.work, 'spool-disk'), 16);
     // chDB needs room for its parts and merges; 256 MiB holds a short run's rows many times over
     if (this.faults.some((f) => f.kind === 'store-disk-full'))
@@ -214,7 +257,7 @@ export class IoFaults {
     return [
       `--spool-dir=${join(this.spoolDisk.dir, 'spool')}`,
       '--max-queue-bytes=262144',
-      `--on-queue-full=${this.onQueueFull}`,
+      `--on-queue-full=${this.opts.onQueueFull}`,
     ];
   }
 
@@ -227,7 +270,8 @@ export class IoFaults {
       this.faults.map(async (f) => {
         await sleep(base + f.atS * 1000 - Date.now());
         if (f.kind === 'spool-full') await this.spoolFull(f);
-        else await this.storeDiskFull(f, r);
+        else if (f.kind === 'store-disk-full') await this.storeDiskFull(f, r);
+        else await this.network(f, r);
       }),
     );
   }
@@ -284,6 +328,31 @@ export class IoFaults {
     });
   }
 
+  private async network(f: IoFault, r: IoRun): Promise<void> {
+    const proxy = this.proxy!;
+    const accepted = proxy.accepted;
+    if (f.kind === 'kafka-latency') proxy.latencyMs = this.opts.latencyMs;
+    else await proxy.cut();
+    await sleep(f.forS * 1000);
+    if (f.kind === 'kafka-latency') proxy.latencyMs = 0;
+    else await proxy.restore();
+    const endedAt = Date.now();
+    const bound = Math.max(r.partitions, r.rate);
+    const caughtUp = await pollUntil(() => r.lag().enforcer <= bound && r.lag().sink <= bound, 180_000, 250);
+    this.records.push({
+      fault: f.kind,
+      atS: f.atS,
+      forS: f.forS,
+      recoveryS: caughtUp ? (Date.now() - endedAt) / 1000 : -1,
+      recovered: 'the enforcer and the sink caught up (lag ≤ 1 s of events)',
+      notes: [
+        f.kind === 'kafka-latency' ? `${this.opts.latencyMs} ms added in each direction` : 'connections reset, new ones refused',
+        `${proxy.accepted - accepted} connections through the proxy since the fault began`,
+      ],
+      figures: { latencyMs: f.kind === 'kafka-latency' ? this.opts.latencyMs : 0, reconnections: proxy.accepted - accepted },
+    });
+  }
+
   /** The records, completed with what the producer reported about its spool. */
   finish(report: SpoolFigures | undefined): IoFaultRecord[] {
     const spool = this.records.find((x) => x.fault === 'spool-full');
@@ -299,7 +368,8 @@ export class IoFaults {
       if (report.spoolError !== '') spool.notes.push(`SDK logged: ${report.spoolError.slice(0, 300)}`);
       spool.figures = {
         spoolWriteErrors: report.spoolWriteErrors,
-        spoolFailingS: report.spoolFailingFrom > 0 ? ((report.spoolFailingUntil || Date.now()) - report.spoolFailingFrom) / 1000 : 0,
+        spoolFailingS:
+          report.spoolFailingFrom > 0 ? ((report.spoolFailingUntil || Date.now()) - report.spoolFailingFrom) / 1000 : 0,
         blockedS: report.blockedMs / 1000,
         refused: report.refused,
         maxUnwrittenBytes: report.maxUnwrittenBytes,
@@ -308,8 +378,10 @@ export class IoFaults {
     return this.records;
   }
 
-  cleanup(): void {
+  async cleanup(): Promise<void> {
     this.spoolDisk?.unmount();
     this.storeDisk?.unmount();
+    await this.proxy?.close();
+    await this.kafka?.destroy();
   }
 }

@@ -27,6 +27,9 @@
  *   spool-full@S/D        the SDK's spool disk is full for D seconds (--on-queue-full block|spool:
  *                         how the producer's SDK applies back-pressure; default block)
  *   store-disk-full@S/D   chDB's data disk (the sink + API process) is full for D seconds
+ * Network faults, on a Kafka of the run's own reached through a TCP proxy (the harness bypasses it):
+ *   kafka-latency@S/D     --kafka-latency-ms (default 100) added each way for D seconds
+ *   kafka-cut@S/D         connections reset and refused for D seconds
  * Each is printed at the end with how long the pipeline took to recover.
  *
  * Prints a progress line while it runs and a table at the end; writes bench/results/load.json.
@@ -57,6 +60,7 @@ const { values: args } = parseArgs({
     'drain-timeout': { type: 'string', default: '180' },
     fault: { type: 'string', default: '' },
     'on-queue-full': { type: 'string', default: 'block' },
+    'kafka-latency-ms': { type: 'string', default: '100' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -103,9 +107,12 @@ const prefix = `load-${run}.`;
 const t = topicSpecs({ prefix, partitions: PARTITIONS });
 const groups = { enforcer: `load-${run}-enforcer`, sink: `load-${run}-sink` };
 const work = mkdtempSync(join(tmpdir(), 'custos-load-'));
-const io = new IoFaults(IO_FAULTS, work, args['on-queue-full'] === 'spool' ? 'spool' : 'block');
+const io = new IoFaults(IO_FAULTS, work, {
+  onQueueFull: args['on-queue-full'] === 'spool' ? 'spool' : 'block',
+  latencyMs: positive('kafka-latency-ms', args['kafka-latency-ms']),
+});
 try {
-  io.setup();
+  await io.setup();
 } catch (err) {
   console.error(`load: ${(err as Error).message}`);
   process.exit(2);
@@ -114,7 +121,9 @@ const chdbPath = io.chdbPath ?? join(work, 'chdb');
 const tty = process.stdout.isTTY === true;
 const MiB = (b: number) => Math.round(b / 2 ** 20);
 
-const kafka = createKafka({ brokers, clientId: `load-${run}`, plainProducers: true });
+// With a network fault the pipeline and the SDK reach Kafka through a proxy and the harness does not.
+const clientBrokers = io.clientBrokers ?? brokers;
+const kafka = createKafka({ brokers: io.directBrokers ?? brokers, clientId: `load-${run}`, plainProducers: true });
 const admin = kafka.admin();
 await admin.connect();
 
@@ -149,7 +158,7 @@ const apiPort = 20_000 + Math.floor(Math.random() * 20_000);
 let pipelineLog = '';
 const pipelineEnv = {
   ...process.env,
-  KAFKA_BROKERS: brokers.join(','),
+  KAFKA_BROKERS: clientBrokers.join(','),
   SCHEMA_REGISTRY_URL: registryUrl,
   TOPIC_PREFIX: prefix,
   TOPIC_PARTITIONS: String(PARTITIONS),
@@ -302,7 +311,7 @@ const producerArgs = [
   `--rate=${RATE}`,
   `--duration=${DURATION_S}`,
   `--prefix=${prefix}`,
-  `--brokers=${brokers.join(',')}`,
+  `--brokers=${clientBrokers.join(',')}`,
   `--registry=${registryUrl}`,
   `--run=${run}`,
   `--disorder=${DISORDER_S}`,
@@ -526,7 +535,7 @@ console.log('wrote bench/results/load.json');
 
 await admin.deleteTopics({ topics: Object.values(t).map((s) => s.name) }).catch(() => {});
 await admin.disconnect();
-io.cleanup();
+await io.cleanup();
 if (!args.keep) rmSync(work, { recursive: true, force: true });
 await ownRegistry?.destroy();
 process.exit(exact ? 0 : 1);

@@ -32,6 +32,8 @@ export interface KafkaInstance {
   readonly listenerPorts: number[];
   /** per broker, the port it advertises (= listenerPorts unless given) */
   readonly advertisedPorts: number[];
+  /** per broker, the internal listener (advertised as itself: a client bootstrapping here bypasses a proxy) */
+  readonly internalPorts: number[];
   /** the run directory (configs, data, logs: kafka-<id>.log) */
   readonly runDir: string;
   /** starts every broker and waits until the cluster and its coordinators answer */
@@ -117,6 +119,7 @@ export async function kafkaInstance(label: string, options: KafkaInstanceOptions
     brokers: advertisedPorts.map((p) => `127.0.0.1:${p}`),
     listenerPorts,
     advertisedPorts,
+    internalPorts,
     runDir,
     start: async () => void (await run(['kafka', 'up'], env)),
     stop: async () => void (await run(['kafka', 'down'], env)),
