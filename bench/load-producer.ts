@@ -72,7 +72,8 @@ let spoolError = '';
 const emit =
   (level: string): LogFn =>
   (obj, msg) => {
-    const o = obj as { err?: unknown };
+    const o = obj as { err?: unknown; logger?: string };
+    if (o.logger === 'kafkajs') return; // kafkajs' own lines: the SDK's default logger leaves them out too
     const line = JSON.stringify({ level, name: 'custos-sdk', msg, ...obj, err: o.err instanceof Error ? o.err.message : o.err });
     process.stderr.write(`${line}\n`);
     if (spoolError === '' && msg?.startsWith('spool: cannot write')) spoolError = line;

@@ -10,9 +10,12 @@
  *   /readyz answers 503, nothing is dead-lettered or dropped, and it resumes. A ClickHouse server
  *   unreachable over the network fails the sink's inserts the same way (a retriable error) and takes
  *   the same path; no server binary is available here to cut one off for real.
+ * - Network trouble between Kafka and the pipeline's processes and the SDK (a Kafka of the run's own
+ *   behind a TCP proxy, test/support/tcp-proxy.ts): added latency, then a cut (connections reset,
+ *   new ones refused); everything rides through and catches up.
  *
  * Short by default (about 40 s of load each); CUSTOS_LONG_FAULTS=1 runs them for 2 minutes with the
- * outages the issue of record names (a 30 s store outage). Needs root for the tmpfs mounts: without
+ * outages of the fault list: a 30 s store outage, a 20 s network cut. Needs root for the tmpfs mounts: without
  * it the run stops with a message saying so, and the test fails.
  */
 import { describe, expect, it } from 'vitest';
@@ -23,6 +26,10 @@ const RATE = 300;
 const DURATION = LONG ? 120 : 40;
 
 function expectExact(result: LoadResult, f: Record<string, number>, out: string): void {
+  const faults = (result.ioFaults ?? []).map((x) => `${x.fault}@${x.atS}/${x.forS} recovered in ${x.recoveryS} s`).join(', ');
+  console.log(
+    `${faults}: acknowledged ${f['load.events_acknowledged']}, lost ${f['load.lost']}, duplicated ${f['load.duplicated']}, e2e p50/p99 ${f['load.e2e_p50_ms']}/${f['load.e2e_p99_ms']} ms`,
+  );
   expect(f['load.events_acknowledged'], out).toBe(RATE * DURATION);
   expect(f['load.lost'], out).toBe(0);
   expect(f['load.duplicated'], out).toBe(0);
@@ -67,4 +74,25 @@ describe('the pipeline under load while its disks fill up', () => {
     expect(fault!.recoveryS, out).toBeGreaterThanOrEqual(0);
     expectExact(result, f, out);
   }, 900_000);
+});
+
+describe('the pipeline under load while its network to Kafka fails', () => {
+  it('added latency, then a cut (connections reset, new ones refused): everything rides through, none lost or doubled', async () => {
+    const faults = LONG ? 'kafka-latency@15/30,kafka-cut@60/20' : 'kafka-latency@5/8,kafka-cut@18/8';
+    const { result, f, out } = await runLoad([
+      `--rate=${RATE}`,
+      `--duration=${DURATION}`,
+      '--invalid-percent=1',
+      '--partitions=3',
+      '--kafka-latency-ms=100',
+      `--fault=${faults}`,
+    ]);
+    const latency = result.ioFaults?.find((x) => x.fault === 'kafka-latency');
+    const cut = result.ioFaults?.find((x) => x.fault === 'kafka-cut');
+    expect(latency?.recoveryS, out).toBeGreaterThanOrEqual(0);
+    expect(cut?.recoveryS, out).toBeGreaterThanOrEqual(0);
+    // the clients came back through the proxy after the cut
+    expect(cut!.figures.reconnections, out).toBeGreaterThan(0);
+    expectExact(result, f, out);
+  }, 1_200_000);
 });
