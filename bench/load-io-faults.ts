@@ -337,6 +337,7 @@ export class IoFaults {
     if (f.kind === 'kafka-latency') proxy.latencyMs = 0;
     else await proxy.restore();
     const endedAt = Date.now();
+    const during = proxy.accepted - accepted;
     const bound = Math.max(r.partitions, r.rate);
     const caughtUp = await pollUntil(() => r.lag().enforcer <= bound && r.lag().sink <= bound, 180_000, 250);
     this.records.push({
@@ -347,9 +348,13 @@ export class IoFaults {
       recovered: 'the enforcer and the sink caught up (lag ≤ 1 s of events)',
       notes: [
         f.kind === 'kafka-latency' ? `${this.opts.latencyMs} ms added in each direction` : 'connections reset, new ones refused',
-        `${proxy.accepted - accepted} connections through the proxy since the fault began`,
+        `new connections through the proxy: ${during} while it lasted, ${proxy.accepted - accepted - during} until caught up`,
       ],
-      figures: { latencyMs: f.kind === 'kafka-latency' ? this.opts.latencyMs : 0, reconnections: proxy.accepted - accepted },
+      figures: {
+        latencyMs: f.kind === 'kafka-latency' ? this.opts.latencyMs : 0,
+        connectionsDuring: during,
+        connectionsAfter: proxy.accepted - accepted - during,
+      },
     });
   }
 
