@@ -237,6 +237,9 @@ await startRole('enforcer');
 // ---------------------------------------------------------------- independent readers
 const decided = new Set<string>();
 let decisionsDuplicated = 0;
+/** where each decision was read (partition/offset), and the first duplicates seen: read twice, or written twice */
+const decidedAt = new Map<string, string>();
+const duplicateSamples: string[] = [];
 let dlq = 0;
 const dlqReasons = new Map<string, number>();
 /** source topic/partition/offset → dead letters for it (more than one: a record dead-lettered twice) */
@@ -261,8 +264,14 @@ void reader.run({
       // Decision: Confluent header (5 bytes), then eventId, a 36-character string (length byte 72)
       const id = m.value!.subarray(6, 42).toString('latin1');
       if (!id.startsWith(idPrefix)) continue;
-      if (decided.has(id)) decisionsDuplicated++;
-      else decided.add(id);
+      const at = `${batch.partition}/${m.offset}`;
+      if (decided.has(id)) {
+        decisionsDuplicated++;
+        if (duplicateSamples.length < 10) duplicateSamples.push(`${id} at ${decidedAt.get(id)} and ${at}`);
+      } else {
+        decided.add(id);
+        decidedAt.set(id, at);
+      }
     }
   },
 });
@@ -503,6 +512,7 @@ for (const f of ioLog) {
 }
 console.table(Object.fromEntries(Object.entries(figures).map(([k, [v, unit]]) => [k, { value: v, unit }])));
 if (dlqReasons.size > 0) console.log('dead letters by step:', Object.fromEntries(dlqReasons));
+if (duplicateSamples.length > 0) console.log('decisions read more than once (id at partition/offset):', duplicateSamples);
 const twice = [...dlqSources].filter(([, n]) => n > 1);
 if (twice.length > 0) console.log(`records dead-lettered more than once: ${twice.length}`, twice.slice(0, 10));
 console.log(

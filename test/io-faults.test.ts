@@ -26,7 +26,9 @@ const RATE = 300;
 const DURATION = LONG ? 120 : 40;
 
 function expectExact(result: LoadResult, f: Record<string, number>, out: string): void {
-  const faults = (result.ioFaults ?? []).map((x) => `${x.fault}@${x.atS}/${x.forS} recovered in ${x.recoveryS} s`).join(', ');
+  const faults = (result.ioFaults ?? [])
+    .map((x) => `${x.fault}@${x.atS}/${x.forS} recovered in ${x.recoveryS} s (${x.notes.join('; ')})`)
+    .join(', ');
   console.log(
     `${faults}: acknowledged ${f['load.events_acknowledged']}, lost ${f['load.lost']}, duplicated ${f['load.duplicated']}, e2e p50/p99 ${f['load.e2e_p50_ms']}/${f['load.e2e_p99_ms']} ms`,
   );
