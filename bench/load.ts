@@ -196,7 +196,9 @@ async function startRole(role: Role): Promise<void> {
     if (role === 'enforcer' && text.includes('"enforcer started"')) started = true;
     // info lines are for readiness only; keep what a person needs to see when something fails
     for (const line of text.split('\n')) {
-      if (line !== '' && !/"level":(30|"info")/.test(line)) pipelineLog = `${pipelineLog}[${role}] ${line}\n`.slice(-50_000);
+      // (connection refusals flood it while a network fault lasts)
+      if (line !== '' && !/"level":(30|"info")/.test(line) && !/ECONNREFUSED|seed broker/.test(line))
+        pipelineLog = `${pipelineLog}[${role}] ${line}\n`.slice(-50_000);
     }
   };
   p.stdout?.on('data', keep);
@@ -520,6 +522,9 @@ console.log(
     ? 'reconciliation: EXACT (acknowledged = decided = stored, none lost or doubled, dead letters = bad records)'
     : 'reconciliation: NOT EXACT',
 );
+if (!exact) {
+  console.log(`--- pipeline log (warnings and errors, tail) ---\n${pipelineLog.slice(-8000)}`);
+}
 console.log(`drained ${((drainedAt - startedAt) / 1000 - DURATION_S).toFixed(1)} s after the producer's last event`);
 
 mkdirSync(join(root, 'bench/results'), { recursive: true });
