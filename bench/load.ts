@@ -22,6 +22,16 @@
  * ports and journal topic, so that nothing else using the shared one notices); the reconciliation
  * must stay exact.
  *
+ * Disk faults (bench/load-io-faults.ts), each `kind@SECONDS/DURATION`, on tmpfs mounts of the run's
+ * own (needs root; the run stops and says so when it cannot mount):
+ *   spool-full@S/D        the SDK's spool disk is full for D seconds (--on-queue-full block|spool:
+ *                         how the producer's SDK applies back-pressure; default block)
+ *   store-disk-full@S/D   chDB's data disk (the sink + API process) is full for D seconds
+ * Network faults, on a Kafka of the run's own reached through a TCP proxy (the harness bypasses it):
+ *   kafka-latency@S/D     --kafka-latency-ms (default 100) added each way for D seconds
+ *   kafka-cut@S/D         connections reset and refused for D seconds
+ * Each is printed at the end with how long the pipeline took to recover.
+ *
  * Prints a progress line while it runs and a table at the end; writes bench/results/load.json.
  * Exits 1 when the reconciliation is not exact.
  */
@@ -36,6 +46,7 @@ import { AvroCodec, createKafka, type RegisteredSchema } from '../packages/kafka
 import { createStore } from '../packages/store/src/index.js';
 import { accessEventAvro, topics as topicSpecs } from '../schemas/src/index.js';
 import { registryInstance } from '../test/support/registry-instance.js';
+import { IO_FAULT_USAGE, IoFaults, parseIoFault } from './load-io-faults.js';
 import type { ProducerProgress, ProducerReport } from './load-producer.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -48,6 +59,8 @@ const { values: args } = parseArgs({
     disorder: { type: 'string', default: '0' },
     'drain-timeout': { type: 'string', default: '180' },
     fault: { type: 'string', default: '' },
+    'on-queue-full': { type: 'string', default: 'block' },
+    'kafka-latency-ms': { type: 'string', default: '100' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -65,14 +78,18 @@ const INVALID_PCT = positive('invalid-percent', args['invalid-percent']);
 const PARTITIONS = positive('partitions', args.partitions, 1);
 const DISORDER_S = positive('disorder', args.disorder);
 const DRAIN_S = positive('drain-timeout', args['drain-timeout'], 1);
+const IO_FAULTS = (args.fault ?? '')
+  .split(',')
+  .map((f) => parseIoFault(f.trim()))
+  .filter((f) => f !== undefined);
 const FAULTS = (args.fault ?? '')
   .split(',')
-  .filter((f) => f.trim() !== '')
+  .filter((f) => f.trim() !== '' && parseIoFault(f.trim()) === undefined)
   .map((f) => {
     const m = /^(kill-enforcer|kill-store|restart-registry)@(\d+(?:\.\d+)?)$/.exec(f.trim());
     if (!m) {
       console.error(
-        `load: --fault takes kill-enforcer@SECONDS, kill-store@SECONDS or restart-registry@SECONDS (comma-separated), got '${f}'`,
+        `load: --fault takes kill-enforcer@SECONDS, kill-store@SECONDS, restart-registry@SECONDS, ${IO_FAULT_USAGE} (comma-separated), got '${f}'`,
       );
       process.exit(2);
     }
@@ -90,11 +107,23 @@ const prefix = `load-${run}.`;
 const t = topicSpecs({ prefix, partitions: PARTITIONS });
 const groups = { enforcer: `load-${run}-enforcer`, sink: `load-${run}-sink` };
 const work = mkdtempSync(join(tmpdir(), 'custos-load-'));
-const chdbPath = join(work, 'chdb');
+const io = new IoFaults(IO_FAULTS, work, {
+  onQueueFull: args['on-queue-full'] === 'spool' ? 'spool' : 'block',
+  latencyMs: positive('kafka-latency-ms', args['kafka-latency-ms']),
+});
+try {
+  await io.setup();
+} catch (err) {
+  console.error(`load: ${(err as Error).message}`);
+  process.exit(2);
+}
+const chdbPath = io.chdbPath ?? join(work, 'chdb');
 const tty = process.stdout.isTTY === true;
 const MiB = (b: number) => Math.round(b / 2 ** 20);
 
-const kafka = createKafka({ brokers, clientId: `load-${run}`, plainProducers: true });
+// With a network fault the pipeline and the SDK reach Kafka through a proxy and the harness does not.
+const clientBrokers = io.clientBrokers ?? brokers;
+const kafka = createKafka({ brokers: io.directBrokers ?? brokers, clientId: `load-${run}`, plainProducers: true });
 const admin = kafka.admin();
 await admin.connect();
 
@@ -129,7 +158,7 @@ const apiPort = 20_000 + Math.floor(Math.random() * 20_000);
 let pipelineLog = '';
 const pipelineEnv = {
   ...process.env,
-  KAFKA_BROKERS: brokers.join(','),
+  KAFKA_BROKERS: clientBrokers.join(','),
   SCHEMA_REGISTRY_URL: registryUrl,
   TOPIC_PREFIX: prefix,
   TOPIC_PARTITIONS: String(PARTITIONS),
@@ -167,7 +196,9 @@ async function startRole(role: Role): Promise<void> {
     if (role === 'enforcer' && text.includes('"enforcer started"')) started = true;
     // info lines are for readiness only; keep what a person needs to see when something fails
     for (const line of text.split('\n')) {
-      if (line !== '' && !/"level":(30|"info")/.test(line)) pipelineLog = `${pipelineLog}[${role}] ${line}\n`.slice(-50_000);
+      // (connection refusals flood it while a network fault lasts)
+      if (line !== '' && !/"level":(30|"info")/.test(line) && !/ECONNREFUSED|seed broker/.test(line))
+        pipelineLog = `${pipelineLog}[${role}] ${line}\n`.slice(-50_000);
     }
   };
   p.stdout?.on('data', keep);
@@ -208,6 +239,9 @@ await startRole('enforcer');
 // ---------------------------------------------------------------- independent readers
 const decided = new Set<string>();
 let decisionsDuplicated = 0;
+/** where each decision was read (partition/offset), and the first duplicates seen: read twice, or written twice */
+const decidedAt = new Map<string, string>();
+const duplicateSamples: string[] = [];
 let dlq = 0;
 const dlqReasons = new Map<string, number>();
 /** source topic/partition/offset → dead letters for it (more than one: a record dead-lettered twice) */
@@ -232,8 +266,14 @@ void reader.run({
       // Decision: Confluent header (5 bytes), then eventId, a 36-character string (length byte 72)
       const id = m.value!.subarray(6, 42).toString('latin1');
       if (!id.startsWith(idPrefix)) continue;
-      if (decided.has(id)) decisionsDuplicated++;
-      else decided.add(id);
+      const at = `${batch.partition}/${m.offset}`;
+      if (decided.has(id)) {
+        decisionsDuplicated++;
+        if (duplicateSamples.length < 10) duplicateSamples.push(`${id} at ${decidedAt.get(id)} and ${at}`);
+      } else {
+        decided.add(id);
+        decidedAt.set(id, at);
+      }
     }
   },
 });
@@ -282,10 +322,11 @@ const producerArgs = [
   `--rate=${RATE}`,
   `--duration=${DURATION_S}`,
   `--prefix=${prefix}`,
-  `--brokers=${brokers.join(',')}`,
+  `--brokers=${clientBrokers.join(',')}`,
   `--registry=${registryUrl}`,
   `--run=${run}`,
   `--disorder=${DISORDER_S}`,
+  ...io.producerArgs,
 ];
 const sdk = fork(join(root, 'bench/load-producer.ts'), producerArgs, {
   execArgv: ['--import', 'tsx'],
@@ -357,6 +398,8 @@ const faults = Promise.all(
   ),
 );
 
+const ioFaults = io.run({ producing: () => recorded > 0, rate: RATE, partitions: PARTITIONS, apiPort, lag: () => lag });
+
 // Bad records on the same schedule as the good ones.
 if (INVALID_PCT > 0) accessSchema = await AvroCodec.connect(registryUrl).register(t.accessEvents.subject, accessEventAvro);
 const invalidRate = (RATE * INVALID_PCT) / 100;
@@ -380,6 +423,7 @@ await new Promise<void>((resolveInjection) => {
 await until('the producer to finish', () => report !== undefined || sdk.exitCode !== null, DURATION_S * 1000 + 120_000);
 if (report === undefined) fail('the producer exited without a report');
 await faults;
+await ioFaults;
 const acked = report.delivered ? report.recorded : report.recorded - report.unsent;
 const drained = await until(
   'every acknowledged event to be decided and every bad record dead-lettered',
@@ -461,8 +505,16 @@ console.log(
 );
 for (const f of faultLog)
   console.log(`fault: ${f.role} killed (SIGKILL) at ${f.atS} s, serving again ${f.downS.toFixed(1)} s later`);
+const ioLog = io.finish(report);
+for (const f of ioLog) {
+  console.log(
+    `fault: ${f.fault} at ${f.atS} s for ${f.forS} s; recovered (${f.recovered}) ${f.recoveryS >= 0 ? `${f.recoveryS.toFixed(1)} s` : 'NOT'} after it ended`,
+  );
+  for (const n of f.notes) console.log(`  ${n}`);
+}
 console.table(Object.fromEntries(Object.entries(figures).map(([k, [v, unit]]) => [k, { value: v, unit }])));
 if (dlqReasons.size > 0) console.log('dead letters by step:', Object.fromEntries(dlqReasons));
+if (duplicateSamples.length > 0) console.log('decisions read more than once (id at partition/offset):', duplicateSamples);
 const twice = [...dlqSources].filter(([, n]) => n > 1);
 if (twice.length > 0) console.log(`records dead-lettered more than once: ${twice.length}`, twice.slice(0, 10));
 console.log(
@@ -470,6 +522,9 @@ console.log(
     ? 'reconciliation: EXACT (acknowledged = decided = stored, none lost or doubled, dead letters = bad records)'
     : 'reconciliation: NOT EXACT',
 );
+if (!exact) {
+  console.log(`--- pipeline log (warnings and errors, tail) ---\n${pipelineLog.slice(-8000)}`);
+}
 console.log(`drained ${((drainedAt - startedAt) / 1000 - DURATION_S).toFixed(1)} s after the producer's last event`);
 
 mkdirSync(join(root, 'bench/results'), { recursive: true });
@@ -482,6 +537,7 @@ writeFileSync(
       machine: { cpus: cpus().length, node: process.version },
       params: { rate: RATE, durationS: DURATION_S, invalidPercent: INVALID_PCT, partitions: PARTITIONS, disorderS: DISORDER_S },
       faults: faultLog,
+      ioFaults: ioLog,
       exact,
       figures: Object.entries(figures).map(([name, [value, unit]]) => ({ name, value, unit })),
       lag: lagSeries,
@@ -494,6 +550,7 @@ console.log('wrote bench/results/load.json');
 
 await admin.deleteTopics({ topics: Object.values(t).map((s) => s.name) }).catch(() => {});
 await admin.disconnect();
+await io.cleanup();
 if (!args.keep) rmSync(work, { recursive: true, force: true });
 await ownRegistry?.destroy();
 process.exit(exact ? 0 : 1);

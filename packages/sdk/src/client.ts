@@ -126,8 +126,12 @@ export interface AuditClient {
 
 export class QueueFullError extends Error {
   readonly retriable = true;
-  constructor(bytes: number) {
-    super(`audit queue is full (${bytes} bytes held in memory and the spool cannot take more)`);
+  constructor(bytes: number, spoolError?: Error, spoolDir?: string) {
+    super(
+      spoolError === undefined
+        ? `audit queue is full (${bytes} bytes held in memory and the spool cannot take more)`
+        : `audit queue is full (${bytes} bytes held in memory): the spool ${spoolDir} cannot be written (${(spoolError as NodeJS.ErrnoException).code ?? spoolError.message})`,
+    );
     this.name = 'QueueFullError';
   }
 }
@@ -351,7 +355,20 @@ class Client implements AuditClient {
 
     const spoolOpts = opts.spool === undefined ? { dir: `.spool/${opts.service}` } : opts.spool;
     if (spoolOpts !== false) {
-      this.spool = new Spool(spoolOpts, this.logger);
+      try {
+        this.spool = new Spool(spoolOpts, this.logger);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === undefined) throw err;
+        // e.g. ENOSPC writing the lock file: say which directory and why, as the running spool does
+        throw Object.assign(
+          new Error(`spool directory ${spoolOpts.dir} cannot be opened (${code}): ${(err as Error).message}`, { cause: err }),
+          {
+            code,
+            retriable: code === 'ENOSPC' || code === 'EDQUOT',
+          },
+        );
+      }
       try {
         this.store = new SchemaStore(spoolOpts.dir);
         for (const s of Object.values(this.streams)) this.store.saveSchema(s.fpHex, s.schema);
@@ -366,6 +383,7 @@ class Client implements AuditClient {
       }
     }
     this.evict = this.spool !== undefined && (opts.onQueueFull ?? 'spool') === 'spool';
+    if (this.spool !== undefined) this.spool.onWritten = () => this.releaseRoom();
     this.registered = this.registerAll();
     this.loop = this.run().catch((err: unknown) => {
       this.logger.error({ err }, 'audit sender stopped unexpectedly');
@@ -413,7 +431,7 @@ class Client implements AuditClient {
   private enqueue(s: Stream, key: string, value: unknown): void | Promise<void>;
   private enqueue(s: Stream, key: string, value: unknown, now: number): void | Promise<void> | typeof ASK;
   private enqueue(s: Stream, key: string, value: unknown, now?: number): void | Promise<void> | typeof ASK {
-    if (this.queuedBytes > this.maxQueueBytes * 2) {
+    if (this.queuedBytes > this.maxQueueBytes * 2 || this.unwrittenBytes() > this.maxQueueBytes * 2) {
       // the input is judged first, as on the zod path
       if (now !== undefined) return ASK;
       this.makeRoom();
@@ -473,7 +491,29 @@ class Client implements AuditClient {
     this.queuedBytes += len + ENTRY_OVERHEAD;
     this.m.recorded++;
     if (this.wake !== undefined && (this.idle || this.queuedBytes - this.inflightBytes >= this.batchMaxBytes)) this.wake();
-    if (this.queuedBytes > this.maxQueueBytes) return this.overBound();
+    if (this.queuedBytes > this.maxQueueBytes || this.unwrittenBytes() > this.maxQueueBytes) return this.overBound();
+  }
+
+  /**
+   * Bytes recorded but not yet written to the spool: normally a few milliseconds' worth; while the
+   * spool's disk refuses writes (full), every event since. They are held in memory (arena chunks)
+   * and durable only once Kafka acknowledges them, so they count against the memory bound as queued
+   * events do: past it, back-pressure.
+   */
+  private unwrittenBytes(): number {
+    return this.spool !== undefined ? this.spool.unwrittenBytes : 0;
+  }
+
+  private hasRoom(): boolean {
+    return this.queuedBytes <= this.maxQueueBytes && this.unwrittenBytes() <= this.maxQueueBytes;
+  }
+
+  /** Resolves the promises record() handed out past the bound, once there is room again. */
+  private releaseRoom(): void {
+    if (this.roomWaiters.length === 0 || !this.hasRoom()) return;
+    const ws = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of ws) w();
   }
 
   /** A chunk for the arena to continue in (the current one is retired). */
@@ -539,7 +579,10 @@ class Client implements AuditClient {
 
   /** Past the bound: evict to the spool, or hand the caller a promise to wait on. */
   private overBound(): void | Promise<void> {
-    if (!this.evict) return new Promise((resolve) => this.roomWaiters.push(resolve));
+    // 'block', or events that cannot leave memory because the spool cannot write them
+    if (!this.evict || this.unwrittenBytes() > this.maxQueueBytes) {
+      return new Promise((resolve) => this.roomWaiters.push(resolve));
+    }
     this.evictToSpool();
     if (this.queuedBytes > this.maxQueueBytes && this.spool!.writeNow()) this.evictToSpool();
   }
@@ -572,7 +615,9 @@ class Client implements AuditClient {
       this.spool!.writeNow();
       this.evictToSpool();
     }
-    if (this.queuedBytes > this.maxQueueBytes * 2) throw new QueueFullError(this.queuedBytes);
+    if (this.queuedBytes > this.maxQueueBytes * 2 || this.unwrittenBytes() > this.maxQueueBytes * 2) {
+      throw new QueueFullError(this.queuedBytes + this.unwrittenBytes(), this.spool?.lastWriteError, this.spool?.dir);
+    }
   }
 
   // ---------------------------------------------------------------- registry
@@ -583,7 +628,7 @@ class Client implements AuditClient {
         for (let attempt = 0; ; attempt++) {
           try {
             s.id = (await this.codec.register(s.subject, s.schema)).id;
-            this.store?.saveId(this.registryUrl, s.subject, s.fpHex, s.id);
+            this.saveId(s.subject, s.fpHex, s.id);
             return;
           } catch (err) {
             if (attempt === 0 || attempt % 20 === 0) {
@@ -595,6 +640,15 @@ class Client implements AuditClient {
         }
       }),
     );
+  }
+
+  /** Remembers an id beside the spool; a full disk must not make a registration that worked fail. */
+  private saveId(subject: string, fpHex: string, id: number): void {
+    try {
+      this.store?.saveId(this.registryUrl, subject, fpHex, id);
+    } catch (err) {
+      this.logger.warn({ err, dir: this.spool?.dir }, 'spool: could not save a schema id (the registry gives it again)');
+    }
   }
 
   /** The registry id of the writer schema `fpHex` of stream `kind` (for frames read from the spool). */
@@ -609,7 +663,7 @@ class Client implements AuditClient {
     }
     try {
       const id = (await this.codec.register(s.subject, schema)).id;
-      this.store?.saveId(this.registryUrl, s.subject, fpHex, id);
+      this.saveId(s.subject, fpHex, id);
       return id;
     } catch (err) {
       if (cached !== undefined) return cached;
@@ -960,11 +1014,7 @@ class Client implements AuditClient {
     this.queuedBytes -= batch.memBytes;
     this.inflightBytes = 0;
     this.inflightEvents = 0;
-    if (this.roomWaiters.length > 0 && this.queuedBytes <= this.maxQueueBytes) {
-      const ws = this.roomWaiters;
-      this.roomWaiters = [];
-      for (const w of ws) w();
-    }
+    this.releaseRoom();
     if (this.sentWaiters.length > 0) {
       const ready = this.sentWaiters.filter((w) => w.lsn <= this.sentLsn);
       this.sentWaiters = this.sentWaiters.filter((w) => w.lsn > this.sentLsn);
@@ -1055,6 +1105,8 @@ class Client implements AuditClient {
       spoolWritten: sp?.writtenEvents ?? 0,
       spoolSynced: sp?.syncedEvents ?? 0,
       spoolWriteErrors: sp?.writeErrors ?? 0,
+      spoolWriteFailing: sp?.failing ? 1 : 0,
+      spoolUnwrittenBytes: sp?.unwrittenBytes ?? 0,
     };
   }
 }

@@ -30,6 +30,10 @@ export interface AuditMetrics {
   spoolSynced: number;
   /** failed spool writes (retried) */
   spoolWriteErrors: number;
+  /** 1 while writes to the spool fail (e.g. its disk is full: ENOSPC), else 0 */
+  spoolWriteFailing: number;
+  /** bytes recorded but not yet written to the spool (held in memory; past maxQueueBytes, back-pressure) */
+  spoolUnwrittenBytes: number;
 }
 
 const HELP: Record<keyof AuditMetrics, [type: 'counter' | 'gauge', help: string]> = {
@@ -46,6 +50,8 @@ const HELP: Record<keyof AuditMetrics, [type: 'counter' | 'gauge', help: string]
   spoolWritten: ['counter', 'Events written to the spool'],
   spoolSynced: ['counter', 'Events fsynced in the spool'],
   spoolWriteErrors: ['counter', 'Failed spool writes'],
+  spoolWriteFailing: ['gauge', '1 while writes to the spool fail (e.g. its disk is full)'],
+  spoolUnwrittenBytes: ['gauge', 'Bytes recorded but not yet written to the spool'],
 };
 
 function snake(s: string): string {

@@ -149,6 +149,29 @@ function acquireLock(dir: string): string {
   throw new Error(`could not lock spool directory ${dir}`);
 }
 
+/**
+ * writev of all `total` bytes of `bufs` at `pos`: a short write (the disk filled up in the middle)
+ * continues with the rest, so that either every byte is written or the error that stopped it is
+ * thrown. Never leaves a frame counted as written that is not.
+ */
+function writeAll(fd: number, bufs: Buffer[], pos: number, total: number): void {
+  let done = writevSync(fd, bufs, pos);
+  while (done < total) {
+    const rest: Buffer[] = [];
+    let skip = done;
+    for (const b of bufs) {
+      if (skip >= b.length) skip -= b.length;
+      else {
+        rest.push(skip > 0 ? b.subarray(skip) : b);
+        skip = 0;
+      }
+    }
+    const n = writevSync(fd, rest, pos + done);
+    if (n === 0) throw Object.assign(new Error(`spool: write made no progress at ${pos + done}`), { code: 'EIO' });
+    done += n;
+  }
+}
+
 function segmentName(base: number): string {
   return `${String(base).padStart(20, '0')}.seg`;
 }
@@ -183,6 +206,9 @@ export class Spool {
   recoveredEvents = 0;
   writeErrors = 0;
   lastWriteError: Error | undefined;
+  private failingSince = 0;
+  /** called after pending frames were written (the client frees callers waiting for room) */
+  onWritten: (() => void) | undefined;
 
   private pending: Range[] = [];
   private flushing: Promise<void> | undefined;
@@ -409,7 +435,7 @@ export class Spool {
           if (seg.wfd === undefined) seg.wfd = openSync(seg.path, 'w');
           this.writing = seg;
         }
-        writevSync(seg.wfd!, bufs, start - seg.base);
+        writeAll(seg.wfd!, bufs, start - seg.base, end - start);
         i = j;
         this.writtenLsn = end;
         this.writtenEvents += count;
@@ -419,7 +445,14 @@ export class Spool {
       this.noteWriteError(err);
       throw err;
     }
-    this.lastWriteError = undefined;
+    if (this.lastWriteError !== undefined) {
+      this.logger.warn(
+        { dir: this.dir, failedForMs: Date.now() - this.failingSince, writeErrors: this.writeErrors },
+        'spool: writes succeed again',
+      );
+      this.lastWriteError = undefined;
+    }
+    this.onWritten?.();
   }
 
   /** 'always' policy: write and fsync on the caller's thread. */
@@ -455,8 +488,22 @@ export class Spool {
   private noteWriteError(err: unknown): void {
     this.writeErrors++;
     const e = err instanceof Error ? err : new Error(String(err));
-    if (this.lastWriteError === undefined) this.logger.error({ err: e, dir: this.dir }, 'spool: write failed; retrying');
+    if (this.lastWriteError === undefined) {
+      this.failingSince = Date.now();
+      const code = (e as NodeJS.ErrnoException).code ?? e.message;
+      // Once per episode: the events stay in memory (and go to Kafka from there) and are written
+      // when the disk takes them again; the client applies back-pressure past its memory bound.
+      this.logger.error(
+        { err: e, dir: this.dir, code },
+        `spool: cannot write to ${this.dir} (${code}); events are held in memory until it can`,
+      );
+    }
     this.lastWriteError = e;
+  }
+
+  /** true while writes to the spool fail (e.g. ENOSPC: the disk is full) */
+  get failing(): boolean {
+    return this.lastWriteError !== undefined;
   }
 
   /**
@@ -694,8 +741,9 @@ export class Spool {
     this.closed = true;
     for (const t of [this.flushTimer, this.fsyncTimer, this.cursorTimer]) if (t !== undefined) clearTimeout(t);
     this.saveCursor();
-    const allAcked = this.ackedLsn >= this.endLsn && this.pending.length === 0;
-    if (this.pending.length > 0) {
+    // Frames Kafka acknowledged need no writing (a full disk may have kept them pending).
+    const allAcked = this.ackedLsn >= this.endLsn;
+    if (this.pending.length > 0 && !allAcked) {
       this.logger.error(
         { dir: this.dir, events: this.pending.reduce((n, r) => n + r.count, 0), err: this.lastWriteError },
         'spool: events could not be written at close',

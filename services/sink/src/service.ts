@@ -25,6 +25,7 @@ export interface SinkServiceDeps extends KafkaDeps {
 export interface SinkService {
   sink: Sink;
   registry: Registry;
+  /** started, and ClickHouse takes writes (not while the sink waits for it to come back) */
   ready(): boolean;
   /** Graceful: the batch in hand is stored, each chain checkpointed and witnessed. */
   stop(): Promise<void>;
@@ -58,7 +59,12 @@ export async function startSinkService(deps: SinkServiceDeps): Promise<SinkServi
   });
   let ops: Server | undefined;
   if (e.SINK_METRICS_PORT !== undefined) {
-    ops = await serveOps({ registry: register, port: e.SINK_METRICS_PORT, host: e.SINK_METRICS_HOST, ready: () => started });
+    ops = await serveOps({
+      registry: register,
+      port: e.SINK_METRICS_PORT,
+      host: e.SINK_METRICS_HOST,
+      ready: () => started && !sink.storeUnavailable,
+    });
     logger.info({ address: ops.address() }, 'sink: metrics at /metrics, health at /healthz and /readyz');
   }
   await sink.start();
@@ -67,7 +73,7 @@ export async function startSinkService(deps: SinkServiceDeps): Promise<SinkServi
   return {
     sink,
     registry: register,
-    ready: () => started,
+    ready: () => started && !sink.storeUnavailable,
     stop: async () => {
       started = false;
       await sink.stop();

@@ -514,6 +514,11 @@ export class Sink {
     }
   }
 
+  /** true while consumption is paused because ClickHouse refuses writes (readiness reports it) */
+  get storeUnavailable(): boolean {
+    return this.pausedByStore;
+  }
+
   private pauseForStore(): void {
     if (this.pausedByStore || !this.consumer) return;
     this.pausedByStore = true;

@@ -105,7 +105,7 @@ async function start(opts: StartOptions): Promise<void> {
       store,
       registries,
       demoKey: opts.demo === true,
-      ready: () => ready,
+      ready: () => ready && sink?.ready() !== false,
     });
     if (api.demoKey && !person) {
       logger.info(
