@@ -7,7 +7,10 @@ import {
   ProofUnavailable,
   proveInclusion,
   publicKeyPem,
+  type ReportSignature,
+  reportRests,
   type Store,
+  signReport,
   verifyRange,
 } from '@custos/store';
 import { z } from 'zod';
@@ -49,6 +52,11 @@ export interface IntegrityProvider {
   proof(eventId: string): Promise<InclusionProof | Unavailable>;
   /** the public keys checkpoints, heads and reports are verified with */
   keys(): PublicKeyInfo[];
+  /**
+   * Signs a report's bytes over [from, to) (see `@custos/store`'s report-signature); undefined when
+   * no report key is configured.
+   */
+  signReport?(file: string, body: Buffer, range: { from: Date; to: Date }): Promise<ReportSignature | undefined>;
 }
 
 export interface Unavailable {
@@ -59,6 +67,8 @@ export interface Unavailable {
 export interface PublicKeyInfo {
   keyId: string;
   algorithm: 'Ed25519';
+  /** what the key signs: checkpoints and heads (the sink's key), or reports (the API's key) */
+  use: 'checkpoint' | 'report';
   /** SPKI PEM */
   publicKey: string;
 }
@@ -92,7 +102,14 @@ export const integrityProofResponse = z.union([
 export const integrityKeysQuery = z.strictObject({ tenantId: tenantParam, requestPurpose: requestPurposeParam.optional() });
 
 export const integrityKeysResponse = z.object({
-  keys: z.array(z.object({ keyId: z.string(), algorithm: z.literal('Ed25519'), publicKey: z.string() })),
+  keys: z.array(
+    z.object({
+      keyId: z.string(),
+      algorithm: z.literal('Ed25519'),
+      use: z.enum(['checkpoint', 'report']).describe('checkpoint: checkpoints, heads and proofs; report: served reports'),
+      publicKey: z.string(),
+    }),
+  ),
 });
 
 /** The proof's HTTP errors: a decision not stored is 404, one not provable yet 409. */
@@ -115,6 +132,13 @@ export const unavailableIntegrity: IntegrityProvider = {
   }),
 };
 
+export type ReportSigner = NonNullable<IntegrityProvider['signReport']>;
+
+/** Signs a report with `key` over the checkpoints (genuine under `trusted`) of its range: one implementation for the API, its schedule and `custos report`. */
+export function reportSigner(store: Store, trusted: readonly KeyObject[], key: KeyObject): ReportSigner {
+  return async (file, body, range) => signReport(file, body, await reportRests(store, range, trusted), key);
+}
+
 /**
  * The store's checkpoints, chain verification and inclusion proofs. Chains run per Kafka partition across
  * tenants, so for a credential scoped to some tenants only the verdict and counts are returned, not
@@ -122,9 +146,17 @@ export const unavailableIntegrity: IntegrityProvider = {
  */
 export function storeIntegrity(
   store: Store,
-  opts: { trusted: readonly KeyObject[]; retentionDays?: number | undefined; maxFindings?: number },
+  opts: {
+    trusted: readonly KeyObject[];
+    retentionDays?: number | undefined;
+    maxFindings?: number;
+    /** signs served and written reports; without one they go unsigned */
+    reportKey?: KeyObject | undefined;
+  },
 ): IntegrityProvider {
+  const reportKey = opts.reportKey;
   return {
+    ...(reportKey ? { signReport: reportSigner(store, opts.trusted, reportKey) } : {}),
     proof: async (eventId) => {
       if (opts.trusted.length === 0) return { status: 'unavailable', detail: 'no trusted checkpoint public key is configured' };
       try {
@@ -133,7 +165,17 @@ export function storeIntegrity(
         throw proofError(err);
       }
     },
-    keys: () => opts.trusted.map((k) => ({ keyId: keyId(k), algorithm: 'Ed25519' as const, publicKey: publicKeyPem(k) })),
+    keys: () => [
+      ...opts.trusted.map((k) => ({
+        keyId: keyId(k),
+        algorithm: 'Ed25519' as const,
+        use: 'checkpoint' as const,
+        publicKey: publicKeyPem(k),
+      })),
+      ...(reportKey
+        ? [{ keyId: keyId(reportKey), algorithm: 'Ed25519' as const, use: 'report' as const, publicKey: publicKeyPem(reportKey) }]
+        : []),
+    ],
     listCheckpoints: async (q) =>
       (await listCheckpoints(store, { from: q.from, to: q.to, limit: 10_000 })).map((c) => ({
         id: `${c.topic}/p${c.chain}/${c.lastSeq}`,

@@ -61,6 +61,11 @@ export interface RouteCtx<Q, P> {
 export interface RouteResult {
   json?: unknown;
   file?: RenderedReport & { filename: string };
+  /**
+   * a report: app.ts signs the bytes it sends (JSON rendered as a file would be) over the checkpoints
+   * of [from, to) and names the file `filename`
+   */
+  signed?: { filename: string; from: Date; to: Date };
   audit: {
     tenantId?: string | undefined;
     subject?: { id: string; type?: string | undefined } | undefined;
@@ -184,12 +189,11 @@ export const ROUTES: RouteDef[] = [
         recordCount: report.summary.total,
         attributes: { ...rangeAttrs(range), variant: q.variant, format: q.format, requestedBy: principal.role },
       };
-      if (q.format === 'json') return { json: report, audit };
+      const filename = `subject-report-${safeName(tenantId)}-${safeName(path.subjectId)}-${q.variant}.${q.format}`;
+      const signed = { filename, from: range.from, to: range.to };
+      if (q.format === 'json') return { json: report, audit, signed };
       const file = await renderReport(report, q.format, subjectReportCsv, subjectReportPdf);
-      return {
-        file: { ...file, filename: `subject-report-${safeName(tenantId)}-${safeName(path.subjectId)}-${q.variant}.${q.format}` },
-        audit,
-      };
+      return { file: { ...file, filename }, audit, signed };
     },
   }),
   route({
@@ -309,9 +313,12 @@ export const ROUTES: RouteDef[] = [
         ...report.disclosures.items.map((i) => `${i.tenantId}\u0000${i.subject.id}`),
       ]).size;
       const audit = { tenantId: q.tenantId, recordCount: examples, subjects, attributes: { period: q.period, format: q.format } };
-      if (q.format === 'json') return { json: report, audit };
+      const filename = `access-report-${q.period}-${safeName(q.tenantId ?? 'all')}.${q.format}`;
+      const { from, to } = s.periodRange(q.period);
+      const signed = { filename, from, to };
+      if (q.format === 'json') return { json: report, audit, signed };
       const file = await renderReport(report, q.format, periodicReportCsv, periodicReportPdf);
-      return { file: { ...file, filename: `access-report-${q.period}-${safeName(q.tenantId ?? 'all')}.${q.format}` }, audit };
+      return { file: { ...file, filename }, audit, signed };
     },
   }),
   route({

@@ -9,7 +9,7 @@ import { createKafka } from '@custos/kafka';
 import type { RuntimeEnv } from '@custos/runtime';
 import { topics } from '@custos/schemas';
 import { createAuditClient } from '@custos/sdk';
-import { type Store, storeEnv, trustedCheckpointKeys } from '@custos/store';
+import { reportSigningKey, type Store, storeEnv, trustedCheckpointKeys } from '@custos/store';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { authFromEnv, createApp } from './app.js';
@@ -53,7 +53,14 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
   });
   const directory = followed.current();
   const sEnv = parseEnv(storeEnv);
-  const integrity = storeIntegrity(store, { trusted: trustedCheckpointKeys(sEnv), retentionDays: sEnv.AUDIT_RETENTION_DAYS });
+  // The API signs reports with a key of its own (docs/decisions/api-report-key.md); the demo makes one.
+  const reportKey = reportSigningKey(opts.demoKey ? { ...sEnv, CHECKPOINT_KEY_AUTOGEN: true } : sEnv, logger);
+  if (!reportKey) logger.warn('no REPORT_PRIVATE_KEY: the reports the API serves are not signed');
+  const integrity = storeIntegrity(store, {
+    trusted: trustedCheckpointKeys(sEnv),
+    retentionDays: sEnv.AUDIT_RETENTION_DAYS,
+    reportKey,
+  });
   const auth = authFromEnv(apiEnv);
   let demoKey: string | undefined;
   if (opts.demoKey && auth.apiKeys.length === 0 && !auth.jwt?.secret && !auth.jwt?.jwksUrl) {
