@@ -1,10 +1,15 @@
 import type { KeyObject } from 'node:crypto';
 import {
+  type ConsistencyCheck,
+  type ConsistencyProof,
+  ConsistencyUnavailable,
+  checkConsistency,
   checkSignature,
   type InclusionProof,
   keyId,
   listCheckpoints,
   ProofUnavailable,
+  proveConsistency,
   proveInclusion,
   publicKeyPem,
   type ReportSignature,
@@ -50,6 +55,14 @@ export interface IntegrityProvider {
   verifyRange(q: IntegrityQuery): Promise<VerificationResult>;
   /** the inclusion proof of one stored decision (throws HttpError 404/409 when there is none) */
   proof(eventId: string): Promise<InclusionProof | Unavailable>;
+  /**
+   * the proof that head `to` extends head `from` (payload SHA-256s; default: the newest head and the
+   * one before it), with the server's own check of it (throws HttpError 404 when a head is unknown)
+   */
+  consistency?(names: {
+    from?: string | undefined;
+    to?: string | undefined;
+  }): Promise<{ proof: ConsistencyProof; check: ConsistencyCheck } | Unavailable>;
   /** the public keys checkpoints, heads and reports are verified with */
   keys(): PublicKeyInfo[];
   /**
@@ -99,6 +112,32 @@ export const integrityProofResponse = z.union([
   z.object({ status: z.literal('unavailable'), detail: z.string() }),
 ]);
 
+const headName = z
+  .string()
+  .regex(/^[0-9a-f]{8,64}$/, 'a head’s payload SHA-256 (hex, or at least its first 8 digits)')
+  .optional();
+
+export const integrityConsistencyQuery = z.strictObject({
+  from: headName.describe('the earlier head; default: the head before `to`'),
+  to: headName.describe('the later head; default: the newest'),
+  requestPurpose: requestPurposeParam.optional(),
+});
+
+const signed = z.object({ payload: z.string(), signature: z.string() });
+export const integrityConsistencyResponse = z.union([
+  z.object({
+    proof: z.object({
+      v: z.literal(1),
+      kind: z.literal('custos.decisions.consistency-proof'),
+      from: signed,
+      to: signed,
+      chains: z.array(z.object({ chain: z.number(), checkpoints: z.array(signed) })),
+    }),
+    check: z.object({ ok: z.boolean() }).loose().describe('the server’s own check; an auditor repeats it offline'),
+  }),
+  z.object({ status: z.literal('unavailable'), detail: z.string() }),
+]);
+
 export const integrityKeysQuery = z.strictObject({ tenantId: tenantParam, requestPurpose: requestPurposeParam.optional() });
 
 export const integrityKeysResponse = z.object({
@@ -123,6 +162,10 @@ export const unavailableIntegrity: IntegrityProvider = {
   proof: async () => ({
     status: 'unavailable',
     detail: 'this deployment offers no inclusion proofs (store without checkpoints)',
+  }),
+  consistency: async () => ({
+    status: 'unavailable',
+    detail: 'this deployment offers no consistency proofs (store without heads)',
   }),
   keys: () => [],
   listCheckpoints: async () => [],
@@ -157,6 +200,19 @@ export function storeIntegrity(
   const reportKey = opts.reportKey;
   return {
     ...(reportKey ? { signReport: reportSigner(store, opts.trusted, reportKey) } : {}),
+    consistency: async (names) => {
+      if (opts.trusted.length === 0) return { status: 'unavailable', detail: 'no trusted checkpoint public key is configured' };
+      try {
+        const proof = await proveConsistency(store, opts.trusted, names);
+        return { proof, check: checkConsistency(proof, opts.trusted) };
+      } catch (err) {
+        if (err instanceof ConsistencyUnavailable)
+          throw new HttpError(404, err.message, [
+            { field: names.from && /from/.test(err.message) ? 'from' : 'to', message: err.reason },
+          ]);
+        throw err;
+      }
+    },
     proof: async (eventId) => {
       if (opts.trusted.length === 0) return { status: 'unavailable', detail: 'no trusted checkpoint public key is configured' };
       try {

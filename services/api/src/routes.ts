@@ -8,9 +8,11 @@ import { type DataScope, maySelect, proofRowKind, rowsOf, type Selection, tenant
 import type { Principal } from './auth.js';
 import type { AuditDb } from './db.js';
 import type { Directory } from './directory.js';
-import { HttpError } from './errors.js';
+import { forbidden, HttpError } from './errors.js';
 import {
   type IntegrityProvider,
+  integrityConsistencyQuery,
+  integrityConsistencyResponse,
   integrityKeysQuery,
   integrityKeysResponse,
   integrityProofQuery,
@@ -362,6 +364,25 @@ export const ROUTES: RouteDef[] = [
       if ((tenants !== '*' && !tenants.includes(proof.tenantId)) || !rowsOf(scope).has(proofRowKind(proof.record, scope)))
         throw new HttpError(404, `no stored decision has eventId ${q.eventId}`);
       return { json: proof, audit: { tenantId: proof.tenantId, recordCount: 1, attributes: { eventId: q.eventId } } };
+    },
+  }),
+  route({
+    id: 'integrityConsistency',
+    path: '/v1/integrity/consistency',
+    summary: 'Consistency proof between two signed heads',
+    description:
+      'The signed checkpoints that lead, chain by chain, from the earlier head’s checkpoint to the later head’s: the later head extends the earlier, no history was rewritten between them. Heads are named by the SHA-256 of their payload (default: the newest and the one before it). Checkable offline with the public key (`custos verify --consistency FROM..TO` prints and checks the same). Heads cover every tenant’s chains: credentials scoped to some tenants get 403.',
+    roles: ['auditor', 'admin'],
+    query: integrityConsistencyQuery,
+    response: integrityConsistencyResponse,
+    audited: true,
+    handler: async ({ query: q, scope, deps }) => {
+      if (tenantsOf(scope) !== '*')
+        throw forbidden('consistency proofs cover every tenant’s chains: a credential for all tenants is needed');
+      const r = deps.integrity.consistency
+        ? await deps.integrity.consistency({ from: q.from, to: q.to })
+        : { status: 'unavailable' as const, detail: 'this deployment offers no consistency proofs' };
+      return { json: r, audit: { recordCount: 0, attributes: { from: q.from, to: q.to } } };
     },
   }),
   route({

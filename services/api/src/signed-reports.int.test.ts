@@ -99,7 +99,8 @@ describe('API-served reports are signed', () => {
       expect(checkReport(body, sig, [checkpointKeys.publicKey], file).ok).toBe(false);
       // edited after signing
       const edited = Buffer.from(body);
-      edited[Math.floor(edited.length / 2)] ^= 1;
+      const mid = Math.floor(edited.length / 2);
+      edited[mid] = (edited[mid] as number) ^ 1;
       const bad = checkReport(edited, sig, [reportKeys.publicKey], file);
       expect(bad.ok).toBe(false);
       if (!bad.ok) expect(bad.reason).toMatch(/edited after signing/);
