@@ -375,7 +375,10 @@ async function runVariant(
       const cp = await checkpointAndWitness(store, state, witness);
       if (cp) entries.push({ chain: state.chain, lastSeq: state.seq, lastHash: state.hash, checkpoint: payloadHash(cp.payload) });
     }
-    const head = signHead({ topic: 'decisions', prevHead: '', chains: entries, open: [], closed: entries.map((e) => e.chain) }, BENCH_KEY);
+    const head = signHead(
+      { topic: 'decisions', prevHead: '', chains: entries, open: [], closed: entries.map((e) => e.chain) },
+      BENCH_KEY,
+    );
     await insertHead(store, head);
     witness.write({ type: 'head', payload: head.payload, signature: head.signature });
   }

@@ -118,6 +118,7 @@ const headName = z
   .optional();
 
 export const integrityConsistencyQuery = z.strictObject({
+  tenantId: tenantParam,
   from: headName.describe('the earlier head; default: the head before `to`'),
   to: headName.describe('the later head; default: the newest'),
   requestPurpose: requestPurposeParam.optional(),

@@ -12,21 +12,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   appendDecisions,
+  type ConsistencyProof,
+  checkConsistency,
   checkReport,
   createStore,
+  insertHead,
   listCheckpoints,
   migrate,
   payloadHash,
   publicKeyPem,
   recoverChain,
   type Store,
+  signHead,
   toRow,
   writeCheckpoint,
 } from '@custos/store';
 import { infraEnv, testStore } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeIntegrity } from './integrity.js';
-import { fixtureDecisions, startTestApi, TEST_KEYS, type TestServer } from './testing/index.js';
+import { ACME_AUDITOR_KEY, fixtureDecisions, startTestApi, TEST_KEYS, type TestServer } from './testing/index.js';
 
 const checkpointKeys = generateKeyPairSync('ed25519');
 const reportKeys = generateKeyPairSync('ed25519');
@@ -39,13 +43,28 @@ beforeAll(async () => {
   store = createStore({ url: infraEnv().clickhouseUrl, database, chdbPath });
   await migrate(store);
   // chained and checkpointed as the sink would leave them
-  const ds = fixtureDecisions();
-  await appendDecisions(
-    store,
-    ds.map((d, i) => toRow(d, 0, String(i))),
-  );
-  const state = await recoverChain(store, 0, { window: 10 });
-  await writeCheckpoint(store, state, 'decisions', checkpointKeys.privateKey);
+  // in two checkpoints, each followed by a head, as the sink would leave them
+  const rows = fixtureDecisions().map((d, i) => toRow(d, 0, String(i)));
+  const half = Math.floor(rows.length / 2);
+  let prevHead = '';
+  for (const part of [rows.slice(0, half), rows.slice(half)]) {
+    await appendDecisions(store, part);
+    const state = await recoverChain(store, 0, { window: 10, trusted: [checkpointKeys.publicKey] });
+    const cp = await writeCheckpoint(store, state, 'decisions', checkpointKeys.privateKey);
+    if (!cp) throw new Error('no checkpoint');
+    const head = signHead(
+      {
+        topic: 'decisions',
+        prevHead,
+        chains: [{ chain: 0, lastSeq: cp.fields.lastSeq, lastHash: cp.fields.lastHash, checkpoint: payloadHash(cp.payload) }],
+        open: [0],
+        closed: [],
+      },
+      checkpointKeys.privateKey,
+    );
+    await insertHead(store, head);
+    prevHead = payloadHash(head.payload);
+  }
   const integrity = storeIntegrity(store, { trusted: [checkpointKeys.publicKey], reportKey: reportKeys.privateKey });
   api = await startTestApi({ store, integrity, now: () => new Date('2026-11-15T00:00:00Z') });
   dir = mkdtempSync(join(tmpdir(), 'custos-signed-'));
@@ -87,14 +106,15 @@ describe('API-served reports are signed', () => {
   ];
 
   it('each verifies offline with the report key alone, and fails once edited', async () => {
-    const [checkpoint] = await listCheckpoints(store, {});
+    const checkpoints = await listCheckpoints(store, {});
     for (const path of reports) {
       const { file, body, sig } = await download(path);
       const ok = checkReport(readFileSync(file), sig, [reportKeys.publicKey], file);
       expect(ok, path).toMatchObject({ ok: true });
       if (!ok.ok) continue;
-      // it rests on the stored checkpoint (the fixture's one chain)
-      expect(ok.fields.checkpoints).toEqual([payloadHash(checkpoint?.payload ?? '')]);
+      // it rests on the stored checkpoints (the fixture's one chain: its first and last) and the newest head
+      expect(ok.fields.checkpoints.sort()).toEqual(checkpoints.map((c) => payloadHash(c.payload)).sort());
+      expect(ok.fields.head).toMatch(/^[0-9a-f]{64}$/);
       // not under the checkpoint key: reports have a key of their own
       expect(checkReport(body, sig, [checkpointKeys.publicKey], file).ok).toBe(false);
       // edited after signing
@@ -139,5 +159,30 @@ describe('API-served reports are signed', () => {
     const { keys } = (await res.json()) as { keys: { use: string; publicKey: string }[] };
     expect(keys.map((k) => k.use).sort()).toEqual(['checkpoint', 'report']);
     expect(keys.find((k) => k.use === 'report')?.publicKey).toBe(publicKeyPem(reportKeys.publicKey));
+  });
+});
+
+describe('consistency between heads', () => {
+  it('the newest head extends the one before it: served, and checkable offline; an edited proof fails', async () => {
+    const res = await fetch(`${api.url}/v1/integrity/consistency`, { headers });
+    expect(res.status).toBe(200);
+    const { proof, check } = (await res.json()) as { proof: ConsistencyProof; check: { ok: boolean } };
+    expect(check.ok).toBe(true);
+    expect(proof.chains.map((c) => [c.chain, c.checkpoints.length])).toEqual([[0, 1]]);
+    expect(checkConsistency(proof, [checkpointKeys.publicKey])).toMatchObject({
+      ok: true,
+      chains: [{ chain: 0, checkpoints: 1 }],
+    });
+    const cut = { ...proof, chains: [{ chain: 0, checkpoints: [] }] };
+    expect(checkConsistency(cut, [checkpointKeys.publicKey]).ok).toBe(false);
+    const swapped = { ...proof, from: proof.to, to: proof.from };
+    expect(checkConsistency(swapped, [checkpointKeys.publicKey]).ok).toBe(false);
+    // named by hash prefix; an unknown head is 404; a credential for one tenant is refused
+    const from = (await fetch(`${api.url}/v1/integrity/consistency?to=${'0'.repeat(16)}`, { headers })).status;
+    expect(from).toBe(404);
+    const scoped = await fetch(`${api.url}/v1/integrity/consistency`, {
+      headers: { authorization: `Bearer ${ACME_AUDITOR_KEY}`, 'x-purpose': 'legal.compliance' },
+    });
+    expect(scoped.status).toBe(403);
   });
 });

@@ -201,5 +201,5 @@ describe('tamper matrix: the default custos verify against the real sink, Kafka 
       await admin.deleteTopics({ topics: Object.values(topics).map((t) => t.name) }).catch(() => undefined);
       await admin.disconnect();
     }
-  }, 600_000);
+  }, 1_200_000);
 });
