@@ -10,14 +10,18 @@
  *                                   rows (already built, chain columns filled) inserted with
  *                                   @clickhouse/client's insert(JSONEachRow), same batches and
  *                                   concurrency — the ceiling the target is measured against.
- *   sink.chained_rows_per_s         the same path with chaining (seq, SHA-256 link, the exact code the
- *                                   Sink runs: prepare → insertPrepared → commit). Peer: sink.rows_per_s.
+ *   sink.chained_rows_per_s         the same path with chaining (seq, SHA-256 link and Merkle leaf, the
+ *                                   exact code the Sink runs: prepare → insertPrepared → commit), a
+ *                                   signed checkpoint (Merkle root) every 100 000 rows of a chain and at
+ *                                   the end, each witnessed (a witness directory), and a closing head.
+ *                                   Peer: sink.rows_per_s.
  *   clickhouse.raw_insert_rows_per_s  the engine's own ceiling: the same rows pre-serialized,
  *                                   handed to chDB as bytes (no JS work at all). Peer: bare insert.
  *   sink.kafka_rows_per_s           (with Kafka reachable) the real Sink class end to end from a
  *                                   pre-filled topic: fetch, decode, chain, insert, commit.
- *   verify.rows_per_s               verifyRange over the chained rows of the first repetition
- *                                   (chain checks and the read model; one sample).
+ *   verify.rows_per_s               verifyRange over the chained rows of the first repetition as the
+ *                                   default `custos verify` runs it: trusted key, witness, heads, chain
+ *                                   checks and the read model (one sample).
  *   store.bytes_per_decision        bytes on disk (parts incl. the by_actor projection) per row of
  *                                   --query-rows decisions generated inside ClickHouse
  *                                   (INSERT … SELECT … FROM numbers(N)) with the distributions of
@@ -33,7 +37,7 @@
  * each on a fresh database, variants interleaved; query figures are medians over R rounds of Q queries each (p50/p95 within a round).
  * Writes bench/results/store.json.
  */
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -58,20 +62,27 @@ import {
   DEFAULT_SINK_BATCH_ROWS,
   emptyChain,
   INSERT_COLUMNS,
+  insertHead,
   insertLine,
   insertPrepared,
   migrate,
+  payloadHash,
   prepare,
   queryRows,
+  readWitnessDir,
   releaseBody,
   rowFromAvro,
   SAMPLE_DEPARTMENTS,
   type Store,
   sampleDecisions,
+  signHead,
   syncActorDirectory,
   verifyRange,
   violationsByCodeAndDepartment,
+  type WitnessRecord,
   withDatabase,
+  writeCheckpoint,
+  writeWitnessFile,
 } from '../packages/store/src/index.js';
 import { decisionAvro, toAvro, topics as topicsFor } from '../schemas/src/index.js';
 import { createSinkMetrics, DecisionDecoder, Sink } from '../services/sink/src/index.js';
@@ -265,10 +276,29 @@ function prepareUnchained(
 }
 
 type Variant = 'bare' | 'bareCompact' | 'plain' | 'chained' | 'raw' | 'general';
+
+/** The sink's checkpoint settings and key; the witness is a directory (WITNESS_DIR), as the topic needs Kafka. */
+const CHECKPOINT_MAX_ROWS = 100_000;
+const BENCH_KEY = generateKeyPairSync('ed25519').privateKey;
+interface BenchWitness {
+  dir: string;
+  write(r: WitnessRecord): void;
+}
+function benchWitness(): BenchWitness {
+  const dir = mkdtempSync(join(tmpdir(), 'custos-bench-witness-'));
+  let seq = 0;
+  return { dir, write: (r) => void writeWitnessFile(dir, r, ++seq) };
+}
+async function checkpointAndWitness(store: Store, state: ChainState, witness: BenchWitness) {
+  const cp = await writeCheckpoint(store, state, 'decisions', BENCH_KEY);
+  if (cp) witness.write({ type: 'checkpoint', payload: cp.payload, signature: cp.signature });
+  return cp;
+}
 /** rows/s, and CPU µs per row (all threads of this process: JS and chDB's, less noisy than rows/s) */
 async function runVariant(
   v: Variant,
   store: Store,
+  witness: BenchWitness = benchWitness(),
 ): Promise<{ rate: number; cpu: number; settledCpu: number; jsCpu: number; parts: number }> {
   const t = store.table('decisions');
   const states = Array.from({ length: CHAINS }, (_, c) => emptyChain(c, 100_000));
@@ -331,10 +361,27 @@ async function runVariant(
           commit(state, p);
           releaseBody(p);
           arena.release();
+          // As the sink: a signed checkpoint (with the segment's Merkle root) every CHECKPOINT_MAX_ROWS
+          // rows of a chain, witnessed as it is made.
+          if (state.seq - state.segment.prevSeq >= CHECKPOINT_MAX_ROWS) await checkpointAndWitness(store, state, witness);
         }
       }
     }),
   );
+  if (v === 'chained' || v === 'general') {
+    // A graceful stop: every chain checkpointed and witnessed, then a head over them.
+    const entries = [];
+    for (const state of states) {
+      const cp = await checkpointAndWitness(store, state, witness);
+      if (cp) entries.push({ chain: state.chain, lastSeq: state.seq, lastHash: state.hash, checkpoint: payloadHash(cp.payload) });
+    }
+    const head = signHead(
+      { topic: 'decisions', prevHead: '', chains: entries, open: [], closed: entries.map((e) => e.chain) },
+      BENCH_KEY,
+    );
+    await insertHead(store, head);
+    witness.write({ type: 'head', payload: head.payload, signature: head.signature });
+  }
   const rate = ROWS / ((performance.now() - t0) / 1000);
   const c = process.cpuUsage(c0);
   const j = process.threadCpuUsage(j0);
@@ -393,7 +440,8 @@ for (let rep = 0; rep < REPS; rep++) {
     const v = order[(i + rep) % order.length] as Variant;
     const store = withDatabase(root, `bench_w_${v}_${rep}`);
     await migrate(store);
-    const { rate, cpu, settledCpu, jsCpu, parts } = await runVariant(v, store);
+    const witness = benchWitness();
+    const { rate, cpu, settledCpu, jsCpu, parts } = await runVariant(v, store, witness);
     settledCpuPerRow[v].push(settledCpu);
     results[v].push(rate);
     cpuPerRow[v].push(cpu);
@@ -402,11 +450,13 @@ for (let rep = 0; rep < REPS; rep++) {
       await store.client.command({ query: `OPTIMIZE TABLE ${store.table('decisions')} FINAL` });
       sinkBytes = await bytesOf(store);
       const t = performance.now();
-      const report = await verifyRange(store, { trusted: [] });
+      // the default `custos verify`: signatures, checkpoints, the head, the witness and the read model
+      const report = await verifyRange(store, { trusted: [BENCH_KEY], witness: readWitnessDir(witness.dir) });
       verifyRate = report.rows / ((performance.now() - t) / 1000);
       if (!report.ok || report.rows !== ROWS) throw new Error(`the chained rows do not verify: ${report.findings[0]?.message}`);
     }
     await root.client.command({ query: `DROP DATABASE ${store.database} SYNC` });
+    rmSync(witness.dir, { recursive: true, force: true });
     loads.push(loadavg()[0] as number);
     log(
       `  rep ${rep + 1} ${v.padEnd(11)} ${Math.round(rate)} rows/s, ${cpu.toFixed(1)} CPU µs/row (JS thread ${jsCpu.toFixed(1)}; ${settledCpu.toFixed(1)} with its merges), ${parts} parts (load ${loadavg()[0]?.toFixed(1)})`,

@@ -60,6 +60,15 @@ export const storeEnv = z.object({
   /** demo only: create (or reuse) a key at CHECKPOINT_KEY_FILE when none is configured */
   CHECKPOINT_KEY_AUTOGEN: env.bool().default(false),
   CHECKPOINT_KEY_FILE: z.string().default('.data/checkpoint-ed25519.pem'),
+  /**
+   * Ed25519 private key signing the reports the API serves (and `custos report`): PEM text or file.
+   * A key of its own, so the internet-facing API never holds the checkpoint key.
+   */
+  REPORT_PRIVATE_KEY: z.string().optional(),
+  /** trusted report public key(s): PEM text or file; defaults to the private key's */
+  REPORT_PUBLIC_KEY: z.string().optional(),
+  /** demo only (with CHECKPOINT_KEY_AUTOGEN): the report key created when none is configured */
+  REPORT_KEY_FILE: z.string().default('.data/report-ed25519.pem'),
   /** a chain is checkpointed at least this often while it grows */
   CHECKPOINT_INTERVAL_MS: env.int({ min: 100 }).default(60_000),
   /** …and after at most this many rows */
@@ -98,5 +107,28 @@ export function trustedCheckpointKeys(e: StoreEnv): KeyObject[] {
   if (e.CHECKPOINT_PUBLIC_KEY) return loadPublicKeys(e.CHECKPOINT_PUBLIC_KEY);
   if (e.CHECKPOINT_PRIVATE_KEY) return loadPublicKeys(e.CHECKPOINT_PRIVATE_KEY);
   if (existsSync(e.CHECKPOINT_KEY_FILE)) return loadPublicKeys(e.CHECKPOINT_KEY_FILE);
+  return [];
+}
+
+/**
+ * The report signing key: REPORT_PRIVATE_KEY, or (demo, CHECKPOINT_KEY_AUTOGEN) created at
+ * REPORT_KEY_FILE. Undefined when neither: reports are then served unsigned and say so.
+ */
+export function reportSigningKey(e: StoreEnv, logger?: InfoLogger): KeyObject | undefined {
+  if (e.REPORT_PRIVATE_KEY) return loadPrivateKey(e.REPORT_PRIVATE_KEY);
+  if (!e.CHECKPOINT_KEY_AUTOGEN) return undefined;
+  const { key, created } = loadOrCreateKeyFile(e.REPORT_KEY_FILE);
+  logger?.warn(
+    { file: e.REPORT_KEY_FILE, keyId: keyId(key), created, publicKey: publicKeyPem(key) },
+    'demo report key (CHECKPOINT_KEY_AUTOGEN): configure REPORT_PRIVATE_KEY outside the demo; give auditors this public key',
+  );
+  return key;
+}
+
+/** Public keys reports are verified with: REPORT_PUBLIC_KEY, else the private key's, else the demo key file's. */
+export function trustedReportKeys(e: StoreEnv): KeyObject[] {
+  if (e.REPORT_PUBLIC_KEY) return loadPublicKeys(e.REPORT_PUBLIC_KEY);
+  if (e.REPORT_PRIVATE_KEY) return loadPublicKeys(e.REPORT_PRIVATE_KEY);
+  if (existsSync(e.REPORT_KEY_FILE)) return loadPublicKeys(e.REPORT_KEY_FILE);
   return [];
 }

@@ -3,6 +3,7 @@ export * from './chain-store.js';
 export * from './checkpoints.js';
 export * from './client.js';
 export * from './config.js';
+export * from './consistency.js';
 export * from './decisions.js';
 export * from './errors.js';
 export * from './fixtures.js';

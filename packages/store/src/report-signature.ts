@@ -12,7 +12,9 @@
 import { createHash, type KeyObject, sign, verify } from 'node:crypto';
 import { basename } from 'node:path';
 import { canonicalJson } from '@custos/schemas';
-import { keyId, type SignedCheckpoint } from './checkpoints.js';
+import { checkSignature, keyId, listCheckpoints, payloadHash, type SignedCheckpoint } from './checkpoints.js';
+import type { Store } from './client.js';
+import { checkHead, listHeads } from './heads.js';
 
 export interface ReportSignatureFields {
   v: 1;
@@ -20,7 +22,11 @@ export interface ReportSignatureFields {
   /** the report file's name (not its directory) */
   file: string;
   sha256: string;
-  /** SHA-256 (hex) of the payloads of the checkpoints covering the report's period */
+  /**
+   * SHA-256 (hex) of the payloads of the checkpoints the report rests on: per chain, the first and
+   * the last genuine checkpoint covering the report's period. Those between are bound to them by
+   * their `prevCheckpoint` links, so the list stays a few entries a chain however long the period.
+   */
   checkpoints: string[];
   /** SHA-256 (hex) of the newest head's payload when the report was signed, if any */
   head?: string;
@@ -32,13 +38,41 @@ export interface ReportSignature extends SignedCheckpoint {
   fields: ReportSignatureFields;
 }
 
-export function signReport(
-  path: string,
-  body: Buffer,
-  rests: { checkpoints: string[]; head?: string | undefined },
-  key: KeyObject,
-  now = new Date(),
-): ReportSignature {
+/** What a report rests on: see `ReportSignatureFields.checkpoints` and `.head`. */
+export interface ReportRests {
+  checkpoints: string[];
+  head?: string | undefined;
+}
+
+/**
+ * The genuine checkpoints a report over [from, to) rests on (first and last per chain) and the
+ * newest genuine head. `trusted` are the checkpoint keys (not the report key).
+ */
+export async function reportRests(
+  store: Store,
+  range: { from: Date; to: Date },
+  trusted: readonly KeyObject[],
+): Promise<ReportRests> {
+  const ends = new Map<number, { first: string; last: string }>();
+  // oldest first per chain (listCheckpoints orders by chain, lastSeq)
+  for (const c of await listCheckpoints(store, { from: range.from, to: range.to })) {
+    if (!checkSignature(c, trusted).ok) continue;
+    const h = payloadHash(c.payload);
+    const e = ends.get(c.chain);
+    if (e) e.last = h;
+    else ends.set(c.chain, { first: h, last: h });
+  }
+  const checkpoints = [...new Set([...ends.values()].flatMap((e) => [e.first, e.last]))];
+  const head = (await listHeads(store).catch(() => [])).filter((h) => checkHead(h, trusted).ok).at(-1);
+  return { checkpoints, ...(head ? { head: payloadHash(head.payload) } : {}) };
+}
+
+/** The companion file's bytes (`<file>.sig.json`). */
+export function reportSignatureFile(sig: SignedCheckpoint): string {
+  return `${JSON.stringify({ payload: sig.payload, signature: sig.signature }, null, 2)}\n`;
+}
+
+export function signReport(path: string, body: Buffer, rests: ReportRests, key: KeyObject, now = new Date()): ReportSignature {
   const fields: ReportSignatureFields = {
     v: 1,
     kind: 'custos.report.signature',

@@ -30,12 +30,13 @@ import {
   type StoredCheckpoint,
 } from './checkpoints.js';
 import { queryRows, type Store } from './client.js';
+import { headsConsistency } from './consistency.js';
 import {
-  CANONICAL_COLUMNS,
   canonical,
   contentDiff,
   type DecisionContent,
   encodeContent,
+  INSERT_COLUMNS,
   isoTime,
   readStored,
   type StoredDecision,
@@ -75,6 +76,8 @@ export type FindingKind =
   | 'forged_head'
   /** a head the witness holds is not in ClickHouse */
   | 'head_missing'
+  /** two genuine heads name one chain at points that do not lie on one line of checkpoints: rewritten history */
+  | 'inconsistent_head'
   /** the subject report's read model does not hold exactly the stored decisions */
   | 'read_model_differs';
 
@@ -167,6 +170,15 @@ class Findings {
   truncated = false;
   errors = 0;
   constructor(private readonly max: number) {}
+  merge(other: Findings): void {
+    for (const [k, n] of Object.entries(other.counts)) this.counts[k as FindingKind] = (this.counts[k as FindingKind] ?? 0) + n;
+    this.errors += other.errors;
+    for (const f of other.list) {
+      if (this.list.length < this.max) this.list.push(f);
+      else this.truncated = true;
+    }
+    if (other.truncated) this.truncated = true;
+  }
   add(f: Finding): void {
     this.counts[f.kind] = (this.counts[f.kind] ?? 0) + 1;
     if (f.severity === 'error') this.errors += 1;
@@ -203,7 +215,9 @@ const COLUMN_FIELDS: [keyof StoredCheckpoint, keyof CheckpointFields][] = [
 export async function verifyRange(store: Store, opts: VerifyOptions): Promise<VerifyReport> {
   const now = opts.now ?? Date.now();
   const found = new Findings(opts.maxFindings ?? 1000);
-  const pageRows = opts.pageRows ?? 50_000;
+  // Each page is one scan of the table (a chain's rows are spread over every granule): larger pages,
+  // fewer scans; 100 000 rendered rows are ~50 MB.
+  const pageRows = opts.pageRows ?? 100_000;
 
   // 1. Checkpoints: which are genuine, which are anchors of which chain.
   const stored = await listCheckpoints(store, opts.chains?.length === 1 ? { chain: opts.chains[0] as number } : {});
@@ -281,8 +295,10 @@ export async function verifyRange(store: Store, opts: VerifyOptions): Promise<Ve
   const knownHashes = new Set<string>([...tablePayloads].map(payloadHash));
   for (const c of opts.exported ?? []) knownHashes.add(payloadHash(c.payload));
   const witness = opts.witness ? checkWitness(opts.witness, opts, tablePayloads, knownHashes, addAnchor, found) : undefined;
-  const heads = await checkHeads(store, opts, witness, knownHashes, addAnchor, found);
+  const genuineHeads = await checkHeads(store, opts, witness, knownHashes, addAnchor, found);
+  const heads = genuineHeads.length;
   for (const [chain, list] of anchorsByChain) checkCheckpointLinks(chain, list, found);
+  checkHeadsConsistency(genuineHeads, anchorsByChain, opts, found);
 
   // 2. Chains to check.
   const chainRows = await queryRows<{ c: number; lo: number; hi: number; n: number }>(
@@ -295,6 +311,10 @@ export async function verifyRange(store: Store, opts: VerifyOptions): Promise<Ve
     .filter((c) => !opts.chains || opts.chains.includes(c))
     .sort((a, b) => a - b);
 
+  // The read model is compared by ClickHouse while the chains are hashed here; its findings follow theirs.
+  const readModelFound = new Findings(opts.maxFindings ?? 1000);
+  const readModel = opts.readModel !== false ? compareReadModel(store, opts, now, readModelFound) : Promise.resolve(false);
+  readModel.catch(() => {}); // awaited below
   const reports: ChainReport[] = [];
   let totalRows = 0;
   for (const chain of chains) {
@@ -317,7 +337,8 @@ export async function verifyRange(store: Store, opts: VerifyOptions): Promise<Ve
   if (opts.witness) sources.push('witness');
   if (heads > 0) sources.push('head');
   if (opts.reference) sources.push('topic');
-  if (opts.readModel !== false && (await compareReadModel(store, opts, now, found))) sources.push('read-model');
+  if (await readModel) sources.push('read-model');
+  found.merge(readModelFound);
   return {
     ok: found.errors === 0,
     checkedAt: new Date(now).toISOString(),
@@ -489,7 +510,7 @@ async function checkHeads(
   knownHashes: Set<string>,
   addAnchor: (a: Anchor) => void,
   found: Findings,
-): Promise<number> {
+): Promise<HeadFields[]> {
   let stored: SignedCheckpoint[] = [];
   try {
     stored = await listHeads(store);
@@ -564,7 +585,31 @@ async function checkHeads(
       });
     }
   }
-  return genuine.size;
+  return [...genuine.values()];
+}
+
+/** Every genuine head must extend the earlier ones, chain by chain (consistency.ts). */
+function checkHeadsConsistency(
+  heads: HeadFields[],
+  anchorsByChain: Map<number, Anchor[]>,
+  opts: VerifyOptions,
+  found: Findings,
+): void {
+  const byDigest = new Map<string, CheckpointFields>();
+  for (const list of anchorsByChain.values())
+    for (const a of list) if (a.source !== 'head' && a.digest) byDigest.set(a.digest, a.cp);
+  for (const c of headsConsistency(heads, byDigest)) {
+    if (opts.chains && !opts.chains.includes(c.chain)) continue;
+    found.add({
+      kind: 'inconsistent_head',
+      severity: 'error',
+      detectedBy: 'head',
+      chain: c.chain,
+      seq: Math.min(c.older.lastSeq, c.newer.lastSeq),
+      toSeq: Math.max(c.older.lastSeq, c.newer.lastSeq),
+      message: `the head created ${c.newer.createdAt} does not extend the head created ${c.older.createdAt} on chain ${c.chain}: ${c.reason}`,
+    });
+  }
 }
 
 /**
@@ -617,12 +662,41 @@ interface ChainContext {
 const intersects = (from: string, to: string, a?: Date, b?: Date) =>
   (!b || Date.parse(from) < b.getTime()) && (!a || Date.parse(to) >= a.getTime());
 
+/**
+ * One chain, in named steps: the signed claims about its seqs, the seq range to check, a walk over
+ * its pages (whole pages checked from ClickHouse's lines, the rest row by row), then what the walk
+ * found at the end, among the mismatches and after the last checkpoint.
+ */
 async function verifyChain(store: Store, chain: number, ctx: ChainContext): Promise<ChainReport | undefined> {
-  const { anchors, extent, found, opts } = ctx;
-  const horizon = opts.retentionDays ? retentionHorizon(opts.retentionDays, ctx.now).getTime() : undefined;
+  const claims = claimsOf(chain, ctx.anchors, ctx.found);
+  const range = rangeOf(ctx);
+  if (!range) return undefined;
+  const walk = new ChainWalk(store, chain, ctx, claims, range.lo);
+  await walk.run(range.hi);
+  reportMissingEnd(walk, range.hi);
+  const swapped = classifyMismatches(chain, walk.mismatched, ctx.found, Boolean(ctx.opts.reference));
+  reportReordered(walk, swapped);
+  reportRewritten(walk, swapped);
+  if (walk.refState && ctx.opts.reference && range.tail)
+    await compareWithReference(ctx.opts.reference, walk.refState, chain, [], ctx.found, true);
+  const lastCp = ctx.anchors.at(-1)?.seq ?? null;
+  if (range.tail) reportTail(chain, ctx, lastCp);
+  return {
+    chain,
+    fromSeq: range.lo,
+    toSeq: range.hi,
+    rows: walk.rows,
+    storedHeadSeq: ctx.extent.hi,
+    checkpoints: ctx.anchors.length,
+    lastCheckpointSeq: lastCp,
+  };
+}
 
-  // Signed claims "the row at seq s has hash h" (the checkpoint's last row, and the row before its
-  // segment); a checkpoint whose segment starts at 0 claims the genesis.
+/**
+ * Signed claims "the row at seq s has hash h" (each checkpoint's last row, and the row before its
+ * segment); a checkpoint whose segment starts at 0 claims the genesis. Two claims that disagree are a fork.
+ */
+function claimsOf(chain: number, anchors: readonly Anchor[], found: Findings): Map<number, Anchor> {
   const claims = new Map<number, Anchor>();
   const claim = (a: Anchor) => {
     const prior = claims.get(a.seq);
@@ -656,9 +730,13 @@ async function verifyChain(store: Store, chain: number, ctx: ChainContext): Prom
       claim({ ...a, seq: a.cp.prevSeq, hash: a.cp.prevHash });
     }
   }
-  const maxAnchor = anchors.at(-1);
+  return claims;
+}
 
-  // The seq range to verify.
+/** The seq range to verify, and whether it reaches the chain's end (`tail`). */
+function rangeOf(ctx: ChainContext): { lo: number; hi: number; tail: boolean } | undefined {
+  const { anchors, extent, opts } = ctx;
+  const maxAnchor = anchors.at(-1);
   let lo: number;
   let hi: number;
   let tail = true;
@@ -681,41 +759,123 @@ async function verifyChain(store: Store, chain: number, ctx: ChainContext): Prom
     if (lo === Number.MAX_SAFE_INTEGER) lo = 1;
     hi = Math.max(extent.hi, maxAnchor?.seq ?? 0);
   }
-  if (hi < lo) return undefined;
+  return hi < lo ? undefined : { lo, hi, tail };
+}
 
-  // Segments that lie wholly before the retention horizon may have been deleted by the TTL.
-  const expiredBefore = horizon !== undefined ? horizon : Number.NEGATIVE_INFINITY;
-  const tolerance = 2 * DAY;
-
-  let prevHash: string | null = lo === 1 ? genesisHash(chain) : (claims.get(lo - 1)?.hash ?? null);
-  let expect = lo;
-  let lastRow: StoredDecision | undefined;
+/** The walk over a chain's rows in seq order: what it has seen so far and what it found. */
+class ChainWalk {
+  prevHash: string | null;
+  expect: number;
+  lastRow: StoredDecision | undefined;
   /** decided_at of the last row checked (ClickHouse text form) */
-  let lastDecidedAt: string | undefined;
-  let lastOffset = -1n;
-  let rows = 0;
-  const mismatched: { row: StoredDecision; prev: string; prevRow: StoredDecision | undefined }[] = [];
-  const backwards: { row: StoredDecision; after: bigint }[] = [];
-  const claimMisses: { seq: number; from: number; claim: Anchor }[] = [];
-  let lastGoodClaim = prevHash !== null ? lo - 1 : null;
-  const ref = opts.reference;
-  const refState = ref ? await startReference(ref, chain) : undefined;
+  lastDecidedAt: string | undefined;
+  lastOffset = -1n;
+  rows = 0;
+  readonly mismatched: { row: StoredDecision; prev: string; prevRow: StoredDecision | undefined }[] = [];
+  readonly backwards: { row: StoredDecision; after: bigint }[] = [];
+  readonly claimMisses: { seq: number; from: number; claim: Anchor }[] = [];
+  lastGoodClaim: number | null;
+  refState: ReferenceState | undefined;
+  private readonly pending: StoredDecision[] = [];
+  /** segments wholly before the retention horizon may have been deleted by the TTL */
+  private readonly horizon: number | undefined;
 
-  const gap = (a: number, b: number, next: StoredDecision | undefined) => {
-    const beforeExpired = lastDecidedAt === undefined || Date.parse(isoTime(lastDecidedAt)) < expiredBefore;
+  constructor(
+    private readonly store: Store,
+    readonly chain: number,
+    readonly ctx: ChainContext,
+    readonly claims: Map<number, Anchor>,
+    readonly lo: number,
+  ) {
+    this.horizon = ctx.opts.retentionDays ? retentionHorizon(ctx.opts.retentionDays, ctx.now).getTime() : undefined;
+    this.prevHash = lo === 1 ? genesisHash(chain) : (claims.get(lo - 1)?.hash ?? null);
+    this.expect = lo;
+    this.lastGoodClaim = this.prevHash !== null ? lo - 1 : null;
+  }
+
+  async run(hi: number): Promise<void> {
+    const ref = this.ctx.opts.reference;
+    this.refState = ref ? await startReference(ref, this.chain) : undefined;
+    const pageRows = this.ctx.pageRows;
+    // The next page's lines are read while this one is hashed (ClickHouse renders, JavaScript hashes).
+    const linesOf = (from: number) => {
+      if (from > hi || this.refState) return undefined;
+      const p = readLines(this.store, this.chain, from, Math.min(hi, from + pageRows - 1));
+      p.catch(() => {}); // awaited in its turn; not an unhandled rejection meanwhile
+      return p;
+    };
+    let next = linesOf(this.lo);
+    for (let from = this.lo; from <= hi; from += pageRows) {
+      const to = Math.min(hi, from + pageRows - 1);
+      const lines = next ? await next : undefined;
+      next = linesOf(from + pageRows);
+      if (lines && this.prevHash !== null && this.fastPage(lines, from, to)) continue;
+      await this.slowPage(from, to);
+    }
+    await next; // read ahead past a failed page: nothing left to wait for
+  }
+
+  /** A page that is whole, in order and links up is done without building rows; false if not. */
+  private fastPage(lines: FastLine[], from: number, to: number): boolean {
+    if (lines.length !== to - from + 1) return false;
+    let h = this.prevHash as string;
+    let e = this.expect;
+    let off = this.lastOffset;
+    for (const l of lines) {
+      const o = BigInt(l.offset);
+      const c = this.claims.get(l.seq);
+      if (l.seq !== e || o <= off || linkHash(h, l.line) !== l.hash || (c && c.hash !== l.hash)) return false;
+      h = l.hash;
+      e += 1;
+      off = o;
+    }
+    for (const l of lines) if (this.claims.has(l.seq)) this.lastGoodClaim = l.seq;
+    this.rows += lines.length;
+    this.prevHash = h;
+    this.expect = e;
+    this.lastOffset = off;
+    this.lastRow = undefined;
+    this.lastDecidedAt = decidedAtOf(lines.at(-1) as FastLine);
+    return true;
+  }
+
+  /** A page read as rows and checked row by row (seq by seq: several rows may claim one seq). */
+  private async slowPage(from: number, to: number): Promise<void> {
+    const page = await readStored(this.store, 'kafka_partition = {c:UInt16} AND chain_seq BETWEEN {lo:UInt64} AND {hi:UInt64}', {
+      c: this.chain,
+      lo: from,
+      hi: to,
+    });
+    for (let i = 0; i < page.length; ) {
+      let j = i + 1;
+      while (j < page.length && (page[j] as StoredDecision).chain_seq === (page[i] as StoredDecision).chain_seq) j++;
+      this.group(page.slice(i, j), page[j]);
+      i = j;
+    }
+    const ref = this.ctx.opts.reference;
+    if (this.refState && ref)
+      await compareWithReference(ref, this.refState, this.chain, this.pending.splice(0), this.ctx.found, false);
+  }
+
+  /** Missing rows a…b: deleted, or expired when the retention horizon explains them. */
+  private gap(a: number, b: number, next: StoredDecision | undefined): void {
+    const { anchors, found, opts } = this.ctx;
+    const expiredBefore = this.horizon ?? Number.NEGATIVE_INFINITY;
+    const tolerance = 2 * DAY;
+    const beforeExpired = this.lastDecidedAt === undefined || Date.parse(isoTime(this.lastDecidedAt)) < expiredBefore;
     const nextNearHorizon = !next || Date.parse(isoTime(next.decided_at)) < expiredBefore + tolerance;
     const cover = anchors.find((x) => x.cp.prevSeq < a && a <= x.seq);
     // A gap in a segment whose every row was decided after the horizon was not cut by the TTL.
     const coverYoung = anchors.some((x) => x.cp.prevSeq < b && a <= x.seq && Date.parse(x.cp.decidedFrom) >= expiredBefore);
-    if (beforeExpired && nextNearHorizon && horizon !== undefined && !coverYoung) {
+    if (beforeExpired && nextNearHorizon && this.horizon !== undefined && !coverYoung) {
       found.add({
         kind: 'expired',
         severity: 'info',
         detectedBy: 'chain',
-        chain,
+        chain: this.chain,
         seq: a,
         toSeq: b,
-        message: `seq ${a}…${b} of chain ${chain} are gone and older than the ${opts.retentionDays}-day retention: deleted by the TTL`,
+        message: `seq ${a}…${b} of chain ${this.chain} are gone and older than the ${opts.retentionDays}-day retention: deleted by the TTL`,
       });
       return;
     }
@@ -724,24 +884,26 @@ async function verifyChain(store: Store, chain: number, ctx: ChainContext): Prom
       kind: 'deleted',
       severity: 'error',
       detectedBy: cover ? cover.source : 'chain',
-      chain,
+      chain: this.chain,
       seq: a,
       toSeq: b,
       message:
         n === 1
-          ? `the row at seq ${a} of chain ${chain} was deleted`
-          : `${n} consecutive rows, seq ${a}…${b} of chain ${chain}, were deleted`,
+          ? `the row at seq ${a} of chain ${this.chain} was deleted`
+          : `${n} consecutive rows, seq ${a}…${b} of chain ${this.chain}, were deleted`,
     });
-  };
+  }
 
-  const pending: StoredDecision[] = [];
-  const flushGroup = async (group: StoredDecision[], next: StoredDecision | undefined) => {
+  /** The rows stored for one seq, after the previous seq's. */
+  private group(group: StoredDecision[], next: StoredDecision | undefined): void {
+    const { found } = this.ctx;
+    const chain = this.chain;
     const seq = (group[0] as StoredDecision).chain_seq;
-    if (seq > expect) {
-      gap(expect, seq - 1, group[0]);
-      prevHash = claims.get(seq - 1)?.hash ?? null;
-      lastGoodClaim = prevHash !== null ? seq - 1 : lastGoodClaim;
-      if (prevHash === null) {
+    if (seq > this.expect) {
+      this.gap(this.expect, seq - 1, group[0]);
+      this.prevHash = this.claims.get(seq - 1)?.hash ?? null;
+      this.lastGoodClaim = this.prevHash !== null ? seq - 1 : this.lastGoodClaim;
+      if (this.prevHash === null) {
         found.add({
           kind: 'unverifiable',
           severity: 'warning',
@@ -752,7 +914,31 @@ async function verifyChain(store: Store, chain: number, ctx: ChainContext): Prom
         });
       }
     }
-    // Several rows for one seq: identical copies are harmless; otherwise one is genuine.
+    const row = this.genuineOf(group, next);
+    this.rows += 1;
+    const off = BigInt(row.kafka_offset);
+    if (off <= this.lastOffset) this.backwards.push({ row, after: this.lastOffset });
+    else this.lastOffset = off;
+    if (this.prevHash !== null && linkHash(this.prevHash, canonical(row)) !== row.chain_hash) {
+      this.mismatched.push({ row, prev: this.prevHash, prevRow: this.lastRow });
+    }
+    const c = this.claims.get(seq);
+    if (c) {
+      if (c.hash !== row.chain_hash) this.claimMisses.push({ seq, from: (this.lastGoodClaim ?? this.lo - 1) + 1, claim: c });
+      else this.lastGoodClaim = seq;
+    }
+    this.prevHash = row.chain_hash;
+    this.lastRow = row;
+    this.lastDecidedAt = row.decided_at;
+    this.expect = seq + 1;
+    if (this.refState) this.pending.push(row);
+  }
+
+  /** Several rows for one seq: identical copies are harmless; otherwise one is genuine, the rest inserted. */
+  private genuineOf(group: StoredDecision[], next: StoredDecision | undefined): StoredDecision {
+    const { found } = this.ctx;
+    const chain = this.chain;
+    const seq = (group[0] as StoredDecision).chain_seq;
     const distinct: StoredDecision[] = [];
     for (const r of group) {
       const text = canonical(r);
@@ -769,15 +955,14 @@ async function verifyChain(store: Store, chain: number, ctx: ChainContext): Prom
       }
       distinct.push(r);
     }
-    let row = distinct[0] as StoredDecision;
     if (distinct.length > 1) {
-      const anchored = claims.get(seq)?.hash;
+      const anchored = this.claims.get(seq)?.hash;
+      const prevHash = this.prevHash;
       const score = (r: StoredDecision) =>
         (anchored !== undefined && r.chain_hash === anchored ? 4 : 0) +
         (prevHash !== null && linkHash(prevHash, canonical(r)) === r.chain_hash ? 2 : 0) +
         (next && next.chain_seq === seq + 1 && linkHash(r.chain_hash, canonical(next)) === next.chain_hash ? 1 : 0);
       distinct.sort((a, b) => score(b) - score(a));
-      row = distinct[0] as StoredDecision;
       for (const extra of distinct.slice(1)) {
         found.add({
           kind: 'inserted',
@@ -791,132 +976,84 @@ async function verifyChain(store: Store, chain: number, ctx: ChainContext): Prom
         });
       }
     }
-    rows += 1;
-    const off = BigInt(row.kafka_offset);
-    if (off <= lastOffset) backwards.push({ row, after: lastOffset });
-    else lastOffset = off;
-    if (prevHash !== null && linkHash(prevHash, canonical(row)) !== row.chain_hash) {
-      mismatched.push({ row, prev: prevHash, prevRow: lastRow });
-    }
-    const c = claims.get(seq);
-    if (c) {
-      if (c.hash !== row.chain_hash) claimMisses.push({ seq, from: (lastGoodClaim ?? lo - 1) + 1, claim: c });
-      else lastGoodClaim = seq;
-    }
-    prevHash = row.chain_hash;
-    lastRow = row;
-    lastDecidedAt = row.decided_at;
-    expect = seq + 1;
-    if (refState) pending.push(row);
-  };
+    return distinct[0] as StoredDecision;
+  }
+}
 
-  for (let from = lo; from <= hi; from += ctx.pageRows) {
-    const to = Math.min(hi, from + ctx.pageRows - 1);
-    if (!refState && prevHash !== null) {
-      // The fast path: a page that is whole, in order and links up is done without building rows.
-      const lines = await readLines(store, chain, from, to);
-      let h: string = prevHash;
-      let e = expect;
-      let off = lastOffset;
-      let good = lines.length === to - from + 1;
-      for (const l of lines) {
-        if (!good) break;
-        const o = BigInt(l.offset);
-        const c = claims.get(l.seq);
-        if (l.seq !== e || o <= off || linkHash(h, l.line) !== l.hash || (c && c.hash !== l.hash)) good = false;
-        h = l.hash;
-        e += 1;
-        off = o;
-      }
-      if (good) {
-        for (const l of lines) if (claims.has(l.seq)) lastGoodClaim = l.seq;
-        rows += lines.length;
-        prevHash = h;
-        expect = e;
-        lastOffset = off;
-        lastRow = undefined;
-        lastDecidedAt = (lines.at(-1) as FastLine).decidedAt;
-        continue;
-      }
-    }
-    const page = await readStored(store, 'kafka_partition = {c:UInt16} AND chain_seq BETWEEN {lo:UInt64} AND {hi:UInt64}', {
-      c: chain,
-      lo: from,
-      hi: to,
-    });
-    for (let i = 0; i < page.length; ) {
-      let j = i + 1;
-      while (j < page.length && (page[j] as StoredDecision).chain_seq === (page[i] as StoredDecision).chain_seq) j++;
-      await flushGroup(page.slice(i, j), page[j]);
-      i = j;
-    }
-    if (refState && ref) {
-      await compareWithReference(ref, refState, chain, pending.splice(0), found, false);
-    }
-  }
-  if (expect <= hi) {
-    // Missing at the end: the chain stops before a signed checkpoint does.
-    const by = claims.get(hi)?.source ?? 'checkpoint';
-    const what = {
-      checkpoint: 'checkpoint',
-      'exported-checkpoint': 'exported checkpoint',
-      witness: 'witnessed checkpoint',
-      head: 'head',
-    }[by];
-    found.add({
-      kind: 'deleted',
-      severity: 'error',
-      detectedBy: by,
-      chain,
-      seq: expect,
-      toSeq: hi,
-      message:
-        rows === 0 && expect === 1
-          ? `every row of chain ${chain}, seq 1…${hi}, was deleted (the whole chain): a signed ${what} covers seq ${hi}`
-          : `the newest rows of chain ${chain}, seq ${expect}…${hi}, were deleted: a signed ${what} covers seq ${hi}, the stored chain ends at ${expect - 1}`,
-    });
-  }
-  const swapped = classifyMismatches(chain, mismatched, found, Boolean(ref));
-  for (const b of backwards) {
+/** Missing at the end: the chain stops before a signed checkpoint does. */
+function reportMissingEnd(walk: ChainWalk, hi: number): void {
+  if (walk.expect > hi) return;
+  const chain = walk.chain;
+  const by = walk.claims.get(hi)?.source ?? 'checkpoint';
+  const what = {
+    checkpoint: 'checkpoint',
+    'exported-checkpoint': 'exported checkpoint',
+    witness: 'witnessed checkpoint',
+    head: 'head',
+  }[by];
+  walk.ctx.found.add({
+    kind: 'deleted',
+    severity: 'error',
+    detectedBy: by,
+    chain,
+    seq: walk.expect,
+    toSeq: hi,
+    message:
+      walk.rows === 0 && walk.expect === 1
+        ? `every row of chain ${chain}, seq 1…${hi}, was deleted (the whole chain): a signed ${what} covers seq ${hi}`
+        : `the newest rows of chain ${chain}, seq ${walk.expect}…${hi}, were deleted: a signed ${what} covers seq ${hi}, the stored chain ends at ${walk.expect - 1}`,
+  });
+}
+
+/** Rows whose offset goes backwards, unless part of a swapped pair already named. */
+function reportReordered(walk: ChainWalk, swapped: Map<number, StoredDecision[]>): void {
+  for (const b of walk.backwards) {
     if (swapped.has(b.row.chain_seq)) continue;
-    found.add({
+    walk.ctx.found.add({
       kind: 'reordered',
       severity: 'error',
       detectedBy: 'chain',
-      chain,
+      chain: walk.chain,
       seq: b.row.chain_seq,
       offset: b.row.kafka_offset,
       eventId: b.row.event_id,
-      message: `seq ${b.row.chain_seq} of chain ${chain} holds offset ${b.row.kafka_offset}, not after the previous row's ${b.after}: rows were reordered`,
+      message: `seq ${b.row.chain_seq} of chain ${walk.chain} holds offset ${b.row.kafka_offset}, not after the previous row's ${b.after}: rows were reordered`,
     });
   }
-  // A checkpoint's row carrying another hash: either one of a reordered pair (already reported), or
-  // the rows since the last matching checkpoint were edited and re-chained. Later checkpoints then
-  // disagree too; they are named in the same finding.
-  const misses = claimMisses.filter(
+}
+
+/**
+ * A checkpoint's row carrying another hash: either one of a reordered pair (already reported), or
+ * the rows since the last matching checkpoint were edited and re-chained. Later checkpoints then
+ * disagree too; they are named in the same finding.
+ */
+function reportRewritten(walk: ChainWalk, swapped: Map<number, StoredDecision[]>): void {
+  const misses = walk.claimMisses.filter(
     (m) => !(swapped.has(m.seq) && [...(swapped.get(m.seq) ?? [])].some((r) => r.chain_hash === m.claim.hash)),
   );
   const first = misses[0];
-  if (first) {
-    const later = misses.slice(1).map((m) => m.seq);
-    found.add({
-      kind: 'rewritten',
-      severity: 'error',
-      detectedBy: first.claim.source,
-      chain,
-      seq: first.from,
-      toSeq: first.seq,
-      message:
-        `the row at seq ${first.seq} of chain ${chain} does not carry the hash a signed checkpoint gives it: some of rows ${first.from}…${first.seq} were changed and the hashes recomputed` +
-        `${later.length ? ` (every later checkpoint disagrees too: seq ${later.join(', ')})` : ''}` +
-        `${ref ? '; the topic comparison names the changed rows' : '; compare against the topic to see which'}`,
-    });
-  }
-  if (refState && ref && tail) await compareWithReference(ref, refState, chain, [], found, true);
+  if (!first) return;
+  const later = misses.slice(1).map((m) => m.seq);
+  walk.ctx.found.add({
+    kind: 'rewritten',
+    severity: 'error',
+    detectedBy: first.claim.source,
+    chain: walk.chain,
+    seq: first.from,
+    toSeq: first.seq,
+    message:
+      `the row at seq ${first.seq} of chain ${walk.chain} does not carry the hash a signed checkpoint gives it: some of rows ${first.from}…${first.seq} were changed and the hashes recomputed` +
+      `${later.length ? ` (every later checkpoint disagrees too: seq ${later.join(', ')})` : ''}` +
+      `${walk.ctx.opts.reference ? '; the topic comparison names the changed rows' : '; compare against the topic to see which'}`,
+  });
+}
 
-  const lastCp = maxAnchor?.seq ?? null;
+/** Rows after the last checkpoint: inserted after a closed chain, not witnessed yet, or unchecked. */
+function reportTail(chain: number, ctx: ChainContext, lastCp: number | null): void {
+  const { extent, found, opts } = ctx;
+  const ref = opts.reference;
   const w = ctx.witnessed;
-  if (tail && w?.closed && extent.hi > w.closed.seq) {
+  if (w?.closed && extent.hi > w.closed.seq) {
     found.add({
       kind: 'inserted',
       severity: 'error',
@@ -926,7 +1063,7 @@ async function verifyChain(store: Store, chain: number, ctx: ChainContext): Prom
       toSeq: extent.hi,
       message: `seq ${w.closed.seq + 1}…${extent.hi} of chain ${chain} were stored after the sink closed the chain at seq ${w.closed.seq} (its graceful stop at ${w.closed.at}, witnessed) and no sink has reopened it since: not written by the sink`,
     });
-  } else if (tail && opts.witness && extent.hi > (w?.lastSeq ?? 0)) {
+  } else if (opts.witness && extent.hi > (w?.lastSeq ?? 0)) {
     found.add({
       kind: 'unwitnessed_tail',
       severity: 'info',
@@ -936,7 +1073,7 @@ async function verifyChain(store: Store, chain: number, ctx: ChainContext): Prom
       toSeq: extent.hi,
       message: `seq ${(w?.lastSeq ?? 0) + 1}…${extent.hi} of chain ${chain} are not witnessed yet (a running sink witnesses them within CHECKPOINT_INTERVAL_MS or CHECKPOINT_MAX_ROWS): their links were checked, but deleting the newest of them is not detectable ${ref ? 'beyond the topic comparison done here' : 'without --against-topic'}`,
     });
-  } else if (tail && !opts.witness && extent.hi > (lastCp ?? 0)) {
+  } else if (!opts.witness && extent.hi > (lastCp ?? 0)) {
     found.add({
       kind: 'unchecked_tail',
       severity: 'info',
@@ -947,52 +1084,68 @@ async function verifyChain(store: Store, chain: number, ctx: ChainContext): Prom
       message: `seq ${(lastCp ?? 0) + 1}…${extent.hi} of chain ${chain} come after the last checkpoint: their links were checked, but deleting the newest of them is detectable only ${ref ? 'against the topic (done here)' : 'against the decisions topic (--against-topic) or a later exported checkpoint'}`,
     });
   }
-  return {
-    chain,
-    fromSeq: lo,
-    toSeq: hi,
-    rows,
-    storedHeadSeq: extent.hi,
-    checkpoints: anchors.length,
-    lastCheckpointSeq: lastCp,
-  };
 }
 
 interface FastLine {
   seq: number;
   offset: string;
   hash: string;
-  decidedAt: string;
   /** the row's canonical bytes as ClickHouse renders them */
   line: string;
 }
 
-/** The canonical columns as one JSON array text per row, rendered by ClickHouse (no row objects built). */
-const LINE_EXPR = `toJSONString(tuple(${CANONICAL_COLUMNS.map(([c]) => c).join(', ')}))`;
+/** decided_at of a line (its fourth value), parsed only where needed: a page's last line. */
+function decidedAtOf(l: FastLine): string {
+  return (JSON.parse(l.line) as unknown[])[3] as string;
+}
+
+/**
+ * The insert columns (canonical columns, then the hash) rendered by ClickHouse as `[v1,v2,…,"hash"]`,
+ * one line per row: the CustomSeparated format with JSON escaping gives exactly the line the sink
+ * inserted (JSONCompactEachRow's own output puts ", " between values), so the canonical bytes are the
+ * line without the hash. Not sorted by ClickHouse (sorting the page in JavaScript by its seq is
+ * cheaper than sorting wide rows), nor built as objects. Constant settings, in the query itself.
+ */
+const LINES_SETTINGS = `SETTINGS date_time_output_format = 'simple', output_format_json_quote_64bit_integers = 0,
+  output_format_json_escape_forward_slashes = 0, format_custom_escaping_rule = 'JSON', format_custom_field_delimiter = ',',
+  format_custom_row_before_delimiter = '[', format_custom_row_after_delimiter = ']\\n', format_custom_row_between_delimiter = ''`;
 
 /**
  * A page of a chain as rendered lines. When a line hashes onto its predecessor's hash to its stored
  * hash, the stored values render to exactly the bytes the sink hashed: the row is intact. Where a
  * page does not pass whole, the caller checks it row by row, which names what is wrong (and decides
  * where ClickHouse renders a value differently from `canonical`, e.g. U+2028 in a string).
- * Measured against hashing inside ClickHouse (a window over the page): this was faster here, the
- * JSON rendering running in ClickHouse's threads while JavaScript hashes.
  */
 async function readLines(store: Store, chain: number, lo: number, hi: number): Promise<FastLine[]> {
-  const rows = await queryRows<{ s: number; o: string; h: string; d: string; l: string }>(
-    store,
-    `SELECT toUInt64(chain_seq) AS s, toString(kafka_offset) AS o, chain_hash AS h, toString(decided_at) AS d, ${LINE_EXPR} AS l
-     FROM ${store.table('decisions')}
-     WHERE kafka_partition = {c:UInt16} AND chain_seq BETWEEN {lo:UInt64} AND {hi:UInt64}
-     ORDER BY chain_seq, chain_hash`,
-    { c: chain, lo, hi },
-    {
-      date_time_output_format: 'simple',
-      output_format_json_quote_64bit_integers: 0,
-      output_format_json_escape_forward_slashes: 0,
-    },
-  );
-  return rows.map((r) => ({ seq: Number(r.s), offset: r.o, hash: r.h, decidedAt: r.d, line: r.l }));
+  const rs = await store.client.query({
+    query: `SELECT ${INSERT_COLUMNS.join(', ')} FROM ${store.table('decisions')}
+            WHERE kafka_partition = {c:UInt16} AND chain_seq BETWEEN {lo:UInt64} AND {hi:UInt64}
+            ${LINES_SETTINGS}`,
+    query_params: { c: chain, lo, hi },
+    format: 'CustomSeparated',
+  });
+  const text = await rs.text();
+  const out: FastLine[] = [];
+  // `…,kafka_partition,kafka_offset,chain_seq,"<64 hex>"]`: the last values contain no commas.
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const l = text.slice(start, end);
+    start = end + 1;
+    if (l.length < 70) continue;
+    const body = l.slice(0, l.length - 68);
+    const s = body.lastIndexOf(',');
+    const o = body.lastIndexOf(',', s - 1);
+    out.push({
+      seq: Number(body.slice(s + 1)),
+      offset: body.slice(o + 1, s),
+      hash: l.slice(l.length - 66, l.length - 2),
+      line: `${body}]`,
+    });
+  }
+  // seq order; several rows at one seq (a forgery or a copy) in a fixed order, as the row path reads them
+  out.sort((a, b) => a.seq - b.seq || (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
+  return out;
 }
 
 /**

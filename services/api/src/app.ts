@@ -4,12 +4,12 @@
  * credential's scope (403), queries ClickHouse only with {name:Type} parameters under a time and a
  * row limit, and records the read itself as an access event before answering (503 if it cannot).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseBundleText } from '@custos/policy';
-import type { Store } from '@custos/store';
+import { reportSignatureFile, type Store } from '@custos/store';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
@@ -26,7 +26,7 @@ import { type ApiMetrics, createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { type DirectorySource, fixedDirectory, isDirectorySource } from './policy-follow.js';
 import { trustProxySetting, WeightedLimiter } from './rate-limit.js';
-import { ROUTES, type RouteDeps } from './routes.js';
+import { ROUTES, type RouteDeps, type RouteResult } from './routes.js';
 import { idParam } from './schemas.js';
 import type { SubjectStateWriter } from './subject-state.js';
 
@@ -341,7 +341,9 @@ export function createApp(opts: ApiOptions): express.Express {
             );
           }
         }
-        if (result.file) {
+        if (result.signed) {
+          await sendSignedReport(res, result, deps.integrity);
+        } else if (result.file) {
           res.setHeader('Content-Type', result.file.contentType);
           res.setHeader('Content-Disposition', `attachment; filename="${result.file.filename}"`);
           res.setHeader('X-Content-SHA256', result.file.sha256);
@@ -415,4 +417,25 @@ function tenantScope(p: Principal, tenantId: string | undefined): '*' | string[]
   }
   if (p.tenants !== '*' && p.tenants.length === 0) throw forbidden('this credential has no tenant in its scope');
   return p.tenants;
+}
+
+/**
+ * A report goes out as exactly the bytes that were signed (JSON pretty-printed as `custos report`
+ * writes it) with its detached signature in the `Custos-Report-Signature` header: the base64 of the
+ * `<file>.sig.json` companion, so `curl -OJ -D h` and one `base64 -d` give an auditor both files for
+ * `custos report verify FILE --public-key KEY` or openssl (docs/api-notes.md).
+ */
+async function sendSignedReport(res: Response, result: RouteResult, integrity: IntegrityProvider): Promise<void> {
+  const signed = result.signed as NonNullable<RouteResult['signed']>;
+  const body = result.file ? result.file.body : Buffer.from(`${JSON.stringify(result.json, null, 2)}\n`);
+  const contentType = result.file ? result.file.contentType : 'application/json; charset=utf-8';
+  const sig = integrity.signReport ? await integrity.signReport(signed.filename, body, signed) : undefined;
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Content-Disposition', `${result.file ? 'attachment' : 'inline'}; filename="${signed.filename}"`);
+  res.setHeader('X-Content-SHA256', createHash('sha256').update(body).digest('hex'));
+  if (sig) {
+    res.setHeader('Custos-Report-Signature', Buffer.from(reportSignatureFile(sig)).toString('base64'));
+    res.setHeader('Custos-Report-Key-Id', sig.fields.keyId);
+  } else res.setHeader('Custos-Report-Unsigned', 'no report signing key is configured (REPORT_PRIVATE_KEY)');
+  res.send(body);
 }

@@ -8,9 +8,11 @@ import { type DataScope, maySelect, proofRowKind, rowsOf, type Selection, tenant
 import type { Principal } from './auth.js';
 import type { AuditDb } from './db.js';
 import type { Directory } from './directory.js';
-import { HttpError } from './errors.js';
+import { forbidden, HttpError } from './errors.js';
 import {
   type IntegrityProvider,
+  integrityConsistencyQuery,
+  integrityConsistencyResponse,
   integrityKeysQuery,
   integrityKeysResponse,
   integrityProofQuery,
@@ -82,6 +84,11 @@ export interface RouteResult {
    * without a record of who changed it.
    */
   effect?: () => Promise<void> | void;
+  /**
+   * a report: app.ts signs the bytes it sends (JSON rendered as a file would be) over the checkpoints
+   * of [from, to) and names the file `filename`
+   */
+  signed?: { filename: string; from: Date; to: Date };
   audit: {
     /** default: `read` (`export` for a file) */
     action?: 'update' | undefined;
@@ -212,12 +219,11 @@ export const ROUTES: RouteDef[] = [
         recordCount: report.summary.total,
         attributes: { ...rangeAttrs(range), variant: q.variant, format: q.format, requestedBy: principal.role },
       };
-      if (q.format === 'json') return { json: report, audit };
+      const filename = `subject-report-${safeName(tenantId)}-${safeName(path.subjectId)}-${q.variant}.${q.format}`;
+      const signed = { filename, from: range.from, to: range.to };
+      if (q.format === 'json') return { json: report, audit, signed };
       const file = await renderReport(report, q.format, subjectReportCsv, subjectReportPdf);
-      return {
-        file: { ...file, filename: `subject-report-${safeName(tenantId)}-${safeName(path.subjectId)}-${q.variant}.${q.format}` },
-        audit,
-      };
+      return { file: { ...file, filename }, audit, signed };
     },
   }),
   route({
@@ -337,9 +343,12 @@ export const ROUTES: RouteDef[] = [
         ...report.disclosures.items.map((i) => `${i.tenantId}\u0000${i.subject.id}`),
       ]).size;
       const audit = { tenantId: q.tenantId, recordCount: examples, subjects, attributes: { period: q.period, format: q.format } };
-      if (q.format === 'json') return { json: report, audit };
+      const filename = `access-report-${q.period}-${safeName(q.tenantId ?? 'all')}.${q.format}`;
+      const { from, to } = s.periodRange(q.period);
+      const signed = { filename, from, to };
+      if (q.format === 'json') return { json: report, audit, signed };
       const file = await renderReport(report, q.format, periodicReportCsv, periodicReportPdf);
-      return { file: { ...file, filename: `access-report-${q.period}-${safeName(q.tenantId ?? 'all')}.${q.format}` }, audit };
+      return { file: { ...file, filename }, audit, signed };
     },
   }),
   route({
@@ -383,6 +392,25 @@ export const ROUTES: RouteDef[] = [
       if ((tenants !== '*' && !tenants.includes(proof.tenantId)) || !rowsOf(scope).has(proofRowKind(proof.record, scope)))
         throw new HttpError(404, `no stored decision has eventId ${q.eventId}`);
       return { json: proof, audit: { tenantId: proof.tenantId, recordCount: 1, attributes: { eventId: q.eventId } } };
+    },
+  }),
+  route({
+    id: 'integrityConsistency',
+    path: '/v1/integrity/consistency',
+    summary: 'Consistency proof between two signed heads',
+    description:
+      'The signed checkpoints that lead, chain by chain, from the earlier head’s checkpoint to the later head’s: the later head extends the earlier, no history was rewritten between them. Heads are named by the SHA-256 of their payload (default: the newest and the one before it). Checkable offline with the public key (`custos verify --consistency FROM..TO` prints and checks the same). Heads cover every tenant’s chains: credentials scoped to some tenants get 403.',
+    roles: ['auditor', 'admin'],
+    query: integrityConsistencyQuery,
+    response: integrityConsistencyResponse,
+    audited: true,
+    handler: async ({ query: q, scope, deps }) => {
+      if (tenantsOf(scope) !== '*')
+        throw forbidden('consistency proofs cover every tenant’s chains: a credential for all tenants is needed');
+      const r = deps.integrity.consistency
+        ? await deps.integrity.consistency({ from: q.from, to: q.to })
+        : { status: 'unavailable' as const, detail: 'this deployment offers no consistency proofs' };
+      return { json: r, audit: { recordCount: 0, attributes: { from: q.from, to: q.to } } };
     },
   }),
   route({

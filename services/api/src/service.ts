@@ -8,7 +8,7 @@ import { serveOps } from '@custos/config';
 import { createKafka } from '@custos/kafka';
 import { topics } from '@custos/schemas';
 import { createAuditClient } from '@custos/sdk';
-import { type Store, trustedCheckpointKeys } from '@custos/store';
+import { reportSigningKey, type Store, trustedCheckpointKeys } from '@custos/store';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { authFromEnv, createApp } from './app.js';
@@ -52,7 +52,14 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
     topic: topics({ prefix: env.TOPIC_PREFIX, partitions: env.TOPIC_PARTITIONS }).policyBundles,
   });
   const directory = followed.current();
-  const integrity = storeIntegrity(store, { trusted: trustedCheckpointKeys(env), retentionDays: env.AUDIT_RETENTION_DAYS });
+  // The API signs reports with a key of its own (docs/decisions/api-report-key.md); the demo makes one.
+  const reportKey = reportSigningKey(opts.demoKey ? { ...env, CHECKPOINT_KEY_AUTOGEN: true } : env, logger);
+  if (!reportKey) logger.warn('no REPORT_PRIVATE_KEY: the reports the API serves are not signed');
+  const integrity = storeIntegrity(store, {
+    trusted: trustedCheckpointKeys(env),
+    retentionDays: env.AUDIT_RETENTION_DAYS,
+    reportKey,
+  });
   const auth = authFromEnv(apiEnv);
   let demoKey: string | undefined;
   if (opts.demoKey && auth.apiKeys.length === 0 && !auth.jwt?.secret && !auth.jwt?.jwksUrl) {

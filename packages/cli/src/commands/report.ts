@@ -1,15 +1,16 @@
 /**
  * `custos report --period 2026-10 --format pdf|csv|json --out DIR`: writes the periodic
  * access-restriction report for a month or a quarter, with a `.sha256` checksum beside each file and,
- * when a signing key is configured, a `.sig.json` Ed25519 signature over its SHA-256 and the
- * checkpoints and head it rests on. Its integrity section is the API's (checkpoints of the period and
+ * when a signing key is configured (REPORT_PRIVATE_KEY, else CHECKPOINT_PRIVATE_KEY), a `.sig.json`
+ * Ed25519 signature over its SHA-256 and the checkpoints and head it rests on — made by the same
+ * code as the API's signed reports. Its integrity section is the API's (checkpoints of the period and
  * the chain's verification). Generating it reads audit data, so the read is recorded through the SDK
  * (as the API's are) unless `--no-record` is given.
  *
  * `custos report verify FILE --public-key KEY`: checks a report against its signature file offline.
  */
 import type { KeyObject } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import {
   type AuditRecorder,
@@ -19,23 +20,19 @@ import {
   type IntegrityProvider,
   loadDirectory,
   periodParam,
-  periodRange,
+  reportSigner,
   storeIntegrity,
   writePeriodicReport,
 } from '@custos/api';
 import {
-  checkHead,
   checkpointSigningKey,
   checkReport,
-  checkSignature,
-  listCheckpoints,
-  listHeads,
   loadPublicKeys,
   openStore,
-  payloadHash,
+  reportSigningKey,
   type Store,
-  signReport,
   trustedCheckpointKeys,
+  trustedReportKeys,
 } from '@custos/store';
 import type { Command } from 'commander';
 import { loadCliEnv } from '../env.js';
@@ -56,6 +53,8 @@ export interface ReportDeps {
   integrity?: IntegrityProvider | undefined;
   /** signs each file (a `.sig.json` beside it) */
   signingKey?: KeyObject | undefined;
+  /** the checkpoint keys a signed report's checkpoints must verify under (default: the signing key) */
+  trusted?: readonly KeyObject[] | undefined;
   recorder?: AuditRecorder | undefined;
   stdout: Pick<Writable, 'write'>;
   stderr: Pick<Writable, 'write'>;
@@ -89,30 +88,19 @@ export async function runReport(o: ReportOptions, deps: ReportDeps): Promise<num
     purpose: o.purpose,
     trigger: 'cli',
     integrity: deps.integrity,
+    // the same signer as the API's: the report key over the checkpoints of the period
+    sign: deps.signingKey ? reportSigner(deps.store, deps.trusted ?? [deps.signingKey], deps.signingKey) : undefined,
     ...(deps.now ? { now: deps.now } : {}),
   });
-  const rests = deps.signingKey ? await restsOn(deps.store, period.data, deps.signingKey) : undefined;
   for (const f of files) {
     deps.stdout.write(`${f.sha256}  ${f.path}\n`);
-    if (deps.signingKey && rests) {
-      const sig = signReport(f.path, readFileSync(f.path), rests, deps.signingKey, deps.now);
-      writeFileSync(`${f.path}.sig.json`, `${JSON.stringify({ payload: sig.payload, signature: sig.signature }, null, 2)}\n`);
-      deps.stdout.write(`signed by key ${sig.fields.keyId}: ${f.path}.sig.json\n`);
-    }
+    if (f.signature) deps.stdout.write(`signed by key ${f.signature.keyId}: ${f.signature.path}\n`);
   }
-  if (!deps.signingKey) deps.stderr.write('custos report: no signing key (CHECKPOINT_PRIVATE_KEY): the reports are not signed\n');
+  if (!files.some((f) => f.signature))
+    deps.stderr.write(
+      'custos report: no signing key (REPORT_PRIVATE_KEY or CHECKPOINT_PRIVATE_KEY): the reports are not signed\n',
+    );
   return 0;
-}
-
-/** The genuine checkpoints covering the period and the newest genuine head: what a report rests on. */
-async function restsOn(store: Store, period: string, key: KeyObject): Promise<{ checkpoints: string[]; head?: string }> {
-  const range = periodRange(period);
-  const trusted = [key];
-  const checkpoints = (await listCheckpoints(store, { from: range.from, to: range.to }))
-    .filter((c) => checkSignature(c, trusted).ok)
-    .map((c) => payloadHash(c.payload));
-  const head = (await listHeads(store).catch(() => [])).filter((h) => checkHead(h, trusted).ok).at(-1);
-  return { checkpoints, ...(head ? { head: payloadHash(head.payload) } : {}) };
 }
 
 /** `custos report verify FILE --public-key KEY`: 0 genuine and unchanged, 1 not, 2 bad input. */
@@ -216,7 +204,9 @@ export function registerReport(program: Command): void {
           store,
           directory: loadDirectory(env.POLICY_FILE),
           integrity: storeIntegrity(store, { trusted: trustedCheckpointKeys(sEnv), retentionDays: sEnv.AUDIT_RETENTION_DAYS }),
-          signingKey: checkpointSigningKey(sEnv),
+          // the report key (the API's); where none is configured, the checkpoint key
+          signingKey: reportSigningKey(sEnv) ?? checkpointSigningKey(sEnv),
+          trusted: trustedCheckpointKeys(sEnv),
           recorder,
           stdout: process.stdout,
           stderr: process.stderr,
@@ -236,7 +226,8 @@ export function registerReport(program: Command): void {
       let trusted: KeyObject[] = [];
       if (!o.publicKey) {
         try {
-          trusted = trustedCheckpointKeys(loadCliEnv());
+          const e = loadCliEnv();
+          trusted = [...trustedReportKeys(e), ...trustedCheckpointKeys(e)];
         } catch {
           trusted = [];
         }

@@ -182,10 +182,24 @@ describe('tamper matrix: the default custos verify against the real sink, Kafka 
           out,
         ).toContain(what.chain);
       }
+      {
+        // The key's holder again, now also replacing the newest head with one over the rewritten
+        // history: it does not extend the head the witness holds for the same seq.
+        const { what, has, out } = await tamper('rewritten-head');
+        expect(
+          has('inconsistent_head').map((f) => [f.chain, f.toSeq]),
+          out,
+        ).toContainEqual([what.chain, what.toSeq]);
+        expect(has('head_missing').length, out).toBeGreaterThan(0);
+        // On the untouched store the newest head extends the one before it (the consistency proof).
+        const good = await finish(run(env, 'packages/cli/src/bin.ts', ['verify', '--consistency']));
+        expect(good.code, good.out + good.err).toBe(0);
+        expect(good.out).toMatch(/^OK: head [0-9a-f]{16}… extends head [0-9a-f]{16}…/);
+      }
     } finally {
       for (const d of copies) rmSync(d, { recursive: true, force: true });
       await admin.deleteTopics({ topics: Object.values(topics).map((t) => t.name) }).catch(() => undefined);
       await admin.disconnect();
     }
-  }, 600_000);
+  }, 1_200_000);
 });

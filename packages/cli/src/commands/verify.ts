@@ -6,18 +6,25 @@
  * names every modified, deleted,
  * inserted or reordered record and every forged checkpoint; then compares the subject report's read
  * model with the decisions, naming every row that differs. Exit code 0 when clean, 1 when something is wrong,
- * 2 on bad options.
+ * 2 on bad options. `--event ID` proves one decision's inclusion; `--consistency [FROM..TO]` that one
+ * signed head extends another.
  */
 import type { KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { createLogger } from '@custos/config';
 import { kafkaDeps } from '@custos/kafka';
 import { readWitnessTopic, topicReference } from '@custos/sink';
 import {
+  type ConsistencyProof,
+  ConsistencyUnavailable,
+  checkConsistency,
   checkInclusionProof,
   createStore,
   formatReport,
   ProofUnavailable,
+  payloadHash,
+  proveConsistency,
   proveInclusion,
   type ReferenceSource,
   readCheckpointFiles,
@@ -46,6 +53,10 @@ export interface VerifyCliOptions {
   witnessDir?: string | undefined;
   /** prove one decision's inclusion instead of verifying a range */
   event?: string | undefined;
+  /** `FROM..TO` (head payload SHA-256s, either may be left out), or true: prove and check a consistency proof */
+  consistency?: string | boolean | undefined;
+  /** check a consistency proof saved earlier (JSON of the API's or of `--consistency --json`), offline */
+  consistencyFile?: string | undefined;
 }
 
 export interface VerifyDeps {
@@ -92,7 +103,55 @@ export async function runProveEvent(o: VerifyCliOptions, deps: VerifyDeps): Prom
   }
 }
 
+/**
+ * `--consistency [FROM..TO]`: the proof that head TO extends head FROM (default: the newest head and
+ * the one before it), checked as an auditor would check it offline; `--consistency-file FILE` checks
+ * a saved one. 0 consistent; 1 not (history rewritten between them); 2 no such heads or bad input.
+ */
+export async function runConsistency(o: VerifyCliOptions, deps: VerifyDeps): Promise<number> {
+  let proof: ConsistencyProof;
+  if (o.consistencyFile) {
+    try {
+      const j = JSON.parse(readFileSync(o.consistencyFile, 'utf8')) as { proof?: ConsistencyProof } & ConsistencyProof;
+      proof = j.proof ?? j;
+    } catch (err) {
+      deps.stderr.write(`custos verify: --consistency-file: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 2;
+    }
+  } else {
+    const [from, to] = typeof o.consistency === 'string' ? o.consistency.split('..') : [];
+    try {
+      proof = await proveConsistency(deps.store, deps.trusted, { from: from || undefined, to: to || undefined });
+    } catch (err) {
+      if (!(err instanceof ConsistencyUnavailable)) throw err;
+      deps.stderr.write(`custos verify: ${err.message}\n`);
+      return 2;
+    }
+  }
+  const check = checkConsistency(proof, deps.trusted);
+  if (o.json) deps.stdout.write(`${JSON.stringify({ ...check, proof }, null, 2)}\n`);
+  else if (check.ok) {
+    const a = payloadHash(proof.from.payload).slice(0, 16);
+    const b = payloadHash(proof.to.payload).slice(0, 16);
+    deps.stdout.write(
+      `OK: head ${b}… extends head ${a}… on ${check.chains.length} chain(s) (${check.chains
+        .map((c) => `${c.chain}: seq ${c.fromSeq}→${c.toSeq} over ${c.checkpoints} checkpoint(s)`)
+        .join(', ')})${check.notInLater.length ? `; chains ${check.notInLater.join(', ')} only in the earlier head` : ''}\n`,
+    );
+  } else deps.stdout.write(`FAILED: ${check.reason}\n`);
+  return check.ok ? 0 : 1;
+}
+
 export async function runVerify(o: VerifyCliOptions, deps: VerifyDeps): Promise<number> {
+  if (o.consistency !== undefined || o.consistencyFile !== undefined) {
+    if (deps.trusted.length === 0) {
+      deps.stderr.write(
+        'custos verify: no trusted checkpoint key: set CHECKPOINT_PUBLIC_KEY (PEM or file) or CHECKPOINT_PRIVATE_KEY\n',
+      );
+      return 2;
+    }
+    return runConsistency(o, deps);
+  }
   if (o.event !== undefined) {
     if (deps.trusted.length === 0) {
       deps.stderr.write(
@@ -158,6 +217,14 @@ export function registerVerify(program: Command): void {
       '--event <eventId>',
       "prove one decision's inclusion under a signed checkpoint (Merkle audit path) and check the proof",
     )
+    .option(
+      '--consistency [from..to]',
+      'prove that head TO extends head FROM (payload SHA-256s or their first digits; default: the newest head and the one before) and check the proof',
+    )
+    .option(
+      '--consistency-file <file>',
+      'check a consistency proof saved earlier (from the API or --consistency --json), offline',
+    )
     .option('--json', 'print the report as JSON')
     .option('--max-findings <n>', 'list at most this many findings (counts stay exact)', '1000');
   readRecordOptions(cmd).action(async (o: VerifyCliOptions & ReadRecordOptions) => {
@@ -172,11 +239,12 @@ export function registerVerify(program: Command): void {
       maxExecutionTimeS: 3600,
     });
     const witnessDir = o.witnessDir ?? cfg.WITNESS_DIR;
-    const fromTopic = o.witness !== false && !o.witnessDir && o.event === undefined;
+    const single = o.event !== undefined || o.consistency !== undefined || o.consistencyFile !== undefined;
+    const fromTopic = o.witness !== false && !o.witnessDir && !single;
     const depsLogger = createLogger('verify', env.LOG_LEVEL, env.LOG_FORMAT);
     const deps = o.againstTopic || fromTopic ? { logger: depsLogger, ...kafkaDeps(env, 'verify', depsLogger) } : undefined;
     let witness: WitnessLog | undefined;
-    if (o.witness !== false && o.event === undefined) {
+    if (o.witness !== false && !single) {
       try {
         witness = fromTopic && deps ? await readWitnessTopic(deps.kafka, deps.topics) : readWitnessDir(witnessDir as string);
       } catch (err) {

@@ -7,17 +7,22 @@ import { createPrivateKey } from 'node:crypto';
 import {
   canonical,
   createStore,
+  type HeadFields,
   INSERT_COLUMNS,
   insertCheckpoint,
+  insertHead,
   insertLine,
   linkHash,
   listCheckpoints,
+  listHeads,
+  payloadHash,
   queryRows,
   READ_MODEL_TABLE,
   readStored,
   type Store,
   type StoredDecision,
   signCheckpoint,
+  signHead,
 } from '@custos/store';
 
 const kind = process.argv[2] ?? '';
@@ -146,6 +151,58 @@ try {
         format: 'JSONEachRow',
       });
       out = { chain, seq: cp.lastSeq };
+      break;
+    }
+    case 'rewritten-head': {
+      // The key's holder rewrites the newest rows of a chain, re-signs their checkpoint and puts a
+      // head over the rewritten history in place of the newest one (same predecessor, same seqs).
+      const key = createPrivateKey(process.env.CHECKPOINT_PRIVATE_KEY ?? '');
+      const lastCp = (await listCheckpoints(store, { chain })).at(-1);
+      if (!lastCp) throw new Error('no checkpoint');
+      const from = lastCp.prevSeq + 1;
+      const rows = await readStored(store, 'kafka_partition = {c:UInt16} AND chain_seq BETWEEN {lo:UInt64} AND {hi:UInt64}', {
+        c: chain,
+        lo: from,
+        hi: lastCp.lastSeq,
+      });
+      let prev = lastCp.prevHash;
+      const rewritten = rows.map((r, i) => {
+        const x = { ...r, ...(i === 0 ? { purpose: 'marketing' } : {}) };
+        x.chain_hash = linkHash(prev, canonical(x));
+        prev = x.chain_hash;
+        return x;
+      });
+      await sql(`ALTER TABLE ${t('decisions')} DELETE WHERE kafka_partition = ${chain} AND chain_seq >= ${from}`);
+      await sql(`ALTER TABLE ${t('checkpoints')} DELETE WHERE chain = ${chain} AND last_seq >= ${lastCp.lastSeq}`);
+      await insertRaw(rewritten);
+      const f = JSON.parse(lastCp.payload);
+      const replay = signCheckpoint({ ...f, lastHash: prev, v: undefined, kind: undefined, keyId: undefined }, key);
+      await insertCheckpoint(store, replay);
+      const newest = (await listHeads(store)).at(-1);
+      if (!newest) throw new Error('no head');
+      const hf = JSON.parse(newest.payload) as HeadFields;
+      await store.client.command({
+        query: `ALTER TABLE ${t('heads')} DELETE WHERE payload = {p:String}`,
+        query_params: { p: newest.payload },
+        clickhouse_settings: { mutations_sync: '2' },
+      });
+      await insertHead(
+        store,
+        signHead(
+          {
+            topic: hf.topic,
+            prevHead: hf.prevHead,
+            open: hf.open,
+            closed: hf.closed,
+            createdAt: hf.createdAt,
+            chains: hf.chains.map((e) =>
+              e.chain === chain ? { chain, lastSeq: lastCp.lastSeq, lastHash: prev, checkpoint: payloadHash(replay.payload) } : e,
+            ),
+          },
+          key,
+        ),
+      );
+      out = { chain, seq: from, toSeq: lastCp.lastSeq };
       break;
     }
     case 'replayed-checkpoint': {

@@ -5,13 +5,13 @@
  */
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Store } from '@custos/store';
+import { reportSignatureFile, type Store } from '@custos/store';
 import type { AuditRecorder } from '../audit.js';
 import { AuditDb, type QueryLimits } from '../db.js';
 import type { Directory } from '../directory.js';
-import { type IntegrityProvider, unavailableIntegrity } from '../integrity.js';
+import { type IntegrityProvider, type ReportSigner, unavailableIntegrity } from '../integrity.js';
 import type { Scope } from '../queries.js';
-import type { Format } from '../schemas.js';
+import { type Format, periodRange } from '../schemas.js';
 import { buildPeriodicReport, periodicReportCsv, periodicReportPdf, renderReport } from './periodic.js';
 
 export interface WriteReportOptions {
@@ -32,6 +32,8 @@ export interface WriteReportOptions {
   trigger: string;
   limits?: QueryLimits;
   now?: Date;
+  /** signs each file (`<file>.sig.json` beside it); default: the integrity provider's report key */
+  sign?: ReportSigner | undefined;
 }
 
 export interface WrittenFile {
@@ -40,6 +42,8 @@ export interface WrittenFile {
   sha256: string;
   bytes: number;
   ms: number;
+  /** the signature file and the key id, when signed */
+  signature?: { path: string; keyId: string };
 }
 
 export function reportFileName(period: string, tenant: string, format: Format): string {
@@ -74,6 +78,9 @@ export async function writePeriodicReport(o: WriteReportOptions): Promise<Writte
   });
   await mkdir(o.outDir, { recursive: true, mode: 0o700 });
   const out: WrittenFile[] = [];
+  const sign = o.sign ?? o.integrity?.signReport;
+  const { from, to } = periodRange(o.period);
+  const range = { from, to };
   for (const format of o.formats) {
     const t0 = performance.now();
     const file = await renderReport(report, format, periodicReportCsv, periodicReportPdf);
@@ -86,7 +93,19 @@ export async function writePeriodicReport(o: WriteReportOptions): Promise<Writte
     await rename(`${path}.tmp`, path);
     await writeFile(`${path}.sha256`, `${file.sha256}  ${name}\n`, { mode: 0o600 });
     await chmod(`${path}.sha256`, 0o600);
-    out.push({ format, path, sha256: file.sha256, bytes: file.body.length, ms: buildMs + performance.now() - t0 });
+    const sig = sign ? await sign(name, file.body, range) : undefined;
+    if (sig) {
+      await writeFile(`${path}.sig.json`, reportSignatureFile(sig), { mode: 0o600 });
+      await chmod(`${path}.sig.json`, 0o600);
+    }
+    out.push({
+      format,
+      path,
+      sha256: file.sha256,
+      bytes: file.body.length,
+      ms: buildMs + performance.now() - t0,
+      ...(sig ? { signature: { path: `${path}.sig.json`, keyId: sig.fields.keyId } } : {}),
+    });
   }
   return out;
 }

@@ -98,6 +98,7 @@ export const SAMPLE_REQUESTS: Record<string, string> = {
   periodicReport: '/v1/reports/periodic?period=2026-10',
   integrityVerify: '/v1/integrity/verify?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z',
   integrityProof: '/v1/integrity/proof?eventId=01900000-0000-7000-8000-000000000001',
+  integrityConsistency: '/v1/integrity/consistency',
   integrityKeys: '/v1/integrity/keys',
   subjectState: '/v1/subjects/cust-1001/state?tenantId=spera',
   // a POST (SAMPLE_BODIES); the same path read with GET is the subjectState route
