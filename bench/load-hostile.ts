@@ -1,5 +1,5 @@
 /**
- * The hostile and bad records `pnpm load --invalid-percent X` writes straight to the access-event
+ * The hostile and bad records `pnpm load --invalid-percent X [--hostile]` writes straight to the access-event
  * topic beside the SDK's traffic, and what each must become:
  *
  * | kind                     | record                                                       | expected                                   |
@@ -9,6 +9,7 @@
  * | contract-breaking Avro   | the access-event schema, empty actor id and no category      | access-event DLQ, step `validate`          |
  * | another schema           | valid Avro of another registered schema (a subject-state change) | access-event DLQ, step `decode`        |
  * | oversized                | a valid event beyond MAX_ACCESS_EVENT_BYTES                  | access-event DLQ, step `validate`          |
+ * | (with --hostile:)        |                                                              |                                            |
  * | duplicate eventId        | a valid event, then the same eventId with other content      | first decided and stored; the second decided, then dead-lettered by the sink (`decisions.dlq`, step `dedup`) |
  * | far future / far past    | valid events stamped ~20 years ahead / in 2001               | decided and stored (the contract bounds the year only) |
  * | outlier then burst       | once per run: one actor's event a year ahead, then 250 reads of distinct subjects | decided; the burst raises BULK_ACCESS |
@@ -21,12 +22,11 @@ import { randomBytes } from 'node:crypto';
 import type { RegisteredSchema } from '../packages/kafka/src/index.js';
 import { MAX_ACCESS_EVENT_BYTES } from '../schemas/src/index.js';
 
+/** the kinds that must be dead-lettered (`--invalid-percent` alone) */
+export const BAD_KINDS = ['garbage bytes', 'unknown schema id', 'contract-breaking Avro', 'another schema', 'oversized'] as const;
+/** with `--hostile`, also valid records meant to confuse (the outlier and burst once per run) */
 export const HOSTILE_KINDS = [
-  'garbage bytes',
-  'unknown schema id',
-  'contract-breaking Avro',
-  'another schema',
-  'oversized',
+  ...BAD_KINDS,
   'duplicate eventId',
   'far future',
   'far past',
@@ -65,6 +65,7 @@ export class HostileRecords {
     private readonly run: string,
     private readonly access: RegisteredSchema,
     private readonly other: RegisteredSchema,
+    private readonly kinds: readonly (typeof HOSTILE_KINDS)[number][] = HOSTILE_KINDS,
   ) {}
 
   /** eventIds `<run>-eeee-7000-8000-<n>`: UUID-shaped, told apart from the SDK's `<run>-0000-…` */
@@ -95,7 +96,7 @@ export class HostileRecords {
 
   /** The i-th bad record of the rotation (one record, or two for a duplicate). */
   next(i: number): HostileRecord[] {
-    const kind = HOSTILE_KINDS[i % HOSTILE_KINDS.length]!;
+    const kind = this.kinds[i % this.kinds.length]!;
     const key = `hostile:${kind}:${i}`;
     const now = Date.now();
     const header = Buffer.alloc(5);

@@ -1,18 +1,18 @@
 /**
  * `pnpm load`: the whole pipeline under sustained load, then reconciled from the ground truth.
  *
- *   pnpm load --rate 5000 --duration 120 [--invalid-percent 2] [--partitions 6] [--disorder 3600]
+ *   pnpm load --rate 5000 --duration 120 [--invalid-percent 2 [--hostile]] [--partitions 6] [--disorder 3600]
  *             [--fault kill-enforcer@20,kill-store@60,restart-registry@40]
  *
  * Runs the real pipeline (`custos start` as two processes: the enforcer, and the sink with the API
  * and embedded chDB) on the local Kafka and registry, with topics and consumer groups of its own,
  * and feeds it from a
  * separate process through the SDK (bench/load-producer.ts: the realistic event mix at a steady
- * rate). With --invalid-percent X it also writes X % as many hostile records straight to the topic
+ * rate). With --invalid-percent X it also writes X % as many bad records straight to the topic
  * (bench/load-hostile.ts: garbage, unknown schema ids, another schema's Avro, contract-breaking and
- * oversized events, duplicate eventIds, events stamped far ahead or behind, one actor's outlier
- * followed by a bulk burst): each bad one must reach the dead-letter topic with its step, each valid
- * one be decided and stored once, and the burst raise BULK_ACCESS. An independent consumer reads the decisions (read committed) and the dead
+ * oversized events), each of which must reach the dead-letter topic with its step; with --hostile
+ * also valid ones meant to confuse (duplicate eventIds, events stamped far ahead or behind, one
+ * actor's outlier followed by a bulk burst), each to be decided and stored once, the burst flagged. An independent consumer reads the decisions (read committed) and the dead
  * letters while it runs; at the end the pipeline is stopped gracefully and its ClickHouse data is
  * opened to count the stored rows. Reconciliation: events the SDK acknowledged = distinct decisions
  * committed = distinct rows stored, with no id missing or doubled, and dead letters = bad records
@@ -38,7 +38,7 @@ import { AvroCodec, createKafka } from '../packages/kafka/src/index.js';
 import { createStore } from '../packages/store/src/index.js';
 import { accessEventAvro, subjectStateChangeAvro, topics as topicSpecs } from '../schemas/src/index.js';
 import { registryInstance } from '../test/support/registry-instance.js';
-import { EXPECTED, HostileCount, type HostileRecord, HostileRecords } from './load-hostile.js';
+import { BAD_KINDS, EXPECTED, HOSTILE_KINDS, HostileCount, type HostileRecord, HostileRecords } from './load-hostile.js';
 import type { ProducerProgress, ProducerReport } from './load-producer.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -52,6 +52,7 @@ const { values: args } = parseArgs({
     'drain-timeout': { type: 'string', default: '180' },
     fault: { type: 'string', default: '' },
     keep: { type: 'boolean', default: false },
+    hostile: { type: 'boolean', default: false },
   },
 });
 function positive(name: string, v: string | undefined, min = 0): number {
@@ -354,8 +355,9 @@ if (INVALID_PCT > 0) {
     run,
     await codec.register(t.accessEvents.subject, accessEventAvro),
     await codec.register(t.subjectState.subject, subjectStateChangeAvro),
+    args.hostile ? HOSTILE_KINDS : BAD_KINDS,
   );
-  sendHostile(hostileRecords.outlierThenBurst());
+  if (args.hostile) sendHostile(hostileRecords.outlierThenBurst());
 }
 let rotation = 0;
 const invalidRate = (RATE * INVALID_PCT) / 100;
