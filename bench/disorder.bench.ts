@@ -226,7 +226,10 @@ async function runPipeline(kafka: Kafka, t: Topics, prefix: string, name: string
       const now = performance.now();
       if (now - shown > 5000) {
         shown = now;
-        const [e, s] = [await committed(kafka, groups.enforcer, t.accessEvents.name), await committed(kafka, groups.sink, t.decisions.name)];
+        const [e, s] = [
+          await committed(kafka, groups.enforcer, t.accessEvents.name),
+          await committed(kafka, groups.sink, t.decisions.name),
+        ];
         console.log(`    ${name}: ${((now - started) / 1000).toFixed(0)} s, enforcer at ${e}, sink at ${s}`);
       }
       await sleep(100);

@@ -25,12 +25,7 @@ import { MAX_ACCESS_EVENT_BYTES } from '../schemas/src/index.js';
 /** the kinds that must be dead-lettered (`--invalid-percent` alone) */
 export const BAD_KINDS = ['garbage bytes', 'unknown schema id', 'contract-breaking Avro', 'another schema', 'oversized'] as const;
 /** with `--hostile`, also valid records meant to confuse (the outlier and burst once per run) */
-export const HOSTILE_KINDS = [
-  ...BAD_KINDS,
-  'duplicate eventId',
-  'far future',
-  'far past',
-] as const;
+export const HOSTILE_KINDS = [...BAD_KINDS, 'duplicate eventId', 'far future', 'far past'] as const;
 export type HostileKind = (typeof HOSTILE_KINDS)[number] | 'outlier then burst';
 
 /** Where a kind's records must end up. */
@@ -73,7 +68,12 @@ export class HostileRecords {
     return `${this.run}-eeee-7000-8000-${String(this.n++).padStart(12, '0')}`;
   }
 
-  private event(kind: HostileKind, eventId: string, occurredAt: number, over: Record<string, unknown> = {}): Record<string, unknown> {
+  private event(
+    kind: HostileKind,
+    eventId: string,
+    occurredAt: number,
+    over: Record<string, unknown> = {},
+  ): Record<string, unknown> {
     return {
       eventId,
       occurredAt,
@@ -138,7 +138,9 @@ export class HostileRecords {
       case 'duplicate eventId': {
         const eventId = this.id();
         const first = this.access.encode(this.event(kind, eventId, now));
-        const second = this.access.encode(this.event(kind, eventId, now, { action: 'export', purpose: 'marketing', recordCount: 9999 }));
+        const second = this.access.encode(
+          this.event(kind, eventId, now, { action: 'export', purpose: 'marketing', recordCount: 9999 }),
+        );
         return [
           { kind, key, value: first, eventId },
           { kind, key, value: second },
@@ -292,7 +294,8 @@ export class HostileCount {
       if (e.dlq !== undefined && (c.dlq !== c.injected || c.wrongStep > 0))
         problems.push(`${k}: ${c.dlq} dead letters (${c.wrongStep} at another step than ${e.dlq}) for ${c.injected} records`);
       if (e.dlq === undefined && c.dlq > 0) problems.push(`${k}: ${c.dlq} dead-lettered, expected decided`);
-      if (e.dedup && c.dedup !== c.injected / 2) problems.push(`${k}: ${c.dedup} sink dedup letters for ${c.injected / 2} second copies`);
+      if (e.dedup && c.dedup !== c.injected / 2)
+        problems.push(`${k}: ${c.dedup} sink dedup letters for ${c.injected / 2} second copies`);
     }
     for (const [id, [k, n]] of this.valid) {
       if (n !== this.expectedDecisions(k)) problems.push(`${k}: ${id} decided ${n} times, expected ${this.expectedDecisions(k)}`);
@@ -304,7 +307,8 @@ export class HostileCount {
       if (s.rows !== this.valid.size || s.ids !== this.valid.size)
         problems.push(`stored ${s.rows} rows of ${s.ids} ids for ${this.valid.size} valid hostile records`);
       if (s.overwritten > 0) problems.push(`${s.overwritten} second copies of a duplicate eventId were stored`);
-      if (this.kinds.has('outlier then burst') && s.bulk === 0) problems.push('the burst after a year-ahead outlier raised no BULK_ACCESS');
+      if (this.kinds.has('outlier then burst') && s.bulk === 0)
+        problems.push('the burst after a year-ahead outlier raised no BULK_ACCESS');
     }
     return { table: Object.fromEntries(this.kinds), exact: problems.length === 0, problems: problems.slice(0, 20) };
   }

@@ -527,7 +527,8 @@ export class BulkWindow implements BulkCounter {
     const a = new ActorWindow(recent === undefined ? (ref ?? sorted[sorted.length - 1]![0]) : Number.NEGATIVE_INFINITY);
     for (const t of recent ?? []) a.see(t);
     if (ref !== undefined) a.ref = ref;
-    const until = a.ref === Number.NEGATIVE_INFINITY ? Number.POSITIVE_INFINITY : a.ref + Math.max(this.latenessMs, this.windowMs);
+    const until =
+      a.ref === Number.NEGATIVE_INFINITY ? Number.POSITIVE_INFINITY : a.ref + Math.max(this.latenessMs, this.windowMs);
     for (const [t, tenant, subject] of sorted) {
       const id = this.names.acquire(tenant, subject);
       if (t > until) {

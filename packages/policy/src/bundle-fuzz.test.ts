@@ -140,15 +140,21 @@ describe('the policy-bundle loader under fuzzing', () => {
     const dir = await mkdtemp(join(tmpdir(), 'custos-bundle-fuzz-'));
     let n = 0;
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string({ maxLength: 200 }), mutated.map((b) => JSON.stringify(b))), async (text) => {
-        const path = join(dir, `b${n++}.json`);
-        await writeFile(path, text);
-        try {
-          await loadBundle(path);
-        } catch (err) {
-          expect(err).toBeInstanceOf(BundleError);
-        }
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string({ maxLength: 200 }),
+          mutated.map((b) => JSON.stringify(b)),
+        ),
+        async (text) => {
+          const path = join(dir, `b${n++}.json`);
+          await writeFile(path, text);
+          try {
+            await loadBundle(path);
+          } catch (err) {
+            expect(err).toBeInstanceOf(BundleError);
+          }
+        },
+      ),
       { numRuns: 60 },
     );
     await expect(loadBundle(join(dir, 'missing.json'))).rejects.toBeInstanceOf(BundleError);

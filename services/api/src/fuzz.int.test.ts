@@ -12,7 +12,15 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from './routes.js';
-import { ACME_AUDITOR_KEY, loadFixtures, SAMPLE_REQUESTS, startTestApi, TEST_JWT_SECRET, TEST_KEYS, type TestServer } from './testing/index.js';
+import {
+  ACME_AUDITOR_KEY,
+  loadFixtures,
+  SAMPLE_REQUESTS,
+  startTestApi,
+  TEST_JWT_SECRET,
+  TEST_KEYS,
+  type TestServer,
+} from './testing/index.js';
 
 let store: Store;
 let api: TestServer;
@@ -43,11 +51,14 @@ function send(method: string, path: string, headers: Record<string, string>, bod
       [...Buffer.from(c)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
     );
     const framed = body === undefined ? headers : { ...headers, 'content-length': String(body.length) };
-    const req = request({ host: '127.0.0.1', port, method, path: escaped, headers: framed, agent: false, timeout: 60_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', reject);
-    });
+    const req = request(
+      { host: '127.0.0.1', port, method, path: escaped, headers: framed, agent: false, timeout: 60_000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in 60 s`)));
     req.end(body);
@@ -56,13 +67,32 @@ function send(method: string, path: string, headers: Record<string, string>, bod
 
 const token = fc.oneof(
   fc.string({ maxLength: 20 }),
-  fc.constantFrom('..', '.', '%2e%2e', '%2F', '%00', '%', '%E0%A4', '%ZZ', '~', ';', '*', 'cust-1001', 's-asha', 'report', 'activity'),
+  fc.constantFrom(
+    '..',
+    '.',
+    '%2e%2e',
+    '%2F',
+    '%00',
+    '%',
+    '%E0%A4',
+    '%ZZ',
+    '~',
+    ';',
+    '*',
+    'cust-1001',
+    's-asha',
+    'report',
+    'activity',
+  ),
 );
 const anyPath = fc.oneof(
   // a route's template with junk in its parameters and a junk tail
-  fc.tuple(fc.constantFrom(...ROUTES.map((r) => r.path)), token, fc.array(token, { maxLength: 2 })).map(
-    ([p, v, tail]) => `${p.replace(/:(\w+)/g, () => encodeURIComponent(v))}${tail.length ? `/${tail.map(encodeURIComponent).join('/')}` : ''}`,
-  ),
+  fc
+    .tuple(fc.constantFrom(...ROUTES.map((r) => r.path)), token, fc.array(token, { maxLength: 2 }))
+    .map(
+      ([p, v, tail]) =>
+        `${p.replace(/:(\w+)/g, () => encodeURIComponent(v))}${tail.length ? `/${tail.map(encodeURIComponent).join('/')}` : ''}`,
+    ),
   fc.constantFrom(
     ...Object.values(SAMPLE_REQUESTS),
     '/',
@@ -91,10 +121,26 @@ const anyPath = fc.oneof(
 );
 const anyQuery = fc.dictionary(
   fc.oneof(
-    fc.constantFrom('from', 'to', 'tenantId', 'subjectId', 'actorId', 'limit', 'cursor', 'format', 'period', 'eventId', 'outcome', 'code'),
+    fc.constantFrom(
+      'from',
+      'to',
+      'tenantId',
+      'subjectId',
+      'actorId',
+      'limit',
+      'cursor',
+      'format',
+      'period',
+      'eventId',
+      'outcome',
+      'code',
+    ),
     fc.string({ maxLength: 8 }),
   ),
-  fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('2026-10-01T00:00:00Z', '2026-11-01T00:00:00Z', 'spera', 'csv', 'pdf', '-1')),
+  fc.oneof(
+    fc.string({ maxLength: 30 }),
+    fc.constantFrom('2026-10-01T00:00:00Z', '2026-11-01T00:00:00Z', 'spera', 'csv', 'pdf', '-1'),
+  ),
   { maxKeys: 5 },
 );
 const credential = fc.oneof(
@@ -117,7 +163,13 @@ const anyHeaders = fc.record(
   {
     authorization: credential,
     'x-purpose': fc.oneof(fc.constantFrom('security', 'legal.compliance', 'rights.request', 'audit', ''), headerValue),
-    'content-type': fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', ''),
+    'content-type': fc.constantFrom(
+      'application/json',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data',
+      '',
+    ),
     accept: fc.constantFrom('application/json', 'text/csv', 'application/pdf', '*/*', 'text/html'),
     'x-forwarded-for': fc.oneof(fc.constantFrom('1.2.3.4', '::1', 'unknown', '1.2.3.4, 5.6.7.8'), headerValue),
     'x-request-id': headerValue,
@@ -161,7 +213,7 @@ describe('fuzzing the API over HTTP', () => {
           expect(errors.slice(before), `${method} ${url}`).toEqual([]);
         },
       ),
-      { numRuns: 250 },
+      { numRuns: Number(process.env.API_FUZZ_RUNS ?? 250) },
     );
     // and it still answers
     expect(await send('GET', '/healthz', {})).toBe(200);

@@ -167,7 +167,10 @@ function oversized(buf: Buffer | null): RejectedRecord | undefined {
     ok: false,
     step: 'validate',
     error: new ValidationError('access event', [
-      { path: '', message: `record of ${buf.length} bytes exceeds the largest access event accepted (${MAX_ACCESS_EVENT_BYTES} bytes)` },
+      {
+        path: '',
+        message: `record of ${buf.length} bytes exceeds the largest access event accepted (${MAX_ACCESS_EVENT_BYTES} bytes)`,
+      },
     ]),
   };
 }
