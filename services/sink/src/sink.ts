@@ -250,6 +250,11 @@ export class Sink {
     await consumer.connect();
     // A new generation may have moved partitions: every chain is recovered from ClickHouse again.
     consumer.on(consumer.events.GROUP_JOIN, () => this.chains.clear());
+    // A crash kafkajs does not restart would leave the process up with nothing consuming.
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (e.payload.restart) this.opts.logger.warn({ err: e.payload.error }, 'consumer crashed; kafkajs restarts it');
+      else this.fatal(e.payload.error);
+    });
     await consumer.subscribe({ topic: topics.decisions.name, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
