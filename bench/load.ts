@@ -1,7 +1,7 @@
 /**
  * `pnpm load`: the whole pipeline under sustained load, then reconciled from the ground truth.
  *
- *   pnpm load --rate 5000 --duration 120 [--invalid-percent 2] [--partitions 6] [--disorder 3600]
+ *   pnpm load --rate 5000 --duration 120 [--invalid-percent 2 [--hostile]] [--partitions 6] [--disorder 3600]
  *             [--fault kill-enforcer@20,kill-store@60,restart-registry@40]
  *
  * Runs the real pipeline (`custos start` as two processes: the enforcer, and the sink with the API
@@ -9,8 +9,10 @@
  * and feeds it from a
  * separate process through the SDK (bench/load-producer.ts: the realistic event mix at a steady
  * rate). With --invalid-percent X it also writes X % as many bad records straight to the topic
- * (garbage bytes, an unknown schema id, Avro that breaks the contract), each of which must reach the
- * dead-letter topic. An independent consumer reads the decisions (read committed) and the dead
+ * (bench/load-hostile.ts: garbage, unknown schema ids, another schema's Avro, contract-breaking and
+ * oversized events), each of which must reach the dead-letter topic with its step; with --hostile
+ * also valid ones meant to confuse (duplicate eventIds, events stamped far ahead or behind, one
+ * actor's outlier followed by a bulk burst), each to be decided and stored once, the burst flagged. An independent consumer reads the decisions (read committed) and the dead
  * letters while it runs; at the end the pipeline is stopped gracefully and its ClickHouse data is
  * opened to count the stored rows. Reconciliation: events the SDK acknowledged = distinct decisions
  * committed = distinct rows stored, with no id missing or doubled, and dead letters = bad records
@@ -42,11 +44,12 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { AvroCodec, createKafka, type RegisteredSchema } from '../packages/kafka/src/index.js';
+import { AvroCodec, createKafka } from '../packages/kafka/src/index.js';
 import { createStore } from '../packages/store/src/index.js';
-import { accessEventAvro, topics as topicSpecs } from '../schemas/src/index.js';
+import { accessEventAvro, subjectStateChangeAvro, topics as topicSpecs } from '../schemas/src/index.js';
 import { registryInstance } from '../test/support/registry-instance.js';
 import { IO_FAULT_USAGE, IoFaults, parseIoFault } from './load-io-faults.js';
+import { BAD_KINDS, EXPECTED, HOSTILE_KINDS, HostileCount, type HostileRecord, HostileRecords } from './load-hostile.js';
 import type { ProducerProgress, ProducerReport } from './load-producer.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -62,6 +65,7 @@ const { values: args } = parseArgs({
     'on-queue-full': { type: 'string', default: 'block' },
     'kafka-latency-ms': { type: 'string', default: '100' },
     keep: { type: 'boolean', default: false },
+    hostile: { type: 'boolean', default: false },
   },
 });
 function positive(name: string, v: string | undefined, min = 0): number {
@@ -248,12 +252,18 @@ const dlqReasons = new Map<string, number>();
 const dlqSources = new Map<string, number>();
 const reader = kafka.consumer({ groupId: `load-${run}-reader`, readUncommitted: false });
 await reader.connect();
-await reader.subscribe({ topics: [t.decisions.name, t.accessEventsDlq.name], fromBeginning: true });
+await reader.subscribe({ topics: [t.decisions.name, t.accessEventsDlq.name, t.decisionsDlq.name], fromBeginning: true });
 const idPrefix = `${run}-`;
+const hostile = new HostileCount(`${run}-eeee-`);
 void reader.run({
   eachBatch: async ({ batch }) => {
+    if (batch.topic === t.decisionsDlq.name) {
+      for (const m of batch.messages) hostile.sinkLetter(m.key, m.headers?.['custos.dlq.step']?.toString());
+      return;
+    }
     if (batch.topic === t.accessEventsDlq.name) {
       for (const m of batch.messages) {
+        hostile.letter(m.key, m.headers?.['custos.dlq.step']?.toString());
         dlq++;
         const step = m.headers?.['custos.dlq.step']?.toString() ?? 'unknown step';
         const source = m.headers?.['custos.dlq.source']?.toString() ?? '';
@@ -265,6 +275,7 @@ void reader.run({
     for (const m of batch.messages) {
       // Decision: Confluent header (5 bytes), then eventId, a 36-character string (length byte 72)
       const id = m.value!.subarray(6, 42).toString('latin1');
+      if (hostile.decision(id)) continue;
       if (!id.startsWith(idPrefix)) continue;
       const at = `${batch.partition}/${m.offset}`;
       if (decided.has(id)) {
@@ -282,39 +293,19 @@ void reader.run({
 // Idempotent: a retried send must not put a bad record on the topic twice (the count would be off).
 const invalidProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 await invalidProducer.connect();
-let accessSchema: RegisteredSchema | undefined;
 let injected = 0;
-const INVALID_KINDS = ['garbage bytes', 'unknown schema id', 'contract-breaking Avro'] as const;
-function badRecord(i: number): Buffer {
-  const kind = INVALID_KINDS[i % INVALID_KINDS.length]!;
-  if (kind === 'garbage bytes') return randomBytes(40 + (i % 200));
-  const header = Buffer.alloc(5);
-  if (kind === 'unknown schema id') {
-    header.writeUInt32BE(0x7fff0000 + (i % 1000), 1);
-    return Buffer.concat([header, randomBytes(60)]);
+let hostileRecords: HostileRecords | undefined;
+/** sends one tick's hostile records; an oversized one alone (two would exceed the broker's limit) */
+function sendHostile(records: HostileRecord[]): void {
+  const small: { key: string; value: Buffer }[] = [];
+  for (const r of records) {
+    hostile.injected(r);
+    if (EXPECTED[r.kind].dlq !== undefined) injected++;
+    if (r.value.length > 100_000)
+      void invalidProducer.send({ topic: t.accessEvents.name, messages: [{ key: r.key, value: r.value }], acks: -1 });
+    else small.push({ key: r.key, value: r.value });
   }
-  // Avro of the access-event schema (framed with its registry id) whose content the contract
-  // refuses: an empty actor id and no categories.
-  return accessSchema!.encode(brokenEvent(i));
-}
-function brokenEvent(i: number): unknown {
-  return {
-    eventId: `${run}-ffff-7000-8000-${String(i).padStart(12, '0')}`,
-    occurredAt: Date.now(),
-    tenantId: 'spera',
-    actor: { id: '', type: 'staff' },
-    subject: { id: 'cust-1', type: 'customer' },
-    categories: [],
-    fields: [],
-    action: 'read',
-    purpose: 'service.support',
-    recipient: null,
-    legalBasis: null,
-    dataCollectedAt: null,
-    recordCount: 1,
-    source: { service: 'load', requestId: null, traceId: null, ip: null },
-    attributes: {},
-  };
+  if (small.length > 0) void invalidProducer.send({ topic: t.accessEvents.name, messages: small, acks: -1 });
 }
 
 // ---------------------------------------------------------------- the producer
@@ -401,7 +392,17 @@ const faults = Promise.all(
 const ioFaults = io.run({ producing: () => recorded > 0, rate: RATE, partitions: PARTITIONS, apiPort, lag: () => lag });
 
 // Bad records on the same schedule as the good ones.
-if (INVALID_PCT > 0) accessSchema = await AvroCodec.connect(registryUrl).register(t.accessEvents.subject, accessEventAvro);
+if (INVALID_PCT > 0) {
+  const codec = AvroCodec.connect(registryUrl);
+  hostileRecords = new HostileRecords(
+    run,
+    await codec.register(t.accessEvents.subject, accessEventAvro),
+    await codec.register(t.subjectState.subject, subjectStateChangeAvro),
+    args.hostile ? HOSTILE_KINDS : BAD_KINDS,
+  );
+  if (args.hostile) sendHostile(hostileRecords.outlierThenBurst());
+}
+let rotation = 0;
 const invalidRate = (RATE * INVALID_PCT) / 100;
 const invalidStarted = performance.now();
 await new Promise<void>((resolveInjection) => {
@@ -409,9 +410,9 @@ await new Promise<void>((resolveInjection) => {
   const timer = setInterval(() => {
     const elapsed = Math.min(performance.now() - invalidStarted, DURATION_S * 1000);
     const due = Math.floor((invalidRate * elapsed) / 1000);
-    const messages: { key: string; value: Buffer }[] = [];
-    for (; injected < due; injected++) messages.push({ key: `bad-${injected % 97}`, value: badRecord(injected) });
-    if (messages.length > 0) void invalidProducer.send({ topic: t.accessEvents.name, messages, acks: -1 });
+    const records: HostileRecord[] = [];
+    for (; rotation < due; rotation++) records.push(...(hostileRecords as HostileRecords).next(rotation));
+    sendHostile(records);
     if (elapsed >= DURATION_S * 1000) {
       clearInterval(timer);
       resolveInjection();
@@ -427,7 +428,7 @@ await ioFaults;
 const acked = report.delivered ? report.recorded : report.recorded - report.unsent;
 const drained = await until(
   'every acknowledged event to be decided and every bad record dead-lettered',
-  () => decided.size >= acked && dlq >= injected,
+  () => decided.size >= acked && dlq >= injected && hostile.settled(),
   DRAIN_S * 1000,
   500,
 );
@@ -468,7 +469,9 @@ const [stored] = (await rows.json()) as {
   first: string;
   last: string;
 }[];
+await hostile.readStored(store);
 await store.close();
+const hostileReport = hostile.report();
 
 const storedRows = Number(stored?.rows ?? 0);
 const storedDistinct = Number(stored?.distinct_ids ?? 0);
@@ -497,8 +500,10 @@ const figures = {
   'load.rss_max_enforcer_mib': [MiB(rssMax.enforcer), 'MiB'],
   'load.rss_max_store_mib': [MiB(rssMax.store), 'MiB'],
   'load.rss_max_producer_mib': [MiB(rssMax.producer), 'MiB'],
+  'load.hostile_problems': [hostileReport.problems.length, 'kinds'],
+  'load.bulk_after_outlier': [hostile.bulkRaised, 'decisions'],
 } as const;
-const exact = drained && lost === 0 && duplicated === 0 && dlq === injected && storedDistinct === acked;
+const exact = drained && lost === 0 && duplicated === 0 && dlq === injected && storedDistinct === acked && hostileReport.exact;
 
 console.log(
   `\nload: ${RATE} events/s for ${DURATION_S} s, ${PARTITIONS} partitions, ${INVALID_PCT} % bad records, disorder ${DISORDER_S} s (run ${run})`,
@@ -515,6 +520,8 @@ for (const f of ioLog) {
 console.table(Object.fromEntries(Object.entries(figures).map(([k, [v, unit]]) => [k, { value: v, unit }])));
 if (dlqReasons.size > 0) console.log('dead letters by step:', Object.fromEntries(dlqReasons));
 if (duplicateSamples.length > 0) console.log('decisions read more than once (id at partition/offset):', duplicateSamples);
+if (INVALID_PCT > 0) console.table(hostileReport.table);
+for (const p of hostileReport.problems) console.log(`hostile: ${p}`);
 const twice = [...dlqSources].filter(([, n]) => n > 1);
 if (twice.length > 0) console.log(`records dead-lettered more than once: ${twice.length}`, twice.slice(0, 10));
 console.log(

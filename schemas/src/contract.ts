@@ -29,6 +29,13 @@ export const subjectStateChangeSchema = subjectStateChangeV1Base.extend({
   subjectId: nonEmpty,
 });
 
+/**
+ * The largest access-event record (framed Avro, as on the topic) the pipeline accepts. The decision
+ * embeds its event, so a larger one would make a decision beyond Kafka's default 1 MiB message limit:
+ * the SDK refuses it in record(), the enforcer dead-letters it (step `validate`).
+ */
+export const MAX_ACCESS_EVENT_BYTES = 900 * 1024;
+
 /** A validated access event with times in canonical form (UTC, milliseconds) and defaults filled. */
 export type AccessEvent = AccessEventV1 & { recordCount: number };
 export type SubjectStateChange = SubjectStateChangeV1;

@@ -32,9 +32,13 @@ describe('BulkWindow', () => {
     for (let i = 0; i < 1000; i++) w.observe('a', T + i * 1000, 'spera', `s${i}`);
     // reference T + 992 s (median of the last 15), entries after T + 332 s
     expect(w.stats().entries).toBe(667);
+    // an actor's reference is set by its first 15 events; one event alone forgets nobody else
     w.observe('b', T + 10_000_000, 'spera', 'x');
     w.sweep();
-    expect(w.stats()).toEqual({ actors: 1, entries: 1 });
+    expect(w.stats().actors).toBe(2);
+    for (let i = 1; i < 15; i++) w.observe('b', T + 10_000_000 + i, 'spera', 'x');
+    w.sweep();
+    expect(w.stats()).toEqual({ actors: 1, entries: 15 });
   });
   it('bounds the entries per actor', () => {
     const w = new BulkWindow({ windowSeconds: 600, maxEntriesPerActor: 10 });
@@ -71,6 +75,20 @@ describe('BulkWindow', () => {
     expect(last).toBe(300);
     // the future event counts for windows that reach it
     expect(w.observe('a', T + 365 * 86_400_000 + 1, 'spera', 'future-2')).toBe(2);
+  });
+  it("an actor's very first event stamped a year ahead blinds neither its later burst nor other actors", () => {
+    const w = new BulkWindow({ windowSeconds: 600 });
+    for (let i = 0; i < 300; i++) w.observe('other', T + i * 1000, 'spera', `o${i}`);
+    w.observe('a', T + 365 * 86_400_000, 'spera', 'future');
+    let last = 0;
+    for (let i = 0; i < 250; i++) last = w.observe('a', T + 300_000 + i, 'spera', `s${i}`);
+    expect(last).toBe(250);
+    w.sweep();
+    // (T + 300 s − 600 s, T + 300 s]: the other actor's 300 subjects are all still counted
+    expect(w.observe('other', T + 300_000, 'spera', 'o0')).toBe(300);
+    expect(w.observe('a', T + 365 * 86_400_000 + 1, 'spera', 'future-2')).toBe(2);
+    const restored = BulkWindow.restore(JSON.parse(JSON.stringify(w.snapshot())));
+    expect(restored.snapshot()).toEqual(w.snapshot());
   });
   it('a minority of outliers among the recent events changes no answer (against the plain reference)', () => {
     const w = new BulkWindow({ windowSeconds: 600 });

@@ -147,7 +147,10 @@ class ActorWindow {
   lateWinStart = 0;
   readonly counts = new Map<number, number>();
   distinct = 0;
-  /** the reference time: the median of `recent`, never moving back */
+  /**
+   * the reference time: the median of `recent`, never moving back; −∞ until `recent` is full (an
+   * actor's first events may be outliers themselves: until then nothing is forgotten or set aside)
+   */
   ref: number;
   /** the latest event times, arrival order, in a ring; and the same values sorted */
   private readonly recent: number[] = [];
@@ -174,8 +177,33 @@ class ActorWindow {
     let i = sorted.length;
     while (i > 0 && sorted[i - 1]! > t) i--;
     sorted.splice(i, 0, t);
+    if (sorted.length < RECENT) return;
     const median = sorted[(sorted.length - 1) >> 1]!;
     if (median > this.ref) this.ref = median;
+  }
+
+  /** the median of what `recent` holds (the reference once it is full): when to forget an idle actor */
+  get idleRef(): number {
+    const sorted = this.sortedRecent;
+    return this.ref > Number.NEGATIVE_INFINITY || sorted.length === 0 ? this.ref : sorted[(sorted.length - 1) >> 1]!;
+  }
+
+  /** Takes every entry out (their subject ids still held), oldest first, and starts empty. */
+  takeAll(): [number, number][] {
+    const all = [...this.entries()].sort((x, y) => x[0] - y[0]);
+    this.times = [];
+    this.ids = [];
+    this.head = 0;
+    this.winStart = 0;
+    this.lateTimes = [];
+    this.lateIds = [];
+    this.lateHead = 0;
+    this.lateWinStart = 0;
+    this.counts.clear();
+    this.distinct = 0;
+    this.aheadTimes = [];
+    this.aheadIds = [];
+    return all;
   }
 
   /** the ring's times, oldest first */
@@ -366,17 +394,26 @@ export class BulkWindow implements BulkCounter {
     if (Number.isNaN(t)) throw new PolicyError('bulk window: event time is not a number');
     let a = this.actors.get(actorId);
     if (a === undefined) {
-      a = new ActorWindow(t);
+      a = new ActorWindow(Number.NEGATIVE_INFINITY);
       this.actors.set(actorId, a);
     }
     const w = this.windowMs;
     const step = Math.max(this.latenessMs, w);
+    const settled = a.ref > Number.NEGATIVE_INFINITY;
     a.see(t);
+    // The reference was just set: entries far ahead of it go aside, those far behind are forgotten.
+    if (!settled && a.ref > Number.NEGATIVE_INFINITY) this.resettle(a);
     this.admitAhead(a);
     const id = this.names.acquire(tenantId, subjectId);
     const horizon = a.ref - w - this.latenessMs;
     let result: number;
-    if (t > a.ref + step) {
+    if (a.ref === Number.NEGATIVE_INFINITY) {
+      // the actor's first few events: kept, whatever their time
+      if (t >= a.maxT) a.push(t, id, w);
+      else a.insert(t, id, w);
+      result = a.scan(t - w, t, limit, this.names);
+      a.evict(horizon, this.maxEntriesPerActor, this.names);
+    } else if (t > a.ref + step) {
       const i = upper(a.aheadTimes, 0, t);
       a.aheadTimes.splice(i, 0, t);
       a.aheadIds.splice(i, 0, id);
@@ -403,6 +440,18 @@ export class BulkWindow implements BulkCounter {
     return result;
   }
 
+  /** Sorts an actor's entries anew around its reference (set for the first time). */
+  private resettle(a: ActorWindow): void {
+    const until = a.ref + Math.max(this.latenessMs, this.windowMs);
+    for (const [t, id] of a.takeAll()) {
+      if (t > until) {
+        a.aheadTimes.push(t);
+        a.aheadIds.push(id);
+      } else a.push(t, id, this.windowMs);
+    }
+    a.evict(a.ref - this.windowMs - this.latenessMs, this.maxEntriesPerActor, this.names);
+  }
+
   /** Moves entries kept aside into the main arrays once the reference is near them. */
   private admitAhead(a: ActorWindow): void {
     const until = a.ref + Math.max(this.latenessMs, this.windowMs);
@@ -427,7 +476,7 @@ export class BulkWindow implements BulkCounter {
     this.sinceSweep = 0;
     const horizon = this.latest - this.windowMs - this.latenessMs;
     for (const [id, a] of this.actors) {
-      if (a.ref <= horizon) {
+      if (a.idleRef <= horizon) {
         for (const [, x] of a.entries()) this.names.release(x);
         this.actors.delete(id);
       }
@@ -451,7 +500,10 @@ export class BulkWindow implements BulkCounter {
   snapshot(): BulkWindowSnapshot {
     const actors: BulkWindowSnapshot['actors'] = [];
     for (const [actorId, a] of this.actors) {
-      if (a.size > 0) actors.push({ actorId, entries: this.entriesOf(a), ref: a.ref, recent: a.recentInOrder() });
+      if (a.size === 0) continue;
+      const actor: BulkWindowSnapshot['actors'][number] = { actorId, entries: this.entriesOf(a), recent: a.recentInOrder() };
+      if (a.ref > Number.NEGATIVE_INFINITY) actor.ref = a.ref;
+      actors.push(actor);
     }
     return {
       version: 1,
@@ -471,10 +523,12 @@ export class BulkWindow implements BulkCounter {
     }
     if (entries.length === 0) return;
     const sorted = [...entries].sort((x, y) => x[0] - y[0]);
-    const a = new ActorWindow(ref ?? sorted[sorted.length - 1]![0]);
+    // Older snapshots have no `recent`: their reference was the latest entry's time.
+    const a = new ActorWindow(recent === undefined ? (ref ?? sorted[sorted.length - 1]![0]) : Number.NEGATIVE_INFINITY);
     for (const t of recent ?? []) a.see(t);
     if (ref !== undefined) a.ref = ref;
-    const until = a.ref + Math.max(this.latenessMs, this.windowMs);
+    const until =
+      a.ref === Number.NEGATIVE_INFINITY ? Number.POSITIVE_INFINITY : a.ref + Math.max(this.latenessMs, this.windowMs);
     for (const [t, tenant, subject] of sorted) {
       const id = this.names.acquire(tenant, subject);
       if (t > until) {

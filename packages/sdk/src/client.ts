@@ -16,7 +16,13 @@ import {
   type Kafka,
   type Producer,
 } from '@custos/kafka';
-import { accessEventAvro, subjectStateChangeAvro, topics as topicSpecs, ValidationError } from '@custos/schemas';
+import {
+  accessEventAvro,
+  MAX_ACCESS_EVENT_BYTES,
+  subjectStateChangeAvro,
+  topics as topicSpecs,
+  ValidationError,
+} from '@custos/schemas';
 import avro from 'avsc';
 import { ASK_ZOD, accessKey, encodeAccessEvent, writeAccessEvent } from './avro-access.js';
 import { FORMAT_VERSION, FRAME_HEADER, KIND_ACCESS, KIND_SUBJECT_STATE, type Kind, RECORD_HEADER, valueStart } from './frame.js';
@@ -330,7 +336,7 @@ class Client implements AuditClient {
     this.retryInitialMs = opts.retry?.initialMs ?? 100;
     this.retryMaxMs = opts.retry?.maxMs ?? 5000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
-    this.maxEventBytes = opts.maxEventBytes ?? 900 * 1024;
+    this.maxEventBytes = opts.maxEventBytes ?? MAX_ACCESS_EVENT_BYTES;
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 10_000;
     this.createTopics = opts.createTopics ?? false;
 

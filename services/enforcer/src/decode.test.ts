@@ -1,7 +1,15 @@
 /** The hot path's shortcuts agree with the contract's own parser and the plain Avro encoder. */
 import { type AvroCodec, frame, type RegisteredSchema } from '@custos/kafka';
 import { RULE_CODES } from '@custos/policy';
-import { accessEventAvro, BufferPool, decisionAvro, fromAvro, parseAccessEvent, toAvro } from '@custos/schemas';
+import {
+  accessEventAvro,
+  BufferPool,
+  decisionAvro,
+  fromAvro,
+  MAX_ACCESS_EVENT_BYTES,
+  parseAccessEvent,
+  toAvro,
+} from '@custos/schemas';
 import avro from 'avsc';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -142,6 +150,28 @@ describe('access event fast path', () => {
     expect(decoder.tryDecode(Buffer.from('{"json":true}'))).toBeUndefined(); // bad magic
     // an unreadable body: decode() asks the registry whether id 7 still means this schema
     expect(decoder.tryDecode(frame(7, Buffer.from([0xff])))).toBeUndefined();
+  });
+
+  it('rejects a record beyond the largest access event, valid Avro or not, before reading it', async () => {
+    const decoder = new AccessEventDecoder({} as AvroCodec, registered(7, eventType));
+    const e = {
+      eventId: '0190a000-0000-7000-8000-000000000002',
+      occurredAt: '2026-03-02T10:00:00.000Z',
+      tenantId: 'spera',
+      actor: { id: 's-asha', type: 'staff' },
+      subject: { id: 'c1', type: 'customer' },
+      categories: ['personal.contact'],
+      action: 'read',
+      purpose: 'service.support',
+      source: { service: 'crm' },
+      attributes: { padding: 'x'.repeat(MAX_ACCESS_EVENT_BYTES) },
+    };
+    const big = frame(7, eventType.toBuffer(toAvro(accessEventAvro, e)));
+    const r = decoder.tryDecode(big);
+    expect(r).toMatchObject({ ok: false, step: 'validate' });
+    expect(String((r as { error: Error }).error.message)).toMatch(/exceeds the largest access event accepted/);
+    // the async path too (unknown schema id: the registry is never asked)
+    expect(await decoder.decode(frame(99, Buffer.alloc(MAX_ACCESS_EVENT_BYTES)))).toMatchObject({ ok: false, step: 'validate' });
   });
 });
 

@@ -17,7 +17,15 @@
  */
 import { type AvroCodec, isFatal, isRetriable, type RegisteredSchema } from '@custos/kafka';
 import { formatInstant, LAST_4_DIGIT_YEAR_MS } from '@custos/policy';
-import { type AccessEvent, accessEventAvro, fromAvro, parseAccessEvent, toAvro, ValidationError } from '@custos/schemas';
+import {
+  type AccessEvent,
+  accessEventAvro,
+  fromAvro,
+  MAX_ACCESS_EVENT_BYTES,
+  parseAccessEvent,
+  toAvro,
+  ValidationError,
+} from '@custos/schemas';
 import { layoutOf, READER_LAYOUT, readAccessEvent } from './access-event-reader.js';
 
 /** A valid event, its time in ms, and its Avro form (to embed in the decision without re-converting). */
@@ -152,6 +160,21 @@ export function toEvent(value: unknown, body?: Buffer): DecodeResult {
 
 type BodyDecoder = (body: Buffer) => unknown;
 
+/** A record beyond MAX_ACCESS_EVENT_BYTES: its decision would not fit in a Kafka message. */
+function oversized(buf: Buffer | null): RejectedRecord | undefined {
+  if (buf === null || buf.length <= MAX_ACCESS_EVENT_BYTES) return undefined;
+  return {
+    ok: false,
+    step: 'validate',
+    error: new ValidationError('access event', [
+      {
+        path: '',
+        message: `record of ${buf.length} bytes exceeds the largest access event accepted (${MAX_ACCESS_EVENT_BYTES} bytes)`,
+      },
+    ]),
+  };
+}
+
 export class AccessEventDecoder {
   private readonly decoders = new Map<number, BodyDecoder>();
   /** the reader schema is the one access-event-reader.ts reads */
@@ -168,6 +191,7 @@ export class AccessEventDecoder {
   /** Synchronous when the record's schema id is known; undefined means "use decode()". */
   tryDecode(buf: Buffer | null): DecodeResult | undefined {
     if (buf === null || buf.length < 5 || buf[0] !== 0) return undefined;
+    if (buf.length > MAX_ACCESS_EVENT_BYTES) return oversized(buf);
     const id = buf.readUInt32BE(1);
     const decoder = this.decoders.get(id);
     if (decoder === undefined) return undefined;
@@ -193,6 +217,8 @@ export class AccessEventDecoder {
    * record's schema id (RegistryChangedError, fatal: the enforcer stops without committing).
    */
   async decode(buf: Buffer | null): Promise<DecodeResult> {
+    const tooLarge = oversized(buf);
+    if (tooLarge !== undefined) return tooLarge;
     let value: unknown;
     try {
       value = (await this.codec.decode(buf, this.reader)).value;

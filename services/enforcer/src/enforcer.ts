@@ -35,6 +35,7 @@ import {
   type Decision,
   decisionAvro,
   fromAvro,
+  MAX_ACCESS_EVENT_BYTES,
   parseSubjectStateChange,
   subjectStateChangeAvro,
   type Topics,
@@ -119,6 +120,8 @@ type Message = Parameters<Transaction['send']>[0]['messages'][number];
  */
 export const SEND_CHUNK_RECORDS = 2000;
 export const SEND_CHUNK_BYTES = 900 * 1024;
+/** how much of a record beyond MAX_ACCESS_EVENT_BYTES its dead letter keeps */
+const LETTER_HEAD_BYTES = 64 * 1024;
 /** Records per judging request: a batch is judged slice by slice so that sending overlaps judging. */
 const JUDGE_SLICE = 2048;
 
@@ -563,15 +566,19 @@ export class Enforcer {
   private deadLetters(batch: Batch, records: BatchRecords, failures: RecordFailure[]): Message[] {
     const dlq = this.dlq as DeadLetterEncoder;
     return failures.map((f) => {
-      const err = Object.assign(new Error(f.message), { name: f.name, retriable: f.retriable });
       const i = f.index;
+      // A letter embeds its record: one near the broker's message limit would not fit in a letter
+      // (nor let the transaction commit). It keeps the record's head; the source offset names the rest.
+      const whole = f.value === null || f.value.length <= MAX_ACCESS_EVENT_BYTES;
+      const message = whole ? f.message : `${f.message} (the letter keeps the first ${LETTER_HEAD_BYTES} bytes of the record)`;
+      const err = Object.assign(new Error(message), { name: f.name, retriable: f.retriable });
       return dlq.message(
         {
           topic: batch.topic,
           partition: batch.partition,
           offset: records.offset(i),
           key: records.key(i),
-          value: f.value,
+          value: whole ? f.value : (f.value as Buffer).subarray(0, LETTER_HEAD_BYTES),
           headers: records.headersOf(i),
         },
         f.step,
@@ -594,7 +601,21 @@ export class Enforcer {
   ): Promise<boolean> {
     const p = batch.partition;
     try {
-      if (letters.length > 0) bt.send(this.opts.topics.accessEventsDlq.name, letters);
+      // Chunked like the decisions: a letter holds its record's bytes, so two large ones in one
+      // produce call could exceed the broker's message limit.
+      let chunk: Message[] = [];
+      let chunkBytes = 0;
+      for (const l of letters) {
+        const n = (l.value as Buffer).length + 256;
+        if (chunk.length > 0 && (chunkBytes + n > SEND_CHUNK_BYTES || chunk.length >= SEND_CHUNK_RECORDS)) {
+          bt.send(this.opts.topics.accessEventsDlq.name, chunk);
+          chunk = [];
+          chunkBytes = 0;
+        }
+        chunk.push(l);
+        chunkBytes += n;
+      }
+      if (chunk.length > 0) bt.send(this.opts.topics.accessEventsDlq.name, chunk);
       await bt.commit(
         {
           consumerGroupId: this.groupId,

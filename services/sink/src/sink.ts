@@ -67,6 +67,9 @@ import { DecisionDecoder, type DecodedRecord } from './decode.js';
 import { defaultSinkMetrics, type SinkMetrics } from './metrics.js';
 import { SubjectStateHistory } from './subject-state-history.js';
 
+/** bytes of dead letters per produce call: under the broker's default 1 MiB message limit */
+const LETTER_CHUNK_BYTES = 900 * 1024;
+
 export interface SinkOptions {
   kafka: Kafka;
   codec: AvroCodec;
@@ -255,6 +258,11 @@ export class Sink {
     await consumer.connect();
     // A new generation may have moved partitions: every chain is recovered from ClickHouse again.
     consumer.on(consumer.events.GROUP_JOIN, () => this.chains.clear());
+    // A crash kafkajs does not restart would leave the process up with nothing consuming.
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (e.payload.restart) this.opts.logger.warn({ err: e.payload.error }, 'consumer crashed; kafkajs restarts it');
+      else this.fatal(e.payload.error);
+    });
     await consumer.subscribe({ topic: topics.decisions.name, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
@@ -539,7 +547,17 @@ export class Sink {
   }
 
   private async sendLetters(letters: ReturnType<DeadLetterEncoder['message']>[], step: string): Promise<void> {
-    await this.producer!.send({ topic: this.opts.topics.decisionsDlq.name, messages: letters, acks: -1 });
+    // A letter holds its record: many in one produce call would exceed the broker's message limit.
+    for (let from = 0; from < letters.length; ) {
+      let to = from;
+      let bytes = 0;
+      while (to < letters.length && (to === from || bytes + (letters[to]!.value as Buffer).length + 256 <= LETTER_CHUNK_BYTES)) {
+        bytes += (letters[to]!.value as Buffer).length + 256;
+        to++;
+      }
+      await this.producer!.send({ topic: this.opts.topics.decisionsDlq.name, messages: letters.slice(from, to), acks: -1 });
+      from = to;
+    }
     this.stats.deadLetters += letters.length;
     this.metrics.deadLetters.inc({ step }, letters.length);
   }
