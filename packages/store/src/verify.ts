@@ -132,6 +132,8 @@ export interface VerifyOptions {
   maxFindings?: number | undefined;
   /** also compare the subject report's read model with the decisions (default true) */
   readModel?: boolean | undefined;
+  /** told after each page how far the chains have been checked (positions of `total`, roughly rows) */
+  onProgress?: ((checked: number, total: number) => void) | undefined;
 }
 
 export interface ChainReport {
@@ -297,8 +299,12 @@ export async function verifyRange(store: Store, opts: VerifyOptions): Promise<Ve
 
   const reports: ChainReport[] = [];
   let totalRows = 0;
+  const progressTotal = [...extent.values()].reduce((s, e) => s + e.n, 0);
+  let progressBefore = 0;
   for (const chain of chains) {
+    const before = progressBefore;
     const r = await verifyChain(store, chain, {
+      tick: opts.onProgress && ((covered) => opts.onProgress?.(before + covered, progressTotal)),
       anchors: (anchorsByChain.get(chain) ?? []).sort((a, b) => a.seq - b.seq),
       extent: extent.get(chain) ?? { lo: 0, hi: 0, n: 0 },
       found,
@@ -307,6 +313,7 @@ export async function verifyRange(store: Store, opts: VerifyOptions): Promise<Ve
       pageRows,
       witnessed: witness?.state.get(chain),
     });
+    progressBefore += extent.get(chain)?.n ?? 0;
     if (r) {
       reports.push(r);
       totalRows += r.rows;
@@ -612,6 +619,8 @@ interface ChainContext {
   opts: VerifyOptions;
   now: number;
   pageRows: number;
+  /** positions of this chain covered so far */
+  tick?: ((covered: number) => void) | undefined;
 }
 
 const intersects = (from: string, to: string, a?: Date, b?: Date) =>
@@ -836,6 +845,7 @@ async function verifyChain(store: Store, chain: number, ctx: ChainContext): Prom
         lastOffset = off;
         lastRow = undefined;
         lastDecidedAt = (lines.at(-1) as FastLine).decidedAt;
+        ctx.tick?.(to - lo + 1);
         continue;
       }
     }
@@ -853,6 +863,7 @@ async function verifyChain(store: Store, chain: number, ctx: ChainContext): Prom
     if (refState && ref) {
       await compareWithReference(ref, refState, chain, pending.splice(0), found, false);
     }
+    ctx.tick?.(to - lo + 1);
   }
   if (expect <= hi) {
     // Missing at the end: the chain stops before a signed checkpoint does.

@@ -9,6 +9,7 @@ import { compileBundle, loadBundle, SubjectStateStore } from '@custos/policy';
 import { buildDeps, loadEnv, openStore } from '@custos/runtime';
 import { fromAvro, parseSubjectStateChange, subjectStateChangeAvro } from '@custos/schemas';
 import type { Command } from 'commander';
+import { progress } from '../progress.js';
 import { type ReadRecordOptions, readRecordOptions, recordCliRead } from '../record-read.js';
 import { formatReplay, replay } from '../replay.js';
 
@@ -82,6 +83,7 @@ export function registerReplay(program: Command): void {
         candidate,
         subjectState,
         examplesPerTransition: examples,
+        progress: progress('custos replay', { unit: 'decisions read' }),
       });
       process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatReplay(report));
       replayed = report.replayed;

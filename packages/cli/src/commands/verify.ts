@@ -29,6 +29,7 @@ import {
   type WitnessLog,
 } from '@custos/store';
 import type { Command } from 'commander';
+import { type Progress, progress } from '../progress.js';
 import { type ReadRecordOptions, readRecordOptions, recordCliRead } from '../record-read.js';
 
 export interface VerifyCliOptions {
@@ -57,6 +58,8 @@ export interface VerifyDeps {
   stdout: Pick<Writable, 'write'>;
   stderr: Pick<Writable, 'write'>;
   now?: number;
+  /** told how far the chains have been checked */
+  progress?: Progress | undefined;
 }
 
 function date(name: string, v: string | undefined): Date | undefined | string {
@@ -131,7 +134,9 @@ export async function runVerify(o: VerifyCliOptions, deps: VerifyDeps): Promise<
     maxFindings,
     readModel: o.readModel !== false,
     ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.progress ? { onProgress: (checked: number, total: number) => deps.progress?.update(checked, total) } : {}),
   });
+  deps.progress?.done();
   deps.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
   return report.ok ? 0 : 1;
 }
@@ -202,6 +207,7 @@ export function registerVerify(program: Command): void {
         witness,
         stdout: process.stdout,
         stderr: process.stderr,
+        progress: progress('custos verify', { unit: 'rows' }),
       });
     } finally {
       await reference?.close();
