@@ -38,7 +38,7 @@ const SUITES: Suite[] = [
     script: 'bench/policy.bench.ts',
     what: 'the policy engine beside Open Policy Agent and the plain reference evaluator',
     kafka: false,
-    quickArgs: ['--events', '50000', '--reps', '3'],
+    quickArgs: ['--events', '50000', '--reps', '3', '--opa-events', '5000'],
   },
   {
     name: 'sdk',
@@ -163,53 +163,61 @@ if (chosen.some((s) => s.kafka)) {
 const startedAt = new Date();
 const loadBefore = loadavg();
 const runs: SuiteRun[] = [];
-for (const [i, s] of chosen.entries()) runs.push(await runSuite(s, i));
 
-// Cross-suite ratios: our Kafka throughput against Kafka's own Java clients, same run.
-const all = new Map(runs.flatMap((r) => r.figures.map((f) => [f.name, f] as const)));
-const derived: Figure[] = [];
-const against = (name: string, figure: string, peer: string) => {
-  const f = all.get(figure);
-  const p = all.get(peer);
-  if (f === undefined || p === undefined || p.value === 0) return;
-  derived.push({
-    name,
-    value: f.value,
-    unit: f.unit,
-    peer: { name: p.name, value: p.value },
-    ratio: Math.round((f.value / p.value) * 1000) / 1000,
+/** Every figure so far with its target, and cross-suite ratios; written after each suite. */
+function collect() {
+  // Our Kafka throughput against Kafka's own Java clients, same run.
+  const all = new Map(runs.flatMap((r) => r.figures.map((f) => [f.name, f] as const)));
+  const derived: Figure[] = [];
+  const against = (name: string, figure: string, peer: string) => {
+    const f = all.get(figure);
+    const p = all.get(peer);
+    if (f === undefined || p === undefined || p.value === 0) return;
+    derived.push({
+      name,
+      value: f.value,
+      unit: f.unit,
+      peer: { name: p.name, value: p.value },
+      ratio: Math.round((f.value / p.value) * 1000) / 1000,
+    });
+  };
+  against('sdk.throughput_vs_java_producer', 'sdk.throughput_eps', 'java.producer_records_per_s');
+  against('enforcer.events_per_s_vs_java_consumer', 'enforcer.events_per_s', 'java.consumer_records_per_s');
+  against('enforcer.events_per_s_vs_java_producer', 'enforcer.events_per_s', 'java.producer_records_per_s');
+  const rows = [
+    ...runs.flatMap((r) => r.figures.map((f) => ({ suite: r.name, ...f }))),
+    ...derived.map((f) => ({ suite: 'ratios', ...f })),
+  ].map((f) => {
+    const target = TARGETS[f.name];
+    const met = meets(target, f.value, f.ratio);
+    return { ...f, ...(target ? { target: { ...target, met } } : {}) };
   });
-};
-against('sdk.throughput_vs_java_producer', 'sdk.throughput_eps', 'java.producer_records_per_s');
-against('enforcer.events_per_s_vs_java_consumer', 'enforcer.events_per_s', 'java.consumer_records_per_s');
-against('enforcer.events_per_s_vs_java_producer', 'enforcer.events_per_s', 'java.producer_records_per_s');
+  const missed = rows.filter((r) => r.target?.met === false);
+  const results = {
+    when: startedAt.toISOString(),
+    quick: opts.quick,
+    complete: runs.length === chosen.length,
+    machine: {
+      cpus: availableParallelism(),
+      node: process.version,
+      loadavg_before: loadBefore.map((x) => Number(x.toFixed(2))),
+      loadavg_after: loadavg().map((x) => Number(x.toFixed(2))),
+    },
+    suites: runs.map(({ figures: _, ...r }) => r),
+    figures: rows,
+    targets_missed: missed.map((r) => r.name),
+  };
+  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(root, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  return { rows, missed };
+}
 
-const rows = [
-  ...runs.flatMap((r) => r.figures.map((f) => ({ suite: r.name, ...f }))),
-  ...derived.map((f) => ({ suite: 'ratios', ...f })),
-].map((f) => {
-  const target = TARGETS[f.name];
-  const met = meets(target, f.value, f.ratio);
-  return { ...f, ...(target ? { target: { ...target, met } } : {}) };
-});
-
-const missed = rows.filter((r) => r.target?.met === false);
+for (const [i, s] of chosen.entries()) {
+  runs.push(await runSuite(s, i));
+  collect();
+}
+const { rows, missed } = collect();
 const failed = runs.filter((r) => !r.ok);
-const results = {
-  when: startedAt.toISOString(),
-  quick: opts.quick,
-  machine: {
-    cpus: availableParallelism(),
-    node: process.version,
-    loadavg_before: loadBefore.map((x) => Number(x.toFixed(2))),
-    loadavg_after: loadavg().map((x) => Number(x.toFixed(2))),
-  },
-  suites: runs.map(({ figures: _, ...r }) => r),
-  figures: rows,
-  targets_missed: missed.map((r) => r.name),
-};
-mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-writeFileSync(join(root, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 
 const fmt = (n: number) => (Number.isInteger(n) ? n.toLocaleString('en-US') : String(n));
 const table = [

@@ -1,7 +1,7 @@
 # The reference bundle's rules (docs/rules.md) in Rego, for comparing the policy engine with Open
 # Policy Agent on the same events (bench/opa.bench.ts). Not used by the pipeline.
 #
-# data.custos: the bundle reshaped for lookups by bench/opa/data.ts (maps keyed by id, sets as
+# data.policy_bundle: the bundle reshaped for lookups by bench/opa/data.ts (maps keyed by id, sets as
 # objects, role and agreement dates as nanosecond bounds), as the TypeScript engine compiles it.
 # data.subjects[tenantId][subjectId]: the subject's state changes in arrival order.
 # input.event: the access event; input.bulk_distinct: the distinct subjects of the actor's events in
@@ -9,7 +9,8 @@
 # counted by the caller, as any OPA deployment would have to.
 package custos
 
-b := data.custos
+# An import, not `b := data.policy_bundle`: a rule would copy the whole bundle on every evaluation.
+import data.policy_bundle as b
 
 e := input.event
 

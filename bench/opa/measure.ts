@@ -44,7 +44,7 @@ export async function measureOpa(
     writeFileSync(join(dir, 'events.ndjson'), `${lines.join('\n')}\n`);
     writeFileSync(
       join(dir, 'data.json'),
-      JSON.stringify({ custos: opaBundleData(evaluator.bundle), subjects: opaSubjectData(changes) }),
+      JSON.stringify({ policy_bundle: opaBundleData(evaluator.bundle), subjects: opaSubjectData(changes) }),
     );
     const out = join(dir, 'outcomes.txt');
     const stdout = await new Promise<string>((done, fail) => {

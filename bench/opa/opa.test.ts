@@ -42,7 +42,10 @@ describe.skipIf(!built)(`the Rego translation under OPA ${OPA_VERSION}`, () => {
       if (r.ok) valid.push(r.value);
     }
     const counts = bulkCounts(bundle, valid);
-    writeFileSync(join(dir, 'data.json'), JSON.stringify({ custos: opaBundleData(bundle), subjects: opaSubjectData(changes) }));
+    writeFileSync(
+      join(dir, 'data.json'),
+      JSON.stringify({ policy_bundle: opaBundleData(bundle), subjects: opaSubjectData(changes) }),
+    );
     writeFileSync(
       join(dir, 'input.json'),
       JSON.stringify({ items: valid.map((event, i) => ({ event, bulk_distinct: counts[i] })) }),

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ func main() {
 	reps := flag.Int("reps", 5, "timed passes over all events")
 	batch := flag.Int("batch", 0, "evaluate this many events per query (data.custos.decisions) instead of one")
 	out := flag.String("out", "", "write each event's outcome and codes here")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed passes here (go tool pprof)")
 	flag.Parse()
 
 	module, err := os.ReadFile(*regoPath)
@@ -72,7 +74,8 @@ func main() {
 	pq, err := rego.New(
 		rego.Query(query),
 		rego.Module("custos.rego", string(module)),
-		rego.Store(inmem.NewFromObject(data)),
+		// Values kept as OPA's own (AST) values: a read of data is then a lookup, not a conversion.
+		rego.Store(inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))),
 	).PrepareForEval(ctx)
 	must(err)
 
@@ -133,6 +136,12 @@ func main() {
 	if *out != "" {
 		must(os.WriteFile(*out, []byte(strings.Join(codes, "\n")+"\n"), 0o644))
 	}
+	if *cpuprofile != "" {
+		pf, err := os.Create(*cpuprofile)
+		must(err)
+		must(pprof.StartCPUProfile(pf))
+		defer pprof.StopCPUProfile()
+	}
 	rates := []float64{}
 	for r := 0; r < *reps; r++ {
 		runtime.GC()
@@ -140,4 +149,7 @@ func main() {
 	}
 	res, _ := json.Marshal(map[string]any{"events": len(inputs), "decisions_per_s": rates, "query": query, "gomaxprocs": runtime.GOMAXPROCS(0)})
 	fmt.Println(string(res))
+	if *cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
 }
