@@ -1,8 +1,9 @@
 /**
  * `pnpm bench [suite…] [--quick]`: every benchmark suite in one go, or the named ones, each as a
- * child process of its own (a fresh heap, and a crash stays in its suite). Their output goes to the
- * terminal as they run; each writes bench/results/<suite>.json, and this collects those into
- * bench/results.json with the targets (bench/targets.ts) and prints one table. A suite that fails is
+ * child process of its own (a fresh heap, and a crash stays in its suite). Their output passes
+ * through as they run, with a line when a suite starts, ends, or has been quiet for a minute. Each
+ * writes bench/results/<suite>.json; this collects those into bench/results.json with the targets
+ * (bench/targets.ts) and prints one table. A suite that fails is
  * reported and the rest still run. Exit status: 0 when every suite ran and every target was met.
  *
  *   --quick     fewer events, rows and repetitions (a smoke run: the figures are not for quoting)
@@ -13,6 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,12 +127,31 @@ function runSuite(s: Suite, i: number): Promise<SuiteRun> {
   const source = '--conditions=custos-source';
   if (!env.NODE_OPTIONS?.includes(source)) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} ${source}`.trim();
   return new Promise((done) => {
+    // Output passes through as it comes; a suite quiet for a minute (a 10 M-row load, a long
+    // repetition) gets a line saying it is still running.
     const child = spawn(join(root, 'node_modules', '.bin', 'tsx'), [join(root, s.script), ...args], {
       cwd: root,
       env,
-      stdio: 'inherit',
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let lastOutput = Date.now();
+    child.stdout.on('data', (d: Buffer) => {
+      lastOutput = Date.now();
+      process.stdout.write(d);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      lastOutput = Date.now();
+      process.stderr.write(d);
+    });
+    const QUIET_MS = 60_000;
+    const heartbeat = setInterval(() => {
+      if (Date.now() - lastOutput < QUIET_MS) return;
+      lastOutput = Date.now();
+      const m = Math.floor((Date.now() - started) / 60_000);
+      console.log(`${tag} still running (${m} min, load average ${loadavg()[0]!.toFixed(2)})`);
+    }, 5_000);
     const finish = (exitCode: number | null, error?: string) => {
+      clearInterval(heartbeat);
       const seconds = Math.round((Date.now() - started) / 1000);
       let figures: Figure[] = [];
       let problem = error;
@@ -153,8 +174,25 @@ function runSuite(s: Suite, i: number): Promise<SuiteRun> {
   });
 }
 
-if (chosen.some((s) => s.kafka)) {
-  // The Kafka suites need the local broker and registry; up is a no-op when they run already.
+/** Whether something accepts connections at the first of KAFKA_BROKERS. */
+function brokerUp(): Promise<boolean> {
+  const [host, port] = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')[0]!.split(':');
+  return new Promise((done) => {
+    const s = connect({ host: host ?? '127.0.0.1', port: Number(port ?? 9092), timeout: 2000 });
+    s.once('connect', () => {
+      s.destroy();
+      done(true);
+    });
+    s.once('error', () => done(false));
+    s.once('timeout', () => {
+      s.destroy();
+      done(false);
+    });
+  });
+}
+
+if (chosen.some((s) => s.kafka) && !(await brokerUp())) {
+  // The Kafka suites need the local broker and registry.
   const up = spawn('bash', [join(root, 'infra', 'infra.sh'), 'up'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   const code = await new Promise<number | null>((r) => up.on('exit', r));
   if (code !== 0) console.error(`pnpm bench: infra/infra.sh up failed (${code}); the Kafka suites will fail`);

@@ -20,8 +20,11 @@ export interface ProgressOptions {
 export interface Progress {
   /** `done` items so far, of `total` when known */
   update(done: number, total?: number): void;
-  /** the last line: cleared on a terminal, printed as a plain line when plain lines were printed */
-  done(): void;
+  /**
+   * The end: the line cleared on a terminal, a last plain line when plain lines were printed.
+   * `final`: the count at the end, when updates were not told every item.
+   */
+  done(final?: number): void;
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -59,7 +62,8 @@ export function progress(label: string, opts: ProgressOptions): Progress {
       shown = true;
       stream.write(tty ? `\r${line()}\x1b[K` : `${line()}\n`);
     },
-    done() {
+    done(final) {
+      if (final !== undefined) latest = { ...latest, done: final };
       if (!shown) return;
       stream.write(tty ? '\r\x1b[K' : `${line()}, done\n`);
     },

@@ -173,7 +173,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayReport> {
       });
     }
   }
-  opts.progress?.done();
+  opts.progress?.done(read);
   report.byActor = [...actors]
     .map(([actorId, changed]) => ({ actorId, department: deptOf(actorId), changed }))
     .sort((a, b) => b.changed - a.changed || a.actorId.localeCompare(b.actorId));

@@ -212,7 +212,7 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluateStats>
     }
   }
   await writer.flush();
-  opts.progress?.done();
+  opts.progress?.done(n);
   return stats;
 }
 
