@@ -10,7 +10,7 @@ describe('progress', () => {
   it('prints nothing for work shorter than one interval', () => {
     const { out, stream } = sink(false);
     let t = 0;
-    const p = progress('custos evaluate', { unit: 'events', stream, now: () => t });
+    const p = progress('evaluating', { unit: 'events', stream, now: () => t });
     t = 9_000;
     p.update(5);
     p.done();
@@ -20,7 +20,7 @@ describe('progress', () => {
   it('prints a plain line every interval off a terminal, with the total, and a last line', () => {
     const { out, stream } = sink(false);
     let t = 0;
-    const p = progress('custos verify', { unit: 'rows', stream, now: () => t });
+    const p = progress('verifying', { unit: 'rows', stream, now: () => t });
     t = 10_000;
     p.update(1_000_000, 4_000_000);
     t = 15_000;
@@ -29,16 +29,16 @@ describe('progress', () => {
     p.update(2_000_000, 4_000_000);
     p.done();
     expect(out).toEqual([
-      'custos verify: 1,000,000 of 4,000,000 (25 %) rows, 100,000/s, 10s, 30s left\n',
-      'custos verify: 2,000,000 of 4,000,000 (50 %) rows, 100,000/s, 20s, 20s left\n',
-      'custos verify: 2,000,000 of 4,000,000 (50 %) rows, 100,000/s, 20s, 20s left, done\n',
+      'verifying: 1,000,000 of 4,000,000 (25 %) rows, 100,000/s, 10s, 30s left\n',
+      'verifying: 2,000,000 of 4,000,000 (50 %) rows, 100,000/s, 20s, 20s left\n',
+      'verifying: 2,000,000 of 4,000,000 (50 %) rows, 100,000/s, 20s, 20s left, done\n',
     ]);
   });
 
   it('redraws one line on a terminal and clears it at the end', () => {
     const { out, stream } = sink(true);
     let t = 0;
-    const p = progress('custos replay', { unit: 'decisions', stream, now: () => t });
+    const p = progress('replaying', { unit: 'decisions', stream, now: () => t });
     t = 300;
     p.update(30_000);
     t = 400;
@@ -47,8 +47,8 @@ describe('progress', () => {
     p.update(60_000);
     p.done();
     expect(out).toEqual([
-      '\rcustos replay: 30,000 decisions, 100,000/s, 0s\x1b[K',
-      '\rcustos replay: 60,000 decisions, 100,000/s, 1s\x1b[K',
+      '\rreplaying: 30,000 decisions, 100,000/s, 0s\x1b[K',
+      '\rreplaying: 60,000 decisions, 100,000/s, 1s\x1b[K',
       '\r\x1b[K',
     ]);
   });

@@ -1,7 +1,8 @@
 /**
- * Progress of long work on stderr (stdout carries the command's result): on a terminal one line
- * redrawn in place at most four times a second; otherwise a plain line every 10 s, so that short
- * runs print nothing and logs of long ones show they are alive. Cleared or closed by done().
+ * Progress of long work on stderr (stdout carries the command's result), as "verifying: 1,000 of
+ * 4,000 (25 %) rows, …" (not "custos …:", the form of the commands' warnings and errors). On a
+ * terminal one line redrawn in place at most four times a second; otherwise a plain line every 10 s,
+ * so that short runs print nothing and logs of long ones show they are alive. Ended by done().
  */
 export interface ProgressStream {
   write(s: string): unknown;

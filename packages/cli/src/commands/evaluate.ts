@@ -228,7 +228,7 @@ export function registerEvaluate(program: Command, io: { stdin: Readable; stdout
       // Progress only when the decisions go elsewhere than the terminal: it would garble them.
       const p = (io.stdout as { isTTY?: boolean }).isTTY
         ? undefined
-        : progress('custos evaluate', { unit: 'lines', stream: io.stderr });
+        : progress('evaluating', { unit: 'lines', stream: io.stderr });
       const stats = await runEvaluate({
         policy: opts.policy,
         state: opts.state,

@@ -83,7 +83,7 @@ export function registerReplay(program: Command): void {
         candidate,
         subjectState,
         examplesPerTransition: examples,
-        progress: progress('custos replay', { unit: 'decisions read' }),
+        progress: progress('replaying', { unit: 'decisions read' }),
       });
       process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatReplay(report));
       replayed = report.replayed;

@@ -207,7 +207,7 @@ export function registerVerify(program: Command): void {
         witness,
         stdout: process.stdout,
         stderr: process.stderr,
-        progress: progress('custos verify', { unit: 'rows' }),
+        progress: progress('verifying', { unit: 'rows' }),
       });
     } finally {
       await reference?.close();
