@@ -19,7 +19,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['{packages,services,schemas}/**/src/**/*.test.ts', 'schemas/**/*.test.ts', 'scripts/*.test.ts'],
+          include: [
+            '{packages,services,schemas}/**/src/**/*.test.ts',
+            'schemas/**/*.test.ts',
+            'scripts/*.test.ts',
+            'bench/**/*.test.ts',
+          ],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
           // CPU-heavy property tests take a few seconds alone; CI runs them beside the integration
           // suites on two cores, where vitest's 5 s default failed them now and then.

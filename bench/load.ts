@@ -48,8 +48,8 @@ import { AvroCodec, createKafka } from '../packages/kafka/src/index.js';
 import { createStore } from '../packages/store/src/index.js';
 import { accessEventAvro, subjectStateChangeAvro, topics as topicSpecs } from '../schemas/src/index.js';
 import { registryInstance } from '../test/support/registry-instance.js';
-import { IO_FAULT_USAGE, IoFaults, parseIoFault } from './load-io-faults.js';
 import { BAD_KINDS, EXPECTED, HOSTILE_KINDS, HostileCount, type HostileRecord, HostileRecords } from './load-hostile.js';
+import { IO_FAULT_USAGE, IoFaults, parseIoFault } from './load-io-faults.js';
 import type { ProducerProgress, ProducerReport } from './load-producer.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,12 +1,16 @@
 /**
- * Decisions per second of the compiled policy evaluator on one core, against a naive evaluator that
- * scans the bundle's arrays for every event. Both get the same subject state and bulk window modules,
- * so the figure isolates rule evaluation. Run: pnpm bench:policy
+ * Decisions per second of the compiled policy evaluator on one core, against Open Policy Agent judging
+ * the same events with the Rego translation of the rules (bench/opa: OPA's Go API, one prepared query
+ * per event; the same outcomes and codes on every event are checked first), and against a naive
+ * evaluator that scans the bundle's arrays for every event (the same subject state and bulk window
+ * modules, so that figure isolates rule evaluation). Run: pnpm bench:policy [--events N] [--reps R]
+ * [--no-opa] (OPA is built by scripts/opa.sh when missing; that needs Go).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import {
   compileBundle,
   type Evaluator,
@@ -15,21 +19,37 @@ import {
   parseBundleText,
   SubjectStateStore,
 } from '../packages/policy/src/index.js';
+import type { SubjectStateChange } from '../schemas/src/index.js';
 import { EventMix } from './event-mix.js';
+import { ensureOpa } from './opa/binary.js';
+import { measureOpa, normaliseCodes, type OpaRun } from './opa/measure.js';
 
 type AccessEvent = Parameters<Evaluator['evaluate']>[0];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const EVENTS = 200_000;
-const REPS = 7;
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  allowNegative: true,
+  options: {
+    events: { type: 'string', default: '200000' },
+    reps: { type: 'string', default: '7' },
+    opa: { type: 'boolean', default: true },
+    // OPA judges ~100× slower: the first N events of the same run (a stationary mix) keep it to minutes
+    'opa-events': { type: 'string', default: '20000' },
+  },
+});
+const EVENTS = Number(args.events);
+const REPS = Number(args.reps);
 
-function generate(): { events: AccessEvent[]; state: SubjectStateStore } {
+function generate(): { events: AccessEvent[]; state: SubjectStateStore; changes: SubjectStateChange[] } {
   const mix = new EventMix();
   const events: AccessEvent[] = [];
   for (let i = 0; i < EVENTS; i++) events.push(mix.next());
   const state = new SubjectStateStore();
-  for (let i = 0; i < 2_000; i++) state.apply(mix.stateChange(i));
-  return { events, state };
+  const changes: SubjectStateChange[] = [];
+  for (let i = 0; i < 2_000; i++) changes.push(mix.stateChange(i));
+  for (const c of changes) state.apply(c);
+  return { events, state, changes };
 }
 
 function median(xs: number[]): number {
@@ -42,7 +62,7 @@ const loaded = parseBundleText(readFileSync(resolve(root, 'policies/example-org.
 if (!loaded.ok) throw new Error(`policies/example-org.json is invalid: ${JSON.stringify(loaded.issues)}`);
 const bundle: PolicyBundle = loaded.value.bundle;
 const evaluator = compileBundle(bundle, loaded.value.policyVersion);
-const { events, state } = generate();
+const { events, state, changes } = generate();
 
 type Run = (e: AccessEvent, ctx: Parameters<Evaluator['evaluate']>[1]) => { outcome: string; reasons: Array<{ code: string }> };
 const compiled: Run = (e, ctx) => evaluator.evaluate(e, ctx);
@@ -81,6 +101,33 @@ const value = Math.round(median(compiledRuns));
 const peer = Math.round(median(naiveRuns));
 const ratio = Math.round((value / peer) * 100) / 100;
 
+// OPA in its own process after ours (two cores: side by side would make each the other's noise).
+let opa: OpaRun | undefined;
+let opaValue: number | undefined;
+let opaBuilt = args.opa;
+if (opaBuilt) {
+  try {
+    ensureOpa();
+  } catch (err) {
+    // No Go on this machine: the figure goes without its outside peer, and says so.
+    console.error(`policy bench: no Open Policy Agent to compare with: ${(err as Error).message}`);
+    opaBuilt = false;
+  }
+}
+if (opaBuilt) {
+  const some = events.slice(0, Math.min(EVENTS, Number(args['opa-events'])));
+  console.log(`policy bench: Open Policy Agent on the first ${some.length.toLocaleString('en-US')} of those events (bench/opa)…`);
+  opa = await measureOpa(evaluator, some, changes, Math.min(REPS, 3));
+  const differ = opa.codes.reduce((n, c, i) => n + (normaliseCodes(c) === normaliseCodes(a.codes[i]!) ? 0 : 1), 0);
+  if (opa.codes.length !== some.length || differ > 0) {
+    const i = opa.codes.findIndex((c, j) => normaliseCodes(c) !== normaliseCodes(a.codes[j]!));
+    throw new Error(
+      `OPA and the policy engine disagree on ${differ} of ${some.length} events; first: ${JSON.stringify(events[i])} → OPA ${opa.codes[i]}, engine ${a.codes[i]}`,
+    );
+  }
+  opaValue = Math.round(median(opa.rates));
+}
+
 const pct = (n: number) => `${((n / events.length) * 100).toFixed(1)} %`;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 console.log(
@@ -89,21 +136,42 @@ console.log(
 console.log(
   `mix: allow ${pct(a.outcomes.allow!)}, flag ${pct(a.outcomes.flag!)}, deny ${pct(a.outcomes.deny!)}; codes ${[...codeCounts].map(([c, n]) => `${c} ${n}`).join(', ')}`,
 );
-console.log('compiled and naive agree on every event\n');
+console.log(
+  `compiled and naive agree on every event${opa ? `; OPA ${opa.version} agrees on every one of the ${opa.codes.length.toLocaleString('en-US')} it judged` : ''}\n`,
+);
 console.log('| evaluator | decisions/s (median) | min | max |');
 console.log('|---|---:|---:|---:|');
 console.log(
   `| compiled (policy.decisions_per_s) | ${fmt(value)} | ${fmt(Math.min(...compiledRuns))} | ${fmt(Math.max(...compiledRuns))} |`,
 );
 console.log(`| naive (naive.decisions_per_s) | ${fmt(peer)} | ${fmt(Math.min(...naiveRuns))} | ${fmt(Math.max(...naiveRuns))} |`);
-console.log(`\nratio compiled/naive: ${ratio}`);
+if (opa && opaValue)
+  console.log(
+    `| Open Policy Agent ${opa.version}, Go API, ${opa.codes.length.toLocaleString('en-US')} events (opa.decisions_per_s) | ${fmt(opaValue)} | ${fmt(Math.min(...opa.rates))} | ${fmt(Math.max(...opa.rates))} |`,
+  );
+console.log(`\nratio compiled/naive: ${ratio}${opaValue ? `; compiled/OPA: ${Math.round((value / opaValue) * 100) / 100}` : ''}`);
 
 const results = {
   suite: 'policy',
   when: new Date().toISOString(),
   machine: { cpus: availableParallelism(), node: process.version },
   figures: [
-    { name: 'policy.decisions_per_s', value, unit: 'decisions/s', peer: { name: 'naive.decisions_per_s', value: peer }, ratio },
+    opaValue
+      ? {
+          name: 'policy.decisions_per_s',
+          value,
+          unit: 'decisions/s',
+          peer: { name: 'opa.decisions_per_s', value: opaValue },
+          ratio: Math.round((value / opaValue) * 100) / 100,
+        }
+      : { name: 'policy.decisions_per_s', value, unit: 'decisions/s' },
+    {
+      name: 'policy.decisions_per_s_vs_naive',
+      value,
+      unit: 'decisions/s',
+      peer: { name: 'naive.decisions_per_s', value: peer },
+      ratio,
+    },
   ],
 };
 mkdirSync(resolve(root, 'bench/results'), { recursive: true });

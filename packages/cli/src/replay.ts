@@ -7,6 +7,7 @@
 import type { Evaluator, Judgement, SubjectStateView } from '@custos/policy';
 import { type AccessEvent, parseAccessEvent } from '@custos/schemas';
 import { type DecisionContent, type Store, settingsClause } from '@custos/store';
+import type { Progress } from './progress.js';
 
 export interface ReplayOptions {
   store: Store;
@@ -17,6 +18,8 @@ export interface ReplayOptions {
   subjectState: SubjectStateView;
   /** most examples kept per outcome change (and for reason-only changes per outcome) */
   examplesPerTransition?: number;
+  /** told the count of stored decisions read now and then */
+  progress?: Progress | undefined;
 }
 
 export interface Change {
@@ -124,7 +127,9 @@ export async function replay(opts: ReplayOptions): Promise<ReplayReport> {
   const warmFrom = new Date(fromMs - bulk.windowMs);
   const actors = new Map<string, number>();
   const perTransition = new Map<string, number>();
+  let read = 0;
   for await (const r of rows(store, warmFrom, opts.to, opts.tenantId)) {
+    if ((++read & 4095) === 0) opts.progress?.update(read);
     const p = parseAccessEvent(toEvent(r));
     if (Date.parse(iso(r.occurred_at)) < fromMs) {
       if (p.ok) candidate.observe(p.value, bulk);
@@ -168,6 +173,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayReport> {
       });
     }
   }
+  opts.progress?.done(read);
   report.byActor = [...actors]
     .map(([actorId, changed]) => ({ actorId, department: deptOf(actorId), changed }))
     .sort((a, b) => b.changed - a.changed || a.actorId.localeCompare(b.actorId));

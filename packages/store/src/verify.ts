@@ -135,6 +135,8 @@ export interface VerifyOptions {
   maxFindings?: number | undefined;
   /** also compare the subject report's read model with the decisions (default true) */
   readModel?: boolean | undefined;
+  /** told after each page how far the chains have been checked (positions of `total`, roughly rows) */
+  onProgress?: ((checked: number, total: number) => void) | undefined;
 }
 
 export interface ChainReport {
@@ -317,8 +319,12 @@ export async function verifyRange(store: Store, opts: VerifyOptions): Promise<Ve
   readModel.catch(() => {}); // awaited below
   const reports: ChainReport[] = [];
   let totalRows = 0;
+  const progressTotal = [...extent.values()].reduce((s, e) => s + e.n, 0);
+  let progressBefore = 0;
   for (const chain of chains) {
+    const before = progressBefore;
     const r = await verifyChain(store, chain, {
+      tick: opts.onProgress && ((covered) => opts.onProgress?.(before + covered, progressTotal)),
       anchors: (anchorsByChain.get(chain) ?? []).sort((a, b) => a.seq - b.seq),
       extent: extent.get(chain) ?? { lo: 0, hi: 0, n: 0 },
       found,
@@ -327,6 +333,7 @@ export async function verifyRange(store: Store, opts: VerifyOptions): Promise<Ve
       pageRows,
       witnessed: witness?.state.get(chain),
     });
+    progressBefore += extent.get(chain)?.n ?? 0;
     if (r) {
       reports.push(r);
       totalRows += r.rows;
@@ -657,6 +664,8 @@ interface ChainContext {
   opts: VerifyOptions;
   now: number;
   pageRows: number;
+  /** positions of this chain covered so far */
+  tick?: ((covered: number) => void) | undefined;
 }
 
 const intersects = (from: string, to: string, a?: Date, b?: Date) =>
@@ -809,8 +818,8 @@ class ChainWalk {
       const to = Math.min(hi, from + pageRows - 1);
       const lines = next ? await next : undefined;
       next = linesOf(from + pageRows);
-      if (lines && this.prevHash !== null && this.fastPage(lines, from, to)) continue;
-      await this.slowPage(from, to);
+      if (!(lines && this.prevHash !== null && this.fastPage(lines, from, to))) await this.slowPage(from, to);
+      this.ctx.tick?.(to - this.lo + 1);
     }
     await next; // read ahead past a failed page: nothing left to wait for
   }

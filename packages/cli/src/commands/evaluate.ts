@@ -14,6 +14,7 @@ import type { Readable, Writable } from 'node:stream';
 import { compileBundle, type Evaluator, loadBundle, SubjectStateStore } from '@custos/policy';
 import { type FieldError, parseAccessEvent, parseSubjectStateChange } from '@custos/schemas';
 import type { Command } from 'commander';
+import { type Progress, progress } from '../progress.js';
 
 /** A failure of the command itself (bad policy, unreadable file); invalid events are not one. */
 export class CliError extends Error {
@@ -33,6 +34,8 @@ export interface EvaluateOptions {
   events: string;
   stdin?: Readable;
   stdout: Writable;
+  /** told the count of lines read now and then */
+  progress?: Progress | undefined;
 }
 
 export interface EvaluateStats {
@@ -197,6 +200,7 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluateStats>
   let n = 0;
   for await (const raw of lines) {
     const line = stripBom(raw, ++n);
+    if ((n & 4095) === 0) opts.progress?.update(n);
     if (line.trim() === '') continue;
     const r = judgeLine(evaluator, ctx, line, n);
     stats[r.outcome]++;
@@ -208,6 +212,7 @@ export async function runEvaluate(opts: EvaluateOptions): Promise<EvaluateStats>
     }
   }
   await writer.flush();
+  opts.progress?.done(n);
   return stats;
 }
 
@@ -220,7 +225,18 @@ export function registerEvaluate(program: Command, io: { stdin: Readable; stdout
     .option('--summary', 'print the count of each outcome to stderr at the end')
     .argument('<events>', 'access events as NDJSON: a file, or - for stdin')
     .action(async (events: string, opts: { policy: string; state?: string; summary?: boolean }) => {
-      const stats = await runEvaluate({ policy: opts.policy, state: opts.state, events, stdin: io.stdin, stdout: io.stdout });
+      // Progress only when the decisions go elsewhere than the terminal: it would garble them.
+      const p = (io.stdout as { isTTY?: boolean }).isTTY
+        ? undefined
+        : progress('evaluating', { unit: 'lines', stream: io.stderr });
+      const stats = await runEvaluate({
+        policy: opts.policy,
+        state: opts.state,
+        events,
+        stdin: io.stdin,
+        stdout: io.stdout,
+        progress: p,
+      });
       if (opts.summary) {
         io.stderr.write(
           `allow ${stats.allow}, flag ${stats.flag}, deny ${stats.deny}, invalid ${stats.invalid}${stats.truncated ? ' (output closed early)' : ''}\n`,

@@ -11,6 +11,7 @@ import { fromAvro, parseSubjectStateChange, subjectStateChangeAvro } from '@cust
 import { openStore } from '@custos/store';
 import type { Command } from 'commander';
 import { loadCliEnv } from '../env.js';
+import { progress } from '../progress.js';
 import { type ReadRecordOptions, readRecordOptions, recordCliRead } from '../record-read.js';
 import { formatReplay, replay } from '../replay.js';
 
@@ -85,6 +86,7 @@ export function registerReplay(program: Command): void {
         candidate,
         subjectState,
         examplesPerTransition: examples,
+        progress: progress('replaying', { unit: 'decisions read' }),
       });
       process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatReplay(report));
       replayed = report.replayed;

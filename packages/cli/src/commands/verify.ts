@@ -36,6 +36,7 @@ import {
 } from '@custos/store';
 import type { Command } from 'commander';
 import { loadCliEnv } from '../env.js';
+import { type Progress, progress } from '../progress.js';
 import { type ReadRecordOptions, readRecordOptions, recordCliRead } from '../record-read.js';
 
 export interface VerifyCliOptions {
@@ -68,6 +69,8 @@ export interface VerifyDeps {
   stdout: Pick<Writable, 'write'>;
   stderr: Pick<Writable, 'write'>;
   now?: number;
+  /** told how far the chains have been checked */
+  progress?: Progress | undefined;
 }
 
 function date(name: string, v: string | undefined): Date | undefined | string {
@@ -190,7 +193,9 @@ export async function runVerify(o: VerifyCliOptions, deps: VerifyDeps): Promise<
     maxFindings,
     readModel: o.readModel !== false,
     ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.progress ? { onProgress: (checked: number, total: number) => deps.progress?.update(checked, total) } : {}),
   });
+  deps.progress?.done();
   deps.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
   return report.ok ? 0 : 1;
 }
@@ -271,6 +276,7 @@ export function registerVerify(program: Command): void {
         witness,
         stdout: process.stdout,
         stderr: process.stderr,
+        progress: progress('verifying', { unit: 'rows' }),
       });
     } finally {
       await reference?.close();
