@@ -252,11 +252,30 @@ const dlqReasons = new Map<string, number>();
 const dlqSources = new Map<string, number>();
 const reader = kafka.consumer({ groupId: `load-${run}-reader`, readUncommitted: false });
 await reader.connect();
-await reader.subscribe({ topics: [t.decisions.name, t.accessEventsDlq.name, t.decisionsDlq.name], fromBeginning: true });
+await reader.subscribe({
+  topics: [t.decisions.name, t.accessEventsDlq.name, t.decisionsDlq.name, t.accessEvents.name],
+  fromBeginning: true,
+});
+/**
+ * Access events on the topic more than once (the SDK sent one twice). A decision doubled without its
+ * event doubled was judged twice by the enforcer; with it, the SDK's delivery was at least once.
+ */
+const accessSeen = new Set<string>();
+let accessDuplicated = 0;
 const idPrefix = `${run}-`;
 const hostile = new HostileCount(`${run}-eeee-`);
 void reader.run({
   eachBatch: async ({ batch }) => {
+    if (batch.topic === t.accessEvents.name) {
+      for (const m of batch.messages) {
+        // AccessEvent: Confluent header (5 bytes), then eventId (length byte, 36 characters)
+        const id = m.value && m.value.length >= 42 ? m.value.subarray(6, 42).toString('latin1') : '';
+        if (!id.startsWith(idPrefix)) continue;
+        if (accessSeen.has(id)) accessDuplicated++;
+        else accessSeen.add(id);
+      }
+      return;
+    }
     if (batch.topic === t.decisionsDlq.name) {
       for (const m of batch.messages) hostile.sinkLetter(m.key, m.headers?.['custos.dlq.step']?.toString());
       return;
@@ -519,7 +538,12 @@ for (const f of ioLog) {
 }
 console.table(Object.fromEntries(Object.entries(figures).map(([k, [v, unit]]) => [k, { value: v, unit }])));
 if (dlqReasons.size > 0) console.log('dead letters by step:', Object.fromEntries(dlqReasons));
-if (duplicateSamples.length > 0) console.log('decisions read more than once (id at partition/offset):', duplicateSamples);
+if (duplicateSamples.length > 0) {
+  console.log('decisions read more than once (id at partition/offset):', duplicateSamples);
+  console.log(
+    `access events on their topic more than once: ${accessDuplicated} (${accessDuplicated >= decisionsDuplicated ? 'the SDK sent them twice' : 'the enforcer judged some records twice'})`,
+  );
+}
 if (INVALID_PCT > 0) console.table(hostileReport.table);
 for (const p of hostileReport.problems) console.log(`hostile: ${p}`);
 const twice = [...dlqSources].filter(([, n]) => n > 1);
