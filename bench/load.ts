@@ -3,6 +3,8 @@
  *
  *   pnpm load --rate 5000 --duration 120 [--invalid-percent 2] [--partitions 6] [--disorder 3600]
  *             [--fault kill-enforcer@20,kill-store@60,restart-registry@40]
+ *             [--kafka own|own3] [--enforcers 2] [--leader-down 15]
+ *             [--fault restart-broker@S,kill-leader@S,add-enforcer@S,remove-enforcer@S]  (bench/load-cluster.ts)
  *
  * Runs the real pipeline (`custos start` as two processes: the enforcer, and the sink with the API
  * and embedded chDB) on the local Kafka and registry, with topics and consumer groups of its own,
@@ -36,6 +38,19 @@ import { AvroCodec, createKafka, type RegisteredSchema } from '../packages/kafka
 import { createStore } from '../packages/store/src/index.js';
 import { accessEventAvro, topics as topicSpecs } from '../schemas/src/index.js';
 import { registryInstance } from '../test/support/registry-instance.js';
+import {
+  bulkMismatches,
+  type ClusterFaultRecord,
+  clusterFigures,
+  describeClusterFault,
+  expectedBulkByActor,
+  isClusterFault,
+  parseClusterOptions,
+  pipelinePolicyFile,
+  scheduleClusterFault,
+  startOwnKafka,
+  storedBulkByActor,
+} from './load-cluster.js';
 import type { ProducerProgress, ProducerReport } from './load-producer.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,6 +64,9 @@ const { values: args } = parseArgs({
     'drain-timeout': { type: 'string', default: '180' },
     fault: { type: 'string', default: '' },
     keep: { type: 'boolean', default: false },
+    kafka: { type: 'string', default: 'shared' },
+    enforcers: { type: 'string', default: '1' },
+    'leader-down': { type: 'string', default: '15' },
   },
 });
 function positive(name: string, v: string | undefined, min = 0): number {
@@ -67,7 +85,7 @@ const DISORDER_S = positive('disorder', args.disorder);
 const DRAIN_S = positive('drain-timeout', args['drain-timeout'], 1);
 const FAULTS = (args.fault ?? '')
   .split(',')
-  .filter((f) => f.trim() !== '')
+  .filter((f) => f.trim() !== '' && !isClusterFault(f))
   .map((f) => {
     const m = /^(kill-enforcer|kill-store|restart-registry)@(\d+(?:\.\d+)?)$/.exec(f.trim());
     if (!m) {
@@ -80,9 +98,19 @@ const FAULTS = (args.fault ?? '')
     return { role: role as 'enforcer' | 'store' | 'registry', atS: Number(m[2]) };
   });
 
-const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const cluster = parseClusterOptions(args);
+if (typeof cluster === 'string') {
+  console.error(`load: ${cluster}`);
+  process.exit(2);
+}
+const sharedBrokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+// --kafka own|own3: the pipeline's Kafka is the run's own; the registry stays on the shared one.
+const ownKafka = await startOwnKafka(cluster);
+const brokers = ownKafka?.brokers ?? sharedBrokers;
 // A registry of the run's own when it is to be restarted (test/support's helper drives infra.sh).
-const ownRegistry = FAULTS.some((f) => f.role === 'registry') ? await registryInstance('load', brokers, 'kafkasql') : undefined;
+const ownRegistry = FAULTS.some((f) => f.role === 'registry')
+  ? await registryInstance('load', sharedBrokers, 'kafkasql')
+  : undefined;
 await ownRegistry?.start();
 const registryUrl = ownRegistry?.url ?? process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 const run = randomBytes(4).toString('hex');
@@ -142,8 +170,8 @@ const pipelineEnv = {
   LOG_LEVEL: 'info',
   LOG_FORMAT: 'json',
 };
-type Role = 'enforcer' | 'store';
-const procs: Record<Role, ChildProcess | undefined> = { enforcer: undefined, store: undefined };
+type Role = 'enforcer' | 'store' | 'enforcer2';
+const procs: Record<Role, ChildProcess | undefined> = { enforcer: undefined, store: undefined, enforcer2: undefined };
 const expectedExit = new Set<ChildProcess>();
 
 function fail(msg: string): never {
@@ -154,7 +182,7 @@ function fail(msg: string): never {
 
 /** Starts one of the two processes and resolves once it serves (store) or judges (enforcer). */
 async function startRole(role: Role): Promise<void> {
-  const services = role === 'enforcer' ? 'enforcer' : 'sink,api';
+  const services = role === 'store' ? 'sink,api' : 'enforcer';
   const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/bin.ts'), 'start', '--services', services], {
     cwd: root,
     env: pipelineEnv,
@@ -164,7 +192,7 @@ async function startRole(role: Role): Promise<void> {
   let started = false;
   const keep = (c: Buffer) => {
     const text = c.toString();
-    if (role === 'enforcer' && text.includes('"enforcer started"')) started = true;
+    if (role !== 'store' && text.includes('"enforcer started"')) started = true;
     // info lines are for readiness only; keep what a person needs to see when something fails
     for (const line of text.split('\n')) {
       if (line !== '' && !/"level":(30|"info")/.test(line)) pipelineLog = `${pipelineLog}[${role}] ${line}\n`.slice(-50_000);
@@ -178,7 +206,7 @@ async function startRole(role: Role): Promise<void> {
   const ok = await until(
     `the ${role} process to be ready`,
     async () => {
-      if (role === 'enforcer') return started;
+      if (role !== 'store') return started;
       try {
         return (await fetch(`http://127.0.0.1:${apiPort}/readyz`)).ok;
       } catch {
@@ -204,6 +232,7 @@ async function stopRole(role: Role, signal: 'SIGKILL' | 'SIGTERM'): Promise<numb
 
 await startRole('store');
 await startRole('enforcer');
+if (cluster.enforcers === 2) await startRole('enforcer2');
 
 // ---------------------------------------------------------------- independent readers
 const decided = new Set<string>();
@@ -323,7 +352,7 @@ const sampler = setInterval(async () => {
   maxLag.sink = Math.max(maxLag.sink, lag.sink);
   const er = rssOf(procs.enforcer?.pid);
   const sr = rssOf(procs.store?.pid);
-  rssMax.enforcer = Math.max(rssMax.enforcer, er);
+  rssMax.enforcer = Math.max(rssMax.enforcer, er, rssOf(procs.enforcer2?.pid));
   rssMax.store = Math.max(rssMax.store, sr);
   rssMax.producer = Math.max(rssMax.producer, rssOf(sdk.pid));
   const s = (Date.now() - startedAt) / 1000;
@@ -357,6 +386,22 @@ const faults = Promise.all(
   ),
 );
 
+const clusterFaults = Promise.all(
+  cluster.faults.map((f) =>
+    scheduleClusterFault(f, {
+      options: cluster,
+      kafka: ownKafka,
+      admin,
+      topics: t,
+      startEnforcer2: () => startRole('enforcer2'),
+      stopEnforcer2: async () => {
+        const code = await stopRole('enforcer2', 'SIGTERM');
+        if (code !== 0) fail(`the second enforcer exited with ${code} on SIGTERM`);
+      },
+    }),
+  ),
+).catch((err: unknown) => fail(`a cluster fault failed: ${err instanceof Error ? err.message : String(err)}`));
+
 // Bad records on the same schedule as the good ones.
 if (INVALID_PCT > 0) accessSchema = await AvroCodec.connect(registryUrl).register(t.accessEvents.subject, accessEventAvro);
 const invalidRate = (RATE * INVALID_PCT) / 100;
@@ -380,6 +425,7 @@ await new Promise<void>((resolveInjection) => {
 await until('the producer to finish', () => report !== undefined || sdk.exitCode !== null, DURATION_S * 1000 + 120_000);
 if (report === undefined) fail('the producer exited without a report');
 await faults;
+const clusterLog: ClusterFaultRecord[] = await clusterFaults;
 const acked = report.delivered ? report.recorded : report.recorded - report.unsent;
 const drained = await until(
   'every acknowledged event to be decided and every bad record dead-lettered',
@@ -400,7 +446,8 @@ if (tty) process.stdout.write('\n');
 const drainedAt = Date.now();
 await reader.disconnect();
 await invalidProducer.disconnect();
-for (const role of ['enforcer', 'store'] as const) {
+for (const role of ['enforcer2', 'enforcer', 'store'] as const) {
+  if (procs[role] === undefined) continue;
   const code = await stopRole(role, 'SIGTERM');
   if (code !== 0) console.error(`load: the ${role} process exited with ${code} on SIGTERM`);
 }
@@ -424,6 +471,16 @@ const [stored] = (await rows.json()) as {
   first: string;
   last: string;
 }[];
+// With cluster faults or two enforcers: each actor's BULK_ACCESS count against one judge, no hand-over.
+const bulk =
+  cluster.faults.length > 0 || cluster.enforcers === 2 || ownKafka !== undefined
+    ? {
+        expected: await expectedBulkByActor(kafka, admin, registryUrl, t, pipelinePolicyFile(root)),
+        stored: await storedBulkByActor(store, idPrefix),
+      }
+    : undefined;
+const bulkOff = bulk ? bulkMismatches(bulk.expected, bulk.stored) : [];
+const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 await store.close();
 
 const storedRows = Number(stored?.rows ?? 0);
@@ -453,14 +510,29 @@ const figures = {
   'load.rss_max_enforcer_mib': [MiB(rssMax.enforcer), 'MiB'],
   'load.rss_max_store_mib': [MiB(rssMax.store), 'MiB'],
   'load.rss_max_producer_mib': [MiB(rssMax.producer), 'MiB'],
+  ...(bulk
+    ? {
+        'load.bulk_access_expected': [sum(bulk.expected), 'decisions'],
+        'load.bulk_access_stored': [sum(bulk.stored), 'decisions'],
+        'load.bulk_actors_mismatched': [bulkOff.length, 'actors'],
+      }
+    : {}),
+  ...clusterFigures(clusterLog),
 } as const;
-const exact = drained && lost === 0 && duplicated === 0 && dlq === injected && storedDistinct === acked;
+const exact = drained && lost === 0 && duplicated === 0 && dlq === injected && storedDistinct === acked && bulkOff.length === 0;
 
 console.log(
   `\nload: ${RATE} events/s for ${DURATION_S} s, ${PARTITIONS} partitions, ${INVALID_PCT} % bad records, disorder ${DISORDER_S} s (run ${run})`,
 );
 for (const f of faultLog)
   console.log(`fault: ${f.role} killed (SIGKILL) at ${f.atS} s, serving again ${f.downS.toFixed(1)} s later`);
+for (const r of clusterLog) console.log(describeClusterFault(r));
+if (bulk)
+  console.log(
+    bulkOff.length === 0
+      ? `bulk access: ${sum(bulk.stored)} BULK_ACCESS decisions stored, per actor as one judge with no hand-over gives`
+      : `bulk access: per-actor BULK_ACCESS counts differ from one judge with no hand-over (expected → stored): ${bulkOff.join(', ')}`,
+  );
 console.table(Object.fromEntries(Object.entries(figures).map(([k, [v, unit]]) => [k, { value: v, unit }])));
 if (dlqReasons.size > 0) console.log('dead letters by step:', Object.fromEntries(dlqReasons));
 const twice = [...dlqSources].filter(([, n]) => n > 1);
@@ -482,6 +554,9 @@ writeFileSync(
       machine: { cpus: cpus().length, node: process.version },
       params: { rate: RATE, durationS: DURATION_S, invalidPercent: INVALID_PCT, partitions: PARTITIONS, disorderS: DISORDER_S },
       faults: faultLog,
+      kafka: ownKafka ? { own: ownKafka.brokers.length } : 'shared',
+      enforcers: cluster.enforcers,
+      clusterFaults: clusterLog,
       exact,
       figures: Object.entries(figures).map(([name, [value, unit]]) => ({ name, value, unit })),
       lag: lagSeries,
@@ -496,4 +571,5 @@ await admin.deleteTopics({ topics: Object.values(t).map((s) => s.name) }).catch(
 await admin.disconnect();
 if (!args.keep) rmSync(work, { recursive: true, force: true });
 await ownRegistry?.destroy();
+await ownKafka?.destroy();
 process.exit(exact ? 0 : 1);

@@ -97,6 +97,8 @@ const nowhere = {
     connect: async () => {},
     disconnect: async () => {},
     listTopics: async () => [],
+    describeCluster: async () => ({ brokers: [{ nodeId: 1 }] }),
+    describeConfigs: async () => ({ resources: [] }),
     createTopics: async () => true,
   }),
 };

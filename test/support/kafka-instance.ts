@@ -10,7 +10,7 @@
  * clients only. Broker indexes are 0-based (node id = index + 1).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -75,6 +75,15 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
+/** Running (a zombie waiting for its parent's reaping counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('bash', [infra, ...args], { env, timeout: 300_000 }, (err, stdout, stderr) => {
@@ -121,7 +130,16 @@ export async function kafkaInstance(label: string, options: KafkaInstanceOptions
     start: async () => void (await run(['kafka', 'up'], env)),
     stop: async () => void (await run(['kafka', 'down'], env)),
     restart: async () => void (await run(['kafka', 'restart'], env)),
-    killBroker: async (i) => void (await run(['kafka', 'kill-broker', node(i)], env)),
+    async killBroker(i) {
+      // Straight from the pid file: the kill lands at once (infra.sh first scans /proc for strays).
+      const pidFile = join(runDir, `kafka-${node(i)}.pid`);
+      const pid = Number(readFileSync(pidFile, 'utf8').trim());
+      const ours = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(`-Dcustos.infra.dir=${runDir}`);
+      if (!ours) throw new Error(`pid ${pid} in ${pidFile} is not broker ${i} of ${runDir}`);
+      process.kill(pid, 'SIGKILL');
+      while (alive(pid)) await new Promise((r) => setTimeout(r, 50));
+      rmSync(pidFile, { force: true });
+    },
     stopBroker: async (i) => void (await run(['kafka', 'stop-broker', node(i)], env)),
     startBroker: async (i) => void (await run(['kafka', 'start-broker', node(i)], env)),
     async leaderOf(topic, partition) {

@@ -1,5 +1,9 @@
 /** Kafka clients and topics. kafkajs clients are built in kafka-client.js only, so the client library can be swapped in one place. */
-import type { Admin, ITopicConfig, Kafka } from 'kafkajs';
+import type { Admin, ConfigResourceTypes, ITopicConfig, Kafka } from 'kafkajs';
+
+// ConfigResourceTypes.BROKER: kafkajs's CommonJS exports hide the enum from ESM named imports.
+const BROKER_RESOURCE = 4 as ConfigResourceTypes;
+
 import { type KafkaOptions, newKafka } from './kafka-client.js';
 import { describeKafkajsPatch, kafkajsPatch } from './kafka-patch.js';
 
@@ -24,18 +28,46 @@ export interface TopicToCreate {
   config: Record<string, string>;
 }
 
-/** Creates any missing topics (idempotent); existing ones are left as they are. */
-export async function ensureTopics(admin: Admin, specs: TopicToCreate[], replicationFactor = 1): Promise<void> {
+/**
+ * The cluster's own `default.replication.factor`: the operator sets it once on the brokers (1 on a
+ * single node, 3 on a cluster) and every topic Custos creates follows it, as do their
+ * `min.insync.replicas` (not set per topic, so the broker's applies). kafkajs speaks CreateTopics
+ * versions that cannot ask the broker for its default (-1), hence the look-up. Without an answer
+ * (e.g. no DescribeConfigs permission): the number of brokers, at most 3.
+ */
+export async function clusterReplicationFactor(admin: Admin): Promise<number> {
+  const { brokers } = await admin.describeCluster();
+  const first = brokers[0];
+  if (first === undefined) return 1;
+  try {
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: BROKER_RESOURCE, name: String(first.nodeId), configNames: ['default.replication.factor'] }],
+    });
+    const value = Number(resources[0]?.configEntries.find((e) => e.configName === 'default.replication.factor')?.configValue);
+    if (Number.isInteger(value) && value >= 1) return value;
+  } catch {
+    // fall through
+  }
+  return Math.min(3, brokers.length);
+}
+
+/**
+ * Creates any missing topics (idempotent); existing ones are left as they are. The replication
+ * factor is the cluster's default unless given.
+ */
+export async function ensureTopics(admin: Admin, specs: TopicToCreate[], replicationFactor?: number): Promise<void> {
   const existing = new Set(await admin.listTopics());
-  const missing: ITopicConfig[] = specs
-    .filter((s) => !existing.has(s.name))
-    .map((s) => ({
-      topic: s.name,
-      numPartitions: s.partitions,
-      replicationFactor,
-      configEntries: Object.entries(s.config).map(([name, value]) => ({ name, value })),
-    }));
-  if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+  const toCreate = specs.filter((s) => !existing.has(s.name));
+  if (toCreate.length === 0) return;
+  const rf = replicationFactor ?? (await clusterReplicationFactor(admin));
+  const missing: ITopicConfig[] = toCreate.map((s) => ({
+    topic: s.name,
+    numPartitions: s.partitions,
+    replicationFactor: rf,
+    configEntries: Object.entries(s.config).map(([name, value]) => ({ name, value })),
+  }));
+  await admin.createTopics({ topics: missing, waitForLeaders: true });
 }
 
 export type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer, Transaction } from 'kafkajs';
