@@ -22,6 +22,8 @@ const { values: args } = parseArgs({
     registry: { type: 'string' },
     run: { type: 'string' },
     disorder: { type: 'string', default: '0' },
+    // how long close() may take to deliver what is left (the SDK's default: 10 s; then it stays spooled)
+    'close-timeout': { type: 'string', default: '10' },
   },
 });
 const rate = Number(args.rate);
@@ -54,6 +56,7 @@ const client = createAuditClient({
   service: 'load',
   topicPrefix: args.prefix!,
   spool: { dir: spoolDir },
+  closeTimeoutMs: Number(args['close-timeout']) * 1000,
 });
 await client.start();
 

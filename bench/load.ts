@@ -47,6 +47,7 @@ import {
   isClusterFault,
   parseClusterOptions,
   pipelinePolicyFile,
+  producerCloseArgs,
   scheduleClusterFault,
   startOwnKafka,
   storedBulkByActor,
@@ -315,6 +316,7 @@ const producerArgs = [
   `--registry=${registryUrl}`,
   `--run=${run}`,
   `--disorder=${DISORDER_S}`,
+  ...producerCloseArgs(cluster, DRAIN_S),
 ];
 const sdk = fork(join(root, 'bench/load-producer.ts'), producerArgs, {
   execArgv: ['--import', 'tsx'],

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Local infrastructure for Custos without Docker: a single-node Apache Kafka
-# (KRaft, combined broker+controller) and Apicurio Registry (Confluent-compatible
+# Local infrastructure for Custos without Docker: Apache Kafka (KRaft, combined broker+controller;
+# one node, or three with --brokers 3) and Apicurio Registry (Confluent-compatible
 # schema registry API), both as plain JVM processes fetched from Maven Central.
 #
 #   bash infra/infra.sh up          # download once, start both, wait until healthy
+#   bash infra/infra.sh up --brokers 3  # Kafka as a three-node KRaft cluster (replication factor 3,
+#                                   # min.insync.replicas 2, internal topics likewise); remembered
+#                                   # in the run dir for env, status and down
 #   bash infra/infra.sh status      # running? healthy? exit 0 only if both healthy
 #   bash infra/infra.sh env         # export lines: eval "$(bash infra/infra.sh env)"
 #   bash infra/infra.sh down [--wipe]   # stop both; --wipe also deletes Kafka data (and so the
@@ -14,6 +17,10 @@
 #                                   # KAFKA_PORT; with other ports, CUSTOS_INFRA_DIR and
 #                                   # SCHEMA_REGISTRY_TOPIC a second, independent registry (tests);
 #                                   # --wipe deletes its journal topics
+#   bash infra/infra.sh kafka up|down [--wipe]|restart|stop-broker N|kill-broker N|start-broker N
+#                       |leader TOPIC P|isr TOPIC P COUNT|status|env
+#                                   # a Kafka of KAFKA_NODES (1|3) nodes on its own ports and run dir
+#                                   # (tests: test/support/kafka-instance.ts); node ids 1..N
 #
 # Progress and errors go to stderr; `up` and `env` print only the export lines on
 # stdout, so `eval "$(bash infra/infra.sh up)"` works.
@@ -21,6 +28,11 @@
 # Settings (environment):
 #   KAFKA_VERSION (3.9.2)          APICURIO_VERSION (3.3.3)
 #   KAFKA_PORT (9092)              KAFKA_CONTROLLER_PORT (9093)
+#   KAFKA_NODES (1)                KAFKA_PORTS, KAFKA_CONTROLLER_PORTS (per node, comma-separated;
+#       default KAFKA_PORT, +2, +4 and KAFKA_CONTROLLER_PORT, +2, +4)
+#   KAFKA_INTERNAL_PORTS (per node: a listener for replication and for infra.sh's tools, so that a
+#       proxy in front of the client ports cuts clients only)
+#   KAFKA_ADVERTISED_PORTS (per node: the port advertised to clients; default its own)
 #   SCHEMA_REGISTRY_PORT (8081)    SCHEMA_REGISTRY_MGMT_PORT (9081, /health and /health/ready)
 #   CUSTOS_INFRA_DIR (infra/.run: data, logs, pid files)
 #   SCHEMA_REGISTRY_STORAGE (kafkasql: schemas live in a journal topic in Kafka and survive

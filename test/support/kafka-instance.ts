@@ -9,7 +9,7 @@
  * replicate, and infra.sh's own tools connect, over a separate internal listener, so a proxy cuts
  * clients only. Broker indexes are 0-based (node id = index + 1).
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -51,6 +51,8 @@ export interface KafkaInstance {
   waitInSync(topic: string, partition: number, count: number): Promise<void>;
   /** stops every broker and deletes the run directory */
   destroy(): Promise<void>;
+  /** the same, blocking (for a process's exit handler) */
+  destroySync(): void;
 }
 
 /** Free TCP ports on loopback, all different (released again; the brokers bind them moments later). */
@@ -153,6 +155,13 @@ export async function kafkaInstance(label: string, options: KafkaInstanceOptions
     async destroy() {
       await run(['kafka', 'down', '--wipe'], env);
       rmSync(runDir, { recursive: true, force: true });
+    },
+    destroySync() {
+      try {
+        execFileSync('bash', [infra, 'kafka', 'down', '--wipe'], { env, timeout: 120_000, stdio: 'ignore' });
+      } finally {
+        rmSync(runDir, { recursive: true, force: true });
+      }
     },
   };
 }
