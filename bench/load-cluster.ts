@@ -159,16 +159,23 @@ export function scheduleClusterFault(f: ClusterFault, ctx: ClusterFaultContext):
   });
 }
 
+/** The second enforcer's start, when a fault started it: its leave waits for it to be judging. */
+let enforcer2Joined: Promise<void> | undefined;
+
 async function runClusterFault(f: ClusterFault, ctx: ClusterFaultContext): Promise<ClusterFaultRecord> {
   const t0 = Date.now();
   const secs = () => (Date.now() - t0) / 1000;
   switch (f.kind) {
     case 'add-enforcer':
-      await ctx.startEnforcer2();
+      enforcer2Joined = ctx.startEnforcer2();
+      await enforcer2Joined;
       return { kind: f.kind, atS: f.atS, downS: secs() };
-    case 'remove-enforcer':
+    case 'remove-enforcer': {
+      await enforcer2Joined;
+      const t1 = Date.now();
       await ctx.stopEnforcer2();
-      return { kind: f.kind, atS: f.atS, downS: secs() };
+      return { kind: f.kind, atS: f.atS, downS: (Date.now() - t1) / 1000 };
+    }
     case 'restart-broker': {
       const k = ctx.kafka!;
       await k.stopBroker(0);

@@ -70,5 +70,25 @@ export async function ensureTopics(admin: Admin, specs: TopicToCreate[], replica
   await admin.createTopics({ topics: missing, waitForLeaders: true });
 }
 
+/**
+ * Runs `fn` (a subscribe, an offsets look-up) again while the broker it asked does not know the
+ * topic yet. On a cluster a topic just created is known to its controller and leaders first; a
+ * broker that has not yet applied it answers UNKNOWN_TOPIC_OR_PARTITION, which kafkajs does not
+ * retry in a metadata request (it retries only LEADER_NOT_AVAILABLE), so the client's start would
+ * fail. A topic that really does not exist still fails, after `timeoutMs`.
+ */
+export async function whileTopicsPropagate<T>(fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+    try {
+      return await fn();
+    } catch (err) {
+      const type = (err as { type?: unknown }).type;
+      if ((type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') || Date.now() + delay > deadline) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
 export type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer, Transaction } from 'kafkajs';
 export { CompressionTypes } from 'kafkajs';

@@ -31,6 +31,7 @@ import {
   retryWhileUnavailable,
   type TableReader,
   type Transaction,
+  whileTopicsPropagate,
 } from '@custos/kafka';
 import {
   accessEventAvro,
@@ -337,7 +338,7 @@ export class Enforcer {
       else this.fatal(e.payload.error);
     });
     await consumer.connect();
-    await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await whileTopicsPropagate(() => consumer.subscribe({ topic: this.topic, fromBeginning: true }));
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,

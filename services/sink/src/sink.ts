@@ -33,6 +33,7 @@ import {
   type Producer,
   type RegisteredSchema,
   retryWhileUnavailable,
+  whileTopicsPropagate,
 } from '@custos/kafka';
 import { decisionAvro, type Topics } from '@custos/schemas';
 import {
@@ -247,7 +248,7 @@ export class Sink {
     await consumer.connect();
     // A new generation may have moved partitions: every chain is recovered from ClickHouse again.
     consumer.on(consumer.events.GROUP_JOIN, () => this.chains.clear());
-    await consumer.subscribe({ topic: topics.decisions.name, fromBeginning: true });
+    await whileTopicsPropagate(() => consumer.subscribe({ topic: topics.decisions.name, fromBeginning: true }));
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
