@@ -67,7 +67,18 @@ export async function ensureTopics(admin: Admin, specs: TopicToCreate[], replica
     replicationFactor: rf,
     configEntries: Object.entries(s.config).map(([name, value]) => ({ name, value })),
   }));
-  await admin.createTopics({ topics: missing, waitForLeaders: true });
+  // kafkajs' waitForLeaders asks one broker and gives up when that one does not know the topic yet
+  // (a cluster's brokers learn of it one after the other): wait here instead, asking again.
+  await admin.createTopics({ topics: missing, waitForLeaders: false });
+  const names = missing.map((t) => t.topic);
+  await whileTopicsPropagate(async () => {
+    const { topics } = await admin.fetchTopicMetadata({ topics: names });
+    if (topics.length < names.length || topics.some((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0))) {
+      throw Object.assign(new Error(`no leader yet for every partition of ${names.join(', ')}`), {
+        type: 'LEADER_NOT_AVAILABLE',
+      });
+    }
+  });
 }
 
 /**

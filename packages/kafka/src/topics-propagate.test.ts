@@ -53,6 +53,9 @@ function fakeAdmin(o: { brokers: number; defaultRf?: string; describeFails?: boo
       created.push(...topics);
       return true;
     },
+    fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
+      topics: topics.map((name) => ({ name, partitions: [{ partitionId: 0, leader: 1 }] })),
+    }),
   };
   return { admin: admin as unknown as Admin, created };
 }

@@ -59,6 +59,9 @@ class FakeKafka {
       describeCluster: async () => ({ brokers: [{ nodeId: 1 }] }),
       describeConfigs: async () => ({ resources: [] }),
       createTopics: async () => true,
+      fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
+        topics: topics.map((name) => ({ name, partitions: [{ partitionId: 0, leader: 1 }] })),
+      }),
     };
   }
 }
