@@ -48,12 +48,12 @@ async function load(options: string[]): Promise<{ result: LoadResult; f: Record<
   return { result, f: Object.fromEntries(result.figures.map((x) => [x.name, x.value])), out };
 }
 
-function expectExact(f: Record<string, number>, result: LoadResult, out: string): void {
-  expect(f['load.events_acknowledged'], out).toBe(rate * duration);
+function expectExact(f: Record<string, number>, result: LoadResult, out: string, events = rate * duration): void {
+  expect(f['load.events_acknowledged'], out).toBe(events);
   expect(f['load.lost'], out).toBe(0);
   expect(f['load.duplicated'], out).toBe(0);
-  expect(f['load.decisions'], out).toBe(rate * duration);
-  expect(f['load.rows_stored'], out).toBe(rate * duration);
+  expect(f['load.decisions'], out).toBe(events);
+  expect(f['load.rows_stored'], out).toBe(events);
   expect(f['load.dlq_mismatch'], out).toBe(0);
   // At this rate most actors pass the bulk threshold within the window: thousands of flags to compare.
   expect(f['load.bulk_access_expected'], out).toBeGreaterThan(0);
@@ -98,14 +98,16 @@ describe('the pipeline under load on a Kafka cluster and with enforcers coming a
   }, 1_800_000);
 
   it('a second enforcer joins the group and leaves it during the load: bulk counts carry across the hand-overs', async () => {
+    // Longer: a process takes a while to start on a busy machine, and the join must land mid-load.
+    const scaleDuration = 2 * duration;
     const { result, f, out } = await load([
       `--rate=${rate}`,
-      `--duration=${duration}`,
+      `--duration=${scaleDuration}`,
       '--invalid-percent=1',
       '--partitions=6',
-      `--fault=add-enforcer@${Math.round(duration / 4)},remove-enforcer@${Math.round((duration * 2) / 3)}`,
+      `--fault=add-enforcer@5,remove-enforcer@${Math.round(scaleDuration * 0.75)}`,
     ]);
     expect(result.clusterFaults.map((x) => x.kind).sort(), out).toEqual(['add-enforcer', 'remove-enforcer']);
-    expectExact(f, result, out);
+    expectExact(f, result, out, rate * scaleDuration);
   }, 1_800_000);
 });
