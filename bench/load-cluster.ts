@@ -4,6 +4,7 @@
  *   --kafka own|own3            the run's own Kafka, one broker or three (replication factor 3,
  *                               min.insync.replicas 2), instead of the shared one; the schema
  *                               registry stays where it is (its storage is on the shared Kafka)
+ * S counts from the producer's first recorded event.
  *   --fault restart-broker@S    stop broker 0 (SIGTERM) and start it again (with one broker: an outage)
  *   --fault kill-leader@S       SIGKILL the broker leading partition 0 of the access events (three
  *                               brokers), start it again --leader-down seconds later (default 15)
@@ -147,16 +148,18 @@ export interface ClusterFaultContext {
   kafka: KafkaInstance | undefined;
   admin: Admin;
   topics: Topics;
+  /** true once the producer records (its start takes a while on a busy machine; S counts from then) */
+  producing(): boolean;
   startEnforcer2(): Promise<void>;
   /** SIGTERM, and wait for the exit */
   stopEnforcer2(): Promise<void>;
 }
 
 /** Runs one fault at its time; resolves with what happened. */
-export function scheduleClusterFault(f: ClusterFault, ctx: ClusterFaultContext): Promise<ClusterFaultRecord> {
-  return new Promise((resolve, reject) => {
-    setTimeout(() => runClusterFault(f, ctx).then(resolve, reject), f.atS * 1000);
-  });
+export async function scheduleClusterFault(f: ClusterFault, ctx: ClusterFaultContext): Promise<ClusterFaultRecord> {
+  while (!ctx.producing()) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, f.atS * 1000));
+  return runClusterFault(f, ctx);
 }
 
 /** The second enforcer's start, when a fault started it: its leave waits for it to be judging. */

@@ -395,6 +395,7 @@ const clusterFaults = Promise.all(
       kafka: ownKafka,
       admin,
       topics: t,
+      producing: () => recorded > 0,
       startEnforcer2: () => startRole('enforcer2'),
       stopEnforcer2: async () => {
         const code = await stopRole('enforcer2', 'SIGTERM');
@@ -415,7 +416,12 @@ await new Promise<void>((resolveInjection) => {
     const due = Math.floor((invalidRate * elapsed) / 1000);
     const messages: { key: string; value: Buffer }[] = [];
     for (; injected < due; injected++) messages.push({ key: `bad-${injected % 97}`, value: badRecord(injected) });
-    if (messages.length > 0) void invalidProducer.send({ topic: t.accessEvents.name, messages, acks: -1 });
+    // Sent again until Kafka takes them (a broker outage outlasts kafkajs' own retries).
+    const sendBad = (): Promise<unknown> =>
+      invalidProducer
+        .send({ topic: t.accessEvents.name, messages, acks: -1 })
+        .catch(() => new Promise((r) => setTimeout(r, 1000)).then(sendBad));
+    if (messages.length > 0) void sendBad();
     if (elapsed >= DURATION_S * 1000) {
       clearInterval(timer);
       resolveInjection();
