@@ -246,10 +246,17 @@ const reader = kafka.consumer({ groupId: `load-${run}-reader`, readUncommitted: 
 await reader.connect();
 await reader.subscribe({ topics: [t.decisions.name, t.accessEventsDlq.name], fromBeginning: true });
 const idPrefix = `${run}-`;
+// The reader is at least once: after a broker restart its group may hand it records again. What it
+// saw at the same offset before is not counted twice; the same event at another offset is.
+const seenDlqOffsets = new Set<string>();
+const decisionOffset = new Map<string, string>();
 void reader.run({
   eachBatch: async ({ batch }) => {
     if (batch.topic === t.accessEventsDlq.name) {
       for (const m of batch.messages) {
+        const at = `${batch.partition}/${m.offset}`;
+        if (seenDlqOffsets.has(at)) continue;
+        seenDlqOffsets.add(at);
         dlq++;
         const step = m.headers?.['custos.dlq.step']?.toString() ?? 'unknown step';
         const source = m.headers?.['custos.dlq.source']?.toString() ?? '';
@@ -262,8 +269,14 @@ void reader.run({
       // Decision: Confluent header (5 bytes), then eventId, a 36-character string (length byte 72)
       const id = m.value!.subarray(6, 42).toString('latin1');
       if (!id.startsWith(idPrefix)) continue;
-      if (decided.has(id)) decisionsDuplicated++;
-      else decided.add(id);
+      const at = `${batch.partition}/${m.offset}`;
+      const before = decisionOffset.get(id);
+      if (before === at) continue;
+      if (before !== undefined) decisionsDuplicated++;
+      else {
+        decided.add(id);
+        decisionOffset.set(id, at);
+      }
     }
   },
 });
