@@ -10,8 +10,9 @@
  *
  * The two broker faults run only with CUSTOS_BROKER_FAULTS=1: they do not pass every time yet. Seen
  * on this machine: a broker restart after which two bad records were dead-lettered twice (same
- * source offset, both committed), and a leader kill after which 11 acknowledged events were not
- * decided within the drain timeout; other runs of each were exact (docs/benchmarks.md).
+ * source offset), one in which the enforcer exited when the broker stayed away longer than
+ * kafkajs' retries, and a leader kill after which 11 acknowledged events were not decided within
+ * the drain timeout; other runs of each were exact (docs/benchmarks.md).
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
