@@ -28,6 +28,8 @@ const { values: args } = parseArgs({
     'spool-dir': { type: 'string' },
     'max-queue-bytes': { type: 'string' },
     'on-queue-full': { type: 'string' },
+    // how long close() may take to deliver what is left (the SDK's default: 10 s; then it stays spooled)
+    'close-timeout': { type: 'string', default: '10' },
   },
 });
 const rate = Number(args.rate);
@@ -88,6 +90,7 @@ const client = createAuditClient({
   logger,
   ...(args['max-queue-bytes'] ? { maxQueueBytes: Number(args['max-queue-bytes']) } : {}),
   ...(args['on-queue-full'] ? { onQueueFull: args['on-queue-full'] as 'spool' | 'block' } : {}),
+  closeTimeoutMs: Number(args['close-timeout']) * 1000,
 });
 await client.start();
 

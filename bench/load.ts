@@ -3,6 +3,8 @@
  *
  *   pnpm load --rate 5000 --duration 120 [--invalid-percent 2 [--hostile]] [--partitions 6] [--disorder 3600]
  *             [--fault kill-enforcer@20,kill-store@60,restart-registry@40]
+ *             [--kafka own|own3] [--enforcers 2] [--leader-down 15]
+ *             [--fault restart-broker@S,kill-leader@S,add-enforcer@S,remove-enforcer@S]  (bench/load-cluster.ts)
  *
  * Runs the real pipeline (`custos start` as two processes: the enforcer, and the sink with the API
  * and embedded chDB) on the local Kafka and registry, with topics and consumer groups of its own,
@@ -48,6 +50,20 @@ import { AvroCodec, createKafka } from '../packages/kafka/src/index.js';
 import { createStore } from '../packages/store/src/index.js';
 import { accessEventAvro, subjectStateChangeAvro, topics as topicSpecs } from '../schemas/src/index.js';
 import { registryInstance } from '../test/support/registry-instance.js';
+import {
+  bulkMismatches,
+  type ClusterFaultRecord,
+  clusterFigures,
+  describeClusterFault,
+  expectedBulkByActor,
+  isClusterFault,
+  parseClusterOptions,
+  pipelinePolicyFile,
+  producerCloseArgs,
+  scheduleClusterFault,
+  startOwnKafka,
+  storedBulkByActor,
+} from './load-cluster.js';
 import { BAD_KINDS, EXPECTED, HOSTILE_KINDS, HostileCount, type HostileRecord, HostileRecords } from './load-hostile.js';
 import { IO_FAULT_USAGE, IoFaults, parseIoFault } from './load-io-faults.js';
 import type { ProducerProgress, ProducerReport } from './load-producer.js';
@@ -66,6 +82,9 @@ const { values: args } = parseArgs({
     'kafka-latency-ms': { type: 'string', default: '100' },
     keep: { type: 'boolean', default: false },
     hostile: { type: 'boolean', default: false },
+    kafka: { type: 'string', default: 'shared' },
+    enforcers: { type: 'string', default: '1' },
+    'leader-down': { type: 'string', default: '15' },
   },
 });
 function positive(name: string, v: string | undefined, min = 0): number {
@@ -88,7 +107,7 @@ const IO_FAULTS = (args.fault ?? '')
   .filter((f) => f !== undefined);
 const FAULTS = (args.fault ?? '')
   .split(',')
-  .filter((f) => f.trim() !== '' && parseIoFault(f.trim()) === undefined)
+  .filter((f) => f.trim() !== '' && parseIoFault(f.trim()) === undefined && !isClusterFault(f))
   .map((f) => {
     const m = /^(kill-enforcer|kill-store|restart-registry)@(\d+(?:\.\d+)?)$/.exec(f.trim());
     if (!m) {
@@ -101,9 +120,19 @@ const FAULTS = (args.fault ?? '')
     return { role: role as 'enforcer' | 'store' | 'registry', atS: Number(m[2]) };
   });
 
-const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const cluster = parseClusterOptions(args);
+if (typeof cluster === 'string') {
+  console.error(`load: ${cluster}`);
+  process.exit(2);
+}
+const sharedBrokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+// --kafka own|own3: the pipeline's Kafka is the run's own; the registry stays on the shared one.
+const ownKafka = await startOwnKafka(cluster);
+const brokers = ownKafka?.brokers ?? sharedBrokers;
 // A registry of the run's own when it is to be restarted (test/support's helper drives infra.sh).
-const ownRegistry = FAULTS.some((f) => f.role === 'registry') ? await registryInstance('load', brokers, 'kafkasql') : undefined;
+const ownRegistry = FAULTS.some((f) => f.role === 'registry')
+  ? await registryInstance('load', sharedBrokers, 'kafkasql')
+  : undefined;
 await ownRegistry?.start();
 const registryUrl = ownRegistry?.url ?? process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 const run = randomBytes(4).toString('hex');
@@ -175,8 +204,8 @@ const pipelineEnv = {
   LOG_LEVEL: 'info',
   LOG_FORMAT: 'json',
 };
-type Role = 'enforcer' | 'store';
-const procs: Record<Role, ChildProcess | undefined> = { enforcer: undefined, store: undefined };
+type Role = 'enforcer' | 'store' | 'enforcer2';
+const procs: Record<Role, ChildProcess | undefined> = { enforcer: undefined, store: undefined, enforcer2: undefined };
 const expectedExit = new Set<ChildProcess>();
 
 function fail(msg: string): never {
@@ -187,7 +216,7 @@ function fail(msg: string): never {
 
 /** Starts one of the two processes and resolves once it serves (store) or judges (enforcer). */
 async function startRole(role: Role): Promise<void> {
-  const services = role === 'enforcer' ? 'enforcer' : 'sink,api';
+  const services = role === 'store' ? 'sink,api' : 'enforcer';
   const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/bin.ts'), 'start', '--services', services], {
     cwd: root,
     env: pipelineEnv,
@@ -197,7 +226,7 @@ async function startRole(role: Role): Promise<void> {
   let started = false;
   const keep = (c: Buffer) => {
     const text = c.toString();
-    if (role === 'enforcer' && text.includes('"enforcer started"')) started = true;
+    if (role !== 'store' && text.includes('"enforcer started"')) started = true;
     // info lines are for readiness only; keep what a person needs to see when something fails
     for (const line of text.split('\n')) {
       // (connection refusals flood it while a network fault lasts)
@@ -213,7 +242,7 @@ async function startRole(role: Role): Promise<void> {
   const ok = await until(
     `the ${role} process to be ready`,
     async () => {
-      if (role === 'enforcer') return started;
+      if (role !== 'store') return started;
       try {
         return (await fetch(`http://127.0.0.1:${apiPort}/readyz`)).ok;
       } catch {
@@ -239,6 +268,7 @@ async function stopRole(role: Role, signal: 'SIGKILL' | 'SIGTERM'): Promise<numb
 
 await startRole('store');
 await startRole('enforcer');
+if (cluster.enforcers === 2) await startRole('enforcer2');
 
 // ---------------------------------------------------------------- independent readers
 const decided = new Set<string>();
@@ -260,10 +290,13 @@ await reader.subscribe({
  * Access events on the topic more than once (the SDK sent one twice). A decision doubled without its
  * event doubled was judged twice by the enforcer; with it, the SDK's delivery was at least once.
  */
-const accessSeen = new Set<string>();
+const accessSeen = new Map<string, string>();
 let accessDuplicated = 0;
 const idPrefix = `${run}-`;
 const hostile = new HostileCount(`${run}-eeee-`);
+// The reader is at least once: after a broker restart its group may hand it records again. What it
+// saw at the same offset before is not counted twice; the same event at another offset is.
+const seenDlqOffsets = new Set<string>();
 void reader.run({
   eachBatch: async ({ batch }) => {
     if (batch.topic === t.accessEvents.name) {
@@ -271,8 +304,10 @@ void reader.run({
         // AccessEvent: Confluent header (5 bytes), then eventId (length byte, 36 characters)
         const id = m.value && m.value.length >= 42 ? m.value.subarray(6, 42).toString('latin1') : '';
         if (!id.startsWith(idPrefix)) continue;
-        if (accessSeen.has(id)) accessDuplicated++;
-        else accessSeen.add(id);
+        const at = `${batch.partition}/${m.offset}`;
+        const before = accessSeen.get(id);
+        if (before === undefined) accessSeen.set(id, at);
+        else if (before !== at) accessDuplicated++;
       }
       return;
     }
@@ -282,6 +317,9 @@ void reader.run({
     }
     if (batch.topic === t.accessEventsDlq.name) {
       for (const m of batch.messages) {
+        const at = `${batch.partition}/${m.offset}`;
+        if (seenDlqOffsets.has(at)) continue;
+        seenDlqOffsets.add(at);
         hostile.letter(m.key, m.headers?.['custos.dlq.step']?.toString());
         dlq++;
         const step = m.headers?.['custos.dlq.step']?.toString() ?? 'unknown step';
@@ -297,9 +335,11 @@ void reader.run({
       if (hostile.decision(id)) continue;
       if (!id.startsWith(idPrefix)) continue;
       const at = `${batch.partition}/${m.offset}`;
-      if (decided.has(id)) {
+      const before = decidedAt.get(id);
+      if (before === at) continue;
+      if (before !== undefined) {
         decisionsDuplicated++;
-        if (duplicateSamples.length < 10) duplicateSamples.push(`${id} at ${decidedAt.get(id)} and ${at}`);
+        if (duplicateSamples.length < 10) duplicateSamples.push(`${id} at ${before} and ${at}`);
       } else {
         decided.add(id);
         decidedAt.set(id, at);
@@ -314,17 +354,24 @@ const invalidProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 
 await invalidProducer.connect();
 let injected = 0;
 let hostileRecords: HostileRecords | undefined;
+/** Sent again until Kafka takes them (a broker outage outlasts kafkajs' own retries). */
+function sendBad(messages: { key: string; value: Buffer }[]): void {
+  const send = (): Promise<unknown> =>
+    invalidProducer
+      .send({ topic: t.accessEvents.name, messages, acks: -1 })
+      .catch(() => new Promise((r) => setTimeout(r, 1000)).then(send));
+  void send();
+}
 /** sends one tick's hostile records; an oversized one alone (two would exceed the broker's limit) */
 function sendHostile(records: HostileRecord[]): void {
   const small: { key: string; value: Buffer }[] = [];
   for (const r of records) {
     hostile.injected(r);
     if (EXPECTED[r.kind].dlq !== undefined) injected++;
-    if (r.value.length > 100_000)
-      void invalidProducer.send({ topic: t.accessEvents.name, messages: [{ key: r.key, value: r.value }], acks: -1 });
+    if (r.value.length > 100_000) sendBad([{ key: r.key, value: r.value }]);
     else small.push({ key: r.key, value: r.value });
   }
-  if (small.length > 0) void invalidProducer.send({ topic: t.accessEvents.name, messages: small, acks: -1 });
+  if (small.length > 0) sendBad(small);
 }
 
 // ---------------------------------------------------------------- the producer
@@ -337,6 +384,7 @@ const producerArgs = [
   `--run=${run}`,
   `--disorder=${DISORDER_S}`,
   ...io.producerArgs,
+  ...producerCloseArgs(cluster, DRAIN_S),
 ];
 const sdk = fork(join(root, 'bench/load-producer.ts'), producerArgs, {
   execArgv: ['--import', 'tsx'],
@@ -374,7 +422,7 @@ const sampler = setInterval(async () => {
   maxLag.sink = Math.max(maxLag.sink, lag.sink);
   const er = rssOf(procs.enforcer?.pid);
   const sr = rssOf(procs.store?.pid);
-  rssMax.enforcer = Math.max(rssMax.enforcer, er);
+  rssMax.enforcer = Math.max(rssMax.enforcer, er, rssOf(procs.enforcer2?.pid));
   rssMax.store = Math.max(rssMax.store, sr);
   rssMax.producer = Math.max(rssMax.producer, rssOf(sdk.pid));
   const s = (Date.now() - startedAt) / 1000;
@@ -409,6 +457,22 @@ const faults = Promise.all(
 );
 
 const ioFaults = io.run({ producing: () => recorded > 0, rate: RATE, partitions: PARTITIONS, apiPort, lag: () => lag });
+const clusterFaults = Promise.all(
+  cluster.faults.map((f) =>
+    scheduleClusterFault(f, {
+      options: cluster,
+      kafka: ownKafka,
+      admin,
+      topics: t,
+      producing: () => recorded > 0,
+      startEnforcer2: () => startRole('enforcer2'),
+      stopEnforcer2: async () => {
+        const code = await stopRole('enforcer2', 'SIGTERM');
+        if (code !== 0) fail(`the second enforcer exited with ${code} on SIGTERM`);
+      },
+    }),
+  ),
+).catch((err: unknown) => fail(`a cluster fault failed: ${err instanceof Error ? err.message : String(err)}`));
 
 // Bad records on the same schedule as the good ones.
 if (INVALID_PCT > 0) {
@@ -444,6 +508,7 @@ await until('the producer to finish', () => report !== undefined || sdk.exitCode
 if (report === undefined) fail('the producer exited without a report');
 await faults;
 await ioFaults;
+const clusterLog: ClusterFaultRecord[] = await clusterFaults;
 const acked = report.delivered ? report.recorded : report.recorded - report.unsent;
 const drained = await until(
   'every acknowledged event to be decided and every bad record dead-lettered',
@@ -464,7 +529,8 @@ if (tty) process.stdout.write('\n');
 const drainedAt = Date.now();
 await reader.disconnect();
 await invalidProducer.disconnect();
-for (const role of ['enforcer', 'store'] as const) {
+for (const role of ['enforcer2', 'enforcer', 'store'] as const) {
+  if (procs[role] === undefined) continue;
   const code = await stopRole(role, 'SIGTERM');
   if (code !== 0) console.error(`load: the ${role} process exited with ${code} on SIGTERM`);
 }
@@ -489,6 +555,16 @@ const [stored] = (await rows.json()) as {
   last: string;
 }[];
 await hostile.readStored(store);
+// With cluster faults or two enforcers: each actor's BULK_ACCESS count against one judge, no hand-over.
+const bulk =
+  cluster.faults.length > 0 || cluster.enforcers === 2 || ownKafka !== undefined
+    ? {
+        expected: await expectedBulkByActor(kafka, admin, registryUrl, t, pipelinePolicyFile(root)),
+        stored: await storedBulkByActor(store, idPrefix),
+      }
+    : undefined;
+const bulkOff = bulk ? bulkMismatches(bulk.expected, bulk.stored) : [];
+const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 await store.close();
 const hostileReport = hostile.report();
 
@@ -521,8 +597,23 @@ const figures = {
   'load.rss_max_producer_mib': [MiB(rssMax.producer), 'MiB'],
   'load.hostile_problems': [hostileReport.problems.length, 'kinds'],
   'load.bulk_after_outlier': [hostile.bulkRaised, 'decisions'],
+  ...(bulk
+    ? {
+        'load.bulk_access_expected': [sum(bulk.expected), 'decisions'],
+        'load.bulk_access_stored': [sum(bulk.stored), 'decisions'],
+        'load.bulk_actors_mismatched': [bulkOff.length, 'actors'],
+      }
+    : {}),
+  ...clusterFigures(clusterLog),
 } as const;
-const exact = drained && lost === 0 && duplicated === 0 && dlq === injected && storedDistinct === acked && hostileReport.exact;
+const exact =
+  drained &&
+  lost === 0 &&
+  duplicated === 0 &&
+  dlq === injected &&
+  storedDistinct === acked &&
+  hostileReport.exact &&
+  bulkOff.length === 0;
 
 console.log(
   `\nload: ${RATE} events/s for ${DURATION_S} s, ${PARTITIONS} partitions, ${INVALID_PCT} % bad records, disorder ${DISORDER_S} s (run ${run})`,
@@ -536,6 +627,13 @@ for (const f of ioLog) {
   );
   for (const n of f.notes) console.log(`  ${n}`);
 }
+for (const r of clusterLog) console.log(describeClusterFault(r));
+if (bulk)
+  console.log(
+    bulkOff.length === 0
+      ? `bulk access: ${sum(bulk.stored)} BULK_ACCESS decisions stored, per actor as one judge with no hand-over gives`
+      : `bulk access: per-actor BULK_ACCESS counts differ from one judge with no hand-over (expected → stored): ${bulkOff.join(', ')}`,
+  );
 console.table(Object.fromEntries(Object.entries(figures).map(([k, [v, unit]]) => [k, { value: v, unit }])));
 if (dlqReasons.size > 0) console.log('dead letters by step:', Object.fromEntries(dlqReasons));
 if (duplicateSamples.length > 0) {
@@ -569,6 +667,9 @@ writeFileSync(
       params: { rate: RATE, durationS: DURATION_S, invalidPercent: INVALID_PCT, partitions: PARTITIONS, disorderS: DISORDER_S },
       faults: faultLog,
       ioFaults: ioLog,
+      kafka: ownKafka ? { own: ownKafka.brokers.length } : 'shared',
+      enforcers: cluster.enforcers,
+      clusterFaults: clusterLog,
       exact,
       figures: Object.entries(figures).map(([name, [value, unit]]) => ({ name, value, unit })),
       lag: lagSeries,
@@ -584,4 +685,5 @@ await admin.disconnect();
 await io.cleanup();
 if (!args.keep) rmSync(work, { recursive: true, force: true });
 await ownRegistry?.destroy();
+await ownKafka?.destroy();
 process.exit(exact ? 0 : 1);

@@ -97,7 +97,12 @@ const nowhere = {
     connect: async () => {},
     disconnect: async () => {},
     listTopics: async () => [],
+    describeCluster: async () => ({ brokers: [{ nodeId: 1 }] }),
+    describeConfigs: async () => ({ resources: [] }),
     createTopics: async () => true,
+    fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
+      topics: topics.map((name) => ({ name, partitions: [{ partitionId: 0, leader: 1 }] })),
+    }),
   }),
 };
 const registry = { register: async (subject: string) => ({ id: subject.includes('access') ? 101 : 102 }) };

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Local infrastructure for Custos without Docker: a single-node Apache Kafka
-# (KRaft, combined broker+controller) and Apicurio Registry (Confluent-compatible
+# Local infrastructure for Custos without Docker: Apache Kafka (KRaft, combined broker+controller;
+# one node, or three with --brokers 3) and Apicurio Registry (Confluent-compatible
 # schema registry API), both as plain JVM processes fetched from Maven Central.
 #
 #   bash infra/infra.sh up          # download once, start both, wait until healthy
+#   bash infra/infra.sh up --brokers 3  # Kafka as a three-node KRaft cluster (replication factor 3,
+#                                   # min.insync.replicas 2, internal topics likewise); remembered
+#                                   # in the run dir for env, status and down
 #   bash infra/infra.sh status      # running? healthy? exit 0 only if both healthy
 #   bash infra/infra.sh env         # export lines: eval "$(bash infra/infra.sh env)"
 #   bash infra/infra.sh down [--wipe]   # stop both; --wipe also deletes Kafka data (and so the
@@ -14,6 +17,10 @@
 #                                   # KAFKA_PORT; with other ports, CUSTOS_INFRA_DIR and
 #                                   # SCHEMA_REGISTRY_TOPIC a second, independent registry (tests);
 #                                   # --wipe deletes its journal topics
+#   bash infra/infra.sh kafka up|down [--wipe]|restart|stop-broker N|kill-broker N|start-broker N
+#                       |leader TOPIC P|isr TOPIC P COUNT|status|env
+#                                   # a Kafka of KAFKA_NODES (1|3) nodes on its own ports and run dir
+#                                   # (tests: test/support/kafka-instance.ts); node ids 1..N
 #
 # Progress and errors go to stderr; `up` and `env` print only the export lines on
 # stdout, so `eval "$(bash infra/infra.sh up)"` works.
@@ -21,6 +28,11 @@
 # Settings (environment):
 #   KAFKA_VERSION (3.9.2)          APICURIO_VERSION (3.3.3)
 #   KAFKA_PORT (9092)              KAFKA_CONTROLLER_PORT (9093)
+#   KAFKA_NODES (1)                KAFKA_PORTS, KAFKA_CONTROLLER_PORTS (per node, comma-separated;
+#       default KAFKA_PORT, +2, +4 and KAFKA_CONTROLLER_PORT, +2, +4)
+#   KAFKA_INTERNAL_PORTS (per node: a listener for replication and for infra.sh's tools, so that a
+#       proxy in front of the client ports cuts clients only)
+#   KAFKA_ADVERTISED_PORTS (per node: the port advertised to clients; default its own)
 #   SCHEMA_REGISTRY_PORT (8081)    SCHEMA_REGISTRY_MGMT_PORT (9081, /health and /health/ready)
 #   CUSTOS_INFRA_DIR (infra/.run: data, logs, pid files)
 #   SCHEMA_REGISTRY_STORAGE (kafkasql: schemas live in a journal topic in Kafka and survive
@@ -843,11 +855,7 @@ cluster_up() {
   t0="$(now)"
   mkdir -p "$RUN_DIR"
   printf 'KAFKA_NODES=%s\nKAFKA_BROKERS=%s\n' "$CLUSTER_N" "$KAFKA_BROKERS_VALUE" >"$RUN_DIR/kafka-cluster.env"
-  local -a started=()
-  for id in $(all_node_ids); do
-    [[ -n "$(live_pid "$(node_pidfile "$id")")" ]] || started+=("$id")
-    start_node "$id"
-  done
+  for id in $(all_node_ids); do start_node "$id"; done
   KAFKA_STARTED_AT="$t0"
   wait_nodes "$t0" --warm $(all_node_ids)
 }
@@ -1043,6 +1051,7 @@ print_env() {
 }
 
 KAFKA_STARTED_AT=""
+CLUSTER_STARTED_AT=""
 REGISTRY_STARTED_AT=""
 UP_OK=0
 
@@ -1055,18 +1064,44 @@ cleanup_failed_up() {
     [[ -n "$REGISTRY_STARTED_AT" ]] && stop_service "Schema registry" "$REGISTRY_PID" registry
     [[ -n "$KAFKA_STARTED_AT" ]] && stop_service Kafka "$KAFKA_PID" kafka
   fi
+  if ((CLUSTER_N > 1)) && [[ -n "$CLUSTER_STARTED_AT$KAFKA_STARTED_AT" ]]; then stop_nodes KILL $(all_node_ids); fi
   return "$rc"
 }
 
 cmd_up() {
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+    --brokers)
+      [[ $# -ge 2 ]] || die "--brokers needs a number (1 or 3)."
+      KAFKA_NODES="$2"
+      shift 2
+      ;;
+    --brokers=*)
+      KAFKA_NODES="${1#--brokers=}"
+      shift
+      ;;
+    *) die "Unknown option for up: $1 (only --brokers 1|3)." ;;
+    esac
+  done
   validate_settings
+  if [[ -z "${KAFKA_NODES:-}" && -f "$RUN_DIR/kafka-cluster.env" ]]; then
+    KAFKA_NODES="$(sed -n 's/^KAFKA_NODES=//p' "$RUN_DIR/kafka-cluster.env")"
+  fi
+  if [[ "${KAFKA_NODES:-1}" != 1 ]]; then
+    cluster_settings
+    [[ -z "$(live_pid "$KAFKA_PID")" ]] || die "The single-node Kafka of $RUN_DIR is running; 'bash infra/infra.sh down' first to switch to $KAFKA_NODES brokers."
+  else
+    [[ ! -f "$RUN_DIR/kafka-cluster.env" ]] || die "A $(sed -n 's/^KAFKA_NODES=//p' "$RUN_DIR/kafka-cluster.env")-broker Kafka was started in $RUN_DIR; 'bash infra/infra.sh down' first to switch to one broker."
+  fi
   local t0
   t0="$(now)"
   mkdir -p "$RUN_DIR" "$CACHE_DIR"
   resolve_kafka_java
   resolve_registry_java
   # Ports first, so a clash is reported before anything is downloaded or started.
-  if [[ -z "$(live_pid "$KAFKA_PID")" ]]; then
+  if ((CLUSTER_N > 1)); then
+    :
+  elif [[ -z "$(live_pid "$KAFKA_PID")" ]]; then
     check_ports_free "Kafka (KAFKA_PORT)" "$KAFKA_PORT"
     check_ports_free "the Kafka controller (KAFKA_CONTROLLER_PORT)" "$KAFKA_CONTROLLER_PORT"
   fi
@@ -1077,7 +1112,13 @@ cmd_up() {
   ensure_kafka_cache
   ensure_apicurio_cache
   trap cleanup_failed_up EXIT
-  start_kafka
+  if ((CLUSTER_N > 1)); then
+    cluster_up
+    CLUSTER_STARTED_AT="$KAFKA_STARTED_AT"
+    KAFKA_STARTED_AT=""
+  else
+    start_kafka
+  fi
   if [[ "$SCHEMA_REGISTRY_STORAGE" == kafkasql ]]; then
     # The registry's storage is in Kafka: it starts once Kafka answers.
     [[ -z "$KAFKA_STARTED_AT" ]] || wait_kafka_healthy "$KAFKA_STARTED_AT"
@@ -1103,6 +1144,11 @@ cmd_down() {
   done
   stop_service "Schema registry" "$REGISTRY_PID" registry
   stop_service Kafka "$KAFKA_PID" kafka
+  if [[ -f "$RUN_DIR/kafka-cluster.env" ]]; then
+    cluster_settings
+    stop_nodes TERM $(all_node_ids)
+    rm -f "$RUN_DIR/kafka-cluster.env"
+  fi
   if ((wipe)); then
     # Kafka's data holds the registry's journal too: schemas and events are forgotten together.
     local d
@@ -1209,7 +1255,12 @@ registry_status() {
 cmd_status() {
   local rc=0 pid out
   pid="$(live_pid "$KAFKA_PID")"
-  if [[ -z "$pid" ]]; then
+  if ((CLUSTER_N > 1)); then
+    kafka_cluster_status || rc=1
+    resolve_kafka_java
+    out="$(KAFKA_BROKERS_VALUE="$(cluster_tools_bootstrap)" kafka_probe 5)" || rc=1
+    printf 'kafka cluster    %s\n' "${out:-no answer}"
+  elif [[ -z "$pid" ]]; then
     printf 'kafka            stopped   (port %s, controller %s)\n' "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
     rc=1
   else
@@ -1250,9 +1301,19 @@ take_lock() {
   fi
 }
 
+# A cluster started by 'up --brokers 3' is remembered in the run dir, so that env, status, down and
+# the registry commands address it without repeating --brokers.
+load_cluster_mode() {
+  if [[ -z "${KAFKA_NODES:-}" && -f "$RUN_DIR/kafka-cluster.env" ]]; then
+    KAFKA_NODES="$(sed -n 's/^KAFKA_NODES=//p' "$RUN_DIR/kafka-cluster.env")"
+  fi
+  if [[ "${KAFKA_NODES:-1}" != 1 ]]; then cluster_settings; fi
+}
+
 main() {
   local cmd="${1:-}"
   [[ $# -gt 0 ]] && shift
+  [[ "$cmd" == up || "$cmd" == kafka ]] || load_cluster_mode
   case "$cmd" in
   up)
     take_lock

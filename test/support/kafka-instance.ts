@@ -9,8 +9,8 @@
  * replicate, and infra.sh's own tools connect, over a separate internal listener, so a proxy cuts
  * clients only. Broker indexes are 0-based (node id = index + 1).
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -53,6 +53,8 @@ export interface KafkaInstance {
   waitInSync(topic: string, partition: number, count: number): Promise<void>;
   /** stops every broker and deletes the run directory */
   destroy(): Promise<void>;
+  /** the same, blocking (for a process's exit handler) */
+  destroySync(): void;
 }
 
 /** Free TCP ports on loopback, all different (released again; the brokers bind them moments later). */
@@ -75,6 +77,15 @@ export async function freePorts(count: number): Promise<number[]> {
   });
   await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   return ports;
+}
+
+/** Running (a zombie waiting for its parent's reaping counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
@@ -124,7 +135,16 @@ export async function kafkaInstance(label: string, options: KafkaInstanceOptions
     start: async () => void (await run(['kafka', 'up'], env)),
     stop: async () => void (await run(['kafka', 'down'], env)),
     restart: async () => void (await run(['kafka', 'restart'], env)),
-    killBroker: async (i) => void (await run(['kafka', 'kill-broker', node(i)], env)),
+    async killBroker(i) {
+      // Straight from the pid file: the kill lands at once (infra.sh first scans /proc for strays).
+      const pidFile = join(runDir, `kafka-${node(i)}.pid`);
+      const pid = Number(readFileSync(pidFile, 'utf8').trim());
+      const ours = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(`-Dcustos.infra.dir=${runDir}`);
+      if (!ours) throw new Error(`pid ${pid} in ${pidFile} is not broker ${i} of ${runDir}`);
+      process.kill(pid, 'SIGKILL');
+      while (alive(pid)) await new Promise((r) => setTimeout(r, 50));
+      rmSync(pidFile, { force: true });
+    },
     stopBroker: async (i) => void (await run(['kafka', 'stop-broker', node(i)], env)),
     startBroker: async (i) => void (await run(['kafka', 'start-broker', node(i)], env)),
     async leaderOf(topic, partition) {
@@ -138,6 +158,13 @@ export async function kafkaInstance(label: string, options: KafkaInstanceOptions
     async destroy() {
       await run(['kafka', 'down', '--wipe'], env);
       rmSync(runDir, { recursive: true, force: true });
+    },
+    destroySync() {
+      try {
+        execFileSync('bash', [infra, 'kafka', 'down', '--wipe'], { env, timeout: 120_000, stdio: 'ignore' });
+      } finally {
+        rmSync(runDir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
+import { whileTopicsPropagate } from './client.js';
 
 export interface TableReader {
   caughtUp: Promise<void>;
@@ -19,7 +20,7 @@ export async function readTable(
 ): Promise<TableReader> {
   const admin = kafka.admin();
   await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  const ends = await whileTopicsPropagate(() => admin.fetchTopicOffsets(topic)).finally(() => admin.disconnect());
   // Partitions still to reach their start-time high watermark.
   const pending = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
   let resolve!: () => void;
@@ -39,7 +40,7 @@ export async function readTable(
     maxWaitTimeInMs: 500,
   });
   await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
+  await whileTopicsPropagate(() => consumer.subscribe({ topic, fromBeginning: true }));
   const timer =
     pending.size > 0
       ? setTimeout(() => reject(new Error(`timed out reading ${topic} to its end`)), opts.timeoutMs ?? 60_000)

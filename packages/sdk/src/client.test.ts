@@ -52,7 +52,17 @@ class FakeKafka {
     };
   }
   admin() {
-    return { connect: async () => {}, disconnect: async () => {}, listTopics: async () => [], createTopics: async () => true };
+    return {
+      connect: async () => {},
+      disconnect: async () => {},
+      listTopics: async () => [],
+      describeCluster: async () => ({ brokers: [{ nodeId: 1 }] }),
+      describeConfigs: async () => ({ resources: [] }),
+      createTopics: async () => true,
+      fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
+        topics: topics.map((name) => ({ name, partitions: [{ partitionId: 0, leader: 1 }] })),
+      }),
+    };
   }
 }
 

@@ -28,6 +28,7 @@ import {
   retryWhileUnavailable,
   type TableReader,
   type Transaction,
+  whileTopicsPropagate,
 } from '@custos/kafka';
 import { PolicyReloader } from '@custos/policy/follow';
 import {
@@ -414,7 +415,7 @@ export class Enforcer {
       else this.fatal(e.payload.error);
     });
     await consumer.connect();
-    await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await whileTopicsPropagate(() => consumer.subscribe({ topic: this.topic, fromBeginning: true }));
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,

@@ -33,6 +33,7 @@ import {
   type Producer,
   type RegisteredSchema,
   retryWhileUnavailable,
+  whileTopicsPropagate,
 } from '@custos/kafka';
 import { decisionAvro, type Topics } from '@custos/schemas';
 import {
@@ -263,7 +264,7 @@ export class Sink {
       if (e.payload.restart) this.opts.logger.warn({ err: e.payload.error }, 'consumer crashed; kafkajs restarts it');
       else this.fatal(e.payload.error);
     });
-    await consumer.subscribe({ topic: topics.decisions.name, fromBeginning: true });
+    await whileTopicsPropagate(() => consumer.subscribe({ topic: topics.decisions.name, fromBeginning: true }));
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
