@@ -3,12 +3,12 @@
 import { type Topics, topics } from '@custos/schemas';
 import type { Admin, ConfigResourceTypes, ITopicConfig, Kafka } from 'kafkajs';
 
-// ConfigResourceTypes.BROKER: kafkajs's CommonJS exports hide the enum from ESM named imports.
-const BROKER_RESOURCE = 4 as ConfigResourceTypes;
-
 import { type KafkaOptions, newKafka } from './kafka-client.js';
 import { describeKafkajsPatch, kafkajsPatch } from './kafka-patch.js';
 import { AvroCodec } from './registry.js';
+
+// ConfigResourceTypes.BROKER: kafkajs's CommonJS exports hide the enum from ESM named imports.
+const BROKER_RESOURCE = 4 as ConfigResourceTypes;
 
 export type { KafkaOptions } from './kafka-client.js';
 export { describeKafkajsPatch, type KafkajsPatch, kafkajsPatch, releaseBatchMessages } from './kafka-patch.js';
