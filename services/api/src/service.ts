@@ -12,8 +12,9 @@ import { createAuditClient } from '@custos/sdk';
 import { type Store, storeEnv, trustedCheckpointKeys } from '@custos/store';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { authFromEnv, createApp } from './app.js';
+import { authFromEnv, createApp, limitsFromEnv } from './app.js';
 import { loadApiEnv } from './config.js';
+import { HeavyPool, heavyIntegrity } from './heavy.js';
 import { storeIntegrity } from './integrity.js';
 import { createMetrics } from './metrics.js';
 import { followPolicy } from './policy-follow.js';
@@ -53,7 +54,20 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
   });
   const directory = followed.current();
   const sEnv = parseEnv(storeEnv);
-  const integrity = storeIntegrity(store, { trusted: trustedCheckpointKeys(sEnv), retentionDays: sEnv.AUDIT_RETENTION_DAYS });
+  const trusted = trustedCheckpointKeys(sEnv);
+  const integrity = storeIntegrity(store, { trusted, retentionDays: sEnv.AUDIT_RETENTION_DAYS });
+  // periodic reports and verification run off the request thread, with the API's query limits
+  const limits = limitsFromEnv(apiEnv);
+  const heavy = new HeavyPool(
+    store,
+    {
+      database: store.database,
+      mode: store.mode,
+      limits,
+      integrity: trusted.length ? heavyIntegrity(trusted, sEnv.AUDIT_RETENTION_DAYS) : 'unavailable',
+    },
+    limits.heavyConcurrency ?? 2,
+  );
   const auth = authFromEnv(apiEnv);
   let demoKey: string | undefined;
   if (opts.demoKey && auth.apiKeys.length === 0 && !auth.jwt?.secret && !auth.jwt?.jwksUrl) {
@@ -76,6 +90,7 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
     directory: followed,
     recorder: audit,
     integrity,
+    heavy,
     auth,
     metrics,
     ...(opts.ready ? { ready: opts.ready } : {}),
@@ -114,6 +129,7 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await audit.close();
       await followed.stop();
+      await heavy.close();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
     },
   };
