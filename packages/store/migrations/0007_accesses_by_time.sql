@@ -6,11 +6,10 @@
 --
 -- Rows: the same packed `access` as subject_accesses_v2 (migration 0005, one row encoding for both
 -- read models), plus, as columns of their own, what the search filters on (actor, subject, outcome,
--- codes, categories, action, purpose, recipient) and what the role filter needs (actor_type). Skip
--- indexes let a filter that matches few rows (one subject, a rare code or recipient) skip the
--- granules without it. A plain MergeTree, not partitioned: the reader drops repeated event ids (a
--- stored copy is identical) as the subject report's reader does, so no FINAL. Small granules: a page
--- reads a few of them.
+-- codes, categories, action, purpose, recipient) and what the role filter needs (actor_type). No skip
+-- indexes: read newest first, they cost more than they skip (measured in the decision record). A
+-- plain MergeTree, not partitioned: the reader drops repeated event ids (a stored copy is
+-- identical) as the subject report's reader does, so no FINAL. Small granules: a page reads a few.
 --
 -- Retention: retention.ts applies the same TTL and legal holds as to `decisions`.
 CREATE TABLE IF NOT EXISTS {db}.accesses_by_time
@@ -33,15 +32,7 @@ CREATE TABLE IF NOT EXISTS {db}.accesses_by_time
     -- the sharding key of the cluster variant
     kafka_partition    UInt16 CODEC(ZSTD(1)),
     -- JSONCompactEachRow of READ_MODEL_PACKED_COLUMNS (packages/store/src/read-model.ts), as in 0005
-    access             String CODEC(ZSTD(3)),
-    INDEX idx_subject subject_id TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_actor actor_id TYPE set(256) GRANULARITY 4,
-    INDEX idx_codes codes TYPE bloom_filter(0.01) GRANULARITY 4,
-    INDEX idx_categories categories TYPE bloom_filter(0.01) GRANULARITY 4,
-    INDEX idx_recipient recipient_id TYPE set(256) GRANULARITY 4,
-    INDEX idx_purpose purpose TYPE set(256) GRANULARITY 4,
-    INDEX idx_action action TYPE set(8) GRANULARITY 4,
-    INDEX idx_outcome outcome TYPE set(4) GRANULARITY 4
+    access             String CODEC(ZSTD(3))
 )
 ENGINE = MergeTree
 ORDER BY (tenant_id, occurred_at, event_id)

@@ -21,15 +21,7 @@ CREATE TABLE IF NOT EXISTS {db}.accesses_by_time_local ON CLUSTER {cluster}
     -- the sharding key of the cluster variant
     kafka_partition    UInt16 CODEC(ZSTD(1)),
     -- JSONCompactEachRow of READ_MODEL_PACKED_COLUMNS (packages/store/src/read-model.ts), as in 0005
-    access             String CODEC(ZSTD(3)),
-    INDEX idx_subject subject_id TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_actor actor_id TYPE set(256) GRANULARITY 4,
-    INDEX idx_codes codes TYPE bloom_filter(0.01) GRANULARITY 4,
-    INDEX idx_categories categories TYPE bloom_filter(0.01) GRANULARITY 4,
-    INDEX idx_recipient recipient_id TYPE set(256) GRANULARITY 4,
-    INDEX idx_purpose purpose TYPE set(256) GRANULARITY 4,
-    INDEX idx_action action TYPE set(8) GRANULARITY 4,
-    INDEX idx_outcome outcome TYPE set(4) GRANULARITY 4
+    access             String CODEC(ZSTD(3))
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/accesses_by_time_local', '{replica}')
 ORDER BY (tenant_id, occurred_at, event_id)
