@@ -26,9 +26,12 @@
  *                                   --query-rows decisions generated inside ClickHouse
  *                                   (INSERT … SELECT … FROM numbers(N)) with the distributions of
  *                                   the sink's realistic sample, after OPTIMIZE FINAL.
- *   query.subject_month_p95_ms      "who accessed subject S in a month" (accessesBySubject)
- *   query.actor_day_p95_ms          "what did actor A access in a day" (accessesByActor)
- *   query.monthly_violations_ms     a month's denials by code and department (violationsByCodeAndDepartment)
+ *   query.subject_month_p95_ms      "who accessed subject S in a month": the subject report's read
+ *                                   alone (subjectAccessRows, the query the API runs)
+ *   query.actor_day_p95_ms          "what did actor A access in a day": the API's search by actor,
+ *                                   a page of 100 (newestAccesses)
+ *   query.monthly_violations_ms     a month's denials by code and by actor: the API's violations
+ *                                   summary queries (codeCountRows, actorCountRows)
  *
  * Options: --rows N (600000) --reps R (5) --batch B (50000) --query-rows M (10000000) --queries Q (200)
  * --no-kafka, --general (also the chained path through avsc → row → canonical, the sink's fallback and
@@ -51,34 +54,38 @@ import { AvroCodec, createKafka, ensureTopics } from '../packages/kafka/src/inde
 import {
   type AnyCandidate,
   type AvroDecision,
-  accessesByActor,
-  accessesBySubject,
+  actorCountRows,
   type ChainState,
   ContentArena,
   canonical,
+  codeCountRows,
   commit,
   createStore,
   DECISIONS_INSERT_SETTINGS,
   DEFAULT_SINK_BATCH_ROWS,
+  DecisionReads,
   emptyChain,
   INSERT_COLUMNS,
   insertHead,
   insertLine,
   insertPrepared,
   migrate,
+  newestAccesses,
   payloadHash,
   prepare,
   queryRows,
   readWitnessDir,
   releaseBody,
   rowFromAvro,
-  SAMPLE_DEPARTMENTS,
   type Store,
   sampleDecisions,
+  selectAccesses,
   signHead,
+  subjectAccessRows,
   syncActorDirectory,
   verifyRange,
   violationsByCodeAndDepartment,
+  Where,
   type WitnessRecord,
   withDatabase,
   writeCheckpoint,
@@ -563,10 +570,8 @@ const [proj] = await queryRows<{ b: number }>(
   `SELECT sum(bytes_on_disk) AS b FROM system.projection_parts WHERE database = 'bench_q' AND table = 'decisions' AND active`,
 );
 const projectionBytes = Number(proj?.b ?? 0) / QUERY_ROWS;
-await syncActorDirectory(
-  q,
-  Array.from({ length: 5000 }, (_, a) => ({ id: `s-${a}`, department: SAMPLE_DEPARTMENTS[a % SAMPLE_DEPARTMENTS.length] })),
-);
+// the API's own reads, with the API's limits
+const reads = new DecisionReads(q, { timeoutS: 30, maxRows: 1_000_000 });
 const OCT = { from: new Date('2026-10-01T00:00:00Z'), to: new Date('2026-11-01T00:00:00Z') };
 const subjects = await queryRows<{ tenant_id: string; subject_id: string }>(
   q,
@@ -595,7 +600,8 @@ for (let rep = 0; rep < REPS; rep++) {
   for (const x of subjects) {
     s.push(
       await timed(async () => {
-        subjRows += (await accessesBySubject(q, { tenantId: x.tenant_id, subjectId: x.subject_id, ...OCT })).length;
+        subjRows += (await subjectAccessRows(reads, { tenantId: x.tenant_id, subjectId: x.subject_id, range: OCT, limit: 4001 }))
+          .length;
       }),
     );
   }
@@ -604,14 +610,8 @@ for (let rep = 0; rep < REPS; rep++) {
     const from = new Date(`${x.day}T00:00:00Z`);
     a.push(
       await timed(async () => {
-        actRows += (
-          await accessesByActor(q, {
-            tenantId: x.tenant_id,
-            actorId: x.actor_id,
-            from,
-            to: new Date(from.getTime() + 86_400_000),
-          })
-        ).length;
+        const day = new Where().range(from, new Date(from.getTime() + 86_400_000));
+        actRows += (await newestAccesses(reads, selectAccesses(day, { actorId: x.actor_id }), [x.tenant_id], 101)).length;
       }),
     );
   }
@@ -619,7 +619,8 @@ for (let rep = 0; rep < REPS; rep++) {
   subjP95.push(pct(s, 95));
   actP50.push(pct(a, 50));
   actP95.push(pct(a, 95));
-  monthly.push(await timed(() => violationsByCodeAndDepartment(q, OCT)));
+  const denied = new Where().range(OCT.from, OCT.to).add(`outcome = 'deny'`);
+  monthly.push(await timed(() => Promise.all([codeCountRows(reads, denied), actorCountRows(reads, denied)])));
   log(
     `  round ${rep + 1}: subject p50 ${pct(s, 50).toFixed(1)} p95 ${pct(s, 95).toFixed(1)} ms; actor p50 ${pct(a, 50).toFixed(1)} p95 ${pct(a, 95).toFixed(1)} ms; monthly ${monthly.at(-1)?.toFixed(0)} ms`,
   );

@@ -4,9 +4,19 @@
  * touches ClickHouse must share one process (and one Store).
  */
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
-import { createChdbConnection } from 'chdb/connection';
+import type { createChdbConnection as CreateChdbConnection } from 'chdb/connection';
+
+/**
+ * chDB's engine is loaded by the first embedded store only: importing this package (as the API's
+ * worker threads do, whose queries run on the API's thread) must not load a second engine into the
+ * process, which stalls the first one's DDL.
+ */
+const loadChdb = (): typeof CreateChdbConnection =>
+  (createRequire(import.meta.url)('chdb/connection') as { createChdbConnection: typeof CreateChdbConnection })
+    .createChdbConnection;
 
 export interface StoreOptions {
   /** ClickHouse server HTTP URL; unset → embedded chDB */
@@ -93,7 +103,7 @@ export function createStore(opts: StoreOptions): Store {
   } else {
     const path = opts.chdbPath ?? '.data/chdb';
     mkdirSync(path, { recursive: true });
-    const chdb = createChdbConnection({ path });
+    const chdb = loadChdb()({ path });
     // chDB's connection is typed against @clickhouse/client-common, which the client bundles as its
     // own copy; the two declarations are the same shape but not the same types, hence the cast.
     const connection = chdb as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];

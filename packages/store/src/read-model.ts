@@ -11,6 +11,9 @@ import { chTimeMs } from './decisions.js';
 
 export const READ_MODEL_TABLE = 'subject_accesses_v2';
 
+/** The search's read model (migration 0008): the same packed rows, keyed by tenant and time. */
+export const SEARCH_TABLE = 'accesses_by_time';
+
 /**
  * The columns of `decisions` packed (JSONCompactEachRow, in this order) into the read model's
  * `access`; migration 0005 writes the same list (a unit test compares them).

@@ -60,8 +60,9 @@ export function ttlExpression(cfg: RetentionConfig, decidedAt = 'decided_at'): s
 
 /**
  * The tables the retention TTL applies to, each with the store_meta key of the TTL last applied to it
- * and its decided_at: `decisions`, and `subject_accesses_v2` (migration 0005, the subject report's
- * read model), which must hold exactly the rows `decisions` holds. (0004's read model is dropped by
+ * and its decided_at: `decisions`, `subject_accesses_v2` (migration 0005, the subject report's read
+ * model) and `accesses_by_time` (migration 0008, the search's), which must hold exactly the rows
+ * `decisions` holds. (0004's read model is dropped by
  * 0005, which every migration run applies before the retention.)
  */
 const TTL_TABLES = [
@@ -69,6 +70,11 @@ const TTL_TABLES = [
   {
     table: 'subject_accesses_v2',
     metaKey: 'subject_accesses_v2.ttl',
+    decidedAt: 'occurred_at + toIntervalMillisecond(decided_lag_ms)',
+  },
+  {
+    table: 'accesses_by_time',
+    metaKey: 'accesses_by_time.ttl',
     decidedAt: 'occurred_at + toIntervalMillisecond(decided_lag_ms)',
   },
 ] as const;

@@ -21,6 +21,7 @@ import { AuditDb, type QueryLimits } from './db.js';
 import { type Directory, directoryFromBundle } from './directory.js';
 import { forbidden, HttpError, parseInput } from './errors.js';
 import { Gate } from './gate.js';
+import type { HeavyPool } from './heavy.js';
 import { type IntegrityProvider, unavailableIntegrity } from './integrity.js';
 import { type ApiMetrics, createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -80,6 +81,11 @@ export interface ApiOptions {
   subjectState?: SubjectStateWriter;
   /** checkpoints and range verification from the store; default: "unavailable" */
   integrity?: IntegrityProvider;
+  /**
+   * worker threads for the heavy routes (periodic reports, verification; heavy.ts), as many as
+   * `limits.heavyConcurrency`; without them those routes run on the request thread
+   */
+  heavy?: HeavyPool;
   limits?: Partial<ApiLimits>;
   /** the parsed settings the limits come from; default: parsed from process.env */
   env?: ApiEnv;
@@ -154,6 +160,7 @@ export function createApp(opts: ApiOptions): express.Express {
       return source.current();
     },
     integrity: tenantScopedIntegrity(opts.integrity ?? unavailableIntegrity),
+    heavy: opts.heavy,
     maxRangeDays: limits.maxRangeDays,
     now,
     subjectState: opts.subjectState,
@@ -165,7 +172,11 @@ export function createApp(opts: ApiOptions): express.Express {
   app.set('etag', false);
   app.set('trust proxy', limits.trustProxy ?? false);
   const perCredential = limits.rateLimitPerMin > 0 ? new WeightedLimiter(limits.rateLimitPerMin) : undefined;
-  const heavy = new Gate(limits.heavyConcurrency ?? 2, limits.heavyQueue ?? 8, (limits.heavyDeadlineS ?? 120) * 1000);
+  const heavy = new Gate(
+    Math.min(limits.heavyConcurrency ?? 2, opts.heavy?.size ?? Number.POSITIVE_INFINITY),
+    limits.heavyQueue ?? 8,
+    (limits.heavyDeadlineS ?? 120) * 1000,
+  );
 
   app.use((req, res, next) => {
     // The request id is always the server's: a client could otherwise choose the id its read is
@@ -298,7 +309,8 @@ export function createApp(opts: ApiOptions): express.Express {
         const purpose = statedPurpose(req, query.requestPurpose, dir);
         const scope = dataScope(tenantScope(principal, body?.tenantId ?? query.tenantId), principal.role, dir);
         const startedAt = process.hrtime.bigint();
-        const run = () => r.handler({ principal, query, path, body, scope, deps: { ...deps, dir } });
+        const run = (deadline?: Promise<never>) =>
+          r.handler({ principal, query, path, body, scope, deps: { ...deps, dir }, deadline });
         const result = r.heavy ? await heavy.run(r.id, run) : await run();
         if (r.files) {
           const q = query as { format?: string; period?: string };

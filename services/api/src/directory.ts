@@ -105,10 +105,7 @@ export function directoryFromBundle(bundle: PolicyBundle, policyVersion = bundle
       { id: a.id, party: a.party, categories: a.categories, purposes: a.purposes, from: a.from, to: a.to },
     ]),
   );
-  const departments = [...new Set([...staff.values()].map((s) => s.department))].sort();
-  const byDept = new Map<string, string[]>();
-  for (const s of staff.values()) byDept.set(s.department, [...(byDept.get(s.department) ?? []), s.id]);
-  return {
+  return withLookups({
     policyVersion,
     organisation: bundle.organisation ?? 'the organisation',
     staff,
@@ -118,8 +115,26 @@ export function directoryFromBundle(bundle: PolicyBundle, policyVersion = bundle
     prohibitedPurposes: new Set(bundle.prohibitedPurposes),
     categories: Object.keys(bundle.categories).sort(),
     tenants: [...bundle.tenants].sort(),
-    departments,
+    departments: [...new Set([...staff.values()].map((s) => s.department))].sort(),
     codes: RULE_CODES,
+  });
+}
+
+/** A directory without its lookup functions: what can be sent to another thread. */
+export type DirectoryData = Omit<Directory, 'department' | 'actorName' | 'actorsOf'>;
+
+export function directoryData(d: Directory): DirectoryData {
+  const { department: _d, actorName: _n, actorsOf: _a, ...data } = d;
+  return data;
+}
+
+/** A directory's data with its lookups. */
+export function withLookups(data: DirectoryData): Directory {
+  const { staff, parties } = data;
+  const byDept = new Map<string, string[]>();
+  for (const s of staff.values()) byDept.set(s.department, [...(byDept.get(s.department) ?? []), s.id]);
+  return {
+    ...data,
     department: (id) => staff.get(id)?.department ?? (parties.has(id) ? 'processor' : 'unknown'),
     actorName: (id) => staff.get(id)?.name ?? parties.get(id)?.name ?? id,
     actorsOf: (d) => byDept.get(d) ?? [],

@@ -1,10 +1,11 @@
 /**
  * Bounded concurrency with a deadline for the heavy routes (periodic reports, integrity
  * verification): at most `concurrency` run at once, at most `queue` wait, and a request not answered
- * within `deadlineMs` of arriving gets 503 with Retry-After. A full queue is answered 503 at once, so
- * a burst of reports cannot take every ClickHouse thread from the searches. A slot is freed when its
- * work has really ended (its queries stop at their own time limit), not when its caller gave up, so
- * the bound holds.
+ * within `deadlineMs` of arriving gets 504 naming the deadline. A full queue is answered 503 with
+ * Retry-After at once, so a burst of reports cannot take every ClickHouse thread from the searches.
+ * A slot is freed when its work has really ended (the work is given the deadline, and stops there if
+ * it can: a worker thread is ended; its queries stop at their own time limit), not when its caller
+ * gave up, so the bound holds.
  */
 import { HttpError } from './errors.js';
 
@@ -26,19 +27,21 @@ export class Gate {
     return this.running;
   }
 
-  async run<T>(what: string, f: () => Promise<T>): Promise<T> {
+  /** Runs `f` in a slot; `f` gets the deadline (a promise that rejects when it passes). */
+  async run<T>(what: string, f: (deadline: Promise<never>) => Promise<T>): Promise<T> {
     const t0 = Date.now();
     await this.acquire(what);
-    const work = f();
-    work.then(
-      () => this.release(),
-      () => this.release(),
-    );
     const remaining = this.deadlineMs - (Date.now() - t0);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(this.tooSlow(what)), Math.max(0, remaining));
     });
+    late.catch(() => {});
+    const work = f(late);
+    work.then(
+      () => this.release(),
+      () => this.release(),
+    );
     try {
       return await Promise.race([work, late]);
     } finally {
@@ -47,9 +50,10 @@ export class Gate {
   }
 
   private tooSlow(what: string): HttpError {
-    return new HttpError(503, `${what} did not finish within ${this.deadlineMs / 1000} s; try again later`, undefined, {
-      'Retry-After': '30',
-    });
+    return new HttpError(
+      504,
+      `${what} did not finish within its deadline of ${this.deadlineMs / 1000} s; narrow the request or try again later`,
+    );
   }
 
   private acquire(what: string): Promise<void> {

@@ -96,7 +96,7 @@ describe('per-credential rate limits', () => {
 });
 
 describe('the heavy-work gate', () => {
-  it('runs at most its concurrency, queues a few, refuses the rest, and answers 503 at the deadline', async () => {
+  it('runs at most its concurrency, queues a few, refuses the rest (503), and answers 504 at the deadline', async () => {
     const { Gate } = await import('./gate.js');
     const g = new Gate(1, 1, 200);
     let release!: () => void;
@@ -107,10 +107,14 @@ describe('the heavy-work gate', () => {
     const second = g.run('report', async () => 'second');
     const settled = Promise.allSettled([first, second]);
     await expect(g.run('report', async () => 'third')).rejects.toMatchObject({ status: 503 });
-    // the first is late: its caller gets 503, its slot stays taken until it ends; the second waited too long
+    // the first is late: its caller gets 504 naming the deadline, its slot stays taken until it ends;
+    // the second waited too long
     const [a, b] = await settled;
-    expect(a).toMatchObject({ status: 'rejected', reason: { status: 503 } });
-    expect(b).toMatchObject({ status: 'rejected', reason: { status: 503 } });
+    expect(a).toMatchObject({
+      status: 'rejected',
+      reason: { status: 504, message: expect.stringContaining('deadline of 0.2 s') },
+    });
+    expect(b).toMatchObject({ status: 'rejected', reason: { status: 504 } });
     expect(g.inFlight).toBe(1);
     release();
     await new Promise((r) => setTimeout(r, 10));

@@ -4,38 +4,45 @@
  * policy bundle's directory.
  */
 
-import { type DataScope, disclosureSql, rowKind, rowKindsSql, rowsOf, type ScopeInput, tenantsOf, visible } from './access.js';
 import {
-  ACCESS_COLUMNS,
-  type AccessRow,
-  type AuditDb,
-  accessFromRow,
-  accessRowsFromPacked,
-  chTime,
-  decodeCursor,
-  encodeCursor,
-  isoFromCh,
-  PACKED_ACCESS,
-  T,
-  Where,
-} from './db.js';
+  accessRows,
+  actorActivityRows,
+  actorCountRows,
+  afterCursor,
+  BUCKET_SQL,
+  bucketRows,
+  bulkActorRows,
+  codeCountRows,
+  codeExampleRows,
+  disclosureCountRows,
+  LAWFUL_DISCLOSURE_SQL,
+  newestAccesses,
+  SHARED_SQL,
+  type SubjectGroup,
+  selectAccesses,
+  sharingRows,
+  subjectAccessRows,
+  subjectGroupRows,
+  totalRows,
+} from '@custos/store';
+import { type DataScope, disclosureSql, rowKind, rowKindsSql, rowsOf, type ScopeInput, tenantsOf, visible } from './access.js';
+import { type AccessRow, type AuditDb, accessFromRow, chTime, decodeCursor, encodeCursor, isoFromCh, Where } from './db.js';
 import { codeKind, type Directory, partiesOfType, partyType } from './directory.js';
 import type { AccessItem, Range } from './schemas.js';
 import { isLawfulDisclosure, subjectReads } from './subject-reads.js';
+
+export { BUCKET_SQL };
 
 /** The tenants to read (`'*'` or a list) and, for a caller with a role, the rows and fields it may see (access.ts). */
 export type Scope = ScopeInput;
 export type { DataScope };
 
-type Outcome = 'allow' | 'flag' | 'deny';
 export interface OutcomeCounts {
   allow: number;
   flag: number;
   deny: number;
   total: number;
 }
-
-const OUTCOME_SUMS = `countIf(outcome = 'allow') AS allow, countIf(outcome = 'flag') AS flag, countIf(outcome = 'deny') AS deny, count() AS total`;
 
 function counts(r: {
   allow: number | string;
@@ -93,26 +100,22 @@ export async function searchAccesses(
   range: Range,
   f: AccessFilters,
 ): Promise<{ items: AccessItem[]; nextCursor: string | null }> {
-  const w = base(scope, range, f.tenantId);
-  if (f.subjectId) w.add('subject_id = {subjectId:String}', { subjectId: f.subjectId });
-  if (f.actorId) w.add('actor_id = {actorId:String}', { actorId: f.actorId });
-  if (f.department) w.add('actor_id IN {deptActors:Array(String)}', { deptActors: dir.actorsOf(f.department) });
-  if (f.category) w.add('has(categories, {category:String})', { category: f.category });
-  if (f.action) w.add('action = {action:String}', { action: f.action });
-  if (f.purpose) w.add('purpose = {purpose:String}', { purpose: f.purpose });
-  if (f.outcome) w.add('outcome = {outcome:String}', { outcome: f.outcome });
-  if (f.code) w.add('has(codes, {code:String})', { code: f.code });
-  if (f.recipientId) w.add('recipient_id = {recipientId:String}', { recipientId: f.recipientId });
-  if (f.recipientType)
-    w.add('recipient_id IN {recipientsOfType:Array(String)}', { recipientsOfType: partiesOfType(dir, f.recipientType) });
-  if (f.cursor) {
-    const c = decodeCursor(f.cursor);
-    w.add(`(occurred_at, event_id) < (${T('cTime')}, {cId:UUID})`, { cTime: c.occurredAt, cId: c.eventId });
-  }
-  const rows = await db.rows<AccessRow>(
-    `SELECT ${ACCESS_COLUMNS} FROM ${db.decisions} ${w.sql()} ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
-    { ...w.params, limit: f.limit + 1 },
-  );
+  // the tenants are the read's own (one read per tenant), the rest of the WHERE is the same for each
+  const w = withRowKinds(new Where().range(range.from, range.to), scope);
+  selectAccesses(w, {
+    subjectId: f.subjectId,
+    actorId: f.actorId,
+    actorIds: f.department ? dir.actorsOf(f.department) : undefined,
+    category: f.category,
+    action: f.action,
+    purpose: f.purpose,
+    outcome: f.outcome,
+    code: f.code,
+    recipientId: f.recipientId,
+    recipientIds: f.recipientType ? partiesOfType(dir, f.recipientType) : undefined,
+  });
+  if (f.cursor) afterCursor(w, decodeCursor(f.cursor));
+  const rows = await newestAccesses(db, w, f.tenantId ? [f.tenantId] : tenantsOf(scope), f.limit + 1);
   const page = rows.slice(0, f.limit);
   const last = page[page.length - 1];
   return {
@@ -123,59 +126,11 @@ export async function searchAccesses(
 
 // ---------- subject access report ----------
 
-interface SubjectGroup {
-  actor_id: string;
-  actor_type: string;
-  action: string;
-  purpose: string;
-  recipient_id: string;
-  recipient_type: string;
-  outcome: Outcome;
-  categories: string[];
-  basis: string[];
-  subject_type: string;
-  policy_version: string;
-  n: number | string;
-  first: string;
-  last: string;
-}
-
 export interface SubjectData {
   groups: SubjectGroup[];
   accesses: AccessItem[];
   accessesTruncated: boolean;
   disclosures: AccessItem[] | undefined;
-}
-
-/**
- * Lawful disclosures to authorities, the only accesses the subject-facing variant may leave out
- * (DPDP §11(2)): exactly the decisions the enforcer marked LEGAL_DISCLOSURE (a disclose to a party
- * the bundle calls an authority, with a legal basis, not denied).
- */
-const LAWFUL_DISCLOSURE = `has(codes, 'LEGAL_DISCLOSURE')`;
-
-/** One subject's newest `limit` accesses from `subject_accesses`, read alone. */
-async function subjectAccessesOf(
-  db: AuditDb,
-  tenantId: string,
-  subjectId: string,
-  range: Range,
-  variant: 'full' | 'subject',
-  limit: number,
-): Promise<AccessRow[]> {
-  const w = new Where()
-    .add('tenant_id = {tenantId:String} AND subject_id = {subjectId:String}', { tenantId, subjectId })
-    .range(range.from, range.to);
-  // The read model's own `authority` column is not the §11(2) rule; the codes are (filtered here).
-  const rows = accessRowsFromPacked(
-    await db.text(
-      `SELECT ${PACKED_ACCESS} FROM ${db.subjectAccesses} ${w.sql()} ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
-      { ...w.params, limit },
-      undefined,
-      { point: true },
-    ),
-  );
-  return variant === 'subject' ? rows.filter((r) => !isLawfulDisclosure(r)) : rows;
 }
 
 export async function subjectData(
@@ -194,7 +149,7 @@ export async function subjectData(
       .range(range.from, range.to),
     scope,
   );
-  if (variant === 'subject') w.add(`NOT ${LAWFUL_DISCLOSURE}`);
+  if (variant === 'subject') w.add(`NOT ${LAWFUL_DISCLOSURE_SQL}`);
   const authorities = new Set(authoritiesOf(scope, dir));
   const kinds = rowsOf(scope);
   const isDisclosure = (r: AccessRow) => rowKind(r, authorities) === 'disclosure';
@@ -206,9 +161,12 @@ export async function subjectData(
   const small = Math.max(2000, maxAccesses);
   // Batched with the other subject reports in flight (subject-reads.ts); a subject with more rows
   // than a batch reads is read alone, exactly as before.
-  const raw =
+  const raw: AccessRow[] =
     (await subjectReads(db, 2 * small + 1).read(tenantId, subjectId, range.from, range.to, variant === 'subject')) ??
-    (await subjectAccessesOf(db, tenantId, subjectId, range, variant, 2 * small + 1));
+    (await subjectAccessRows(db, { tenantId, subjectId, range, limit: 2 * small + 1 })).filter(
+      // The read model's own `authority` column is not the §11(2) rule; the codes are.
+      (r) => variant !== 'subject' || !isLawfulDisclosure(r),
+    );
   const seen = new Set<string>();
   const rows = raw.filter(
     (r) => !seen.has(r.event_id) && seen.add(r.event_id) !== undefined && kinds.has(rowKind(r, authorities)),
@@ -224,19 +182,8 @@ export async function subjectData(
   }
   const disc = disclosureSql(authoritiesOf(scope, dir));
   const [groups, disclosures] = await Promise.all([
-    db.rows<SubjectGroup>(
-      `SELECT actor_id, actor_type, action, purpose, recipient_id, recipient_type, outcome, categories, basis, subject_type, policy_version,
-              count() AS n, min(occurred_at) AS first, max(occurred_at) AS last
-       FROM ${db.decisions} ${w.sql()}
-       GROUP BY actor_id, actor_type, action, purpose, recipient_id, recipient_type, outcome, categories, basis, subject_type, policy_version`,
-      w.params,
-    ),
-    variant === 'full'
-      ? db.rows<AccessRow>(
-          `SELECT ${ACCESS_COLUMNS} FROM ${db.decisions} ${w.sql()} AND ${disc.sql} ORDER BY occurred_at DESC, event_id DESC LIMIT 1000`,
-          { ...w.params, ...disc.params },
-        )
-      : Promise.resolve(undefined),
+    subjectGroupRows(db, w),
+    variant === 'full' ? accessRows(db, w.copy().add(disc.sql, disc.params), 1000) : Promise.resolve(undefined),
   ]);
   return {
     groups,
@@ -258,39 +205,9 @@ export async function actorActivity(
   limit: number,
 ) {
   const w = base(scope, range, tenantId).add('actor_id = {actorId:String}', { actorId });
-  const q = w.sql();
-  const [tot, byCode, byCategory, byPurpose, byAction, daily, recent] = await Promise.all([
-    db.rows<OutcomeCounts & { subjects: number }>(
-      `SELECT ${OUTCOME_SUMS}, uniqExact(tenant_id, subject_id) AS subjects FROM ${db.decisions} ${q}`,
-      w.params,
-    ),
-    db.rows<{ code: string; count: number }>(
-      `SELECT arrayJoin(codes) AS code, count() AS count FROM ${db.decisions} ${q} GROUP BY code ORDER BY count DESC, code`,
-      w.params,
-    ),
-    db.rows<{ category: string; count: number }>(
-      `SELECT arrayJoin(categories) AS category, count() AS count FROM ${db.decisions} ${q} GROUP BY category ORDER BY count DESC, category`,
-      w.params,
-    ),
-    db.rows<{ purpose: string; count: number }>(
-      `SELECT purpose, count() AS count FROM ${db.decisions} ${q} GROUP BY purpose ORDER BY count DESC, purpose`,
-      w.params,
-    ),
-    db.rows<{ action: string; count: number }>(
-      `SELECT toString(action) AS action, count() AS count FROM ${db.decisions} ${q} GROUP BY action ORDER BY count DESC, action`,
-      w.params,
-    ),
-    db.rows<OutcomeCounts & { day: string }>(
-      `SELECT toString(toDate(occurred_at)) AS day, ${OUTCOME_SUMS} FROM ${db.decisions} ${q} GROUP BY day ORDER BY day`,
-      w.params,
-    ),
-    db.rows<AccessRow>(
-      `SELECT ${ACCESS_COLUMNS} FROM ${db.decisions} ${q} ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
-      { ...w.params, limit },
-    ),
-  ]);
-  const t = tot[0] ?? { allow: 0, flag: 0, deny: 0, total: 0, subjects: 0 };
-  const n = <R extends { count: number }>(rs: R[]) => rs.map((r) => ({ ...r, count: Number(r.count) }));
+  const { totals: tot, byCode, byCategory, byPurpose, byAction, daily, recent } = await actorActivityRows(db, w, limit);
+  const t = tot ?? { allow: 0, flag: 0, deny: 0, total: 0, subjects: 0 };
+  const n = <R extends { count: number | string }>(rs: R[]) => rs.map((r) => ({ ...r, count: Number(r.count) }));
   return {
     actor: {
       id: actorId,
@@ -311,12 +228,6 @@ export async function actorActivity(
 
 // ---------- violations ----------
 
-export const BUCKET_SQL = {
-  hour: 'toStartOfHour(occurred_at)',
-  day: 'toStartOfDay(occurred_at)',
-  week: "toDateTime(toMonday(occurred_at), 'UTC')",
-  month: "toDateTime(toStartOfMonth(occurred_at), 'UTC')",
-} as const;
 export const BUCKET_MS = { hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000, month: 28 * 86_400_000 } as const;
 
 export interface ActorCounts {
@@ -329,11 +240,7 @@ export interface ActorCounts {
 }
 
 async function actorCounts(db: AuditDb, dir: Directory, w: Where): Promise<ActorCounts[]> {
-  const rows = await db.rows<{ actor_id: string; deny: number; flag: number; total: number }>(
-    `SELECT actor_id, countIf(outcome = 'deny') AS deny, countIf(outcome = 'flag') AS flag, count() AS total
-     FROM ${db.decisions} ${w.sql()} GROUP BY actor_id ORDER BY deny DESC, flag DESC, actor_id LIMIT 10000`,
-    w.params,
-  );
+  const rows = await actorCountRows(db, w);
   return rows.map((r) => ({
     actorId: r.actor_id,
     name: dir.actorName(r.actor_id),
@@ -345,11 +252,7 @@ async function actorCounts(db: AuditDb, dir: Directory, w: Where): Promise<Actor
 }
 
 async function codeCounts(db: AuditDb, w: Where): Promise<{ code: string; count: number; outcome: 'deny' | 'flag' | 'note' }[]> {
-  const rows = await db.rows<{ code: string; count: number }>(
-    `SELECT arrayJoin(codes) AS code, count() AS count FROM ${db.decisions} ${w.sql()} GROUP BY code ORDER BY count DESC, code`,
-    w.params,
-  );
-  return rows.map((r) => ({ code: r.code, count: Number(r.count), outcome: codeKind(r.code) }));
+  return (await codeCountRows(db, w)).map((r) => ({ ...r, outcome: codeKind(r.code) }));
 }
 
 export async function violationsSummary(
@@ -362,14 +265,7 @@ export async function violationsSummary(
   top: number,
 ) {
   const w = base(scope, range, tenantId);
-  const [buckets, byCode, actors] = await Promise.all([
-    db.rows<OutcomeCounts & { start: string }>(
-      `SELECT ${BUCKET_SQL[bucket]} AS b, toString(b) AS start, ${OUTCOME_SUMS} FROM ${db.decisions} ${w.sql()} GROUP BY b ORDER BY b`,
-      w.params,
-    ),
-    codeCounts(db, w),
-    actorCounts(db, dir, w),
-  ]);
+  const [buckets, byCode, actors] = await Promise.all([bucketRows(db, w, bucket), codeCounts(db, w), actorCounts(db, dir, w)]);
   const totals = { allow: 0, flag: 0, deny: 0, total: 0 };
   for (const b of buckets) for (const k of ['allow', 'flag', 'deny', 'total'] as const) totals[k] += Number(b[k]);
   const depts = new Map<string, { department: string; deny: number; flag: number; total: number }>();
@@ -396,24 +292,8 @@ export async function violationsSummary(
 // ---------- sharing ----------
 
 export async function sharingSummary(db: AuditDb, dir: Directory, scope: Scope, range: Range, tenantId: string | undefined) {
-  const w = base(scope, range, tenantId).add(`(recipient_id != '' OR actor_type = 'processor')`);
-  const agreementIds = [...dir.agreements.keys()];
-  const partyExpr = `if(recipient_id != '', recipient_id, actor_id)`;
-  const [byAg, byParty] = await Promise.all([
-    db.rows<OutcomeCounts & { party_id: string; agreement: string; subjects: number }>(
-      `SELECT ${partyExpr} AS party_id,
-              arrayJoin(if(empty(arrayFilter(x -> has({agreements:Array(String)}, x), basis)), [''], arrayFilter(x -> has({agreements:Array(String)}, x), basis))) AS agreement,
-              ${OUTCOME_SUMS}, uniqExact(tenant_id, subject_id) AS subjects
-       FROM ${db.decisions} ${w.sql()} GROUP BY party_id, agreement ORDER BY total DESC, party_id, agreement LIMIT 10000`,
-      { ...w.params, agreements: agreementIds },
-    ),
-    db.rows<OutcomeCounts & { party_id: string; actions: string[] }>(
-      `SELECT ${partyExpr} AS party_id,
-              arraySort(groupUniqArray(if(recipient_id != '', toString(action), 'processing'))) AS actions, ${OUTCOME_SUMS}
-       FROM ${db.decisions} ${w.sql()} GROUP BY party_id ORDER BY total DESC, party_id LIMIT 10000`,
-      w.params,
-    ),
-  ]);
+  const w = base(scope, range, tenantId).add(SHARED_SQL);
+  const { byAgreement: byAg, byParty } = await sharingRows(db, w, [...dir.agreements.keys()]);
   // The bundle says what a party is (never the type an event claimed).
   const party = (id: string) => ({ id, name: dir.actorName(id), type: partyType(dir, id) });
   return {
@@ -441,25 +321,9 @@ export async function disclosures(
 ) {
   const disc = disclosureSql(authoritiesOf(scope, dir));
   const w = base(scope, range, tenantId).add(disc.sql, disc.params);
-  const page = new Where();
-  Object.assign(page.params, w.params);
-  page.conds.push(...w.conds);
-  if (cursor) {
-    const c = decodeCursor(cursor);
-    page.add(`(occurred_at, event_id) < (${T('cTime')}, {cId:UUID})`, { cTime: c.occurredAt, cId: c.eventId });
-  }
-  const [byAuthority, rows] = await Promise.all([
-    db.rows<{ recipient_id: string; lawful: number; without_basis: number; total: number }>(
-      `SELECT recipient_id, countIf(has(codes, 'LEGAL_DISCLOSURE')) AS lawful, countIf(has(codes, 'DISCLOSURE_WITHOUT_LEGAL_BASIS')) AS without_basis,
-              count() AS total
-       FROM ${db.decisions} ${w.sql()} GROUP BY recipient_id ORDER BY total DESC, recipient_id LIMIT 1000`,
-      w.params,
-    ),
-    db.rows<AccessRow>(
-      `SELECT ${ACCESS_COLUMNS} FROM ${db.decisions} ${page.sql()} ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
-      { ...page.params, limit: limit + 1 },
-    ),
-  ]);
+  const page = w.copy();
+  if (cursor) afterCursor(page, decodeCursor(cursor));
+  const [byAuthority, rows] = await Promise.all([disclosureCountRows(db, w), accessRows(db, page, limit + 1)]);
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
   return {
@@ -496,35 +360,13 @@ export function disclosureItem(a: AccessItem, dir: Directory) {
 export async function periodicData(db: AuditDb, dir: Directory, scope: Scope, range: Range, tenantId: string | undefined) {
   const w = base(scope, range, tenantId);
   const [totals, byCode, examples, actors, sharing, disc, bulk] = await Promise.all([
-    db.rows<OutcomeCounts & { versions: string[] }>(
-      `SELECT ${OUTCOME_SUMS}, arraySort(groupUniqArray(policy_version)) AS versions FROM ${db.decisions} ${w.sql()}`,
-      w.params,
-    ),
+    totalRows(db, w),
     codeCounts(db, w),
-    db.rows<{
-      code: string;
-      event_id: string;
-      occurred_at: string;
-      tenant_id: string;
-      actor_id: string;
-      subject_id: string;
-      action: string;
-      purpose: string;
-      recipient_id: string;
-    }>(
-      `SELECT arrayJoin(codes) AS code, event_id, occurred_at, tenant_id, actor_id, subject_id, toString(action) AS action, purpose, recipient_id
-       FROM ${db.decisions} ${w.sql()} AND notEmpty(codes)
-       ORDER BY code, occurred_at, event_id LIMIT 3 BY code`,
-      w.params,
-    ),
+    codeExampleRows(db, w),
     actorCounts(db, dir, w),
     sharingSummary(db, dir, scope, range, tenantId),
     disclosures(db, dir, scope, range, tenantId, 100),
-    db.rows<{ actor_id: string; events: number }>(
-      `SELECT actor_id, count() AS events FROM ${db.decisions} ${w.sql()} AND has(codes, 'BULK_ACCESS')
-       GROUP BY actor_id ORDER BY events DESC, actor_id LIMIT 100`,
-      w.params,
-    ),
+    bulkActorRows(db, w),
   ]);
   const t = totals[0] ?? { allow: 0, flag: 0, deny: 0, total: 0, versions: [] };
   const codeCount = (c: string) => byCode.find((r) => r.code === c)?.count ?? 0;

@@ -9,6 +9,7 @@ import type { Principal } from './auth.js';
 import type { AuditDb } from './db.js';
 import type { Directory } from './directory.js';
 import { forbidden, HttpError } from './errors.js';
+import type { HeavyPool } from './heavy.js';
 import {
   type IntegrityProvider,
   integrityConsistencyQuery,
@@ -53,6 +54,8 @@ export interface RouteDeps {
   db: AuditDb;
   dir: Directory;
   integrity: IntegrityProvider;
+  /** worker threads for the heavy routes (heavy.ts); without them, they run on the request thread */
+  heavy?: HeavyPool | undefined;
   maxRangeDays: number;
   now: () => Date;
   /** sends subject-state changes (the SDK client); without one, changes are refused (503) */
@@ -71,6 +74,8 @@ export interface RouteCtx<Q, P, B = undefined> {
    */
   scope: DataScope;
   deps: RouteDeps;
+  /** for a heavy route: rejects when its deadline passes (gate.ts) */
+  deadline?: Promise<never> | undefined;
 }
 
 /** What a handler returns: a JSON body or a file, and what the audit record should say. */
@@ -330,13 +335,23 @@ export const ROUTES: RouteDef[] = [
     response: s.periodicReport,
     files: true,
     audited: true,
-    handler: async ({ query: q, scope, deps }) => {
-      const report = await buildPeriodicReport(deps.db, deps.dir, deps.integrity, {
-        period: q.period,
-        scope,
-        tenantId: q.tenantId,
-        generatedAt: deps.now(),
-      });
+    handler: async ({ query: q, scope, deps, deadline }) => {
+      const generatedAt = deps.now();
+      const off = deps.heavy
+        ? await deps.heavy.periodicReport(
+            deps.dir,
+            { scope, period: q.period, tenantId: q.tenantId, generatedAt, format: q.format },
+            deadline,
+          )
+        : undefined;
+      const report =
+        off?.report ??
+        (await buildPeriodicReport(deps.db, deps.dir, deps.integrity, {
+          period: q.period,
+          scope,
+          tenantId: q.tenantId,
+          generatedAt,
+        }));
       const examples = report.rules.reduce((n, r) => n + r.examples.length, 0) + report.disclosures.items.length;
       const subjects = new Set([
         ...report.rules.flatMap((r) => r.examples.map((e) => `${e.tenantId}\u0000${e.subjectId}`)),
@@ -347,7 +362,9 @@ export const ROUTES: RouteDef[] = [
       const { from, to } = s.periodRange(q.period);
       const signed = { filename, from, to };
       if (q.format === 'json') return { json: report, audit, signed };
-      const file = await renderReport(report, q.format, periodicReportCsv, periodicReportPdf);
+      const file = off?.file
+        ? { ...off.file, body: Buffer.from(off.file.body), extension: q.format }
+        : await renderReport(report, q.format, periodicReportCsv, periodicReportPdf);
       return { file: { ...file, filename }, audit, signed };
     },
   }),
@@ -363,10 +380,15 @@ export const ROUTES: RouteDef[] = [
     query: s.integrityQuery,
     response: s.integrityResponse,
     audited: true,
-    handler: async ({ query: q, scope, deps }) => {
+    handler: async ({ query: q, scope, deps, deadline }) => {
       const range = s.resolveRange(q, 30, deps.maxRangeDays, deps.now());
       const iq = { ...range, tenants: q.tenantId ? [q.tenantId] : scope.tenants };
-      const [checkpoints, verification] = await Promise.all([deps.integrity.listCheckpoints(iq), deps.integrity.verifyRange(iq)]);
+      const { checkpoints, verification } = deps.heavy
+        ? await deps.heavy.verify(iq, deadline)
+        : await Promise.all([deps.integrity.listCheckpoints(iq), deps.integrity.verifyRange(iq)]).then(([c, v]) => ({
+            checkpoints: c,
+            verification: v,
+          }));
       return {
         json: { range: rangeOut(range), checkpoints, verification },
         audit: { tenantId: q.tenantId, recordCount: 1, attributes: { ...rangeAttrs(range), verification: verification.status } },

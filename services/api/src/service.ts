@@ -11,8 +11,9 @@ import { createAuditClient } from '@custos/sdk';
 import { reportSigningKey, type Store, trustedCheckpointKeys } from '@custos/store';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { authFromEnv, createApp } from './app.js';
+import { authFromEnv, createApp, limitsFromEnv } from './app.js';
 import type { ApiServiceEnv } from './config.js';
+import { HeavyPool, heavyIntegrity } from './heavy.js';
 import { storeIntegrity } from './integrity.js';
 import { createMetrics } from './metrics.js';
 import { followPolicy } from './policy-follow.js';
@@ -55,11 +56,20 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
   // The API signs reports with a key of its own (docs/decisions/api-report-key.md); the demo makes one.
   const reportKey = reportSigningKey(opts.demoKey ? { ...env, CHECKPOINT_KEY_AUTOGEN: true } : env, logger);
   if (!reportKey) logger.warn('no REPORT_PRIVATE_KEY: the reports the API serves are not signed');
-  const integrity = storeIntegrity(store, {
-    trusted: trustedCheckpointKeys(env),
-    retentionDays: env.AUDIT_RETENTION_DAYS,
-    reportKey,
-  });
+  const trusted = trustedCheckpointKeys(env);
+  const integrity = storeIntegrity(store, { trusted, retentionDays: env.AUDIT_RETENTION_DAYS, reportKey });
+  // periodic reports and verification run off the request thread, with the API's query limits
+  const limits = limitsFromEnv(apiEnv);
+  const heavy = new HeavyPool(
+    store,
+    {
+      database: store.database,
+      mode: store.mode,
+      limits,
+      integrity: trusted.length ? heavyIntegrity(trusted, env.AUDIT_RETENTION_DAYS) : 'unavailable',
+    },
+    limits.heavyConcurrency ?? 2,
+  );
   const auth = authFromEnv(apiEnv);
   let demoKey: string | undefined;
   if (opts.demoKey && auth.apiKeys.length === 0 && !auth.jwt?.secret && !auth.jwt?.jwksUrl) {
@@ -83,6 +93,7 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
     recorder: audit,
     subjectState: audit,
     integrity,
+    heavy,
     auth,
     env: apiEnv,
     metrics,
@@ -122,6 +133,7 @@ export async function startApiService(opts: ApiServiceOptions): Promise<ApiServi
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await audit.close();
       await followed.stop();
+      await heavy.close();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
     },
   };
