@@ -516,6 +516,7 @@ export class Sink {
         this.stats.insertFailures += 1;
         this.metrics.insertFailures.inc({ kind: 'timeout' });
         this.shrink(p.rows.length, state.chain, refused.cause);
+        if (!this.alive(payload)) throw new Abandoned('inserting: abandoned after a timeout', { cause: refused.cause });
         const mid = Math.ceil(cands.length / 2);
         await this.storeCandidates(state, cands.slice(0, mid), payload, lettered);
         await payload.heartbeat();
