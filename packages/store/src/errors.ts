@@ -44,6 +44,19 @@ export function classifyStoreError(err: unknown): ErrorKind {
   return code !== undefined && RECORD_CODES.has(code) ? 'record' : 'retriable';
 }
 
+/**
+ * Codes meaning "this query ran out of time": TIMEOUT_EXCEEDED (159, `max_execution_time`; what
+ * chDB's `rawInsert` raises too, as `clickhouseCode`, with nothing of the insert stored), TOO_SLOW
+ * (160, `min_execution_speed`), SOCKET_TIMEOUT (209). Still `retriable`, but an insert failing so
+ * may fail again the same way at the same size: the sink stores it in smaller pieces instead.
+ */
+const TIMEOUT_CODES = new Set([159, 160, 209]);
+
+export function isTimeoutError(err: unknown): boolean {
+  const code = clickhouseCode(err);
+  return code !== undefined && TIMEOUT_CODES.has(code);
+}
+
 /** The stored chain contradicts itself or its checkpoints; the sink will not build on it. */
 export class ChainIntegrityError extends Error {
   readonly retriable = false;

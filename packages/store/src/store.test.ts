@@ -25,7 +25,7 @@ import {
   storedFromValues,
   toRow,
 } from './decisions.js';
-import { classifyStoreError } from './errors.js';
+import { classifyStoreError, isTimeoutError } from './errors.js';
 import { sampleDecisions } from './fixtures.js';
 import { leafHash, merkleRoot } from './merkle.js';
 import { CLUSTER_MIGRATIONS_DIR, loadMigrations, statements } from './migrations.js';
@@ -227,6 +227,15 @@ describe('store errors', () => {
     expect(classifyStoreError({ clickhouseCode: 376 })).toBe('record');
     expect(classifyStoreError({ code: '60' })).toBe('retriable');
     expect(classifyStoreError(new Error('socket hang up'))).toBe('retriable');
+  });
+
+  it('tells a timed-out query by code (chDB: clickhouseCode; the server: a string code)', () => {
+    expect(isTimeoutError({ clickhouseCode: 159 })).toBe(true);
+    expect(isTimeoutError({ code: '160' })).toBe(true);
+    expect(isTimeoutError(new Error('wrapped', { cause: { code: 209 } }))).toBe(true);
+    expect(classifyStoreError({ clickhouseCode: 159 })).toBe('retriable');
+    expect(isTimeoutError({ code: '60' })).toBe(false);
+    expect(isTimeoutError(new Error('Timeout error.'))).toBe(false);
   });
 });
 

@@ -18,6 +18,7 @@ export interface SinkMetrics {
   skipped: Counter<'reason'>;
   deadLetters: Counter<'step'>;
   paused: Gauge;
+  insertCap: Gauge;
   chainSeq: Gauge<'chain'>;
   checkpoints: Counter;
   chainIntegrityFailures: Counter<'chain'>;
@@ -58,7 +59,7 @@ export function createSinkMetrics(registry = new Registry()): SinkMetrics {
     }),
     insertFailures: new Counter({
       name: 'custos_sink_insert_failures_total',
-      help: 'failed inserts: retriable (store unavailable; retried) or record (bad row; bisected, dead-lettered)',
+      help: 'failed inserts: retriable (store unavailable; retried), timeout (too slow for its size; split) or record (bad row; bisected, dead-lettered)',
       labelNames: ['kind'],
       registers,
     }),
@@ -90,6 +91,11 @@ export function createSinkMetrics(registry = new Registry()): SinkMetrics {
     paused: new Gauge({
       name: 'custos_sink_paused',
       help: '1 while ClickHouse is unavailable and consumption paused',
+      registers,
+    }),
+    insertCap: new Gauge({
+      name: 'custos_sink_insert_rows_cap',
+      help: 'most rows per insert now: SINK_MAX_BATCH_ROWS, halved while inserts run out of time, doubled back after fast ones',
       registers,
     }),
     chainSeq: new Gauge({ name: 'custos_sink_chain_seq', help: 'last stored seq per chain', labelNames: ['chain'], registers }),

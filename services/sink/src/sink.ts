@@ -11,7 +11,9 @@
  * ClickHouse unavailable (by error code: table missing, network, timeouts, too many parts…): the
  * consumer pauses, the insert is retried with backoff (the same rows, the same de-duplication
  * token), then consumption resumes. A record ClickHouse refuses (parse or type error) is found by
- * bisecting the batch and dead-lettered with the reason; the others are stored.
+ * bisecting the batch and dead-lettered with the reason; the others are stored. An insert that runs
+ * out of time (timeout codes) is stored in halves instead of retried whole, and later chunks are cut
+ * smaller until inserts are fast again (see `storeCandidates`).
  *
  * Why this is exactly once and never forks a chain: the chain is a pure function of the partition's
  * records (see @custos/store chain.ts). After a crash between insert and commit, the batch comes
@@ -44,12 +46,14 @@ import {
   checkHead,
   checkSignature,
   classifyStoreError,
+  clickhouseCode,
   commit,
   DEFAULT_SINK_BATCH_ROWS,
   encodeWitness,
   type HeadEntry,
   insertHead,
   insertPrepared,
+  isTimeoutError,
   listCheckpoints,
   listHeads,
   type Prepared,
@@ -89,6 +93,17 @@ export interface SinkOptions {
   partitionsConcurrently?: number | undefined;
   /** an eventId among the chain's last this-many entries is a duplicate */
   dedupWindow?: number | undefined;
+  /**
+   * An insert of more than this many rows that times out (a timeout code: the store is too slow for
+   * its size) is stored in halves, and later chunks are cut at half its size; at or below it, a
+   * timed-out insert is retried whole like any outage. Default 1000.
+   */
+  minSplitRows?: number | undefined;
+  /**
+   * A whole chunk inserted faster than this doubles the chunk size again (up to maxBatchRows).
+   * Default 5000 ms: twice as many rows then still finish well inside the store's 30 s limit.
+   */
+  fastInsertMs?: number | undefined;
   /** first and largest wait between insert retries */
   retryMinMs?: number | undefined;
   retryMaxMs?: number | undefined;
@@ -155,6 +170,13 @@ class Abandoned extends Error {
   readonly retriable = true;
 }
 
+/** The insert ran out of time (a timeout code) and is large enough to be split. */
+class TooSlow extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
 export class Sink {
   readonly stats: SinkStats = {
     rows: 0,
@@ -197,9 +219,22 @@ export class Sink {
   private witnessFiles = 0;
   /** how many of `unwitnessed` (from the front) are already in the witness directory */
   private inWitnessDir = 0;
+  /** rows per chunk (insert) now: maxBatchRows, less after inserts that ran out of time */
+  private cap: number;
 
   constructor(private readonly opts: SinkOptions) {
     this.metrics = opts.metrics ?? defaultSinkMetrics();
+    this.cap = this.maxRows;
+    this.metrics.insertCap.set(this.cap);
+  }
+
+  private get maxRows(): number {
+    return this.opts.maxBatchRows ?? DEFAULT_SINK_BATCH_ROWS;
+  }
+
+  /** the most rows the next insert may hold (maxBatchRows unless the store was too slow) */
+  get insertCap(): number {
+    return this.cap;
   }
 
   get groupId(): string {
@@ -335,11 +370,12 @@ export class Sink {
     }
     const state = await this.chainFor(partition, payload);
     if (!state) return;
-    const max = this.opts.maxBatchRows ?? DEFAULT_SINK_BATCH_ROWS;
     const messages = batch.messages;
     const decoder = this.decoder!;
-    for (let start = 0; start < messages.length && this.alive(payload); start += max) {
-      const chunk = messages.slice(start, start + max);
+    // The cap is read per chunk: a timed-out insert lowers it for the rest of this batch too.
+    for (let start = 0; start < messages.length && this.alive(payload); ) {
+      const chunk = messages.slice(start, start + this.cap);
+      start += chunk.length;
       const lastOffset = (chunk[chunk.length - 1] as KafkaMessage).offset;
       const decoded: Decoded[] = [];
       const letters: ReturnType<DeadLetterEncoder['message']>[] = [];
@@ -367,7 +403,7 @@ export class Sink {
           logger.info({ partition, redelivered, head: state.seq }, 'skipped records already stored (re-delivery)');
         }
         if (letters.length > 0) await this.sendLetters(letters, 'decode');
-        await this.storeCandidates(state, decoded, payload, new Set());
+        await this.storeCandidates(state, decoded, payload, new Set(), true);
       } finally {
         // Only prepare() reads these bytes (into the body), and nothing keeps the candidates: the
         // chain's state holds ids and hashes as strings.
@@ -421,12 +457,28 @@ export class Sink {
    * Chains and stores `cands`; on a record-level refusal, halves the batch until the refused rows are
    * found and dead-letters them. Each half is chained from the head the previous half left, so the
    * stored chain is exactly the good records in offset order.
+   *
+   * An insert of more than minSplitRows that runs out of time is not retried whole (a store too slow
+   * for its size fails it again, until the consumer loses its group membership): it is stored in
+   * halves the same way, and the cap for later chunks drops to half its size (`whole`: a chunk as
+   * processBatch cut it, whose fast insert lets the cap grow back).
+   *
+   * Why a split cannot store a row twice or fork the chain, although a timed-out insert into a
+   * ClickHouse server may have been committed after all (chDB's is not: nothing of it is stored):
+   * `prepare` is a pure function of the chain state and the candidates. The halves start from the
+   * same state, so they carry the very same rows (seq, hash, bytes) as the timed-out insert — a
+   * duplicate eventId is found in the same place, as the second half's state holds the first half's
+   * ids. Their de-duplication tokens differ (the token names the seq range), so ClickHouse stores
+   * them again if the first insert did land: byte-identical copies of the same entries, which merges
+   * collapse and readers and `verify` treat as one, as for a batch a fenced-out sink wrote twice.
+   * No other content can ever take those seqs.
    */
   private async storeCandidates(
     state: ChainState,
     cands: Decoded[],
     payload: EachBatchPayload,
     lettered: Set<string>,
+    whole = false,
   ): Promise<void> {
     if (cands.length === 0) return;
     const p = prepare(state, cands);
@@ -456,9 +508,21 @@ export class Sink {
           return undefined;
         } catch (err) {
           if (classifyStoreError(err) === 'record') return new RecordRejected(err);
+          if (isTimeoutError(err) && p.rows.length > this.minSplit) return new TooSlow(err);
           throw err;
         }
       });
+      if (refused instanceof TooSlow) {
+        this.stats.insertFailures += 1;
+        this.metrics.insertFailures.inc({ kind: 'timeout' });
+        this.shrink(p.rows.length, state.chain, refused.cause);
+        if (!this.alive(payload)) throw new Abandoned('inserting: abandoned after a timeout', { cause: refused.cause });
+        const mid = Math.ceil(cands.length / 2);
+        await this.storeCandidates(state, cands.slice(0, mid), payload, lettered);
+        await payload.heartbeat();
+        await this.storeCandidates(state, cands.slice(mid), payload, lettered);
+        return;
+      }
       if (refused) {
         this.stats.insertFailures += 1;
         this.metrics.insertFailures.inc({ kind: 'record' });
@@ -478,6 +542,7 @@ export class Sink {
       const seconds = (performance.now() - t0) / 1000;
       this.metrics.insertSeconds.observe(seconds);
       this.metrics.batchRows.observe(p.rows.length);
+      if (whole) this.maybeGrow(p.rows.length, seconds);
       await this.opts.hooks?.afterInsert?.(state.chain, p);
     }
     commit(state, p);
@@ -493,6 +558,32 @@ export class Sink {
       this.metrics.endToEnd.observe({ from: 'occurred' }, (now - c.occurredMs) / 1000);
       this.metrics.endToEnd.observe({ from: 'decided' }, (now - c.decidedMs) / 1000);
     }
+  }
+
+  private get minSplit(): number {
+    return this.opts.minSplitRows ?? 1000;
+  }
+
+  /** An insert of `rows` ran out of time: later chunks hold at most half of it. */
+  private shrink(rows: number, chain: number, err: unknown): void {
+    const to = Math.max(Math.min(this.minSplit, this.maxRows), Math.min(this.cap, Math.ceil(rows / 2)));
+    if (to < this.cap) {
+      this.opts.logger.warn(
+        { chain, rows, from: this.cap, to, code: clickhouseCode(err) },
+        'insert ran out of time: storing it in halves, smaller inserts from now on',
+      );
+      this.cap = to;
+      this.metrics.insertCap.set(to);
+    }
+  }
+
+  /** A chunk of about the cap's size stored fast: twice as many rows fit in the store's time limit. */
+  private maybeGrow(rows: number, seconds: number): void {
+    if (this.cap >= this.maxRows || rows * 2 < this.cap || seconds * 1000 >= (this.opts.fastInsertMs ?? 5000)) return;
+    const from = this.cap;
+    this.cap = Math.min(this.maxRows, this.cap * 2);
+    this.metrics.insertCap.set(this.cap);
+    this.opts.logger.info({ rows, seconds, from, to: this.cap }, 'inserts are fast again: larger inserts');
   }
 
   /**
