@@ -15,6 +15,7 @@ import {
   isRetriable,
   type Kafka,
   type Producer,
+  producerStateLost,
 } from '@custos/kafka';
 import {
   accessEventAvro,
@@ -959,7 +960,7 @@ class Client implements AuditClient {
   private async dropProducer(): Promise<void> {
     const p = this.producer;
     this.producer = undefined;
-    // A fresh producer gets a fresh producer id, so no sequence numbers are left half used.
+    // A fresh producer gets a fresh producer id and sequence numbers.
     if (p !== undefined) await p.disconnect().catch(() => {});
   }
 
@@ -993,7 +994,11 @@ class Client implements AuditClient {
           );
         }
         this.lastSendError = msg;
-        await this.dropProducer();
+        // The retry goes through the same producer: a batch the broker appended before its
+        // acknowledgement was lost (a network cut) carries the same producer id and sequence numbers
+        // and is recognised, not appended again. Only a producer whose sequence state Kafka no longer
+        // accepts is replaced.
+        if (producerStateLost(err)) await this.dropProducer();
         if (this.stopping && Date.now() >= this.stopDeadline) return false;
         const delay = isRetriable(err) ? this.backoff(attempt) : this.retryMaxMs;
         await sleep(Math.max(0, Math.min(delay, this.stopDeadline - Date.now())));

@@ -97,8 +97,23 @@ function serialize(err) {
     message: e.message,
     retriable: typeof x.retriable === 'boolean' ? x.retriable : false,
     code: typeof x.code === 'string' ? x.code : undefined,
-    type: typeof x.type === 'string' ? x.type : undefined,
+    type: protocolType(e),
   };
+}
+
+/**
+ * The Kafka protocol error's type, also when kafkajs wrapped it (retries exhausted): the client
+ * decides from it whether its producer's sequence state is lost (`producerStateLost`).
+ * @param {unknown} err
+ * @returns {string | undefined}
+ */
+function protocolType(err) {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
+    const x = /** @type {{ type?: unknown; cause?: unknown; originalError?: unknown }} */ (e);
+    if (typeof x.type === 'string') return x.type;
+    e = x.cause ?? x.originalError;
+  }
+  return undefined;
 }
 
 /** @returns {Promise<Producer>} */
