@@ -60,6 +60,8 @@ export interface ApiLimits extends QueryLimits {
   heavyDeadlineS?: number;
   /** heavy requests one credential may have running or waiting (beyond: 429); default: heavyConcurrency */
   heavyPerCredential?: number;
+  /** how long the list of stored tenants a search over every tenant reads is kept, ms (default 10 s) */
+  tenantListTtlMs?: number;
 }
 
 export interface ApiOptions {
@@ -156,6 +158,7 @@ export function createApp(opts: ApiOptions): express.Express {
       maxRows: limits.maxRows,
       ...(limits.maxMemoryBytes !== undefined ? { maxMemoryBytes: limits.maxMemoryBytes } : {}),
       ...(limits.maxBytesRead !== undefined ? { maxBytesRead: limits.maxBytesRead } : {}),
+      ...(limits.tenantListTtlMs !== undefined ? { tenantListTtlMs: limits.tenantListTtlMs } : {}),
     }),
     // the directory of the bundle in force when the request is served
     get dir() {
