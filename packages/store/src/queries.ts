@@ -21,7 +21,11 @@ export interface QueryLimits {
   maxMemoryBytes?: number;
   /** ClickHouse's max_bytes_to_read per query, uncompressed bytes (read_overflow_mode=throw; default 64 GiB) */
   maxBytesRead?: number;
+  /** how long the list of stored tenants (`storedTenants`) is kept before it is read again, ms (default 10 s) */
+  tenantListTtlMs?: number;
 }
+
+export const DEFAULT_TENANT_LIST_TTL_MS = 10_000;
 
 export const DEFAULT_MAX_MEMORY_BYTES = 4 * 1024 ** 3;
 export const DEFAULT_MAX_BYTES_READ = 64 * 1024 ** 3;
@@ -265,6 +269,29 @@ export class DecisionReads {
     return new QueryRefused(kind, err);
   }
 
+  private tenantList?: { at: number; list: Promise<string[]> };
+
+  /**
+   * Every tenant with stored decisions, sorted: read from the search's read model (a DISTINCT over
+   * every row) at most once per `limits.tenantListTtlMs`, not once per search over every tenant. A
+   * tenant whose first rows arrive meanwhile is listed from the next read on.
+   */
+  storedTenants(): Promise<string[]> {
+    const now = Date.now();
+    if (this.tenantList && now - this.tenantList.at < (this.limits.tenantListTtlMs ?? DEFAULT_TENANT_LIST_TTL_MS)) {
+      return this.tenantList.list;
+    }
+    const list = this.rows<{ t: string }>(`SELECT DISTINCT tenant_id AS t FROM ${this.accessesByTime}`, {}).then((rows) =>
+      rows.map((r) => r.t).sort(),
+    );
+    // a failed read is not kept: the next search reads again
+    list.catch(() => {
+      if (this.tenantList?.list === list) this.tenantList = undefined;
+    });
+    this.tenantList = { at: now, list };
+    return list;
+  }
+
   private settings(maxRows: number, opts: { point?: boolean }): string {
     return settingsClause({
       max_execution_time: this.limits.timeoutS,
@@ -350,8 +377,8 @@ export function selectAccesses(w: Where, f: AccessSelection): Where {
  * The newest `want` accesses matching `w` (which must not name tenants: they are `tenants`), from
  * the search's read model (`accesses_by_time`, ordered by tenant and time): one read per tenant,
  * each from the end of its key range and stopping when the page is full, merged here. `'*'` reads
- * every tenant stored. Repeated event ids (identical stored copies) are dropped; if that leaves a
- * page short, the read is repeated for more.
+ * every tenant stored (`db.storedTenants()`, a list kept for a few seconds). Repeated event ids
+ * (identical stored copies) are dropped; if that leaves a page short, the read is repeated for more.
  */
 export async function newestAccesses(
   db: DecisionReads,
@@ -359,16 +386,10 @@ export async function newestAccesses(
   tenants: '*' | readonly string[],
   want: number,
 ): Promise<AccessRow[]> {
-  const list = tenants === '*' ? await storedTenants(db) : tenants;
+  const list = tenants === '*' ? await db.storedTenants() : tenants;
   const byTenant = await Promise.all(list.map((t) => newestOfTenant(db, w, t, want)));
   const merged = byTenant.length === 1 ? (byTenant[0] as AccessRow[]) : byTenant.flat().sort(newestFirst);
   return merged.slice(0, want);
-}
-
-/** Every tenant with stored decisions. */
-export async function storedTenants(db: DecisionReads): Promise<string[]> {
-  const rows = await db.rows<{ t: string }>(`SELECT DISTINCT tenant_id AS t FROM ${db.accessesByTime}`, {});
-  return rows.map((r) => r.t).sort();
 }
 
 async function newestOfTenant(db: DecisionReads, w: Where, tenant: string, want: number): Promise<AccessRow[]> {

@@ -1,7 +1,8 @@
 /**
- * The subject report's read model (`subject_accesses_v2`, migration 0005) is a copy of `decisions`
- * kept by a materialized view. The hash chain covers `decisions` only, so an edit of the copy would
- * change subject reports unnoticed; `checkReadModel` (run by `verifyRange`) compares the two, row for
+ * The read models — the subject report's (`subject_accesses_v2`, migration 0005) and the search's
+ * (`accesses_by_time`, migration 0008) — are copies of `decisions` kept by materialized views. The
+ * hash chain covers `decisions` only, so an edit of a copy would change subject reports or search
+ * results unnoticed; `checkReadModels` (run by `verifyRange`) compares each with `decisions`, row for
  * row, and names what differs. A copy's row is recomputed from `decisions` exactly as the view
  * computes it, and both sides are reduced to a 64-bit hash of all their columns: a row of either side
  * whose hash the other side lacks is missing, altered or inserted.
@@ -38,16 +39,35 @@ export const READ_MODEL_PACKED_COLUMNS = [
   'source_service',
 ] as const;
 
-/** The hash of one read-model row, from the read model's columns or from `decisions`' (same casts). */
-function rowHash(src: 'read_model' | 'decisions'): string {
-  const lag =
-    src === 'read_model' ? 'decided_lag_ms' : 'toUnixTimestamp64Milli(decided_at) - toUnixTimestamp64Milli(occurred_at)';
-  const authority = src === 'read_model' ? 'authority' : `action = 'disclose' OR recipient_type = 'authority'`;
-  const access =
-    src === 'read_model' ? 'access' : `formatRowNoNewline('JSONCompactEachRow', ${READ_MODEL_PACKED_COLUMNS.join(', ')})`;
-  return `cityHash64(toString(tenant_id), subject_id, toString(occurred_at), toString(event_id), toInt64(${lag}),
-    toString(actor_id), toUInt16(kafka_partition), toUInt8(${authority}), ${access})`;
+/** One read model: its table and how one of its rows hashes, from its own columns or from `decisions`'. */
+interface ModelSpec {
+  table: string;
+  hash: (src: 'read_model' | 'decisions') => string;
 }
+
+const lagOf = (src: 'read_model' | 'decisions') =>
+  src === 'read_model' ? 'decided_lag_ms' : 'toUnixTimestamp64Milli(decided_at) - toUnixTimestamp64Milli(occurred_at)';
+const accessOf = (src: 'read_model' | 'decisions') =>
+  src === 'read_model' ? 'access' : `formatRowNoNewline('JSONCompactEachRow', ${READ_MODEL_PACKED_COLUMNS.join(', ')})`;
+
+/** Both read models, each row hashed over all its columns, computed from `decisions` exactly as its view does. */
+const MODELS: readonly ModelSpec[] = [
+  {
+    table: READ_MODEL_TABLE,
+    hash: (src) => {
+      const authority = src === 'read_model' ? 'authority' : `action = 'disclose' OR recipient_type = 'authority'`;
+      return `cityHash64(toString(tenant_id), subject_id, toString(occurred_at), toString(event_id), toInt64(${lagOf(src)}),
+    toString(actor_id), toUInt16(kafka_partition), toUInt8(${authority}), ${accessOf(src)})`;
+    },
+  },
+  {
+    table: SEARCH_TABLE,
+    hash: (src) =>
+      `cityHash64(toString(tenant_id), subject_id, toString(occurred_at), toString(event_id), toInt64(${lagOf(src)}),
+    toString(actor_id), toString(actor_type), toString(outcome), toString(codes), toString(categories), toString(action),
+    toString(purpose), toString(recipient_id), toUInt16(kafka_partition), ${accessOf(src)})`,
+  },
+];
 
 export interface ReadModelRow {
   tenantId: string;
@@ -58,8 +78,8 @@ export interface ReadModelRow {
 }
 
 export interface ReadModelCheck {
-  /** false when the store has no read model (migrated before 0005) */
-  checked: boolean;
+  /** the read model's table */
+  table: string;
   /** rows of `decisions` the read model lacks or holds altered */
   missing: { count: number; rows: ReadModelRow[] };
   /** rows of the read model that no row of `decisions` gives: altered or inserted */
@@ -80,14 +100,19 @@ export interface ReadModelCheckOptions {
   limit?: number | undefined;
 }
 
-export async function checkReadModel(store: Store, opts: ReadModelCheckOptions = {}): Promise<ReadModelCheck> {
-  const none = { count: 0, rows: [] };
-  const [exists] = await queryRows<{ n: number }>(
+/**
+ * Compares every read model the store has (the subject report's and the search's; a store migrated
+ * before them has fewer) with `decisions`. One result per read model compared.
+ */
+export async function checkReadModels(store: Store, opts: ReadModelCheckOptions = {}): Promise<ReadModelCheck[]> {
+  const present = await queryRows<{ name: string }>(
     store,
-    'SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = {t:String}',
-    { db: store.database, t: READ_MODEL_TABLE },
+    'SELECT name FROM system.tables WHERE database = {db:String} AND name IN {t:Array(String)}',
+    { db: store.database, t: MODELS.map((m) => m.table) },
   );
-  if (!Number(exists?.n)) return { checked: false, missing: none, extra: none };
+  const names = new Set(present.map((r) => r.name));
+  const models = MODELS.filter((m) => names.has(m.table));
+  if (models.length === 0) return [];
   const params: Record<string, unknown> = { limit: opts.limit ?? 20 };
   const conds: string[] = [];
   // the later of the range's start and the retention horizon
@@ -106,14 +131,13 @@ export async function checkReadModel(store: Store, opts: ReadModelCheckOptions =
   }
   const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
   const decisions = store.table('decisions');
-  const model = store.table(READ_MODEL_TABLE);
-  // GLOBAL: on a cluster both are Distributed tables, and the other side's set must be built once
-  const side = async (src: 'read_model' | 'decisions') => {
+  // GLOBAL: on a cluster the tables are Distributed, and the other side's set must be built once
+  const side = async (m: ModelSpec, src: 'read_model' | 'decisions') => {
+    const model = store.table(m.table);
     const [from, other, otherSrc] =
       src === 'read_model' ? [model, decisions, 'decisions' as const] : [decisions, model, 'read_model' as const];
-    const diff = `${from} ${where ? `${where} AND` : 'WHERE'} ${rowHash(src)} GLOBAL NOT IN (SELECT ${rowHash(otherSrc)} FROM ${other} ${where})`;
+    const diff = `${from} ${where ? `${where} AND` : 'WHERE'} ${m.hash(src)} GLOBAL NOT IN (SELECT ${m.hash(otherSrc)} FROM ${other} ${where})`;
     const [n] = await queryRows<{ n: number }>(store, `SELECT count() AS n FROM ${diff}`, params);
-    // the usual answer: nothing differs, and the second pass over both tables is not needed
     if (!Number(n?.n)) return { count: 0, rows: [] };
     const rows = await queryRows<ReadModelRow>(
       store,
@@ -124,16 +148,31 @@ export async function checkReadModel(store: Store, opts: ReadModelCheckOptions =
     );
     return { count: Number(n?.n ?? 0), rows: rows.map((r) => ({ ...r, chain: Number(r.chain) })) };
   };
-  // One pass over each table first: the usual answer is that both hold the same rows, and the
-  // NOT IN passes below (each reading both tables) are needed only to count and name differences.
-  const [presence] = await queryRows<{ d: number; m: number }>(
+  // One pass over each table first, `decisions` read once for all read models: every row's hash
+  // tagged 1 (from decisions) or 2 (from the read model), per read model; a hash not tagged 3 in
+  // all differs. The usual answer is that none does, and the NOT IN passes below (each reading both
+  // tables) are needed only to count and name differences.
+  const fromDecisions = `SELECT arrayJoin([${models.map((m, i) => `(toUInt8(${i}), ${m.hash('decisions')})`).join(', ')}]) AS mh,
+            mh.1 AS m, mh.2 AS h, toUInt8(1) AS tag FROM ${decisions} ${where}`;
+  const fromModels = models.map(
+    (m, i) => `SELECT toUInt8(${i}) AS m, ${m.hash('read_model')} AS h, toUInt8(2) AS tag FROM ${store.table(m.table)} ${where}`,
+  );
+  const presence = await queryRows<{ m: number; n: number }>(
     store,
-    `SELECT countIf(NOT in_d) AS d, countIf(NOT in_m) AS m
-     FROM (SELECT DISTINCT ${rowHash('decisions')} AS h, true AS in_d FROM ${decisions} ${where}) AS a
-     GLOBAL FULL OUTER JOIN (SELECT DISTINCT ${rowHash('read_model')} AS h, true AS in_m FROM ${model} ${where}) AS b USING h`,
+    `SELECT m, countIf(tags != 3) AS n
+     FROM (SELECT m, h, groupBitOr(tag) AS tags
+           FROM (SELECT m, h, tag FROM (${fromDecisions}) ${fromModels.map((q) => `UNION ALL ${q}`).join(' ')})
+           GROUP BY m, h)
+     GROUP BY m`,
     params,
   );
-  if (presence && !Number(presence.d) && !Number(presence.m)) return { checked: true, missing: none, extra: none };
-  const [missing, extra] = await Promise.all([side('decisions'), side('read_model')]);
-  return { checked: true, missing, extra };
+  const differs = new Set(presence.filter((r) => Number(r.n) > 0).map((r) => Number(r.m)));
+  const none = { count: 0, rows: [] };
+  return Promise.all(
+    models.map(async (m, i) => {
+      if (!differs.has(i)) return { table: m.table, missing: none, extra: none };
+      const [missing, extra] = await Promise.all([side(m, 'decisions'), side(m, 'read_model')]);
+      return { table: m.table, missing, extra };
+    }),
+  );
 }

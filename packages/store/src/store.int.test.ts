@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { Decision } from '@custos/schemas';
-import { infraEnv, testStore } from '@custos/test/support';
+import { infraEnv, testStore, waitFor } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commit, emptyChain, prepare } from './chain.js';
 import { appendDecisions, insertDecisions, insertPrepared, recoverChain, writeCheckpoint } from './chain-store.js';
@@ -237,6 +237,37 @@ describe('store on real ClickHouse', () => {
     expect((await actorCountRows(db, deny)).reduce((a, r) => a + Number(r.total), 0)).toBe(denied.length);
     const byCode = await codeCountRows(db, deny);
     expect(byCode.reduce((a, r) => a + r.count, 0)).toBe(denied.reduce((a, d) => a + d.reasons.length, 0));
+  });
+
+  it('a search over every tenant lists the stored tenants once per TTL, and finds a new tenant from the next list on', async () => {
+    const s = await fresh();
+    const start = Date.parse('2026-10-01T00:00:00Z');
+    const ds = sampleDecisions(200, { start, spanMs: 86_400_000, actors: 20 });
+    await appendDecisions(
+      s,
+      ds.map((d, i) => toRow(d, i % 3, String(i))),
+    );
+    const db = new DecisionReads(s, { timeoutS: 30, maxRows: 100_000, tenantListTtlMs: 500 });
+    const month = new Where().range(new Date('2026-10-01T00:00:00Z'), new Date('2026-11-01T00:00:00Z'));
+    expect(await newestAccesses(db, month.copy(), '*', 1000)).toHaveLength(200);
+    // within the TTL, the list is not read again
+    const listed = db.storedTenants();
+    expect(db.storedTenants()).toBe(listed);
+    expect(await listed).toEqual([...new Set(ds.map((d) => d.event.tenantId))].sort());
+    // a tenant's first rows: found once the list is read again
+    const newcomer = sampleDecisions(5, { start: start + 3_600_000, spanMs: 60_000 }).map((d) => ({
+      ...d,
+      event: { ...d.event, tenantId: 'client-new' },
+    }));
+    await appendDecisions(
+      s,
+      newcomer.map((d, i) => toRow(d, 3, String(i))),
+    );
+    await waitFor(
+      async () => (await newestAccesses(db, month.copy(), '*', 1000)).filter((r) => r.tenant_id === 'client-new').length === 5,
+      { timeoutMs: 10_000, what: 'the new tenant in a search over every tenant' },
+    );
+    expect(await newestAccesses(db, month.copy(), '*', 1000)).toHaveLength(205);
   });
 
   it('recovers a chain: head, window and the rows since its last checkpoint', async () => {

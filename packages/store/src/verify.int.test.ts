@@ -373,6 +373,64 @@ describe('verify: tampering is detected, a clean chain verifies', () => {
       expect(listed.at(-1)?.message).toMatch(new RegExp(`… and \\d+ more decisions missing .* \\(${ROWS} in all\\)`));
     });
   });
+
+  describe('verify: the search read model against the decisions', () => {
+    const search = (s: Store) => s.table('accesses_by_time');
+    const tableOf = (fs: Finding[]) => [
+      ...new Set(
+        errors(fs)
+          .filter((f) => f.kind === 'read_model_differs')
+          .map((f) => /accesses_by_time/.test(f.message)),
+      ),
+    ];
+
+    it('passes a store whose search read model holds exactly the stored decisions', async () => {
+      const s = await copy();
+      const r = await verify(s, { readModel: true });
+      expect(r.sources).toContain('read-model');
+      expect(errors(r.findings), formatReport(r)).toEqual([]);
+    });
+
+    it('names an altered, a deleted and an inserted row of the search read model', async () => {
+      const s = await copy();
+      const [a, b, c] = [await rowAt(s, 0, 11), await rowAt(s, 1, 21), await rowAt(s, 2, 31)];
+      // altered in a filtered column only: the search would find a denied access under "allow"
+      await sql(s, `ALTER TABLE ${search(s)} UPDATE outcome = 'allow' WHERE event_id = '${a.event_id}'`);
+      await sql(s, `ALTER TABLE ${search(s)} UPDATE purpose = 'marketing' WHERE event_id = '${c.event_id}'`);
+      // deleted: the search would leave an access out
+      await sql(s, `ALTER TABLE ${search(s)} DELETE WHERE event_id = '${b.event_id}'`);
+      // inserted: a copy of a row under another event id
+      const fake = '00000000-0000-7000-8000-0000000000fe';
+      await sql(
+        s,
+        `INSERT INTO ${search(s)} SELECT * REPLACE (toUUID('${fake}') AS event_id) FROM (SELECT * FROM ${search(s)} WHERE event_id = '${(await rowAt(s, 2, 40)).event_id}')`,
+      );
+      const r = await verify(s, { readModel: true });
+      expect(r.ok).toBe(false);
+      const expected = [
+        [c.event_id, 'missing'],
+        [c.event_id, 'extra'],
+        [b.event_id, 'missing'],
+        [fake, 'extra'],
+      ];
+      // an outcome edit of an allowed row leaves it as it was
+      if (a.outcome !== 'allow') expected.push([a.event_id, 'missing'], [a.event_id, 'extra']);
+      expect(readModelErrors(r.findings).sort()).toEqual(expected.sort());
+      // every finding names the search's table, none the subject report's
+      expect(tableOf(r.findings)).toEqual([true]);
+      expect(errors(r.findings).filter((f) => f.kind !== 'read_model_differs')).toEqual([]);
+    });
+
+    it('counts what it does not list', async () => {
+      const s = await copy();
+      await sql(s, `TRUNCATE TABLE ${search(s)}`);
+      const r = await verify(s, { readModel: true });
+      const listed = r.findings.filter((f) => f.kind === 'read_model_differs');
+      expect(listed.at(-1)?.message).toMatch(
+        new RegExp(`… and \\d+ more decisions missing .* accesses_by_time \\(${CHAINS * ROWS} in all\\)`),
+      );
+    });
+  });
 });
 
 async function readCheckpointFilesSorted() {

@@ -42,7 +42,7 @@ import {
   type StoredDecision,
 } from './decisions.js';
 import { checkHead, type HeadFields, listHeads, type WitnessLog } from './heads.js';
-import { checkReadModel, READ_MODEL_TABLE, type ReadModelCheck, type ReadModelRow } from './read-model.js';
+import { checkReadModels, READ_MODEL_TABLE, type ReadModelCheck, type ReadModelRow } from './read-model.js';
 import { retentionHorizon } from './retention.js';
 
 export type Severity = 'error' | 'warning' | 'info';
@@ -367,19 +367,18 @@ export async function verifyRange(store: Store, opts: VerifyOptions): Promise<Ve
 }
 
 /**
- * The subject report's read model against the decisions (read-model.ts): the chain proves
- * `decisions`, this proves the copy subject reports are read from. Returns whether it was compared.
+ * The read models against the decisions (read-model.ts): the chain proves `decisions`, this proves
+ * the copies subject reports and the search are read from. Returns whether any was compared.
  */
 async function compareReadModel(store: Store, opts: VerifyOptions, now: number, found: Findings): Promise<boolean> {
   const limit = Math.min(opts.maxFindings ?? 1000, 100);
-  const r = await checkReadModel(store, {
+  const checks = await checkReadModels(store, {
     from: opts.from,
     to: opts.to,
     chains: opts.chains,
     horizon: opts.retentionDays !== undefined ? retentionHorizon(opts.retentionDays, now) : undefined,
     limit,
   });
-  if (!r.checked) return false;
   const where = (x: ReadModelRow) => `tenant ${x.tenantId}, subject ${x.subjectId}, chain ${x.chain}, occurred ${x.occurredAt}`;
   const add = (side: ReadModelCheck['missing'], message: (x: ReadModelRow) => string, rest: string) => {
     for (const x of side.rows) {
@@ -401,19 +400,24 @@ async function compareReadModel(store: Store, opts: VerifyOptions, now: number, 
       });
     }
   };
-  add(
-    r.missing,
-    (x) =>
-      `decision ${x.eventId} (${where(x)}) is missing from or altered in the subject report's read model (${READ_MODEL_TABLE}): subject reports do not show it as stored`,
-    `decisions missing from or altered in ${READ_MODEL_TABLE}`,
-  );
-  add(
-    r.extra,
-    (x) =>
-      `${READ_MODEL_TABLE} holds a row for event ${x.eventId} (${where(x)}) that no stored decision gives: altered or inserted, and shown in subject reports`,
-    `rows of ${READ_MODEL_TABLE} that no stored decision gives`,
-  );
-  return true;
+  for (const r of checks) {
+    const [name, shown, showsNot] =
+      r.table === READ_MODEL_TABLE
+        ? ["the subject report's read model", 'subject reports', 'subject reports do not show']
+        : ["the search's read model", 'search results', 'the search does not show'];
+    add(
+      r.missing,
+      (x) => `decision ${x.eventId} (${where(x)}) is missing from or altered in ${name} (${r.table}): ${showsNot} it as stored`,
+      `decisions missing from or altered in ${r.table}`,
+    );
+    add(
+      r.extra,
+      (x) =>
+        `${r.table} holds a row for event ${x.eventId} (${where(x)}) that no stored decision gives: altered or inserted, and shown in ${shown}`,
+      `rows of ${r.table} that no stored decision gives`,
+    );
+  }
+  return checks.length > 0;
 }
 
 /** What the witness says of one chain: its newest witnessed checkpoint, and whether the sink closed it. */

@@ -58,6 +58,10 @@ export interface ApiLimits extends QueryLimits {
   heavyConcurrency?: number;
   heavyQueue?: number;
   heavyDeadlineS?: number;
+  /** heavy requests one credential may have running or waiting (beyond: 429); default: heavyConcurrency */
+  heavyPerCredential?: number;
+  /** how long the list of stored tenants a search over every tenant reads is kept, ms (default 10 s) */
+  tenantListTtlMs?: number;
 }
 
 export interface ApiOptions {
@@ -154,6 +158,7 @@ export function createApp(opts: ApiOptions): express.Express {
       maxRows: limits.maxRows,
       ...(limits.maxMemoryBytes !== undefined ? { maxMemoryBytes: limits.maxMemoryBytes } : {}),
       ...(limits.maxBytesRead !== undefined ? { maxBytesRead: limits.maxBytesRead } : {}),
+      ...(limits.tenantListTtlMs !== undefined ? { tenantListTtlMs: limits.tenantListTtlMs } : {}),
     }),
     // the directory of the bundle in force when the request is served
     get dir() {
@@ -172,10 +177,12 @@ export function createApp(opts: ApiOptions): express.Express {
   app.set('etag', false);
   app.set('trust proxy', limits.trustProxy ?? false);
   const perCredential = limits.rateLimitPerMin > 0 ? new WeightedLimiter(limits.rateLimitPerMin) : undefined;
+  const heavyConcurrency = Math.min(limits.heavyConcurrency ?? 2, opts.heavy?.size ?? Number.POSITIVE_INFINITY);
   const heavy = new Gate(
-    Math.min(limits.heavyConcurrency ?? 2, opts.heavy?.size ?? Number.POSITIVE_INFINITY),
+    heavyConcurrency,
     limits.heavyQueue ?? 8,
     (limits.heavyDeadlineS ?? 120) * 1000,
+    limits.heavyPerCredential ?? heavyConcurrency,
   );
 
   app.use((req, res, next) => {
@@ -311,7 +318,7 @@ export function createApp(opts: ApiOptions): express.Express {
         const startedAt = process.hrtime.bigint();
         const run = (deadline?: Promise<never>) =>
           r.handler({ principal, query, path, body, scope, deps: { ...deps, dir }, deadline });
-        const result = r.heavy ? await heavy.run(r.id, run) : await run();
+        const result = r.heavy ? await heavy.run(r.id, principal.credentialId, run) : await run();
         if (r.files) {
           const q = query as { format?: string; period?: string };
           metrics.reports.observe({ kind: r.id, format: q.format ?? 'json' }, Number(process.hrtime.bigint() - startedAt) / 1e9);

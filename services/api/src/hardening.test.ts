@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDirectory } from './app.js';
+import { HttpError } from './errors.js';
+import { Gate } from './gate.js';
 import { trustProxySetting, WeightedLimiter } from './rate-limit.js';
 import { csvCell, sectionedCsv } from './report/render.js';
 import { writePeriodicReport } from './report/writer.js';
@@ -97,16 +99,15 @@ describe('per-credential rate limits', () => {
 
 describe('the heavy-work gate', () => {
   it('runs at most its concurrency, queues a few, refuses the rest (503), and answers 504 at the deadline', async () => {
-    const { Gate } = await import('./gate.js');
     const g = new Gate(1, 1, 200);
     let release!: () => void;
     const slow = new Promise<void>((r) => {
       release = r;
     });
-    const first = g.run('report', () => slow.then(() => 'first'));
-    const second = g.run('report', async () => 'second');
+    const first = g.run('report', 'cred-a', () => slow.then(() => 'first'));
+    const second = g.run('report', 'cred-b', async () => 'second');
     const settled = Promise.allSettled([first, second]);
-    await expect(g.run('report', async () => 'third')).rejects.toMatchObject({ status: 503 });
+    await expect(g.run('report', 'cred-c', async () => 'third')).rejects.toMatchObject({ status: 503 });
     // the first is late: its caller gets 504 naming the deadline, its slot stays taken until it ends;
     // the second waited too long
     const [a, b] = await settled;
@@ -119,6 +120,76 @@ describe('the heavy-work gate', () => {
     release();
     await new Promise((r) => setTimeout(r, 10));
     expect(g.inFlight).toBe(0);
-    await expect(g.run('report', async () => 'next')).resolves.toBe('next');
+    await expect(g.run('report', 'cred-a', async () => 'next')).resolves.toBe('next');
+  });
+
+  it('answers 429 to a caller over its share and 503 when the service is full, both with Retry-After', async () => {
+    const gate = new Gate(1, 1, 60_000, 1);
+    const a = pending();
+    const running = gate.run('report', 'cred-a', () => a.done);
+    // the same caller again: it is sending too much
+    const tooMuch = await refusal(gate.run('report', 'cred-a', async () => 'x'));
+    expect(tooMuch.status).toBe(429);
+    expect(Number(tooMuch.retryAfter)).toBeGreaterThan(0);
+    expect(tooMuch.message).toMatch(/this credential already has 1 report request/);
+    // another caller waits in the queue…
+    const b = pending();
+    const waiting = gate.run('report', 'cred-b', () => b.done);
+    // …and a third finds the queue full: the service cannot take more
+    const full = await refusal(gate.run('report', 'cred-c', async () => 'x'));
+    expect(full.status).toBe(503);
+    expect(Number(full.retryAfter)).toBeGreaterThan(0);
+    a.end();
+    expect(await running).toBe('done');
+    b.end();
+    expect(await waiting).toBe('done');
+    // shares are given back when the work ends
+    expect(await gate.run('report', 'cred-a', async () => 'again')).toBe('again');
+    expect(await gate.run('report', 'cred-c', async () => 'c')).toBe('c');
+    expect(gate.inFlight).toBe(0);
+  });
+
+  it("keeps a caller's share taken until its work has really ended, past the deadline", async () => {
+    const gate = new Gate(2, 0, 20, 1);
+    const a = pending();
+    const late = await refusal(gate.run('verification', 'cred-a', () => a.done));
+    expect(late.status).toBe(504);
+    // the work goes on (its thread is being ended): the caller's share and the slot stay taken
+    expect((await refusal(gate.run('verification', 'cred-a', async () => 'x'))).status).toBe(429);
+    expect(await gate.run('verification', 'cred-b', async () => 'b')).toBe('b');
+    a.end();
+    await a.done;
+    await new Promise((r) => setImmediate(r));
+    expect(await gate.run('verification', 'cred-a', async () => 'a')).toBe('a');
+  });
+
+  it('a refused request gives its share back', async () => {
+    const gate = new Gate(1, 0, 60_000, 2);
+    const a = pending();
+    const running = gate.run('report', 'cred-a', () => a.done);
+    expect((await refusal(gate.run('report', 'cred-b', async () => 'x'))).status).toBe(503);
+    expect((await refusal(gate.run('report', 'cred-b', async () => 'x'))).status).toBe(503);
+    a.end();
+    await running;
+    expect(await gate.run('report', 'cred-b', async () => 'b')).toBe('b');
   });
 });
+
+/** A task that runs until `end` is called. */
+function pending() {
+  let end: () => void = () => {};
+  const done = new Promise<string>((r) => {
+    end = () => r('done');
+  });
+  return { done, end };
+}
+
+const refusal = async (p: Promise<unknown>) => {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(HttpError);
+  const h = err as HttpError;
+  return { status: h.status, retryAfter: h.headers?.['Retry-After'], message: h.message };
+};

@@ -74,8 +74,20 @@ export function openApiDocument(version = '1.0.0'): Json {
           401: errorResponse('no credential, or an invalid or expired one'),
           403: errorResponse('the credential’s role may not call this route, or the tenant is outside its scope'),
           422: errorResponse('the result would be too large; narrow the range'),
-          429: errorResponse('rate limited'),
-          503: errorResponse('the audit record could not be written, or the query timed out'),
+          ...(r.heavy
+            ? {
+                429: errorResponse(
+                  'rate limited, or this credential already has as many report or verification requests in progress as it may (Retry-After)',
+                ),
+                503: errorResponse(
+                  'the service has too many report or verification requests in progress (Retry-After), the audit record could not be written, or the query timed out',
+                ),
+                504: errorResponse('not finished within the deadline for reports and verifications'),
+              }
+            : {
+                429: errorResponse('rate limited'),
+                503: errorResponse('the audit record could not be written, or the query timed out'),
+              }),
         },
       },
     };

@@ -115,13 +115,24 @@ export async function searchAccesses(
     recipientIds: f.recipientType ? partiesOfType(dir, f.recipientType) : undefined,
   });
   if (f.cursor) afterCursor(w, decodeCursor(f.cursor));
-  const rows = await newestAccesses(db, w, f.tenantId ? [f.tenantId] : tenantsOf(scope), f.limit + 1);
+  const tenants = f.tenantId ? [f.tenantId] : await searchTenants(db, dir, tenantsOf(scope));
+  const rows = await newestAccesses(db, w, tenants, f.limit + 1);
   const page = rows.slice(0, f.limit);
   const last = page[page.length - 1];
   return {
     items: page.map((r) => visible(accessFromRow(r, dir), scope)),
     nextCursor: rows.length > f.limit && last ? encodeCursor(last.occurred_at, last.event_id) : null,
   };
+}
+
+/**
+ * The tenants a search over every tenant reads: the bundle's (known at once, so a tenant added to the
+ * directory is searched from its first row) and those stored (a list the store keeps for a few
+ * seconds, for rows of a tenant the bundle does not name). A caller scoped to tenants reads those.
+ */
+async function searchTenants(db: AuditDb, dir: Directory, tenants: '*' | string[]): Promise<readonly string[]> {
+  if (tenants !== '*') return tenants;
+  return [...new Set([...dir.tenants, ...(await db.storedTenants())])].sort();
 }
 
 // ---------- subject access report ----------

@@ -8,7 +8,8 @@ import { startSinkService } from './service.js';
 const env = parseEnv(sinkEnvSchema);
 const logger = createLogger('sink', env.LOG_LEVEL, env.LOG_FORMAT);
 const store = await openStore(env, logger);
-const sink = await startSinkService({
+// The sink consumes before its start resolves: a signal from then on stops it gracefully.
+const sink = startSinkService({
   env,
   logger,
   store,
@@ -18,8 +19,9 @@ const sink = await startSinkService({
 });
 shutdownOnSignals(
   async () => {
-    await sink.stop();
+    await (await sink).stop();
     await store.close();
   },
   { timeoutMs: env.SHUTDOWN_TIMEOUT_MS, logger },
 );
+await sink;

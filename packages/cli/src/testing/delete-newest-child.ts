@@ -7,7 +7,7 @@
  * `{ chain, fromSeq, toSeq, offsets }`.
  * chDB binds one directory per process, so the test process never opens it itself.
  */
-import { createStore, queryRows, READ_MODEL_TABLE } from '@custos/store';
+import { createStore, queryRows, READ_MODEL_TABLE, SEARCH_TABLE } from '@custos/store';
 
 const n = Number(process.argv[2] ?? 2);
 const store = createStore({ database: process.env.CLICKHOUSE_DATABASE ?? 'custos', chdbPath: process.env.CHDB_PATH });
@@ -35,10 +35,12 @@ try {
     query: `ALTER TABLE ${store.table('decisions')} DELETE WHERE kafka_partition = ${chain} AND chain_seq > ${last - n}`,
     clickhouse_settings: settings,
   });
-  await store.client.command({
-    query: `ALTER TABLE ${store.table(READ_MODEL_TABLE)} DELETE WHERE event_id IN (${newest.map((r) => `'${r.e}'`).join(', ')})`,
-    clickhouse_settings: settings,
-  });
+  for (const model of [READ_MODEL_TABLE, SEARCH_TABLE]) {
+    await store.client.command({
+      query: `ALTER TABLE ${store.table(model)} DELETE WHERE event_id IN (${newest.map((r) => `'${r.e}'`).join(', ')})`,
+      clickhouse_settings: settings,
+    });
+  }
   process.stdout.write(`${JSON.stringify({ chain, fromSeq: last - n + 1, toSeq: last, offsets })}\n`);
 } finally {
   await store.close();

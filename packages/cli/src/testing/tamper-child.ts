@@ -19,6 +19,7 @@ import {
   queryRows,
   READ_MODEL_TABLE,
   readStored,
+  SEARCH_TABLE,
   type Store,
   type StoredDecision,
   signCheckpoint,
@@ -39,11 +40,12 @@ const insertRaw = (rows: StoredDecision[]) =>
     format: 'JSONCompactEachRow',
     body: Buffer.from(rows.map((r) => insertLine(canonical(r), r.chain_hash)).join('\n')),
   });
-/** deletes the read model's copies of these events too, as a careful attacker would */
+/** deletes the read models' copies of these events too, as a careful attacker would */
 const dropFromReadModel = async (where: string) => {
   const ids = await queryRows<{ e: string }>(store, `SELECT toString(event_id) AS e FROM ${t('decisions')} WHERE ${where}`);
   if (ids.length > 0)
-    await sql(`ALTER TABLE ${t(READ_MODEL_TABLE)} DELETE WHERE event_id IN (${ids.map((r) => `'${r.e}'`).join(', ')})`);
+    for (const model of [READ_MODEL_TABLE, SEARCH_TABLE])
+      await sql(`ALTER TABLE ${t(model)} DELETE WHERE event_id IN (${ids.map((r) => `'${r.e}'`).join(', ')})`);
 };
 
 try {
@@ -90,6 +92,7 @@ try {
     case 'truncated': {
       await sql(`TRUNCATE TABLE ${t('decisions')}`);
       await sql(`TRUNCATE TABLE ${t(READ_MODEL_TABLE)}`);
+      await sql(`TRUNCATE TABLE ${t(SEARCH_TABLE)}`);
       await sql(`TRUNCATE TABLE ${t('checkpoints')}`);
       await sql(`TRUNCATE TABLE ${t('heads')}`);
       out = { chains: heads.map((h) => Number(h.c)) };
@@ -232,6 +235,21 @@ try {
       const replay = signCheckpoint({ ...f, lastHash: prev, v: undefined, kind: undefined, keyId: undefined }, key);
       await insertCheckpoint(store, replay);
       out = { chain, seq: from, toSeq: lastCp.lastSeq };
+      break;
+    }
+    case 'search-read-model': {
+      // The search's read model alone: `decisions`, its chain and the subject read model untouched.
+      const [a, b, c] = [await rowAt(store, chain, 12), await rowAt(store, chain, 22), await rowAt(store, chain, 32)];
+      // altered: a search by its purpose would no longer find it
+      await sql(`ALTER TABLE ${t(SEARCH_TABLE)} UPDATE purpose = 'analytics-x' WHERE event_id = '${a.event_id}'`);
+      // deleted: the search would leave an access out
+      await sql(`ALTER TABLE ${t(SEARCH_TABLE)} DELETE WHERE event_id = '${b.event_id}'`);
+      // inserted: an access nobody made, copied from a genuine row under another event id
+      const fake = '00000000-0000-7000-8000-00000000fa2e';
+      await sql(
+        `INSERT INTO ${t(SEARCH_TABLE)} SELECT * REPLACE (toUUID('${fake}') AS event_id) FROM (SELECT * FROM ${t(SEARCH_TABLE)} WHERE event_id = '${c.event_id}')`,
+      );
+      out = { chain, altered: a.event_id, deleted: b.event_id, inserted: fake };
       break;
     }
     default:
