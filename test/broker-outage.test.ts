@@ -161,14 +161,6 @@ describe('the only Kafka broker goes away for longer than the client retries', (
       const restartAt = Date.now();
       await kafka.start();
       const up = Date.now();
-      const decidedBefore = decidedAt.size;
-      let firstAfterS: number | undefined;
-      void waitFor(() => decidedAt.size > decidedBefore, { what: 'a first decision', timeoutMs: 180_000, everyMs: 100 })
-        .then(() => {
-          firstAfterS = (Date.now() - up) / 1000;
-        })
-        .catch(() => {});
-
       const total = BEFORE + DURING + LATE;
       await waitFor(() => decidedAt.size >= total, {
         what: 'every event to be decided after the broker came back',
@@ -176,11 +168,10 @@ describe('the only Kafka broker goes away for longer than the client retries', (
         everyMs: 200,
         detail: () => `${decidedAt.size}/${total} decided\n${logs()}`,
       });
-      const resumeS = (Date.now() - up) / 1000;
+      const resumeS = (Date.now() - restartAt) / 1000;
       console.log(
-        `broker stopped ${((restartAt - down) / 1000).toFixed(1)} s + ${((up - restartAt) / 1000).toFixed(1)} s to start; ` +
-          `client b started in ${bStartS.toFixed(1)} s while it was away; first decision ${firstAfterS?.toFixed(1)} s, ` +
-          `all ${total} decided ${resumeS.toFixed(1)} s after it was back (stopped at ${down}, back at ${up})`,
+        `broker stopped ${((restartAt - down) / 1000).toFixed(1)} s; started again, ready after ${((up - restartAt) / 1000).toFixed(1)} s; ` +
+          `client b started in ${bStartS.toFixed(1)} s while it was away; all ${total} decided ${resumeS.toFixed(1)} s after the broker was started`,
       );
       expect(await a.close()).toMatchObject({ delivered: true, unsent: 0 });
       expect(await b.close()).toMatchObject({ delivered: true, unsent: 0 });
