@@ -120,7 +120,10 @@ export interface AuditClient {
   record(event: AccessEventInput): void | Promise<void>;
   /** The same for a consent or data-subject-rights change (keyed by tenant + subject). */
   recordSubjectState(change: SubjectStateInput): void | Promise<void>;
-  /** Optional: waits until the schemas are registered and the producer is connected. */
+  /**
+   * Optional: waits until the schemas are registered and tries to connect the producer; Kafka being
+   * unreachable is logged, not thrown (events are kept and delivered when it answers).
+   */
   start(): Promise<void>;
   /** Delivers everything recorded so far, or after `timeoutMs` makes sure it is fsync'ed in the spool. */
   flush(timeoutMs?: number): Promise<FlushResult>;
@@ -1038,7 +1041,17 @@ class Client implements AuditClient {
   async start(): Promise<void> {
     await this.registered;
     if (this.streams[KIND_ACCESS].id === 0) throw new Error('client closed before the schemas were registered');
-    await this.connectedProducer();
+    // Kafka being away is no reason to refuse: events wait in the spool (or memory) and the send
+    // loop delivers them once a broker answers. Only the registry is needed to frame them.
+    try {
+      await this.connectedProducer();
+    } catch (err) {
+      await this.dropProducer();
+      this.logger.warn(
+        { err, retriable: isRetriable(err) },
+        'Kafka unreachable at start; audit events are kept and delivered when it answers',
+      );
+    }
   }
 
   private unsent(): number {
