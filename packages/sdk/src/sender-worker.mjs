@@ -119,8 +119,19 @@ function protocolType(err) {
 /** @returns {Promise<Producer>} */
 async function connected() {
   if (producer === undefined) {
-    producer = kafka.producer(producerConfig());
-    await producer.connect();
+    // Kept only once connected: a producer whose connect failed (Kafka down at start) stays
+    // "disconnected" in kafkajs and refuses every send; the next attempt makes a new one.
+    const p = kafka.producer(producerConfig());
+    try {
+      await p.connect();
+    } catch (err) {
+      await p.disconnect().catch(() => {});
+      throw err;
+    }
+    p.on(p.events.DISCONNECT, () => {
+      if (producer === p) producer = undefined;
+    });
+    producer = p;
   }
   return producer;
 }
