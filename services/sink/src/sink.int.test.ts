@@ -19,6 +19,7 @@ import {
   queryRows,
   READ_MODEL_TABLE,
   readWitnessDir,
+  SEARCH_TABLE,
   type Store,
   sampleDecisions,
   verifyRange,
@@ -184,15 +185,17 @@ describe('sink on real Kafka and ClickHouse', () => {
         query: `ALTER TABLE ${store.table('checkpoints')} DELETE WHERE chain = ${head?.c} AND last_seq > ${Number(head?.s) - 2}`,
         clickhouse_settings: { mutations_sync: '2' },
       });
-      // …and their copies in the subject report's read model, which verify compares with decisions
+      // …and their copies in the two read models, which verify compares with decisions
       const newest = await queryRows<{ e: string }>(
         store,
         `SELECT toString(event_id) AS e FROM ${store.table('decisions')} WHERE kafka_partition = ${head?.c} AND chain_seq > ${Number(head?.s) - 2}`,
       );
-      await store.client.command({
-        query: `ALTER TABLE ${store.table(READ_MODEL_TABLE)} DELETE WHERE event_id IN (${newest.map((r) => `'${r.e}'`).join(', ')})`,
-        clickhouse_settings: { mutations_sync: '2' },
-      });
+      for (const model of [READ_MODEL_TABLE, SEARCH_TABLE]) {
+        await store.client.command({
+          query: `ALTER TABLE ${store.table(model)} DELETE WHERE event_id IN (${newest.map((r) => `'${r.e}'`).join(', ')})`,
+          clickhouse_settings: { mutations_sync: '2' },
+        });
+      }
       await store.client.command({
         query: `ALTER TABLE ${store.table('decisions')} DELETE WHERE kafka_partition = ${head?.c} AND chain_seq > ${Number(head?.s) - 2}`,
         clickhouse_settings: { mutations_sync: '2' },
