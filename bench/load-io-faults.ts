@@ -348,18 +348,31 @@ export class IoFaults {
       recovered: 'the enforcer and the sink caught up (lag ≤ 1 s of events)',
       notes: [
         f.kind === 'kafka-latency' ? `${this.opts.latencyMs} ms added in each direction` : 'connections reset, new ones refused',
-        `new connections through the proxy: ${during} while it lasted, ${proxy.accepted - accepted - during} until caught up`,
+        `new connections through the proxy: ${during} while it lasted`,
       ],
       figures: {
         latencyMs: f.kind === 'kafka-latency' ? this.opts.latencyMs : 0,
         connectionsDuring: during,
+        // counted again at the end of the run (finish): the clients reconnect when they next need
+        // Kafka, which may be after the lag looked caught up (the SDK's sends went through the cut too)
         connectionsAfter: proxy.accepted - accepted - during,
       },
     });
+    this.afterBase.set(this.records.length - 1, accepted + during);
   }
+
+  /** per network record: the proxy's accepted count when its fault ended */
+  private readonly afterBase = new Map<number, number>();
 
   /** The records, completed with what the producer reported about its spool. */
   finish(report: SpoolFigures | undefined): IoFaultRecord[] {
+    for (const [i, base] of this.afterBase) {
+      const rec = this.records[i];
+      if (!rec || !this.proxy) continue;
+      const after = this.proxy.accepted - base;
+      rec.figures = { ...rec.figures, connectionsAfter: after };
+      rec.notes.push(`new connections through the proxy after it ended (to the end of the run): ${after}`);
+    }
     const spool = this.records.find((x) => x.fault === 'spool-full');
     if (spool && report) {
       spool.recoveryS = report.spoolFailingUntil > 0 ? Math.max(0, (report.spoolFailingUntil - this.spoolFreedAt) / 1000) : -1;
