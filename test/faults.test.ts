@@ -6,41 +6,16 @@
  * stored once, every bad record dead-lettered once. Short here; `pnpm load --fault …` runs longer.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { infraEnv } from '@custos/test/support';
 import { describe, expect, it } from 'vitest';
+import { runLoad } from './support/load-run.js';
 
-const run = promisify(execFile);
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const _run = promisify(execFile);
+const _root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-interface LoadResult {
-  exact: boolean;
-  faults: { role: string; atS: number; downS: number }[];
-  figures: { name: string; value: number }[];
-}
-
-/** Runs `pnpm load` (bench/load.ts) with these options and returns what it wrote. */
-async function load(options: string[]): Promise<{ result: LoadResult; f: Record<string, number>; out: string }> {
-  const { brokers, registryUrl } = infraEnv();
-  let out = '';
-  try {
-    const r = await run(process.execPath, ['--import', 'tsx', join(root, 'bench/load.ts'), ...options], {
-      cwd: root,
-      env: { ...process.env, KAFKA_BROKERS: brokers.join(','), SCHEMA_REGISTRY_URL: registryUrl },
-      maxBuffer: 1 << 26,
-      timeout: 600_000,
-    });
-    out = r.stdout + r.stderr;
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
-    throw new Error(`pnpm load failed:\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
-  }
-  const result = JSON.parse(readFileSync(join(root, 'bench/results/load.json'), 'utf8')) as LoadResult;
-  return { result, f: Object.fromEntries(result.figures.map((x) => [x.name, x.value])), out };
-}
+const load = (options: string[]) => runLoad(options, 600_000);
 
 describe('the pipeline under load while its processes are killed', () => {
   it('SIGKILL of the enforcer and of the sink + API process: reconciliation stays exact', async () => {

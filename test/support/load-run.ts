@@ -24,10 +24,14 @@ export interface LoadResult {
     notes: string[];
     figures: Record<string, number>;
   }[];
+  clusterFaults?: { kind: string; atS: number; downS: number; electionS?: number; broker?: number }[];
   figures: { name: string; value: number }[];
 }
 
-export async function runLoad(options: string[]): Promise<{ result: LoadResult; f: Record<string, number>; out: string }> {
+export async function runLoad(
+  options: string[],
+  timeoutMs = 900_000,
+): Promise<{ result: LoadResult; f: Record<string, number>; out: string }> {
   const { brokers, registryUrl } = infraEnv();
   let out = '';
   try {
@@ -35,7 +39,7 @@ export async function runLoad(options: string[]): Promise<{ result: LoadResult; 
       cwd: root,
       env: { ...process.env, KAFKA_BROKERS: brokers.join(','), SCHEMA_REGISTRY_URL: registryUrl },
       maxBuffer: 1 << 26,
-      timeout: 900_000,
+      timeout: timeoutMs,
     });
     out = r.stdout + r.stderr;
   } catch (err) {
