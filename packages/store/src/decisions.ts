@@ -7,7 +7,8 @@
  * an object with sorted keys, a missing time as null). The sink inserts exactly that line plus the
  * hash (JSONCompactEachRow), so it is built once; the verifier reads the values back and rebuilds it.
  */
-import { BufferPool, civilFromDays, type Decision, type DecisionV1AvroValue } from '@custos/schemas';
+import { civilFromDays, type Decision, type DecisionV1AvroValue } from '@custos/schemas';
+import { BufferPool } from '@custos/schemas/avro';
 import { type Store, settingsClause } from './client.js';
 
 /** The decision and its event, as stored. */
