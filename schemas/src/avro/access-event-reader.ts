@@ -33,26 +33,6 @@ export const READER_LAYOUT =
   'dataCollectedAt:null|long,recordCount:int,' +
   'source:{service:string,requestId:null|string,traceId:null|string,ip:null|string},attributes:null|{string}}';
 
-/** What decides how a schema's binary form reads: field order and types, enum symbols (no names, docs, defaults). */
-export function layoutOf(schema: unknown): string {
-  if (typeof schema === 'string') return schema;
-  if (Array.isArray(schema)) return schema.map(layoutOf).join('|');
-  if (schema === null || typeof schema !== 'object') return '?';
-  const s = schema as { type?: unknown; fields?: unknown; symbols?: unknown; items?: unknown; values?: unknown };
-  switch (s.type) {
-    case 'record':
-      return `{${Array.isArray(s.fields) ? s.fields.map((f: { name?: unknown; type?: unknown }) => `${String(f.name)}:${layoutOf(f.type)}`).join(',') : '?'}}`;
-    case 'enum':
-      return `enum(${Array.isArray(s.symbols) ? s.symbols.join('|') : '?'})`;
-    case 'array':
-      return `[${layoutOf(s.items)}]`;
-    case 'map':
-      return `{${layoutOf(s.values)}}`;
-    default:
-      return layoutOf(s.type);
-  }
-}
-
 /** thrown (preallocated, no stack) when the bytes are for avsc to judge; caught in readAccessEvent */
 const UNSURE: unknown = Symbol('unsure');
 

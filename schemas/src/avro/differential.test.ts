@@ -7,8 +7,8 @@
  * records) and from avsc's own `Type#random()`.
  *
  * The SDK's fused validate-and-write path (`writeAccessEvent`) is checked against zod + avsc with the
- * rest of the SDK's validation (packages/sdk/src/validate.test.ts); the sink's Decision → row decoder
- * against avsc + its row mapping in services/sink/src/line.test.ts.
+ * rest of the SDK's validation (packages/sdk/src/validate.test.ts); the store's row writer on top of
+ * `readDecision` against avsc + its row mapping in services/sink/src/line.test.ts.
  */
 import avro from 'avsc';
 import fc from 'fast-check';
@@ -21,9 +21,10 @@ import {
   DecisionV1Avro as decisionAvro,
 } from '../generated.js';
 import { GUID } from '../input-checks.js';
-import { fastAccessEvent, isGuid, layoutOf, READER_LAYOUT, readAccessEvent } from './access-event-reader.js';
+import { fastAccessEvent, isGuid, READER_LAYOUT, readAccessEvent } from './access-event-reader.js';
 import { encodeAccessEvent, WRITER_FIELDS } from './access-event-writer.js';
 import { BufferPool } from './buffer-pool.js';
+import { DECISION_READER_LAYOUT, type DecisionSpans, readDecision } from './decision-reader.js';
 import {
   DecisionArena,
   DecisionEncoder,
@@ -31,6 +32,7 @@ import {
   type DecisionSchema,
   type JudgedEvent,
 } from './decision-writer.js';
+import { layoutOf } from './layout.js';
 import { writeAvroLong, writeAvroString } from './write.js';
 
 const eventType = avro.Type.forSchema(accessEventAvro as unknown as avro.Schema);
@@ -50,7 +52,7 @@ const framed = (id: number, type: avro.Type): DecisionSchema => ({
   },
 });
 
-const symbolsOf = (name: string) => {
+const symbolsOf = (name: string, schema: unknown = accessEventAvro) => {
   const walk = (t: unknown): string[] | undefined => {
     if (Array.isArray(t)) return t.map(walk).find((x) => x !== undefined);
     if (typeof t !== 'object' || t === null) return undefined;
@@ -58,7 +60,7 @@ const symbolsOf = (name: string) => {
     if (n.type === 'enum' && n.name === name) return n.symbols;
     return walk(n.type) ?? (n.fields ? walk(n.fields.map((f) => f.type)) : undefined);
   };
-  return walk(accessEventAvro)!;
+  return walk(schema)!;
 };
 
 // ---- generators --------------------------------------------------------------------------------------
@@ -754,5 +756,144 @@ describe('Decision writer (DecisionEncoder)', () => {
     const out = encoder.encode(e, j, 0);
     expect(out.equals(full(e, j, 0))).toBe(true);
     expect(decisionType.fromBuffer(out.subarray(5)).reasons[0].message.length).toBe(100_000);
+  });
+});
+
+// ---- Decision reader --------------------------------------------------------------------------------
+
+const OUTCOMES = symbolsOf('Outcome', decisionAvro);
+/**
+ * The Decision value the spans point at, as avsc decodes it, but for what the reader leaves out:
+ * event.eventId (skipped) and null `fields` (read as no items).
+ */
+function valueOf(d: DecisionSpans) {
+  const str = (start: number, len: number) => (len < 0 ? null : d.buf.toString('utf8', start, start + len));
+  const list = (from: number, count: number, stride: number) =>
+    Array.from({ length: count }, (_, i) => str(d.lists[(from + i * stride) * 2]!, d.lists[(from + i * stride) * 2 + 1]!));
+  const codes = list(d.r0, d.nReasons, 2);
+  const messages = list(d.r0 + 1, d.nReasons, 2);
+  return {
+    eventId: str(d.evS, d.evL),
+    decidedAt: d.decidedMs,
+    outcome: OUTCOMES[d.outcome],
+    reasons: codes.map((code, i) => ({ code, message: messages[i] })),
+    basis: list(d.b0, d.nBasis, 1),
+    policyVersion: str(d.polS, d.polL),
+    event: {
+      occurredAt: d.occurredMs,
+      tenantId: str(d.tenS, d.tenL),
+      actor: { id: str(d.actS, d.actL), type: symbolsOf('ActorType')[d.actorType] },
+      subject: { id: str(d.subS, d.subL), type: symbolsOf('SubjectType')[d.subjectType] },
+      categories: list(d.c0, d.nCats, 1),
+      fields: list(d.f0, d.nFields, 1) as string[] | undefined,
+      action: symbolsOf('Action')[d.action],
+      purpose: str(d.purS, d.purL),
+      recipient: d.recipientType < 0 ? null : { id: str(d.recS, d.recL), type: symbolsOf('RecipientType')[d.recipientType] },
+      legalBasis: str(d.legS, d.legL),
+      dataCollectedAt: Number.isNaN(d.dcMs) ? null : d.dcMs,
+      recordCount: d.recordCount,
+      source: { service: str(d.svcS, d.svcL), requestId: str(d.reqS, d.reqL), traceId: str(d.trS, d.trL), ip: str(d.ipS, d.ipL) },
+      attributes: d.attributes === undefined ? null : d.attributes,
+    },
+  };
+}
+
+/** avsc's decode in the same terms (an empty `fields` list and a null one both read as no items) */
+function avscValueOf(body: Buffer) {
+  const v = decisionType.fromBuffer(body) as { event: Record<string, unknown> & { fields: string[] | null } };
+  const { eventId: _, ...event } = v.event;
+  return { ...v, event: { ...event, fields: event.fields === null || event.fields.length === 0 ? undefined : event.fields } };
+}
+
+/** Whatever readDecision reads, avsc decodes to the same value; undefined: it declined. */
+function expectSameDecisionValue(body: Buffer, start = 0): 'read' | 'declined' {
+  const d = readDecision(body, start);
+  if (d === undefined) return 'declined';
+  const got = valueOf(d);
+  const want = avscValueOf(body.subarray(start));
+  expect({ ...got, event: { ...got.event, fields: got.event.fields?.length ? got.event.fields : undefined } }).toEqual(want);
+  return 'read';
+}
+
+const anyDecision = fc.record({
+  eventId: anyString,
+  decidedAt: anyLong,
+  outcome: fc.constantFrom(...(OUTCOMES as ('allow' | 'flag' | 'deny')[])),
+  reasons: fc.array(fc.record({ code: anyString, message: anyString }), { maxLength: 4 }),
+  basis: stringArray,
+  policyVersion: anyString,
+  event: anyEvent,
+});
+
+describe('Decision reader (readDecision)', () => {
+  it('is written for the current Decision schema', () => {
+    expect(layoutOf(decisionType.schema())).toBe(DECISION_READER_LAYOUT);
+    expect(layoutOf(decisionAvro)).toBe(DECISION_READER_LAYOUT);
+  });
+
+  it('reads any Decision avsc writes as avsc decodes it, at any offset (values of the schema, avsc’s random ones, very large ones)', () => {
+    let read = 0;
+    fc.assert(
+      fc.property(anyDecision, fc.uint8Array({ maxLength: 8 }), (v, head) => {
+        const body = decisionType.toBuffer(v);
+        if (expectSameDecisionValue(Buffer.concat([head, body]), head.length) === 'read') read++;
+      }),
+      { numRuns: 1500 },
+    );
+    // it declines only longs avsc itself reads inexactly (beyond ±2^53 − 2 after its float arithmetic)
+    expect(read).toBeGreaterThan(1200);
+    for (const v of randoms(decisionType, 1000)) expectSameDecisionValue(decisionType.toBuffer(v));
+    fc.assert(
+      fc.property(largeEvent, (event) => {
+        const v = {
+          eventId: 'e',
+          decidedAt: 1,
+          outcome: 'deny',
+          reasons: [{ code: 'c', message: 'm'.repeat(70_000) }],
+          basis: [],
+          policyVersion: 'v',
+          event,
+        };
+        expect(expectSameDecisionValue(decisionType.toBuffer(v))).toBe('read');
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('declines damaged bytes avsc would refuse, and reads the rest as avsc does', () => {
+    let read = 0;
+    fc.assert(
+      fc.property(
+        anyDecision.chain((v) => damaged(decisionType.toBuffer(v))),
+        (body) => {
+          if (expectSameDecisionValue(body) === 'read') read++;
+        },
+      ),
+      { numRuns: 5000 },
+    );
+    expect(read).toBeGreaterThan(30);
+  });
+
+  it('reads lists written in several blocks or with negative counts, as avsc does', () => {
+    const v = {
+      eventId: 'e',
+      decidedAt: 1,
+      outcome: 'allow',
+      reasons: [],
+      basis: ['a', 'b', 'c'],
+      policyVersion: 'v',
+      event: baseEvent(),
+    };
+    const whole = decisionType.toBuffer(v);
+    const str = (s: string) => Buffer.concat([zigzag(Buffer.byteLength(s)), Buffer.from(s)]);
+    const basisAt = whole.indexOf(Buffer.concat([zigzag(3), str('a')]));
+    const after = basisAt + zigzag(3).length + 3 * 2 + 1;
+    for (const blocks of [
+      [zigzag(1), str('a'), zigzag(2), str('b'), str('c'), zigzag(0)],
+      [zigzag(-3), zigzag(6), str('a'), str('b'), str('c'), zigzag(0)],
+    ]) {
+      const body = Buffer.concat([whole.subarray(0, basisAt), ...blocks, whole.subarray(after)]);
+      expect(expectSameDecisionValue(body)).toBe('read');
+    }
   });
 });

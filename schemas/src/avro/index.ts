@@ -6,5 +6,7 @@
 export * from './access-event-reader.js';
 export * from './access-event-writer.js';
 export * from './buffer-pool.js';
+export * from './decision-reader.js';
 export * from './decision-writer.js';
+export * from './layout.js';
 export * from './write.js';
