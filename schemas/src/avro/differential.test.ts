@@ -766,7 +766,7 @@ const OUTCOMES = symbolsOf('Outcome', decisionAvro);
  * The Decision value the spans point at, as avsc decodes it, but for what the reader leaves out:
  * event.eventId (skipped) and null `fields` (read as no items).
  */
-function valueOf(d: DecisionSpans) {
+function spansValue(d: DecisionSpans) {
   const str = (start: number, len: number) => (len < 0 ? null : d.buf.toString('utf8', start, start + len));
   const list = (from: number, count: number, stride: number) =>
     Array.from({ length: count }, (_, i) => str(d.lists[(from + i * stride) * 2]!, d.lists[(from + i * stride) * 2 + 1]!));
@@ -809,7 +809,7 @@ function avscValueOf(body: Buffer) {
 function expectSameDecisionValue(body: Buffer, start = 0): 'read' | 'declined' {
   const d = readDecision(body, start);
   if (d === undefined) return 'declined';
-  const got = valueOf(d);
+  const got = spansValue(d);
   const want = avscValueOf(body.subarray(start));
   expect({ ...got, event: { ...got.event, fields: got.event.fields?.length ? got.event.fields : undefined } }).toEqual(want);
   return 'read';
