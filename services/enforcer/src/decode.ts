@@ -96,7 +96,7 @@ function oversized(buf: Buffer | null): RejectedRecord | undefined {
 
 export class AccessEventDecoder {
   private readonly decoders = new Map<number, BodyDecoder>();
-  /** the reader schema is the one access-event-reader.ts reads */
+  /** the reader schema has the layout readAccessEvent reads */
   private readonly byHand: boolean;
 
   constructor(
