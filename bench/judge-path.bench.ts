@@ -18,7 +18,7 @@
  *   pnpm exec tsx bench/judge-path.bench.ts [--events 200000] [--reps 9] [--variant base=scratch/baseline]
  *   [--stages decode,validate,judge,full] [--json FILE]
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,9 +26,9 @@ import { parseArgs, promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { AvroCodec } from '../packages/kafka/src/index.js';
+import type * as EncoderModule from '../schemas/src/avro/decision-writer.js';
 import { accessEventAvro, decisionAvro, toAvro } from '../schemas/src/index.js';
 import type * as BatchJudgeModule from '../services/enforcer/src/batch-judge.js';
-import type * as EncoderModule from '../services/enforcer/src/decision-encoder.js';
 import type * as DecodeModule from '../services/enforcer/src/decode.js';
 import type * as JudgeModule from '../services/enforcer/src/judge.js';
 import { packOutput, packValues, unpackValues } from '../services/enforcer/src/judge-pool.js';
@@ -102,6 +102,12 @@ interface Variant {
   encoder: typeof EncoderModule;
 }
 
+/** The decision writer of a checkout: in the shared Avro module, or the enforcer's own in older ones. */
+function encoderPath(checkout: string): string {
+  const shared = join(checkout, 'schemas/src/avro/decision-writer.ts');
+  return existsSync(shared) ? shared : join(checkout, 'services/enforcer/src/decision-encoder.ts');
+}
+
 async function loadVariant(label: string, dir: string): Promise<Variant> {
   const src = join(resolve(root, dir), 'services/enforcer/src');
   const judgeMod = (await import(join(src, 'judge.ts'))) as typeof JudgeModule;
@@ -110,7 +116,7 @@ async function loadVariant(label: string, dir: string): Promise<Variant> {
     judge: await judgeMod.createPolicyJudge(policyFile),
     decode: (await import(join(src, 'decode.ts'))) as typeof DecodeModule,
     batch: (await import(join(src, 'batch-judge.ts'))) as typeof BatchJudgeModule,
-    encoder: (await import(join(src, 'decision-encoder.ts'))) as typeof EncoderModule,
+    encoder: (await import(encoderPath(resolve(root, dir)))) as typeof EncoderModule,
   };
 }
 

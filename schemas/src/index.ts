@@ -1,5 +1,3 @@
-export * from './avro-write.js';
-export * from './buffer-pool.js';
 export * from './canonical-json.js';
 export * from './civil-date.js';
 export * from './codec.js';
@@ -12,4 +10,5 @@ export {
   DecisionV1Avro as decisionAvro,
   SubjectStateChangeV1Avro as subjectStateChangeAvro,
 } from './generated.js';
+export * from './input-checks.js';
 export * from './topics.js';

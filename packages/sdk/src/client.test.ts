@@ -182,7 +182,7 @@ describe('audit client (fake Kafka and registry)', () => {
   });
 
   it('frames the bytes and throws the errors of the zod path, whichever path an event takes', async () => {
-    // record() validates and writes in one pass (avro-access.ts' writeAccessEvent) and leaves anything
+    // record() validates and writes in one pass (writeAccessEvent, @custos/schemas/avro) and leaves anything
     // unusual to validate.ts; checked here against validate.ts alone, through the frames Kafka gets.
     const { client, kafka } = setup();
     const fields = [...accessEventAvro.fields.map((f) => f.name), 'extra'];

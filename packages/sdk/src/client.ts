@@ -24,8 +24,8 @@ import {
   topics as topicSpecs,
   ValidationError,
 } from '@custos/schemas';
+import { ASK_ZOD, accessKey, encodeAccessEvent, writeAccessEvent } from '@custos/schemas/avro';
 import avro from 'avsc';
-import { ASK_ZOD, accessKey, encodeAccessEvent, writeAccessEvent } from './avro-access.js';
 import { FORMAT_VERSION, FRAME_HEADER, KIND_ACCESS, KIND_SUBJECT_STATE, type Kind, RECORD_HEADER, valueStart } from './frame.js';
 import type { LoggerLike } from './logger.js';
 import type { AuditMetrics } from './metrics.js';

@@ -6,11 +6,11 @@ import {
   toAvro,
   ValidationError,
 } from '@custos/schemas';
+import { ASK_ZOD, accessKey, NO_ROOM, writeAccessEvent } from '@custos/schemas/avro';
 import avro from 'avsc';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EventMix } from '../../../bench/event-mix.js';
-import { ASK_ZOD, accessKey, NO_ROOM, writeAccessEvent } from './avro-access.js';
 import {
   fastAccessEvent,
   fastSubjectState,

@@ -13,18 +13,22 @@ import {
   type AccessEventV1,
   type AccessEventV1AvroValue,
   accessEventAvro,
-  accessEventV1Base,
+  CONTRACT_ENUMS,
   type FieldError,
+  GUID,
+  INT_MAX,
+  isObj,
+  nonEmpty,
   parseAccessEvent,
   parseSubjectStateChange,
   type SubjectStateChangeV1,
   type SubjectStateChangeV1AvroValue,
   subjectStateChangeAvro,
   subjectStateChangeV1Base,
+  timeMillis,
   toAvro,
   ValidationError,
 } from '@custos/schemas';
-import { z } from 'zod';
 
 /** What `record()` accepts: the contract's JSON form, with the fields the SDK fills made optional. */
 export interface AccessEventInput extends Omit<AccessEventV1, 'eventId' | 'occurredAt' | 'source' | 'dataCollectedAt'> {
@@ -47,64 +51,16 @@ export interface SubjectStateInput extends Omit<SubjectStateChangeV1, 'eventId' 
 export type AccessEventAvro = AccessEventV1AvroValue;
 export type SubjectStateAvro = SubjectStateChangeV1AvroValue;
 
-// The very patterns zod's `z.guid()` and `z.iso.datetime({ offset: true, local: true })` use.
-export const GUID = z.regexes.guid;
-const ISO = z.regexes.datetime({ offset: true, local: true });
-// As in `canonicalTime` (schemas/src/contract.ts): a time without a zone reads as UTC.
-const HAS_ZONE = /(Z|[+-]\d{2}:?\d{2})$/i;
-// The range of Date values whose toISOString() has a four-digit year (what the contract accepts).
-const MIN_MS = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
-const MAX_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
-
 /** A type guard for the symbols of a generated enum, so the fast path checks the same set zod does. */
 function oneOf<T extends string>(symbols: readonly T[]): (v: unknown) => v is T {
   const set = new Set<string>(symbols);
   return (v: unknown): v is T => typeof v === 'string' && set.has(v);
 }
-/** The symbols zod accepts for each enum of the access event (the fused writer indexes them by Avro's order). */
-export const CONTRACT_ENUMS = {
-  ActorType: accessEventV1Base.shape.actor.shape.type.options,
-  SubjectType: accessEventV1Base.shape.subject.shape.type.options,
-  RecipientType: accessEventV1Base.shape.recipient.unwrap().unwrap().shape.type.options,
-  Action: accessEventV1Base.shape.action.options,
-} as const;
 const isActorType = oneOf(CONTRACT_ENUMS.ActorType);
 const isSubjectType = oneOf(CONTRACT_ENUMS.SubjectType);
 const isRecipientType = oneOf(CONTRACT_ENUMS.RecipientType);
 const isAction = oneOf(CONTRACT_ENUMS.Action);
 const isChange = oneOf(subjectStateChangeV1Base.shape.change.options);
-export const INT_MAX = 2_147_483_647;
-
-export type Obj = Record<string, unknown>;
-
-/** zod's notion of an object for z.object(): anything non-null of type object that is not an array. */
-export function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** z.string().trim().min(1): the trimmed string, or undefined. */
-export function nonEmpty(v: unknown): string | undefined {
-  if (typeof v !== 'string') return undefined;
-  const t = v.trim();
-  return t.length > 0 ? t : undefined;
-}
-
-/** An ISO timestamp string → epoch ms exactly as the contract + codec would compute it, or undefined. */
-function isoMillis(s: string): number | undefined {
-  if (!ISO.test(s)) return undefined;
-  const ms = Date.parse(HAS_ZONE.test(s) ? s : `${s}Z`);
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
-/** occurredAt-style input (string or Date) → epoch ms, or undefined when only zod can judge it. */
-export function timeMillis(v: unknown): number | undefined {
-  if (typeof v === 'string') return isoMillis(v);
-  if (v instanceof Date) {
-    const ms = v.getTime();
-    return ms >= MIN_MS && ms <= MAX_MS ? ms : undefined;
-  }
-  return undefined;
-}
 
 function nullishString(v: unknown): string | null | undefined {
   if (v === undefined || v === null) return null;

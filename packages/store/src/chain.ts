@@ -16,7 +16,7 @@
  * the insert succeeded.
  */
 import { createHash, hash as digest } from 'node:crypto';
-import { BufferPool } from '@custos/schemas';
+import { BufferPool } from '@custos/schemas/avro';
 import { chTimeMs, type DecisionRow, type EncodedDecision, encodeContent, type StoredDecision } from './decisions.js';
 
 export function genesisHash(chain: number): string {

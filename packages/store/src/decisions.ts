@@ -7,7 +7,8 @@
  * an object with sorted keys, a missing time as null). The sink inserts exactly that line plus the
  * hash (JSONCompactEachRow), so it is built once; the verifier reads the values back and rebuilds it.
  */
-import { BufferPool, civilFromDays, type Decision, type DecisionV1AvroValue } from '@custos/schemas';
+import { civilFromDays, type Decision, type DecisionV1AvroValue } from '@custos/schemas';
+import { BufferPool, DECISION_READER_LAYOUT, layoutOf, readDecision } from '@custos/schemas/avro';
 import { type Store, settingsClause } from './client.js';
 
 /** The decision and its event, as stored. */
@@ -401,44 +402,9 @@ export class ContentArena {
   }
 }
 
-/** A schema's shape (names and types, no docs or defaults): what the byte decoder below is written for. */
-function shapeOf(s: unknown): string {
-  if (typeof s === 'string') return s;
-  if (Array.isArray(s)) return `union(${s.map(shapeOf).join('|')})`;
-  const o = s as {
-    type: unknown;
-    fields?: { name: string; type: unknown }[];
-    symbols?: string[];
-    items?: unknown;
-    values?: unknown;
-  };
-  switch (o.type) {
-    case 'record':
-      return `{${(o.fields ?? []).map((f) => `${f.name}:${shapeOf(f.type)}`).join(',')}}`;
-    case 'enum':
-      return `enum(${(o.symbols ?? []).join('|')})`;
-    case 'array':
-      return `array(${shapeOf(o.items)})`;
-    case 'map':
-      return `map(${shapeOf(o.values)})`;
-    default:
-      return shapeOf(o.type);
-  }
-}
-
-/** The Decision v1 layout `encodeDecisionAvro` decodes. */
-const DECISION_V1_SHAPE =
-  '{eventId:string,decidedAt:long,outcome:enum(allow|flag|deny),reasons:array({code:string,message:string}),' +
-  'basis:array(string),policyVersion:string,event:{eventId:string,occurredAt:long,tenantId:string,' +
-  'actor:{id:string,type:enum(staff|processor)},subject:{id:string,type:enum(customer|user|employee|client_contact)},' +
-  'categories:array(string),fields:union(null|array(string)),action:enum(read|create|update|delete|export|share|disclose),' +
-  'purpose:string,recipient:union(null|{id:string,type:enum(processor|third_party|authority)}),legalBasis:union(null|string),' +
-  'dataCollectedAt:union(null|long),recordCount:int,source:{service:string,requestId:union(null|string),' +
-  'traceId:union(null|string),ip:union(null|string)},attributes:union(null|map(string))}}';
-
 /** Whether records written with `schema` can be decoded by `encodeDecisionAvro` (else: avsc + rowFromAvro). */
 export function decisionLineSupports(schema: unknown): boolean {
-  return shapeOf(schema) === DECISION_V1_SHAPE;
+  return layoutOf(schema) === DECISION_READER_LAYOUT;
 }
 
 const OUTCOMES = ['"allow"', '"flag"', '"deny"'];
@@ -449,109 +415,13 @@ const RECIPIENT_TYPES = ['"processor"', '"third_party"', '"authority"'];
 /** year 10000: times from 1970 up to here are formatted here, any other goes the general way */
 const MAX_FAST_MS = 253402300800000;
 
-// Decoder state (module-level: one record at a time, synchronously).
-let src: Buffer = Buffer.alloc(0);
-let ip = 0;
-let out: Buffer = Buffer.alloc(0);
+const EMPTY = Buffer.alloc(0);
+// Writer state (module-level: one record at a time, synchronously): the record's bytes and its
+// list spans (readDecision's), and where the row is written.
+let src: Buffer = EMPTY;
+let dyn: Int32Array = new Int32Array(0);
+let out: Buffer = EMPTY;
 let op = 0;
-/** the record is not one the fast path handles exactly: fall back to avsc + rowFromAvro */
-let bail = false;
-/** spans (start, length; length −1 = null) of variable-length lists: reasons, basis, categories, fields */
-let dyn = new Int32Array(256);
-let dn = 0;
-
-/** avsc's Tap.readLong, exactly (zig-zag varint, float arithmetic past 28 bits). */
-function readLong(): number {
-  let n = 0;
-  let k = 0;
-  const buf = src;
-  let b: number;
-  let h: number;
-  do {
-    b = buf[ip++] as number;
-    h = b & 0x80;
-    n |= (b & 0x7f) << k;
-    k += 7;
-  } while (h && k < 28);
-  if (h) {
-    let f = n;
-    let fk = 268435456;
-    do {
-      b = buf[ip++] as number;
-      f += (b & 0x7f) * fk;
-      fk *= 128;
-    } while (b & 0x80);
-    if (ip > buf.length) bail = true;
-    const v = (f % 2 ? -(f + 1) : f) / 2;
-    // avsc's long type refuses these (precision loss): the general path reports it.
-    if (!(v >= -9007199254740990 && v <= 9007199254740990)) bail = true;
-    return v;
-  }
-  if (ip > buf.length) bail = true;
-  return (n >> 1) ^ -(n & 1);
-}
-
-/** A string's span; the position moves past it. */
-function readStr(): number {
-  const len = readLong();
-  if (len < 0 || ip + len > src.length) {
-    bail = true;
-    return 0;
-  }
-  const start = ip;
-  ip += len;
-  strLen = len;
-  return start;
-}
-let strLen = 0;
-
-function pushSpan(start: number, len: number): void {
-  if (dn + 2 > dyn.length) {
-    const next = new Int32Array(dyn.length * 2);
-    next.set(dyn);
-    dyn = next;
-  }
-  dyn[dn++] = start;
-  dyn[dn++] = len;
-}
-
-/** Reads an array of strings (a record of `width` strings per item) into `dyn`; returns its item count. */
-function readStrArray(width: number): number {
-  let items = 0;
-  for (;;) {
-    let n = readLong();
-    if (bail) return 0;
-    if (n === 0) return items;
-    if (n < 0) {
-      n = -n;
-      readLong(); // block size
-    }
-    for (let i = 0; i < n && !bail; i++) {
-      for (let w = 0; w < width; w++) {
-        const s = readStr();
-        pushSpan(s, strLen);
-      }
-    }
-    items += n;
-    if (bail || items > 1_000_000) {
-      bail = true;
-      return 0;
-    }
-  }
-}
-
-function readEnum(count: number): number {
-  const i = readLong();
-  if (!(i >= 0 && i < count)) bail = true;
-  return i;
-}
-
-/** A union index of ["null", X]: 0 null, 1 the value. */
-function readUnion(): number {
-  const i = readLong();
-  if (i !== 0 && i !== 1) bail = true;
-  return i;
-}
 
 function putAscii(s: string): void {
   for (let i = 0; i < s.length; i++) out[op++] = s.charCodeAt(i);
@@ -649,7 +519,8 @@ function isPlainUuid(start: number, len: number): boolean {
 /**
  * Decodes an Avro Decision v1 body (`buf[start…]` to the end; check `decisionLineSupports` for the
  * writer schema first) straight into its canonical content bytes in `arena`: the same bytes as
- * `encodeContent(rowFromAvro(avsc-decoded value))`, without the value, the row or their strings.
+ * `encodeContent(rowFromAvro(avsc-decoded value))`, without the value, the row or their strings
+ * (`readDecision` of @custos/schemas/avro finds the fields; this writes the row from their bytes).
  * Returns undefined for anything it does not handle exactly — malformed bytes, times before 1970 or
  * after 9999, huge counts — which the caller then takes the general way (avsc decode, rowFromAvro),
  * so errors and dead letters are those of the general path.
@@ -661,103 +532,18 @@ export function encodeDecisionAvro(
   partition: number,
   offset: string,
 ): EncodedDecision | undefined {
+  const d = readDecision(buf, start);
+  if (d === undefined) return undefined;
+  const { evS, evL, decidedMs, outcome, r0, nReasons, b0, nBasis, polS, polL, occurredMs, tenS, tenL, actS, actL } = d;
+  const { actorType, subS, subL, subjectType, c0, nCats, f0, nFields, action, purS, purL, recS, recL, recipientType } = d;
+  const { legS, legL, dcMs, recordCount, svcS, svcL, reqS, reqL, trS, trL, ipS, ipL, attributes } = d;
   src = buf;
-  ip = start;
-  bail = false;
-  dn = 0;
+  dyn = d.lists;
   try {
-    // --- pass 1: spans and values, in Avro order
-    const evS = readStr();
-    const evL = strLen;
-    const decidedMs = readLong();
-    const outcome = readEnum(3);
-    const r0 = dn >> 1;
-    const nReasons = readStrArray(2);
-    const b0 = dn >> 1;
-    const nBasis = readStrArray(1);
-    const polS = readStr();
-    const polL = strLen;
-    readStr(); // event.eventId: not stored (the decision's eventId is)
-    const occurredMs = readLong();
-    const tenS = readStr();
-    const tenL = strLen;
-    const actS = readStr();
-    const actL = strLen;
-    const actorType = readEnum(2);
-    const subS = readStr();
-    const subL = strLen;
-    const subjectType = readEnum(4);
-    const c0 = dn >> 1;
-    const nCats = readStrArray(1);
-    const f0 = dn >> 1;
-    const nFields = readUnion() === 1 ? readStrArray(1) : 0;
-    const action = readEnum(7);
-    const purS = readStr();
-    const purL = strLen;
-    let recS = 0;
-    let recL = -1;
-    let recipientType = -1;
-    if (readUnion() === 1) {
-      recS = readStr();
-      recL = strLen;
-      recipientType = readEnum(3);
-    }
-    let legS = 0;
-    let legL = -1;
-    if (readUnion() === 1) {
-      legS = readStr();
-      legL = strLen;
-    }
-    const dcMs = readUnion() === 1 ? readLong() : Number.NaN;
-    const recordCount = readLong();
-    const svcS = readStr();
-    const svcL = strLen;
-    let reqS = 0;
-    let reqL = -1;
-    if (readUnion() === 1) {
-      reqS = readStr();
-      reqL = strLen;
-    }
-    let trS = 0;
-    let trL = -1;
-    if (readUnion() === 1) {
-      trS = readStr();
-      trL = strLen;
-    }
-    let ipS = 0;
-    let ipL = -1;
-    if (readUnion() === 1) {
-      ipS = readStr();
-      ipL = strLen;
-    }
-    let attributes: Record<string, string> | undefined;
-    if (readUnion() === 1) {
-      // As avsc builds it (later keys win, `__proto__` ignored), then as rowFromAvro encodes it.
-      const m: Record<string, string> = {};
-      for (;;) {
-        let n = readLong();
-        if (bail || n === 0) break;
-        if (n < 0) {
-          n = -n;
-          readLong();
-        }
-        for (let i = 0; i < n && !bail; i++) {
-          const ks = readStr();
-          const k = src.toString('utf8', ks, ks + strLen);
-          const vs = readStr();
-          m[k] = src.toString('utf8', vs, vs + strLen);
-        }
-        if (n > 1_000_000) bail = true;
-      }
-      attributes = m;
-    }
     if (
-      bail ||
-      ip !== src.length ||
       !(decidedMs >= 0 && decidedMs < MAX_FAST_MS) ||
       !(occurredMs >= 0 && occurredMs < MAX_FAST_MS) ||
-      !(Number.isNaN(dcMs) || (dcMs >= 0 && dcMs < MAX_FAST_MS)) ||
-      recordCount !== (recordCount | 0)
+      !(Number.isNaN(dcMs) || (dcMs >= 0 && dcMs < MAX_FAST_MS))
     ) {
       return undefined;
     }
@@ -850,8 +636,8 @@ export function encodeDecisionAvro(
   } catch {
     return undefined;
   } finally {
+    d.release();
     src = EMPTY;
     out = EMPTY;
   }
 }
-const EMPTY = Buffer.alloc(0);

@@ -8,8 +8,8 @@
  * into the windows without being judged (rebuilding state after a takeover).
  */
 import type { BulkWindow } from '@custos/policy';
-import type { BufferPool, Decision, SubjectStateChange } from '@custos/schemas';
-import { DecisionArena, type DecisionEncoder } from './decision-encoder.js';
+import type { Decision, SubjectStateChange } from '@custos/schemas';
+import { type BufferPool, DecisionArena, type DecisionEncoder } from '@custos/schemas/avro';
 import type { AccessEventDecoder, DecodeResult } from './decode.js';
 import { type Judge, rewindow } from './judge.js';
 

@@ -5,20 +5,20 @@
  * seen, decoding needs no I/O, so this keeps a synchronous decoder per writer schema id and only the
  * first record of a new id (or a badly framed one) goes through the async codec.
  *
- * Records in the reader's own schema are read by hand (access-event-reader.ts: decode and the checks
- * below in one pass, no avsc); whatever that reader is unsure of takes the avsc path.
+ * Records in the reader's own schema are read by hand (`readAccessEvent` of `@custos/schemas/avro`:
+ * decode and the contract's checks in one pass, no avsc); whatever that reader is unsure of takes
+ * the avsc path.
  *
  * Validation has a fast path too: a record that Avro decoded is already structurally an AccessEvent,
- * so what is left of the contract (non-empty, untrimmed ids; ≥ 1 category; a uuid; sane timestamps;
- * a recipient for share/disclose; recordCount ≥ 1) is checked by hand and the JSON form built
- * directly. Anything the fast path is not sure of goes through the contract's own parser
- * (`fromAvro` + `parseAccessEvent`), which also writes the error messages; decode.test.ts checks
- * that both paths agree on every event the fast path accepts.
+ * so what is left of the contract is checked by hand (`fastAccessEvent`, beside the reader) and the
+ * JSON form built directly. Anything the fast path is not sure of goes through the contract's own
+ * parser (`fromAvro` + `parseAccessEvent`), which also writes the error messages; decode.test.ts
+ * checks that both paths agree on every event the fast path accepts.
  */
 import { type AvroCodec, isFatal, isRetriable, type RegisteredSchema } from '@custos/kafka';
-import { formatInstant, LAST_4_DIGIT_YEAR_MS } from '@custos/policy';
 import {
   type AccessEvent,
+  type AccessEventV1AvroValue,
   accessEventAvro,
   fromAvro,
   MAX_ACCESS_EVENT_BYTES,
@@ -26,7 +26,7 @@ import {
   toAvro,
   ValidationError,
 } from '@custos/schemas';
-import { layoutOf, READER_LAYOUT, readAccessEvent } from './access-event-reader.js';
+import { fastAccessEvent, layoutOf, READER_LAYOUT, readAccessEvent } from '@custos/schemas/avro';
 
 /** A valid event, its time in ms, and its Avro form (to embed in the decision without re-converting). */
 export interface DecodedEvent {
@@ -50,88 +50,7 @@ export interface RejectedRecord {
 }
 export type DecodeResult = DecodedEvent | RejectedRecord;
 
-/**
- * zod's z.guid(), which the contract uses for eventId:
- * /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/, by hand (the
- * regex costs ~3 % of judging an event).
- */
-export function isGuid(s: string): boolean {
-  if (s.length !== 36) return false;
-  for (let i = 0; i < 36; i++) {
-    const c = s.charCodeAt(i);
-    if (i === 8 || i === 13 || i === 18 || i === 23) {
-      if (c !== 45) return false; // '-'
-    } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70))) return false;
-  }
-  return true;
-}
-
-type Avro = Record<string, unknown> & {
-  eventId: string;
-  occurredAt: number;
-  tenantId: string;
-  actor: { id: string; type: AccessEvent['actor']['type'] };
-  subject: { id: string; type: AccessEvent['subject']['type'] };
-  categories: string[];
-  fields: string[] | null;
-  action: AccessEvent['action'];
-  purpose: string;
-  recipient: { id: string; type: NonNullable<AccessEvent['recipient']>['type'] } | null;
-  legalBasis: string | null;
-  dataCollectedAt: number | null;
-  recordCount: number;
-  source: { service: string; requestId: string | null; traceId: string | null; ip: string | null };
-  attributes: Record<string, string> | null;
-};
-
-/** non-empty and unchanged by the contract's trim() */
-const clean = (s: string) => s.length > 0 && s.trim().length === s.length;
-// beyond 9999-12-31T23:59:59.999Z toISOString() leaves the 4-digit-year form the contract reads
-const goodTime = (ms: number) => Number.isInteger(ms) && ms >= 0 && ms <= LAST_4_DIGIT_YEAR_MS;
-
-/** The JSON form, or undefined when the fast path cannot vouch for the record. */
-export function fastAccessEvent(v: Avro): AccessEvent | undefined {
-  const { actor, subject, source, categories } = v;
-  if (
-    !isGuid(v.eventId) ||
-    !goodTime(v.occurredAt) ||
-    !clean(v.tenantId) ||
-    !clean(actor.id) ||
-    !clean(subject.id) ||
-    !clean(v.purpose) ||
-    !clean(source.service) ||
-    categories.length === 0 ||
-    !(v.recordCount >= 1) ||
-    v.recordCount > 2_147_483_647 || // avsc reads an int of any size; the contract's maximum
-    (v.dataCollectedAt !== null && !goodTime(v.dataCollectedAt)) ||
-    ((v.action === 'share' || v.action === 'disclose') && v.recipient === null)
-  ) {
-    return undefined;
-  }
-  for (let i = 0; i < categories.length; i++) if (!clean(categories[i]!)) return undefined;
-  const src: AccessEvent['source'] = { service: source.service };
-  if (source.requestId !== null) src.requestId = source.requestId;
-  if (source.traceId !== null) src.traceId = source.traceId;
-  if (source.ip !== null) src.ip = source.ip;
-  const e: AccessEvent = {
-    eventId: v.eventId,
-    occurredAt: formatInstant(v.occurredAt),
-    tenantId: v.tenantId,
-    actor: { id: actor.id, type: actor.type },
-    subject: { id: subject.id, type: subject.type },
-    categories,
-    action: v.action,
-    purpose: v.purpose,
-    recordCount: v.recordCount,
-    source: src,
-  };
-  if (v.fields !== null) e.fields = v.fields;
-  if (v.recipient !== null) e.recipient = { id: v.recipient.id, type: v.recipient.type };
-  if (v.legalBasis !== null) e.legalBasis = v.legalBasis;
-  if (v.dataCollectedAt !== null) e.dataCollectedAt = formatInstant(v.dataCollectedAt);
-  if (v.attributes !== null) e.attributes = v.attributes;
-  return e;
-}
+type Avro = AccessEventV1AvroValue & Record<string, unknown>;
 
 /**
  * Avro form (in the reader's shape) → result, fast path first. `body`: the bytes it was decoded
@@ -177,7 +96,7 @@ function oversized(buf: Buffer | null): RejectedRecord | undefined {
 
 export class AccessEventDecoder {
   private readonly decoders = new Map<number, BodyDecoder>();
-  /** the reader schema is the one access-event-reader.ts reads */
+  /** the reader schema has the layout readAccessEvent reads */
   private readonly byHand: boolean;
 
   constructor(

@@ -42,12 +42,12 @@ import {
   type Topics,
   ValidationError,
 } from '@custos/schemas';
+import { DecisionEncoder } from '@custos/schemas/avro';
 import type { Logger } from 'pino';
 import { type BatchJudge, type BatchOutput, LocalBatchJudge, type RecordFailure } from './batch-judge.js';
 import { BatchRecords } from './batch-records.js';
 import { encodeMeta, type PartitionState } from './bulk-state.js';
 import { DeadLetterWarnings } from './dead-letter-warnings.js';
-import { DecisionEncoder } from './decision-encoder.js';
 import { AccessEventDecoder } from './decode.js';
 import { isReloadable, type Judge, PolicyJudge } from './judge.js';
 import { WorkerBatchJudge } from './judge-pool.js';

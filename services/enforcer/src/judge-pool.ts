@@ -9,7 +9,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { SubjectStateSnapshot } from '@custos/policy';
-import { BufferPool, type SubjectStateChange } from '@custos/schemas';
+import type { SubjectStateChange } from '@custos/schemas';
+import { BufferPool } from '@custos/schemas/avro';
 import type { BatchInput, BatchJudge, BatchOutput, RecordFailure } from './batch-judge.js';
 
 /** transferred buffers kept for reuse on each side (a batch of 4 MiB is ~15 slices) */

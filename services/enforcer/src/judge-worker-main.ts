@@ -6,9 +6,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { AvroCodec } from '@custos/kafka';
 import { compileBundle, type PolicyBundle } from '@custos/policy';
-import { accessEventAvro, BufferPool, decisionAvro, type SubjectStateChange } from '@custos/schemas';
+import { accessEventAvro, decisionAvro, type SubjectStateChange } from '@custos/schemas';
+import { BufferPool, DecisionEncoder } from '@custos/schemas/avro';
 import { LocalBatchJudge } from './batch-judge.js';
-import { DecisionEncoder } from './decision-encoder.js';
 import { AccessEventDecoder } from './decode.js';
 import { PolicyJudge } from './judge.js';
 import { type FromWorker, POOLED_BUFFERS, packOutput, type ToWorker, unpackValues, type WorkerInit } from './judge-pool.js';

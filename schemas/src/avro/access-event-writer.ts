@@ -2,7 +2,7 @@
  * A hand-written Avro writer for AccessEvent v1 (`schemas/avro/AccessEvent.v1.avsc`), for
  * `record()`'s hot path. avsc's generic `Type#encode` allocates a Tap per call, dispatches per field
  * through type objects and looks unions up by value; this writes the fields in schema order
- * directly. It must produce exactly avsc's bytes (avro-access.test.ts checks it with fast-check
+ * directly. It must produce exactly avsc's bytes (differential.test.ts checks it with fast-check
  * against `Type#encode`, lone surrogates included: avsc writes strings of ≤ 64 bytes with its own
  * UTF-8 loop, which encodes a lone surrogate as 3 bytes of its code unit, and longer ones with
  * `utf8Write`, which writes U+FFFD).
@@ -11,8 +11,9 @@
  * `undefined` avsc would replace by the field's default, an unknown enum symbol) and when the
  * buffer may be too small; the caller then calls avsc, which throws or reports the missing bytes.
  */
-import { accessEventAvro, writeAvroLong, writeAvroString, writeAvroUtf8Short } from '@custos/schemas';
-import { type AccessEventAvro, CONTRACT_ENUMS, GUID, INT_MAX, isObj, nonEmpty, timeMillis } from './validate.js';
+import { type AccessEventV1AvroValue as AccessEventAvro, AccessEventV1Avro as accessEventAvro } from '../generated.js';
+import { CONTRACT_ENUMS, GUID, INT_MAX, isObj, nonEmpty, timeMillis } from '../input-checks.js';
+import { writeAvroLong, writeAvroString, writeAvroUtf8Short } from './write.js';
 
 interface SchemaNode {
   type?: unknown;
@@ -225,7 +226,7 @@ export function encodeAccessEvent(v: AccessEventAvro, b: Buffer, at: number): nu
 
 // ---- validation and writing fused: record()'s hot path ---------------------------------------------
 
-/** writeAccessEvent: only zod (validate.ts' slow path) can judge the input. */
+/** writeAccessEvent: only zod (the SDK's validate.ts, its slow path) can judge the input. */
 export const ASK_ZOD = -1;
 /** writeAccessEvent: the buffer may be too small (the input is not judged). */
 export const NO_ROOM = -2;
@@ -253,7 +254,7 @@ const C_RECIPIENT_TYPE = contractEnum('RecipientType');
 const ACTION_SHARE = ACTION.get('share');
 const ACTION_DISCLOSE = ACTION.get('disclose');
 
-/** Writes a new UUID's 36 ASCII characters at b[at] (uuid7.ts' writeUuidv7). */
+/** Writes a new UUID's 36 ASCII characters at b[at] (the SDK's writeUuidv7). */
 export type IdWriter = (b: Buffer, at: number, now: number) => void;
 
 /** `str` for a string known to be one: NO_ROOM when the buffer may be too small. */
@@ -274,7 +275,7 @@ function wnullableStr(b: Buffer, p: number, v: unknown): number {
 }
 
 /**
- * Validates an access event as `fastAccessEvent` does and writes its Avro form (with the SDK's fills)
+ * Validates an access event as the SDK's `fastAccessEvent` (validate.ts) does and writes its Avro form (with the SDK's fills)
  * straight to `b[at]`, without the intermediate object: the bytes `encodeAccessEvent` writes for
  * `fastAccessEvent`'s result, a missing eventId written by `writeId` (no string per event).
  * `actorId` is `accessKey(input)` (the Kafka key, read once). Returns the end, ASK_ZOD for anything
@@ -419,7 +420,7 @@ export function writeAccessEvent(
     b[p++] = 0;
     return p;
   }
-  // z.record(z.string(), z.string()) for the common case, as validate.ts' stringMap
+  // z.record(z.string(), z.string()) for the common case, as the SDK's stringMap
   if (!isObj(attrs)) return ASK_ZOD;
   const proto: unknown = Object.getPrototypeOf(attrs);
   if (proto !== Object.prototype && proto !== null) return ASK_ZOD;

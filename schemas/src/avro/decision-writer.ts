@@ -1,20 +1,41 @@
 /**
- * Decisions → framed Avro bytes. A Decision ends with the AccessEvent it judged, and Avro writes a
- * record as its fields one after another, so when the event arrived in the very schema the decision
- * embeds (and needed no normalising), its bytes are copied in as they are: only the decision's own
- * fields are encoded — by hand, the way avsc writes them (decode.test.ts checks byte equality with
- * avsc's full encode), with the few strings that repeat (policy version, basis ids, rule codes)
- * encoded once, straight into the batch's DecisionArena. Otherwise the whole decision is encoded
- * from its Avro form.
+ * Decisions → framed Avro bytes (the enforcer's output). A Decision ends with the AccessEvent it
+ * judged, and Avro writes a record as its fields one after another, so when the event arrived in the
+ * very schema the decision embeds (and needed no normalising), its bytes are copied in as they are:
+ * only the decision's own fields are encoded — by hand, the way avsc writes them (differential.test.ts
+ * checks byte equality with avsc's full encode), with the few strings that repeat (policy version,
+ * basis ids, rule codes) encoded once, straight into the batch's DecisionArena. Otherwise the whole
+ * decision is encoded from its Avro form.
  */
-import type { RegisteredSchema } from '@custos/kafka';
-import type { Judgement } from '@custos/policy';
-import { accessEventAvro, type BufferPool, decisionAvro, toAvro, writeAvroLong, writeAvroString } from '@custos/schemas';
-import type { DecodedEvent } from './decode.js';
+import { toAvro } from '../codec.js';
+import type { AccessEvent } from '../contract.js';
+import { AccessEventV1Avro as accessEventAvro, type DecisionV1, DecisionV1Avro as decisionAvro } from '../generated.js';
+import type { BufferPool } from './buffer-pool.js';
+import { writeAvroLong, writeAvroString } from './write.js';
+
+/** The registered Decision schema the decisions are framed with (`@custos/kafka`'s RegisteredSchema). */
+export interface DecisionSchema {
+  id: number;
+  /** Avro form → framed bytes */
+  encode(value: unknown): Buffer;
+}
+
+/** The policy's judgement of an event: the decision's own fields. */
+export type DecisionJudgement = Pick<DecisionV1, 'outcome' | 'reasons' | 'basis' | 'policyVersion'>;
+
+/** The judged event: its JSON form, and its Avro form or its bytes as received when there are. */
+export interface JudgedEvent {
+  event: AccessEvent;
+  /** the Avro form (`toAvro(accessEventAvro, event)` when absent) */
+  avro?: Record<string, unknown>;
+  /** the Avro body as received in the reader's own schema: the bytes of `body` from `bodyStart` */
+  body?: Buffer;
+  bodyStart?: number;
+}
 
 const HEAD_FIELDS = ['eventId', 'decidedAt', 'outcome', 'reasons', 'basis', 'policyVersion', 'event'];
 /** the Outcome enum's symbol indexes (each < 64: one varint byte) */
-const OUTCOME_INDEX: Readonly<Record<Judgement['outcome'], number>> = { allow: 0, flag: 2, deny: 4 };
+const OUTCOME_INDEX: Readonly<Record<DecisionJudgement['outcome'], number>> = { allow: 0, flag: 2, deny: 4 };
 /** repeated strings kept encoded (policy version, basis ids, rule codes): a small set; bounded anyway */
 const MAX_CACHED = 4096;
 
@@ -88,7 +109,7 @@ export class DecisionEncoder {
   private readonly spliceable: boolean;
   private readonly encoded = new Map<string, Buffer>();
 
-  constructor(private readonly schema: RegisteredSchema) {
+  constructor(private readonly schema: DecisionSchema) {
     this.spliceable = decisionAvro.fields.map((f) => f.name).join() === HEAD_FIELDS.join();
   }
 
@@ -107,7 +128,7 @@ export class DecisionEncoder {
    * The decision's framed bytes, written into `arena` after what it holds (a batch's decisions go
    * back to back into one arena; see DecisionArena). Without one, into an arena of its own.
    */
-  encode(e: DecodedEvent, j: Judgement, decidedAt: number, arena?: DecisionArena): Buffer {
+  encode(e: JudgedEvent, j: DecisionJudgement, decidedAt: number, arena?: DecisionArena): Buffer {
     const eventId = e.event.eventId;
     const body = e.body;
     if (!this.spliceable || body === undefined) {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatInstant } from './dates.js';
+import { formatInstant } from './civil-date.js';
 
 describe('formatInstant', () => {
   it('formats exactly as Date#toISOString over the whole range it is used for', () => {

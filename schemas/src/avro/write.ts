@@ -1,7 +1,7 @@
 /**
- * Avro primitives written by hand, byte for byte as avsc writes them, for the hot paths that encode
- * records without avsc (the SDK's AccessEvent writer, the enforcer's decision writer). Each user
- * proves its whole output equal to avsc's with property tests.
+ * Avro primitives written by hand, byte for byte as avsc writes them, for the writers beside them
+ * that encode records without avsc (access-event-writer.ts, decision-writer.ts).
+ * differential.test.ts checks them, and each writer's whole output, against avsc.
  */
 
 /**

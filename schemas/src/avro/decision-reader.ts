@@ -1,0 +1,297 @@
+/**
+ * Decision v1 Avro bodies → where each field is, without avsc and without making their strings: the
+ * sink's hot path, which writes each decision's stored row straight from these spans of the bytes as
+ * received (`encodeDecisionAvro` in @custos/store). Values are read the way avsc's Tap reads them;
+ * anything it does not read exactly as avsc does — truncation, trailing bytes, longs beyond what
+ * avsc accepts, bad enum or union indexes, huge counts — gives undefined, and the record takes the
+ * avsc path, which decides and words the error. differential.test.ts checks it against avsc's decode.
+ */
+
+/** The Decision layout this reader is written for (see layoutOf); records of any other are not read here. */
+export const DECISION_READER_LAYOUT =
+  '{eventId:string,decidedAt:long,outcome:enum(allow|flag|deny),reasons:[{code:string,message:string}],basis:[string],' +
+  'policyVersion:string,event:{eventId:string,occurredAt:long,tenantId:string,actor:{id:string,type:enum(staff|processor)},' +
+  'subject:{id:string,type:enum(customer|user|employee|client_contact)},categories:[string],fields:null|[string],' +
+  'action:enum(read|create|update|delete|export|share|disclose),purpose:string,' +
+  'recipient:null|{id:string,type:enum(processor|third_party|authority)},legalBasis:null|string,dataCollectedAt:null|long,' +
+  'recordCount:int,source:{service:string,requestId:null|string,traceId:null|string,ip:null|string},attributes:null|{string}}}';
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A read Decision. A string is a span of `buf`: its start (…S) and byte length (…L; −1 for a null
+ * of a ["null", "string"] union). Lists are runs of spans in `lists` (start, length pairs) from
+ * span index …0 (reasons: code and message alternately). Enums are symbol indexes in schema order.
+ * One object, refilled by each read: valid until the next `readDecision`.
+ */
+export class DecisionSpans {
+  buf: Buffer = EMPTY;
+  lists = new Int32Array(256);
+  evS = 0;
+  evL = 0;
+  decidedMs = 0;
+  outcome = 0;
+  r0 = 0;
+  nReasons = 0;
+  b0 = 0;
+  nBasis = 0;
+  polS = 0;
+  polL = 0;
+  occurredMs = 0;
+  tenS = 0;
+  tenL = 0;
+  actS = 0;
+  actL = 0;
+  actorType = 0;
+  subS = 0;
+  subL = 0;
+  subjectType = 0;
+  c0 = 0;
+  nCats = 0;
+  f0 = 0;
+  nFields = 0;
+  action = 0;
+  purS = 0;
+  purL = 0;
+  recS = 0;
+  recL = -1;
+  /** −1 when there is no recipient */
+  recipientType = -1;
+  legS = 0;
+  legL = -1;
+  /** NaN when null */
+  dcMs = Number.NaN;
+  recordCount = 0;
+  svcS = 0;
+  svcL = 0;
+  reqS = 0;
+  reqL = -1;
+  trS = 0;
+  trL = -1;
+  ipS = 0;
+  ipL = -1;
+  /** as avsc builds the map (later keys win, `__proto__` ignored); undefined when null */
+  attributes: Record<string, string> | undefined = undefined;
+
+  /** Drops the references to the record's bytes and values (the caller is done with them). */
+  release(): void {
+    this.buf = EMPTY;
+    this.attributes = undefined;
+  }
+}
+
+const spans = new DecisionSpans();
+
+// Reader state (module-level: one record at a time, synchronously).
+let src: Buffer = EMPTY;
+let ip = 0;
+/** the record is not one this reader reads exactly as avsc: take the avsc path */
+let bail = false;
+let dyn = spans.lists;
+let dn = 0;
+let strLen = 0;
+
+/** avsc's Tap.readLong, exactly (zig-zag varint, float arithmetic past 28 bits). */
+function readLong(): number {
+  let n = 0;
+  let k = 0;
+  const buf = src;
+  let b: number;
+  let h: number;
+  do {
+    b = buf[ip++] as number;
+    h = b & 0x80;
+    n |= (b & 0x7f) << k;
+    k += 7;
+  } while (h && k < 28);
+  if (h) {
+    let f = n;
+    let fk = 268435456;
+    do {
+      b = buf[ip++] as number;
+      f += (b & 0x7f) * fk;
+      fk *= 128;
+    } while (b & 0x80);
+    if (ip > buf.length) bail = true;
+    const v = (f % 2 ? -(f + 1) : f) / 2;
+    // avsc's long type refuses these (precision loss): the general path reports it.
+    if (!(v >= -9007199254740990 && v <= 9007199254740990)) bail = true;
+    return v;
+  }
+  if (ip > buf.length) bail = true;
+  return (n >> 1) ^ -(n & 1);
+}
+
+/** A string's span start (its length in strLen); the position moves past it. */
+function readStr(): number {
+  const len = readLong();
+  if (len < 0 || ip + len > src.length) {
+    bail = true;
+    return 0;
+  }
+  const start = ip;
+  ip += len;
+  strLen = len;
+  return start;
+}
+
+function pushSpan(start: number, len: number): void {
+  if (dn + 2 > dyn.length) {
+    const next = new Int32Array(dyn.length * 2);
+    next.set(dyn);
+    dyn = next;
+    spans.lists = next;
+  }
+  dyn[dn++] = start;
+  dyn[dn++] = len;
+}
+
+/** Reads an array of strings (a record of `width` strings per item) into the lists; returns its item count. */
+function readStrArray(width: number): number {
+  let items = 0;
+  for (;;) {
+    let n = readLong();
+    if (bail) return 0;
+    if (n === 0) return items;
+    if (n < 0) {
+      n = -n;
+      readLong(); // block size
+    }
+    for (let i = 0; i < n && !bail; i++) {
+      for (let w = 0; w < width; w++) {
+        const s = readStr();
+        pushSpan(s, strLen);
+      }
+    }
+    items += n;
+    if (bail || items > 1_000_000) {
+      bail = true;
+      return 0;
+    }
+  }
+}
+
+function readEnum(count: number): number {
+  const i = readLong();
+  if (!(i >= 0 && i < count)) bail = true;
+  return i;
+}
+
+/** A union index of ["null", X]: 0 null, 1 the value. */
+function readUnion(): number {
+  const i = readLong();
+  if (i !== 0 && i !== 1) bail = true;
+  return i;
+}
+
+/**
+ * Reads the Decision v1 body in `buf` from `start` to its end (written with a schema of
+ * DECISION_READER_LAYOUT), or undefined: take the avsc path. The result is the one DecisionSpans
+ * object, refilled by the next call.
+ */
+export function readDecision(buf: Buffer, start: number): DecisionSpans | undefined {
+  src = buf;
+  ip = start;
+  bail = false;
+  dn = 0;
+  dyn = spans.lists;
+  const d = spans;
+  try {
+    d.evS = readStr();
+    d.evL = strLen;
+    d.decidedMs = readLong();
+    d.outcome = readEnum(3);
+    d.r0 = dn >> 1;
+    d.nReasons = readStrArray(2);
+    d.b0 = dn >> 1;
+    d.nBasis = readStrArray(1);
+    d.polS = readStr();
+    d.polL = strLen;
+    readStr(); // event.eventId: the decision's own eventId is the same
+    d.occurredMs = readLong();
+    d.tenS = readStr();
+    d.tenL = strLen;
+    d.actS = readStr();
+    d.actL = strLen;
+    d.actorType = readEnum(2);
+    d.subS = readStr();
+    d.subL = strLen;
+    d.subjectType = readEnum(4);
+    d.c0 = dn >> 1;
+    d.nCats = readStrArray(1);
+    d.f0 = dn >> 1;
+    d.nFields = readUnion() === 1 ? readStrArray(1) : 0;
+    d.action = readEnum(7);
+    d.purS = readStr();
+    d.purL = strLen;
+    d.recS = 0;
+    d.recL = -1;
+    d.recipientType = -1;
+    if (readUnion() === 1) {
+      d.recS = readStr();
+      d.recL = strLen;
+      d.recipientType = readEnum(3);
+    }
+    d.legS = 0;
+    d.legL = -1;
+    if (readUnion() === 1) {
+      d.legS = readStr();
+      d.legL = strLen;
+    }
+    d.dcMs = readUnion() === 1 ? readLong() : Number.NaN;
+    d.recordCount = readLong();
+    d.svcS = readStr();
+    d.svcL = strLen;
+    d.reqS = 0;
+    d.reqL = -1;
+    if (readUnion() === 1) {
+      d.reqS = readStr();
+      d.reqL = strLen;
+    }
+    d.trS = 0;
+    d.trL = -1;
+    if (readUnion() === 1) {
+      d.trS = readStr();
+      d.trL = strLen;
+    }
+    d.ipS = 0;
+    d.ipL = -1;
+    if (readUnion() === 1) {
+      d.ipS = readStr();
+      d.ipL = strLen;
+    }
+    d.attributes = undefined;
+    if (readUnion() === 1) {
+      // As avsc builds it (later keys win, `__proto__` ignored).
+      const m: Record<string, string> = {};
+      for (;;) {
+        let n = readLong();
+        if (bail || n === 0) break;
+        if (n < 0) {
+          n = -n;
+          readLong();
+        }
+        for (let i = 0; i < n && !bail; i++) {
+          const ks = readStr();
+          const k = src.toString('utf8', ks, ks + strLen);
+          const vs = readStr();
+          m[k] = src.toString('utf8', vs, vs + strLen);
+        }
+        if (n > 1_000_000) bail = true;
+      }
+      d.attributes = m;
+    }
+    // an int avsc reads whatever its size; trailing bytes avsc refuses
+    if (bail || ip !== src.length || d.recordCount !== (d.recordCount | 0)) {
+      d.release();
+      return undefined;
+    }
+    d.buf = buf;
+    return d;
+  } catch {
+    d.release();
+    return undefined;
+  } finally {
+    src = EMPTY;
+  }
+}
