@@ -14,7 +14,6 @@ import {
   ensureTopics,
   isRetriable,
   type Kafka,
-  type Producer,
   producerStateLost,
 } from '@custos/kafka';
 import {
@@ -24,18 +23,19 @@ import {
   topics as topicSpecs,
   ValidationError,
 } from '@custos/schemas';
-import avro from 'avsc';
-import { ASK_ZOD, accessKey, encodeAccessEvent, writeAccessEvent } from './avro-access.js';
-import { FORMAT_VERSION, FRAME_HEADER, KIND_ACCESS, KIND_SUBJECT_STATE, type Kind, RECORD_HEADER, valueStart } from './frame.js';
+import { ASK_ZOD, accessKey, writeAccessEvent } from './avro-access.js';
+import { type Batch, BatchPacker } from './batch.js';
+import { FORMAT_VERSION, FRAME_HEADER, KIND_ACCESS, KIND_SUBJECT_STATE, type Kind, RECORD_HEADER } from './frame.js';
 import type { LoggerLike } from './logger.js';
 import type { AuditMetrics } from './metrics.js';
-import { producerConfig } from './producer-config.js';
 import { EventQueue } from './queue.js';
-import { type PackedBatch, ThreadSender } from './sender-thread.js';
+import { ThreadSender } from './sender-thread.js';
 import { SchemaStore, Spool, type SpoolOptions } from './spool.js';
+import { makeStream, type Stream } from './stream.js';
+import type { Transport } from './transport.js';
+import { InlineTransport } from './transport-inline.js';
 import { uuidv7, writeUuidv7 } from './uuid7.js';
 import {
-  type AccessEventAvro,
   type AccessEventInput,
   type SubjectStateInput,
   subjectStateKey,
@@ -154,32 +154,6 @@ export class ClientClosedError extends Error {
   }
 }
 
-interface Stream {
-  kind: Kind;
-  topic: string;
-  subject: string;
-  schema: object;
-  type: avro.Type;
-  /** avsc's `encode(value, buf, pos)` contract: the end, or minus the bytes missing */
-  encode: (value: unknown, buf: Buffer, pos: number) => number;
-  fingerprint: Buffer;
-  fpHex: string;
-  id: number;
-}
-
-interface Batch {
-  /** inline producer: message objects per topic */
-  messages: Map<string, Message[]>;
-  /** sender thread: the frames in one shared buffer, indexed per topic (kept until acknowledged, for retries) */
-  packed: PackedBatch | undefined;
-  count: number;
-  memBytes: number;
-  /** the values are the client's pooled copies (memory batches), not views of a spool read */
-  pooledValues: boolean;
-  endLsn: number;
-  fromDisk: boolean;
-}
-
 const ENTRY_OVERHEAD = 64;
 const CHUNK_BYTES = 256 * 1024;
 /** `key` as UTF-8 at b[at] (Buffer#write's bytes) and its length; a loop when it is short ASCII. */
@@ -196,15 +170,6 @@ function writeAsciiOr(b: Buffer, at: number, key: string): number {
 
 /** enqueue's answer when the fused writer leaves the event to the zod path */
 const ASK: unique symbol = Symbol('ask zod');
-/** distinct Kafka keys whose buffers are kept for reuse (the cache starts over past this) */
-const KEY_CACHE_SIZE = 4096;
-const EMPTY = Buffer.alloc(0);
-const EMPTY_INDEX = new Int32Array(0);
-
-interface Message {
-  key: Buffer;
-  value: Buffer;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -254,17 +219,6 @@ class Client implements AuditClient {
 
   // unsent events held in memory, oldest first
   private readonly queue = new EventQueue();
-  /**
-   * Kafka key buffers by key (actor id / subject-state key) and the message objects handed to kafkajs,
-   * both reused: objects made fresh for every batch live through kafkajs' encoding and the round trip,
-   * so they survive young-generation collections, and that survival is what made V8 grow the young
-   * generation to its maximum (docs/decisions/sdk-pooled-batch-memory.md).
-   */
-  private readonly keyCache = new Map<string, Buffer>();
-  private readonly messagePool: Message[] = [];
-  /** value buffers by length; at most 2 × batchMaxBytes of them are kept */
-  private readonly valuePool = new Map<number, Buffer[]>();
-  private valuePoolBytes = 0;
   private queuedBytes = 0;
   private inflightBytes = 0;
   private inflightEvents = 0;
@@ -284,16 +238,16 @@ class Client implements AuditClient {
   private idle = false;
   private sentWaiters: { lsn: number; resolve: () => void }[] = [];
   private roomWaiters: (() => void)[] = [];
-  private producer: Producer | ThreadSender | undefined;
-  /** the sender thread's stand-in for a producer (also while disconnected: it keeps the buffer pool) */
-  private readonly sender: ThreadSender | undefined;
+  /** the transport once connected */
+  private producer: Transport | undefined;
+  /** how batches reach Kafka: a sender thread, or a producer on this thread */
+  private readonly transport: Transport;
+  private readonly packer: BatchPacker;
   private readonly registered: Promise<void>;
   private topicsReady: Promise<void> | undefined;
   private readonly loop: Promise<void>;
   private closing: Promise<FlushResult> | undefined;
   private lastSendError: string | undefined;
-  /** scratch for packedFromMemory: (offset, schema id) pairs */
-  private readonly idPatches: number[] = [];
 
   constructor(opts: AuditClientOptions) {
     if (!opts.service) throw new TypeError('createAuditClient: `service` is required');
@@ -323,7 +277,7 @@ class Client implements AuditClient {
     this.maxQueueBytes = opts.maxQueueBytes ?? 24 * 1024 * 1024;
     this.maxFreeChunks = Math.ceil(this.maxQueueBytes / 4 / CHUNK_BYTES) + 8;
     this.batchMaxBytes = opts.batchMaxBytes ?? 512 * 1024;
-    this.sender =
+    this.transport =
       opts.kafka === undefined && opts.senderThread !== false
         ? new ThreadSender(
             {
@@ -335,7 +289,7 @@ class Client implements AuditClient {
             this.logger,
             this.batchMaxBytes,
           )
-        : undefined;
+        : new InlineTransport(this.kafka, this.logger, opts.kafka !== undefined || opts.kafkaFastPath === 'off');
     this.lingerMs = opts.lingerMs ?? 5;
     this.retryInitialMs = opts.retry?.initialMs ?? 100;
     this.retryMaxMs = opts.retry?.maxMs ?? 5000;
@@ -344,24 +298,11 @@ class Client implements AuditClient {
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 10_000;
     this.createTopics = opts.createTopics ?? false;
 
-    const stream = (kind: Kind, topic: string, schema: object): Stream => {
-      const type = avro.Type.forSchema(schema as avro.Schema);
-      const fingerprint = type.fingerprint('sha256').subarray(0, 8);
-      // access events: the hand-written writer (same bytes, ~2× faster), avsc when it declines
-      const encode =
-        kind === KIND_ACCESS
-          ? (value: unknown, buf: Buffer, pos: number) => {
-              const end = encodeAccessEvent(value as AccessEventAvro, buf, pos);
-              return end >= 0 ? end : type.encode(value, buf, pos);
-            }
-          : (value: unknown, buf: Buffer, pos: number) => type.encode(value, buf, pos);
-      const fpHex = fingerprint.toString('hex');
-      return { kind, topic, subject: `${topic}-value`, schema, type, encode, fingerprint, fpHex, id: 0 };
-    };
     this.streams = {
-      [KIND_ACCESS]: stream(KIND_ACCESS, accessTopic, accessEventAvro),
-      [KIND_SUBJECT_STATE]: stream(KIND_SUBJECT_STATE, stateTopic, subjectStateChangeAvro),
+      [KIND_ACCESS]: makeStream(KIND_ACCESS, accessTopic, accessEventAvro),
+      [KIND_SUBJECT_STATE]: makeStream(KIND_SUBJECT_STATE, stateTopic, subjectStateChangeAvro),
     } as Record<Kind, Stream>;
+    this.packer = new BatchPacker(this.streams, this.batchMaxBytes, (kind, fpHex) => this.schemaId(kind, fpHex));
 
     const spoolOpts = opts.spool === undefined ? { dir: `.spool/${opts.service}` } : opts.spool;
     if (spoolOpts !== false) {
@@ -497,7 +438,7 @@ class Client implements AuditClient {
       this.memLsn += len;
     }
     if (this.queue.size === 0) this.firstUnsentAt = Date.now();
-    this.queue.push(s.kind, chunk, off, len, this.keyBuffer(key, chunk, off + FRAME_HEADER + RECORD_HEADER, keyLen), s.id, lsn);
+    this.queue.push(s.kind, chunk, off, len, keyLen, s.id, lsn);
     this.queuedBytes += len + ENTRY_OVERHEAD;
     this.m.recorded++;
     if (this.wake !== undefined && (this.idle || this.queuedBytes - this.inflightBytes >= this.batchMaxBytes)) this.wake();
@@ -544,47 +485,6 @@ class Client implements AuditClient {
       if (c !== undefined) return c;
     }
     return Buffer.allocUnsafe(Math.max(CHUNK_BYTES, room));
-  }
-
-  /** The shared buffer of a Kafka key (the same bytes as chunk[at, at + len)). */
-  private keyBuffer(key: string, chunk: Buffer, at: number, len: number): Buffer {
-    let b = this.keyCache.get(key);
-    if (b === undefined) {
-      if (this.keyCache.size >= KEY_CACHE_SIZE) this.keyCache.clear();
-      b = Buffer.from(chunk.subarray(at, at + len));
-      this.keyCache.set(key, b);
-    }
-    return b;
-  }
-
-  /** chunk[start, end) copied into a value buffer from the pool (or a new one). */
-  private valueCopy(chunk: Buffer, start: number, end: number): Buffer {
-    const len = end - start;
-    let b = this.valuePool.get(len)?.pop();
-    if (b === undefined) b = Buffer.allocUnsafe(len);
-    else this.valuePoolBytes -= len;
-    chunk.copy(b, 0, start, end);
-    return b;
-  }
-
-  private releaseValue(b: Buffer): void {
-    if (this.valuePoolBytes + b.length > 2 * this.batchMaxBytes) return;
-    let list = this.valuePool.get(b.length);
-    if (list === undefined) {
-      list = [];
-      this.valuePool.set(b.length, list);
-    }
-    list.push(b);
-    this.valuePoolBytes += b.length;
-  }
-
-  /** A message object from the pool (returned there once its batch is acknowledged). */
-  private message(key: Buffer, value: Buffer): Message {
-    const m = this.messagePool.pop();
-    if (m === undefined) return { key, value };
-    m.key = key;
-    m.value = value;
-    return m;
   }
 
   /** Past the bound: evict to the spool, or hand the caller a promise to wait on. */
@@ -763,152 +663,24 @@ class Client implements AuditClient {
   }
 
   private async nextBatch(): Promise<Batch | undefined> {
-    const messages = new Map<string, Message[]>();
-    const add = (topic: string, m: Message) => {
-      let list = messages.get(topic);
-      if (list === undefined) {
-        list = [];
-        messages.set(topic, list);
-      }
-      list.push(m);
-    };
     const q = this.queue;
-    if (q.size > 0 && q.lsn(0) === this.sentLsn && this.sender !== undefined) return this.packedFromMemory(this.sender);
     if (q.size > 0 && q.lsn(0) === this.sentLsn) {
-      let n = 0;
-      let bytes = 0;
-      while (n < q.size && (n === 0 || bytes + q.len(n) <= this.batchMaxBytes)) {
-        const chunk = q.chunk(n);
-        const off = q.off(n);
-        const len = q.len(n);
-        const key = q.key(n);
-        // A copy (pooled), never a view: the spool may be writing the frame's bytes while the id is
-        // patched, and a view would be a new object for every event (see keyCache above).
-        const value = this.valueCopy(chunk, off + FRAME_HEADER + RECORD_HEADER + key.length, off + len);
-        const s = this.streams[q.kind(n) as Kind];
-        // recorded before the registry answered: the id goes into the copy
-        if (q.id(n) !== s.id) value.writeUInt32BE(s.id, 1);
-        add(s.topic, this.message(key, value));
-        bytes += len;
-        n++;
-      }
-      const { end, memBytes } = this.takeInflight(n, bytes);
-      return { messages, packed: undefined, count: n, memBytes, endLsn: end, fromDisk: false, pooledValues: true };
+      const { packed, count, bytes } = this.packer.fromMemory(q);
+      const { end, memBytes } = this.takeInflight(count, bytes);
+      return { packed, count, memBytes, endLsn: end, fromDisk: false };
     }
     // The next events are only in the spool: evicted from memory, or left by an earlier run.
     const spool = this.spool!;
     const limit = q.size > 0 ? q.lsn(0) : spool.endLsn;
-    if (this.sender !== undefined) return this.packedFromSpool(spool, limit, this.sender);
-    const { frames, next } = await spool.read(this.sentLsn, limit, this.batchMaxBytes);
-    if (frames.length === 0) {
+    const { packed, count, next } = await this.packer.fromSpool(spool, this.sentLsn, limit);
+    if (packed === undefined) {
       if (next > this.sentLsn) {
         this.sentLsn = next; // skipped a gap or a corrupt segment rest
         spool.ack(next);
       }
       return undefined;
     }
-    for (const f of frames) {
-      const r = f.record;
-      const id = await this.schemaId(r.kind, r.fingerprint);
-      if (r.value.readUInt32BE(1) !== id) r.value.writeUInt32BE(id, 1); // our own copy of the bytes
-      add(this.streams[r.kind].topic, this.message(r.key, r.value));
-    }
-    return { messages, packed: undefined, count: frames.length, memBytes: 0, endLsn: next, fromDisk: true, pooledValues: false };
-  }
-
-  /**
-   * The next batch from memory, packed for the sender thread: the events' frames lie back to back in
-   * arena chunks, so each run of them is copied with one call and the index points at the keys and
-   * values inside the copy (no per-event copy or object).
-   */
-  private packedFromMemory(sender: ThreadSender): Batch {
-    const q = this.queue;
-    let n = 0;
-    let bytes = 0;
-    while (n < q.size && (n === 0 || bytes + q.len(n) <= this.batchMaxBytes)) bytes += q.len(n++);
-    const buf = sender.buffer(bytes);
-    const indexes = [EMPTY_INDEX, new Int32Array(4 * n), new Int32Array(4 * n)]; // by Kind (1, 2)
-    const counts = [0, 0, 0];
-    let dst = 0;
-    let runChunk: Buffer | undefined;
-    let runStart = 0;
-    let runEnd = 0;
-    let runDst = 0;
-    for (let i = 0; i < n; i++) {
-      const chunk = q.chunk(i);
-      const off = q.off(i);
-      const len = q.len(i);
-      if (chunk !== runChunk || off !== runEnd) {
-        if (runChunk !== undefined) dst += runChunk.copy(buf, dst, runStart, runEnd);
-        runChunk = chunk;
-        runStart = off;
-        runDst = dst;
-      }
-      runEnd = off + len;
-      const kind = q.kind(i) as Kind;
-      const keyAt = runDst + (off - runStart) + FRAME_HEADER + RECORD_HEADER;
-      const keyLen = q.key(i).length;
-      const valueAt = keyAt + keyLen;
-      const s = this.streams[kind];
-      const index = indexes[kind]!;
-      const j = 4 * counts[kind]!++;
-      index[j] = keyAt;
-      index[j + 1] = keyLen;
-      index[j + 2] = valueAt;
-      index[j + 3] = len - FRAME_HEADER - RECORD_HEADER - keyLen;
-      // recorded before the registry answered: the id goes into the copy (patched after the run's copy)
-      if (q.id(i) !== s.id) this.idPatches.push(valueAt + 1, s.id);
-    }
-    if (runChunk !== undefined) runChunk.copy(buf, dst, runStart, runEnd);
-    for (let k = 0; k < this.idPatches.length; k += 2) buf.writeUInt32BE(this.idPatches[k + 1]!, this.idPatches[k]!);
-    this.idPatches.length = 0;
-    const topics = this.packedTopics(indexes, counts);
-    const { end, memBytes } = this.takeInflight(n, bytes);
-    const packed: PackedBatch = { buf: buf.buffer as SharedArrayBuffer, topics };
-    return { messages: new Map(), packed, count: n, memBytes, endLsn: end, fromDisk: false, pooledValues: false };
-  }
-
-  /**
-   * The next batch from the spool, for the sender thread: read straight into a pack buffer, with the
-   * index pointing at the keys and values where they were read (no object per event: at full speed
-   * most events can come this way, and objects alive through a send make V8 grow its young
-   * generation).
-   */
-  private async packedFromSpool(spool: Spool, limit: number, sender: ThreadSender): Promise<Batch | undefined> {
-    const raw = await spool.readRaw(this.sentLsn, limit, this.batchMaxBytes, (n) => sender.buffer(n));
-    if (raw.count === 0) {
-      if (raw.buf.length > 0) sender.release(raw.buf.buffer as SharedArrayBuffer);
-      if (raw.next > this.sentLsn) {
-        this.sentLsn = raw.next; // skipped a gap or a corrupt segment rest
-        spool.ack(raw.next);
-      }
-      return undefined;
-    }
-    const buf = raw.buf;
-    const indexes = [EMPTY_INDEX, new Int32Array(4 * raw.count), new Int32Array(4 * raw.count)]; // by Kind
-    const counts = [0, 0, 0];
-    for (let i = 0; i < raw.count; i++) {
-      const p = raw.starts[i]!;
-      const s = p + FRAME_HEADER;
-      const kind = buf[s + 1] as Kind;
-      const valueAt = valueStart(buf, p, raw.lens[i]!); // checked by readRaw: ≥ 0
-      const stream = this.streams[kind];
-      // frames of this SDK's schema carry its fingerprint; others (an older SDK's) ask the registry
-      const id =
-        buf.compare(stream.fingerprint, 0, 8, s + 2, s + 10) === 0
-          ? stream.id
-          : await this.schemaId(kind, buf.toString('hex', s + 2, s + 10));
-      if (buf.readUInt32BE(valueAt + 1) !== id) buf.writeUInt32BE(id, valueAt + 1);
-      const index = indexes[kind]!;
-      const j = 4 * counts[kind]!++;
-      index[j] = s + RECORD_HEADER;
-      index[j + 1] = valueAt - (s + RECORD_HEADER);
-      index[j + 2] = valueAt;
-      index[j + 3] = s + raw.lens[i]! - valueAt;
-    }
-    const topics = this.packedTopics(indexes, counts);
-    const packed: PackedBatch = { buf: buf.buffer as SharedArrayBuffer, topics };
-    return { messages: new Map(), packed, count: raw.count, memBytes: 0, endLsn: raw.next, fromDisk: true, pooledValues: false };
+    return { packed, count, memBytes: 0, endLsn: next, fromDisk: true };
   }
 
   /** The queue's first `n` events (`bytes` of frames) leave it for the batch in flight. */
@@ -923,17 +695,7 @@ class Client implements AuditClient {
     return { end, memBytes };
   }
 
-  /** The per-kind indexes of a packed batch (4 numbers per record, `counts` records each), by topic. */
-  private packedTopics(indexes: Int32Array[], counts: number[]): PackedBatch['topics'] {
-    const topics: PackedBatch['topics'] = [];
-    for (const kind of [KIND_ACCESS, KIND_SUBJECT_STATE] as const) {
-      const n = counts[kind]!;
-      if (n > 0) topics.push({ topic: this.streams[kind].topic, index: indexes[kind]!.subarray(0, 4 * n) });
-    }
-    return topics;
-  }
-
-  private async connectedProducer(): Promise<Producer | ThreadSender> {
+  private async connectedProducer(): Promise<Transport> {
     if (this.producer !== undefined) return this.producer;
     if (this.createTopics) {
       this.topicsReady ??= (async () => {
@@ -954,7 +716,7 @@ class Client implements AuditClient {
       });
       await this.topicsReady;
     }
-    const producer = this.sender ?? this.kafka.producer(producerConfig());
+    const producer = this.transport;
     await producer.connect();
     this.producer = producer;
     return producer;
@@ -972,16 +734,7 @@ class Client implements AuditClient {
     for (let attempt = 0; ; attempt++) {
       try {
         const producer = await this.connectedProducer();
-        if (producer instanceof ThreadSender) {
-          // built packed whenever there is a sender thread (nextBatch)
-          if (batch.packed === undefined) throw new Error('bug: a batch for the sender thread was not packed');
-          await producer.send(batch.packed, -1, this.requestTimeoutMs);
-        } else
-          await producer.sendBatch({
-            topicMessages: [...batch.messages].map(([topic, messages]) => ({ topic, messages })),
-            acks: -1,
-            timeout: this.requestTimeoutMs,
-          });
+        await producer.send(batch.packed, -1, this.requestTimeoutMs);
         if (this.lastSendError !== undefined) {
           this.logger.info({ after: attempt }, 'audit events are being delivered again');
           this.lastSendError = undefined;
@@ -1011,16 +764,7 @@ class Client implements AuditClient {
   }
 
   private acked(batch: Batch): void {
-    if (batch.packed !== undefined) this.sender?.release(batch.packed.buf);
-    // kafkajs is done with the message objects and values: back to their pools
-    for (const list of batch.messages.values()) {
-      for (const m of list) {
-        if (batch.pooledValues) this.releaseValue(m.value);
-        m.key = EMPTY;
-        m.value = EMPTY;
-        this.messagePool.push(m);
-      }
-    }
+    this.packer.release(batch.packed);
     this.sentLsn = batch.endLsn;
     this.spool?.ack(batch.endLsn);
     this.m.sent += batch.count;
