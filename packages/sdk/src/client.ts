@@ -23,12 +23,14 @@ import {
   topics as topicSpecs,
   ValidationError,
 } from '@custos/schemas';
+import { Arena } from './arena.js';
 import { ASK_ZOD, accessKey, writeAccessEvent } from './avro-access.js';
 import { type Batch, BatchPacker } from './batch.js';
 import { FORMAT_VERSION, FRAME_HEADER, KIND_ACCESS, KIND_SUBJECT_STATE, type Kind, RECORD_HEADER } from './frame.js';
 import type { LoggerLike } from './logger.js';
 import type { AuditMetrics } from './metrics.js';
 import { EventQueue } from './queue.js';
+import { SchemaRegistration } from './registration.js';
 import { ThreadSender } from './sender-thread.js';
 import { SchemaStore, Spool, type SpoolOptions } from './spool.js';
 import { makeStream, type Stream } from './stream.js';
@@ -155,7 +157,6 @@ export class ClientClosedError extends Error {
 }
 
 const ENTRY_OVERHEAD = 64;
-const CHUNK_BYTES = 256 * 1024;
 /** `key` as UTF-8 at b[at] (Buffer#write's bytes) and its length; a loop when it is short ASCII. */
 function writeAsciiOr(b: Buffer, at: number, key: string): number {
   const n = key.length;
@@ -180,10 +181,8 @@ class Client implements AuditClient {
   private readonly service: string;
   private readonly logger: LoggerLike;
   private readonly kafka: Kafka;
-  private readonly codec: AvroCodec;
-  private readonly registryUrl: string;
   private readonly spool: Spool | undefined;
-  private readonly store: SchemaStore | undefined;
+  private readonly schemas: SchemaRegistration;
   private readonly streams: Record<Kind, Stream>;
   private readonly maxQueueBytes: number;
   private readonly evict: boolean;
@@ -196,27 +195,8 @@ class Client implements AuditClient {
   private readonly closeTimeoutMs: number;
   private readonly createTopics: boolean;
 
-  // arena the frames are encoded into
-  private chunk: Buffer = Buffer.allocUnsafe(CHUNK_BYTES);
-  private chunkPos = 0;
-  /**
-   * Chunks the arena has moved past, oldest first, with the log end when it did (every frame in the
-   * chunk lies below), and chunks free for reuse: a chunk is reused once the spool has written and
-   * the queue has let go of everything in it (batches hold copies, see valueCopy), instead of
-   * leaving 256 KiB of external memory per ~1500 events for V8 to free whenever it collects.
-   */
-  private readonly retiredChunks: { chunk: Buffer; endLsn: number }[] = [];
-  private readonly freeChunks: Buffer[] = [];
-  /**
-   * How many free arena chunks are kept for reuse. Past the memory bound, events leave memory in
-   * bursts (down to 3/4 of the bound), freeing up to a quarter of it in chunks at once; a free list
-   * that can take such a burst keeps the arena from dropping chunks only to allocate them again.
-   * With 8 it did: under a full-speed overload the caller's thread ran ~5 mark-compacts a second
-   * (V8 collects after every 64 MiB of new ArrayBuffer memory), its young generation grew, and RSS
-   * went to 230–270 MiB; with room for the burst, 2 mark-compacts in 12 s and ~190–196 MiB.
-   */
-  private readonly maxFreeChunks: number;
-
+  /** where record() encodes frames */
+  private readonly arena: Arena;
   // unsent events held in memory, oldest first
   private readonly queue = new EventQueue();
   private queuedBytes = 0;
@@ -269,13 +249,11 @@ class Client implements AuditClient {
         // createKafka only calls the level methods, which every LoggerLike has.
         logger: opts.logger as Parameters<typeof createKafka>[0]['logger'],
       });
-    this.registryUrl = opts.schemaRegistryUrl;
-    this.codec = opts.codec ?? Codec.connect(opts.schemaRegistryUrl);
     // 24 MiB: ~150 k events of memory before the spool takes over. 32 MiB cost up to ~40 MiB more
     // RSS at full speed once record() outran the broker; 16 MiB spilled bursts of the throughput
     // run into the spool (docs/decisions/sdk-default-queue-bound.md)
     this.maxQueueBytes = opts.maxQueueBytes ?? 24 * 1024 * 1024;
-    this.maxFreeChunks = Math.ceil(this.maxQueueBytes / 4 / CHUNK_BYTES) + 8;
+    this.arena = new Arena(this.maxQueueBytes);
     this.batchMaxBytes = opts.batchMaxBytes ?? 512 * 1024;
     this.transport =
       opts.kafka === undefined && opts.senderThread !== false
@@ -302,9 +280,10 @@ class Client implements AuditClient {
       [KIND_ACCESS]: makeStream(KIND_ACCESS, accessTopic, accessEventAvro),
       [KIND_SUBJECT_STATE]: makeStream(KIND_SUBJECT_STATE, stateTopic, subjectStateChangeAvro),
     } as Record<Kind, Stream>;
-    this.packer = new BatchPacker(this.streams, this.batchMaxBytes, (kind, fpHex) => this.schemaId(kind, fpHex));
+    this.packer = new BatchPacker(this.streams, this.batchMaxBytes, (kind, fpHex) => this.schemas.schemaId(kind, fpHex));
 
     const spoolOpts = opts.spool === undefined ? { dir: `.spool/${opts.service}` } : opts.spool;
+    let store: SchemaStore | undefined;
     if (spoolOpts !== false) {
       try {
         this.spool = new Spool(spoolOpts, this.logger);
@@ -321,21 +300,28 @@ class Client implements AuditClient {
         );
       }
       try {
-        this.store = new SchemaStore(spoolOpts.dir);
-        for (const s of Object.values(this.streams)) this.store.saveSchema(s.fpHex, s.schema);
+        store = new SchemaStore(spoolOpts.dir);
+        for (const s of Object.values(this.streams)) store.saveSchema(s.fpHex, s.schema);
       } catch (err) {
         void this.spool.close();
         throw err;
       }
       this.sentLsn = this.spool.ackedLsn;
-      for (const s of Object.values(this.streams)) {
-        // Until the registry answers, frames carry the id it gave this spool before (if any).
-        s.id = this.store.id(this.registryUrl, s.subject, s.fpHex) ?? 0;
-      }
     }
+    this.schemas = new SchemaRegistration(
+      this.streams,
+      opts.codec ?? Codec.connect(opts.schemaRegistryUrl),
+      opts.schemaRegistryUrl,
+      store,
+      this.spool?.dir,
+      this.logger,
+    );
     this.evict = this.spool !== undefined && (opts.onQueueFull ?? 'spool') === 'spool';
     if (this.spool !== undefined) this.spool.onWritten = () => this.releaseRoom();
-    this.registered = this.registerAll();
+    this.registered = this.schemas.registerAll(
+      (attempt) => this.backoff(attempt),
+      () => this.stopping && Date.now() > this.stopDeadline,
+    );
     this.loop = this.run().catch((err: unknown) => {
       this.logger.error({ err }, 'audit sender stopped unexpectedly');
     });
@@ -387,15 +373,16 @@ class Client implements AuditClient {
       if (now !== undefined) return ASK;
       this.makeRoom();
     }
-    let chunk = this.chunk;
-    let off = this.chunkPos;
+    const arena = this.arena;
+    let chunk = arena.chunk;
+    let off = arena.pos;
     let room = FRAME_HEADER + RECORD_HEADER + key.length * 3 + 5 + 256;
     let end: number;
     let keyLen: number;
     for (;;) {
       if (off + room > chunk.length) {
-        chunk = this.chunk = this.nextChunk(room);
-        off = this.chunkPos = 0;
+        chunk = this.nextChunk(room);
+        off = 0;
       }
       const p = off + FRAME_HEADER;
       chunk[p] = FORMAT_VERSION;
@@ -430,7 +417,7 @@ class Client implements AuditClient {
       ]);
     }
     chunk.writeUInt32BE(len - FRAME_HEADER, off);
-    this.chunkPos = end;
+    arena.pos = end;
     let lsn: number;
     if (this.spool !== undefined) lsn = this.spool.append(chunk, off, len);
     else {
@@ -467,24 +454,11 @@ class Client implements AuditClient {
     for (const w of ws) w();
   }
 
-  /** A chunk for the arena to continue in (the current one is retired). */
+  /** A chunk for the arena to continue in: chunks the spool and the queue are done with are reused. */
   private nextChunk(room: number): Buffer {
-    this.retiredChunks.push({ chunk: this.chunk, endLsn: this.logEnd() });
     const written = this.spool !== undefined ? this.spool.writtenLsn : Number.POSITIVE_INFINITY;
     const queued = this.queue.size > 0 ? this.queue.lsn(0) : Number.POSITIVE_INFINITY;
-    const retired = this.retiredChunks;
-    let n = 0;
-    while (n < retired.length && retired[n]!.endLsn <= written && retired[n]!.endLsn <= queued) {
-      const c = retired[n]!.chunk;
-      if (c.length === CHUNK_BYTES && this.freeChunks.length < this.maxFreeChunks) this.freeChunks.push(c);
-      n++;
-    }
-    if (n > 0) retired.splice(0, n);
-    if (room <= CHUNK_BYTES) {
-      const c = this.freeChunks.pop();
-      if (c !== undefined) return c;
-    }
-    return Buffer.allocUnsafe(Math.max(CHUNK_BYTES, room));
+    return this.arena.next(room, this.logEnd(), Math.min(written, queued));
   }
 
   /** Past the bound: evict to the spool, or hand the caller a promise to wait on. */
@@ -530,56 +504,7 @@ class Client implements AuditClient {
     }
   }
 
-  // ---------------------------------------------------------------- registry
-
-  private async registerAll(): Promise<void> {
-    await Promise.all(
-      Object.values(this.streams).map(async (s) => {
-        for (let attempt = 0; ; attempt++) {
-          try {
-            s.id = (await this.codec.register(s.subject, s.schema)).id;
-            this.saveId(s.subject, s.fpHex, s.id);
-            return;
-          } catch (err) {
-            if (attempt === 0 || attempt % 20 === 0) {
-              this.logger.warn({ err, subject: s.subject, cachedId: s.id || undefined }, 'schema registration failed; retrying');
-            }
-            if (this.stopping && Date.now() > this.stopDeadline) return;
-            await sleep(this.backoff(attempt));
-          }
-        }
-      }),
-    );
-  }
-
-  /** Remembers an id beside the spool; a full disk must not make a registration that worked fail. */
-  private saveId(subject: string, fpHex: string, id: number): void {
-    try {
-      this.store?.saveId(this.registryUrl, subject, fpHex, id);
-    } catch (err) {
-      this.logger.warn({ err, dir: this.spool?.dir }, 'spool: could not save a schema id (the registry gives it again)');
-    }
-  }
-
-  /** The registry id of the writer schema `fpHex` of stream `kind` (for frames read from the spool). */
-  private async schemaId(kind: Kind, fpHex: string): Promise<number> {
-    const s = this.streams[kind];
-    if (fpHex === s.fpHex && s.id !== 0) return s.id;
-    const cached = this.store?.id(this.registryUrl, s.subject, fpHex);
-    const schema = fpHex === s.fpHex ? s.schema : this.store?.loadSchema(fpHex);
-    if (schema === undefined) {
-      if (cached !== undefined) return cached;
-      throw new Error(`spool holds frames of an unknown writer schema ${fpHex} and no registry id for it`);
-    }
-    try {
-      const id = (await this.codec.register(s.subject, schema)).id;
-      this.saveId(s.subject, fpHex, id);
-      return id;
-    } catch (err) {
-      if (cached !== undefined) return cached;
-      throw err;
-    }
-  }
+  // ---------------------------------------------------------------- retries
 
   private backoff(attempt: number): number {
     const cap = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(attempt, 20));
