@@ -6,9 +6,10 @@
  * patch's one-pass writer copies them from there, and the SDK's partitioner hashes the key's range,
  * so no Buffer is made per record. Stock kafkajs would write such a record with a null key and value
  * and report success, so without the patch (proved by `kafkajsPatch`, not assumed) the key and value
- * are ordinary Buffers: views of the same shared buffer, still no copy. The message objects are
- * reused from batch to batch (one batch at a time, and kafkajs is done with them once sendBatch
- * settles).
+ * are ordinary Buffers: keys cached per key, values copied into buffers kept for reuse. Nothing is
+ * made per record that lives through the send (fresh views would survive young-generation
+ * collections, see docs/decisions/sdk-pooled-batch-memory.md). The message objects are reused from
+ * batch to batch (one batch at a time, and kafkajs is done with them once sendBatch settles).
  *
  * JavaScript (type-checked from its JSDoc): the sender thread loads it without a TypeScript loader.
  */
@@ -19,10 +20,24 @@ import { describeKafkajsPatch, kafkajsPatch } from '@custos/kafka/kafka-patch';
  * @typedef {{ topic: string; messages: PooledMessage[] }} TopicMessages
  */
 
+/** distinct keys whose buffers are kept (the cache starts over past this) */
+const KEY_CACHE_SIZE = 4096;
+
 export class BatchMessages {
   /** @type {PooledMessage[]} */
   #pool = [];
   #used = 0;
+  /** @type {Map<string, Buffer>} key buffers by key (as latin1: one character per byte) */
+  #keys = new Map();
+  /** @type {Map<number, Buffer[]>} value buffers by length */
+  #values = new Map();
+  #valueBytes = 0;
+  #maxValueBytes;
+
+  /** @param {number} maxValueBytes how many bytes of value buffers are kept for reuse */
+  constructor(maxValueBytes) {
+    this.#maxValueBytes = maxValueBytes;
+  }
 
   /**
    * The batch's records as kafkajs `topicMessages`, valid until `release()`.
@@ -56,8 +71,8 @@ export class BatchMessages {
           r.valueStart = valueStart;
           r.valueEnd = valueEnd;
         } else {
-          r.key = buf.subarray(keyStart, keyEnd);
-          r.value = buf.subarray(valueStart, valueEnd);
+          r.key = this.#key(buf, keyStart, keyEnd);
+          r.value = this.#value(buf, valueStart, valueEnd);
         }
       }
       return { topic, messages };
@@ -66,16 +81,57 @@ export class BatchMessages {
     return out;
   }
 
-  /** Lets the batch's buffer go (the message objects stay for the next batch). */
+  /** Lets the batch's buffer go; message objects and value buffers stay for the next batch. */
   release() {
     const pool = this.#pool;
     for (let i = 0; i < this.#used; i++) {
       const r = /** @type {PooledMessage} */ (pool[i]);
+      if (r.value !== null) this.#releaseValue(r.value);
       r.bytes = null;
       r.key = null;
       r.value = null;
     }
     this.#used = 0;
+  }
+
+  /**
+   * The cached buffer of the key buf[start, end).
+   * @param {Buffer} buf @param {number} start @param {number} end
+   */
+  #key(buf, start, end) {
+    const k = buf.toString('latin1', start, end);
+    let b = this.#keys.get(k);
+    if (b === undefined) {
+      if (this.#keys.size >= KEY_CACHE_SIZE) this.#keys.clear();
+      b = Buffer.from(buf.subarray(start, end));
+      this.#keys.set(k, b);
+    }
+    return b;
+  }
+
+  /**
+   * buf[start, end) copied into a value buffer kept for reuse (or a new one).
+   * @param {Buffer} buf @param {number} start @param {number} end
+   */
+  #value(buf, start, end) {
+    const len = end - start;
+    let b = this.#values.get(len)?.pop();
+    if (b === undefined) b = Buffer.allocUnsafe(len);
+    else this.#valueBytes -= len;
+    buf.copy(b, 0, start, end);
+    return b;
+  }
+
+  /** @param {Buffer} b */
+  #releaseValue(b) {
+    if (this.#valueBytes + b.length > this.#maxValueBytes) return;
+    let list = this.#values.get(b.length);
+    if (list === undefined) {
+      list = [];
+      this.#values.set(b.length, list);
+    }
+    list.push(b);
+    this.#valueBytes += b.length;
   }
 }
 

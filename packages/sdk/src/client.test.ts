@@ -397,8 +397,8 @@ describe('audit client (fake Kafka and registry)', () => {
     );
   });
 
-  it('reuses arena chunks, pack buffers and message objects without mixing events up', async () => {
-    // ~40 arena chunks, 5000 distinct keys, values of many lengths, sends
+  it('reuses arena chunks, pack buffers, key buffers, message objects and value copies without mixing events up', async () => {
+    // ~40 arena chunks, more distinct keys than the key cache holds, values of many lengths, sends
     // that take a while (the fake copies the bytes at the end of a send) and an outage with eviction.
     const kafka = new FakeKafka();
     kafka.delayMs = 10;

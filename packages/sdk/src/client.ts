@@ -98,10 +98,11 @@ export interface AuditClientOptions {
   /** a registry codec (else `AvroCodec.connect(schemaRegistryUrl)`) */
   codec?: AvroCodec;
   /**
-   * The sender thread hands kafkajs each batch as ranges of one shared buffer when the kafkajs it
-   * loads is the one patched by Custos (proved at start-up by encoding a probe request, never assumed);
-   * with any other kafkajs it sends ordinary messages. 'off' sends ordinary messages in any case.
-   * Default 'auto'. The path taken is logged at info when the thread starts.
+   * Each batch goes to kafkajs as ranges of one shared buffer when the kafkajs that sends it is the
+   * one patched by Custos (proved at start-up by encoding a probe request, never assumed); with any
+   * other kafkajs, and with a `kafka` instance of the caller's (its kafkajs is not the one probed),
+   * as ordinary messages. 'off' sends ordinary messages in any case. Default 'auto'. The path taken
+   * is logged at info when the producer first connects.
    */
   kafkaFastPath?: 'auto' | 'off';
 }
@@ -263,11 +264,17 @@ class Client implements AuditClient {
               clientId,
               logKafka: opts.logger !== undefined,
               plainMessages: opts.kafkaFastPath === 'off',
+              batchMaxBytes: this.batchMaxBytes,
             },
             this.logger,
             this.batchMaxBytes,
           )
-        : new InlineTransport(this.kafka, this.logger, opts.kafka !== undefined || opts.kafkaFastPath === 'off');
+        : new InlineTransport(
+            this.kafka,
+            this.logger,
+            opts.kafka !== undefined || opts.kafkaFastPath === 'off',
+            this.batchMaxBytes,
+          );
     this.lingerMs = opts.lingerMs ?? 5;
     this.retryInitialMs = opts.retry?.initialMs ?? 100;
     this.retryMaxMs = opts.retry?.maxMs ?? 5000;

@@ -60,7 +60,7 @@ const log =
 const logger = { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug') };
 
 /** the batch's kafkajs messages, their objects reused from batch to batch */
-const messages = new BatchMessages();
+const messages = new BatchMessages(2 * init.batchMaxBytes);
 /** Whether records go as ranges: decided once per thread, before the first send. */
 const ranged = rangedMessages(init.plainMessages === true, log('info'));
 

@@ -10,7 +10,7 @@ import type { PackedBatch, Transport } from './transport.js';
 
 export class InlineTransport implements Transport {
   private producer: Producer | undefined;
-  private readonly messages = new BatchMessages();
+  private readonly messages: BatchMessages;
   /** ranged messages need the patched kafkajs of the very client that sends them */
   private ranged: Promise<boolean> | undefined;
 
@@ -22,7 +22,10 @@ export class InlineTransport implements Transport {
     private readonly kafka: Kafka,
     private readonly logger: LoggerLike,
     private readonly plainMessages: boolean,
-  ) {}
+    batchMaxBytes: number,
+  ) {
+    this.messages = new BatchMessages(2 * batchMaxBytes);
+  }
 
   async connect(): Promise<void> {
     if (this.producer !== undefined) return;
