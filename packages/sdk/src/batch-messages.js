@@ -6,10 +6,12 @@
  * patch's one-pass writer copies them from there, and the SDK's partitioner hashes the key's range,
  * so no Buffer is made per record. Stock kafkajs would write such a record with a null key and value
  * and report success, so without the patch (proved by `kafkajsPatch`, not assumed) the key and value
- * are ordinary Buffers: keys cached per key, values copied into buffers kept for reuse. Nothing is
- * made per record that lives through the send (fresh views would survive young-generation
- * collections, see docs/decisions/sdk-pooled-batch-memory.md). The message objects are reused from
- * batch to batch (one batch at a time, and kafkajs is done with them once sendBatch settles).
+ * are ordinary Buffers. On the caller's thread they are cached keys and pooled value copies: fresh
+ * views per record would live through the send and grow the young generation that sets the
+ * process's RSS (docs/decisions/sdk-pooled-batch-memory.md). On the sender thread, whose heap is
+ * small and capped, they are views of the shared buffer (no copy; pooled copies measured no lower
+ * RSS there). The message objects are reused from batch to batch (one batch at a time, and kafkajs
+ * is done with them once sendBatch settles).
  *
  * JavaScript (type-checked from its JSDoc): the sender thread loads it without a TypeScript loader.
  */
@@ -34,7 +36,10 @@ export class BatchMessages {
   #valueBytes = 0;
   #maxValueBytes;
 
-  /** @param {number} maxValueBytes how many bytes of value buffers are kept for reuse */
+  /**
+   * @param {number} maxValueBytes 0: ordinary messages are views of the shared buffer; otherwise
+   *   cached keys and value copies, with up to this many bytes of value buffers kept for reuse
+   */
   constructor(maxValueBytes) {
     this.#maxValueBytes = maxValueBytes;
   }
@@ -70,6 +75,9 @@ export class BatchMessages {
           r.keyEnd = keyEnd;
           r.valueStart = valueStart;
           r.valueEnd = valueEnd;
+        } else if (this.#maxValueBytes === 0) {
+          r.key = buf.subarray(keyStart, keyEnd);
+          r.value = buf.subarray(valueStart, valueEnd);
         } else {
           r.key = this.#key(buf, keyStart, keyEnd);
           r.value = this.#value(buf, valueStart, valueEnd);
@@ -86,7 +94,7 @@ export class BatchMessages {
     const pool = this.#pool;
     for (let i = 0; i < this.#used; i++) {
       const r = /** @type {PooledMessage} */ (pool[i]);
-      if (r.value !== null) this.#releaseValue(r.value);
+      if (r.value !== null && this.#maxValueBytes > 0) this.#releaseValue(r.value);
       r.bytes = null;
       r.key = null;
       r.value = null;

@@ -264,7 +264,6 @@ class Client implements AuditClient {
               clientId,
               logKafka: opts.logger !== undefined,
               plainMessages: opts.kafkaFastPath === 'off',
-              batchMaxBytes: this.batchMaxBytes,
             },
             this.logger,
             this.batchMaxBytes,

@@ -18,8 +18,6 @@ export interface SenderInit {
   logKafka: boolean;
   /** send ordinary messages even when the kafkajs patch's ranged messages are available */
   plainMessages?: boolean;
-  /** the client's batchMaxBytes (ordinary messages' value buffers are kept up to twice that) */
-  batchMaxBytes: number;
 }
 
 export type ToSender =

@@ -59,8 +59,8 @@ const log =
     post({ t: 'log', level, obj: plain(obj), msg: msg ?? '' });
 const logger = { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug') };
 
-/** the batch's kafkajs messages, their objects reused from batch to batch */
-const messages = new BatchMessages(2 * init.batchMaxBytes);
+/** the batch's kafkajs messages, their objects reused from batch to batch (ordinary ones: views) */
+const messages = new BatchMessages(0);
 /** Whether records go as ranges: decided once per thread, before the first send. */
 const ranged = rangedMessages(init.plainMessages === true, log('info'));
 
