@@ -3,6 +3,7 @@
  * spool (write-ahead, grouped writes + fsync in the background) and to an in-memory queue, and returns;
  * one background loop sends batches to Kafka in log order, from memory when it can and from the spool
  * when memory had to let go of events (bound reached, Kafka down) or when an earlier run left some.
+ * Batches (batch.ts) go to a transport (transport.ts): a sender thread or a producer on this thread.
  * See the README for the guarantees and docs/sdk-notes.md for the reasoning.
  */
 
