@@ -397,7 +397,7 @@ describe('audit client (fake Kafka and registry)', () => {
     );
   });
 
-  it('reuses arena chunks, key buffers, message objects and value copies without mixing events up', async () => {
+  it('reuses arena chunks, pack buffers, key buffers, message objects and value copies without mixing events up', async () => {
     // ~40 arena chunks, more distinct keys than the key cache holds, values of many lengths, sends
     // that take a while (the fake copies the bytes at the end of a send) and an outage with eviction.
     const kafka = new FakeKafka();

@@ -3,6 +3,7 @@
  * spool (write-ahead, grouped writes + fsync in the background) and to an in-memory queue, and returns;
  * one background loop sends batches to Kafka in log order, from memory when it can and from the spool
  * when memory had to let go of events (bound reached, Kafka down) or when an earlier run left some.
+ * Batches (batch.ts) go to a transport (transport.ts): a sender thread or a producer on this thread.
  * See the README for the guarantees and docs/sdk-notes.md for the reasoning.
  */
 
@@ -14,7 +15,6 @@ import {
   ensureTopics,
   isRetriable,
   type Kafka,
-  type Producer,
   producerStateLost,
 } from '@custos/kafka';
 import {
@@ -24,18 +24,21 @@ import {
   topics as topicSpecs,
   ValidationError,
 } from '@custos/schemas';
-import { ASK_ZOD, accessKey, encodeAccessEvent, writeAccessEvent } from '@custos/schemas/avro';
-import avro from 'avsc';
-import { FORMAT_VERSION, FRAME_HEADER, KIND_ACCESS, KIND_SUBJECT_STATE, type Kind, RECORD_HEADER, valueStart } from './frame.js';
+import { ASK_ZOD, accessKey, writeAccessEvent } from '@custos/schemas/avro';
+import { Arena } from './arena.js';
+import { type Batch, BatchPacker } from './batch.js';
+import { FORMAT_VERSION, FRAME_HEADER, KIND_ACCESS, KIND_SUBJECT_STATE, type Kind, RECORD_HEADER } from './frame.js';
 import type { LoggerLike } from './logger.js';
 import type { AuditMetrics } from './metrics.js';
-import { producerConfig } from './producer-config.js';
 import { EventQueue } from './queue.js';
-import { type PackedBatch, ThreadSender } from './sender-thread.js';
+import { SchemaRegistration } from './registration.js';
+import { ThreadSender } from './sender-thread.js';
 import { SchemaStore, Spool, type SpoolOptions } from './spool.js';
+import { makeStream, type Stream } from './stream.js';
+import type { Transport } from './transport.js';
+import { InlineTransport } from './transport-inline.js';
 import { uuidv7, writeUuidv7 } from './uuid7.js';
 import {
-  type AccessEventAvro,
   type AccessEventInput,
   type SubjectStateInput,
   subjectStateKey,
@@ -96,10 +99,11 @@ export interface AuditClientOptions {
   /** a registry codec (else `AvroCodec.connect(schemaRegistryUrl)`) */
   codec?: AvroCodec;
   /**
-   * The sender thread hands kafkajs each batch as ranges of one shared buffer when the kafkajs it
-   * loads is the one patched by Custos (proved at start-up by encoding a probe request, never assumed);
-   * with any other kafkajs it sends ordinary messages. 'off' sends ordinary messages in any case.
-   * Default 'auto'. The path taken is logged at info when the thread starts.
+   * Each batch goes to kafkajs as ranges of one shared buffer when the kafkajs that sends it is the
+   * one patched by Custos (proved at start-up by encoding a probe request, never assumed); with any
+   * other kafkajs, and with a `kafka` instance of the caller's (its kafkajs is not the one probed),
+   * as ordinary messages. 'off' sends ordinary messages in any case. Default 'auto'. The path taken
+   * is logged at info when the producer first connects.
    */
   kafkaFastPath?: 'auto' | 'off';
 }
@@ -154,34 +158,7 @@ export class ClientClosedError extends Error {
   }
 }
 
-interface Stream {
-  kind: Kind;
-  topic: string;
-  subject: string;
-  schema: object;
-  type: avro.Type;
-  /** avsc's `encode(value, buf, pos)` contract: the end, or minus the bytes missing */
-  encode: (value: unknown, buf: Buffer, pos: number) => number;
-  fingerprint: Buffer;
-  fpHex: string;
-  id: number;
-}
-
-interface Batch {
-  /** inline producer: message objects per topic */
-  messages: Map<string, Message[]>;
-  /** sender thread: the frames in one shared buffer, indexed per topic (kept until acknowledged, for retries) */
-  packed: PackedBatch | undefined;
-  count: number;
-  memBytes: number;
-  /** the values are the client's pooled copies (memory batches), not views of a spool read */
-  pooledValues: boolean;
-  endLsn: number;
-  fromDisk: boolean;
-}
-
 const ENTRY_OVERHEAD = 64;
-const CHUNK_BYTES = 256 * 1024;
 /** `key` as UTF-8 at b[at] (Buffer#write's bytes) and its length; a loop when it is short ASCII. */
 function writeAsciiOr(b: Buffer, at: number, key: string): number {
   const n = key.length;
@@ -196,15 +173,6 @@ function writeAsciiOr(b: Buffer, at: number, key: string): number {
 
 /** enqueue's answer when the fused writer leaves the event to the zod path */
 const ASK: unique symbol = Symbol('ask zod');
-/** distinct Kafka keys whose buffers are kept for reuse (the cache starts over past this) */
-const KEY_CACHE_SIZE = 4096;
-const EMPTY = Buffer.alloc(0);
-const EMPTY_INDEX = new Int32Array(0);
-
-interface Message {
-  key: Buffer;
-  value: Buffer;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -215,10 +183,8 @@ class Client implements AuditClient {
   private readonly service: string;
   private readonly logger: LoggerLike;
   private readonly kafka: Kafka;
-  private readonly codec: AvroCodec;
-  private readonly registryUrl: string;
   private readonly spool: Spool | undefined;
-  private readonly store: SchemaStore | undefined;
+  private readonly schemas: SchemaRegistration;
   private readonly streams: Record<Kind, Stream>;
   private readonly maxQueueBytes: number;
   private readonly evict: boolean;
@@ -231,40 +197,10 @@ class Client implements AuditClient {
   private readonly closeTimeoutMs: number;
   private readonly createTopics: boolean;
 
-  // arena the frames are encoded into
-  private chunk: Buffer = Buffer.allocUnsafe(CHUNK_BYTES);
-  private chunkPos = 0;
-  /**
-   * Chunks the arena has moved past, oldest first, with the log end when it did (every frame in the
-   * chunk lies below), and chunks free for reuse: a chunk is reused once the spool has written and
-   * the queue has let go of everything in it (batches hold copies, see valueCopy), instead of
-   * leaving 256 KiB of external memory per ~1500 events for V8 to free whenever it collects.
-   */
-  private readonly retiredChunks: { chunk: Buffer; endLsn: number }[] = [];
-  private readonly freeChunks: Buffer[] = [];
-  /**
-   * How many free arena chunks are kept for reuse. Past the memory bound, events leave memory in
-   * bursts (down to 3/4 of the bound), freeing up to a quarter of it in chunks at once; a free list
-   * that can take such a burst keeps the arena from dropping chunks only to allocate them again.
-   * With 8 it did: under a full-speed overload the caller's thread ran ~5 mark-compacts a second
-   * (V8 collects after every 64 MiB of new ArrayBuffer memory), its young generation grew, and RSS
-   * went to 230–270 MiB; with room for the burst, 2 mark-compacts in 12 s and ~190–196 MiB.
-   */
-  private readonly maxFreeChunks: number;
-
+  /** where record() encodes frames */
+  private readonly arena: Arena;
   // unsent events held in memory, oldest first
   private readonly queue = new EventQueue();
-  /**
-   * Kafka key buffers by key (actor id / subject-state key) and the message objects handed to kafkajs,
-   * both reused: objects made fresh for every batch live through kafkajs' encoding and the round trip,
-   * so they survive young-generation collections, and that survival is what made V8 grow the young
-   * generation to its maximum (docs/decisions/sdk-pooled-batch-memory.md).
-   */
-  private readonly keyCache = new Map<string, Buffer>();
-  private readonly messagePool: Message[] = [];
-  /** value buffers by length; at most 2 × batchMaxBytes of them are kept */
-  private readonly valuePool = new Map<number, Buffer[]>();
-  private valuePoolBytes = 0;
   private queuedBytes = 0;
   private inflightBytes = 0;
   private inflightEvents = 0;
@@ -284,16 +220,16 @@ class Client implements AuditClient {
   private idle = false;
   private sentWaiters: { lsn: number; resolve: () => void }[] = [];
   private roomWaiters: (() => void)[] = [];
-  private producer: Producer | ThreadSender | undefined;
-  /** the sender thread's stand-in for a producer (also while disconnected: it keeps the buffer pool) */
-  private readonly sender: ThreadSender | undefined;
+  /** the transport once connected */
+  private producer: Transport | undefined;
+  /** how batches reach Kafka: a sender thread, or a producer on this thread */
+  private readonly transport: Transport;
+  private readonly packer: BatchPacker;
   private readonly registered: Promise<void>;
   private topicsReady: Promise<void> | undefined;
   private readonly loop: Promise<void>;
   private closing: Promise<FlushResult> | undefined;
   private lastSendError: string | undefined;
-  /** scratch for packedFromMemory: (offset, schema id) pairs */
-  private readonly idPatches: number[] = [];
 
   constructor(opts: AuditClientOptions) {
     if (!opts.service) throw new TypeError('createAuditClient: `service` is required');
@@ -315,15 +251,13 @@ class Client implements AuditClient {
         // createKafka only calls the level methods, which every LoggerLike has.
         logger: opts.logger as Parameters<typeof createKafka>[0]['logger'],
       });
-    this.registryUrl = opts.schemaRegistryUrl;
-    this.codec = opts.codec ?? Codec.connect(opts.schemaRegistryUrl);
     // 24 MiB: ~150 k events of memory before the spool takes over. 32 MiB cost up to ~40 MiB more
     // RSS at full speed once record() outran the broker; 16 MiB spilled bursts of the throughput
     // run into the spool (docs/decisions/sdk-default-queue-bound.md)
     this.maxQueueBytes = opts.maxQueueBytes ?? 24 * 1024 * 1024;
-    this.maxFreeChunks = Math.ceil(this.maxQueueBytes / 4 / CHUNK_BYTES) + 8;
+    this.arena = new Arena(this.maxQueueBytes);
     this.batchMaxBytes = opts.batchMaxBytes ?? 512 * 1024;
-    this.sender =
+    this.transport =
       opts.kafka === undefined && opts.senderThread !== false
         ? new ThreadSender(
             {
@@ -335,7 +269,12 @@ class Client implements AuditClient {
             this.logger,
             this.batchMaxBytes,
           )
-        : undefined;
+        : new InlineTransport(
+            this.kafka,
+            this.logger,
+            opts.kafka !== undefined || opts.kafkaFastPath === 'off',
+            this.batchMaxBytes,
+          );
     this.lingerMs = opts.lingerMs ?? 5;
     this.retryInitialMs = opts.retry?.initialMs ?? 100;
     this.retryMaxMs = opts.retry?.maxMs ?? 5000;
@@ -344,26 +283,14 @@ class Client implements AuditClient {
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 10_000;
     this.createTopics = opts.createTopics ?? false;
 
-    const stream = (kind: Kind, topic: string, schema: object): Stream => {
-      const type = avro.Type.forSchema(schema as avro.Schema);
-      const fingerprint = type.fingerprint('sha256').subarray(0, 8);
-      // access events: the hand-written writer (same bytes, ~2× faster), avsc when it declines
-      const encode =
-        kind === KIND_ACCESS
-          ? (value: unknown, buf: Buffer, pos: number) => {
-              const end = encodeAccessEvent(value as AccessEventAvro, buf, pos);
-              return end >= 0 ? end : type.encode(value, buf, pos);
-            }
-          : (value: unknown, buf: Buffer, pos: number) => type.encode(value, buf, pos);
-      const fpHex = fingerprint.toString('hex');
-      return { kind, topic, subject: `${topic}-value`, schema, type, encode, fingerprint, fpHex, id: 0 };
-    };
     this.streams = {
-      [KIND_ACCESS]: stream(KIND_ACCESS, accessTopic, accessEventAvro),
-      [KIND_SUBJECT_STATE]: stream(KIND_SUBJECT_STATE, stateTopic, subjectStateChangeAvro),
+      [KIND_ACCESS]: makeStream(KIND_ACCESS, accessTopic, accessEventAvro),
+      [KIND_SUBJECT_STATE]: makeStream(KIND_SUBJECT_STATE, stateTopic, subjectStateChangeAvro),
     } as Record<Kind, Stream>;
+    this.packer = new BatchPacker(this.streams, this.batchMaxBytes, (kind, fpHex) => this.schemas.schemaId(kind, fpHex));
 
     const spoolOpts = opts.spool === undefined ? { dir: `.spool/${opts.service}` } : opts.spool;
+    let store: SchemaStore | undefined;
     if (spoolOpts !== false) {
       try {
         this.spool = new Spool(spoolOpts, this.logger);
@@ -380,21 +307,28 @@ class Client implements AuditClient {
         );
       }
       try {
-        this.store = new SchemaStore(spoolOpts.dir);
-        for (const s of Object.values(this.streams)) this.store.saveSchema(s.fpHex, s.schema);
+        store = new SchemaStore(spoolOpts.dir);
+        for (const s of Object.values(this.streams)) store.saveSchema(s.fpHex, s.schema);
       } catch (err) {
         void this.spool.close();
         throw err;
       }
       this.sentLsn = this.spool.ackedLsn;
-      for (const s of Object.values(this.streams)) {
-        // Until the registry answers, frames carry the id it gave this spool before (if any).
-        s.id = this.store.id(this.registryUrl, s.subject, s.fpHex) ?? 0;
-      }
     }
+    this.schemas = new SchemaRegistration(
+      this.streams,
+      opts.codec ?? Codec.connect(opts.schemaRegistryUrl),
+      opts.schemaRegistryUrl,
+      store,
+      this.spool?.dir,
+      this.logger,
+    );
     this.evict = this.spool !== undefined && (opts.onQueueFull ?? 'spool') === 'spool';
     if (this.spool !== undefined) this.spool.onWritten = () => this.releaseRoom();
-    this.registered = this.registerAll();
+    this.registered = this.schemas.registerAll(
+      (attempt) => this.backoff(attempt),
+      () => this.stopping && Date.now() > this.stopDeadline,
+    );
     this.loop = this.run().catch((err: unknown) => {
       this.logger.error({ err }, 'audit sender stopped unexpectedly');
     });
@@ -446,15 +380,16 @@ class Client implements AuditClient {
       if (now !== undefined) return ASK;
       this.makeRoom();
     }
-    let chunk = this.chunk;
-    let off = this.chunkPos;
+    const arena = this.arena;
+    let chunk = arena.chunk;
+    let off = arena.pos;
     let room = FRAME_HEADER + RECORD_HEADER + key.length * 3 + 5 + 256;
     let end: number;
     let keyLen: number;
     for (;;) {
       if (off + room > chunk.length) {
-        chunk = this.chunk = this.nextChunk(room);
-        off = this.chunkPos = 0;
+        chunk = this.nextChunk(room);
+        off = 0;
       }
       const p = off + FRAME_HEADER;
       chunk[p] = FORMAT_VERSION;
@@ -489,7 +424,7 @@ class Client implements AuditClient {
       ]);
     }
     chunk.writeUInt32BE(len - FRAME_HEADER, off);
-    this.chunkPos = end;
+    arena.pos = end;
     let lsn: number;
     if (this.spool !== undefined) lsn = this.spool.append(chunk, off, len);
     else {
@@ -497,7 +432,7 @@ class Client implements AuditClient {
       this.memLsn += len;
     }
     if (this.queue.size === 0) this.firstUnsentAt = Date.now();
-    this.queue.push(s.kind, chunk, off, len, this.keyBuffer(key, chunk, off + FRAME_HEADER + RECORD_HEADER, keyLen), s.id, lsn);
+    this.queue.push(s.kind, chunk, off, len, keyLen, s.id, lsn);
     this.queuedBytes += len + ENTRY_OVERHEAD;
     this.m.recorded++;
     if (this.wake !== undefined && (this.idle || this.queuedBytes - this.inflightBytes >= this.batchMaxBytes)) this.wake();
@@ -526,65 +461,11 @@ class Client implements AuditClient {
     for (const w of ws) w();
   }
 
-  /** A chunk for the arena to continue in (the current one is retired). */
+  /** A chunk for the arena to continue in: chunks the spool and the queue are done with are reused. */
   private nextChunk(room: number): Buffer {
-    this.retiredChunks.push({ chunk: this.chunk, endLsn: this.logEnd() });
     const written = this.spool !== undefined ? this.spool.writtenLsn : Number.POSITIVE_INFINITY;
     const queued = this.queue.size > 0 ? this.queue.lsn(0) : Number.POSITIVE_INFINITY;
-    const retired = this.retiredChunks;
-    let n = 0;
-    while (n < retired.length && retired[n]!.endLsn <= written && retired[n]!.endLsn <= queued) {
-      const c = retired[n]!.chunk;
-      if (c.length === CHUNK_BYTES && this.freeChunks.length < this.maxFreeChunks) this.freeChunks.push(c);
-      n++;
-    }
-    if (n > 0) retired.splice(0, n);
-    if (room <= CHUNK_BYTES) {
-      const c = this.freeChunks.pop();
-      if (c !== undefined) return c;
-    }
-    return Buffer.allocUnsafe(Math.max(CHUNK_BYTES, room));
-  }
-
-  /** The shared buffer of a Kafka key (the same bytes as chunk[at, at + len)). */
-  private keyBuffer(key: string, chunk: Buffer, at: number, len: number): Buffer {
-    let b = this.keyCache.get(key);
-    if (b === undefined) {
-      if (this.keyCache.size >= KEY_CACHE_SIZE) this.keyCache.clear();
-      b = Buffer.from(chunk.subarray(at, at + len));
-      this.keyCache.set(key, b);
-    }
-    return b;
-  }
-
-  /** chunk[start, end) copied into a value buffer from the pool (or a new one). */
-  private valueCopy(chunk: Buffer, start: number, end: number): Buffer {
-    const len = end - start;
-    let b = this.valuePool.get(len)?.pop();
-    if (b === undefined) b = Buffer.allocUnsafe(len);
-    else this.valuePoolBytes -= len;
-    chunk.copy(b, 0, start, end);
-    return b;
-  }
-
-  private releaseValue(b: Buffer): void {
-    if (this.valuePoolBytes + b.length > 2 * this.batchMaxBytes) return;
-    let list = this.valuePool.get(b.length);
-    if (list === undefined) {
-      list = [];
-      this.valuePool.set(b.length, list);
-    }
-    list.push(b);
-    this.valuePoolBytes += b.length;
-  }
-
-  /** A message object from the pool (returned there once its batch is acknowledged). */
-  private message(key: Buffer, value: Buffer): Message {
-    const m = this.messagePool.pop();
-    if (m === undefined) return { key, value };
-    m.key = key;
-    m.value = value;
-    return m;
+    return this.arena.next(room, this.logEnd(), Math.min(written, queued));
   }
 
   /** Past the bound: evict to the spool, or hand the caller a promise to wait on. */
@@ -630,56 +511,7 @@ class Client implements AuditClient {
     }
   }
 
-  // ---------------------------------------------------------------- registry
-
-  private async registerAll(): Promise<void> {
-    await Promise.all(
-      Object.values(this.streams).map(async (s) => {
-        for (let attempt = 0; ; attempt++) {
-          try {
-            s.id = (await this.codec.register(s.subject, s.schema)).id;
-            this.saveId(s.subject, s.fpHex, s.id);
-            return;
-          } catch (err) {
-            if (attempt === 0 || attempt % 20 === 0) {
-              this.logger.warn({ err, subject: s.subject, cachedId: s.id || undefined }, 'schema registration failed; retrying');
-            }
-            if (this.stopping && Date.now() > this.stopDeadline) return;
-            await sleep(this.backoff(attempt));
-          }
-        }
-      }),
-    );
-  }
-
-  /** Remembers an id beside the spool; a full disk must not make a registration that worked fail. */
-  private saveId(subject: string, fpHex: string, id: number): void {
-    try {
-      this.store?.saveId(this.registryUrl, subject, fpHex, id);
-    } catch (err) {
-      this.logger.warn({ err, dir: this.spool?.dir }, 'spool: could not save a schema id (the registry gives it again)');
-    }
-  }
-
-  /** The registry id of the writer schema `fpHex` of stream `kind` (for frames read from the spool). */
-  private async schemaId(kind: Kind, fpHex: string): Promise<number> {
-    const s = this.streams[kind];
-    if (fpHex === s.fpHex && s.id !== 0) return s.id;
-    const cached = this.store?.id(this.registryUrl, s.subject, fpHex);
-    const schema = fpHex === s.fpHex ? s.schema : this.store?.loadSchema(fpHex);
-    if (schema === undefined) {
-      if (cached !== undefined) return cached;
-      throw new Error(`spool holds frames of an unknown writer schema ${fpHex} and no registry id for it`);
-    }
-    try {
-      const id = (await this.codec.register(s.subject, schema)).id;
-      this.saveId(s.subject, fpHex, id);
-      return id;
-    } catch (err) {
-      if (cached !== undefined) return cached;
-      throw err;
-    }
-  }
+  // ---------------------------------------------------------------- retries
 
   private backoff(attempt: number): number {
     const cap = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(attempt, 20));
@@ -763,152 +595,24 @@ class Client implements AuditClient {
   }
 
   private async nextBatch(): Promise<Batch | undefined> {
-    const messages = new Map<string, Message[]>();
-    const add = (topic: string, m: Message) => {
-      let list = messages.get(topic);
-      if (list === undefined) {
-        list = [];
-        messages.set(topic, list);
-      }
-      list.push(m);
-    };
     const q = this.queue;
-    if (q.size > 0 && q.lsn(0) === this.sentLsn && this.sender !== undefined) return this.packedFromMemory(this.sender);
     if (q.size > 0 && q.lsn(0) === this.sentLsn) {
-      let n = 0;
-      let bytes = 0;
-      while (n < q.size && (n === 0 || bytes + q.len(n) <= this.batchMaxBytes)) {
-        const chunk = q.chunk(n);
-        const off = q.off(n);
-        const len = q.len(n);
-        const key = q.key(n);
-        // A copy (pooled), never a view: the spool may be writing the frame's bytes while the id is
-        // patched, and a view would be a new object for every event (see keyCache above).
-        const value = this.valueCopy(chunk, off + FRAME_HEADER + RECORD_HEADER + key.length, off + len);
-        const s = this.streams[q.kind(n) as Kind];
-        // recorded before the registry answered: the id goes into the copy
-        if (q.id(n) !== s.id) value.writeUInt32BE(s.id, 1);
-        add(s.topic, this.message(key, value));
-        bytes += len;
-        n++;
-      }
-      const { end, memBytes } = this.takeInflight(n, bytes);
-      return { messages, packed: undefined, count: n, memBytes, endLsn: end, fromDisk: false, pooledValues: true };
+      const { packed, count, bytes } = this.packer.fromMemory(q);
+      const { end, memBytes } = this.takeInflight(count, bytes);
+      return { packed, count, memBytes, endLsn: end, fromDisk: false };
     }
     // The next events are only in the spool: evicted from memory, or left by an earlier run.
     const spool = this.spool!;
     const limit = q.size > 0 ? q.lsn(0) : spool.endLsn;
-    if (this.sender !== undefined) return this.packedFromSpool(spool, limit, this.sender);
-    const { frames, next } = await spool.read(this.sentLsn, limit, this.batchMaxBytes);
-    if (frames.length === 0) {
+    const { packed, count, next } = await this.packer.fromSpool(spool, this.sentLsn, limit);
+    if (packed === undefined) {
       if (next > this.sentLsn) {
         this.sentLsn = next; // skipped a gap or a corrupt segment rest
         spool.ack(next);
       }
       return undefined;
     }
-    for (const f of frames) {
-      const r = f.record;
-      const id = await this.schemaId(r.kind, r.fingerprint);
-      if (r.value.readUInt32BE(1) !== id) r.value.writeUInt32BE(id, 1); // our own copy of the bytes
-      add(this.streams[r.kind].topic, this.message(r.key, r.value));
-    }
-    return { messages, packed: undefined, count: frames.length, memBytes: 0, endLsn: next, fromDisk: true, pooledValues: false };
-  }
-
-  /**
-   * The next batch from memory, packed for the sender thread: the events' frames lie back to back in
-   * arena chunks, so each run of them is copied with one call and the index points at the keys and
-   * values inside the copy (no per-event copy or object).
-   */
-  private packedFromMemory(sender: ThreadSender): Batch {
-    const q = this.queue;
-    let n = 0;
-    let bytes = 0;
-    while (n < q.size && (n === 0 || bytes + q.len(n) <= this.batchMaxBytes)) bytes += q.len(n++);
-    const buf = sender.buffer(bytes);
-    const indexes = [EMPTY_INDEX, new Int32Array(4 * n), new Int32Array(4 * n)]; // by Kind (1, 2)
-    const counts = [0, 0, 0];
-    let dst = 0;
-    let runChunk: Buffer | undefined;
-    let runStart = 0;
-    let runEnd = 0;
-    let runDst = 0;
-    for (let i = 0; i < n; i++) {
-      const chunk = q.chunk(i);
-      const off = q.off(i);
-      const len = q.len(i);
-      if (chunk !== runChunk || off !== runEnd) {
-        if (runChunk !== undefined) dst += runChunk.copy(buf, dst, runStart, runEnd);
-        runChunk = chunk;
-        runStart = off;
-        runDst = dst;
-      }
-      runEnd = off + len;
-      const kind = q.kind(i) as Kind;
-      const keyAt = runDst + (off - runStart) + FRAME_HEADER + RECORD_HEADER;
-      const keyLen = q.key(i).length;
-      const valueAt = keyAt + keyLen;
-      const s = this.streams[kind];
-      const index = indexes[kind]!;
-      const j = 4 * counts[kind]!++;
-      index[j] = keyAt;
-      index[j + 1] = keyLen;
-      index[j + 2] = valueAt;
-      index[j + 3] = len - FRAME_HEADER - RECORD_HEADER - keyLen;
-      // recorded before the registry answered: the id goes into the copy (patched after the run's copy)
-      if (q.id(i) !== s.id) this.idPatches.push(valueAt + 1, s.id);
-    }
-    if (runChunk !== undefined) runChunk.copy(buf, dst, runStart, runEnd);
-    for (let k = 0; k < this.idPatches.length; k += 2) buf.writeUInt32BE(this.idPatches[k + 1]!, this.idPatches[k]!);
-    this.idPatches.length = 0;
-    const topics = this.packedTopics(indexes, counts);
-    const { end, memBytes } = this.takeInflight(n, bytes);
-    const packed: PackedBatch = { buf: buf.buffer as SharedArrayBuffer, topics };
-    return { messages: new Map(), packed, count: n, memBytes, endLsn: end, fromDisk: false, pooledValues: false };
-  }
-
-  /**
-   * The next batch from the spool, for the sender thread: read straight into a pack buffer, with the
-   * index pointing at the keys and values where they were read (no object per event: at full speed
-   * most events can come this way, and objects alive through a send make V8 grow its young
-   * generation).
-   */
-  private async packedFromSpool(spool: Spool, limit: number, sender: ThreadSender): Promise<Batch | undefined> {
-    const raw = await spool.readRaw(this.sentLsn, limit, this.batchMaxBytes, (n) => sender.buffer(n));
-    if (raw.count === 0) {
-      if (raw.buf.length > 0) sender.release(raw.buf.buffer as SharedArrayBuffer);
-      if (raw.next > this.sentLsn) {
-        this.sentLsn = raw.next; // skipped a gap or a corrupt segment rest
-        spool.ack(raw.next);
-      }
-      return undefined;
-    }
-    const buf = raw.buf;
-    const indexes = [EMPTY_INDEX, new Int32Array(4 * raw.count), new Int32Array(4 * raw.count)]; // by Kind
-    const counts = [0, 0, 0];
-    for (let i = 0; i < raw.count; i++) {
-      const p = raw.starts[i]!;
-      const s = p + FRAME_HEADER;
-      const kind = buf[s + 1] as Kind;
-      const valueAt = valueStart(buf, p, raw.lens[i]!); // checked by readRaw: ≥ 0
-      const stream = this.streams[kind];
-      // frames of this SDK's schema carry its fingerprint; others (an older SDK's) ask the registry
-      const id =
-        buf.compare(stream.fingerprint, 0, 8, s + 2, s + 10) === 0
-          ? stream.id
-          : await this.schemaId(kind, buf.toString('hex', s + 2, s + 10));
-      if (buf.readUInt32BE(valueAt + 1) !== id) buf.writeUInt32BE(id, valueAt + 1);
-      const index = indexes[kind]!;
-      const j = 4 * counts[kind]!++;
-      index[j] = s + RECORD_HEADER;
-      index[j + 1] = valueAt - (s + RECORD_HEADER);
-      index[j + 2] = valueAt;
-      index[j + 3] = s + raw.lens[i]! - valueAt;
-    }
-    const topics = this.packedTopics(indexes, counts);
-    const packed: PackedBatch = { buf: buf.buffer as SharedArrayBuffer, topics };
-    return { messages: new Map(), packed, count: raw.count, memBytes: 0, endLsn: raw.next, fromDisk: true, pooledValues: false };
+    return { packed, count, memBytes: 0, endLsn: next, fromDisk: true };
   }
 
   /** The queue's first `n` events (`bytes` of frames) leave it for the batch in flight. */
@@ -923,17 +627,7 @@ class Client implements AuditClient {
     return { end, memBytes };
   }
 
-  /** The per-kind indexes of a packed batch (4 numbers per record, `counts` records each), by topic. */
-  private packedTopics(indexes: Int32Array[], counts: number[]): PackedBatch['topics'] {
-    const topics: PackedBatch['topics'] = [];
-    for (const kind of [KIND_ACCESS, KIND_SUBJECT_STATE] as const) {
-      const n = counts[kind]!;
-      if (n > 0) topics.push({ topic: this.streams[kind].topic, index: indexes[kind]!.subarray(0, 4 * n) });
-    }
-    return topics;
-  }
-
-  private async connectedProducer(): Promise<Producer | ThreadSender> {
+  private async connectedProducer(): Promise<Transport> {
     if (this.producer !== undefined) return this.producer;
     if (this.createTopics) {
       this.topicsReady ??= (async () => {
@@ -954,7 +648,7 @@ class Client implements AuditClient {
       });
       await this.topicsReady;
     }
-    const producer = this.sender ?? this.kafka.producer(producerConfig());
+    const producer = this.transport;
     await producer.connect();
     this.producer = producer;
     return producer;
@@ -972,16 +666,7 @@ class Client implements AuditClient {
     for (let attempt = 0; ; attempt++) {
       try {
         const producer = await this.connectedProducer();
-        if (producer instanceof ThreadSender) {
-          // built packed whenever there is a sender thread (nextBatch)
-          if (batch.packed === undefined) throw new Error('bug: a batch for the sender thread was not packed');
-          await producer.send(batch.packed, -1, this.requestTimeoutMs);
-        } else
-          await producer.sendBatch({
-            topicMessages: [...batch.messages].map(([topic, messages]) => ({ topic, messages })),
-            acks: -1,
-            timeout: this.requestTimeoutMs,
-          });
+        await producer.send(batch.packed, -1, this.requestTimeoutMs);
         if (this.lastSendError !== undefined) {
           this.logger.info({ after: attempt }, 'audit events are being delivered again');
           this.lastSendError = undefined;
@@ -1011,16 +696,7 @@ class Client implements AuditClient {
   }
 
   private acked(batch: Batch): void {
-    if (batch.packed !== undefined) this.sender?.release(batch.packed.buf);
-    // kafkajs is done with the message objects and values: back to their pools
-    for (const list of batch.messages.values()) {
-      for (const m of list) {
-        if (batch.pooledValues) this.releaseValue(m.value);
-        m.key = EMPTY;
-        m.value = EMPTY;
-        this.messagePool.push(m);
-      }
-    }
+    this.packer.release(batch.packed);
     this.sentLsn = batch.endLsn;
     this.spool?.ack(batch.endLsn);
     this.m.sent += batch.count;

@@ -1,14 +1,13 @@
 /**
  * The in-memory queue of unsent events: a ring of parallel typed arrays rather than one object per
  * event, so a queue of 100k events is a few flat arrays the garbage collector never has to trace or
- * promote. Each event is a frame in an arena chunk; the pointers kept are the chunk and the event's
- * Kafka key buffer (shared by every event of that key, see the client's key cache).
+ * promote. Each event is a frame in an arena chunk; the only pointer kept is the chunk.
  */
 export class EventQueue {
   private cap: number;
   private mask: number;
   private chunks: (Buffer | undefined)[];
-  private keys: (Buffer | undefined)[];
+  private keyLens: Uint32Array;
   private offs: Uint32Array;
   private lens: Uint32Array;
   private ids: Uint32Array;
@@ -21,7 +20,7 @@ export class EventQueue {
     this.cap = initial;
     this.mask = initial - 1;
     this.chunks = new Array(initial).fill(undefined);
-    this.keys = new Array(initial).fill(undefined);
+    this.keyLens = new Uint32Array(initial);
     this.offs = new Uint32Array(initial);
     this.lens = new Uint32Array(initial);
     this.ids = new Uint32Array(initial);
@@ -32,7 +31,7 @@ export class EventQueue {
   private grow(): void {
     const n = this.cap * 2;
     const chunks = new Array<Buffer | undefined>(n).fill(undefined);
-    const keys = new Array<Buffer | undefined>(n).fill(undefined);
+    const keyLens = new Uint32Array(n);
     const offs = new Uint32Array(n);
     const lens = new Uint32Array(n);
     const ids = new Uint32Array(n);
@@ -41,7 +40,7 @@ export class EventQueue {
     for (let i = 0; i < this.size; i++) {
       const j = (this.head + i) & this.mask;
       chunks[i] = this.chunks[j];
-      keys[i] = this.keys[j];
+      keyLens[i] = this.keyLens[j]!;
       offs[i] = this.offs[j]!;
       lens[i] = this.lens[j]!;
       ids[i] = this.ids[j]!;
@@ -49,7 +48,7 @@ export class EventQueue {
       lsns[i] = this.lsns[j]!;
     }
     this.chunks = chunks;
-    this.keys = keys;
+    this.keyLens = keyLens;
     this.offs = offs;
     this.lens = lens;
     this.ids = ids;
@@ -60,11 +59,11 @@ export class EventQueue {
     this.mask = n - 1;
   }
 
-  push(kind: number, chunk: Buffer, off: number, len: number, key: Buffer, id: number, lsn: number): void {
+  push(kind: number, chunk: Buffer, off: number, len: number, keyLen: number, id: number, lsn: number): void {
     if (this.size === this.cap) this.grow();
     const j = (this.head + this.size) & this.mask;
     this.chunks[j] = chunk;
-    this.keys[j] = key;
+    this.keyLens[j] = keyLen;
     this.offs[j] = off;
     this.lens[j] = len;
     this.ids[j] = id;
@@ -77,9 +76,9 @@ export class EventQueue {
   chunk(i: number): Buffer {
     return this.chunks[(this.head + i) & this.mask]!;
   }
-  /** the Kafka key (its bytes are also in the frame) */
-  key(i: number): Buffer {
-    return this.keys[(this.head + i) & this.mask]!;
+  /** the length of the Kafka key (its bytes are in the frame) */
+  keyLen(i: number): number {
+    return this.keyLens[(this.head + i) & this.mask]!;
   }
   off(i: number): number {
     return this.offs[(this.head + i) & this.mask]!;
@@ -102,7 +101,6 @@ export class EventQueue {
     for (let i = 0; i < n; i++) {
       const j = (this.head + i) & this.mask;
       this.chunks[j] = undefined;
-      this.keys[j] = undefined;
     }
     this.head = (this.head + n) & this.mask;
     this.size -= n;

@@ -54,7 +54,8 @@ describe('the sender thread', () => {
     });
     await client.start();
     // White-box: the thread is the client's private business; the test ends it from outside.
-    const sender = () => (client as unknown as { sender: { worker: Worker | undefined; pending: Map<number, unknown> } }).sender;
+    const sender = () =>
+      (client as unknown as { transport: { worker: Worker | undefined; pending: Map<number, unknown> } }).transport;
     const thread = () => sender().worker;
     const first = thread();
     expect(first).toBeDefined();

@@ -3,11 +3,12 @@
  * from `brokers`). record() and the spool stay on the caller's thread; what moves is kafkajs' work
  * per batch — encoding the produce request, CRC-32C, socket writes, parsing the response — which is
  * most of the SDK's CPU after record() itself and would otherwise compete with the service's own
- * event loop. A batch crosses as one transferred buffer (keys and values packed back to back) plus an
- * index, and comes back with the reply, so the buffers are reused and nothing is copied twice.
+ * event loop. A batch crosses as its shared buffer (keys and values packed back to back) plus an
+ * index: the thread reads the client's memory, nothing is copied.
  */
 import { Worker } from 'node:worker_threads';
 import type { LoggerLike } from './logger.js';
+import type { PackedBatch, PackedTopic, Transport } from './transport.js';
 
 /** What the worker needs to build its Kafka client and producer. */
 export interface SenderInit {
@@ -17,17 +18,6 @@ export interface SenderInit {
   logKafka: boolean;
   /** send ordinary messages even when the kafkajs patch's ranged messages are available */
   plainMessages?: boolean;
-}
-
-export interface PackedTopic {
-  topic: string;
-  /** per message: key start, key length, value start, value length (into `buf`) */
-  index: Int32Array;
-}
-
-export interface PackedBatch {
-  buf: SharedArrayBuffer;
-  topics: PackedTopic[];
 }
 
 export type ToSender =
@@ -61,18 +51,13 @@ export class SenderError extends Error {
   }
 }
 
-/** Pack buffers kept for reuse (the batch in flight, the next one being built, one spare). */
-const POOL = 3;
 /** How long close() waits for the thread's producer to disconnect before ending the thread. */
 const DISCONNECT_TIMEOUT_MS = 5000;
 
-export class ThreadSender {
+export class ThreadSender implements Transport {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
   private nextId = 1;
-  private readonly pool: SharedArrayBuffer[] = [];
-  /** size of pooled buffers: a full batch (batchMaxBytes of frames) fits */
-  private readonly bufferBytes: number;
   private readonly limits: { maxYoungGenerationSizeMb: number; maxOldGenerationSizeMb: number };
 
   constructor(
@@ -80,7 +65,6 @@ export class ThreadSender {
     private readonly logger: LoggerLike,
     batchMaxBytes: number,
   ) {
-    this.bufferBytes = Math.max(1024 * 1024, 2 * batchMaxBytes);
     // The thread's heap is capped: left to V8's defaults it grew to ~60 MiB in the benchmark (its
     // young generation sized like the main thread's, its old one collecting late), which is RSS
     // the service pays for nothing. What lives there is kafkajs and one batch in flight (~1.5 bytes
@@ -90,18 +74,6 @@ export class ThreadSender {
       maxYoungGenerationSizeMb: 8,
       maxOldGenerationSizeMb: 32 + 8 * Math.ceil(batchMaxBytes / 2 ** 20),
     };
-  }
-
-  /** A pack buffer of at least `size` bytes (shared memory: the thread reads it, nothing is copied). */
-  buffer(size: number): Buffer {
-    let sab = this.pool.pop();
-    if (sab === undefined || sab.byteLength < size) sab = new SharedArrayBuffer(Math.max(size, this.bufferBytes));
-    return Buffer.from(sab);
-  }
-
-  /** Gives a batch's buffer back once Kafka acknowledged it (a failed batch keeps it for its retry). */
-  release(sab: SharedArrayBuffer): void {
-    if (this.pool.length < POOL && sab.byteLength === this.bufferBytes) this.pool.push(sab);
   }
 
   private spawn(): Worker {

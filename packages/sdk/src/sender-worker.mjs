@@ -9,7 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { newKafka } from '@custos/kafka/kafka-client';
-import { describeKafkajsPatch, kafkajsPatch } from '@custos/kafka/kafka-patch';
+import { BatchMessages, rangedMessages } from './batch-messages.js';
 import { producerConfig } from './producer-config.js';
 
 /**
@@ -59,27 +59,10 @@ const log =
     post({ t: 'log', level, obj: plain(obj), msg: msg ?? '' });
 const logger = { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug') };
 
-/**
- * With the kafkajs patch, a record's key and value are ranges of the batch's shared buffer: the
- * patch's one-pass writer copies them from there, and the SDK's partitioner hashes the key's range,
- * so no Buffer is made per record. Stock kafkajs would write such a record with a null key and value
- * and report success, so without the patch (proved by `kafkajsPatch`, not assumed) the key and value
- * are ordinary Buffers: views of the same shared buffer, still no copy. The objects are reused from
- * batch to batch (one batch at a time, and kafkajs is done with them once sendBatch settles).
- * @typedef {{ key: Buffer | null; value: Buffer | null; bytes: Buffer | null; keyStart: number; keyEnd: number; valueStart: number; valueEnd: number }} PooledMessage
- */
-/** @type {PooledMessage[]} */
-const pool = [];
+/** the batch's kafkajs messages, their objects reused from batch to batch (ordinary ones: views) */
+const messages = new BatchMessages(0);
 /** Whether records go as ranges: decided once per thread, before the first send. */
-const ranged = (async () => {
-  const patch = await kafkajsPatch();
-  const use = patch.rangedMessages && !init.plainMessages;
-  log('info')(
-    { kafkajs: patch.version, rangedMessages: patch.rangedMessages, sendPath: use ? 'ranged' : 'plain' },
-    `audit sender: ${describeKafkajsPatch(patch)}; sending ${use ? 'ranged messages (one shared buffer per batch)' : 'ordinary messages'}`,
-  );
-  return use;
-})();
+const ranged = rangedMessages(init.plainMessages === true, log('info'));
 
 const kafka = newKafka({ brokers: init.brokers, clientId: init.clientId, logger: init.logKafka ? logger : undefined });
 /** @type {Producer | undefined} */
@@ -148,37 +131,7 @@ async function handle(m) {
       await p?.disconnect().catch(() => {});
       post({ t: 'done', id: m.id });
     } else {
-      const buf = Buffer.from(m.buf);
-      const asRanges = await ranged;
-      let used = 0;
-      const topicMessages = m.topics.map(({ topic, index }) => {
-        const n = index.length >> 2;
-        /** @type {PooledMessage[]} */
-        const messages = new Array(n);
-        for (let i = 0, j = 0; i < n; i++, j += 4) {
-          let r = pool[used++];
-          if (r === undefined) {
-            r = { key: null, value: null, bytes: null, keyStart: 0, keyEnd: 0, valueStart: 0, valueEnd: 0 };
-            pool.push(r);
-          }
-          messages[i] = r;
-          const keyStart = /** @type {number} */ (index[j]);
-          const keyEnd = keyStart + /** @type {number} */ (index[j + 1]);
-          const valueStart = /** @type {number} */ (index[j + 2]);
-          const valueEnd = valueStart + /** @type {number} */ (index[j + 3]);
-          if (asRanges) {
-            r.bytes = buf;
-            r.keyStart = keyStart;
-            r.keyEnd = keyEnd;
-            r.valueStart = valueStart;
-            r.valueEnd = valueEnd;
-          } else {
-            r.key = buf.subarray(keyStart, keyEnd);
-            r.value = buf.subarray(valueStart, valueEnd);
-          }
-        }
-        return { topic, messages };
-      });
+      const topicMessages = messages.build(m, await ranged);
       try {
         // a thread started after the previous one died has not been asked to connect
         const p = await connected();
@@ -188,12 +141,7 @@ async function handle(m) {
         post({ t: 'done', id: m.id, error: serialize(err) });
       } finally {
         // let the shared buffer go
-        for (let i = 0; i < used; i++) {
-          const r = /** @type {PooledMessage} */ (pool[i]);
-          r.bytes = null;
-          r.key = null;
-          r.value = null;
-        }
+        messages.release();
       }
     }
   } catch (err) {

@@ -1,0 +1,30 @@
+/**
+ * What the client hands a transport: one batch shape for every way of sending. The client keeps
+ * validation, the queue, the spool and back-pressure; a transport only delivers batches to Kafka
+ * (transport-inline.ts on the caller's thread, sender-thread.ts on a worker thread of its own).
+ */
+
+export interface PackedTopic {
+  topic: string;
+  /** per message: key start, key length, value start, value length (into the batch's buffer) */
+  index: Int32Array;
+}
+
+/**
+ * A batch: the records' keys and values lie in one shared buffer (frames copied back to back from
+ * memory, or read straight from the spool) and an index per topic points at them — no object per
+ * record, and the buffer can cross to a worker thread without a copy.
+ */
+export interface PackedBatch {
+  buf: SharedArrayBuffer;
+  topics: PackedTopic[];
+}
+
+export interface Transport {
+  /** Makes a producer ready (a fresh one after `disconnect`: a new producer id and sequence numbers). */
+  connect(): Promise<void>;
+  /** Lets the producer go; never throws. */
+  disconnect(): Promise<void>;
+  /** Sends a batch; resolves when Kafka acknowledged every record, rejects with what the producer threw. */
+  send(batch: PackedBatch, acks: number, timeout: number): Promise<void>;
+}
