@@ -8,8 +8,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AccessEventInput, createAuditClient, uuidv7 } from '@custos/sdk';
-import { waitFor } from '@custos/test/support';
 import { ProcessPipeline } from '@custos/test/pipeline';
+import { waitFor } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const API_KEY = `e2e-${randomUUID()}`;

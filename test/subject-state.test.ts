@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { AvroCodec, createKafka } from '@custos/kafka';
 import { deadLetterAvro, fromAvro, subjectStateChangeAvro, toAvro, topics as topicSpecs } from '@custos/schemas';
 import { createAuditClient, uuidv7 } from '@custos/sdk';
-import { waitFor } from '@custos/test/support';
 import { ProcessPipeline } from '@custos/test/pipeline';
+import { waitFor } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const KEYS = {

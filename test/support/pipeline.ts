@@ -51,7 +51,9 @@ export type ExitState = number | string | null;
 
 /** Resolves with the exit code (or signal) once the process has ended. */
 export const exited = (p: ChildProcess) =>
-  new Promise<ExitState>((r) => (p.exitCode !== null || p.signalCode !== null ? r(p.signalCode ?? p.exitCode) : p.once('exit', (c, s) => r(s ?? c))));
+  new Promise<ExitState>((r) =>
+    p.exitCode !== null || p.signalCode !== null ? r(p.signalCode ?? p.exitCode) : p.once('exit', (c, s) => r(s ?? c)),
+  );
 
 export class ProcessPipeline {
   readonly brokers: string[];
@@ -103,10 +105,15 @@ export class ProcessPipeline {
       LOG_LEVEL: 'info',
       ...(this.clickhouseUrl ? { CLICKHOUSE_URL: this.clickhouseUrl } : {}),
     };
-    this.start('enforcer', ['services/enforcer/src/main.ts'], metricsPort !== undefined ? { ENFORCER_METRICS_PORT: String(metricsPort) } : {});
+    this.start(
+      'enforcer',
+      ['services/enforcer/src/main.ts'],
+      metricsPort !== undefined ? { ENFORCER_METRICS_PORT: String(metricsPort) } : {},
+    );
     this.start('sink+api', ['packages/cli/src/bin.ts', 'start', '--services', 'sink,api']);
     await waitFor(
-      async () => (await fetch(`${this.apiUrl}/readyz`)).ok && (metricsPort === undefined || (await fetch(`${this.metricsUrl}/readyz`)).ok),
+      async () =>
+        (await fetch(`${this.apiUrl}/readyz`)).ok && (metricsPort === undefined || (await fetch(`${this.metricsUrl}/readyz`)).ok),
       {
         what: enforcerMetrics ? 'the API and the enforcer to be ready' : 'the API to answer /readyz',
         timeoutMs: readyTimeoutMs,

@@ -203,7 +203,9 @@ try {
               closed: hf.closed,
               createdAt: hf.createdAt,
               chains: hf.chains.map((e) =>
-                e.chain === chain ? { chain, lastSeq: lastCp.lastSeq, lastHash: prev, checkpoint: payloadHash(replay.payload) } : e,
+                e.chain === chain
+                  ? { chain, lastSeq: lastCp.lastSeq, lastHash: prev, checkpoint: payloadHash(replay.payload) }
+                  : e,
               ),
             },
             key,
