@@ -94,7 +94,12 @@ const { values: args } = benchArgs(
       help: 'also write X % as many bad records straight to the topic',
     },
     partitions: { type: 'string', default: '6', arg: 'P', help: 'partitions of the run’s topics' },
-    disorder: { type: 'string', default: '0', arg: 'S', help: 'stamp each event up to S seconds in the past, at random (0: now)' },
+    disorder: {
+      type: 'string',
+      default: '0',
+      arg: 'S',
+      help: 'stamp each event up to S seconds in the past, at random (0: now)',
+    },
     'drain-timeout': {
       type: 'string',
       default: '180',
