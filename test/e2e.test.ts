@@ -4,9 +4,6 @@
  * sink+API process (one process: embedded chDB) → ClickHouse → GET /v1/accesses.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type AccessEventInput, createAuditClient, uuidv7 } from '@custos/sdk';
 import { ProcessPipeline } from '@custos/test/pipeline';
 import { waitFor } from '@custos/test/support';
@@ -20,19 +17,13 @@ describe('end to end through real processes', () => {
     label: 'e2e',
     apiKeys: [{ id: 'e2e', key: API_KEY, staffId: 's-kavya', role: 'admin', tenants: ['*'] }],
   });
-  const { brokers, registryUrl, prefix, logs } = pipeline;
+  const { logs } = pipeline;
 
   beforeAll(() => pipeline.up());
   afterAll(() => pipeline.down());
 
   it('a recorded access comes back from the API as a decision', async () => {
-    const client = createAuditClient({
-      brokers,
-      schemaRegistryUrl: registryUrl,
-      service: 'e2e-test',
-      topicPrefix: prefix,
-      spool: { dir: mkdtempSync(join(tmpdir(), 'custos-e2e-spool-')) },
-    });
+    const client = createAuditClient(pipeline.clientOptions('e2e-test'));
     const subjectId = `cust-${randomUUID().slice(0, 8)}`;
     const allowedId = uuidv7();
     const deniedId = uuidv7();

@@ -7,9 +7,6 @@
  * with its bytes, key and headers. The CLI sends a change and shows the history.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { AvroCodec, createKafka } from '@custos/kafka';
 import { deadLetterAvro, fromAvro, subjectStateChangeAvro, toAvro, topics as topicSpecs } from '@custos/schemas';
 import { createAuditClient, uuidv7 } from '@custos/sdk';
@@ -103,13 +100,7 @@ describe('subject state through the API, the pipeline and the CLI', () => {
       timeoutMs: 60_000,
       detail: logs,
     });
-    const client = createAuditClient({
-      brokers,
-      schemaRegistryUrl: registryUrl,
-      service: 'subject-state-test',
-      topicPrefix: prefix,
-      spool: { dir: mkdtempSync(join(tmpdir(), 'custos-subjstate-spool-')) },
-    });
+    const client = createAuditClient(pipeline.clientOptions('subject-state-test'));
     const eventId = uuidv7();
     client.record({
       eventId,

@@ -5,7 +5,9 @@
  * (the tail) for failure messages; `cli` runs the CLI against the same environment.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { infraEnv, testStore, uniquePrefix } from './index.js';
@@ -122,6 +124,17 @@ export class ProcessPipeline {
         detail: this.logs,
       },
     );
+  }
+
+  /** Options for the SDK's createAuditClient: this pipeline's Kafka, registry and topics, a spool of its own. */
+  clientOptions(service: string) {
+    return {
+      brokers: this.brokers,
+      schemaRegistryUrl: this.registryUrl,
+      service,
+      topicPrefix: this.prefix,
+      spool: { dir: mkdtempSync(join(tmpdir(), `custos-${this.options.label}-spool-`)) },
+    };
   }
 
   /** Starts a process of the repository under tsx with the services' environment, keeping its output. */
