@@ -22,47 +22,61 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { join } from 'node:path';
 import { createLogger } from '../packages/config/src/index.js';
 import { AvroCodec, createKafka, ensureTopics, type Kafka } from '../packages/kafka/src/index.js';
 import { seededRng } from '../packages/store/src/fixtures.js';
-import { accessEventAvro, topics as makeTopics, type Topics, toAvro } from '../schemas/src/index.js';
-import { createPolicyJudge, Enforcer } from '../services/enforcer/src/index.js';
+import { topics as makeTopics, type Topics } from '../schemas/src/index.js';
+import { benchArgs } from './cli-args.js';
+import {
+  benchDir,
+  brokers,
+  median,
+  produceEvents,
+  profiled,
+  registryUrl,
+  root,
+  runEnforcer as runEnforcerIn,
+  sleep,
+} from './enforcer-harness.js';
 import { EventMix } from './event-mix.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
-const policyFile = join(root, 'policies', 'example-org.json');
-const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+const here = benchDir;
 
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== '--'),
-  allowNegative: true,
-  options: {
-    events: { type: 'string', default: '300000' },
-    reps: { type: 'string', default: '2' },
-    partitions: { type: 'string', default: '6' },
-    window: { type: 'string', default: '3600' },
-    pipeline: { type: 'boolean', default: true },
-    // 0 skips the in-process runs
-    'enforcer-reps': { type: 'string' },
-    profile: { type: 'string' },
+const { values: args } = benchArgs(
+  {
+    command: 'pnpm bench:disorder',
+    summary:
+      'Drains the same pre-produced access events of five staff twice, once with each actor’s timestamps ascending and once\n' +
+      'shuffled within --window seconds, through the Enforcer in this process and through `custos start --services\n' +
+      'enforcer,sink`; reports the drain rates and their ratio (shuffled / in order). Needs the local Kafka and registry\n' +
+      '(KAFKA_BROKERS, SCHEMA_REGISTRY_URL).',
+    prints:
+      'a line per run (events/s) and a table of disorder.enforcer_{in_order,shuffled}_per_s, disorder.enforcer_ratio and\n' +
+      'disorder.pipeline_{in_order,shuffled}_per_s, disorder.pipeline_ratio; writes bench/results/disorder.json.',
   },
-});
+  {
+    events: { type: 'string', default: '300000', arg: 'N', help: 'access events per order' },
+    reps: { type: 'string', default: '2', arg: 'R', help: 'in-process runs per order (the figure is their median)' },
+    partitions: { type: 'string', default: '6', arg: 'P', help: 'partitions of the run’s topics' },
+    window: {
+      type: 'string',
+      default: '3600',
+      arg: 'S',
+      help: 'seconds of event time the timestamps are spread over and shuffled within',
+    },
+    pipeline: { type: 'boolean', default: true, help: 'also measure `custos start` as a process of its own' },
+    'enforcer-reps': { type: 'string', arg: 'R', help: 'in-process runs per order, if other than --reps (0 skips them)' },
+    profile: { type: 'string', arg: 'DIR', help: 'write a V8 CPU profile of each in-process run to DIR' },
+  },
+);
 const N = Number(args.events);
 const REPS = Number(args.reps);
 const ENFORCER_REPS = Number(args['enforcer-reps'] ?? REPS);
 const PARTITIONS = Number(args.partitions);
 const WINDOW_MS = Number(args.window) * 1000;
 const STAFF = ['s-asha', 's-vikram', 's-meera', 's-rohan', 's-priya'];
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 type Order = 'in-order' | 'shuffled';
 
@@ -92,62 +106,20 @@ function events(order: Order): Record<string, unknown>[] {
 }
 
 async function produce(kafka: Kafka, codec: AvroCodec, t: Topics, order: Order): Promise<void> {
-  const schema = await codec.register(t.accessEvents.subject, accessEventAvro);
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
   const all = events(order);
-  const CHUNK = 5000;
-  for (let i = 0; i < all.length; i += CHUNK) {
-    const messages = all.slice(i, i + CHUNK).map((e) => ({
-      key: (e.actor as { id: string }).id,
-      value: schema.encode(toAvro(accessEventAvro, e)),
-    }));
-    await producer.send({ topic: t.accessEvents.name, messages, acks: -1 });
-  }
-  await producer.disconnect();
-}
-
-async function profiled<T>(name: string, work: () => Promise<T>): Promise<T> {
-  if (args.profile === undefined) return work();
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 500 });
-  await session.post('Profiler.start');
-  try {
-    return await work();
-  } finally {
-    const { profile } = await session.post('Profiler.stop');
-    mkdirSync(args.profile, { recursive: true });
-    writeFileSync(join(args.profile, `${name}.cpuprofile`), JSON.stringify(profile));
-    session.disconnect();
-  }
+  let i = 0;
+  await produceEvents(kafka, codec, t, all.length, () => all[i++]!, 5000);
 }
 
 /** The Enforcer in this process over the topic's N events: events/s from the first batch to the last commit. */
 async function runEnforcer(kafka: Kafka, codec: AvroCodec, t: Topics, groupId: string): Promise<number> {
-  let t0 = 0;
-  let finished!: () => void;
-  const all = new Promise<void>((resolve) => {
-    finished = resolve;
-  });
-  const enforcer: Enforcer = new Enforcer({
-    kafka,
-    codec,
-    topics: t,
-    logger: createLogger('bench-disorder', 'warn'),
-    judge: await createPolicyJudge(policyFile),
+  const { eps, enforcer } = await runEnforcerIn(kafka, codec, t, {
     groupId,
-    policyReload: false,
+    n: N,
+    warmup: 0,
     judgeInWorker: true,
-    onBatch: (b) => {
-      if (t0 === 0 && b.events > 0) t0 = performance.now() - b.ms;
-      if (enforcer.stats.events >= N) finished();
-    },
+    loggerName: 'bench-disorder',
   });
-  await enforcer.start();
-  await all;
-  const eps = (N / (performance.now() - t0)) * 1000;
   await enforcer.stop();
   return eps;
 }
@@ -267,7 +239,9 @@ async function main(): Promise<void> {
     for (let r = 0; r < ENFORCER_REPS; r++) {
       for (const order of r % 2 === 0 ? orders : [...orders].reverse()) {
         const { prefix, t } = sets[order];
-        const eps = await profiled(`enforcer-${order}-${r}`, () => runEnforcer(kafka, codec, t, `${prefix}enforcer-${r}`));
+        const eps = await profiled(`enforcer-${order}-${r}`, { dir: args.profile, intervalUs: 500 }, () =>
+          runEnforcer(kafka, codec, t, `${prefix}enforcer-${r}`),
+        );
         enforcer[order].push(eps);
         console.log(`  enforcer ${order.padEnd(8)} rep ${r}: ${Math.round(eps)} events/s`);
       }

@@ -38,61 +38,80 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { createLogger } from '../packages/config/src/index.js';
 import { AvroCodec, createKafka, ensureTopics, type Kafka, type Producer } from '../packages/kafka/src/index.js';
 import { accessEventAvro, topics as makeTopics, type Topics, toAvro } from '../schemas/src/index.js';
 import { createPolicyJudge, Enforcer, SEND_CHUNK_BYTES, SEND_CHUNK_RECORDS } from '../services/enforcer/src/index.js';
+import { benchArgs } from './cli-args.js';
 import { generator, MIXES, type MixName, mixGenerator } from './enforcer-events.js';
+import {
+  benchDir,
+  brokers,
+  CpuClock,
+  median,
+  perfMark,
+  policyFile,
+  produceEvents,
+  profiled,
+  registryUrl,
+  runEnforcer as runEnforcerIn,
+  sleep,
+  Window,
+} from './enforcer-harness.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
-const policyFile = join(root, 'policies', 'example-org.json');
-const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+const here = benchDir;
 
-// `pnpm bench:enforcer -- --reps 3` passes the `--` through: drop it.
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== '--'),
-  allowNegative: true,
-  options: {
-    events: { type: 'string', default: '200000' },
+const { values: args } = benchArgs(
+  {
+    command: 'pnpm bench:enforcer',
+    summary:
+      'Access events/s through the real Enforcer in this process, exactly-once (one Kafka transaction per batch with the\n' +
+      'offsets), over --events pre-produced Avro events after a warm-up, against a pass-through consumer→producer with the\n' +
+      'same client and settings; with --duration, a soak at --rate events/s with RSS sampled. Needs the local Kafka and\n' +
+      'registry (KAFKA_BROKERS, SCHEMA_REGISTRY_URL).',
+    prints:
+      'a line per run and a table of enforcer.events_per_s (peer passthrough.events_per_s, ratio), enforcer.rss_mib, CPU\n' +
+      'µs/event of both sides and, with --duration, enforcer.soak_*; writes bench/results/enforcer.json.',
+  },
+  {
+    events: { type: 'string', default: '200000', arg: 'N', help: 'events timed per run' },
     // events each side handles before its timed window opens (JIT warm-up of the judging thread's
     // fresh isolate, for both sides alike); 0 times from the first batch, cold
-    warmup: { type: 'string', default: '500000' },
-    reps: { type: 'string', default: '3' },
-    // the event mix (bench/enforcer-events.ts): 'realistic' (default) or 'flag-heavy'
-    mix: { type: 'string', default: 'realistic' },
-    partitions: { type: 'string', default: '6' },
-    duration: { type: 'string', default: '0' },
-    rate: { type: 'string', default: '5000' },
+    warmup: { type: 'string', default: '500000', arg: 'N', help: 'events each side handles before its timed window (0: cold)' },
+    reps: { type: 'string', default: '3', arg: 'R', help: 'repetitions (figures are medians)' },
+    mix: {
+      type: 'string',
+      default: 'realistic',
+      arg: 'NAME',
+      help: 'the event mix (bench/enforcer-events.ts): realistic or flag-heavy',
+    },
+    partitions: { type: 'string', default: '6', arg: 'P', help: 'partitions of the run’s topics' },
+    duration: { type: 'string', default: '0', arg: 'S', help: 'soak for S seconds after the runs (0: no soak)' },
+    rate: { type: 'string', default: '5000', arg: 'R', help: 'events/s offered during the soak' },
     // the soak's bulk window (s): short, so window state reaches its steady size early and RSS
     // growth after that is not state (the reference policy's 600 s + lateness fills for 20 min)
-    'soak-window': { type: 'string', default: '60' },
-    concurrency: { type: 'string', default: '2' },
-    'max-bytes': { type: 'string', default: String(4 * 1024 * 1024) },
-    // judge on a worker thread (default) or on the consumer's thread ('thread', or 'inline')
-    judge: { type: 'string', default: 'worker' },
-    // profiling aid: run one side only (no ratio)
-    only: { type: 'string' },
-    // also run a pass-through whose records are padded to the enforcer's mean decision size
-    'sized-peer': { type: 'boolean', default: true },
-    // profiling aid: write a CPU profile of the main thread per measured run (the same window as
-    // the CPU figures: start → stop) to this directory
-    profile: { type: 'string' },
-    // profiling aid for `perf record -k mono`: print each measured run's CLOCK_MONOTONIC window (s)
-    'perf-marks': { type: 'boolean', default: false },
-    // profiling aid: with --profile, sample allocations (all, collected or not) instead of CPU
-    'heap-profile': { type: 'boolean', default: false },
-    // internal: the soak's producer child
-    produce: { type: 'string' },
-    prefix: { type: 'string' },
+    'soak-window': { type: 'string', default: '60', arg: 'S', help: 'the soak policy’s bulk window, seconds' },
+    concurrency: { type: 'string', default: '2', arg: 'N', help: 'partitions consumed concurrently' },
+    'max-bytes': { type: 'string', default: String(4 * 1024 * 1024), arg: 'B', help: 'bytes fetched per partition' },
+    judge: {
+      type: 'string',
+      default: 'worker',
+      arg: 'WHERE',
+      help: 'judge on a worker thread, or on the consumer’s (thread, inline)',
+    },
+    only: { type: 'string', arg: 'SIDE', help: 'profiling aid: run one side only, enforcer or passthrough (no ratio)' },
+    'sized-peer': { type: 'boolean', default: true, help: 'also run a pass-through padded to the mean decision size' },
+    profile: { type: 'string', arg: 'DIR', help: 'write a V8 CPU profile of the main thread per measured run to DIR' },
+    'perf-marks': { type: 'boolean', default: false, help: 'print each run’s CLOCK_MONOTONIC window, for `perf record -k mono`' },
+    'heap-profile': { type: 'boolean', default: false, help: 'with --profile: sample allocations instead of CPU' },
+    // the soak's producer child
+    produce: { type: 'string', internal: true, help: 'the soak’s producer child: seconds to produce' },
+    prefix: { type: 'string', internal: true, help: 'the soak’s producer child: topic prefix' },
   },
-});
+);
 const N = Number(args.events);
 const WARMUP = Number(args.warmup);
 const REPS = Number(args.reps);
@@ -107,119 +126,18 @@ if (!['worker', 'thread', 'inline'].includes(args.judge)) throw new Error(`--jud
 const JUDGE_IN_WORKER = args.judge === 'worker';
 
 const MiB = 1024 * 1024;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const rssMiB = () => process.memoryUsage.rss() / MiB;
-
-/**
- * Process CPU (all threads, µs) sampled every 10 ms, so that it can be read at instants known only
- * afterwards (a run's first batch): CPU per event inside the events/s window, without start-up
- * (the judging worker's, group joins) and shutdown.
- */
-class CpuClock {
-  private readonly samples: [number, number][] = [];
-  private readonly timer: NodeJS.Timeout;
-
-  constructor() {
-    this.sample();
-    this.timer = setInterval(() => this.sample(), 10);
-  }
-
-  private sample(): void {
-    const c = process.cpuUsage();
-    this.samples.push([performance.now(), c.user + c.system]);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-    this.sample();
-  }
-
-  /** CPU µs at performance.now() instant `t`, interpolated between samples */
-  at(t: number): number {
-    const xs = this.samples;
-    let i = 1;
-    while (i < xs.length - 1 && xs[i]![0] < t) i++;
-    const [ta, ca] = xs[i - 1]!;
-    const [tb, cb] = xs[i]!;
-    return tb > ta ? ca + (cb - ca) * Math.min(1, Math.max(0, (t - ta) / (tb - ta))) : cb;
-  }
-}
-
-/**
- * --perf-marks: prints the CLOCK_MONOTONIC time (s) of a performance.now() instant `at`, and `at`
- * itself (ms since the process started: about the main isolate's clock in `--trace-gc` lines).
- */
-function perfMark(name: string, at: number): void {
-  if (!args['perf-marks']) return;
-  const mono = Number(process.hrtime.bigint() / 1000n) / 1e6 - (performance.now() - at) / 1000;
-  console.log(`  perf-mark ${name} ${mono.toFixed(6)} (${at.toFixed(0)} ms)`);
-}
-
-/** Runs `work` under the V8 CPU profiler when --profile is set; the profile goes to `<dir>/<name>.cpuprofile`. */
-async function profiled<T>(name: string, work: () => Promise<T>): Promise<T> {
-  if (args['perf-marks']) {
-    const from = process.hrtime.bigint();
-    try {
-      return await work();
-    } finally {
-      const s = (ns: bigint) => (Number(ns / 1000n) / 1e6).toFixed(6);
-      console.log(`  perf-window ${name} ${s(from)} ${s(process.hrtime.bigint())}`);
-    }
-  }
-  if (args.profile === undefined) return work();
-  const session = new Session();
-  session.connect();
-  const heap = args['heap-profile'];
-  if (heap) {
-    await session.post('HeapProfiler.enable');
-    await session.post('HeapProfiler.startSampling', {
-      samplingInterval: 16384,
-      includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true,
-    });
-  } else {
-    await session.post('Profiler.enable');
-    await session.post('Profiler.setSamplingInterval', { interval: 200 });
-    await session.post('Profiler.start');
-  }
-  try {
-    return await work();
-  } finally {
-    mkdirSync(args.profile, { recursive: true });
-    if (heap) {
-      const { profile } = await session.post('HeapProfiler.stopSampling');
-      writeFileSync(join(args.profile, `${name}.heapprofile`), JSON.stringify(profile));
-    } else {
-      const { profile } = await session.post('Profiler.stop');
-      writeFileSync(join(args.profile, `${name}.cpuprofile`), JSON.stringify(profile));
-    }
-    session.disconnect();
-  }
-}
 
 // ---- the event mix (bench/enforcer-events.ts) ---------------------------------------------------
 
 /** Returns the bytes of the values produced. */
-async function produce(kafka: Kafka, codec: AvroCodec, t: Topics, n: number, next = mixGenerator(MIX, 42, n)): Promise<number> {
-  const schema = await codec.register(t.accessEvents.subject, accessEventAvro);
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  const CHUNK = 2000;
-  let bytes = 0;
-  for (let sent = 0; sent < n; sent += CHUNK) {
-    const messages = [];
-    for (let i = 0; i < Math.min(CHUNK, n - sent); i++) {
-      const e = next();
-      const value = schema.encode(toAvro(accessEventAvro, e));
-      bytes += value.length;
-      messages.push({ key: (e.actor as { id: string }).id, value });
-    }
-    await producer.send({ topic: t.accessEvents.name, messages, acks: -1 });
-  }
-  await producer.disconnect();
-  return bytes;
-}
+const produce = (kafka: Kafka, codec: AvroCodec, t: Topics, n: number, next = mixGenerator(MIX, 42, n)): Promise<number> =>
+  produceEvents(kafka, codec, t, n, next, 2000);
+
+/** --perf-marks of a run's window */
+const mark = (name: string, at: number) => perfMark(args['perf-marks'], name, at);
+/** --profile / --heap-profile / --perf-marks around a measured run */
+const profiling = { dir: args.profile, heap: args['heap-profile'], intervalUs: 200, perfWindow: args['perf-marks'] };
 
 // ---- the pass-through peer ---------------------------------------------------------------------
 
@@ -230,41 +148,6 @@ const CHUNK_RECORDS = SEND_CHUNK_RECORDS;
  * The peer. `pad` > 0: each record's value is copied into a buffer `pad` bytes longer (zeros) — a
  * pass-through that writes as many bytes as the enforcer does (its decisions embed the event).
  */
-/**
- * The timed window of one run: from the end of the batch that took the count past `warmup` (or,
- * without a warm-up, from the first batch's start) to the batch that took it past warmup + n. Events
- * are counted from the window's start, so a batch that straddles the warm-up mark counts outside.
- */
-class Window {
-  t0 = 0;
-  t1 = 0;
-  private d0 = 0;
-  private d1 = 0;
-  constructor(
-    private readonly warmup: number,
-    private readonly n: number,
-  ) {}
-  /** After a batch: `done` events so far, the batch took `ms` and ended at `end`. True once complete. */
-  batch(done: number, ms: number, end: number): boolean {
-    if (this.warmup === 0) {
-      if (this.t0 === 0 || end - ms < this.t0) this.t0 = end - ms;
-    } else if (this.t0 === 0 && done >= this.warmup) {
-      this.t0 = end;
-      this.d0 = done;
-      return false;
-    }
-    if (this.t1 === 0 && this.t0 !== 0 && done >= this.warmup + this.n) {
-      this.t1 = end;
-      this.d1 = done;
-      return true;
-    }
-    return false;
-  }
-  get events(): number {
-    return this.d1 - this.d0;
-  }
-}
-
 async function passThrough(
   kafka: Kafka,
   input: string,
@@ -351,51 +234,25 @@ async function passThrough(
     },
   });
   await all;
-  perfMark('passthrough-first-batch', w.t0);
-  perfMark('passthrough-last-commit', w.t1);
+  mark('passthrough-first-batch', w.t0);
+  mark('passthrough-last-commit', w.t1);
   cpu.stop();
   await consumer.disconnect();
   for (const p of producers.values()) await (await p).disconnect();
   return { eps: (w.events / (w.t1 - w.t0)) * 1000, windowCpu: (cpu.at(w.t1) - cpu.at(w.t0)) / w.events };
 }
 
-async function runEnforcer(
-  kafka: Kafka,
-  codec: AvroCodec,
-  t: Topics,
-  groupId: string,
-  n: number,
-): Promise<{ eps: number; windowCpu: number; enforcer: Enforcer }> {
-  const cpu = new CpuClock();
-  const logger = createLogger('bench-enforcer', 'warn');
-  const w = new Window(WARMUP, n);
-  let finished!: () => void;
-  const all = new Promise<void>((resolve) => {
-    finished = resolve;
-  });
-  const enforcer: Enforcer = new Enforcer({
-    kafka,
-    codec,
-    topics: t,
-    logger,
-    judge: await createPolicyJudge(policyFile),
+const runEnforcer = (kafka: Kafka, codec: AvroCodec, t: Topics, groupId: string, n: number) =>
+  runEnforcerIn(kafka, codec, t, {
     groupId,
-    policyReload: false,
+    n,
+    warmup: WARMUP,
     judgeInWorker: JUDGE_IN_WORKER,
     partitionsConsumedConcurrently: CONCURRENCY,
     maxBytesPerPartition: MAX_BYTES_PER_PARTITION,
-    onBatch: (b) => {
-      if (w.batch(enforcer.stats.events, b.ms, performance.now())) finished();
-    },
+    loggerName: 'bench-enforcer',
+    perfMarks: args['perf-marks'],
   });
-  await enforcer.start();
-  perfMark('enforcer-started', performance.now());
-  await all;
-  perfMark('enforcer-first-batch', w.t0);
-  perfMark('enforcer-last-commit', w.t1);
-  cpu.stop();
-  return { eps: (w.events / (w.t1 - w.t0)) * 1000, windowCpu: (cpu.at(w.t1) - cpu.at(w.t0)) / w.events, enforcer };
-}
 
 // ---- soak --------------------------------------------------------------------------------------
 
@@ -557,7 +414,7 @@ async function main(): Promise<void> {
         // CPU of this process (all threads) per event: a load-independent view of the cost
         let c = process.cpuUsage();
         if (args.only !== 'passthrough') {
-          eps = await profiled(`enforcer-${r}`, async () => {
+          eps = await profiled(`enforcer-${r}`, profiling, async () => {
             const run = await runEnforcer(kafka, codec, t, g1, N);
             await run.enforcer.stop();
             const { decisions, decisionBytes: bytes } = run.enforcer.stats;
@@ -576,7 +433,7 @@ async function main(): Promise<void> {
         const p =
           args.only === 'enforcer'
             ? Number.NaN
-            : await profiled(`passthrough-${r}`, async () => {
+            : await profiled(`passthrough-${r}`, profiling, async () => {
                 const run = await passThrough(kafka, t.accessEvents.name, passOut, g2, N);
                 passWin.push(run.windowCpu);
                 return run.eps;
@@ -592,7 +449,7 @@ async function main(): Promise<void> {
         if (args['sized-peer'] && args.only === undefined && pad > 0) {
           const g3 = `${prefix}sized-${r}`;
           groups.push(g3);
-          ps = await profiled(`sized-${r}`, async () => {
+          ps = await profiled(`sized-${r}`, profiling, async () => {
             const run = await passThrough(kafka, t.accessEvents.name, passOut, g3, N, pad);
             sizedWin.push(run.windowCpu);
             return run.eps;

@@ -25,22 +25,33 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { AvroCodec, createKafka, ensureTopics } from '../packages/kafka/src/index.js';
 import { accessEventAvro, toAvro, topics } from '../schemas/src/index.js';
+import { benchArgs } from './cli-args.js';
 import { mixGenerator } from './enforcer-events.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== '--'),
-  options: {
-    records: { type: 'string', default: '1000000' },
-    reps: { type: 'string', default: '3' },
-    'record-size': { type: 'string' },
+const { values: args } = benchArgs(
+  {
+    command: 'pnpm bench:java',
+    summary:
+      'Kafka’s own Java clients on the local broker (kafka-producer-perf-test, kafka-consumer-perf-test from the Maven\n' +
+      'Central jars, scripts/kafka-tools.sh): the ceiling for the SDK’s and the enforcer’s throughput. Needs Java\n' +
+      '(KAFKA_JAVA, JAVA_HOME or PATH) and the local Kafka and registry (KAFKA_BROKERS, SCHEMA_REGISTRY_URL).',
+    prints: 'a table of java.producer_records_per_s and java.consumer_records_per_s; writes bench/results/java.json.',
   },
-});
+  {
+    records: { type: 'string', default: '1000000', arg: 'N', help: 'records per repetition' },
+    reps: { type: 'string', default: '3', arg: 'R', help: 'repetitions (figures are medians)' },
+    'record-size': {
+      type: 'string',
+      arg: 'B',
+      help: 'record size in bytes (default: the mean Avro-framed access event, measured)',
+    },
+  },
+);
 const N = Number(args.records);
 const REPS = Number(args.reps);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -45,11 +45,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { AvroCodec, createKafka } from '../packages/kafka/src/index.js';
 import { createStore } from '../packages/store/src/index.js';
 import { accessEventAvro, subjectStateChangeAvro, topics as topicSpecs } from '../schemas/src/index.js';
 import { registryInstance } from '../test/support/registry-instance.js';
+import { benchArgs } from './cli-args.js';
 import {
   bulkMismatches,
   type ClusterFaultRecord,
@@ -69,24 +69,58 @@ import { IO_FAULT_USAGE, IoFaults, parseIoFault } from './load-io-faults.js';
 import type { ProducerProgress, ProducerReport } from './load-producer.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const { values: args } = parseArgs({
-  options: {
-    rate: { type: 'string', default: '5000' },
-    duration: { type: 'string', default: '120' },
-    'invalid-percent': { type: 'string', default: '0' },
-    partitions: { type: 'string', default: '6' },
-    disorder: { type: 'string', default: '0' },
-    'drain-timeout': { type: 'string', default: '180' },
-    fault: { type: 'string', default: '' },
-    'on-queue-full': { type: 'string', default: 'block' },
-    'kafka-latency-ms': { type: 'string', default: '100' },
-    keep: { type: 'boolean', default: false },
-    hostile: { type: 'boolean', default: false },
-    kafka: { type: 'string', default: 'shared' },
-    enforcers: { type: 'string', default: '1' },
-    'leader-down': { type: 'string', default: '15' },
+const { values: args } = benchArgs(
+  {
+    command: 'pnpm load',
+    summary:
+      'The whole pipeline (`custos start` as the enforcer and the sink+API processes, embedded chDB) under sustained\n' +
+      'load from a separate SDK process, with topics and groups of its own on the local Kafka and registry\n' +
+      '(KAFKA_BROKERS, SCHEMA_REGISTRY_URL), then reconciled from the ground truth: events acknowledged = decisions\n' +
+      'committed = rows stored, none missing or doubled, dead letters = bad records injected. --fault takes, comma-\n' +
+      'separated: kill-enforcer@S, kill-store@S, restart-registry@S, restart-broker@S, kill-leader@S, add-enforcer@S,\n' +
+      `remove-enforcer@S, ${IO_FAULT_USAGE}.`,
+    prints:
+      'a progress line while it runs (rate, lag, ETA), then a table of load.* figures (acknowledged, decisions, rows\n' +
+      'stored, lost, duplicated, dead letters, e2e p50/p99, events/s, lag, RSS) and each fault with its recovery time;\n' +
+      'writes bench/results/load.json. Exits 1 when the reconciliation is not exact.',
   },
-});
+  {
+    rate: { type: 'string', default: '5000', arg: 'R', help: 'events/s the SDK process offers' },
+    duration: { type: 'string', default: '120', arg: 'S', help: 'seconds of load' },
+    'invalid-percent': {
+      type: 'string',
+      default: '0',
+      arg: 'X',
+      help: 'also write X % as many bad records straight to the topic',
+    },
+    partitions: { type: 'string', default: '6', arg: 'P', help: 'partitions of the run’s topics' },
+    disorder: {
+      type: 'string',
+      default: '0',
+      arg: 'S',
+      help: 'stamp each event up to S seconds in the past, at random (0: now)',
+    },
+    'drain-timeout': {
+      type: 'string',
+      default: '180',
+      arg: 'S',
+      help: 'seconds the pipeline may take to catch up after the load',
+    },
+    fault: { type: 'string', default: '', arg: 'LIST', help: 'faults during the run, kind@SECONDS (see above)' },
+    'on-queue-full': { type: 'string', default: 'block', arg: 'MODE', help: 'the producer SDK’s back-pressure: block or spool' },
+    'kafka-latency-ms': { type: 'string', default: '100', arg: 'MS', help: 'latency added each way by kafka-latency faults' },
+    keep: { type: 'boolean', default: false, help: 'keep the run’s working directory (its chDB data, logs) at the end' },
+    hostile: { type: 'boolean', default: false, help: 'with --invalid-percent: also valid records meant to confuse' },
+    kafka: {
+      type: 'string',
+      default: 'shared',
+      arg: 'WHICH',
+      help: 'shared, own (a broker of the run’s own) or own3 (three brokers)',
+    },
+    enforcers: { type: 'string', default: '1', arg: 'N', help: 'enforcer instances in the group, 1 or 2' },
+    'leader-down': { type: 'string', default: '15', arg: 'S', help: 'seconds a killed partition leader stays down' },
+  },
+);
 function positive(name: string, v: string | undefined, min = 0): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < min) {

@@ -18,7 +18,7 @@ import { connect } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './cli-args.js';
 import { describeTarget, meets, TARGETS } from './targets.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -84,11 +84,22 @@ const SUITES: Suite[] = [
   },
 ];
 
-const { values: opts, positionals } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== '--'),
-  allowPositionals: true,
-  options: { quick: { type: 'boolean', default: false }, list: { type: 'boolean', default: false } },
-});
+const { values: opts, positionals } = benchArgs(
+  {
+    command: 'pnpm bench',
+    positionals: '[suite…]',
+    summary:
+      `Every benchmark suite in one go (or the named ones: ${SUITES.map((s) => s.name).join(', ')}; --list describes\n` +
+      'them), each as a child process of its own, with the outside peers measured in the same run.',
+    prints:
+      'each suite’s output as it runs, then one table of every figure against its target (bench/targets.ts); writes\n' +
+      'bench/results/<suite>.json and bench/results.json. Exits 0 when every suite ran and every target was met.',
+  },
+  {
+    quick: { type: 'boolean', default: false, help: 'fewer events, rows and repetitions (a smoke run: not for quoting)' },
+    list: { type: 'boolean', default: false, help: 'print the suites and exit' },
+  },
+);
 
 if (opts.list) {
   for (const s of SUITES) console.log(`${s.name.padEnd(9)} ${s.what}`);

@@ -46,27 +46,50 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 // The root has no workspace dependencies of its own, so the packages are imported by path.
 import { createKafka, ensureTopics } from '../packages/kafka/src/index.js';
 import { topics } from '../schemas/src/index.js';
+import { benchArgs } from './cli-args.js';
 import type { Sample } from './sdk-child.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const registryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
-// `pnpm bench:sdk -- --reps 3` passes the `--` through: drop it.
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== '--'),
-  options: {
-    reps: { type: 'string', default: process.env.BENCH_REPS ?? '5' },
-    events: { type: 'string', default: process.env.BENCH_EVENTS ?? '200000' },
-    sustain: { type: 'string', default: process.env.BENCH_SUSTAIN ?? '20' },
-    // where the SDK's producer runs: 'thread' (the default, a sender thread) or 'inline'
-    sender: { type: 'string', default: 'thread' },
-    packed: { type: 'boolean', default: false },
+const { values: args } = benchArgs(
+  {
+    command: 'pnpm bench:sdk',
+    summary:
+      'The SDK’s record() overhead, throughput (acks=all, spool on), CPU per event and memory, each side in a fresh\n' +
+      'process (bench/sdk-child.ts), against a plain kafkajs producer sending the same framed Avro values. Needs the local\n' +
+      'Kafka and registry (KAFKA_BROKERS, SCHEMA_REGISTRY_URL).',
+    prints:
+      'a line per run and a table of sdk.record_overhead_p50_us/_p99_us, sdk.throughput_eps, sdk.cpu_us_per_event,\n' +
+      'sdk.rss_* with their kafkajs peers (with --packed also sdk_packed.*); writes bench/results/sdk.json.',
   },
-});
+  {
+    reps: {
+      type: 'string',
+      default: process.env.BENCH_REPS ?? '5',
+      arg: 'R',
+      help: 'repetitions (figures are medians; or BENCH_REPS)',
+    },
+    events: {
+      type: 'string',
+      default: process.env.BENCH_EVENTS ?? '200000',
+      arg: 'N',
+      help: 'events per throughput run (or BENCH_EVENTS)',
+    },
+    sustain: {
+      type: 'string',
+      default: process.env.BENCH_SUSTAIN ?? '20',
+      arg: 'S',
+      help: 'seconds of the sustained-memory run, 0 skips it (or BENCH_SUSTAIN)',
+    },
+    // where the SDK's producer runs: 'thread' (the default, a sender thread) or 'inline'
+    sender: { type: 'string', default: 'thread', arg: 'WHERE', help: 'the SDK’s producer on its sender thread, or inline' },
+    packed: { type: 'boolean', default: false, help: 'also run the SDK as packed and installed with npm outside the workspace' },
+  },
+);
 if (args.sender !== 'thread' && args.sender !== 'inline') throw new Error(`--sender: 'thread' or 'inline', not '${args.sender}'`);
 const REPS = Number(args.reps);
 const N = Number(args.events);

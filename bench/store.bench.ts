@@ -45,7 +45,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createLogger } from '../packages/config/src/index.js';
@@ -91,24 +90,38 @@ import {
 } from '../packages/store/src/index.js';
 import { decisionAvro, toAvro, topics as topicsFor } from '../schemas/src/index.js';
 import { createSinkMetrics, DecisionDecoder, Sink } from '../services/sink/src/index.js';
+import { benchArgs } from './cli-args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // `pnpm bench:store -- --reps 3` passes the `--` through: drop it.
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== '--'),
-  options: {
-    rows: { type: 'string', default: '600000' },
-    reps: { type: 'string', default: '5' },
-    batch: { type: 'string', default: String(DEFAULT_SINK_BATCH_ROWS) },
-    'query-rows': { type: 'string', default: '10000000' },
-    queries: { type: 'string', default: '200' },
-    'no-kafka': { type: 'boolean', default: false },
-    /** also run the general decode path (avsc → row → canonical), chained: the sink before the straight decoder */
-    general: { type: 'boolean', default: false },
-    /** run only these write variants (comma-separated: bare,plain,bareCompact,chained,raw,general), e.g. to profile one */
-    only: { type: 'string' },
+const { values: args } = benchArgs(
+  {
+    command: 'pnpm bench:store',
+    summary:
+      'The sink’s write path into embedded chDB (with and without chaining, against a bare @clickhouse/client insert and\n' +
+      'the engine’s raw ceiling; with Kafka reachable, the real Sink from a topic), verify’s rate, bytes per decision, and\n' +
+      'the API’s audit queries over --query-rows stored decisions.',
+    prints:
+      'a line per write run (rows/s, CPU µs/row) and a table of sink.*, clickhouse.*, verify.rows_per_s,\n' +
+      'store.bytes_per_decision and query.*; writes bench/results/store.json.',
   },
-});
+  {
+    rows: { type: 'string', default: '600000', arg: 'N', help: 'rows per write run' },
+    reps: { type: 'string', default: '5', arg: 'R', help: 'repetitions (figures are medians)' },
+    batch: { type: 'string', default: String(DEFAULT_SINK_BATCH_ROWS), arg: 'B', help: 'rows per insert' },
+    'query-rows': { type: 'string', default: '10000000', arg: 'M', help: 'decisions generated for the query figures' },
+    queries: { type: 'string', default: '200', arg: 'Q', help: 'queries per round' },
+    'no-kafka': { type: 'boolean', default: false, help: 'skip the real Sink from a Kafka topic' },
+    /** also run the general decode path (avsc → row → canonical), chained: the sink before the straight decoder */
+    general: {
+      type: 'boolean',
+      default: false,
+      help: 'also the chained path through avsc → row → canonical (the sink’s fallback)',
+    },
+    /** run only these write variants (comma-separated: bare,plain,bareCompact,chained,raw,general), e.g. to profile one */
+    only: { type: 'string', arg: 'LIST', help: 'only these write variants (bare,plain,bareCompact,chained,raw,general)' },
+  },
+);
 const ROWS = Number(args.rows);
 const REPS = Number(args.reps);
 const BATCH = Number(args.batch);

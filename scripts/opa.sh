@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds Open Policy Agent from the Go module proxy into infra/.cache/opa-<version>/bin (git-ignored):
-# `opa` itself, and `opa-bench` (bench/opa/driver, the benchmark's driver on OPA's Go API, the same
+# `opa` itself, and `opa-bench-<hash>` (bench/opa/driver, the benchmark's driver on OPA's Go API, the same
 # OPA module). Prints the directory. `pnpm bench policy` compares the policy engine with OPA; the Rego
 # translation's test (bench/opa/opa.test.ts) runs when `opa` is present. Needs Go ≥ 1.26 on PATH;
 # the first build takes a few minutes of CPU. OPA_VERSION overrides the version (the driver's go.mod
@@ -10,7 +10,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 version="${OPA_VERSION:-1.22.4}"
 dir="$root/infra/.cache/opa-$version"
 bin="$dir/bin/opa"
-driver="$dir/bin/opa-bench"
+# The driver's name carries a hash of its sources: a changed driver is built anew beside the old one
+# instead of a stale one being measured (bench/opa/binary.ts computes the same name).
+driver_hash="$(cd "$root/bench/opa/driver" && cat main.go go.mod go.sum | sha256sum | cut -c1-12)"
+driver="$dir/bin/opa-bench-$driver_hash"
 if [ -x "$bin" ] && [ -x "$driver" ] && "$bin" version 2>/dev/null | grep -q "^Version: $version\$"; then
   echo "$dir/bin"
   exit 0

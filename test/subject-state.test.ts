@@ -6,37 +6,20 @@
  * a 400 naming the fields. An invalid record put straight on the topic lands in subject-state.dlq
  * with its bytes, key and headers. The CLI sends a change and shows the history.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AvroCodec, createKafka } from '@custos/kafka';
 import { deadLetterAvro, fromAvro, subjectStateChangeAvro, toAvro, topics as topicSpecs } from '@custos/schemas';
 import { createAuditClient, uuidv7 } from '@custos/sdk';
-import { assertInfraReachable, infraEnv, testStore, uniquePrefix, waitFor } from '@custos/test/support';
+import { ProcessPipeline } from '@custos/test/pipeline';
+import { waitFor } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
 const KEYS = {
   officer: `po-${randomUUID()}`,
   acmeOfficer: `po-acme-${randomUUID()}`,
   analyst: `sa-${randomUUID()}`,
   admin: `ad-${randomUUID()}`,
 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 interface StateBody {
   subjectId: string;
@@ -57,51 +40,24 @@ interface Letter {
 }
 
 describe('subject state through the API, the pipeline and the CLI', () => {
-  const { brokers, registryUrl, clickhouseUrl } = infraEnv();
-  const prefix = uniquePrefix('subjstate');
+  const pipeline = new ProcessPipeline({
+    label: 'subjstate',
+    apiKeys: [
+      { id: 'po', key: KEYS.officer, staffId: 's-dev', role: 'privacy_officer', tenants: ['*'] },
+      { id: 'po-acme', key: KEYS.acmeOfficer, staffId: 's-dev', role: 'privacy_officer', tenants: ['client-acme'] },
+      { id: 'sa', key: KEYS.analyst, staffId: 's-kavya', role: 'security_analyst', tenants: ['*'] },
+      { id: 'ad', key: KEYS.admin, staffId: 's-kavya', role: 'admin', tenants: ['*'] },
+    ],
+    enforcerMetrics: true,
+    readyTimeoutMs: 120_000,
+    keepLogChars: 30_000,
+  });
+  const { brokers, registryUrl, prefix, logs } = pipeline;
   const topics = topicSpecs({ prefix, partitions: 3 });
-  const procs = new Map<string, ChildProcess>();
-  let output = '';
-  let apiUrl = '';
-  let metricsUrl = '';
-  let env: NodeJS.ProcessEnv = {};
-  const logs = () => `--- service logs ---\n${output}`;
-
-  function start(name: string, args: string[], extra: NodeJS.ProcessEnv = {}): ChildProcess {
-    const p = spawn(tsx, args, { cwd: root, env: { ...process.env, ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk: Buffer) => {
-      output = `${output}${chunk.toString().replace(/^/gm, `[${name}] `)}`.slice(-30_000);
-    };
-    p.stdout?.on('data', keep);
-    p.stderr?.on('data', keep);
-    procs.set(name, p);
-    return p;
-  }
-
-  const exited = (p: ChildProcess) =>
-    new Promise<number | string | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (c, s) => r(s ?? c))));
-
-  /** Runs the CLI to its end: exit code and output. */
-  async function cli(args: string[]): Promise<{ code: number | string | null; out: string; err: string }> {
-    const p = spawn(tsx, ['packages/cli/src/bin.ts', ...args], {
-      cwd: root,
-      env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    p.stdout?.on('data', (b) => {
-      out += String(b);
-    });
-    p.stderr?.on('data', (b) => {
-      err += String(b);
-    });
-    const code = await exited(p);
-    return { code, out, err };
-  }
+  const cli = (args: string[]) => pipeline.cli(args);
 
   const call = (key: string, path: string, init: { method?: string; body?: unknown; purpose?: string } = {}) =>
-    fetch(`${apiUrl}${path}`, {
+    fetch(`${pipeline.apiUrl}${path}`, {
       method: init.method ?? 'GET',
       headers: {
         authorization: `Bearer ${key}`,
@@ -119,54 +75,13 @@ describe('subject state through the API, the pipeline and the CLI', () => {
 
   /** The enforcer's count of subject-state changes applied (its /metrics). */
   const applied = async (): Promise<number> => {
-    const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+    const text = await (await fetch(`${pipeline.metricsUrl}/metrics`)).text();
     const m = /custos_enforcer_subject_state_changes_total\{result="applied"\} (\d+)/.exec(text);
     return m ? Number(m[1]) : 0;
   };
 
-  beforeAll(async () => {
-    await assertInfraReachable(brokers, registryUrl);
-    const [port, metricsPort] = [await freePort(), await freePort()];
-    apiUrl = `http://127.0.0.1:${port}`;
-    metricsUrl = `http://127.0.0.1:${metricsPort}`;
-    const { database, chdbPath } = testStore('subjstate');
-    env = {
-      KAFKA_BROKERS: brokers.join(','),
-      SCHEMA_REGISTRY_URL: registryUrl,
-      TOPIC_PREFIX: prefix,
-      TOPIC_PARTITIONS: '3',
-      ENFORCER_GROUP_ID: `${prefix}enforcer`,
-      ENFORCER_INSTANCE_ID: `${prefix.replace(/\W/g, '')}-0`,
-      SINK_GROUP_ID: `${prefix}sink`,
-      CLICKHOUSE_DATABASE: database,
-      CHDB_PATH: chdbPath,
-      CHECKPOINT_KEY_AUTOGEN: 'true',
-      CHECKPOINT_KEY_FILE: join(chdbPath, 'checkpoint-ed25519.pem'),
-      API_PORT: String(port),
-      API_KEYS: JSON.stringify([
-        { id: 'po', key: KEYS.officer, staffId: 's-dev', role: 'privacy_officer', tenants: ['*'] },
-        { id: 'po-acme', key: KEYS.acmeOfficer, staffId: 's-dev', role: 'privacy_officer', tenants: ['client-acme'] },
-        { id: 'sa', key: KEYS.analyst, staffId: 's-kavya', role: 'security_analyst', tenants: ['*'] },
-        { id: 'ad', key: KEYS.admin, staffId: 's-kavya', role: 'admin', tenants: ['*'] },
-      ]),
-      LOG_LEVEL: 'info',
-      ...(clickhouseUrl ? { CLICKHOUSE_URL: clickhouseUrl } : {}),
-    };
-    start('enforcer', ['services/enforcer/src/main.ts'], { ENFORCER_METRICS_PORT: String(metricsPort) });
-    start('sink+api', ['packages/cli/src/bin.ts', 'start', '--services', 'sink,api']);
-    await waitFor(async () => (await fetch(`${apiUrl}/readyz`)).ok && (await fetch(`${metricsUrl}/readyz`)).ok, {
-      what: 'the API and the enforcer to be ready',
-      timeoutMs: 120_000,
-      everyMs: 500,
-      retryErrors: true,
-      detail: logs,
-    });
-  });
-
-  afterAll(async () => {
-    for (const p of procs.values()) p.kill('SIGTERM');
-    await Promise.all([...procs.values()].map(exited));
-  });
+  beforeAll(() => pipeline.up());
+  afterAll(() => pipeline.down());
 
   it('a privacy officer’s opt-out is enforced on a later access, shown with its history, and audited', async () => {
     const subjectId = `cust-${randomUUID().slice(0, 8)}`;
@@ -185,13 +100,7 @@ describe('subject state through the API, the pipeline and the CLI', () => {
       timeoutMs: 60_000,
       detail: logs,
     });
-    const client = createAuditClient({
-      brokers,
-      schemaRegistryUrl: registryUrl,
-      service: 'subject-state-test',
-      topicPrefix: prefix,
-      spool: { dir: mkdtempSync(join(tmpdir(), 'custos-subjstate-spool-')) },
-    });
+    const client = createAuditClient(pipeline.clientOptions('subject-state-test'));
     const eventId = uuidv7();
     client.record({
       eventId,
@@ -386,10 +295,7 @@ describe('subject state through the API, the pipeline and the CLI', () => {
     });
 
     // `show` reads the store itself: chDB binds its directory to one process, so the sink+API stops first.
-    const sinkApi = procs.get('sink+api') as ChildProcess;
-    sinkApi.kill('SIGTERM');
-    await exited(sinkApi);
-    procs.delete('sink+api');
+    await pipeline.stop('sink+api');
     const show = await cli(['subject', 'state', 'show', subjectId, '--tenant', 'spera', '--json']);
     expect(show.code, show.err).toBe(0);
     const state = JSON.parse(show.out) as StateBody;

@@ -17,6 +17,8 @@ export interface OpaRun {
   version: string;
   /** decisions/s of each timed pass */
   rates: number[];
+  /** process CPU µs (all threads) per decision of each timed pass */
+  cpuUs: number[];
   /** per event: "outcome" or "outcome:CODE,CODE" (codes sorted) */
   codes: string[];
 }
@@ -71,8 +73,13 @@ export async function measureOpa(
       child.on('error', fail);
       child.on('exit', (code) => (code === 0 ? done(text) : fail(new Error(`opa-bench exited with ${code}`))));
     });
-    const r = JSON.parse(stdout) as { decisions_per_s: number[] };
-    return { version: OPA_VERSION, rates: r.decisions_per_s, codes: readFileSync(out, 'utf8').trimEnd().split('\n') };
+    const r = JSON.parse(stdout) as { decisions_per_s: number[]; cpu_us_per_decision: number[] };
+    return {
+      version: OPA_VERSION,
+      rates: r.decisions_per_s,
+      cpuUs: r.cpu_us_per_decision,
+      codes: readFileSync(out, 'utf8').trimEnd().split('\n'),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -156,9 +156,12 @@ try {
       out = { chain, seq: cp.lastSeq };
       break;
     }
-    case 'rewritten-head': {
-      // The key's holder rewrites the newest rows of a chain, re-signs their checkpoint and puts a
-      // head over the rewritten history in place of the newest one (same predecessor, same seqs).
+    case 'rewritten-head':
+    case 'replayed-checkpoint': {
+      // The key's holder (the deployment's own key) rewrites the newest rows of a chain, re-chains them
+      // and re-signs their checkpoint, "vouching for" the rewritten history. 'rewritten-head' also puts
+      // a head over it in place of the newest one (same predecessor, same seqs); 'replayed-checkpoint'
+      // leaves the heads alone, as if the checkpoint were replayed from another store.
       const key = createPrivateKey(process.env.CHECKPOINT_PRIVATE_KEY ?? '');
       const lastCp = (await listCheckpoints(store, { chain })).at(-1);
       if (!lastCp) throw new Error('no checkpoint');
@@ -181,59 +184,34 @@ try {
       const f = JSON.parse(lastCp.payload);
       const replay = signCheckpoint({ ...f, lastHash: prev, v: undefined, kind: undefined, keyId: undefined }, key);
       await insertCheckpoint(store, replay);
-      const newest = (await listHeads(store)).at(-1);
-      if (!newest) throw new Error('no head');
-      const hf = JSON.parse(newest.payload) as HeadFields;
-      await store.client.command({
-        query: `ALTER TABLE ${t('heads')} DELETE WHERE payload = {p:String}`,
-        query_params: { p: newest.payload },
-        clickhouse_settings: { mutations_sync: '2' },
-      });
-      await insertHead(
-        store,
-        signHead(
-          {
-            topic: hf.topic,
-            prevHead: hf.prevHead,
-            open: hf.open,
-            closed: hf.closed,
-            createdAt: hf.createdAt,
-            chains: hf.chains.map((e) =>
-              e.chain === chain ? { chain, lastSeq: lastCp.lastSeq, lastHash: prev, checkpoint: payloadHash(replay.payload) } : e,
-            ),
-          },
-          key,
-        ),
-      );
-      out = { chain, seq: from, toSeq: lastCp.lastSeq };
-      break;
-    }
-    case 'replayed-checkpoint': {
-      // A genuine checkpoint (the deployment's own key) made for another store: the newest rows
-      // rewritten and re-chained, then "vouched for" by a checkpoint replayed from elsewhere.
-      const key = createPrivateKey(process.env.CHECKPOINT_PRIVATE_KEY ?? '');
-      const cps = await listCheckpoints(store, { chain });
-      const lastCp = cps.at(-1);
-      if (!lastCp) throw new Error('no checkpoint');
-      const from = lastCp.prevSeq + 1;
-      const rows = await readStored(store, 'kafka_partition = {c:UInt16} AND chain_seq BETWEEN {lo:UInt64} AND {hi:UInt64}', {
-        c: chain,
-        lo: from,
-        hi: lastCp.lastSeq,
-      });
-      let prev = lastCp.prevHash;
-      const rewritten = rows.map((r, i) => {
-        const x = { ...r, ...(i === 0 ? { purpose: 'marketing' } : {}) };
-        x.chain_hash = linkHash(prev, canonical(x));
-        prev = x.chain_hash;
-        return x;
-      });
-      await sql(`ALTER TABLE ${t('decisions')} DELETE WHERE kafka_partition = ${chain} AND chain_seq >= ${from}`);
-      await sql(`ALTER TABLE ${t('checkpoints')} DELETE WHERE chain = ${chain} AND last_seq >= ${lastCp.lastSeq}`);
-      await insertRaw(rewritten);
-      const f = JSON.parse(lastCp.payload);
-      const replay = signCheckpoint({ ...f, lastHash: prev, v: undefined, kind: undefined, keyId: undefined }, key);
-      await insertCheckpoint(store, replay);
+      if (kind === 'rewritten-head') {
+        const newest = (await listHeads(store)).at(-1);
+        if (!newest) throw new Error('no head');
+        const hf = JSON.parse(newest.payload) as HeadFields;
+        await store.client.command({
+          query: `ALTER TABLE ${t('heads')} DELETE WHERE payload = {p:String}`,
+          query_params: { p: newest.payload },
+          clickhouse_settings: { mutations_sync: '2' },
+        });
+        await insertHead(
+          store,
+          signHead(
+            {
+              topic: hf.topic,
+              prevHead: hf.prevHead,
+              open: hf.open,
+              closed: hf.closed,
+              createdAt: hf.createdAt,
+              chains: hf.chains.map((e) =>
+                e.chain === chain
+                  ? { chain, lastSeq: lastCp.lastSeq, lastHash: prev, checkpoint: payloadHash(replay.payload) }
+                  : e,
+              ),
+            },
+            key,
+          ),
+        );
+      }
       out = { chain, seq: from, toSeq: lastCp.lastSeq };
       break;
     }
