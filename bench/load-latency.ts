@@ -63,7 +63,7 @@ export interface LatencyBreakdown {
   matched: number;
   unmatched: number;
   /** p50/p99 (ms) of each segment and of the whole */
-  figures: Record<string, [number, 'ms']>;
+  figures: Record<string, [number, string]>;
 }
 
 /** Matches every stored row of the run to its insert and computes the figures (`load.e2e_*`). */
@@ -129,7 +129,7 @@ export async function latencyBreakdown(store: Store, idPrefix: string, inserts: 
     insert[matched] = i.storedAt - i.insertAt;
     matched++;
   }
-  const figures: Record<string, [number, 'ms']> = {};
+  const figures: Record<string, [number, string]> = {};
   const add = (name: string, a: Float64Array) => {
     const s = a.subarray(0, matched).sort();
     figures[`load.${name}_p50_ms`] = [Math.round(quantile(s, 0.5)), 'ms'];
@@ -141,5 +141,8 @@ export async function latencyBreakdown(store: Store, idPrefix: string, inserts: 
   add('e2e_reach_sink', reach);
   add('e2e_prepare', prepare);
   add('e2e_insert', insert);
+  // Inserts: a joint insert (several partitions' batches) logs one line per batch, all with its end.
+  figures['load.sink_batches_stored'] = [inserts.length, 'batches'];
+  figures['load.sink_inserts'] = [new Set(inserts.map((i) => i.storedAt)).size, 'inserts'];
   return { matched, unmatched: n - matched, figures };
 }
