@@ -172,6 +172,20 @@ function rssOf(pid: number | undefined): number {
   }
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far, by pid: the last sample of each */
+const cpuSeconds = new Map<number, { role: string; s: number }>();
+function sampleCpu(role: string, pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    // fields after the command's closing parenthesis: utime and stime are the 12th and 13th
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    cpuSeconds.set(pid, { role, s: (Number(f[11]) + Number(f[12])) / 100 });
+  } catch {
+    // gone
+  }
+}
+const cpuOf = (role: string) => [...cpuSeconds.values()].filter((c) => c.role === role).reduce((n, c) => n + c.s, 0);
+
 function waitExit(p: ChildProcess): Promise<number | null> {
   return new Promise((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (code) => r(code))));
 }
@@ -426,6 +440,8 @@ const sampler = setInterval(async () => {
   }
   maxLag.enforcer = Math.max(maxLag.enforcer, lag.enforcer);
   maxLag.sink = Math.max(maxLag.sink, lag.sink);
+  sampleCpu('store', procs.store?.pid);
+  sampleCpu('enforcer', procs.enforcer?.pid);
   const er = rssOf(procs.enforcer?.pid);
   const sr = rssOf(procs.store?.pid);
   rssMax.enforcer = Math.max(rssMax.enforcer, er, rssOf(procs.enforcer2?.pid));
@@ -537,6 +553,7 @@ await reader.disconnect();
 await invalidProducer.disconnect();
 for (const role of ['enforcer2', 'enforcer', 'store'] as const) {
   if (procs[role] === undefined) continue;
+  sampleCpu(role === 'enforcer2' ? 'enforcer' : role, procs[role]?.pid);
   const code = await stopRole(role, 'SIGTERM');
   if (code !== 0) console.error(`load: the ${role} process exited with ${code} on SIGTERM`);
 }
@@ -590,6 +607,9 @@ const figures = {
   'load.dlq': [dlq, 'records'],
   'load.dlq_mismatch': [Math.abs(dlq - injected), 'records'],
   ...latency.figures,
+  // CPU the processes used per event, whatever else the machine was doing: comparable across runs
+  'load.store_cpu_us_per_event': [Math.round((cpuOf('store') * 1e6) / Math.max(1, acked)), 'µs'],
+  'load.enforcer_cpu_us_per_event': [Math.round((cpuOf('enforcer') * 1e6) / Math.max(1, acked)), 'µs'],
   'load.events_per_s': [Math.round(acked / report.seconds), 'events/s'],
   'load.stored_per_s': [storeSpanS > 0 ? Math.round(storedRows / storeSpanS) : 0, 'rows/s'],
   'load.max_lag': [Math.max(maxLag.enforcer, maxLag.sink), 'records'],

@@ -4,9 +4,9 @@
  * Every insert into `decisions` costs ClickHouse a fixed amount besides its rows: a part for the
  * table, its projection and each read model's view, and later merges of all of them. The sink
  * stores each partition's batch on its own, so one fetch of six partitions made six inserts (and
- * ~24 parts) where one would do. Here the chunks being prepared at the same time register
- * (`enter`); each prepared one waits (`insert`) until every registered chunk has either joined or
- * left, or `windowMs` passed since the first one joined, and then all are stored by one insert.
+ * ~24 parts) where one would do. Here the batches handed to the sink together register (`enter`);
+ * each prepared one waits (`insert`) until every registered batch has either joined or left, or
+ * `windowMs` passed since the first one joined, and then all are stored by one insert.
  *
  * Nothing about a chain changes: each partition still chains its own rows, commits its chain state
  * and its offsets only after the insert holding its rows returned. If the joint insert fails for
@@ -35,10 +35,11 @@ export interface JointTicket {
 const NEWLINE = Buffer.from('\n');
 
 /**
- * How long a prepared batch waits for the other partitions'. They are normally all in by the time
- * the last one is prepared, which ends the wait; this bounds it when one is slow.
+ * How long a prepared batch waits for the other partitions'. The wait normally ends when the last
+ * of them is prepared (the next fetch waits for all of them anyway); this bounds it when one is held
+ * up (a large batch, ClickHouse unavailable while its chain is recovered).
  */
-export const DEFAULT_JOINT_INSERT_WINDOW_MS = 50;
+export const DEFAULT_JOINT_INSERT_WINDOW_MS = 500;
 
 export class JointInserter {
   /** chunks registered and neither joined nor left */

@@ -362,8 +362,11 @@ export class Sink {
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const partition = payload.batch.partition;
+    // Registered before anything is awaited: kafkajs hands a fetch's batches to its workers in one
+    // go, so every batch being stored at once is known before the first one is ready to insert.
+    const ticket = payload.batch.messages.length > 0 ? this.joiner?.enter() : undefined;
     try {
-      await this.lock(partition, () => this.processBatch(payload));
+      await this.lock(partition, () => this.processBatch(payload, ticket));
     } catch (err) {
       // Whatever was in flight may or may not have been stored: recover from ClickHouse next time.
       this.chains.delete(partition);
@@ -382,7 +385,15 @@ export class Sink {
     return !this.stopping && p.isRunning() && !p.isStale();
   }
 
-  private async processBatch(payload: EachBatchPayload): Promise<void> {
+  private async processBatch(payload: EachBatchPayload, ticket?: JointTicket): Promise<void> {
+    try {
+      await this.storeBatch(payload, ticket);
+    } finally {
+      ticket?.leave();
+    }
+  }
+
+  private async storeBatch(payload: EachBatchPayload, ticket?: JointTicket): Promise<void> {
     const { batch, resolveOffset, heartbeat } = payload;
     const { logger } = this.opts;
     const partition = batch.partition;
@@ -407,7 +418,6 @@ export class Sink {
       let redelivered = 0;
       // This chunk's decoded bytes: recycled once it is stored (or abandoned), not left to the GC.
       const arena = ContentArena.recycled();
-      const ticket = this.joiner?.enter();
       try {
         for (const m of chunk) {
           if (BigInt(m.offset) <= state.offset) {
@@ -429,9 +439,9 @@ export class Sink {
           logger.info({ partition, redelivered, head: state.seq }, 'skipped records already stored (re-delivery)');
         }
         if (letters.length > 0) await this.sendLetters(letters, 'decode');
+        // The batch's first insert joins the other partitions'; later chunks are stored alone.
         await this.storeCandidates(state, decoded, payload, new Set(), true, ticket);
       } finally {
-        ticket?.leave();
         // Only prepare() reads these bytes (into the body), and nothing keeps the candidates: the
         // chain's state holds ids and hashes as strings.
         arena.release();
