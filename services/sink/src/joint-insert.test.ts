@@ -74,6 +74,11 @@ describe('JointInserter', () => {
     expect(j.stats.failures).toBe(1);
   });
 
+  it('a batch that was alone gets the error of its insert', async () => {
+    const j = new JointInserter(recordingStore(true), { windowMs: 60_000, maxRows: () => 1000 });
+    await expect(j.enter().insert(prepared(0, 1))).rejects.toThrow('store unavailable');
+  });
+
   it('a ticket joins or leaves once', async () => {
     const store = recordingStore();
     const j = new JointInserter(store, { windowMs: 60_000, maxRows: () => 1000 });

@@ -22,11 +22,15 @@ import { DECISIONS_INSERT_SETTINGS, INSERT_COLUMNS, type Prepared, type Store } 
 interface Member {
   p: Prepared;
   done: (stored: boolean) => void;
+  fail: (err: unknown) => void;
 }
 
 /** A chunk registered with the joiner: it joins an insert or leaves, once. */
 export interface JointTicket {
-  /** Stores `p` with the other members' rows; false: the joint insert failed, store it alone. */
+  /**
+   * Stores `p` with the other members' rows. False: the joint insert failed, store it alone. When
+   * it was alone after all, its insert's error is thrown, as from an insert of its own.
+   */
   insert(p: Prepared): Promise<boolean>;
   /** This chunk will not insert (nothing to store, or it failed before its insert). */
   leave(): void;
@@ -84,8 +88,8 @@ export class JointInserter {
 
   private join(p: Prepared): Promise<boolean> {
     if (this.members.length > 0 && this.rows + p.rows.length > this.opts.maxRows()) this.flush();
-    return new Promise<boolean>((done) => {
-      this.members.push({ p, done });
+    return new Promise<boolean>((done, fail) => {
+      this.members.push({ p, done, fail });
       this.rows += p.rows.length;
       if (this.timer === undefined && this.preparing > 0) {
         this.timer = setTimeout(() => this.flush(), this.opts.windowMs);
@@ -138,6 +142,11 @@ export class JointInserter {
       for (const m of members) m.done(true);
     } catch (err) {
       this.stats.failures += 1;
+      if (members.length === 1) {
+        // the batch's own insert (its own token): the sink's handling of the error is unchanged
+        (members[0] as Member).fail(err);
+        return;
+      }
       this.opts.onFailure?.(err, members.length);
       for (const m of members) m.done(false);
     }
