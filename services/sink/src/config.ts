@@ -2,6 +2,7 @@
 import { env } from '@custos/config';
 import { DEFAULT_SINK_BATCH_ROWS } from '@custos/store';
 import { z } from 'zod';
+import { DEFAULT_JOINT_INSERT_WINDOW_MS } from './joint-insert.js';
 
 export const sinkEnv = z.object({
   SINK_GROUP_ID: z.string().default('custos-sink'),
@@ -18,6 +19,8 @@ export const sinkEnv = z.object({
   SINK_MAX_BYTES_PER_PARTITION: env.int({ min: 1024 }).default(48 * 1_048_576),
   /** partitions (chains) stored concurrently */
   SINK_PARTITIONS_CONCURRENTLY: env.int({ min: 1, max: 64 }).default(3),
+  /** the longest a prepared batch waits to be stored with other partitions' by one insert; 0: alone */
+  SINK_JOINT_INSERT_WINDOW_MS: env.int({ min: 0, max: 10_000 }).default(DEFAULT_JOINT_INSERT_WINDOW_MS),
   /** an eventId among a chain's last this-many entries is a duplicate (dead-lettered, not stored) */
   SINK_DEDUP_WINDOW: env.int({ min: 0 }).default(100_000),
   /** first and longest wait between insert retries while ClickHouse is unavailable */

@@ -69,6 +69,7 @@ import {
 } from '@custos/store';
 import type { Logger } from 'pino';
 import { DecisionDecoder, type DecodedRecord } from './decode.js';
+import { DEFAULT_JOINT_INSERT_WINDOW_MS, JointInserter, type JointTicket } from './joint-insert.js';
 import { defaultSinkMetrics, type SinkMetrics } from './metrics.js';
 import { SubjectStateHistory } from './subject-state-history.js';
 
@@ -91,6 +92,11 @@ export interface SinkOptions {
   maxBytesPerPartition?: number | undefined;
   /** partitions stored concurrently */
   partitionsConcurrently?: number | undefined;
+  /**
+   * Batches of several partitions prepared together are stored by one insert (joint-insert.ts); a
+   * prepared batch waits at most this long for the others. 0: every batch is inserted alone.
+   */
+  jointInsertWindowMs?: number | undefined;
   /** an eventId among the chain's last this-many entries is a duplicate */
   dedupWindow?: number | undefined;
   /**
@@ -221,11 +227,29 @@ export class Sink {
   private inWitnessDir = 0;
   /** rows per chunk (insert) now: maxBatchRows, less after inserts that ran out of time */
   private cap: number;
+  /** when the batch in hand of each partition reached the sink (epoch ms), for the 'rows stored' line */
+  private readonly receivedAt = new Map<number, number>();
+
+  /** joins the inserts of partitions prepared together (unset: each batch alone) */
+  private readonly joiner: JointInserter | undefined;
 
   constructor(private readonly opts: SinkOptions) {
     this.metrics = opts.metrics ?? defaultSinkMetrics();
     this.cap = this.maxRows;
     this.metrics.insertCap.set(this.cap);
+    const windowMs = opts.jointInsertWindowMs ?? DEFAULT_JOINT_INSERT_WINDOW_MS;
+    if (windowMs > 0) {
+      this.joiner = new JointInserter(opts.store, {
+        windowMs,
+        maxRows: () => this.cap,
+        onFailure: (err, members) => opts.logger.debug({ err, members }, 'joint insert failed: each batch is stored alone'),
+      });
+    }
+  }
+
+  /** inserts that held the batches of several partitions, and the batches they held */
+  get jointInserts(): { inserts: number; members: number; failures: number } {
+    return this.joiner?.stats ?? { inserts: 0, members: 0, failures: 0 };
   }
 
   private get maxRows(): number {
@@ -338,8 +362,11 @@ export class Sink {
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const partition = payload.batch.partition;
+    // Registered before anything is awaited: kafkajs hands a fetch's batches to its workers in one
+    // go, so every batch being stored at once is known before the first one is ready to insert.
+    const ticket = payload.batch.messages.length > 0 ? this.joiner?.enter() : undefined;
     try {
-      await this.lock(partition, () => this.processBatch(payload));
+      await this.lock(partition, () => this.processBatch(payload, ticket));
     } catch (err) {
       // Whatever was in flight may or may not have been stored: recover from ClickHouse next time.
       this.chains.delete(partition);
@@ -358,7 +385,15 @@ export class Sink {
     return !this.stopping && p.isRunning() && !p.isStale();
   }
 
-  private async processBatch(payload: EachBatchPayload): Promise<void> {
+  private async processBatch(payload: EachBatchPayload, ticket?: JointTicket): Promise<void> {
+    try {
+      await this.storeBatch(payload, ticket);
+    } finally {
+      ticket?.leave();
+    }
+  }
+
+  private async storeBatch(payload: EachBatchPayload, ticket?: JointTicket): Promise<void> {
     const { batch, resolveOffset, heartbeat } = payload;
     const { logger } = this.opts;
     const partition = batch.partition;
@@ -368,6 +403,7 @@ export class Sink {
       payload.pause();
       return;
     }
+    this.receivedAt.set(partition, Date.now());
     const state = await this.chainFor(partition, payload);
     if (!state) return;
     const messages = batch.messages;
@@ -403,7 +439,8 @@ export class Sink {
           logger.info({ partition, redelivered, head: state.seq }, 'skipped records already stored (re-delivery)');
         }
         if (letters.length > 0) await this.sendLetters(letters, 'decode');
-        await this.storeCandidates(state, decoded, payload, new Set(), true);
+        // The batch's first insert joins the other partitions'; later chunks are stored alone.
+        await this.storeCandidates(state, decoded, payload, new Set(), true, ticket);
       } finally {
         // Only prepare() reads these bytes (into the body), and nothing keeps the candidates: the
         // chain's state holds ids and hashes as strings.
@@ -479,9 +516,12 @@ export class Sink {
     payload: EachBatchPayload,
     lettered: Set<string>,
     whole = false,
+    joint?: JointTicket,
   ): Promise<void> {
     if (cands.length === 0) return;
     const p = prepare(state, cands);
+    // Nothing to insert: the batches waiting for this one need not wait any longer.
+    if (p.rows.length === 0) joint?.leave();
     const dups = p.skipped.filter((s) => s.reason === 'duplicate' && !lettered.has(s.offset));
     if (dups.length > 0) {
       const byOffset = new Map(cands.map((c) => [c.offset, c]));
@@ -501,10 +541,15 @@ export class Sink {
       this.stats.skipped += dups.length;
     }
     if (p.rows.length > 0) {
+      const insertAt = Date.now();
       const t0 = performance.now();
+      let ticket = joint;
       const refused = await this.retrying(payload, 'inserting', async () => {
         try {
-          await insertPrepared(this.opts.store, p);
+          // First with the other partitions' batches; alone when that failed, and on every retry.
+          const t = ticket;
+          ticket = undefined;
+          if (!(t && (await t.insert(p)))) await insertPrepared(this.opts.store, p);
           return undefined;
         } catch (err) {
           if (classifyStoreError(err) === 'record') return new RecordRejected(err);
@@ -540,6 +585,20 @@ export class Sink {
         return;
       }
       const seconds = (performance.now() - t0) / 1000;
+      // When these rows became queryable (the insert returned), and where their time went in the
+      // sink: the load harness (bench/load.ts) reads these lines for its end-to-end figures.
+      this.opts.logger.debug(
+        {
+          chain: state.chain,
+          firstSeq: p.firstSeq,
+          lastSeq: p.lastSeq,
+          rows: p.rows.length,
+          receivedAt: this.receivedAt.get(state.chain) ?? insertAt,
+          insertAt,
+          storedAt: Date.now(),
+        },
+        'rows stored',
+      );
       this.metrics.insertSeconds.observe(seconds);
       this.metrics.batchRows.observe(p.rows.length);
       if (whole) this.maybeGrow(p.rows.length, seconds);
