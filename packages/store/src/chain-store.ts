@@ -17,7 +17,7 @@ import {
 import { queryRows, type Store } from './client.js';
 import { canonical, type DecisionRow, INSERT_COLUMNS, isoTime, readStored, type StoredDecision } from './decisions.js';
 import { ChainIntegrityError } from './errors.js';
-import { leafHash, merkleRoot } from './merkle.js';
+import { leafHash, merkleRootOfLatin1 } from './merkle.js';
 
 /**
  * Most rows per insert into `decisions` (the sink's `SINK_MAX_BATCH_ROWS` default). ClickHouse does
@@ -307,7 +307,7 @@ export function checkpointOf(state: ChainState, topic: string, key: KeyObject, n
       prevCheckpoint: seg.prevCheckpoint,
       // The leaves are complete unless the segment was recovered without its rows (never expected).
       ...(seg.leaves.length === state.seq - seg.prevSeq
-        ? { merkleRoot: merkleRoot(seg.leaves.map((l) => Buffer.from(l, 'latin1'))).toString('hex') }
+        ? { merkleRoot: merkleRootOfLatin1(seg.leaves).toString('hex') }
         : {}),
     },
     key,
