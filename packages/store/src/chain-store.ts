@@ -306,9 +306,7 @@ export function checkpointOf(state: ChainState, topic: string, key: KeyObject, n
       createdAt: new Date(now).toISOString(),
       prevCheckpoint: seg.prevCheckpoint,
       // The leaves are complete unless the segment was recovered without its rows (never expected).
-      ...(seg.leaves.length === state.seq - seg.prevSeq
-        ? { merkleRoot: merkleRootOfLatin1(seg.leaves).toString('hex') }
-        : {}),
+      ...(seg.leaves.length === state.seq - seg.prevSeq ? { merkleRoot: merkleRootOfLatin1(seg.leaves).toString('hex') } : {}),
     },
     key,
   );

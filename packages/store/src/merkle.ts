@@ -54,15 +54,15 @@ export function merkleRootOfLatin1(leaves: readonly string[]): Buffer {
   let n = leaves.length;
   if (n === 0) return Buffer.from(EMPTY_ROOT);
   const level = Buffer.allocUnsafe(n * 32);
-  for (let i = 0; i < n; i++) level.latin1Write(leaves[i] as string, i * 32, 32);
+  for (let i = 0; i < n; i++) level.write(leaves[i] as string, i * 32, 32, 'latin1');
   const node = Buffer.allocUnsafe(65);
   node[0] = 1;
   while (n > 1) {
     const pairs = n >> 1;
     for (let i = 0; i < pairs; i++) {
       level.copy(node, 1, 64 * i, 64 * i + 64);
-      // a latin1 string result costs less than a Buffer one
-      level.latin1Write(hash('sha256', node, 'latin1'), 32 * i, 32);
+      // a latin1 ('binary') string result costs less than a Buffer one
+      level.write(hash('sha256', node, 'binary'), 32 * i, 32, 'latin1');
     }
     if (n & 1) level.copy(level, 32 * pairs, 32 * (n - 1), 32 * n);
     n = pairs + (n & 1);
