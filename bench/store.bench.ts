@@ -36,7 +36,9 @@
  *                                   summary queries (codeCountRows, actorCountRows)
  *
  * Options: --rows N (600000) --reps R (5) --batch B (50000) --query-rows M (10000000) --queries Q (200)
- * --no-kafka, --general (also the chained path through avsc → row → canonical, the sink's fallback and
+ * --layouts (only the cost per layout: the chained bodies handed to chDB as bytes, as migrated and
+ * with each read model's view, the by_actor projection, or all three dropped; CPU µs/row in the
+ * inserts' window and with the merges they started), --no-kafka, --general (also the chained path through avsc → row → canonical, the sink's fallback and
  * its path before the straight decoder; with Kafka, the real Sink once more with straightDecode off). Each write line logs the process's CPU µs/row and the JS
  * thread's share of it (the rest is chDB's threads). Write figures are medians of R repetitions,
  * each on a fresh database, variants interleaved; query figures are medians over R rounds of Q queries each (p50/p95 within a round).
@@ -109,6 +111,8 @@ const { values: args } = parseArgs({
     general: { type: 'boolean', default: false },
     /** run only these write variants (comma-separated: bare,plain,bareCompact,chained,raw,general), e.g. to profile one */
     only: { type: 'string' },
+    /** only chDB's CPU per row with each read model and the projection dropped (scratch databases), then exit */
+    layouts: { type: 'boolean', default: false },
   },
 });
 const ROWS = Number(args.rows);
@@ -400,13 +404,7 @@ async function runVariant(
   );
   // CPU once the merges this run started are done: a fast variant leaves more of them after its
   // window, which the window's figure does not bill it for (~3 µs/row for the raw insert).
-  for (let idle = 0, waited = 0; idle < 2 && waited < 20_000; waited += 200) {
-    await new Promise((r) => setTimeout(r, 200));
-    const [m] = await queryRows<{ n: number }>(store, 'SELECT count() AS n FROM system.merges WHERE database = {db:String}', {
-      db: store.database,
-    });
-    idle = Number(m?.n) === 0 ? idle + 1 : 0;
-  }
+  await mergesDone(store);
   const settled = process.cpuUsage(c0);
   return {
     rate,
@@ -417,6 +415,77 @@ async function runVariant(
   };
 }
 
+/** Waits until the database has had no merge running for two polls in a row (at most `maxMs`). */
+async function mergesDone(store: Store, maxMs = 20_000): Promise<void> {
+  for (let idle = 0, waited = 0; idle < 2 && waited < maxMs; waited += 200) {
+    await new Promise((r) => setTimeout(r, 200));
+    const [m] = await queryRows<{ n: number }>(store, 'SELECT count() AS n FROM system.merges WHERE database = {db:String}', {
+      db: store.database,
+    });
+    idle = Number(m?.n) === 0 ? idle + 1 : 0;
+  }
+}
+
+/**
+ * --layouts: chDB's CPU per row of the same chained bodies (the `raw` path) into `decisions` as
+ * migrated and with each copy a decision is written to dropped, each layout on a fresh database,
+ * layouts interleaved per repetition.
+ */
+async function layouts(): Promise<void> {
+  const dropSearch = 'DROP VIEW {db}.accesses_by_time_mv';
+  const dropSubject = 'DROP VIEW {db}.subject_accesses_v2_mv';
+  const dropProjection = 'ALTER TABLE {db}.decisions DROP PROJECTION by_actor';
+  const variants: [string, string[]][] = [
+    ['as migrated', []],
+    ['without accesses_by_time view', [dropSearch]],
+    ['without subject_accesses_v2 view', [dropSubject]],
+    ['without by_actor projection', [dropProjection]],
+    ['decisions alone', [dropSearch, dropSubject, dropProjection]],
+  ];
+  const window = variants.map((): number[] => []);
+  const settled = variants.map((): number[] => []);
+  log(`layouts: ${ROWS} rows, ${CHAINS} partitions, ${LANES} concurrently, batches of ${BATCH}, ${REPS} reps`);
+  for (let rep = 0; rep < REPS; rep++) {
+    for (let i = 0; i < variants.length; i++) {
+      const k = (i + rep) % variants.length;
+      const [name, ddl] = variants[k] as [string, string[]];
+      const store = withDatabase(root, `bench_layout_${k}_${rep}`);
+      await migrate(store);
+      for (const q of ddl) await store.client.command({ query: q.replaceAll('{db}', store.database) });
+      fullGc();
+      const c0 = process.cpuUsage();
+      await Promise.all(
+        prebodies.map(async (bodies) => {
+          for (const body of bodies) {
+            await store.insertRaw({
+              table: store.table('decisions'),
+              columns: INSERT_COLUMNS,
+              format: 'JSONCompactEachRow',
+              body,
+              settings: DECISIONS_INSERT_SETTINGS,
+            });
+          }
+        }),
+      );
+      const c = process.cpuUsage(c0);
+      await mergesDone(store, 60_000);
+      const m = process.cpuUsage(c0);
+      window[k]?.push((c.user + c.system) / ROWS);
+      settled[k]?.push((m.user + m.system) / ROWS);
+      await root.client.command({ query: `DROP DATABASE ${store.database} SYNC` });
+      log(
+        `  rep ${rep + 1} ${name.padEnd(33)} ${((c.user + c.system) / ROWS).toFixed(1)} CPU µs/row, ${((m.user + m.system) / ROWS).toFixed(1)} with its merges (load ${loadavg()[0]?.toFixed(1)})`,
+      );
+    }
+  }
+  console.log(`\nchDB CPU per row by layout (medians of ${REPS} reps of ${ROWS} rows, batches of ${BATCH}):`);
+  variants.forEach(([name], k) => {
+    const w = median(window[k] as number[]).toFixed(1);
+    const m = median(settled[k] as number[]).toFixed(1);
+    console.log(`${name.padEnd(33)} ${w.padStart(6)} µs/row, ${m.padStart(6)} with its merges`);
+  });
+}
+
 const bytesOf = async (store: Store, table = 'decisions') => {
   const [r] = await queryRows<{ b: number; n: number }>(
     store,
@@ -425,6 +494,13 @@ const bytesOf = async (store: Store, table = 'decisions') => {
   );
   return Number(r?.b) / Number(r?.n);
 };
+
+if (args.layouts) {
+  await layouts();
+  await root.close();
+  rmSync(chdbPath, { recursive: true, force: true });
+  process.exit(0);
+}
 
 // --- 1. writes ---------------------------------------------------------------------------------------
 const results: Record<Variant, number[]> = { bare: [], bareCompact: [], plain: [], chained: [], raw: [], general: [] };
