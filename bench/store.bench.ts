@@ -22,7 +22,7 @@
  *   verify.rows_per_s               verifyRange over the chained rows of the first repetition as the
  *                                   default `custos verify` runs it: trusted key, witness, heads, chain
  *                                   checks and the read model (one sample).
- *   store.bytes_per_decision        bytes on disk (parts incl. the by_actor projection) per row of
+ *   store.bytes_per_decision        bytes on disk (parts of `decisions`) per row of
  *                                   --query-rows decisions generated inside ClickHouse
  *                                   (INSERT … SELECT … FROM numbers(N)) with the distributions of
  *                                   the sink's realistic sample, after OPTIMIZE FINAL.
@@ -37,8 +37,8 @@
  *
  * Options: --rows N (600000) --reps R (5) --batch B (50000) --query-rows M (10000000) --queries Q (200)
  * --layouts (only the cost per layout: the chained bodies handed to chDB as bytes, as migrated and
- * with each read model's view, the by_actor projection, or all three dropped; CPU µs/row in the
- * inserts' window and with the merges they started), --no-kafka, --general (also the chained path through avsc → row → canonical, the sink's fallback and
+ * with either read model's view or both dropped; CPU µs/row in the inserts' window and with the
+ * merges they started), --no-kafka, --general (also the chained path through avsc → row → canonical, the sink's fallback and
  * its path before the straight decoder; with Kafka, the real Sink once more with straightDecode off). Each write line logs the process's CPU µs/row and the JS
  * thread's share of it (the rest is chDB's threads). Write figures are medians of R repetitions,
  * each on a fresh database, variants interleaved; query figures are medians over R rounds of Q queries each (p50/p95 within a round).
@@ -111,7 +111,7 @@ const { values: args } = parseArgs({
     general: { type: 'boolean', default: false },
     /** run only these write variants (comma-separated: bare,plain,bareCompact,chained,raw,general), e.g. to profile one */
     only: { type: 'string' },
-    /** only chDB's CPU per row with each read model and the projection dropped (scratch databases), then exit */
+    /** only chDB's CPU per row with each read model's view dropped (scratch databases), then exit */
     layouts: { type: 'boolean', default: false },
   },
 });
@@ -428,19 +428,17 @@ async function mergesDone(store: Store, maxMs = 20_000): Promise<void> {
 
 /**
  * --layouts: chDB's CPU per row of the same chained bodies (the `raw` path) into `decisions` as
- * migrated and with each copy a decision is written to dropped, each layout on a fresh database,
- * layouts interleaved per repetition.
+ * migrated and with the read models' views dropped, each layout on a fresh database, layouts
+ * interleaved per repetition.
  */
 async function layouts(): Promise<void> {
   const dropSearch = 'DROP VIEW {db}.accesses_by_time_mv';
   const dropSubject = 'DROP VIEW {db}.subject_accesses_v2_mv';
-  const dropProjection = 'ALTER TABLE {db}.decisions DROP PROJECTION by_actor';
   const variants: [string, string[]][] = [
     ['as migrated', []],
     ['without accesses_by_time view', [dropSearch]],
     ['without subject_accesses_v2 view', [dropSubject]],
-    ['without by_actor projection', [dropProjection]],
-    ['decisions alone', [dropSearch, dropSubject, dropProjection]],
+    ['decisions alone', [dropSearch, dropSubject]],
   ];
   const window = variants.map((): number[] => []);
   const settled = variants.map((): number[] => []);
@@ -644,11 +642,6 @@ await q.client.command({ query: `OPTIMIZE TABLE ${q.table('subject_accesses_v2')
 await q.client.command({ query: `OPTIMIZE TABLE ${q.table('accesses_by_time')} FINAL` });
 const readModelBytes = await bytesOf(q, 'subject_accesses_v2');
 const searchModelBytes = await bytesOf(q, 'accesses_by_time');
-const [proj] = await queryRows<{ b: number }>(
-  q,
-  `SELECT sum(bytes_on_disk) AS b FROM system.projection_parts WHERE database = 'bench_q' AND table = 'decisions' AND active`,
-);
-const projectionBytes = Number(proj?.b ?? 0) / QUERY_ROWS;
 // the API's own reads, with the API's limits
 const reads = new DecisionReads(q, { timeoutS: 30, maxRows: 1_000_000 });
 const OCT = { from: new Date('2026-10-01T00:00:00Z'), to: new Date('2026-11-01T00:00:00Z') };
@@ -759,7 +752,6 @@ const figures = [
   ...(kafkaGeneralRate ? [{ name: 'sink.kafka_general_decode_rows_per_s', value: r(kafkaGeneralRate), unit: 'rows/s' }] : []),
   { name: 'verify.rows_per_s', value: r(verifyRate), unit: 'rows/s' },
   { name: 'store.bytes_per_decision', value: r(bytesPerDecision, 1), unit: 'bytes' },
-  { name: 'store.projection_bytes_per_decision', value: r(projectionBytes, 1), unit: 'bytes' },
   { name: 'store.read_model_bytes_per_decision', value: r(readModelBytes, 1), unit: 'bytes' },
   { name: 'store.search_read_model_bytes_per_decision', value: r(searchModelBytes, 1), unit: 'bytes' },
   { name: 'store.total_bytes_per_decision', value: r(bytesPerDecision + readModelBytes + searchModelBytes, 1), unit: 'bytes' },

@@ -21,7 +21,7 @@ import { leafHash, merkleRootOfLatin1 } from './merkle.js';
 
 /**
  * Most rows per insert into `decisions` (the sink's `SINK_MAX_BATCH_ROWS` default). ClickHouse does
- * per-part work per insert (sorting, the projection, the read model's view, and merging the part
+ * per-part work per insert (sorting, the read models' views, and merging the part
  * later): at 100k rows the engine needed 9.0 CPU µs/row against 12.7 at 50k, which took the sink past
  * 100k rows/s on two cores (store-notes §4). The live batch, a body of ~40 MiB and its decoded
  * bytes, is recycled between batches rather than left to the GC.
