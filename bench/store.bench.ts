@@ -22,10 +22,12 @@
  *   verify.rows_per_s               verifyRange over the chained rows of the first repetition as the
  *                                   default `custos verify` runs it: trusted key, witness, heads, chain
  *                                   checks and the read model (one sample).
- *   store.bytes_per_decision        bytes on disk (parts incl. the by_actor projection) per row of
+ *   store.bytes_per_decision        bytes on disk (parts of `decisions`) per row of
  *                                   --query-rows decisions generated inside ClickHouse
  *                                   (INSERT … SELECT … FROM numbers(N)) with the distributions of
  *                                   the sink's realistic sample, after OPTIMIZE FINAL.
+ *   store.total_bytes_per_decision  the same plus both read models (subject_accesses_v2 and
+ *                                   accesses_by_time), each a copy of every decision.
  *   query.subject_month_p95_ms      "who accessed subject S in a month": the subject report's read
  *                                   alone (subjectAccessRows, the query the API runs)
  *   query.actor_day_p95_ms          "what did actor A access in a day": the API's search by actor,
@@ -34,7 +36,9 @@
  *                                   summary queries (codeCountRows, actorCountRows)
  *
  * Options: --rows N (600000) --reps R (5) --batch B (50000) --query-rows M (10000000) --queries Q (200)
- * --no-kafka, --general (also the chained path through avsc → row → canonical, the sink's fallback and
+ * --layouts (only the cost per layout: the chained bodies handed to chDB as bytes, as migrated and
+ * with either read model's view or both dropped; CPU µs/row in the inserts' window and with the
+ * merges they started), --no-kafka, --general (also the chained path through avsc → row → canonical, the sink's fallback and
  * its path before the straight decoder; with Kafka, the real Sink once more with straightDecode off). Each write line logs the process's CPU µs/row and the JS
  * thread's share of it (the rest is chDB's threads). Write figures are medians of R repetitions,
  * each on a fresh database, variants interleaved; query figures are medians over R rounds of Q queries each (p50/p95 within a round).
@@ -120,6 +124,11 @@ const { values: args } = benchArgs(
     },
     /** run only these write variants (comma-separated: bare,plain,bareCompact,chained,raw,general), e.g. to profile one */
     only: { type: 'string', arg: 'LIST', help: 'only these write variants (bare,plain,bareCompact,chained,raw,general)' },
+    layouts: {
+      type: 'boolean',
+      default: false,
+      help: 'only chDB’s CPU per row with each read model’s view dropped (scratch databases), then exit',
+    },
   },
 );
 const ROWS = Number(args.rows);
@@ -411,13 +420,7 @@ async function runVariant(
   );
   // CPU once the merges this run started are done: a fast variant leaves more of them after its
   // window, which the window's figure does not bill it for (~3 µs/row for the raw insert).
-  for (let idle = 0, waited = 0; idle < 2 && waited < 20_000; waited += 200) {
-    await new Promise((r) => setTimeout(r, 200));
-    const [m] = await queryRows<{ n: number }>(store, 'SELECT count() AS n FROM system.merges WHERE database = {db:String}', {
-      db: store.database,
-    });
-    idle = Number(m?.n) === 0 ? idle + 1 : 0;
-  }
+  await mergesDone(store);
   const settled = process.cpuUsage(c0);
   return {
     rate,
@@ -428,6 +431,75 @@ async function runVariant(
   };
 }
 
+/** Waits until the database has had no merge running for two polls in a row (at most `maxMs`). */
+async function mergesDone(store: Store, maxMs = 20_000): Promise<void> {
+  for (let idle = 0, waited = 0; idle < 2 && waited < maxMs; waited += 200) {
+    await new Promise((r) => setTimeout(r, 200));
+    const [m] = await queryRows<{ n: number }>(store, 'SELECT count() AS n FROM system.merges WHERE database = {db:String}', {
+      db: store.database,
+    });
+    idle = Number(m?.n) === 0 ? idle + 1 : 0;
+  }
+}
+
+/**
+ * --layouts: chDB's CPU per row of the same chained bodies (the `raw` path) into `decisions` as
+ * migrated and with the read models' views dropped, each layout on a fresh database, layouts
+ * interleaved per repetition.
+ */
+async function layouts(): Promise<void> {
+  const dropSearch = 'DROP VIEW {db}.accesses_by_time_mv';
+  const dropSubject = 'DROP VIEW {db}.subject_accesses_v2_mv';
+  const variants: [string, string[]][] = [
+    ['as migrated', []],
+    ['without accesses_by_time view', [dropSearch]],
+    ['without subject_accesses_v2 view', [dropSubject]],
+    ['decisions alone', [dropSearch, dropSubject]],
+  ];
+  const window = variants.map((): number[] => []);
+  const settled = variants.map((): number[] => []);
+  log(`layouts: ${ROWS} rows, ${CHAINS} partitions, ${LANES} concurrently, batches of ${BATCH}, ${REPS} reps`);
+  for (let rep = 0; rep < REPS; rep++) {
+    for (let i = 0; i < variants.length; i++) {
+      const k = (i + rep) % variants.length;
+      const [name, ddl] = variants[k] as [string, string[]];
+      const store = withDatabase(root, `bench_layout_${k}_${rep}`);
+      await migrate(store);
+      for (const q of ddl) await store.client.command({ query: q.replaceAll('{db}', store.database) });
+      fullGc();
+      const c0 = process.cpuUsage();
+      await Promise.all(
+        prebodies.map(async (bodies) => {
+          for (const body of bodies) {
+            await store.insertRaw({
+              table: store.table('decisions'),
+              columns: INSERT_COLUMNS,
+              format: 'JSONCompactEachRow',
+              body,
+              settings: DECISIONS_INSERT_SETTINGS,
+            });
+          }
+        }),
+      );
+      const c = process.cpuUsage(c0);
+      await mergesDone(store, 60_000);
+      const m = process.cpuUsage(c0);
+      window[k]?.push((c.user + c.system) / ROWS);
+      settled[k]?.push((m.user + m.system) / ROWS);
+      await root.client.command({ query: `DROP DATABASE ${store.database} SYNC` });
+      log(
+        `  rep ${rep + 1} ${name.padEnd(33)} ${((c.user + c.system) / ROWS).toFixed(1)} CPU µs/row, ${((m.user + m.system) / ROWS).toFixed(1)} with its merges (load ${loadavg()[0]?.toFixed(1)})`,
+      );
+    }
+  }
+  console.log(`\nchDB CPU per row by layout (medians of ${REPS} reps of ${ROWS} rows, batches of ${BATCH}):`);
+  variants.forEach(([name], k) => {
+    const w = median(window[k] as number[]).toFixed(1);
+    const m = median(settled[k] as number[]).toFixed(1);
+    console.log(`${name.padEnd(33)} ${w.padStart(6)} µs/row, ${m.padStart(6)} with its merges`);
+  });
+}
+
 const bytesOf = async (store: Store, table = 'decisions') => {
   const [r] = await queryRows<{ b: number; n: number }>(
     store,
@@ -436,6 +508,13 @@ const bytesOf = async (store: Store, table = 'decisions') => {
   );
   return Number(r?.b) / Number(r?.n);
 };
+
+if (args.layouts) {
+  await layouts();
+  await root.close();
+  rmSync(chdbPath, { recursive: true, force: true });
+  process.exit(0);
+}
 
 // --- 1. writes ---------------------------------------------------------------------------------------
 const results: Record<Variant, number[]> = { bare: [], bareCompact: [], plain: [], chained: [], raw: [], general: [] };
@@ -572,15 +651,13 @@ t0 = performance.now();
 await q.client.command({ query: `OPTIMIZE TABLE ${q.table('decisions')} FINAL` });
 log(`  OPTIMIZE FINAL in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 const bytesPerDecision = await bytesOf(q);
-// The subject report's read model (migration 0005) holds every decision once more: on disk per
-// decision too, so it is reported beside the audit trail's own figure and in the total.
+// The read models — the subject report's (migration 0005) and the search's (0008) — each hold every
+// decision once more: on disk per decision too, so they are reported beside the audit trail's own
+// figure and in the total.
 await q.client.command({ query: `OPTIMIZE TABLE ${q.table('subject_accesses_v2')} FINAL` });
+await q.client.command({ query: `OPTIMIZE TABLE ${q.table('accesses_by_time')} FINAL` });
 const readModelBytes = await bytesOf(q, 'subject_accesses_v2');
-const [proj] = await queryRows<{ b: number }>(
-  q,
-  `SELECT sum(bytes_on_disk) AS b FROM system.projection_parts WHERE database = 'bench_q' AND table = 'decisions' AND active`,
-);
-const projectionBytes = Number(proj?.b ?? 0) / QUERY_ROWS;
+const searchModelBytes = await bytesOf(q, 'accesses_by_time');
 // the API's own reads, with the API's limits
 const reads = new DecisionReads(q, { timeoutS: 30, maxRows: 1_000_000 });
 const OCT = { from: new Date('2026-10-01T00:00:00Z'), to: new Date('2026-11-01T00:00:00Z') };
@@ -691,9 +768,9 @@ const figures = [
   ...(kafkaGeneralRate ? [{ name: 'sink.kafka_general_decode_rows_per_s', value: r(kafkaGeneralRate), unit: 'rows/s' }] : []),
   { name: 'verify.rows_per_s', value: r(verifyRate), unit: 'rows/s' },
   { name: 'store.bytes_per_decision', value: r(bytesPerDecision, 1), unit: 'bytes' },
-  { name: 'store.projection_bytes_per_decision', value: r(projectionBytes, 1), unit: 'bytes' },
   { name: 'store.read_model_bytes_per_decision', value: r(readModelBytes, 1), unit: 'bytes' },
-  { name: 'store.total_bytes_per_decision', value: r(bytesPerDecision + readModelBytes, 1), unit: 'bytes' },
+  { name: 'store.search_read_model_bytes_per_decision', value: r(searchModelBytes, 1), unit: 'bytes' },
+  { name: 'store.total_bytes_per_decision', value: r(bytesPerDecision + readModelBytes + searchModelBytes, 1), unit: 'bytes' },
   { name: 'store.bytes_per_decision_sink_written', value: r(sinkBytes, 1), unit: 'bytes' },
   { name: 'query.subject_month_p50_ms', value: r(median(subjP50), 1), unit: 'ms' },
   { name: 'query.subject_month_p95_ms', value: r(median(subjP95), 1), unit: 'ms' },

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { inclusionProof, leafHash, merkleRoot, verifyInclusion } from './merkle.js';
+import { inclusionProof, leafHash, merkleRoot, merkleRootOfLatin1, verifyInclusion } from './merkle.js';
 
 /** RFC 6962 §2.1 written out literally: the reference the fast code is checked against. */
 function referenceRoot(data: Buffer[]): Buffer {
@@ -55,6 +55,14 @@ describe('Merkle tree (RFC 6962 hashing)', () => {
         expect(verifyInclusion(m, n, leafHash('other'), proof, root)).toBe(false);
         if (n > 1) expect(verifyInclusion((m + 1) % n, n, leaves[m] as Buffer, proof, root)).toBe(false);
       }
+    }
+  });
+
+  it('gives the same root from latin1 leaf strings (the form the chain keeps), for every size up to 140 and an odd large one', () => {
+    for (const n of [...Array.from({ length: 141 }, (_, i) => i), 1025, 4099]) {
+      const data = Array.from({ length: n }, (_, i) => Buffer.from(`row ${i}`));
+      const leaves = data.map((d) => leafHash(d).toString('latin1'));
+      expect(merkleRootOfLatin1(leaves).toString('hex'), `${n} leaves`).toBe(referenceRoot(data).toString('hex'));
     }
   });
 });

