@@ -1,5 +1,5 @@
 /**
- * The probes of kafka-patch.js on the workspace's kafkajs, which pnpm patches: both features are
+ * The probes of kafka-patch.js on the workspace's kafkajs, which pnpm patches: every feature is
  * found. (On stock kafkajs from the registry they are not: test/sdk-install.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
@@ -8,14 +8,14 @@ import { describeKafkajsPatch, kafkajsPatch, releaseBatchMessages } from './kafk
 describe('kafkajsPatch', () => {
   it('finds the patch applied in this workspace', async () => {
     const p = await kafkajsPatch();
-    expect(p).toEqual({ version: '2.2.4', rangedMessages: true, releaseMessages: true });
+    expect(p).toEqual({ version: '2.2.4', rangedMessages: true, releaseMessages: true, movedPartitions: true });
     expect(describeKafkajsPatch(p)).toBe('kafkajs 2.2.4 with the Custos patch');
   });
   it('describes stock and partial installs', () => {
-    expect(describeKafkajsPatch({ version: '2.2.4', rangedMessages: false, releaseMessages: false })).toMatch(
+    expect(describeKafkajsPatch({ version: '2.2.4', rangedMessages: false, releaseMessages: false, movedPartitions: false })).toMatch(
       /without the Custos patch/,
     );
-    expect(describeKafkajsPatch({ version: '2.2.4', rangedMessages: true, releaseMessages: false })).toMatch(
+    expect(describeKafkajsPatch({ version: '2.2.4', rangedMessages: true, releaseMessages: false, movedPartitions: true })).toMatch(
       /part of the Custos patch/,
     );
   });
