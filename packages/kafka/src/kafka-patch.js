@@ -25,6 +25,9 @@ const require = createRequire(import.meta.url);
  *   had already answered sends that partition there. Stock kafkajs skips every broker that answered
  *   and resolves the send without it: acknowledged messages that were never written (a killed
  *   leader on a cluster loses them).
+ * @property {boolean} stableOffsets `admin.fetchOffsets({ requireStable: true })` asks with OffsetFetch v7's
+ *   require_stable (waits while a transaction committing those offsets is pending). Stock kafkajs
+ *   speaks v4 and answers with the offsets from before such a transaction.
  */
 
 /** @type {Promise<KafkajsPatch> | undefined} */
@@ -113,7 +116,9 @@ export async function probeMovedPartitions() {
         }
         written.push(...partitions);
         return {
-          topics: [{ topicName: 'probe', partitions: partitions.map((partition) => ({ partition, errorCode: 0, baseOffset: '0' })) }],
+          topics: [
+            { topicName: 'probe', partitions: partitions.map((partition) => ({ partition, errorCode: 0, baseOffset: '0' })) },
+          ],
         };
       },
     });
@@ -133,7 +138,10 @@ export async function probeMovedPartitions() {
       findLeaderForPartitions(_topic, partitions) {
         /** @type {Record<number, number[]>} */
         const out = {};
-        for (const id of partitions.map(Number)) (out[/** @type {number} */ (leaders.get(id))] ??= []).push(id);
+        for (const id of partitions.map(Number)) {
+          const leader = /** @type {number} */ (leaders.get(id));
+          out[leader] = [...(out[leader] ?? []), id];
+        }
         return out;
       },
       /** @param {{ nodeId: string | number }} o */
@@ -176,6 +184,30 @@ export async function probeMovedPartitions() {
 }
 
 /**
+ * Encodes an OffsetFetch request as a broker speaking v7 gets it, with requireStable, and looks for
+ * the flag: the byte before the request's last (empty tagged fields).
+ * @returns {Promise<boolean>}
+ */
+async function probeStableOffsets() {
+  try {
+    const offsetFetch =
+      /** @type {{ versions: string[], protocol: (v: { version: number }) => (a: object) => { request: { encode(): Promise<{ buffer: Buffer }> } } }} */ (
+        require('kafkajs/src/protocol/requests/offsetFetch/index.js')
+      );
+    if (!offsetFetch.versions.includes('7')) return false;
+    const { request } = offsetFetch.protocol({ version: 7 })({
+      groupId: 'g',
+      topics: [{ topic: 't', partitions: [{ partition: 0 }] }],
+      requireStable: true,
+    });
+    const { buffer } = await request.encode();
+    return buffer.length >= 2 && buffer[buffer.length - 2] === 1 && buffer[buffer.length - 1] === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The patch's features as the resolved kafkajs has them (probed once per thread).
  * @returns {Promise<KafkajsPatch>}
  */
@@ -192,6 +224,7 @@ export function kafkajsPatch() {
       rangedMessages: await probeRangedMessages(),
       releaseMessages: probeReleaseMessages(),
       movedPartitions: await probeMovedPartitions(),
+      stableOffsets: await probeStableOffsets(),
     };
   })();
   return cached;
@@ -203,10 +236,11 @@ export function kafkajsPatch() {
  * @returns {string}
  */
 export function describeKafkajsPatch(p) {
-  if (p.rangedMessages && p.releaseMessages && p.movedPartitions) return `kafkajs ${p.version} with the Custos patch`;
-  if (!p.rangedMessages && !p.releaseMessages && !p.movedPartitions)
+  if (p.rangedMessages && p.releaseMessages && p.movedPartitions && p.stableOffsets)
+    return `kafkajs ${p.version} with the Custos patch`;
+  if (!p.rangedMessages && !p.releaseMessages && !p.movedPartitions && !p.stableOffsets)
     return `kafkajs ${p.version} without the Custos patch (stock: a send retried after a leader moved can resolve without writing every partition)`;
-  return `kafkajs ${p.version} with part of the Custos patch (ranged messages: ${p.rangedMessages}, releaseMessages: ${p.releaseMessages}, movedPartitions: ${p.movedPartitions})`;
+  return `kafkajs ${p.version} with part of the Custos patch (ranged messages: ${p.rangedMessages}, releaseMessages: ${p.releaseMessages}, movedPartitions: ${p.movedPartitions}, stableOffsets: ${p.stableOffsets})`;
 }
 
 /**

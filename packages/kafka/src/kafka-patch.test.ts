@@ -8,16 +8,34 @@ import { describeKafkajsPatch, kafkajsPatch, releaseBatchMessages } from './kafk
 describe('kafkajsPatch', () => {
   it('finds the patch applied in this workspace', async () => {
     const p = await kafkajsPatch();
-    expect(p).toEqual({ version: '2.2.4', rangedMessages: true, releaseMessages: true, movedPartitions: true });
+    expect(p).toEqual({
+      version: '2.2.4',
+      rangedMessages: true,
+      releaseMessages: true,
+      movedPartitions: true,
+      stableOffsets: true,
+    });
     expect(describeKafkajsPatch(p)).toBe('kafkajs 2.2.4 with the Custos patch');
   });
   it('describes stock and partial installs', () => {
-    expect(describeKafkajsPatch({ version: '2.2.4', rangedMessages: false, releaseMessages: false, movedPartitions: false })).toMatch(
-      /without the Custos patch/,
-    );
-    expect(describeKafkajsPatch({ version: '2.2.4', rangedMessages: true, releaseMessages: false, movedPartitions: true })).toMatch(
-      /part of the Custos patch/,
-    );
+    expect(
+      describeKafkajsPatch({
+        version: '2.2.4',
+        rangedMessages: false,
+        releaseMessages: false,
+        movedPartitions: false,
+        stableOffsets: false,
+      }),
+    ).toMatch(/without the Custos patch/);
+    expect(
+      describeKafkajsPatch({
+        version: '2.2.4',
+        rangedMessages: true,
+        releaseMessages: false,
+        movedPartitions: true,
+        stableOffsets: true,
+      }),
+    ).toMatch(/part of the Custos patch/);
   });
   it('releaseBatchMessages is a no-op on a batch without releaseMessages', () => {
     expect(() => releaseBatchMessages({})).not.toThrow();

@@ -33,7 +33,11 @@ function scripted(leaders: Map<number, number>, behave: Behaviour) {
   let maxInFlight = 0;
   const broker = (nodeId: number) => ({
     nodeId,
-    async produce({ topicData }: { topicData: { partitions: { partition: number; firstSequence: number; messages: { value: string }[] }[] }[] }) {
+    async produce({
+      topicData,
+    }: {
+      topicData: { partitions: { partition: number; firstSequence: number; messages: { value: string }[] }[] }[];
+    }) {
       const parts = topicData.flatMap((t) => t.partitions);
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
@@ -46,7 +50,12 @@ function scripted(leaders: Map<number, number>, behave: Behaviour) {
         inFlight--;
       }
       for (const p of parts)
-        produced.push({ broker: nodeId, partition: p.partition, firstSequence: p.firstSequence, values: p.messages.map((m) => m.value) });
+        produced.push({
+          broker: nodeId,
+          partition: p.partition,
+          firstSequence: p.firstSequence,
+          values: p.messages.map((m) => m.value),
+        });
       return {
         topics: [{ topicName: 't', partitions: parts.map((p) => ({ partition: p.partition, errorCode: 0, baseOffset: '0' })) }],
       };
@@ -65,7 +74,7 @@ function scripted(leaders: Map<number, number>, behave: Behaviour) {
       const out: Record<number, number[]> = {};
       for (const id of partitions.map(Number)) {
         const leader = leaders.get(id);
-        if (leader !== undefined) (out[leader] ??= []).push(id);
+        if (leader !== undefined) out[leader] = [...(out[leader] ?? []), id];
       }
       return out;
     },
