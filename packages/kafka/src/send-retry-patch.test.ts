@@ -173,6 +173,30 @@ describe('kafkajs patch: a send retried after a leader moved', () => {
     expect(s.produced.map((p) => p.partition).sort()).toEqual([0, 1]);
   });
 
+  it('a batch sent again after a failed send writes only the partitions not acknowledged before (`acknowledged`)', async () => {
+    const leaders = new Map([
+      [0, 1],
+      [1, 2],
+    ]);
+    let electing = true;
+    const s = scripted(leaders, (nodeId) => {
+      // the leader of partition 0 is gone and nobody is elected within the send's retries
+      if (nodeId === 1 && electing) throw new KafkaJSConnectionError('Connection error: connect ECONNREFUSED');
+    });
+    const acknowledged = new Set<string>();
+    const batch = { acks: -1, timeout: 1000, topicMessages: [{ topic: 't', messages: messages(4) }], acknowledged };
+    await expect(s.send(batch)).rejects.toThrow();
+    expect([...acknowledged]).toEqual(['t\u00001']);
+    electing = false;
+    leaders.set(0, 2);
+    await s.send(batch);
+    // partition 1 once (its sequence numbers were not reused for other records), partition 0 once
+    expect(s.produced.map((p) => `${p.partition}:${p.values.join(',')}@${p.firstSequence}`).sort()).toEqual([
+      '0:m0,m2@0',
+      '1:m1,m3@0',
+    ]);
+  });
+
   it('a partition without a leader (an election under way) is retried, not left out', async () => {
     const leaders = new Map([
       [0, 1],

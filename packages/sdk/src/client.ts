@@ -285,6 +285,8 @@ class Client implements AuditClient {
   private sentWaiters: { lsn: number; resolve: () => void }[] = [];
   private roomWaiters: (() => void)[] = [];
   private producer: Producer | ThreadSender | undefined;
+  /** numbers the batches sent, so that the sender thread tells a retry from the next batch */
+  private batchesSent = 0;
   /** the sender thread's stand-in for a producer (also while disconnected: it keeps the buffer pool) */
   private readonly sender: ThreadSender | undefined;
   private readonly registered: Promise<void>;
@@ -969,18 +971,23 @@ class Client implements AuditClient {
 
   /** Sends a batch until Kafka acknowledges it; false only when closing ran out of time. */
   private async send(batch: Batch): Promise<boolean> {
+    // Partitions Kafka acknowledged in a failed attempt (a leader election outlasting kafkajs'
+    // retries) are not sent again by the next one: they would be appended twice.
+    const batchNo = ++this.batchesSent;
+    const acknowledged = new Set<string>();
     for (let attempt = 0; ; attempt++) {
       try {
         const producer = await this.connectedProducer();
         if (producer instanceof ThreadSender) {
           // built packed whenever there is a sender thread (nextBatch)
           if (batch.packed === undefined) throw new Error('bug: a batch for the sender thread was not packed');
-          await producer.send(batch.packed, -1, this.requestTimeoutMs);
+          await producer.send(batch.packed, -1, this.requestTimeoutMs, batchNo);
         } else
           await producer.sendBatch({
             topicMessages: [...batch.messages].map(([topic, messages]) => ({ topic, messages })),
             acks: -1,
             timeout: this.requestTimeoutMs,
+            acknowledged,
           });
         if (this.lastSendError !== undefined) {
           this.logger.info({ after: attempt }, 'audit events are being delivered again');

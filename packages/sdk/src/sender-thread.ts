@@ -33,7 +33,16 @@ export interface PackedBatch {
 export type ToSender =
   | { t: 'connect'; id: number }
   | { t: 'disconnect'; id: number }
-  | { t: 'send'; id: number; buf: SharedArrayBuffer; topics: PackedTopic[]; acks: number; timeout: number };
+  | {
+      t: 'send';
+      id: number;
+      /** the same for every attempt at one batch: the thread keeps which partitions Kafka acknowledged */
+      batch: number;
+      buf: SharedArrayBuffer;
+      topics: PackedTopic[];
+      acks: number;
+      timeout: number;
+    };
 
 export interface SerializedError {
   name: string;
@@ -173,7 +182,7 @@ export class ThreadSender {
   }
 
   /** Sends a packed batch on the thread's producer; rejects with what kafkajs threw there. */
-  send(batch: PackedBatch, acks: number, timeout: number): Promise<void> {
-    return this.call({ t: 'send', id: this.nextId++, buf: batch.buf, topics: batch.topics, acks, timeout });
+  send(batch: PackedBatch, acks: number, timeout: number, batchNo: number): Promise<void> {
+    return this.call({ t: 'send', id: this.nextId++, batch: batchNo, buf: batch.buf, topics: batch.topics, acks, timeout });
   }
 }
