@@ -8,9 +8,9 @@
  * events with no hand-over. Short by default; CUSTOS_LONG_FAULTS=1 runs each for longer at a
  * higher rate.
  *
- * Times on the shared 2-core machine (most of it the brokers' start): the broker restart about
- * 3 minutes, the leader kill about 4, the enforcer hand-over about 3. A long outage of the only
- * broker is covered by test/broker-outage.test.ts.
+ * Times on the shared 2-core machine (most of it the brokers' start and the drain): the broker
+ * restart 3.5 minutes, the leader kill 2–4.5, the enforcer hand-over 2–2.5; the file 7–10 minutes.
+ * A long outage of the only broker is covered by test/broker-outage.test.ts.
  */
 import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
