@@ -42,7 +42,16 @@
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -277,7 +286,10 @@ async function startRole(role: Role): Promise<void> {
   procs[role] = p;
   let started = false;
   if (role === 'store') storedLines.reset();
+  // --keep: the process's whole log (info lines too) stays in the run's directory, for diagnosis
+  const full = args.keep ? createWriteStream(join(work, `${role}.log`), { flags: 'a' }) : undefined;
   const keep = (c: Buffer) => {
+    full?.write(c);
     const text = c.toString();
     if (role === 'store') storedLines.push(text);
     if (role !== 'store' && text.includes('"enforcer started"')) started = true;
@@ -334,6 +346,8 @@ let dlq = 0;
 const dlqReasons = new Map<string, number>();
 /** source topic/partition/offset → dead letters for it (more than one: a record dead-lettered twice) */
 const dlqSources = new Map<string, number>();
+/** source → where its dead letters are on the dead-letter topic (partition/offset) */
+const dlqAt = new Map<string, string[]>();
 const reader = kafka.consumer({ groupId: `load-${run}-reader`, readUncommitted: false });
 await reader.connect();
 await reader.subscribe({
@@ -379,6 +393,7 @@ void reader.run({
         const step = m.headers?.['custos.dlq.step']?.toString() ?? 'unknown step';
         const source = m.headers?.['custos.dlq.source']?.toString() ?? '';
         dlqSources.set(source, (dlqSources.get(source) ?? 0) + 1);
+        dlqAt.set(source, [...(dlqAt.get(source) ?? []), at]);
         dlqReasons.set(step, (dlqReasons.get(step) ?? 0) + 1);
       }
       return;
@@ -703,7 +718,11 @@ if (duplicateSamples.length > 0) {
 if (INVALID_PCT > 0) console.table(hostileReport.table);
 for (const p of hostileReport.problems) console.log(`hostile: ${p}`);
 const twice = [...dlqSources].filter(([, n]) => n > 1);
-if (twice.length > 0) console.log(`records dead-lettered more than once: ${twice.length}`, twice.slice(0, 10));
+if (twice.length > 0)
+  console.log(
+    `records dead-lettered more than once: ${twice.length}`,
+    twice.slice(0, 10).map(([source]) => `${source} at ${dlqAt.get(source)?.join(', ')}`),
+  );
 console.log(
   exact
     ? 'reconciliation: EXACT (acknowledged = decided = stored, none lost or doubled, dead letters = bad records)'
@@ -744,6 +763,11 @@ await admin.deleteTopics({ topics: Object.values(t).map((s) => s.name) }).catch(
 await admin.disconnect();
 await io.cleanup();
 if (!args.keep) rmSync(work, { recursive: true, force: true });
+else console.log(`kept the run's directory (chDB data, process logs): ${work}`);
 await ownRegistry?.destroy();
+// --keep: the brokers' logs too (their data goes with the run's Kafka)
+if (args.keep && ownKafka)
+  for (const f of readdirSync(ownKafka.runDir).filter((f) => f.endsWith('.log')))
+    copyFileSync(join(ownKafka.runDir, f), join(work, f));
 await ownKafka?.destroy();
 process.exit(exact ? 0 : 1);

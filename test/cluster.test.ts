@@ -8,11 +8,9 @@
  * events with no hand-over. Short by default; CUSTOS_LONG_FAULTS=1 runs each for longer at a
  * higher rate.
  *
- * The two broker faults run only with CUSTOS_BROKER_FAULTS=1: they have not passed every time. Seen
- * on this machine: a leader kill after which 11 acknowledged events were not decided within the
- * drain timeout, and a broker restart after which two bad records were dead-lettered twice (same
- * source offset); other runs of each were exact (docs/benchmarks.md). A long outage of the only
- * broker is covered by test/broker-outage.test.ts.
+ * Times on the shared 2-core machine (most of it the brokers' start and the drain): the broker
+ * restart 3.5 minutes, the leader kill 2–4.5, the enforcer hand-over 2–2.5; the file 7–10 minutes.
+ * A long outage of the only broker is covered by test/broker-outage.test.ts.
  */
 import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -26,7 +24,6 @@ const _root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const long = process.env.CUSTOS_LONG_FAULTS === '1';
 const rate = long ? 1000 : 300;
 const duration = long ? 120 : 30;
-const brokerFaults = process.env.CUSTOS_BROKER_FAULTS === '1';
 
 const load = (options: string[]) => runLoad(options, 1_500_000);
 
@@ -45,47 +42,39 @@ function expectExact(f: Record<string, number>, result: LoadResult, out: string,
 }
 
 describe('the pipeline under load on a Kafka cluster and with enforcers coming and going', () => {
-  it.runIf(brokerFaults)(
-    'the only broker stops and starts again: nothing lost or doubled',
-    async () => {
-      const { result, f, out } = await load([
-        `--rate=${rate}`,
-        `--duration=${duration}`,
-        '--invalid-percent=1',
-        '--partitions=3',
-        '--kafka=own',
-        `--fault=restart-broker@${Math.round(duration / 3)}`,
-      ]);
-      expect(
-        (result.clusterFaults ?? []).map((x) => x.kind),
-        out,
-      ).toEqual(['restart-broker']);
-      expectExact(f, result, out);
-    },
-    1_800_000,
-  );
+  it('the only broker stops and starts again: nothing lost or doubled', async () => {
+    const { result, f, out } = await load([
+      `--rate=${rate}`,
+      `--duration=${duration}`,
+      '--invalid-percent=1',
+      '--partitions=3',
+      '--kafka=own',
+      `--fault=restart-broker@${Math.round(duration / 3)}`,
+    ]);
+    expect(
+      (result.clusterFaults ?? []).map((x) => x.kind),
+      out,
+    ).toEqual(['restart-broker']);
+    expectExact(f, result, out);
+  }, 1_800_000);
 
-  it.runIf(brokerFaults)(
-    'three brokers: the leader of the partitions in use is killed, a follower takes over, nothing lost or doubled',
-    async () => {
-      const { result, f, out } = await load([
-        `--rate=${rate}`,
-        `--duration=${duration}`,
-        '--invalid-percent=1',
-        '--partitions=3',
-        '--kafka=own3',
-        `--fault=kill-leader@${Math.round(duration / 3)}`,
-        '--leader-down=10',
-      ]);
-      expect(
-        (result.clusterFaults ?? []).map((x) => x.kind),
-        out,
-      ).toEqual(['kill-leader']);
-      expect((result.clusterFaults ?? [])[0]?.electionS, out).toBeDefined();
-      expectExact(f, result, out);
-    },
-    1_800_000,
-  );
+  it('three brokers: the leader of the partitions in use is killed, a follower takes over, nothing lost or doubled', async () => {
+    const { result, f, out } = await load([
+      `--rate=${rate}`,
+      `--duration=${duration}`,
+      '--invalid-percent=1',
+      '--partitions=3',
+      '--kafka=own3',
+      `--fault=kill-leader@${Math.round(duration / 3)}`,
+      '--leader-down=10',
+    ]);
+    expect(
+      (result.clusterFaults ?? []).map((x) => x.kind),
+      out,
+    ).toEqual(['kill-leader']);
+    expect((result.clusterFaults ?? [])[0]?.electionS, out).toBeDefined();
+    expectExact(f, result, out);
+  }, 1_800_000);
 
   it('a second enforcer joins the group and leaves it during the load: bulk counts carry across the hand-overs', async () => {
     // Longer: a process takes a while to start on a busy machine, and the join must land mid-load.

@@ -21,6 +21,13 @@ const require = createRequire(import.meta.url);
  *   message with a null key and a null value, without an error.
  * @property {boolean} releaseMessages `Batch#releaseMessages()` exists (lets a consumer drop a fetched
  *   batch's message objects early; only a memory saving)
+ * @property {boolean} movedPartitions a send retried after a partition's leader moved to a broker that
+ *   had already answered sends that partition there. Stock kafkajs skips every broker that answered
+ *   and resolves the send without it: acknowledged messages that were never written (a killed
+ *   leader on a cluster loses them).
+ * @property {boolean} stableOffsets `admin.fetchOffsets({ requireStable: true })` asks with OffsetFetch v7's
+ *   require_stable (waits while a transaction committing those offsets is pending). Stock kafkajs
+ *   speaks v4 and answers with the offsets from before such a transaction.
  */
 
 /** @type {Promise<KafkajsPatch> | undefined} */
@@ -77,6 +84,130 @@ function probeReleaseMessages() {
 }
 
 /**
+ * Runs kafkajs' own send loop against a scripted two-broker cluster: partition 0 on broker 1,
+ * partition 1 on broker 2; broker 1 drops the connection and partition 0 moves to broker 2, which
+ * had already taken partition 1. The patched loop sends partition 0 to broker 2.
+ * @returns {Promise<boolean>}
+ */
+export async function probeMovedPartitions() {
+  try {
+    const createSendMessages = /** @type {(o: object) => (a: object) => Promise<unknown>} */ (
+      require('kafkajs/src/producer/sendMessages.js')
+    );
+    const createRetry = /** @type {(o: object) => unknown} */ (require('kafkajs/src/retry/index.js'));
+    const { KafkaJSConnectionError } = /** @type {{ KafkaJSConnectionError: new (m: string) => Error }} */ (
+      require('kafkajs/src/errors.js')
+    );
+    const leaders = new Map([
+      [0, 1],
+      [1, 2],
+    ]);
+    /** @type {number[]} */
+    const written = [];
+    /** @param {number} nodeId */
+    const broker = (nodeId) => ({
+      nodeId,
+      /** @param {{ topicData: { partitions: { partition: number }[] }[] }} r */
+      async produce({ topicData }) {
+        const partitions = topicData.flatMap((t) => t.partitions.map((p) => p.partition));
+        if (nodeId === 1) {
+          leaders.set(0, 2); // the broker is gone; its partition has a new leader
+          throw new KafkaJSConnectionError('Connection error: the probe broker went away');
+        }
+        written.push(...partitions);
+        return {
+          topics: [
+            { topicName: 'probe', partitions: partitions.map((partition) => ({ partition, errorCode: 0, baseOffset: '0' })) },
+          ],
+        };
+      },
+    });
+    const brokers = new Map([
+      [1, broker(1)],
+      [2, broker(2)],
+    ]);
+    const cluster = {
+      targetTopics: new Set(),
+      async addMultipleTargetTopics() {},
+      async refreshMetadataIfNecessary() {},
+      async refreshMetadata() {},
+      isConnected: () => true,
+      removeBroker() {},
+      findTopicPartitionMetadata: () => [...leaders].map(([partitionId, leader]) => ({ partitionId, leader })),
+      /** @param {string} _topic @param {string[]} partitions */
+      findLeaderForPartitions(_topic, partitions) {
+        /** @type {Record<number, number[]>} */
+        const out = {};
+        for (const id of partitions.map(Number)) {
+          const leader = /** @type {number} */ (leaders.get(id));
+          out[leader] = [...(out[leader] ?? []), id];
+        }
+        return out;
+      },
+      /** @param {{ nodeId: string | number }} o */
+      findBroker: async ({ nodeId }) => brokers.get(Number(nodeId)),
+    };
+    const eosManager = {
+      isTransactional: () => false,
+      async acquireBrokerLock() {},
+      async releaseBrokerLock() {},
+      getSequence: () => 0,
+      updateSequence() {},
+      getProducerId: () => -1,
+      getProducerEpoch: () => 0,
+    };
+    const quiet = () => {};
+    const send = createSendMessages({
+      logger: { debug: quiet, info: quiet, warn: quiet, error: quiet },
+      cluster,
+      partitioner: /** @param {{ message: { partition: number } }} a */ ({ message }) => message.partition,
+      eosManager,
+      retrier: createRetry({ retries: 3, initialRetryTime: 1, maxRetryTime: 50 }),
+    });
+    await send({
+      acks: -1,
+      timeout: 1000,
+      topicMessages: [
+        {
+          topic: 'probe',
+          messages: [
+            { partition: 0, value: 'a' },
+            { partition: 1, value: 'b' },
+          ],
+        },
+      ],
+    });
+    return written.includes(0) && written.includes(1);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Encodes an OffsetFetch request as a broker speaking v7 gets it, with requireStable, and looks for
+ * the flag: the byte before the request's last (empty tagged fields).
+ * @returns {Promise<boolean>}
+ */
+async function probeStableOffsets() {
+  try {
+    const offsetFetch =
+      /** @type {{ versions: string[], protocol: (v: { version: number }) => (a: object) => { request: { encode(): Promise<{ buffer: Buffer }> } } }} */ (
+        require('kafkajs/src/protocol/requests/offsetFetch/index.js')
+      );
+    if (!offsetFetch.versions.includes('7')) return false;
+    const { request } = offsetFetch.protocol({ version: 7 })({
+      groupId: 'g',
+      topics: [{ topic: 't', partitions: [{ partition: 0 }] }],
+      requireStable: true,
+    });
+    const { buffer } = await request.encode();
+    return buffer.length >= 2 && buffer[buffer.length - 2] === 1 && buffer[buffer.length - 1] === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The patch's features as the resolved kafkajs has them (probed once per thread).
  * @returns {Promise<KafkajsPatch>}
  */
@@ -88,7 +219,13 @@ export function kafkajsPatch() {
     } catch {
       // kafkajs without a readable package.json: the probes still decide
     }
-    return { version, rangedMessages: await probeRangedMessages(), releaseMessages: probeReleaseMessages() };
+    return {
+      version,
+      rangedMessages: await probeRangedMessages(),
+      releaseMessages: probeReleaseMessages(),
+      movedPartitions: await probeMovedPartitions(),
+      stableOffsets: await probeStableOffsets(),
+    };
   })();
   return cached;
 }
@@ -99,9 +236,11 @@ export function kafkajsPatch() {
  * @returns {string}
  */
 export function describeKafkajsPatch(p) {
-  if (p.rangedMessages && p.releaseMessages) return `kafkajs ${p.version} with the Custos patch`;
-  if (!p.rangedMessages && !p.releaseMessages) return `kafkajs ${p.version} without the Custos patch (stock)`;
-  return `kafkajs ${p.version} with part of the Custos patch (ranged messages: ${p.rangedMessages}, releaseMessages: ${p.releaseMessages})`;
+  if (p.rangedMessages && p.releaseMessages && p.movedPartitions && p.stableOffsets)
+    return `kafkajs ${p.version} with the Custos patch`;
+  if (!p.rangedMessages && !p.releaseMessages && !p.movedPartitions && !p.stableOffsets)
+    return `kafkajs ${p.version} without the Custos patch (stock: a send retried after a leader moved can resolve without writing every partition)`;
+  return `kafkajs ${p.version} with part of the Custos patch (ranged messages: ${p.rangedMessages}, releaseMessages: ${p.releaseMessages}, movedPartitions: ${p.movedPartitions}, stableOffsets: ${p.stableOffsets})`;
 }
 
 /**

@@ -35,7 +35,7 @@ import { SchemaRegistration } from './registration.js';
 import { ThreadSender } from './sender-thread.js';
 import { SchemaStore, Spool, type SpoolOptions } from './spool.js';
 import { makeStream, type Stream } from './stream.js';
-import type { Transport } from './transport.js';
+import type { BatchAttempts, Transport } from './transport.js';
 import { InlineTransport } from './transport-inline.js';
 import { uuidv7, writeUuidv7 } from './uuid7.js';
 import {
@@ -225,6 +225,8 @@ class Client implements AuditClient {
   /** how batches reach Kafka: a sender thread, or a producer on this thread */
   private readonly transport: Transport;
   private readonly packer: BatchPacker;
+  /** numbers the batches sent, so that a transport tells a retry from the next batch */
+  private batchesSent = 0;
   private readonly registered: Promise<void>;
   private topicsReady: Promise<void> | undefined;
   private readonly loop: Promise<void>;
@@ -663,10 +665,13 @@ class Client implements AuditClient {
 
   /** Sends a batch until Kafka acknowledges it; false only when closing ran out of time. */
   private async send(batch: Batch): Promise<boolean> {
+    // Partitions Kafka acknowledged in a failed attempt (a leader election outlasting kafkajs'
+    // retries) are not sent again by the next one: they would be appended twice.
+    const attemptOf: BatchAttempts = { batchNo: ++this.batchesSent, acknowledged: new Set() };
     for (let attempt = 0; ; attempt++) {
       try {
         const producer = await this.connectedProducer();
-        await producer.send(batch.packed, -1, this.requestTimeoutMs);
+        await producer.send(batch.packed, -1, this.requestTimeoutMs, attemptOf);
         if (this.lastSendError !== undefined) {
           this.logger.info({ after: attempt }, 'audit events are being delivered again');
           this.lastSendError = undefined;

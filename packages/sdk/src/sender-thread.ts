@@ -8,7 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { LoggerLike } from './logger.js';
-import type { PackedBatch, PackedTopic, Transport } from './transport.js';
+import type { BatchAttempts, PackedBatch, PackedTopic, Transport } from './transport.js';
 
 /** What the worker needs to build its Kafka client and producer. */
 export interface SenderInit {
@@ -23,7 +23,16 @@ export interface SenderInit {
 export type ToSender =
   | { t: 'connect'; id: number }
   | { t: 'disconnect'; id: number }
-  | { t: 'send'; id: number; buf: SharedArrayBuffer; topics: PackedTopic[]; acks: number; timeout: number };
+  | {
+      t: 'send';
+      id: number;
+      /** the same for every attempt at one batch: the thread keeps which partitions Kafka acknowledged */
+      batch: number;
+      buf: SharedArrayBuffer;
+      topics: PackedTopic[];
+      acks: number;
+      timeout: number;
+    };
 
 export interface SerializedError {
   name: string;
@@ -145,7 +154,16 @@ export class ThreadSender implements Transport {
   }
 
   /** Sends a packed batch on the thread's producer; rejects with what kafkajs threw there. */
-  send(batch: PackedBatch, acks: number, timeout: number): Promise<void> {
-    return this.call({ t: 'send', id: this.nextId++, buf: batch.buf, topics: batch.topics, acks, timeout });
+  send(batch: PackedBatch, acks: number, timeout: number, attempts: BatchAttempts): Promise<void> {
+    // the thread keeps the acknowledged partitions of the batch it is sending (a Set does not cross threads)
+    return this.call({
+      t: 'send',
+      id: this.nextId++,
+      batch: attempts.batchNo,
+      buf: batch.buf,
+      topics: batch.topics,
+      acks,
+      timeout,
+    });
   }
 }

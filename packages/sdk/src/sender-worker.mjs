@@ -119,6 +119,9 @@ async function connected() {
   return producer;
 }
 
+/** The batch being sent (one at a time) and its partitions acknowledged so far. */
+let acknowledged = { batch: -1, partitions: /** @type {Set<string>} */ (new Set()) };
+
 /** @param {ToSender} m */
 async function handle(m) {
   try {
@@ -135,7 +138,10 @@ async function handle(m) {
       try {
         // a thread started after the previous one died has not been asked to connect
         const p = await connected();
-        await p.sendBatch({ topicMessages, acks: m.acks, timeout: m.timeout });
+        // Partitions Kafka acknowledged in an earlier attempt at this batch are not sent again
+        // (appended twice otherwise, under new sequence numbers): see the kafkajs patch's sendMessages.
+        if (acknowledged.batch !== m.batch) acknowledged = { batch: m.batch, partitions: new Set() };
+        await p.sendBatch({ topicMessages, acks: m.acks, timeout: m.timeout, acknowledged: acknowledged.partitions });
         post({ t: 'done', id: m.id });
       } catch (err) {
         post({ t: 'done', id: m.id, error: serialize(err) });

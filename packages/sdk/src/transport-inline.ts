@@ -6,7 +6,7 @@ import type { Kafka, Producer } from '@custos/kafka';
 import { BatchMessages, rangedMessages } from './batch-messages.js';
 import type { LoggerLike } from './logger.js';
 import { producerConfig } from './producer-config.js';
-import type { PackedBatch, Transport } from './transport.js';
+import type { BatchAttempts, PackedBatch, Transport } from './transport.js';
 
 export class InlineTransport implements Transport {
   private producer: Producer | undefined;
@@ -48,12 +48,17 @@ export class InlineTransport implements Transport {
     if (p !== undefined) await p.disconnect().catch(() => {});
   }
 
-  async send(batch: PackedBatch, acks: number, timeout: number): Promise<void> {
+  async send(batch: PackedBatch, acks: number, timeout: number, attempts: BatchAttempts): Promise<void> {
     if (this.producer === undefined) await this.connect();
     const topicMessages = this.messages.build(batch, await this.ranged!);
     try {
       // (kafkajs' Message type has no ranged fields; the patched client reads them)
-      await this.producer!.sendBatch({ topicMessages: topicMessages as never, acks, timeout });
+      await this.producer!.sendBatch({
+        topicMessages: topicMessages as never,
+        acks,
+        timeout,
+        acknowledged: attempts.acknowledged,
+      });
     } finally {
       this.messages.release();
     }

@@ -20,11 +20,23 @@ export interface PackedBatch {
   topics: PackedTopic[];
 }
 
+/**
+ * Every attempt at one batch carries the same record: a leader election that outlasts kafkajs'
+ * retries fails a send after some partitions were appended, and the next attempt must not append
+ * them again.
+ */
+export interface BatchAttempts {
+  /** the batch's number, the same for each attempt at it */
+  batchNo: number;
+  /** partitions (`topic\0partition`) Kafka acknowledged in earlier attempts; filled by the patched kafkajs */
+  acknowledged: Set<string>;
+}
+
 export interface Transport {
   /** Makes a producer ready (a fresh one after `disconnect`: a new producer id and sequence numbers). */
   connect(): Promise<void>;
   /** Lets the producer go; never throws. */
   disconnect(): Promise<void>;
   /** Sends a batch; resolves when Kafka acknowledged every record, rejects with what the producer threw. */
-  send(batch: PackedBatch, acks: number, timeout: number): Promise<void>;
+  send(batch: PackedBatch, acks: number, timeout: number, attempts: BatchAttempts): Promise<void>;
 }

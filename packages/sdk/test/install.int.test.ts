@@ -143,7 +143,13 @@ describe('the SDK installed with npm outside the workspace, on stock kafkajs', (
       ],
       { cwd: project },
     );
-    expect(JSON.parse(stdout)).toEqual({ version: '2.2.4', rangedMessages: false, releaseMessages: false });
+    expect(JSON.parse(stdout)).toEqual({
+      version: '2.2.4',
+      rangedMessages: false,
+      releaseMessages: false,
+      movedPartitions: false,
+      stableOffsets: false,
+    });
     expect(readdirSync(join(project, 'node_modules', '@custos')).sort()).toEqual(['config', 'kafka', 'schemas', 'sdk']);
   });
 

@@ -194,7 +194,11 @@ export class PartitionOwnership {
 
   private async committed(partition: number): Promise<{ offset: bigint; metadata: string | null }> {
     const admin = this.admin as Admin;
-    const [topic] = await admin.fetchOffsets({ groupId: this.opts.groupId, topics: [this.opts.topic] });
+    // Stable: not before the partition's last transaction is complete. Its commit returns once the
+    // coordinator has decided, before the offsets are written (the markers come after; a broker
+    // restart can hold them for its whole outage); read meanwhile, the offset from before that
+    // transaction would have its records judged (and dead-lettered) a second time.
+    const [topic] = await admin.fetchOffsets({ groupId: this.opts.groupId, topics: [this.opts.topic], requireStable: true });
     const p = topic?.partitions.find((x) => x.partition === partition);
     return { offset: p ? BigInt(p.offset) : -1n, metadata: p?.metadata ?? null };
   }
@@ -216,7 +220,8 @@ export class PartitionOwnership {
    */
   private async takeOver(partition: number, fetched: bigint): Promise<PartitionState | undefined> {
     await this.producerFor(partition);
-    // Read after fencing: the previous owner's last transaction has completed by now.
+    // Read after fencing (another owner's open transaction is finished by now) and stable (this
+    // instance's own last commit may still be writing its offsets).
     const c = await this.committed(partition);
     const resumeAt = c.offset >= 0n ? c.offset : fetched;
     this.opts.dropJudging(partition);
