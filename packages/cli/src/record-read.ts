@@ -7,33 +7,41 @@
  */
 import type { CommonEnv, Logger } from '@custos/config';
 import type { Command } from 'commander';
+import type { CliEnv } from './env.js';
 
 export interface ReadRecordOptions {
   record: boolean;
-  actor: string;
-  purpose: string;
+  /** default: the reader the environment names (ReaderDefaults) */
+  actor?: string | undefined;
+  purpose?: string | undefined;
+}
+
+/** Who reads when the options do not say: from the command's one parse of the environment (env.ts). */
+export type ReaderDefaults = Pick<CliEnv, 'API_REPORT_ACTOR' | 'API_REPORT_PURPOSE'>;
+
+/** The reader and purpose of a read: the options', else the environment's. */
+export function readerOf(
+  o: Pick<ReadRecordOptions, 'actor' | 'purpose'>,
+  env: ReaderDefaults,
+): { actor: string; purpose: string } {
+  return { actor: o.actor ?? env.API_REPORT_ACTOR, purpose: o.purpose ?? env.API_REPORT_PURPOSE };
 }
 
 /** `--actor`, `--purpose` and `--no-record`, with the defaults `report` uses. */
 export function readRecordOptions(cmd: Command): Command {
   return cmd
-    .option(
-      '--actor <staffId>',
-      'the staff member running the command (recorded as the reader)',
-      process.env.API_REPORT_ACTOR ?? 's-ira',
-    )
-    .option(
-      '--purpose <purpose>',
-      'the purpose of the read, a purpose of the policy bundle',
-      process.env.API_REPORT_PURPOSE ?? 'legal.compliance',
-    )
+    .option('--actor <staffId>', `the staff member running the command (recorded as the reader) ${ACTOR_DEFAULT}`)
+    .option('--purpose <purpose>', `the purpose of the read, a purpose of the policy bundle ${PURPOSE_DEFAULT}`)
     .option('--no-record', 'do not record the read on the audit trail (only where Kafka is unreachable)');
 }
+
+export const ACTOR_DEFAULT = '(default: API_REPORT_ACTOR, else s-ira)';
+export const PURPOSE_DEFAULT = '(default: API_REPORT_PURPOSE, else legal.compliance)';
 
 /** Records one read of audit data by a CLI command; resolves once it is delivered or spooled. */
 export async function recordCliRead(
   o: ReadRecordOptions,
-  env: CommonEnv,
+  env: CommonEnv & ReaderDefaults,
   logger: Logger,
   read: {
     command: string;
@@ -57,13 +65,14 @@ export async function recordCliRead(
     spool: false,
     logger,
   });
+  const reader = readerOf(o, env);
   client.record({
     tenantId: read.tenantId ?? '*',
-    actor: { id: o.actor, type: 'staff' },
+    actor: { id: reader.actor, type: 'staff' },
     subject: { id: read.subjectId ?? '*', type: 'customer' },
     categories: ['audit.trail'],
     action: 'read',
-    purpose: o.purpose,
+    purpose: reader.purpose,
     recordCount: Math.max(1, read.recordCount),
     attributes: { command: read.command, ...read.attributes },
   });

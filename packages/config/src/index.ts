@@ -69,6 +69,8 @@ export const commonEnv = z.object({
   LOG_LEVEL: env.logLevel().default('info'),
   /** auto: readable lines on a terminal, JSON otherwise */
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
+  /** set (to anything): readable logs without colours */
+  NO_COLOR: z.string().optional(),
   TOPIC_PREFIX: z.string().default(''),
   KAFKA_BROKERS: env.list().default(['127.0.0.1:9092']),
   KAFKA_CLIENT_ID: z.string().default('custos'),
@@ -86,6 +88,14 @@ export const commonEnv = z.object({
 });
 export type CommonEnv = z.infer<typeof commonEnv>;
 
-export { createLogger, type LogFormat, type Logger, logFormats, resolveLogFormat, setStatusLine } from './logger.js';
+export {
+  createLogger,
+  type LogFormat,
+  type Logger,
+  logColors,
+  logFormats,
+  resolveLogFormat,
+  setStatusLine,
+} from './logger.js';
 export { type MetricsSource, serveOps } from './ops-server.js';
 export { type ShutdownBudget, shutdownOnSignals, stopOnFatal } from './shutdown.js';

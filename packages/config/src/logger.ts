@@ -16,14 +16,17 @@ export function resolveLogFormat(
 
 /**
  * Logs to stderr, so stdout stays free for command output (e.g. `custos evaluate`): JSON lines, or
- * with `pretty` one readable line per record (colours unless NO_COLOR is set).
+ * with `pretty` one readable line per record, in colour when `colors` (the process's env parse turns
+ * NO_COLOR into `false`: logColors).
  */
-export function createLogger(name: string, level = 'info', format: LogFormat = 'auto'): Logger {
+export function createLogger(name: string, level = 'info', format: LogFormat = 'auto', colors = true): Logger {
   const options = { name, level, base: { service: name } };
   if (resolveLogFormat(format) === 'json') return pino(options, pino.destination(2));
-  const colors = process.env.NO_COLOR === undefined;
   return pino(options, { write: (line: string) => writeAboveStatus(prettyLine(line, { colors })) });
 }
+
+/** Whether readable logs are coloured: not when NO_COLOR is set to anything (no-color.org). */
+export const logColors = (e: { NO_COLOR?: string | undefined }): boolean => e.NO_COLOR === undefined;
 
 // A status line (see setStatusLine) stays below the readable log lines: each line clears it,
 // is written, and draws it again. Only on a terminal (pretty logs), where \r and ESC[K work.

@@ -76,11 +76,19 @@ export type ScopeInput = '*' | string[] | DataScope;
 const ALL_ROWS: ReadonlySet<RowKind> = new Set(ROW_KINDS);
 const ALL_FIELDS: ReadonlySet<GuardedField> = new Set(GUARDED_FIELDS);
 
+const ROLE_ROWS = new Map<Role, ReadonlySet<RowKind>>(
+  Object.entries(ROLE_DATA).map(([role, d]) => [role as Role, new Set(d.rows)]),
+);
+const ROLE_FIELDS = new Map<Role, ReadonlySet<GuardedField>>(
+  Object.entries(ROLE_DATA).map(([role, d]) => [role as Role, new Set(d.fields)]),
+);
+
 export function dataScope(tenants: '*' | string[], role: Role | undefined, dir: Directory): DataScope {
   return {
     tenants,
-    rows: role === undefined ? ALL_ROWS : new Set(ROLE_DATA[role].rows),
-    fields: role === undefined ? ALL_FIELDS : new Set(ROLE_DATA[role].fields),
+    // (a role the matrix does not name has no entry, and its read fails rather than sees everything)
+    rows: role === undefined ? ALL_ROWS : (ROLE_ROWS.get(role) as ReadonlySet<RowKind>),
+    fields: role === undefined ? ALL_FIELDS : (ROLE_FIELDS.get(role) as ReadonlySet<GuardedField>),
     authorities: partiesOfType(dir, 'authority'),
   };
 }

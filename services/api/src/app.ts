@@ -27,6 +27,7 @@ import { type ApiMetrics, createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { type DirectorySource, fixedDirectory, isDirectorySource } from './policy-follow.js';
 import { trustProxySetting, WeightedLimiter } from './rate-limit.js';
+import { reportJson } from './report/render.js';
 import { ROUTES, type RouteDeps, type RouteResult } from './routes.js';
 import { idParam } from './schemas.js';
 import type { SubjectStateWriter } from './subject-state.js';
@@ -71,11 +72,11 @@ export interface ApiOptions {
   ready?: () => boolean;
   /**
    * the policy bundle's directory, or a source of the current one (policy-follow.ts: it follows bundle
-   * changes); default: POLICY_FILE (or the repository's example bundle), as loaded at start
+   * changes)
    */
-  directory?: Directory | DirectorySource;
-  /** credentials; default: from API_KEYS / API_KEYS_FILE / API_JWT_* */
-  auth?: AuthOptions;
+  directory: Directory | DirectorySource;
+  /** credentials (a service: authFromEnv of its env parse) */
+  auth: AuthOptions;
   /**
    * Records every read of audit data as an access event (the SDK client). Without one, the reads
    * are logged as such and a warning says they are not on the audit trail.
@@ -91,19 +92,20 @@ export interface ApiOptions {
    */
   heavy?: HeavyPool;
   limits?: Partial<ApiLimits>;
-  /** the parsed settings the limits come from; default: parsed from process.env */
+  /** the parsed settings the limits come from (`limits` overrides them); default: every setting's default */
   env?: ApiEnv;
   metrics?: ApiMetrics;
   now?: () => Date;
 }
 
-export function loadDirectory(path = process.env.POLICY_FILE || DEFAULT_POLICY_FILE): Directory {
+/** The directory of the bundle in `path` (a service passes its POLICY_FILE; default: the example bundle). */
+export function loadDirectory(path = DEFAULT_POLICY_FILE): Directory {
   const r = parseBundleText(readFileSync(path, 'utf8'));
   if (!r.ok) throw new Error(`policy bundle ${path} is invalid: ${r.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
   return directoryFromBundle(r.value.bundle, r.value.policyVersion);
 }
 
-export function authFromEnv(e: ApiEnv = loadApiEnv()): AuthOptions {
+export function authFromEnv(e: ApiEnv): AuthOptions {
   return {
     apiKeys: loadApiKeys(e),
     jwt: {
@@ -116,7 +118,7 @@ export function authFromEnv(e: ApiEnv = loadApiEnv()): AuthOptions {
   };
 }
 
-export function limitsFromEnv(e: ApiEnv = loadApiEnv()): ApiLimits {
+export function limitsFromEnv(e: ApiEnv): ApiLimits {
   return {
     timeoutS: e.API_QUERY_TIMEOUT_S,
     maxRows: e.API_MAX_RESULT_ROWS,
@@ -141,10 +143,11 @@ const REQUEST_ID = /^[\w.:-]{1,64}$/;
 
 export function createApp(opts: ApiOptions): express.Express {
   const { logger } = opts;
-  const given = opts.directory ?? loadDirectory();
+  const given = opts.directory;
   const source = isDirectorySource(given) ? given : fixedDirectory(given);
-  const auth = opts.auth ?? authFromEnv();
-  const limits: ApiLimits = { ...limitsFromEnv(opts.env), ...opts.limits };
+  const auth = opts.auth;
+  // without settings, the documented defaults (an empty environment parsed), never this process's env
+  const limits: ApiLimits = { ...limitsFromEnv(opts.env ?? loadApiEnv({})), ...opts.limits };
   const metrics = opts.metrics ?? createMetrics();
   const recorder = opts.recorder ?? new LogRecorder(logger);
   const now = opts.now ?? (() => new Date());
@@ -439,14 +442,14 @@ function tenantScope(p: Principal, tenantId: string | undefined): '*' | string[]
 }
 
 /**
- * A report goes out as exactly the bytes that were signed (JSON pretty-printed as `custos report`
- * writes it) with its detached signature in the `Custos-Report-Signature` header: the base64 of the
+ * A report goes out as exactly the bytes that were signed (JSON as `custos report` writes it: the
+ * report's canonical JSON, made when its content hash was) with its detached signature in the `Custos-Report-Signature` header: the base64 of the
  * `<file>.sig.json` companion, so `curl -OJ -D h` and one `base64 -d` give an auditor both files for
  * `custos report verify FILE --public-key KEY` or openssl (docs/api-notes.md).
  */
 async function sendSignedReport(res: Response, result: RouteResult, integrity: IntegrityProvider): Promise<void> {
   const signed = result.signed as NonNullable<RouteResult['signed']>;
-  const body = result.file ? result.file.body : Buffer.from(`${JSON.stringify(result.json, null, 2)}\n`);
+  const body = result.file ? result.file.body : reportJson(result.json);
   const contentType = result.file ? result.file.contentType : 'application/json; charset=utf-8';
   const sig = integrity.signReport ? await integrity.signReport(signed.filename, body, signed) : undefined;
   res.setHeader('Content-Type', contentType);

@@ -96,7 +96,8 @@ export function refuseEmptyChecks(source: NodeJS.ProcessEnv): void {
   }
 }
 
-export function loadApiEnv(source: NodeJS.ProcessEnv = process.env): ApiEnv {
+/** The API's settings from `source` (the process's env, parsed once by its main). */
+export function loadApiEnv(source: NodeJS.ProcessEnv): ApiEnv {
   refuseEmptyChecks(source);
   return parseEnv(apiEnv, source);
 }

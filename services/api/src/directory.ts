@@ -79,9 +79,21 @@ export function partyType(dir: Directory, id: string): PartyEntry['type'] | 'unk
   return dir.parties.get(id)?.type ?? 'unknown';
 }
 
-/** Ids of the parties of one type in the bundle. */
-export function partiesOfType(dir: Directory, type: PartyEntry['type']): string[] {
-  return [...dir.parties.values()].filter((p) => p.type === type).map((p) => p.id);
+const partiesByType = new WeakMap<Directory, Map<PartyEntry['type'], readonly string[]>>();
+
+/** Ids of the parties of one type in the bundle (worked out once per directory: every request asks). */
+export function partiesOfType(dir: Directory, type: PartyEntry['type']): readonly string[] {
+  let byType = partiesByType.get(dir);
+  if (!byType) {
+    byType = new Map();
+    partiesByType.set(dir, byType);
+  }
+  let ids = byType.get(type);
+  if (!ids) {
+    ids = Object.freeze([...dir.parties.values()].filter((p) => p.type === type).map((p) => p.id));
+    byType.set(type, ids);
+  }
+  return ids;
 }
 
 export function directoryFromBundle(bundle: PolicyBundle, policyVersion = bundle.version): Directory {

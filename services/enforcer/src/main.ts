@@ -1,11 +1,11 @@
 /** Runs the enforcer alone: parse env once → build dependencies → start → stop on a signal. */
-import { createLogger, parseEnv, shutdownOnSignals, stopOnFatal } from '@custos/config';
+import { createLogger, logColors, parseEnv, shutdownOnSignals, stopOnFatal } from '@custos/config';
 import { kafkaDeps } from '@custos/kafka';
 import { enforcerEnv } from './config.js';
 import { startEnforcerService } from './service.js';
 
 const env = parseEnv(enforcerEnv);
-const logger = createLogger('enforcer', env.LOG_LEVEL, env.LOG_FORMAT);
+const logger = createLogger('enforcer', env.LOG_LEVEL, env.LOG_FORMAT, logColors(env));
 const enforcer = await startEnforcerService({
   env,
   logger,

@@ -4,7 +4,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { createLogger } from '@custos/config';
+import { createLogger, logColors } from '@custos/config';
 import { kafkaDeps, readTable } from '@custos/kafka';
 import { compileBundle, loadBundle, SubjectStateStore } from '@custos/policy';
 import { fromAvro, parseSubjectStateChange, subjectStateChangeAvro } from '@custos/schemas';
@@ -62,7 +62,7 @@ export function registerReplay(program: Command): void {
     const loaded = await loadBundle(o.policy);
     const candidate = compileBundle(loaded.bundle, loaded.policyVersion);
     const env = loadCliEnv();
-    const logger = createLogger('replay', env.LOG_LEVEL, env.LOG_FORMAT);
+    const logger = createLogger('replay', env.LOG_LEVEL, env.LOG_FORMAT, logColors(env));
     const deps = { logger, ...kafkaDeps(env, 'replay', logger) };
     const subjectState = new SubjectStateStore();
     if (o.state) await stateFromFile(o.state, subjectState);

@@ -36,6 +36,7 @@ import {
 } from '@custos/store';
 import type { Command } from 'commander';
 import { loadCliEnv } from '../env.js';
+import { ACTOR_DEFAULT, PURPOSE_DEFAULT, type ReadRecordOptions, readerOf } from '../record-read.js';
 
 export interface ReportOptions {
   period: string;
@@ -157,18 +158,10 @@ export function registerReport(program: Command): void {
     .option('--format <formats>', `one or more of ${FORMATS.join(', ')}, comma-separated`, 'pdf')
     .option('--out <dir>', 'directory to write to, created if missing (required)')
     .option('--tenant <id>', 'one tenant, or * for all', '*')
-    .option(
-      '--actor <staffId>',
-      'the staff member the report is for (recorded as the reader)',
-      process.env.API_REPORT_ACTOR ?? 's-ira',
-    )
-    .option(
-      '--purpose <purpose>',
-      'the purpose of the read, a purpose of the policy bundle',
-      process.env.API_REPORT_PURPOSE ?? 'legal.compliance',
-    )
+    .option('--actor <staffId>', `the staff member the report is for (recorded as the reader) ${ACTOR_DEFAULT}`)
+    .option('--purpose <purpose>', `the purpose of the read, a purpose of the policy bundle ${PURPOSE_DEFAULT}`)
     .option('--no-record', 'do not record the read on the audit trail (only where Kafka is unreachable)')
-    .action(async (o: ReportOptions) => {
+    .action(async (o: Omit<ReportOptions, 'actor' | 'purpose'> & ReadRecordOptions) => {
       // Checked here, not by commander: `report verify` is a subcommand without them.
       const missing = (['period', 'out'] as const).filter((k) => !o[k]);
       if (missing.length > 0) {
@@ -178,8 +171,8 @@ export function registerReport(program: Command): void {
       }
       const env = loadCliEnv();
       const sEnv = env;
-      const { createLogger } = await import('@custos/config');
-      const logger = createLogger('custos-report', env.LOG_LEVEL, env.LOG_FORMAT);
+      const { createLogger, logColors } = await import('@custos/config');
+      const logger = createLogger('custos-report', env.LOG_LEVEL, env.LOG_FORMAT, logColors(env));
       const store = await openStore(env, logger);
       let close = async () => {};
       let recorder: AuditRecorder | undefined;
@@ -200,17 +193,20 @@ export function registerReport(program: Command): void {
         logger.warn('--no-record: this read of audit data is not recorded on the audit trail');
       }
       try {
-        process.exitCode = await runReport(o, {
-          store,
-          directory: loadDirectory(env.POLICY_FILE),
-          integrity: storeIntegrity(store, { trusted: trustedCheckpointKeys(sEnv), retentionDays: sEnv.AUDIT_RETENTION_DAYS }),
-          // the report key (the API's); where none is configured, the checkpoint key
-          signingKey: reportSigningKey(sEnv) ?? checkpointSigningKey(sEnv),
-          trusted: trustedCheckpointKeys(sEnv),
-          recorder,
-          stdout: process.stdout,
-          stderr: process.stderr,
-        });
+        process.exitCode = await runReport(
+          { ...o, ...readerOf(o, env) },
+          {
+            store,
+            directory: loadDirectory(env.POLICY_FILE),
+            integrity: storeIntegrity(store, { trusted: trustedCheckpointKeys(sEnv), retentionDays: sEnv.AUDIT_RETENTION_DAYS }),
+            // the report key (the API's); where none is configured, the checkpoint key
+            signingKey: reportSigningKey(sEnv) ?? checkpointSigningKey(sEnv),
+            trusted: trustedCheckpointKeys(sEnv),
+            recorder,
+            stdout: process.stdout,
+            stderr: process.stderr,
+          },
+        );
       } finally {
         await close();
         await store.close();

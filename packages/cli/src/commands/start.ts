@@ -5,7 +5,15 @@
  * none is configured; `--demo` also feeds simulated traffic.
  */
 import { apiServiceEnv, refuseEmptyChecks, startApiService } from '@custos/api';
-import { createLogger, parseEnv, resolveLogFormat, type ShutdownBudget, shutdownOnSignals, stopOnFatal } from '@custos/config';
+import {
+  createLogger,
+  logColors,
+  parseEnv,
+  resolveLogFormat,
+  type ShutdownBudget,
+  shutdownOnSignals,
+  stopOnFatal,
+} from '@custos/config';
 import { type EnforcerService, enforcerEnv, startEnforcerService } from '@custos/enforcer';
 import { kafkaDeps } from '@custos/kafka';
 import { loadBundle } from '@custos/policy';
@@ -56,7 +64,7 @@ async function start(opts: StartOptions): Promise<void> {
   refuseEmptyChecks(process.env);
   const env = parseEnv(startEnv, opts.demo ? { CHECKPOINT_KEY_AUTOGEN: 'true', ...process.env } : process.env);
   // One logger per service, so that each line says which service wrote it.
-  const loggerOf = (name: string) => createLogger(name, env.LOG_LEVEL, env.LOG_FORMAT);
+  const loggerOf = (name: string) => createLogger(name, env.LOG_LEVEL, env.LOG_FORMAT, logColors(env));
   const logger = loggerOf('custos');
   const person = resolveLogFormat(env.LOG_FORMAT) === 'pretty';
   ensureLocalInfra(process.env, logger);

@@ -30,6 +30,9 @@ interface Io {
 }
 
 export interface AddOptions extends ReadRecordOptions {
+  /** `add` has defaults of its own (the author of a change, not a reader) */
+  actor: string;
+  purpose: string;
   tenant?: string | undefined;
   kind?: string | undefined;
   reason?: string | undefined;

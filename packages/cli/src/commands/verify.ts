@@ -12,7 +12,7 @@
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { createLogger } from '@custos/config';
+import { createLogger, logColors } from '@custos/config';
 import { kafkaDeps } from '@custos/kafka';
 import { readWitnessTopic, topicReference } from '@custos/sink';
 import {
@@ -246,7 +246,7 @@ export function registerVerify(program: Command): void {
     const witnessDir = o.witnessDir ?? cfg.WITNESS_DIR;
     const single = o.event !== undefined || o.consistency !== undefined || o.consistencyFile !== undefined;
     const fromTopic = o.witness !== false && !o.witnessDir && !single;
-    const depsLogger = createLogger('verify', env.LOG_LEVEL, env.LOG_FORMAT);
+    const depsLogger = createLogger('verify', env.LOG_LEVEL, env.LOG_FORMAT, logColors(env));
     const deps = o.againstTopic || fromTopic ? { logger: depsLogger, ...kafkaDeps(env, 'verify', depsLogger) } : undefined;
     let witness: WitnessLog | undefined;
     if (o.witness !== false && !single) {

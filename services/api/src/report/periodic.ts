@@ -10,7 +10,7 @@ import type { Directory } from '../directory.js';
 import type { IntegrityProvider } from '../integrity.js';
 import { periodicData, type Scope } from '../queries.js';
 import { type Format, type PeriodicReport, periodRange } from '../schemas.js';
-import { PdfWriter, sectionedCsv, sha256Hex, withContentHash } from './render.js';
+import { PdfWriter, reportJson, sectionedCsv, sha256Hex, withContentHash } from './render.js';
 
 export async function buildPeriodicReport(
   db: AuditDb,
@@ -294,7 +294,7 @@ export async function renderReport<R>(
   let body: Buffer;
   let contentType: string;
   if (format === 'json') {
-    body = Buffer.from(`${JSON.stringify(report, null, 2)}\n`);
+    body = reportJson(report);
     contentType = 'application/json; charset=utf-8';
   } else if (format === 'csv') {
     body = Buffer.from(csv(report));

@@ -15,8 +15,36 @@ export function contentHash(report: Record<string, unknown>): string {
   return sha256Hex(canonicalJson(rest));
 }
 
+/** The canonical JSON of reports made by withContentHash, kept so the report is serialized once. */
+const canonicalForms = new WeakMap<object, string>();
+
+/**
+ * The report with its content hash. One walk serializes it: each top-level member is written once,
+ * and the same member texts give both the hashed text (without `contentSha256`) and the report's own
+ * canonical JSON (with it), which reportJson serves.
+ */
 export function withContentHash<R extends Record<string, unknown>>(report: Omit<R, 'contentSha256'>): R {
-  return { ...report, contentSha256: contentHash(report as Record<string, unknown>) } as unknown as R;
+  const o = report as Record<string, unknown>;
+  const keys = Object.keys(o)
+    .filter((k) => k !== 'contentSha256' && o[k] !== undefined)
+    .sort();
+  const members = keys.map((k) => `${canonicalJson(k)}:${canonicalJson(o[k])}`);
+  const contentSha256 = sha256Hex(`{${members.join(',')}}`);
+  const at = keys.findIndex((k) => k > 'contentSha256');
+  members.splice(at < 0 ? members.length : at, 0, `"contentSha256":"${contentSha256}"`);
+  const full = { ...report, contentSha256 } as unknown as R;
+  canonicalForms.set(full, `{${members.join(',')}}`);
+  return full;
+}
+
+/**
+ * A report as a JSON file: its canonical JSON and a newline. The bytes served, signed and written by
+ * `custos report` are these, so the file is in the form its `contentSha256` is computed over (drop that
+ * member and hash the rest).
+ */
+export function reportJson(report: unknown): Buffer {
+  const known = typeof report === 'object' && report !== null ? canonicalForms.get(report) : undefined;
+  return Buffer.from(`${known ?? canonicalJson(report)}\n`);
 }
 
 // ---------- CSV ----------

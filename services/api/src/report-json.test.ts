@@ -1,0 +1,31 @@
+import { canonicalJson } from '@custos/schemas';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { contentHash, reportJson, withContentHash } from './report/render.js';
+
+describe('a report is serialized once', () => {
+  it('its content hash is the SHA-256 of its canonical JSON without the hash, and its file is its canonical JSON', () => {
+    const key = fc.string({ minLength: 1, maxLength: 20 });
+    const value = fc.jsonValue({ maxDepth: 3 });
+    fc.assert(
+      fc.property(fc.dictionary(key, fc.oneof(value, fc.constant(undefined)), { maxKeys: 12 }), (members) => {
+        const input = { ...members };
+        delete (input as Record<string, unknown>).contentSha256;
+        const report = withContentHash<Record<string, unknown>>(input);
+        expect(report.contentSha256).toBe(contentHash(report));
+        expect(reportJson(report).toString()).toBe(`${canonicalJson(report)}\n`);
+        // a copy (as a worker thread sends it back) is serialized the same way, without the kept form
+        expect(reportJson(structuredClone(report)).toString()).toBe(`${canonicalJson(report)}\n`);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('puts contentSha256 in its sorted place, first or last too', () => {
+    for (const keys of [['a', 'z'], ['a'], ['zz'], []]) {
+      const report = withContentHash<Record<string, unknown>>(Object.fromEntries(keys.map((k) => [k, 1])));
+      const parsed = JSON.parse(reportJson(report).toString()) as Record<string, unknown>;
+      expect(Object.keys(parsed)).toEqual([...keys, 'contentSha256'].sort());
+    }
+  });
+});
