@@ -46,7 +46,7 @@ describe('store commands', () => {
     const again = io();
     await runMigrate({}, { store, retention: { days: 730, holds: [] }, stdout: again.stdout });
     expect(again.out.join('')).toMatch(
-      /applied nothing \(already applied: 1, 2, 3, 4, 5, 6, 7, 8\); retention 730 days, 0 legal hold\(s\)\n/,
+      /applied nothing \(already applied: 1, 2, 3, 4, 5, 6, 7, 8, 9\); retention 730 days, 0 legal hold\(s\)\n/,
     );
   });
 
