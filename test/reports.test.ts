@@ -7,50 +7,18 @@
  * mismatch is visible in the decision; a security analyst cannot reach disclosures through search;
  * a leaver's key is refused; an all-tenant read of the subject lands in the subject's own report.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type AccessEventInput, createAuditClient, uuidv7 } from '@custos/sdk';
-import { assertInfraReachable, infraEnv, testStore, uniquePrefix } from '@custos/test/support';
+import { ProcessPipeline } from '@custos/test/pipeline';
+import { waitFor } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
 const KEYS = {
   admin: { id: 'r-admin', key: `adm-${randomUUID()}`, staffId: 's-kavya', role: 'admin', tenants: ['*'] },
   dpo: { id: 'r-dpo', key: `dpo-${randomUUID()}`, staffId: 's-dev', role: 'privacy_officer', tenants: ['*'] },
   analyst: { id: 'r-sec', key: `sec-${randomUUID()}`, staffId: 's-kavya', role: 'security_analyst', tenants: ['*'] },
   leaver: { id: 'r-left', key: `left-${randomUUID()}`, staffId: 's-left', role: 'auditor', tenants: ['*'] },
 } as const;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, logs: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out waiting for ${what} (${String(last ?? 'no answer')})\n--- service logs ---\n${logs()}`);
-}
 
 interface Item {
   eventId: string;
@@ -64,11 +32,7 @@ interface Item {
 }
 
 describe('reports and access through real processes', () => {
-  const { brokers, registryUrl, clickhouseUrl } = infraEnv();
-  const prefix = uniquePrefix('reports');
-  const procs: ChildProcess[] = [];
-  let output = '';
-  let apiUrl = '';
+  const pipeline = new ProcessPipeline({ label: 'reports', apiKeys: Object.values(KEYS) });
   const subjectId = `cust-${randomUUID().slice(0, 8)}`;
   const base = { tenantId: 'spera', subject: { id: subjectId, type: 'customer' as const } };
   const events: (AccessEventInput & { eventId: string })[] = [
@@ -147,77 +111,27 @@ describe('reports and access through real processes', () => {
     },
   ];
 
-  function start(name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-    const p = spawn(tsx, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk: Buffer) => {
-      output = `${output}${chunk.toString().replace(/^/gm, `[${name}] `)}`.slice(-20_000);
-    };
-    p.stdout?.on('data', keep);
-    p.stderr?.on('data', keep);
-    procs.push(p);
-    return p;
-  }
-
   const get = (key: keyof typeof KEYS, path: string, purpose = 'legal.compliance') =>
-    fetch(`${apiUrl}${path}`, { headers: { authorization: `Bearer ${KEYS[key].key}`, 'x-purpose': purpose } });
+    fetch(`${pipeline.apiUrl}${path}`, { headers: { authorization: `Bearer ${KEYS[key].key}`, 'x-purpose': purpose } });
 
   beforeAll(async () => {
-    await assertInfraReachable(brokers, registryUrl);
-    const port = await freePort();
-    apiUrl = `http://127.0.0.1:${port}`;
-    const { database, chdbPath } = testStore('reports');
-    const env: NodeJS.ProcessEnv = {
-      KAFKA_BROKERS: brokers.join(','),
-      SCHEMA_REGISTRY_URL: registryUrl,
-      TOPIC_PREFIX: prefix,
-      TOPIC_PARTITIONS: '3',
-      ENFORCER_GROUP_ID: `${prefix}enforcer`,
-      ENFORCER_INSTANCE_ID: `${prefix.replace(/\W/g, '')}-0`,
-      SINK_GROUP_ID: `${prefix}sink`,
-      CLICKHOUSE_DATABASE: database,
-      CHDB_PATH: chdbPath,
-      CHECKPOINT_KEY_AUTOGEN: 'true',
-      CHECKPOINT_KEY_FILE: join(chdbPath, 'checkpoint-ed25519.pem'),
-      API_PORT: String(port),
-      API_KEYS: JSON.stringify(Object.values(KEYS)),
-      LOG_LEVEL: 'info',
-      ...(clickhouseUrl ? { CLICKHOUSE_URL: clickhouseUrl } : {}),
-    };
-    start('enforcer', ['services/enforcer/src/main.ts'], env);
-    start('sink+api', ['packages/cli/src/bin.ts', 'start', '--services', 'sink,api'], env);
-    await waitFor(
-      'the API to answer /readyz',
-      async () => ((await fetch(`${apiUrl}/readyz`)).ok ? true : undefined),
-      90_000,
-      () => output,
-    );
-    const client = createAuditClient({
-      brokers,
-      schemaRegistryUrl: registryUrl,
-      service: 'reports-e2e',
-      topicPrefix: prefix,
-      spool: { dir: mkdtempSync(join(tmpdir(), 'custos-reports-spool-')) },
-    });
+    await pipeline.up();
+    const client = createAuditClient(pipeline.clientOptions('reports-e2e'));
     for (const e of events) client.record(e);
     expect(await client.close()).toMatchObject({ delivered: true, unsent: 0 });
   });
 
-  afterAll(async () => {
-    for (const p of procs) p.kill('SIGTERM');
-    await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))));
-  });
+  afterAll(() => pipeline.down());
 
   it('every access is judged and stored, with the bundle’s recipient types and the contradicting claims visible', async () => {
     const items = await waitFor(
-      'the decisions in the API',
       async () => {
         const res = await get('admin', `/v1/accesses?tenantId=spera&subjectId=${subjectId}&limit=500`, 'security');
         if (!res.ok) throw new Error(`API answered ${res.status}: ${await res.text()}`);
         const body = (await res.json()) as { items: Item[] };
         return events.every((e) => body.items.some((i) => i.eventId === e.eventId)) ? body.items : undefined;
       },
-      120_000,
-      () => output,
+      { what: 'the decisions in the API', timeoutMs: 120_000, everyMs: 500, retryErrors: true, detail: pipeline.logs },
     );
     const by = new Map(items.map((i) => [i.eventId, i]));
     const codes = (n: number) => by.get(events[n]?.eventId as string)?.reasons.map((r) => r.code);
@@ -269,7 +183,6 @@ describe('reports and access through real processes', () => {
     expect(res.status).toBe(200);
     const reqId = res.headers.get('x-request-id');
     await waitFor(
-      'the read in the subject report',
       async () => {
         const r = await get('dpo', `/v1/subjects/${subjectId}/report?tenantId=spera`, 'rights.request');
         const body = (await r.json()) as { accesses: Item[] };
@@ -278,8 +191,7 @@ describe('reports and access through real processes', () => {
         );
         return reads.length > 0 ? reads : undefined;
       },
-      120_000,
-      () => output,
+      { what: 'the read in the subject report', timeoutMs: 120_000, everyMs: 500, retryErrors: true, detail: pipeline.logs },
     );
     expect(reqId).toMatch(/^[0-9a-f-]{36}$/);
   });

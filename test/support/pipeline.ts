@@ -34,7 +34,7 @@ export interface ApiKeyEntry {
   key: string;
   staffId: string;
   role: string;
-  tenants: string[];
+  tenants: readonly string[];
 }
 
 export interface PipelineOptions {
