@@ -1,6 +1,6 @@
 /**
  * AccessEvent Avro bodies written in the reader's own schema → valid events, in one pass, without
- * avsc: the fields are read the way avsc's Tap reads them and the contract's remaining rules (those
+ * avsc: the fields are read the way avsc's Tap reads them (read.ts) and the contract's remaining rules (those
  * of `fastAccessEvent` below) are checked as they come, building the event's JSON form directly
  * (no Avro-form object in between). Anything it cannot vouch for — a contract violation, bytes avsc
  * would reject or that are unusual (negative block counts, truncation, trailing bytes, unsafe
@@ -14,6 +14,7 @@
 import { formatInstant, LAST_4_DIGIT_YEAR_MS } from '../civil-date.js';
 import type { AccessEvent } from '../contract.js';
 import type { AccessEventV1AvroValue } from '../generated.js';
+import { AVRO_UNSURE, AvroReadTap } from './read.js';
 
 type Actor = AccessEvent['actor'];
 type Subject = AccessEvent['subject'];
@@ -32,9 +33,6 @@ export const READER_LAYOUT =
   'recipient:null|{id:string,type:enum(processor|third_party|authority)},legalBasis:null|string,' +
   'dataCollectedAt:null|long,recordCount:int,' +
   'source:{service:string,requestId:null|string,traceId:null|string,ip:null|string},attributes:null|{string}}';
-
-/** thrown (preallocated, no stack) when the bytes are for avsc to judge; caught in readAccessEvent */
-const UNSURE: unknown = Symbol('unsure');
 
 const INTERN_SLOTS = 4096; // power of 2
 const INTERN_MAX_LEN = 64;
@@ -55,52 +53,9 @@ function clean(s: string): boolean {
 
 const goodTime = (ms: number) => Number.isInteger(ms) && ms >= 0 && ms <= LAST_4_DIGIT_YEAR_MS;
 
-/** avsc's Tap, for reading only, refusing to read past the end (throws UNSURE) */
-class Tap {
-  buf: Buffer = Buffer.alloc(0);
-  pos = 0;
-  end = 0;
+/** The shared Avro tap (read.ts) with the strings and lists of this record, interned where they repeat. */
+class Tap extends AvroReadTap {
   private readonly interned: (string | undefined)[] = new Array(INTERN_SLOTS).fill(undefined);
-
-  /** avsc's Tap#readLong (also its readInt) */
-  varint(): number {
-    const buf = this.buf;
-    const end = this.end;
-    let pos = this.pos;
-    let n = 0;
-    let k = 0;
-    let b: number;
-    let h: number;
-    do {
-      if (pos >= end) throw UNSURE;
-      b = buf[pos++]!;
-      h = b & 0x80;
-      n |= (b & 0x7f) << k;
-      k += 7;
-    } while (h && k < 28);
-    if (h) {
-      // as avsc: float arithmetic past 28 bits
-      let f = n;
-      let fk = 268435456;
-      do {
-        if (pos >= end) throw UNSURE;
-        b = buf[pos++]!;
-        f += (b & 0x7f) * fk;
-        fk *= 128;
-      } while (b & 0x80);
-      this.pos = pos;
-      return (f % 2 ? -(f + 1) : f) / 2;
-    }
-    this.pos = pos;
-    return (n >> 1) ^ -(n & 1);
-  }
-
-  /** a string's byte length, checked against what is left */
-  private strLen(): number {
-    const len = this.varint();
-    if (len < 0 || len > this.end - this.pos) throw UNSURE;
-    return len;
-  }
 
   /** An ASCII string as `Buffer#utf8Slice` (what avsc uses) makes it, any other through it. */
   string(): string {
@@ -142,23 +97,13 @@ class Tap {
   }
 
   symbol<T>(symbols: readonly T[]): T {
-    const s = symbols[this.varint()];
-    if (s === undefined) throw UNSURE;
-    return s;
-  }
-
-  /** union [null, x]: true when x follows */
-  present(): boolean {
-    const i = this.varint();
-    if (i === 0) return false;
-    if (i === 1) return true;
-    throw UNSURE;
+    return symbols[this.enumIndex(symbols.length)]!;
   }
 
   /** a block count; negative counts (followed by a byte size) are legal Avro but left to avsc */
   private blockCount(): number {
-    const n = this.varint();
-    if (n < 0) throw UNSURE;
+    const n = this.long();
+    if (n < 0) throw AVRO_UNSURE;
     return n;
   }
 
@@ -209,13 +154,11 @@ export interface ReadEvent {
  * undefined: take the avsc path.
  */
 export function readAccessEvent(buf: Buffer, start = 0): ReadEvent | undefined {
-  tap.buf = buf;
-  tap.pos = start;
-  tap.end = buf.length;
+  tap.reset(buf, start);
   try {
     return read(tap);
   } catch (err) {
-    if (err === UNSURE) return undefined;
+    if (err === AVRO_UNSURE) return undefined;
     throw err;
   }
 }
@@ -226,7 +169,7 @@ function read(t: Tap): ReadEvent | undefined {
   if (t.end - at < 37 || t.buf[at] !== 72 || !t.guidAt(at + 1)) return undefined;
   const eventId = t.buf.toString('latin1', at + 1, at + 37);
   t.pos = at + 37;
-  const time = t.varint();
+  const time = t.long();
   if (!goodTime(time)) return undefined;
   const tenantId = t.internedString();
   const actorId = t.internedString();
@@ -243,8 +186,8 @@ function read(t: Tap): ReadEvent | undefined {
     recipient = { id, type: t.symbol(RECIPIENT_TYPES) };
   }
   const legalBasis = t.present() ? t.internedString() : null;
-  const collected = t.present() ? t.varint() : null;
-  const recordCount = t.varint();
+  const collected = t.present() ? t.long() : null;
+  const recordCount = t.long();
   if (recordCount > 2_147_483_647) return undefined; // not an Avro int (avsc reads it anyway); left to the contract
   const service = t.internedString();
   const requestId = t.present() ? t.string() : null;

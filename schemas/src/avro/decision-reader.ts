@@ -1,11 +1,12 @@
 /**
  * Decision v1 Avro bodies → where each field is, without avsc and without making their strings: the
  * sink's hot path, which writes each decision's stored row straight from these spans of the bytes as
- * received (`encodeDecisionAvro` in @custos/store). Values are read the way avsc's Tap reads them;
+ * received (`encodeDecisionAvro` in @custos/store). Values are read the way avsc's Tap reads them (read.ts);
  * anything it does not read exactly as avsc does — truncation, trailing bytes, longs beyond what
  * avsc accepts, bad enum or union indexes, huge counts — gives undefined, and the record takes the
  * avsc path, which decides and words the error. differential.test.ts checks it against avsc's decode.
  */
+import { AVRO_UNSURE, AvroReadTap } from './read.js';
 
 /** The Decision layout this reader is written for (see layoutOf); records of any other are not read here. */
 export const DECISION_READER_LAYOUT =
@@ -83,54 +84,16 @@ export class DecisionSpans {
 const spans = new DecisionSpans();
 
 // Reader state (module-level: one record at a time, synchronously).
-let src: Buffer = EMPTY;
-let ip = 0;
-/** the record is not one this reader reads exactly as avsc: take the avsc path */
-let bail = false;
+const tap = new AvroReadTap();
 let dyn = spans.lists;
 let dn = 0;
 let strLen = 0;
 
-/** avsc's Tap.readLong, exactly (zig-zag varint, float arithmetic past 28 bits). */
-function readLong(): number {
-  let n = 0;
-  let k = 0;
-  const buf = src;
-  let b: number;
-  let h: number;
-  do {
-    b = buf[ip++] as number;
-    h = b & 0x80;
-    n |= (b & 0x7f) << k;
-    k += 7;
-  } while (h && k < 28);
-  if (h) {
-    let f = n;
-    let fk = 268435456;
-    do {
-      b = buf[ip++] as number;
-      f += (b & 0x7f) * fk;
-      fk *= 128;
-    } while (b & 0x80);
-    if (ip > buf.length) bail = true;
-    const v = (f % 2 ? -(f + 1) : f) / 2;
-    // avsc's long type refuses these (precision loss): the general path reports it.
-    if (!(v >= -9007199254740990 && v <= 9007199254740990)) bail = true;
-    return v;
-  }
-  if (ip > buf.length) bail = true;
-  return (n >> 1) ^ -(n & 1);
-}
-
 /** A string's span start (its length in strLen); the position moves past it. */
 function readStr(): number {
-  const len = readLong();
-  if (len < 0 || ip + len > src.length) {
-    bail = true;
-    return 0;
-  }
-  const start = ip;
-  ip += len;
+  const len = tap.strLen();
+  const start = tap.pos;
+  tap.pos = start + len;
   strLen = len;
   return start;
 }
@@ -150,38 +113,21 @@ function pushSpan(start: number, len: number): void {
 function readStrArray(width: number): number {
   let items = 0;
   for (;;) {
-    let n = readLong();
-    if (bail) return 0;
+    let n = tap.long();
     if (n === 0) return items;
     if (n < 0) {
       n = -n;
-      readLong(); // block size
+      tap.long(); // block size
     }
-    for (let i = 0; i < n && !bail; i++) {
+    items += n;
+    if (items > 1_000_000) throw AVRO_UNSURE;
+    for (let i = 0; i < n; i++) {
       for (let w = 0; w < width; w++) {
         const s = readStr();
         pushSpan(s, strLen);
       }
     }
-    items += n;
-    if (bail || items > 1_000_000) {
-      bail = true;
-      return 0;
-    }
   }
-}
-
-function readEnum(count: number): number {
-  const i = readLong();
-  if (!(i >= 0 && i < count)) bail = true;
-  return i;
-}
-
-/** A union index of ["null", X]: 0 null, 1 the value. */
-function readUnion(): number {
-  const i = readLong();
-  if (i !== 0 && i !== 1) bail = true;
-  return i;
 }
 
 /**
@@ -190,17 +136,15 @@ function readUnion(): number {
  * object, refilled by the next call.
  */
 export function readDecision(buf: Buffer, start: number): DecisionSpans | undefined {
-  src = buf;
-  ip = start;
-  bail = false;
+  tap.reset(buf, start);
   dn = 0;
   dyn = spans.lists;
   const d = spans;
   try {
     d.evS = readStr();
     d.evL = strLen;
-    d.decidedMs = readLong();
-    d.outcome = readEnum(3);
+    d.decidedMs = tap.long();
+    d.outcome = tap.enumIndex(3);
     d.r0 = dn >> 1;
     d.nReasons = readStrArray(2);
     d.b0 = dn >> 1;
@@ -208,81 +152,81 @@ export function readDecision(buf: Buffer, start: number): DecisionSpans | undefi
     d.polS = readStr();
     d.polL = strLen;
     readStr(); // event.eventId: the decision's own eventId is the same
-    d.occurredMs = readLong();
+    d.occurredMs = tap.long();
     d.tenS = readStr();
     d.tenL = strLen;
     d.actS = readStr();
     d.actL = strLen;
-    d.actorType = readEnum(2);
+    d.actorType = tap.enumIndex(2);
     d.subS = readStr();
     d.subL = strLen;
-    d.subjectType = readEnum(4);
+    d.subjectType = tap.enumIndex(4);
     d.c0 = dn >> 1;
     d.nCats = readStrArray(1);
     d.f0 = dn >> 1;
-    d.nFields = readUnion() === 1 ? readStrArray(1) : 0;
-    d.action = readEnum(7);
+    d.nFields = tap.present() ? readStrArray(1) : 0;
+    d.action = tap.enumIndex(7);
     d.purS = readStr();
     d.purL = strLen;
     d.recS = 0;
     d.recL = -1;
     d.recipientType = -1;
-    if (readUnion() === 1) {
+    if (tap.present()) {
       d.recS = readStr();
       d.recL = strLen;
-      d.recipientType = readEnum(3);
+      d.recipientType = tap.enumIndex(3);
     }
     d.legS = 0;
     d.legL = -1;
-    if (readUnion() === 1) {
+    if (tap.present()) {
       d.legS = readStr();
       d.legL = strLen;
     }
-    d.dcMs = readUnion() === 1 ? readLong() : Number.NaN;
-    d.recordCount = readLong();
+    d.dcMs = tap.present() ? tap.long() : Number.NaN;
+    d.recordCount = tap.long();
     d.svcS = readStr();
     d.svcL = strLen;
     d.reqS = 0;
     d.reqL = -1;
-    if (readUnion() === 1) {
+    if (tap.present()) {
       d.reqS = readStr();
       d.reqL = strLen;
     }
     d.trS = 0;
     d.trL = -1;
-    if (readUnion() === 1) {
+    if (tap.present()) {
       d.trS = readStr();
       d.trL = strLen;
     }
     d.ipS = 0;
     d.ipL = -1;
-    if (readUnion() === 1) {
+    if (tap.present()) {
       d.ipS = readStr();
       d.ipL = strLen;
     }
     d.attributes = undefined;
-    if (readUnion() === 1) {
+    if (tap.present()) {
       // As avsc builds it (later keys win, `__proto__` ignored).
       const m: Record<string, string> = {};
       for (;;) {
-        let n = readLong();
-        if (bail || n === 0) break;
+        let n = tap.long();
+        if (n === 0) break;
         if (n < 0) {
           n = -n;
-          readLong();
+          tap.long(); // block size
         }
-        for (let i = 0; i < n && !bail; i++) {
+        if (n > 1_000_000) throw AVRO_UNSURE;
+        for (let i = 0; i < n; i++) {
           const ks = readStr();
-          const k = src.toString('utf8', ks, ks + strLen);
+          const k = buf.toString('utf8', ks, ks + strLen);
           const vs = readStr();
-          m[k] = src.toString('utf8', vs, vs + strLen);
+          m[k] = buf.toString('utf8', vs, vs + strLen);
         }
-        if (n > 1_000_000) bail = true;
       }
       d.attributes = m;
     }
     // an int avsc reads whatever its size; trailing bytes avsc refuses
-    if (bail || ip !== src.length || d.recordCount !== (d.recordCount | 0)) {
+    if (tap.pos !== tap.end || d.recordCount !== (d.recordCount | 0)) {
       d.release();
       return undefined;
     }
@@ -292,6 +236,6 @@ export function readDecision(buf: Buffer, start: number): DecisionSpans | undefi
     d.release();
     return undefined;
   } finally {
-    src = EMPTY;
+    tap.release();
   }
 }

@@ -9,4 +9,5 @@ export * from './buffer-pool.js';
 export * from './decision-reader.js';
 export * from './decision-writer.js';
 export * from './layout.js';
+export * from './read.js';
 export * from './write.js';
