@@ -9,6 +9,7 @@
  * JavaScript (type-checked from its JSDoc), like kafka-client.js: the SDK's sender thread loads it.
  */
 import { createRequire } from 'node:module';
+import { connectionError, scriptedCluster } from './scripted-cluster.js';
 
 // Resolved from this file, so these are the very modules `import 'kafkajs'` here loads.
 const require = createRequire(import.meta.url);
@@ -84,99 +85,29 @@ function probeReleaseMessages() {
 }
 
 /**
- * Runs kafkajs' own send loop against a scripted two-broker cluster: partition 0 on broker 1,
+ * Runs kafkajs' own send loop against a scripted two-broker cluster (scripted-cluster.js): partition 0 on broker 1,
  * partition 1 on broker 2; broker 1 drops the connection and partition 0 moves to broker 2, which
  * had already taken partition 1. The patched loop sends partition 0 to broker 2.
  * @returns {Promise<boolean>}
  */
 export async function probeMovedPartitions() {
   try {
-    const createSendMessages = /** @type {(o: object) => (a: object) => Promise<unknown>} */ (
-      require('kafkajs/src/producer/sendMessages.js')
-    );
-    const createRetry = /** @type {(o: object) => unknown} */ (require('kafkajs/src/retry/index.js'));
-    const { KafkaJSConnectionError } = /** @type {{ KafkaJSConnectionError: new (m: string) => Error }} */ (
-      require('kafkajs/src/errors.js')
-    );
     const leaders = new Map([
       [0, 1],
       [1, 2],
     ]);
-    /** @type {number[]} */
-    const written = [];
-    /** @param {number} nodeId */
-    const broker = (nodeId) => ({
-      nodeId,
-      /** @param {{ topicData: { partitions: { partition: number }[] }[] }} r */
-      async produce({ topicData }) {
-        const partitions = topicData.flatMap((t) => t.partitions.map((p) => p.partition));
-        if (nodeId === 1) {
-          leaders.set(0, 2); // the broker is gone; its partition has a new leader
-          throw new KafkaJSConnectionError('Connection error: the probe broker went away');
-        }
-        written.push(...partitions);
-        return {
-          topics: [
-            { topicName: 'probe', partitions: partitions.map((partition) => ({ partition, errorCode: 0, baseOffset: '0' })) },
-          ],
-        };
-      },
+    const cluster = scriptedCluster(leaders, (nodeId) => {
+      if (nodeId === 1) {
+        leaders.set(0, 2); // the broker is gone; its partition has a new leader
+        throw connectionError('Connection error: the probe broker went away');
+      }
     });
-    const brokers = new Map([
-      [1, broker(1)],
-      [2, broker(2)],
-    ]);
-    const cluster = {
-      targetTopics: new Set(),
-      async addMultipleTargetTopics() {},
-      async refreshMetadataIfNecessary() {},
-      async refreshMetadata() {},
-      isConnected: () => true,
-      removeBroker() {},
-      findTopicPartitionMetadata: () => [...leaders].map(([partitionId, leader]) => ({ partitionId, leader })),
-      /** @param {string} _topic @param {string[]} partitions */
-      findLeaderForPartitions(_topic, partitions) {
-        /** @type {Record<number, number[]>} */
-        const out = {};
-        for (const id of partitions.map(Number)) {
-          const leader = /** @type {number} */ (leaders.get(id));
-          out[leader] = [...(out[leader] ?? []), id];
-        }
-        return out;
-      },
-      /** @param {{ nodeId: string | number }} o */
-      findBroker: async ({ nodeId }) => brokers.get(Number(nodeId)),
-    };
-    const eosManager = {
-      isTransactional: () => false,
-      async acquireBrokerLock() {},
-      async releaseBrokerLock() {},
-      getSequence: () => 0,
-      updateSequence() {},
-      getProducerId: () => -1,
-      getProducerEpoch: () => 0,
-    };
-    const quiet = () => {};
-    const send = createSendMessages({
-      logger: { debug: quiet, info: quiet, warn: quiet, error: quiet },
-      cluster,
-      partitioner: /** @param {{ message: { partition: number } }} a */ ({ message }) => message.partition,
-      eosManager,
-      retrier: createRetry({ retries: 3, initialRetryTime: 1, maxRetryTime: 50 }),
-    });
-    await send({
+    await cluster.send({
       acks: -1,
       timeout: 1000,
-      topicMessages: [
-        {
-          topic: 'probe',
-          messages: [
-            { partition: 0, value: 'a' },
-            { partition: 1, value: 'b' },
-          ],
-        },
-      ],
+      topicMessages: [{ topic: 'probe', messages: [{ value: 'a' }, { value: 'b' }] }],
     });
+    const written = cluster.produced.map((p) => p.partition);
     return written.includes(0) && written.includes(1);
   } catch {
     return false;

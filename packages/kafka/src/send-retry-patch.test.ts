@@ -3,108 +3,12 @@
  * partition is written, none twice. Stock kafkajs kept acknowledgements per broker and on a retry
  * skipped every broker that had answered; a partition whose leader had moved to such a broker was
  * never sent again, yet the send resolved (acknowledged events lost when a cluster's leader was
- * killed). Runs kafkajs' own send loop against a scripted cluster (no broker).
+ * killed). Runs kafkajs' own send loop against the scripted cluster of the start-up probe
+ * (scripted-cluster.js; no broker).
  */
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { probeMovedPartitions } from './kafka-patch.js';
-
-const require = createRequire(import.meta.url);
-type Send = (a: object) => Promise<{ topicName: string; partition: number }[]>;
-const createSendMessages = require('kafkajs/src/producer/sendMessages.js') as (o: object) => Send;
-const createRetry = require('kafkajs/src/retry/index.js') as (o: object) => unknown;
-const { KafkaJSConnectionError } = require('kafkajs/src/errors.js') as {
-  KafkaJSConnectionError: new (m: string) => Error;
-};
-
-interface Produced {
-  broker: number;
-  partition: number;
-  firstSequence: number;
-  values: string[];
-}
-type Behaviour = (nodeId: number, partitions: number[]) => Promise<void> | void;
-
-/** A cluster of `leaders` (partition → node id); `behave` runs before each produce is answered. */
-function scripted(leaders: Map<number, number>, behave: Behaviour) {
-  const produced: Produced[] = [];
-  const sequences = new Map<number, number>();
-  let inFlight = 0;
-  let maxInFlight = 0;
-  const broker = (nodeId: number) => ({
-    nodeId,
-    async produce({
-      topicData,
-    }: {
-      topicData: { partitions: { partition: number; firstSequence: number; messages: { value: string }[] }[] }[];
-    }) {
-      const parts = topicData.flatMap((t) => t.partitions);
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      try {
-        await behave(
-          nodeId,
-          parts.map((p) => p.partition),
-        );
-      } finally {
-        inFlight--;
-      }
-      for (const p of parts)
-        produced.push({
-          broker: nodeId,
-          partition: p.partition,
-          firstSequence: p.firstSequence,
-          values: p.messages.map((m) => m.value),
-        });
-      return {
-        topics: [{ topicName: 't', partitions: parts.map((p) => ({ partition: p.partition, errorCode: 0, baseOffset: '0' })) }],
-      };
-    },
-  });
-  const brokers = new Map<number, ReturnType<typeof broker>>();
-  const cluster = {
-    targetTopics: new Set(),
-    async addMultipleTargetTopics() {},
-    async refreshMetadataIfNecessary() {},
-    async refreshMetadata() {},
-    isConnected: () => true,
-    removeBroker() {},
-    findTopicPartitionMetadata: () => [...leaders].map(([partitionId, leader]) => ({ partitionId, leader })),
-    findLeaderForPartitions(_topic: string, partitions: string[]) {
-      const out: Record<number, number[]> = {};
-      for (const id of partitions.map(Number)) {
-        const leader = leaders.get(id);
-        if (leader !== undefined) out[leader] = [...(out[leader] ?? []), id];
-      }
-      return out;
-    },
-    async findBroker({ nodeId }: { nodeId: string }) {
-      const id = Number(nodeId);
-      if (!brokers.has(id)) brokers.set(id, broker(id));
-      return brokers.get(id);
-    },
-  };
-  const eosManager = {
-    isTransactional: () => false,
-    async acquireBrokerLock() {},
-    async releaseBrokerLock() {},
-    getSequence: (_t: string, p: number) => sequences.get(p) ?? 0,
-    updateSequence: (_t: string, p: number, n: number) => sequences.set(p, (sequences.get(p) ?? 0) + n),
-    getProducerId: () => 7,
-    getProducerEpoch: () => 0,
-  };
-  const quiet = () => {};
-  // A round-robin partitioner, as kafkajs' default is for messages without a key.
-  let next = 0;
-  const send = createSendMessages({
-    logger: { debug: quiet, info: quiet, warn: quiet, error: quiet },
-    cluster,
-    partitioner: ({ partitionMetadata }: { partitionMetadata: unknown[] }) => next++ % partitionMetadata.length,
-    eosManager,
-    retrier: createRetry({ retries: 5, initialRetryTime: 1, maxRetryTime: 100 }),
-  });
-  return { send, produced, sequences, maxInFlight: () => maxInFlight };
-}
+import { connectionError, scriptedCluster as scripted } from './scripted-cluster.js';
 
 const messages = (n: number) => Array.from({ length: n }, (_, i) => ({ value: `m${i}` }));
 
@@ -124,7 +28,7 @@ describe('kafkajs patch: a send retried after a leader moved', () => {
       if (nodeId === 1 && !killed) {
         killed = true;
         leaders.set(0, 2); // SIGKILLed; broker 2 is elected for partition 0
-        throw new KafkaJSConnectionError('Connection error: connect ECONNREFUSED');
+        throw connectionError('Connection error: connect ECONNREFUSED');
       }
     });
     const acks = await s.send({ acks: -1, timeout: 1000, topicMessages: [{ topic: 't', messages: messages(6) }] });
@@ -148,7 +52,7 @@ describe('kafkajs patch: a send retried after a leader moved', () => {
     ]);
     let failures = 0;
     const s = scripted(leaders, (nodeId) => {
-      if (nodeId === 1 && failures++ < 2) throw new KafkaJSConnectionError('Connection error: connect ECONNRESET');
+      if (nodeId === 1 && failures++ < 2) throw connectionError('Connection error: connect ECONNRESET');
     });
     await s.send({ acks: -1, timeout: 1000, topicMessages: [{ topic: 't', messages: messages(5) }] });
     const byPartition = Object.fromEntries(s.produced.map((p) => [p.partition, p.values]));
@@ -164,7 +68,7 @@ describe('kafkajs patch: a send retried after a leader moved', () => {
     const s = scripted(leaders, async (nodeId) => {
       if (nodeId === 1 && !failed) {
         failed = true;
-        throw new KafkaJSConnectionError('Connection error: connect ECONNRESET');
+        throw connectionError('Connection error: connect ECONNRESET');
       }
       // broker 2 answers slowly: a retry started meanwhile would send its partition again
       if (nodeId === 2) await new Promise((r) => setTimeout(r, 50));
@@ -181,7 +85,7 @@ describe('kafkajs patch: a send retried after a leader moved', () => {
     let electing = true;
     const s = scripted(leaders, (nodeId) => {
       // the leader of partition 0 is gone and nobody is elected within the send's retries
-      if (nodeId === 1 && electing) throw new KafkaJSConnectionError('Connection error: connect ECONNREFUSED');
+      if (nodeId === 1 && electing) throw connectionError('Connection error: connect ECONNREFUSED');
     });
     const acknowledged = new Set<string>();
     const batch = { acks: -1, timeout: 1000, topicMessages: [{ topic: 't', messages: messages(4) }], acknowledged };
