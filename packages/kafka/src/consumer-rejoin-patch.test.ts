@@ -5,6 +5,7 @@
  * Runs kafkajs' own consumer against a scripted cluster (no broker).
  */
 import { createRequire } from 'node:module';
+import { waitFor } from '@custos/test/support';
 import { describe, expect, it } from 'vitest';
 
 const require = createRequire(import.meta.url);
@@ -73,8 +74,7 @@ async function joinsAfterACrash(): Promise<string[]> {
   const crashes: boolean[] = [];
   consumer.on(consumer.events.CRASH, (e) => crashes.push(e.payload.restart));
   await consumer.run({ eachBatch: async () => {} });
-  const deadline = Date.now() + 5000;
-  while (s.joins.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => s.joins.length >= 2, { what: 'the consumer to join again', timeoutMs: 5000, everyMs: 10 });
   expect(crashes[0]).toBe(true);
   return s.joins;
 }

@@ -8,14 +8,16 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseBundleText } from '@custos/policy';
+import { waitFor } from '@custos/test/support';
 import { SignJWT } from 'jose';
+import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY_FILE } from './app.js';
 import { createAuthenticator } from './auth.js';
 import { loadApiEnv } from './config.js';
 import { type Directory, directoryFromBundle } from './directory.js';
 import { followPolicy } from './policy-follow.js';
-import { ACME_AUDITOR_KEY, emptyStore, silentLogger, startTestApi, TEST_JWT_SECRET, type TestServer } from './testing/index.js';
+import { ACME_AUDITOR_KEY, emptyStore, startTestApi, TEST_JWT_SECRET, type TestServer } from './testing/index.js';
 
 const bundleText = readFileSync(DEFAULT_POLICY_FILE, 'utf8');
 function bundle() {
@@ -93,7 +95,10 @@ describe('the directory decides at every request', () => {
     const dir = mkdtempSync(join(tmpdir(), 'custos-api-policy-'));
     const file = join(dir, 'bundle.json');
     writeFileSync(file, bundleText);
-    const followed = await followPolicy({ file, logger: silentLogger(), debounceMs: 20 });
+    // the follower's error lines: its verdict on an invalid bundle
+    const errors: string[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => void errors.push(line) });
+    const followed = await followPolicy({ file, logger, debounceMs: 20 });
     try {
       const s = await startTestApi({ store: emptyStore(), directory: followed, auth: { apiKeys: KEYS } });
       servers.push(s);
@@ -102,13 +107,19 @@ describe('the directory decides at every request', () => {
       b.staff = b.staff.filter((x) => x.id !== 's-ira');
       b.version = `${b.version}-without-ira`;
       writeFileSync(file, JSON.stringify(b));
-      const deadline = Date.now() + 10_000;
-      while (followed.current().staff.has('s-ira') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-      expect(followed.current().staff.has('s-ira')).toBe(false);
+      await waitFor(() => !followed.current().staff.has('s-ira'), {
+        what: 'the bundle without s-ira',
+        timeoutMs: 10_000,
+        everyMs: 25,
+      });
       expect((await search(s, 'key-of-the-auditor-000000000001')).status).toBe(401);
       // an invalid bundle is rejected; the directory stays
       writeFileSync(file, '{"not": "a bundle"}');
-      await new Promise((r) => setTimeout(r, 200));
+      await waitFor(() => errors.some((l) => l.includes('policy bundle rejected')), {
+        what: 'the invalid bundle rejected',
+        timeoutMs: 10_000,
+        everyMs: 25,
+      });
       expect(followed.current().staff.has('s-asha')).toBe(true);
     } finally {
       await followed.stop();

@@ -2,6 +2,7 @@
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '@custos/test/support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDirectory } from './app.js';
 import { HttpError } from './errors.js';
@@ -118,8 +119,7 @@ describe('the heavy-work gate', () => {
     expect(b).toMatchObject({ status: 'rejected', reason: { status: 504 } });
     expect(g.inFlight).toBe(1);
     release();
-    await new Promise((r) => setTimeout(r, 10));
-    expect(g.inFlight).toBe(0);
+    await waitFor(() => g.inFlight === 0, { what: 'the late run to leave its slot', timeoutMs: 5000, everyMs: 5 });
     await expect(g.run('report', 'cred-a', async () => 'next')).resolves.toBe('next');
   });
 

@@ -1,3 +1,4 @@
+import { waitFor } from '@custos/test/support';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { DeadLetterWarnings } from './dead-letter-warnings.js';
@@ -7,14 +8,6 @@ interface Line {
   deadLettered: number;
   total: number;
   example: { offset: string };
-}
-
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe('DeadLetterWarnings', () => {
@@ -31,7 +24,7 @@ describe('DeadLetterWarnings', () => {
     w.note(2, sample('3'));
     expect(lines).toHaveLength(1);
     // after it, without a further record: one line with the count and the first example since
-    await until(() => lines.length === 2);
+    await waitFor(() => lines.length === 2, { what: 'the late count flushed', timeoutMs: 5000, everyMs: 5 });
     expect(lines[1]).toMatchObject({ deadLettered: 5, total: 6, example: { offset: '2' } });
     w.close();
     expect(lines).toHaveLength(2);

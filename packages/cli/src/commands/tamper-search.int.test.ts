@@ -9,6 +9,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sinkProcessFixture } from '@custos/sink/testing';
+import { waitFor } from '@custos/test/support';
 import { describe, expect, it } from 'vitest';
 import { finished, runScript } from '../testing/processes.js';
 
@@ -35,8 +36,11 @@ describe('tamper matrix: the search read model', () => {
     try {
       const sink = runScript(env, 'services/sink/src/main.ts');
       const sinkDone = finished(sink);
-      const until = Date.now() + 120_000;
-      while ((await committed()) < N && Date.now() < until) await new Promise((r) => setTimeout(r, 300));
+      await waitFor(async () => (await committed()) >= N, {
+        what: `${N} rows committed by the sink`,
+        timeoutMs: 120_000,
+        everyMs: 300,
+      });
       expect(await committed()).toBe(N);
       sink.kill('SIGTERM');
       const stopped = await sinkDone;
