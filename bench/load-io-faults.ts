@@ -26,7 +26,8 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePorts, type KafkaInstance, kafkaInstance } from '../test/support/kafka-instance.js';
+import { type KafkaInstance, kafkaInstance } from '../test/support/kafka-instance.js';
+import { freePorts } from '../test/support/ports.js';
 import { TcpProxy } from '../test/support/tcp-proxy.js';
 
 export type IoFaultKind = 'spool-full' | 'store-disk-full' | 'kafka-latency' | 'kafka-cut';

@@ -14,10 +14,10 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tcpReachable } from '../test/support/preflight.js';
 import { benchArgs } from './cli-args.js';
 import { describeTarget, meets, TARGETS } from './targets.js';
 
@@ -186,21 +186,7 @@ function runSuite(s: Suite, i: number): Promise<SuiteRun> {
 }
 
 /** Whether something accepts connections at the first of KAFKA_BROKERS. */
-function brokerUp(): Promise<boolean> {
-  const [host, port] = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')[0]!.split(':');
-  return new Promise((done) => {
-    const s = connect({ host: host ?? '127.0.0.1', port: Number(port ?? 9092), timeout: 2000 });
-    s.once('connect', () => {
-      s.destroy();
-      done(true);
-    });
-    s.once('error', () => done(false));
-    s.once('timeout', () => {
-      s.destroy();
-      done(false);
-    });
-  });
-}
+const brokerUp = () => tcpReachable((process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')[0]!, 2000);
 
 if (chosen.some((s) => s.kafka) && !(await brokerUp())) {
   // The Kafka suites need the local broker and registry.

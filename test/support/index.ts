@@ -33,6 +33,7 @@ export function testStore(label: string): { database: string; chdbPath: string }
     chdbPath: mkdtempSync(join(tmpdir(), `custos-chdb-${label}-`)),
   };
 }
+export { freePort, freePorts } from './ports.js';
 export { assertInfraReachable } from './preflight.js';
 export { trackProgress } from './progress.js';
 export { pace, type WaitOptions, waitFor } from './wait.js';

@@ -11,10 +11,10 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from './ports.js';
 
 const infra = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'infra', 'infra.sh');
 
@@ -55,28 +55,6 @@ export interface KafkaInstance {
   destroy(): Promise<void>;
   /** the same, blocking (for a process's exit handler) */
   destroySync(): void;
-}
-
-/** Free TCP ports on loopback, all different (released again; the brokers bind them moments later). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer();
-          server.once('error', reject);
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => {
-    const a = s.address();
-    if (!a || typeof a !== 'object') throw new Error('no port');
-    return a.port;
-  });
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  return ports;
 }
 
 /** Running (a zombie waiting for its parent's reaping counts as gone). */

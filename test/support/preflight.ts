@@ -4,7 +4,8 @@
  */
 import { connect } from 'node:net';
 
-function tcp(hostPort: string, timeoutMs: number): Promise<boolean> {
+/** Whether something accepts TCP connections at `host:port` within `timeoutMs`. */
+export function tcpReachable(hostPort: string, timeoutMs: number): Promise<boolean> {
   const [host, port] = hostPort.split(':');
   return new Promise((resolve) => {
     const s = connect({ host, port: Number(port), timeout: timeoutMs });
@@ -22,7 +23,7 @@ function tcp(hostPort: string, timeoutMs: number): Promise<boolean> {
 
 export async function assertInfraReachable(brokers: string[], registryUrl: string): Promise<void> {
   const missing: string[] = [];
-  const up = await Promise.all(brokers.map((b) => tcp(b, 2000)));
+  const up = await Promise.all(brokers.map((b) => tcpReachable(b, 2000)));
   if (!up.some(Boolean)) missing.push(`Kafka is not reachable at ${brokers.join(',')}`);
   try {
     const res = await fetch(`${registryUrl.replace(/\/$/, '')}/subjects`, { signal: AbortSignal.timeout(3000) });

@@ -7,10 +7,10 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from './ports.js';
 
 const infra = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'infra', 'infra.sh');
 
@@ -25,18 +25,6 @@ export interface RegistryInstance {
   restart(): Promise<void>;
   /** stops it, deletes its journal topics and run directory */
   destroy(): Promise<void>;
-}
-
-/** A free TCP port on loopback (released again; the registry binds it moments later). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -58,9 +46,7 @@ export async function registryInstance(
   storage: 'kafkasql' | 'mem' = 'kafkasql',
 ): Promise<RegistryInstance> {
   const kafkaPort = (brokers[0] ?? '127.0.0.1:9092').split(':').pop() ?? '9092';
-  const port = await freePort();
-  let mgmtPort = await freePort();
-  while (mgmtPort === port) mgmtPort = await freePort();
+  const [port, mgmtPort] = (await freePorts(2)) as [number, number];
   const runDir = mkdtempSync(join(tmpdir(), `custos-registry-${label}-`));
   const topic = `_t-${label}-${randomUUID().slice(0, 8)}-registry-journal`;
   const env: NodeJS.ProcessEnv = {

@@ -3,8 +3,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileBundle, parseBundle, SubjectStateStore } from '@custos/policy';
 import { parseAccessEvent } from '@custos/schemas';
+import { seededRng } from '@custos/store';
 import { describe, expect, it } from 'vitest';
-import { demoGenerator, seeded } from './demo.js';
+import { demoGenerator } from './demo.js';
 
 const bundleFile = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'policies', 'example-org.json');
 
@@ -15,7 +16,7 @@ describe('demo traffic', () => {
     if (!parsed.ok) throw new Error('bundle invalid');
     const ev = compileBundle(parsed.value.bundle);
     const ctx = { subjectState: new SubjectStateStore(), bulk: ev.createBulkWindow() };
-    const next = demoGenerator(raw, seeded(7));
+    const next = demoGenerator(raw, seededRng(7));
     const counts = { allow: 0, flag: 0, deny: 0 };
     const start = Date.parse('2026-11-28T09:00:00Z');
     const n = 20_000;

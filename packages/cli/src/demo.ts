@@ -5,6 +5,7 @@
  * disclosure without legal basis, a share under an expired agreement).
  */
 import { randomUUID } from 'node:crypto';
+import type { Rng } from '@custos/store';
 
 interface Grant {
   id: string;
@@ -34,20 +35,6 @@ export interface DemoEvent {
   legalBasis?: string;
   recordCount?: number;
   source: { service: string };
-}
-
-export type Rng = () => number;
-
-/** A small seeded generator (mulberry32), so a demo run can be repeated. */
-export function seeded(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)] as T;

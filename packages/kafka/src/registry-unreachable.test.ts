@@ -3,26 +3,15 @@
  * must come out as RegistryUnavailableError (retriable), not as a bad request or a decode error (a
  * record would then be dead-lettered, or a starting service give up, for an outage).
  */
-import { createServer } from 'node:net';
+import { freePort } from '@custos/test/support';
 import { describe, expect, it } from 'vitest';
 import { isRetriable, RegistryUnavailableError } from './errors.js';
 import { AvroCodec, retryWhileUnavailable } from './registry.js';
 
-/** A loopback port with nothing listening on it. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 describe('a schema registry that cannot be reached', () => {
   it('register and decode fail as RegistryUnavailableError, retriable', async () => {
-    const codec = AvroCodec.connect(`http://127.0.0.1:${await closedPort()}/apis/ccompat/v7`, { timeoutMs: 10_000 });
+    // a released port: nothing listens there
+    const codec = AvroCodec.connect(`http://127.0.0.1:${await freePort()}/apis/ccompat/v7`, { timeoutMs: 10_000 });
     const err = await codec.register('x-value', { type: 'record', name: 'X', fields: [] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RegistryUnavailableError);
     expect(isRetriable(err)).toBe(true);
