@@ -346,6 +346,27 @@ start_bg() {
   die "$name did not start (no pid file $pidfile); see $logfile."
 }
 
+# Sends SIG<signal> to the pids and waits up to STOP_TIMEOUT s for them to exit; SIGKILLs what is left.
+signal_and_wait() { # label signal pid...
+  local label="$1" sig="$2" pid
+  shift 2
+  local -a pids=("$@") alive
+  kill "-$sig" "${pids[@]}" 2>/dev/null || true
+  local deadline=$(($(now) + STOP_TIMEOUT))
+  while :; do
+    alive=()
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+    ((${#alive[@]} == 0)) && return 0
+    if (($(now) >= deadline)); then
+      say "$label: still running after ${STOP_TIMEOUT}s, sending SIGKILL to ${alive[*]}."
+      kill -KILL "${alive[@]}" 2>/dev/null || true
+      sleep 0.5
+      return 0
+    fi
+    sleep 0.1
+  done
+}
+
 # stop_service name pidfile service-marker
 stop_service() {
   local name="$1" pidfile="$2" service="$3" pid
@@ -362,20 +383,7 @@ stop_service() {
     return 0
   fi
   say "$name: stopping pid ${pids[*]} (SIGTERM, up to ${STOP_TIMEOUT}s) ..."
-  kill -TERM "${pids[@]}" 2>/dev/null || true
-  local deadline=$(($(now) + STOP_TIMEOUT)) alive
-  while :; do
-    alive=()
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
-    ((${#alive[@]} == 0)) && break
-    if (($(now) >= deadline)); then
-      say "$name: still running after ${STOP_TIMEOUT}s, sending SIGKILL to ${alive[*]}."
-      kill -KILL "${alive[@]}" 2>/dev/null || true
-      sleep 0.5
-      break
-    fi
-    sleep 0.2
-  done
+  signal_and_wait "$name" TERM "${pids[@]}"
   rm -f "$pidfile"
   say "$name: stopped."
 }
@@ -829,20 +837,7 @@ stop_nodes() { # signal id...
     say "Kafka node(s) $*: not running."
   else
     say "Kafka node(s) $*: SIG$sig to pid ${pids[*]} ..."
-    kill "-$sig" "${pids[@]}" 2>/dev/null || true
-    local deadline=$(($(now) + STOP_TIMEOUT)) alive
-    while :; do
-      alive=()
-      for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
-      ((${#alive[@]} == 0)) && break
-      if (($(now) >= deadline)); then
-        say "Kafka node(s): still running after ${STOP_TIMEOUT}s, SIGKILL to ${alive[*]}."
-        kill -KILL "${alive[@]}" 2>/dev/null || true
-        sleep 0.5
-        break
-      fi
-      sleep 0.1
-    done
+    signal_and_wait "Kafka node(s) $*" "$sig" "${pids[@]}"
     say "Kafka node(s) $*: stopped."
   fi
   for id in "$@"; do rm -f "$(node_pidfile "$id")"; done
