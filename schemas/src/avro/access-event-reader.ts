@@ -101,7 +101,7 @@ class Tap extends AvroReadTap {
   }
 
   /** a block count; negative counts (followed by a byte size) are legal Avro but left to avsc */
-  private blockCount(): number {
+  private plainBlockCount(): number {
     const n = this.long();
     if (n < 0) throw AVRO_UNSURE;
     return n;
@@ -109,7 +109,7 @@ class Tap extends AvroReadTap {
 
   stringArray(): string[] {
     const out: string[] = [];
-    for (let n = this.blockCount(); n > 0; n = this.blockCount()) {
+    for (let n = this.plainBlockCount(); n > 0; n = this.plainBlockCount()) {
       while (n-- > 0) out.push(this.internedString());
     }
     return out;
@@ -118,7 +118,7 @@ class Tap extends AvroReadTap {
   /** avsc's MapType: a plain object, keys assigned in order */
   stringMap(): Record<string, string> {
     const out: Record<string, string> = {};
-    for (let n = this.blockCount(); n > 0; n = this.blockCount()) {
+    for (let n = this.plainBlockCount(); n > 0; n = this.plainBlockCount()) {
       while (n-- > 0) {
         const key = this.string();
         out[key] = this.string();

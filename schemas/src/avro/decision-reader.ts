@@ -112,13 +112,7 @@ function pushSpan(start: number, len: number): void {
 /** Reads an array of strings (a record of `width` strings per item) into the lists; returns its item count. */
 function readStrArray(width: number): number {
   let items = 0;
-  for (;;) {
-    let n = tap.long();
-    if (n === 0) return items;
-    if (n < 0) {
-      n = -n;
-      tap.long(); // block size
-    }
+  for (let n = tap.blockCount(); n !== 0; n = tap.blockCount()) {
     items += n;
     if (items > 1_000_000) throw AVRO_UNSURE;
     for (let i = 0; i < n; i++) {
@@ -128,6 +122,7 @@ function readStrArray(width: number): number {
       }
     }
   }
+  return items;
 }
 
 /**
@@ -208,13 +203,7 @@ export function readDecision(buf: Buffer, start: number): DecisionSpans | undefi
     if (tap.present()) {
       // As avsc builds it (later keys win, `__proto__` ignored).
       const m: Record<string, string> = {};
-      for (;;) {
-        let n = tap.long();
-        if (n === 0) break;
-        if (n < 0) {
-          n = -n;
-          tap.long(); // block size
-        }
+      for (let n = tap.blockCount(); n !== 0; n = tap.blockCount()) {
         if (n > 1_000_000) throw AVRO_UNSURE;
         for (let i = 0; i < n; i++) {
           const ks = readStr();

@@ -84,6 +84,17 @@ export class AvroReadTap {
     return i;
   }
 
+  /**
+   * The item count of an array's or a map's next block, as avsc reads it: a negative count is
+   * followed by the block's byte size (skipped); 0 ends the list.
+   */
+  blockCount(): number {
+    const n = this.long();
+    if (n >= 0) return n;
+    this.long();
+    return -n;
+  }
+
   /** The branch of a ["null", X] union: true when X follows. */
   present(): boolean {
     const i = this.long();
