@@ -14,6 +14,7 @@ import {
   listCheckpoints,
   publicKeyPem,
   type Store,
+  storeOptionsFromEnv,
   trustedCheckpointKeys,
 } from '@custos/store';
 import type { Command } from 'commander';
@@ -94,13 +95,7 @@ export function runKeysExport(o: { out?: string | undefined }, deps: Io & { trus
 function openFromEnv(): { store: Store; trusted: KeyObject[] } {
   const env = loadCliEnv();
   return {
-    store: createStore({
-      url: env.CLICKHOUSE_URL,
-      username: env.CLICKHOUSE_USER,
-      password: env.CLICKHOUSE_PASSWORD,
-      database: env.CLICKHOUSE_DATABASE,
-      chdbPath: env.CHDB_PATH,
-    }),
+    store: createStore(storeOptionsFromEnv(env)),
     trusted: trustedCheckpointKeys(env),
   };
 }

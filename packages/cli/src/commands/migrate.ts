@@ -11,6 +11,7 @@ import {
   type RetentionConfig,
   retentionConfig,
   type Store,
+  storeOptionsFromEnv,
 } from '@custos/store';
 import type { Command } from 'commander';
 import { loadCliEnv } from '../env.js';
@@ -40,13 +41,7 @@ export function registerMigrate(program: Command): void {
     .option('--cluster <name>', 'a replicated cluster: ReplicatedMergeTree + Distributed, ON CLUSTER <name>')
     .action(async (o: MigrateCliOptions) => {
       const env = loadCliEnv();
-      const store = createStore({
-        url: env.CLICKHOUSE_URL,
-        username: env.CLICKHOUSE_USER,
-        password: env.CLICKHOUSE_PASSWORD,
-        database: env.CLICKHOUSE_DATABASE,
-        chdbPath: env.CHDB_PATH,
-      });
+      const store = createStore(storeOptionsFromEnv(env));
       try {
         process.exitCode = await runMigrate(o, { store, retention: retentionConfig(env), stdout: process.stdout });
       } finally {

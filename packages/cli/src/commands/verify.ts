@@ -30,6 +30,7 @@ import {
   readCheckpointFiles,
   readWitnessDir,
   type Store,
+  storeOptionsFromEnv,
   trustedCheckpointKeys,
   verifyRange,
   type WitnessLog,
@@ -235,14 +236,7 @@ export function registerVerify(program: Command): void {
   readRecordOptions(cmd).action(async (o: VerifyCliOptions & ReadRecordOptions) => {
     const env = loadCliEnv();
     const cfg = env;
-    const store = createStore({
-      url: env.CLICKHOUSE_URL,
-      username: env.CLICKHOUSE_USER,
-      password: env.CLICKHOUSE_PASSWORD,
-      database: env.CLICKHOUSE_DATABASE,
-      chdbPath: env.CHDB_PATH,
-      maxExecutionTimeS: 3600,
-    });
+    const store = createStore({ ...storeOptionsFromEnv(env), maxExecutionTimeS: 3600 });
     const witnessDir = o.witnessDir ?? cfg.WITNESS_DIR;
     const single = o.event !== undefined || o.consistency !== undefined || o.consistencyFile !== undefined;
     const fromTopic = o.witness !== false && !o.witnessDir && !single;
