@@ -33,6 +33,7 @@ import {
   type JudgedEvent,
 } from './decision-writer.js';
 import { layoutOf } from './layout.js';
+import { AVRO_UNSURE, AvroReadTap } from './read.js';
 import { writeAvroLong, writeAvroString } from './write.js';
 
 const eventType = avro.Type.forSchema(accessEventAvro as unknown as avro.Schema);
@@ -293,6 +294,46 @@ describe('writeAvroLong, writeAvroString', () => {
       }),
       { numRuns: 5000 },
     );
+  });
+});
+
+describe('AvroReadTap', () => {
+  it('reads avsc’s longs as avsc reads them, and throws AVRO_UNSURE where avsc’s long type would refuse or the bytes end', () => {
+    const tap = new AvroReadTap();
+    fc.assert(
+      fc.property(anyLong, fc.uint8Array({ maxLength: 4 }), (n, head) => {
+        const body = longType.toBuffer(n);
+        const avscRefuses = (() => {
+          try {
+            longType.fromBuffer(body);
+            return false;
+          } catch {
+            return true;
+          }
+        })();
+        tap.reset(Buffer.concat([head, body]), head.length);
+        if (avscRefuses) expect(() => tap.long()).toThrow();
+        else {
+          expect(tap.long()).toBe(longType.fromBuffer(body));
+          expect(tap.pos).toBe(tap.end);
+        }
+        tap.reset(body.subarray(0, body.length - 1), 0);
+        let thrown: unknown;
+        try {
+          tap.long();
+        } catch (err) {
+          thrown = err;
+        }
+        expect(thrown).toBe(AVRO_UNSURE);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('reads a negative block count as its size, skipping the byte size that follows', () => {
+    const tap = new AvroReadTap();
+    tap.reset(Buffer.concat([zigzag(-3), zigzag(6), zigzag(2), zigzag(0)]), 0);
+    expect([tap.blockCount(), tap.blockCount(), tap.blockCount()]).toEqual([3, 2, 0]);
   });
 });
 
