@@ -1,0 +1,126 @@
+/**
+ * A backlog on six partitions stored six at a time while the store holds the first (joint) insert
+ * for longer than the group's session timeout: the sink heartbeats throughout, so the coordinator
+ * never drops it — one group generation, no batch delivered twice — and every decision is stored
+ * once.
+ */
+import { createLogger } from '@custos/config';
+import { AvroCodec, createKafka, ensureTopics } from '@custos/kafka';
+import { decisionAvro, toAvro } from '@custos/schemas';
+import { createStore, migrate, queryRows, type Store, sampleDecisions, withDatabase } from '@custos/store';
+import { infraEnv, testStore, testTopics, waitFor } from '@custos/test/support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSinkMetrics } from './metrics.js';
+import { Sink } from './sink.js';
+
+const { brokers, registryUrl } = infraEnv();
+const logger = createLogger('sink-slow-joint-test', 'error');
+const kafka = createKafka({ brokers, clientId: 'sink-slow-joint-test', logger });
+const codec = AvroCodec.connect(registryUrl);
+const PARTITIONS = 6;
+const N = 6000;
+/** the broker's smallest allowed session timeout (group.min.session.timeout.ms) */
+const SESSION_MS = 6000;
+/** how long the store takes for the first insert: well past the session timeout */
+const HOLD_MS = 2.5 * SESSION_MS;
+let root: Store;
+
+describe('sink on a store holding a joint insert past the session timeout', () => {
+  beforeAll(() => {
+    const { database, chdbPath } = testStore('sink-slow-joint');
+    root = createStore({ url: infraEnv().clickhouseUrl, database, chdbPath });
+  });
+  afterAll(async () => {
+    await root.client.command({ query: `DROP DATABASE IF EXISTS ${root.database}_0` });
+    await root.close();
+  });
+
+  it('stays in its group and stores each decision once', async () => {
+    const topics = testTopics('sink-slow-joint', PARTITIONS);
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, Object.values(topics));
+    const store = withDatabase(root, `${root.database}_0`);
+    await migrate(store);
+    const schema = await codec.register(topics.decisions.subject, decisionAvro);
+    const producer = kafka.producer({ transactionalId: `${topics.decisions.name}-p`, maxInFlightRequests: 1, idempotent: true });
+    await producer.connect();
+    const decisions = sampleDecisions(N, {
+      start: Date.parse('2026-10-01T00:00:00Z'),
+      spanMs: 86_400_000,
+      actors: 60,
+      subjects: 500,
+    });
+    const txn = await producer.transaction();
+    await txn.send({
+      topic: topics.decisions.name,
+      messages: decisions.map((d, i) => ({
+        key: d.event.actor.id,
+        partition: i % PARTITIONS,
+        value: schema.encode(toAvro(decisionAvro, d)),
+      })),
+    });
+    await txn.commit();
+    await producer.disconnect();
+
+    // The first insert takes HOLD_MS (a store busy merging, a server under load): the fault injected.
+    const held = { rows: 0, joint: false, released: false };
+    const slow: Store = {
+      ...store,
+      async insertRaw(i) {
+        if (held.rows === 0) {
+          let rows = 1;
+          for (const b of i.body) if (b === 0x0a) rows++;
+          held.rows = rows;
+          held.joint = String(i.settings?.insert_deduplication_token ?? '').startsWith('custos-j-');
+          await new Promise((r) => setTimeout(r, HOLD_MS));
+          held.released = true;
+        }
+        await store.insertRaw(i);
+      },
+    };
+    const groupId = `${topics.decisions.name}-sink`;
+    const sink = new Sink({
+      kafka,
+      codec,
+      store: slow,
+      topics,
+      logger,
+      groupId,
+      partitionsConcurrently: PARTITIONS,
+      sessionTimeoutMs: SESSION_MS,
+      minBatchBytes: 1,
+      maxBatchWaitMs: 100,
+      metrics: createSinkMetrics(),
+      subjectStateHistory: false,
+    });
+    await sink.start();
+    try {
+      await waitFor(() => sink.stats.joins >= 1, { what: 'the sink joined its group', timeoutMs: 30_000 });
+      const member = async () => {
+        const [g] = (await admin.describeGroups([groupId])).groups;
+        return g?.members.map((m) => m.memberId) ?? [];
+      };
+      await waitFor(async () => (await member()).length === 1, { what: 'one member in the group', timeoutMs: 30_000 });
+      const first = await member();
+      await waitFor(() => held.released, { what: 'the held insert returned', timeoutMs: HOLD_MS + 30_000, everyMs: 200 });
+      // Past the session timeout without a batch finishing: the coordinator still knows the member.
+      expect(await member()).toEqual(first);
+      await waitFor(() => sink.stats.rows >= N, { what: `${N} rows`, timeoutMs: 60_000, everyMs: 100 });
+      expect(await member()).toEqual(first);
+    } finally {
+      await sink.stop();
+      await admin.disconnect();
+    }
+    expect(held.joint).toBe(true);
+    expect(held.rows).toBeGreaterThan(N / PARTITIONS);
+    expect(sink.stats.joins).toBe(1);
+    expect(sink.stats.skipped).toBe(0);
+    expect(sink.stats.rows).toBe(N);
+    const [c] = await queryRows<{ rows: number; events: number }>(
+      store,
+      `SELECT count() AS rows, uniqExact(event_id) AS events FROM ${store.table('decisions')}`,
+    );
+    expect(c).toEqual({ rows: N, events: N });
+  });
+});
