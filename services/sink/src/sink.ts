@@ -74,6 +74,11 @@ import { DEFAULT_JOINT_INSERT_WINDOW_MS, JointInserter, type JointTicket } from 
 import { defaultSinkMetrics, type SinkMetrics } from './metrics.js';
 import { SubjectStateHistory } from './subject-state-history.js';
 
+/** partitions stored at once (see docs/decisions/sink-concurrency-heartbeats.md) */
+export const DEFAULT_PARTITIONS_CONCURRENTLY = 3;
+/** kafkajs' own default: a member silent this long is dropped from the group */
+export const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
+
 /** bytes of dead letters per produce call: under the broker's default 1 MiB message limit */
 const LETTER_CHUNK_BYTES = 900 * 1024;
 
@@ -275,7 +280,7 @@ export class Sink {
   }
 
   private get sessionTimeoutMs(): number {
-    return this.opts.sessionTimeoutMs ?? 30_000;
+    return this.opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
   }
 
   private get heartbeatIntervalMs(): number {
@@ -349,7 +354,7 @@ export class Sink {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.opts.partitionsConcurrently ?? 3,
+      partitionsConsumedConcurrently: this.opts.partitionsConcurrently ?? DEFAULT_PARTITIONS_CONCURRENTLY,
       eachBatch: (p) => this.onBatch(p),
     });
     if (this.opts.subjectStateHistory !== false) {
