@@ -75,7 +75,7 @@ import { defaultSinkMetrics, type SinkMetrics } from './metrics.js';
 import { SubjectStateHistory } from './subject-state-history.js';
 
 /** partitions stored at once (see docs/decisions/sink-concurrency-heartbeats.md) */
-export const DEFAULT_PARTITIONS_CONCURRENTLY = 3;
+export const DEFAULT_PARTITIONS_CONCURRENTLY = 6;
 /** kafkajs' own default: a member silent this long is dropped from the group */
 export const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
 
