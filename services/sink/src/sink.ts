@@ -343,6 +343,7 @@ export class Sink {
     // A new generation may have moved partitions: every chain is recovered from ClickHouse again.
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.stats.joins += 1;
+      this.metrics.groupJoins.inc();
       this.chains.clear();
     });
     // A crash kafkajs does not restart would leave the process up with nothing consuming.

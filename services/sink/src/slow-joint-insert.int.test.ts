@@ -80,6 +80,7 @@ describe('sink on a store holding a joint insert past the session timeout', () =
       },
     };
     const groupId = `${topics.decisions.name}-sink`;
+    const metrics = createSinkMetrics();
     const sink = new Sink({
       kafka,
       codec,
@@ -91,7 +92,7 @@ describe('sink on a store holding a joint insert past the session timeout', () =
       sessionTimeoutMs: SESSION_MS,
       minBatchBytes: 1,
       maxBatchWaitMs: 100,
-      metrics: createSinkMetrics(),
+      metrics,
       subjectStateHistory: false,
     });
     await sink.start();
@@ -115,6 +116,7 @@ describe('sink on a store holding a joint insert past the session timeout', () =
     expect(held.joint).toBe(true);
     expect(held.rows).toBeGreaterThan(N / PARTITIONS);
     expect(sink.stats.joins).toBe(1);
+    expect((await metrics.groupJoins.get()).values[0]?.value).toBe(1);
     expect(sink.stats.skipped).toBe(0);
     expect(sink.stats.rows).toBe(N);
     const [c] = await queryRows<{ rows: number; events: number }>(
