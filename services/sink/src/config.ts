@@ -3,6 +3,7 @@ import { env } from '@custos/config';
 import { DEFAULT_SINK_BATCH_ROWS } from '@custos/store';
 import { z } from 'zod';
 import { DEFAULT_JOINT_INSERT_WINDOW_MS } from './joint-insert.js';
+import { DEFAULT_PARTITIONS_CONCURRENTLY, DEFAULT_SESSION_TIMEOUT_MS } from './sink.js';
 
 export const sinkEnv = z.object({
   SINK_GROUP_ID: z.string().default('custos-sink'),
@@ -18,7 +19,9 @@ export const sinkEnv = z.object({
   /** most bytes fetched per partition per batch (48 MiB: room for a full batch of ~390-byte decisions) */
   SINK_MAX_BYTES_PER_PARTITION: env.int({ min: 1024 }).default(48 * 1_048_576),
   /** partitions (chains) stored concurrently */
-  SINK_PARTITIONS_CONCURRENTLY: env.int({ min: 1, max: 64 }).default(3),
+  SINK_PARTITIONS_CONCURRENTLY: env.int({ min: 1, max: 64 }).default(DEFAULT_PARTITIONS_CONCURRENTLY),
+  /** the group drops the sink after this long without a heartbeat (sent every tenth of it while storing) */
+  SINK_SESSION_TIMEOUT_MS: env.int({ min: 6000, max: 1_800_000 }).default(DEFAULT_SESSION_TIMEOUT_MS),
   /** the longest a prepared batch waits to be stored with other partitions' by one insert; 0: alone */
   SINK_JOINT_INSERT_WINDOW_MS: env.int({ min: 0, max: 10_000 }).default(DEFAULT_JOINT_INSERT_WINDOW_MS),
   /** an eventId among a chain's last this-many entries is a duplicate (dead-lettered, not stored) */

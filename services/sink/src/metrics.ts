@@ -22,6 +22,7 @@ export interface SinkMetrics {
   chainSeq: Gauge<'chain'>;
   checkpoints: Counter;
   chainIntegrityFailures: Counter<'chain'>;
+  groupJoins: Counter;
 }
 
 export function createSinkMetrics(registry = new Registry()): SinkMetrics {
@@ -104,6 +105,11 @@ export function createSinkMetrics(registry = new Registry()): SinkMetrics {
       name: 'custos_sink_chain_integrity_failures_total',
       help: 'chains the sink refused to extend because their stored tail failed verification',
       labelNames: ['chain'],
+      registers,
+    }),
+    groupJoins: new Counter({
+      name: 'custos_sink_group_joins_total',
+      help: 'times the sink joined its consumer group: 1 plus every rebalance or drop from the group since it started',
       registers,
     }),
   };

@@ -24,6 +24,7 @@ export function sinkOptionsFromEnv(
   | 'maxBatchWaitMs'
   | 'maxBytesPerPartition'
   | 'partitionsConcurrently'
+  | 'sessionTimeoutMs'
   | 'jointInsertWindowMs'
   | 'dedupWindow'
   | 'retryMinMs'
@@ -41,6 +42,7 @@ export function sinkOptionsFromEnv(
     maxBatchWaitMs: e.SINK_MAX_BATCH_WAIT_MS,
     maxBytesPerPartition: e.SINK_MAX_BYTES_PER_PARTITION,
     partitionsConcurrently: e.SINK_PARTITIONS_CONCURRENTLY,
+    sessionTimeoutMs: e.SINK_SESSION_TIMEOUT_MS,
     jointInsertWindowMs: e.SINK_JOINT_INSERT_WINDOW_MS,
     dedupWindow: e.SINK_DEDUP_WINDOW,
     retryMinMs: e.SINK_RETRY_MIN_MS,

@@ -15,6 +15,8 @@ describe('sink configuration', () => {
       minBatchBytes: 1_048_576,
       dedupWindow: 100_000,
       checkpointIntervalMs: 60_000,
+      partitionsConcurrently: 6,
+      sessionTimeoutMs: 30_000,
     });
     expect(o.checkpointKey).toBeUndefined();
   });

@@ -69,9 +69,15 @@ import {
 } from '@custos/store';
 import type { Logger } from 'pino';
 import { DecisionDecoder, type DecodedRecord } from './decode.js';
+import { keepAlive } from './heartbeat.js';
 import { DEFAULT_JOINT_INSERT_WINDOW_MS, JointInserter, type JointTicket } from './joint-insert.js';
 import { defaultSinkMetrics, type SinkMetrics } from './metrics.js';
 import { SubjectStateHistory } from './subject-state-history.js';
+
+/** partitions stored at once (see docs/decisions/sink-concurrency-heartbeats.md) */
+export const DEFAULT_PARTITIONS_CONCURRENTLY = 6;
+/** kafkajs' own default: a member silent this long is dropped from the group */
+export const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
 
 /** bytes of dead letters per produce call: under the broker's default 1 MiB message limit */
 const LETTER_CHUNK_BYTES = 900 * 1024;
@@ -92,6 +98,11 @@ export interface SinkOptions {
   maxBytesPerPartition?: number | undefined;
   /** partitions stored concurrently */
   partitionsConcurrently?: number | undefined;
+  /**
+   * The group coordinator drops this member after this long without a heartbeat. Heartbeats are
+   * sent every tenth of it while batches are being stored, however long an insert takes.
+   */
+  sessionTimeoutMs?: number | undefined;
   /**
    * Batches of several partitions prepared together are stored by one insert (joint-insert.ts); a
    * prepared batch waits at most this long for the others. 0: every batch is inserted alone.
@@ -158,6 +169,8 @@ export interface SinkStats {
   /** checkpoints and heads written to the witness */
   witnessed: number;
   recoveries: number;
+  /** generations of the consumer group this member joined (1 while it was never dropped or rebalanced) */
+  joins: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -194,6 +207,7 @@ export class Sink {
     heads: 0,
     witnessed: 0,
     recoveries: 0,
+    joins: 0,
   };
   readonly metrics: SinkMetrics;
   private consumer?: Consumer;
@@ -265,6 +279,14 @@ export class Sink {
     return this.opts.groupId ?? 'custos-sink';
   }
 
+  private get sessionTimeoutMs(): number {
+    return this.opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+  }
+
+  private get heartbeatIntervalMs(): number {
+    return Math.max(100, Math.floor(this.sessionTimeoutMs / 10));
+  }
+
   private get window(): number {
     return this.opts.dedupWindow ?? 100_000;
   }
@@ -313,11 +335,17 @@ export class Sink {
       maxWaitTimeInMs: this.opts.maxBatchWaitMs ?? 500,
       maxBytesPerPartition: this.opts.maxBytesPerPartition ?? 48 * 1024 * 1024,
       maxBytes: 64 * 1024 * 1024,
+      sessionTimeout: this.sessionTimeoutMs,
+      heartbeatInterval: this.heartbeatIntervalMs,
     });
     this.consumer = consumer;
     await consumer.connect();
     // A new generation may have moved partitions: every chain is recovered from ClickHouse again.
-    consumer.on(consumer.events.GROUP_JOIN, () => this.chains.clear());
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.stats.joins += 1;
+      this.metrics.groupJoins.inc();
+      this.chains.clear();
+    });
     // A crash kafkajs does not restart would leave the process up with nothing consuming.
     consumer.on(consumer.events.CRASH, (e) => {
       if (e.payload.restart) this.opts.logger.warn({ err: e.payload.error }, 'consumer crashed; kafkajs restarts it');
@@ -327,7 +355,7 @@ export class Sink {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.opts.partitionsConcurrently ?? 3,
+      partitionsConsumedConcurrently: this.opts.partitionsConcurrently ?? DEFAULT_PARTITIONS_CONCURRENTLY,
       eachBatch: (p) => this.onBatch(p),
     });
     if (this.opts.subjectStateHistory !== false) {
@@ -365,8 +393,10 @@ export class Sink {
     // Registered before anything is awaited: kafkajs hands a fetch's batches to its workers in one
     // go, so every batch being stored at once is known before the first one is ready to insert.
     const ticket = payload.batch.messages.length > 0 ? this.joiner?.enter() : undefined;
+    // Heartbeats go on while this batch waits (its lock, the joint insert, a slow store).
+    const kept = keepAlive(payload, this.heartbeatIntervalMs);
     try {
-      await this.lock(partition, () => this.processBatch(payload, ticket));
+      await this.lock(partition, () => this.processBatch(kept.payload, ticket));
     } catch (err) {
       // Whatever was in flight may or may not have been stored: recover from ClickHouse next time.
       this.chains.delete(partition);
@@ -378,6 +408,8 @@ export class Sink {
         return;
       }
       throw err;
+    } finally {
+      kept.stop();
     }
   }
 
