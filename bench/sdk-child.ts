@@ -159,9 +159,9 @@ async function sdk() {
       const sp = Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, MiB(x.space_size)]));
       const w = (
         client as unknown as {
-          sender?: { worker?: { getHeapStatistics(): Promise<{ total_heap_size: number; external_memory: number }> } };
+          transport?: { worker?: { getHeapStatistics(): Promise<{ total_heap_size: number; external_memory: number }> } };
         }
-      ).sender?.worker;
+      ).transport?.worker;
       const ws = await w?.getHeapStatistics();
       const smaps = readFileSync('/proc/self/status', 'utf8').match(/Rss\w+:\s+\d+ kB/g);
       console.error(
