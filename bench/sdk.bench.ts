@@ -108,6 +108,8 @@ interface SdkResult {
   p99: number;
   eps: number;
   cpu: number;
+  /** of cpu, the caller's thread; the rest is the sender thread's */
+  callerCpu: number;
   /** events of the throughput run sent from the spool (out of memory past maxQueueBytes) */
   spooled: number;
   baselineMib: number;
@@ -221,14 +223,14 @@ async function main(): Promise<void> {
       const sp = await child<PeerResult>('peer', prefix, true);
       stockPeerRuns.push(sp);
       console.error(
-        `rep ${r + 1}/${REPS}: packed SDK (stock kafkajs): record p50 ${q.p50.toFixed(2)} µs p99 ${q.p99.toFixed(2)} µs, ${q.eps.toFixed(0)} ev/s ${q.cpu.toFixed(2)} µs CPU/ev, peak rss ${q.rssMib} MiB; stock kafkajs ${sp.eps.toFixed(0)} ev/s ${sp.cpu.toFixed(2)} µs CPU/ev, peak rss ${sp.rssMib} MiB; ratio ${(q.eps / sp.eps).toFixed(2)}`,
+        `rep ${r + 1}/${REPS}: packed SDK (stock kafkajs): record p50 ${q.p50.toFixed(2)} µs p99 ${q.p99.toFixed(2)} µs, ${q.eps.toFixed(0)} ev/s ${q.cpu.toFixed(2)} µs CPU/ev (caller's thread ${q.callerCpu.toFixed(2)}; ${q.spooled} via the spool), peak rss ${q.rssMib} MiB; stock kafkajs ${sp.eps.toFixed(0)} ev/s ${sp.cpu.toFixed(2)} µs CPU/ev, peak rss ${sp.rssMib} MiB; ratio ${(q.eps / sp.eps).toFixed(2)}`,
       );
     }
     const k = await child<PeerResult>('peer', prefix);
     sdkRuns.push(s);
     peerRuns.push(k);
     console.error(
-      `rep ${r + 1}/${REPS}: record p50 ${s.p50.toFixed(2)} µs p99 ${s.p99.toFixed(2)} µs, sdk ${s.eps.toFixed(0)} ev/s ${s.cpu.toFixed(2)} µs CPU/ev (${s.spooled} via the spool), kafkajs ${k.eps.toFixed(0)} ev/s ${k.cpu.toFixed(2)} µs CPU/ev, ratio ${(s.eps / k.eps).toFixed(2)}, peak rss sdk ${s.rssMib} / kafkajs ${k.rssMib} MiB (baselines ${s.baselineMib} / ${k.baselineMib}), load ${load()}`,
+      `rep ${r + 1}/${REPS}: record p50 ${s.p50.toFixed(2)} µs p99 ${s.p99.toFixed(2)} µs, sdk ${s.eps.toFixed(0)} ev/s ${s.cpu.toFixed(2)} µs CPU/ev (caller's thread ${s.callerCpu.toFixed(2)}; ${s.spooled} via the spool), kafkajs ${k.eps.toFixed(0)} ev/s ${k.cpu.toFixed(2)} µs CPU/ev, ratio ${(s.eps / k.eps).toFixed(2)}, peak rss sdk ${s.rssMib} / kafkajs ${k.rssMib} MiB (baselines ${s.baselineMib} / ${k.baselineMib}), load ${load()}`,
     );
   }
   let sustained: SustainResult | undefined;

@@ -22,6 +22,16 @@ import { describeKafkajsPatch, kafkajsPatch } from '@custos/kafka/kafka-patch';
  * @typedef {{ topic: string; messages: PooledMessage[] }} TopicMessages
  */
 
+/**
+ * Messages per sendBatch call on the ordinary-messages path. Stock kafkajs groups a call's messages
+ * by partition by copying the partition's array for every message (`[...current, message]`), so a
+ * call costs the square of its messages per partition: a whole 512 KiB batch (~3 700 events over 6
+ * partitions) spent more of the sender thread's CPU in that copying and in collecting the arrays it
+ * left behind than in encoding (docs/decisions/sdk-plain-messages-in-parts.md). Parts of this size
+ * keep it to a few percent; ranged messages need the patched kafkajs, which groups in one pass.
+ */
+export const PLAIN_PART_MESSAGES = 512;
+
 /** distinct keys whose buffers are kept (the cache starts over past this) */
 const KEY_CACHE_SIZE = 4096;
 
@@ -140,6 +150,67 @@ export class BatchMessages {
     }
     list.push(b);
     this.#valueBytes += b.length;
+  }
+}
+
+/**
+ * The sendBatch calls that carry a batch's messages: the whole batch for ranged messages, parts of
+ * at most `PLAIN_PART_MESSAGES` for ordinary ones (the same parts for the same batch, attempt after
+ * attempt).
+ * @param {TopicMessages[]} topicMessages
+ * @param {boolean} ranged
+ * @returns {TopicMessages[][]}
+ */
+export function sendParts(topicMessages, ranged) {
+  if (ranged) return [topicMessages];
+  /** @type {TopicMessages[][]} */
+  const parts = [];
+  /** @type {TopicMessages[]} */
+  let part = [];
+  let room = PLAIN_PART_MESSAGES;
+  for (const { topic, messages } of topicMessages) {
+    for (let i = 0; i < messages.length; ) {
+      const n = Math.min(room, messages.length - i);
+      part.push({ topic, messages: i === 0 && n === messages.length ? messages : messages.slice(i, i + n) });
+      i += n;
+      room -= n;
+      if (room === 0) {
+        parts.push(part);
+        part = [];
+        room = PLAIN_PART_MESSAGES;
+      }
+    }
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
+/**
+ * How far the attempts at one batch got: the parts Kafka acknowledged (they are not sent again: they
+ * would be appended twice) and, within the next part, the partitions the patched kafkajs reports
+ * acknowledged by a failed attempt.
+ * @typedef {{ parts: number; acknowledged: Set<string> }} SendProgress
+ */
+
+/**
+ * Sends a batch's parts in order, from the first one not yet acknowledged.
+ * @param {import('kafkajs').Producer} producer
+ * @param {TopicMessages[][]} parts
+ * @param {number} acks
+ * @param {number} timeout
+ * @param {SendProgress} progress updated as parts are acknowledged
+ */
+export async function sendInParts(producer, parts, acks, timeout, progress) {
+  for (let i = progress.parts; i < parts.length; i++) {
+    // (kafkajs' Message type has no ranged fields; the patched client reads them)
+    await producer.sendBatch({
+      topicMessages: /** @type {never} */ (parts[i]),
+      acks,
+      timeout,
+      acknowledged: progress.acknowledged,
+    });
+    progress.parts = i + 1;
+    progress.acknowledged.clear();
   }
 }
 

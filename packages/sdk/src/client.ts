@@ -665,9 +665,9 @@ class Client implements AuditClient {
 
   /** Sends a batch until Kafka acknowledges it; false only when closing ran out of time. */
   private async send(batch: Batch): Promise<boolean> {
-    // Partitions Kafka acknowledged in a failed attempt (a leader election outlasting kafkajs'
-    // retries) are not sent again by the next one: they would be appended twice.
-    const attemptOf: BatchAttempts = { batchNo: ++this.batchesSent, acknowledged: new Set() };
+    // Parts and partitions Kafka acknowledged in a failed attempt (a leader election outlasting
+    // kafkajs' retries) are not sent again by the next one: they would be appended twice.
+    const attemptOf: BatchAttempts = { batchNo: ++this.batchesSent, parts: 0, acknowledged: new Set() };
     for (let attempt = 0; ; attempt++) {
       try {
         const producer = await this.connectedProducer();

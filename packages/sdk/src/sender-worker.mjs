@@ -9,7 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { newKafka } from '@custos/kafka/kafka-client';
-import { BatchMessages, rangedMessages } from './batch-messages.js';
+import { BatchMessages, rangedMessages, sendInParts, sendParts } from './batch-messages.js';
 import { producerConfig } from './producer-config.js';
 
 /**
@@ -119,8 +119,8 @@ async function connected() {
   return producer;
 }
 
-/** The batch being sent (one at a time) and its partitions acknowledged so far. */
-let acknowledged = { batch: -1, partitions: /** @type {Set<string>} */ (new Set()) };
+/** The batch being sent (one at a time) and how far its attempts got. */
+let progress = { batch: -1, parts: 0, acknowledged: /** @type {Set<string>} */ (new Set()) };
 
 /** @param {ToSender} m */
 async function handle(m) {
@@ -134,14 +134,15 @@ async function handle(m) {
       await p?.disconnect().catch(() => {});
       post({ t: 'done', id: m.id });
     } else {
-      const topicMessages = messages.build(m, await ranged);
+      const isRanged = await ranged;
+      const parts = sendParts(messages.build(m, isRanged), isRanged);
       try {
         // a thread started after the previous one died has not been asked to connect
         const p = await connected();
-        // Partitions Kafka acknowledged in an earlier attempt at this batch are not sent again
-        // (appended twice otherwise, under new sequence numbers): see the kafkajs patch's sendMessages.
-        if (acknowledged.batch !== m.batch) acknowledged = { batch: m.batch, partitions: new Set() };
-        await p.sendBatch({ topicMessages, acks: m.acks, timeout: m.timeout, acknowledged: acknowledged.partitions });
+        // Parts and partitions Kafka acknowledged in an earlier attempt at this batch are not sent
+        // again (appended twice otherwise, under new sequence numbers): see the kafkajs patch's sendMessages.
+        if (progress.batch !== m.batch) progress = { batch: m.batch, parts: 0, acknowledged: new Set() };
+        await sendInParts(p, parts, m.acks, m.timeout, progress);
         post({ t: 'done', id: m.id });
       } catch (err) {
         post({ t: 'done', id: m.id, error: serialize(err) });

@@ -3,7 +3,7 @@
  * instance (it cannot cross threads) or turns the sender thread off.
  */
 import type { Kafka, Producer } from '@custos/kafka';
-import { BatchMessages, rangedMessages } from './batch-messages.js';
+import { BatchMessages, rangedMessages, sendInParts, sendParts } from './batch-messages.js';
 import type { LoggerLike } from './logger.js';
 import { producerConfig } from './producer-config.js';
 import type { BatchAttempts, PackedBatch, Transport } from './transport.js';
@@ -50,15 +50,10 @@ export class InlineTransport implements Transport {
 
   async send(batch: PackedBatch, acks: number, timeout: number, attempts: BatchAttempts): Promise<void> {
     if (this.producer === undefined) await this.connect();
-    const topicMessages = this.messages.build(batch, await this.ranged!);
+    const ranged = await this.ranged!;
+    const parts = sendParts(this.messages.build(batch, ranged), ranged);
     try {
-      // (kafkajs' Message type has no ranged fields; the patched client reads them)
-      await this.producer!.sendBatch({
-        topicMessages: topicMessages as never,
-        acks,
-        timeout,
-        acknowledged: attempts.acknowledged,
-      });
+      await sendInParts(this.producer!, parts, acks, timeout, attempts);
     } finally {
       this.messages.release();
     }

@@ -28,7 +28,9 @@ export interface PackedBatch {
 export interface BatchAttempts {
   /** the batch's number, the same for each attempt at it */
   batchNo: number;
-  /** partitions (`topic\0partition`) Kafka acknowledged in earlier attempts; filled by the patched kafkajs */
+  /** parts of the batch Kafka acknowledged in earlier attempts (ordinary messages go in parts: batch-messages.js) */
+  parts: number;
+  /** partitions (`topic\0partition`) of the next part Kafka acknowledged in earlier attempts; filled by the patched kafkajs */
   acknowledged: Set<string>;
 }
 
