@@ -90,37 +90,51 @@ describe('chain', () => {
 
   it('writes exactly the documented chain, leaves and lines, for any rows and batch boundaries (property test against the plain definition)', () => {
     const text = fc.string({ unit: 'binary', maxLength: 12 });
-    const row = fc.record({ i: fc.nat({ max: decisions.length - 1 }), legal: text, ip: text, reason: fc.array(text, { maxLength: 3 }) });
+    const row = fc.record({
+      i: fc.nat({ max: decisions.length - 1 }),
+      legal: text,
+      ip: text,
+      reason: fc.array(text, { maxLength: 3 }),
+    });
     fc.assert(
-      fc.property(fc.array(row, { minLength: 1, maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 15 }), { minLength: 1 }), (specs, cuts) => {
-        const rows = specs.map((x, k) => {
-          const r = toRow(decisions[x.i]!, 3, String(k * 2));
-          // unique ids (no duplicate skipping), any text (non-ASCII, quotes, control characters) in free-text columns
-          return { ...r, event_id: `id-${k}`, legal_basis: x.legal, source_ip: x.ip, reason_messages: x.reason };
-        });
-        const state = emptyChain(3, 1000);
-        const lines: string[] = [];
-        const leaves: string[] = [];
-        for (let from = 0, c = 0; from < rows.length; c++) {
-          const n = cuts[c % cuts.length]!;
-          const p = prepare(state, rows.slice(from, from + n).map((r) => ({ offset: r.kafka_offset, row: { ...r } })));
-          lines.push(...p.body.toString('utf8').split('\n'));
-          leaves.push(...p.leaves);
-          commit(state, p);
-          from += n;
-        }
-        // the plain definition: hash(seq) = SHA-256(hash(seq − 1) ‖ canonical), leaf = SHA-256(0x00 ‖ canonical)
-        let prev = genesisHash(3);
-        rows.forEach((r, k) => {
-          const text = canonical({ ...r, chain_seq: k + 1 });
-          const h = linkHash(prev, text);
-          expect(lines[k]).toBe(insertLine(text, h));
-          expect(Buffer.from(leaves[k]!, 'latin1').equals(leafHash(text))).toBe(true);
-          prev = h;
-        });
-        expect(state.hash).toBe(prev);
-        expect(state.segment.tree.root()).toEqual(merkleRoot(rows.map((r, k) => leafHash(canonical({ ...r, chain_seq: k + 1 })))));
-      }),
+      fc.property(
+        fc.array(row, { minLength: 1, maxLength: 40 }),
+        fc.array(fc.integer({ min: 1, max: 15 }), { minLength: 1 }),
+        (specs, cuts) => {
+          const rows = specs.map((x, k) => {
+            const r = toRow(decisions[x.i]!, 3, String(k * 2));
+            // unique ids (no duplicate skipping), any text (non-ASCII, quotes, control characters) in free-text columns
+            return { ...r, event_id: `id-${k}`, legal_basis: x.legal, source_ip: x.ip, reason_messages: x.reason };
+          });
+          const state = emptyChain(3, 1000);
+          const lines: string[] = [];
+          const leaves: string[] = [];
+          for (let from = 0, c = 0; from < rows.length; c++) {
+            const n = cuts[c % cuts.length]!;
+            const p = prepare(
+              state,
+              rows.slice(from, from + n).map((r) => ({ offset: r.kafka_offset, row: { ...r } })),
+            );
+            lines.push(...p.body.toString('utf8').split('\n'));
+            leaves.push(...p.leaves);
+            commit(state, p);
+            from += n;
+          }
+          // the plain definition: hash(seq) = SHA-256(hash(seq − 1) ‖ canonical), leaf = SHA-256(0x00 ‖ canonical)
+          let prev = genesisHash(3);
+          rows.forEach((r, k) => {
+            const text = canonical({ ...r, chain_seq: k + 1 });
+            const h = linkHash(prev, text);
+            expect(lines[k]).toBe(insertLine(text, h));
+            expect(Buffer.from(leaves[k]!, 'latin1').equals(leafHash(text))).toBe(true);
+            prev = h;
+          });
+          expect(state.hash).toBe(prev);
+          expect(state.segment.tree.root()).toEqual(
+            merkleRoot(rows.map((r, k) => leafHash(canonical({ ...r, chain_seq: k + 1 })))),
+          );
+        },
+      ),
       { numRuns: 100 },
     );
   });
