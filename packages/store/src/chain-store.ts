@@ -17,7 +17,7 @@ import {
 import { queryRows, type Store } from './client.js';
 import { canonical, type DecisionRow, INSERT_COLUMNS, isoTime, readStored, type StoredDecision } from './decisions.js';
 import { ChainIntegrityError } from './errors.js';
-import { leafHash, merkleRootOfLatin1 } from './merkle.js';
+import { leafHash, MerkleFrontier } from './merkle.js';
 
 /**
  * Most rows per insert into `decisions` (the sink's `SINK_MAX_BATCH_ROWS` default). ClickHouse does
@@ -135,7 +135,7 @@ export async function recoverChain(store: Store, chain: number, opts: RecoverOpt
     state.offset = BigInt(last.kafka_offset);
     state.segment = emptySegment(cp.lastSeq, cp.lastHash, now, cpHash);
   } else {
-    const leaves: string[] = [];
+    const leaves = new MerkleFrontier();
     if (opts.trusted && cp) {
       await checkTail(store, chain, cp, headSeq, opts.pageRows ?? 50_000, leaves);
     } else {
@@ -156,7 +156,7 @@ export async function recoverChain(store: Store, chain: number, opts: RecoverOpt
       occurredTo: agg.occurred_to,
       since: now,
       prevCheckpoint: cpHash,
-      leaves,
+      tree: leaves,
     };
   }
   headSeq = state.seq;
@@ -177,7 +177,7 @@ async function tailLeaves(
   base: number,
   head: number,
   page: number,
-  leaves: string[],
+  leaves: MerkleFrontier,
 ): Promise<void> {
   for (let lo = base + 1; lo <= head; lo += page) {
     const rows = await readStored(store, 'kafka_partition = {c:UInt16} AND chain_seq BETWEEN {lo:UInt64} AND {hi:UInt64}', {
@@ -201,7 +201,7 @@ async function checkTail(
   cp: CheckpointFields,
   head: number,
   page: number,
-  leaves: string[],
+  leaves: MerkleFrontier,
 ): Promise<void> {
   const [anchor] = await readStored(store, 'kafka_partition = {c:UInt16} AND chain_seq = {s:UInt64}', {
     c: chain,
@@ -305,8 +305,8 @@ export function checkpointOf(state: ChainState, topic: string, key: KeyObject, n
       occurredTo: isoTime(seg.occurredTo),
       createdAt: new Date(now).toISOString(),
       prevCheckpoint: seg.prevCheckpoint,
-      // The leaves are complete unless the segment was recovered without its rows (never expected).
-      ...(seg.leaves.length === state.seq - seg.prevSeq ? { merkleRoot: merkleRootOfLatin1(seg.leaves).toString('hex') } : {}),
+      // The tree is complete unless the segment was recovered without its rows (never expected).
+      ...(seg.tree.size === state.seq - seg.prevSeq ? { merkleRoot: seg.tree.root().toString('hex') } : {}),
     },
     key,
   );

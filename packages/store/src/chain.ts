@@ -18,6 +18,7 @@
 import { createHash, hash as digest } from 'node:crypto';
 import { BufferPool } from '@custos/schemas/avro';
 import { chTimeMs, type DecisionRow, type EncodedDecision, encodeContent, type StoredDecision } from './decisions.js';
+import { MerkleFrontier, writeLatin1 } from './merkle.js';
 
 export function genesisHash(chain: number): string {
   return createHash('sha256').update(`custos/decisions-chain/v1/${chain}`).digest('hex');
@@ -41,10 +42,10 @@ export interface SegmentStats {
   /** SHA-256 (hex) of the last checkpoint's payload; empty before the chain's first */
   prevCheckpoint: string;
   /**
-   * Merkle leaf hashes of the rows since the last checkpoint, in chain order, each as a 32-character
-   * latin1 string (one character a byte: producing a string costs half what a Buffer does)
+   * The Merkle tree of the rows since the last checkpoint, in chain order: the leaf hashes of each
+   * stored batch are added as it is committed, so the checkpoint only folds a few subtree roots
    */
-  leaves: string[];
+  tree: MerkleFrontier;
 }
 
 export interface ChainState {
@@ -85,7 +86,7 @@ export function emptySegment(prevSeq: number, prevHash: string, now = Date.now()
     occurredTo: null,
     since: now,
     prevCheckpoint,
-    leaves: [],
+    tree: new MerkleFrontier(),
   };
 }
 
@@ -200,6 +201,11 @@ class BodyWriter {
       x = q;
     } while (x > 0);
   }
+  /** a hash's hex digits (one byte each; Node's latin1 copy beats a loop over the characters) */
+  hex(h: string): void {
+    writeLatin1(this.buf, h, this.pos, h.length);
+    this.pos += h.length;
+  }
   /** a string of (nearly always) ASCII characters, as UTF-8 */
   ascii(s: string): void {
     const b = this.buf;
@@ -274,7 +280,7 @@ export function prepare(state: ChainState, candidates: readonly AnyCandidate[]):
     if (c.enc) {
       const e = c.enc;
       w.ensure(e.end - e.start + 2 * prefix + 3 * entry.kafka_offset.length + LINE_OVERHEAD);
-      w.ascii(hash);
+      w.hex(hash);
       w.buf[w.pos++] = 0x5b;
       w.pos += e.buf.copy(w.buf, w.pos, e.start, e.end);
       if (e.decidedMs < decidedMin) decidedMin = e.decidedMs;
@@ -285,7 +291,7 @@ export function prepare(state: ChainState, candidates: readonly AnyCandidate[]):
       const r = c.row;
       const content = encodeContent(r);
       w.ensure(3 * content.length + 2 * prefix + 3 * entry.kafka_offset.length + LINE_OVERHEAD);
-      w.ascii(hash);
+      w.hex(hash);
       w.buf[w.pos++] = 0x5b;
       w.pos += w.buf.write(content, w.pos, 'utf8');
       rowTimes = widen(rowTimes, r.decided_at, r.occurred_at);
@@ -312,7 +318,7 @@ export function prepare(state: ChainState, candidates: readonly AnyCandidate[]):
     w.pos -= prefix + 1;
     b[w.pos++] = 0x2c;
     b[w.pos++] = 0x22;
-    w.ascii(hash);
+    w.hex(hash);
     b[w.pos++] = 0x22;
     b[w.pos++] = 0x5d;
     entry.chain_hash = hash;
@@ -366,7 +372,7 @@ export function commit(state: ChainState, p: Prepared): void {
     seg.occurredTo = maxStr(seg.occurredTo, p.times.occurredTo);
   }
   seg.rows += p.rows.length;
-  for (const l of p.leaves) seg.leaves.push(l);
+  for (const l of p.leaves) seg.tree.push(l);
   state.seq = p.lastSeq;
   state.hash = p.lastHash;
   if (p.lastOffset > state.offset) state.offset = p.lastOffset;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { inclusionProof, leafHash, merkleRoot, merkleRootOfLatin1, verifyInclusion } from './merkle.js';
+import { inclusionProof, leafHash, MerkleFrontier, merkleRoot, merkleRootOfLatin1, verifyInclusion } from './merkle.js';
 
 /** RFC 6962 §2.1 written out literally: the reference the fast code is checked against. */
 function referenceRoot(data: Buffer[]): Buffer {
@@ -64,5 +65,33 @@ describe('Merkle tree (RFC 6962 hashing)', () => {
       const leaves = data.map((d) => leafHash(d).toString('latin1'));
       expect(merkleRootOfLatin1(leaves).toString('hex'), `${n} leaves`).toBe(referenceRoot(data).toString('hex'));
     }
+  });
+
+  it('keeps the same root as leaves are added one by one, at every size (property test against the literal definition)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 300 }), fc.array(fc.nat()), (items, looks) => {
+        const data = items.map((d) => Buffer.from(d));
+        const tree = new MerkleFrontier();
+        // the root is asked for at some sizes along the way (asking changes nothing) and at the end
+        const at = new Set(looks.map((l) => l % (data.length + 1)));
+        for (let i = 0; i <= data.length; i++) {
+          if (at.has(i)) expect(tree.root().toString('hex'), `${i} leaves`).toBe(referenceRoot(data.slice(0, i)).toString('hex'));
+          if (i < data.length) tree.push(leafHash(data[i] as Buffer).toString('latin1'));
+        }
+        expect(tree.size).toBe(data.length);
+        expect(tree.root().equals(referenceRoot(data))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('gives the same root as the whole-list computations on large and odd sizes', () => {
+    for (const n of [1024, 1025, 4099, 65_537]) {
+      const leaves = Array.from({ length: n }, (_, i) => leafHash(`row ${i}`).toString('latin1'));
+      const tree = new MerkleFrontier();
+      for (const l of leaves) tree.push(l);
+      expect(tree.root().toString('hex'), `${n} leaves`).toBe(merkleRootOfLatin1(leaves).toString('hex'));
+    }
+    expect(new MerkleFrontier().root().equals(merkleRoot([]))).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { canonicalJson, decisionAvro, toAvro } from '@custos/schemas';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type Candidate,
@@ -20,6 +21,7 @@ import {
   ContentArena,
   canonical,
   INSERT_COLUMNS,
+  insertLine,
   normalizeUuid,
   rowFromAvro,
   storedFromValues,
@@ -82,7 +84,59 @@ describe('chain', () => {
     expect(all.rows[0]!.chain_hash).toBe(linkHash(genesisHash(0), canonical(all.rows[0]!)));
     // each row's Merkle leaf, hashed in place in the body, is SHA-256(0x00 ‖ its canonical bytes)
     expect(all.leaves).toEqual(all.rows.map((r) => leafHash(canonical(r)).toString('latin1')));
-    expect(b.segment.leaves).toEqual(all.leaves);
+    expect(b.segment.tree.size).toBe(all.leaves.length);
+    expect(b.segment.tree.root()).toEqual(merkleRoot(all.leaves.map((l) => Buffer.from(l, 'latin1'))));
+  });
+
+  it('writes exactly the documented chain, leaves and lines, for any rows and batch boundaries (property test against the plain definition)', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 12 });
+    const row = fc.record({
+      i: fc.nat({ max: decisions.length - 1 }),
+      legal: text,
+      ip: text,
+      reason: fc.array(text, { maxLength: 3 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(row, { minLength: 1, maxLength: 40 }),
+        fc.array(fc.integer({ min: 1, max: 15 }), { minLength: 1 }),
+        (specs, cuts) => {
+          const rows = specs.map((x, k) => {
+            const r = toRow(decisions[x.i]!, 3, String(k * 2));
+            // unique ids (no duplicate skipping), any text (non-ASCII, quotes, control characters) in free-text columns
+            return { ...r, event_id: `id-${k}`, legal_basis: x.legal, source_ip: x.ip, reason_messages: x.reason };
+          });
+          const state = emptyChain(3, 1000);
+          const lines: string[] = [];
+          const leaves: string[] = [];
+          for (let from = 0, c = 0; from < rows.length; c++) {
+            const n = cuts[c % cuts.length]!;
+            const p = prepare(
+              state,
+              rows.slice(from, from + n).map((r) => ({ offset: r.kafka_offset, row: { ...r } })),
+            );
+            lines.push(...p.body.toString('utf8').split('\n'));
+            leaves.push(...p.leaves);
+            commit(state, p);
+            from += n;
+          }
+          // the plain definition: hash(seq) = SHA-256(hash(seq − 1) ‖ canonical), leaf = SHA-256(0x00 ‖ canonical)
+          let prev = genesisHash(3);
+          rows.forEach((r, k) => {
+            const text = canonical({ ...r, chain_seq: k + 1 });
+            const h = linkHash(prev, text);
+            expect(lines[k]).toBe(insertLine(text, h));
+            expect(Buffer.from(leaves[k]!, 'latin1').equals(leafHash(text))).toBe(true);
+            prev = h;
+          });
+          expect(state.hash).toBe(prev);
+          expect(state.segment.tree.root()).toEqual(
+            merkleRoot(rows.map((r, k) => leafHash(canonical({ ...r, chain_seq: k + 1 })))),
+          );
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 
   it('signs a checkpoint naming the previous one and the Merkle tree head of its rows', () => {
