@@ -79,6 +79,11 @@ export const writeLatin1: (b: Buffer, s: string, offset: number, length: number)
     ? (b, s, offset, length) => void (b as unknown as Latin1Writable).latin1Write(s, offset, length)
     : (b, s, offset, length) => void b.write(s, offset, length, 'latin1');
 
+/** 0x01 ‖ left ‖ right of one node hash; shared, as node hashing is synchronous and a frontier's
+ * state is then its subtree roots alone (two frontiers over the same leaves compare equal) */
+const NODE_SCRATCH = Buffer.alloc(65);
+NODE_SCRATCH[0] = 1;
+
 /**
  * The tree head of a growing list of leaves, kept as it grows: the roots of the perfect subtrees the
  * leaves so far make (one per 1 bit of their count, largest first). A leaf merges with the subtrees it
@@ -91,11 +96,6 @@ export class MerkleFrontier {
   /** roots of the perfect subtrees, leftmost (largest) first, 32-character latin1 strings */
   private readonly nodes: string[] = [];
   private count = 0;
-  private readonly scratch = Buffer.allocUnsafe(65);
-
-  constructor() {
-    this.scratch[0] = 1;
-  }
 
   /** leaves added */
   get size(): number {
@@ -121,7 +121,7 @@ export class MerkleFrontier {
   }
 
   private node(left: string, right: string): string {
-    const b = this.scratch;
+    const b = NODE_SCRATCH;
     writeLatin1(b, left, 1, 32);
     writeLatin1(b, right, 33, 32);
     return hash('sha256', b, 'binary');
