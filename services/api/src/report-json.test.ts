@@ -28,4 +28,27 @@ describe('a report is serialized once', () => {
       expect(Object.keys(parsed)).toEqual([...keys, 'contentSha256'].sort());
     }
   });
+
+  it('is the same text when the members are built with their keys in sorted order (written by JSON.stringify)', () => {
+    // JSON.parse of canonical JSON gives objects whose keys are in sorted order, except integer-like
+    // keys, which the engine puts first in numeric order ("10" after "9"): those must still come out sorted
+    const key = fc.oneof(fc.string({ minLength: 1, maxLength: 6 }), fc.nat(20).map(String));
+    const value = fc.jsonValue({ maxDepth: 4 });
+    fc.assert(
+      fc.property(fc.dictionary(key, value, { maxKeys: 8 }), (members) => {
+        const input = JSON.parse(canonicalJson(members)) as Record<string, unknown>;
+        delete input.contentSha256;
+        const report = withContentHash<Record<string, unknown>>(input);
+        expect(reportJson(report).toString()).toBe(`${canonicalJson(report)}\n`);
+        expect(report.contentSha256).toBe(contentHash(report));
+      }),
+      { numRuns: 500 },
+    );
+    // values JSON.stringify would write differently are written by canonicalJson
+    const odd = { a: { '9': 1, '10': 2 }, b: new Date(0), c: [undefined, 1], d: { y: 1, x: undefined } };
+    expect(reportJson(withContentHash<Record<string, unknown>>(odd)).toString()).toBe(
+      `${canonicalJson(withContentHash<Record<string, unknown>>(odd))}\n`,
+    );
+    expect(() => withContentHash({ a: [Number.NaN] })).toThrow(/no form/);
+  });
 });

@@ -12,7 +12,50 @@ export const sha256Hex = (data: string | Uint8Array) => createHash('sha256').upd
 /** SHA-256 of the canonical JSON (sorted keys, no whitespace) of `report` without `contentSha256`. */
 export function contentHash(report: Record<string, unknown>): string {
   const { contentSha256: _omit, ...rest } = report;
-  return sha256Hex(canonicalJson(rest));
+  return sha256Hex(reportMemberJson(rest));
+}
+
+/**
+ * Whether JSON.stringify writes `v` exactly as canonicalJson does: strings, booleans, null, finite
+ * numbers, arrays, and plain objects whose own keys are already in sorted order, at every level.
+ */
+function stringifiesCanonically(v: unknown): boolean {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+    // (an undefined property is left out, an undefined array element written as null, by both)
+    case 'undefined':
+      return true;
+    case 'number':
+      return Number.isFinite(v);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (v === null) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!stringifiesCanonically(v[i])) return false;
+    return true;
+  }
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    if (i > 0 && (keys[i - 1] as string) >= k) return false;
+    if (!stringifiesCanonically(o[k])) return false;
+  }
+  return true;
+}
+
+/**
+ * canonicalJson(v), by the engine's own JSON.stringify when that writes the same text (the reports
+ * are built with their keys in sorted order, so it does; ~3× faster than canonicalJson on them).
+ */
+function reportMemberJson(v: unknown): string {
+  return stringifiesCanonically(v) ? JSON.stringify(v) : canonicalJson(v);
 }
 
 /** The canonical JSON of reports made by withContentHash, kept so the report is serialized once. */
@@ -28,7 +71,7 @@ export function withContentHash<R extends Record<string, unknown>>(report: Omit<
   const keys = Object.keys(o)
     .filter((k) => k !== 'contentSha256' && o[k] !== undefined)
     .sort();
-  const members = keys.map((k) => `${canonicalJson(k)}:${canonicalJson(o[k])}`);
+  const members = keys.map((k) => `${canonicalJson(k)}:${reportMemberJson(o[k])}`);
   const contentSha256 = sha256Hex(`{${members.join(',')}}`);
   const at = keys.findIndex((k) => k > 'contentSha256');
   members.splice(at < 0 ? members.length : at, 0, `"contentSha256":"${contentSha256}"`);
