@@ -1,7 +1,7 @@
 import { canonicalJson } from '@custos/schemas';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { contentHash, reportJson, withContentHash } from './report/render.js';
+import { contentHash, reportFileSha256, reportJson, sha256Hex, withContentHash } from './report/render.js';
 
 describe('a report is serialized once', () => {
   it('its content hash is the SHA-256 of its canonical JSON without the hash, and its file is its canonical JSON', () => {
@@ -14,6 +14,10 @@ describe('a report is serialized once', () => {
         const report = withContentHash<Record<string, unknown>>(input);
         expect(report.contentSha256).toBe(contentHash(report));
         expect(reportJson(report).toString()).toBe(`${canonicalJson(report)}\n`);
+        const body = reportJson(report);
+        expect(reportFileSha256(report, body)).toBe(sha256Hex(body));
+        const { contentSha256: _h, ...rest } = report;
+        expect(report.contentSha256).toBe(sha256Hex(canonicalJson(rest)));
         // a copy (as a worker thread sends it back) is serialized the same way, without the kept form
         expect(reportJson(structuredClone(report)).toString()).toBe(`${canonicalJson(report)}\n`);
       }),
@@ -25,6 +29,7 @@ describe('a report is serialized once', () => {
     for (const keys of [['a', 'z'], ['a'], ['zz'], []]) {
       const report = withContentHash<Record<string, unknown>>(Object.fromEntries(keys.map((k) => [k, 1])));
       const parsed = JSON.parse(reportJson(report).toString()) as Record<string, unknown>;
+      expect(reportFileSha256(report, reportJson(report))).toBe(sha256Hex(reportJson(report)));
       expect(Object.keys(parsed)).toEqual([...keys, 'contentSha256'].sort());
     }
   });
