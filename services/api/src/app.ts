@@ -27,7 +27,7 @@ import { type ApiMetrics, createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { type DirectorySource, fixedDirectory, isDirectorySource } from './policy-follow.js';
 import { trustProxySetting, WeightedLimiter } from './rate-limit.js';
-import { reportJson } from './report/render.js';
+import { reportFileSha256, reportJson } from './report/render.js';
 import { ROUTES, type RouteDeps, type RouteResult } from './routes.js';
 import { idParam } from './schemas.js';
 import type { SubjectStateWriter } from './subject-state.js';
@@ -454,7 +454,10 @@ async function sendSignedReport(res: Response, result: RouteResult, integrity: I
   const sig = integrity.signReport ? await integrity.signReport(signed.filename, body, signed) : undefined;
   res.setHeader('Content-Type', contentType);
   res.setHeader('Content-Disposition', `${result.file ? 'attachment' : 'inline'}; filename="${signed.filename}"`);
-  res.setHeader('X-Content-SHA256', createHash('sha256').update(body).digest('hex'));
+  res.setHeader(
+    'X-Content-SHA256',
+    result.file ? createHash('sha256').update(body).digest('hex') : reportFileSha256(result.json, body),
+  );
   if (sig) {
     res.setHeader('Custos-Report-Signature', Buffer.from(reportSignatureFile(sig)).toString('base64'));
     res.setHeader('Custos-Report-Key-Id', sig.fields.keyId);

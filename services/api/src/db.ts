@@ -55,31 +55,36 @@ export function decodeCursor(cursor: string): { occurredAt: string; eventId: str
 }
 
 export function accessFromRow(r: AccessRow, dir: Directory): AccessItem {
+  // Keys in sorted order, so a report's canonical JSON is the engine's JSON.stringify (report/render.ts).
   const item: AccessItem = {
-    eventId: r.event_id,
-    tenantId: r.tenant_id,
-    occurredAt: isoTime(r.occurred_at),
-    decidedAt: isoTime(r.decided_at),
-    outcome: r.outcome,
-    reasons: r.codes.map((code, i) => ({ code, message: r.reason_messages[i] ?? '' })),
-    basis: r.basis,
-    policyVersion: r.policy_version,
-    actor: { id: r.actor_id, type: r.actor_type, name: dir.actorName(r.actor_id), department: dir.department(r.actor_id) },
-    subject: { id: r.subject_id, type: r.subject_type },
-    categories: r.categories,
-    fields: r.fields,
     action: r.action,
+    actor: { department: dir.department(r.actor_id), id: r.actor_id, name: dir.actorName(r.actor_id), type: r.actor_type },
+    basis: r.basis,
+    categories: r.categories,
+    decidedAt: isoTime(r.decided_at),
+    eventId: r.event_id,
+    fields: r.fields,
+    occurredAt: isoTime(r.occurred_at),
+    outcome: r.outcome,
+    policyVersion: r.policy_version,
     purpose: r.purpose,
+    reasons: r.codes.map((code, i) => ({ code, message: r.reason_messages[i] ?? '' })),
     recordCount: Number(r.record_count),
     sourceService: r.source_service,
+    subject: { id: r.subject_id, type: r.subject_type },
+    tenantId: r.tenant_id,
   };
+  if (!r.recipient_id && !r.legal_basis && !r.data_collected_at) return item;
+  const more: Partial<AccessItem> = {};
   if (r.recipient_id) {
     // The bundle says what a party is; the type the event claimed is kept beside it when it differs.
     const type = partyType(dir, r.recipient_id);
-    item.recipient = { id: r.recipient_id, type, name: dir.actorName(r.recipient_id) };
-    if (r.recipient_type !== type) item.recipient.claimedType = r.recipient_type;
+    more.recipient =
+      r.recipient_type !== type
+        ? { claimedType: r.recipient_type, id: r.recipient_id, name: dir.actorName(r.recipient_id), type }
+        : { id: r.recipient_id, name: dir.actorName(r.recipient_id), type };
   }
-  if (r.legal_basis) item.legalBasis = r.legal_basis;
-  if (r.data_collected_at) item.dataCollectedAt = isoTime(r.data_collected_at);
-  return item;
+  if (r.legal_basis) more.legalBasis = r.legal_basis;
+  if (r.data_collected_at) more.dataCollectedAt = isoTime(r.data_collected_at);
+  return Object.fromEntries(Object.entries({ ...item, ...more }).sort(([a], [b]) => (a < b ? -1 : 1))) as AccessItem;
 }

@@ -144,6 +144,24 @@ export interface SubjectData {
   disclosures: AccessItem[] | undefined;
 }
 
+/** One access as a group of one (only the group's fields: a copy of the whole row costs more). */
+const groupOfOne = (r: AccessRow): SubjectGroup => ({
+  actor_id: r.actor_id,
+  actor_type: r.actor_type,
+  action: r.action,
+  purpose: r.purpose,
+  recipient_id: r.recipient_id,
+  recipient_type: r.recipient_type,
+  outcome: r.outcome,
+  categories: r.categories,
+  basis: r.basis,
+  subject_type: r.subject_type,
+  policy_version: r.policy_version,
+  n: 1,
+  first: r.occurred_at,
+  last: r.occurred_at,
+});
+
 export async function subjectData(
   db: AuditDb,
   dir: Directory,
@@ -185,7 +203,7 @@ export async function subjectData(
   const item = (r: AccessRow) => visible(accessFromRow(r, dir), scope);
   if (rows.length <= small && raw.length <= 2 * small) {
     return {
-      groups: rows.map((r) => ({ ...r, n: 1, first: r.occurred_at, last: r.occurred_at })),
+      groups: rows.map(groupOfOne),
       accesses: rows.slice(0, maxAccesses).map(item),
       accessesTruncated: rows.length > maxAccesses,
       disclosures: variant === 'full' ? rows.filter(isDisclosure).map(item) : undefined,

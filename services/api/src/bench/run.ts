@@ -2,7 +2,8 @@
  * `pnpm bench:api`: the query API over 10M stored decisions (embedded chDB, generated inside
  * ClickHouse). Measures, with autocannon in a separate process at 50 concurrent connections:
  * the subject access report and an accesses search (p50/p95/p99, requests/s); the same subject
- * query issued directly to ClickHouse as a peer; and the monthly report's generation time per format.
+ * query issued directly to ClickHouse as a peer (and the CPU of the process per report, both ways);
+ * and the monthly report's generation time per format.
  * Medians of BENCH_REPS repetitions. Writes bench/results/api.json.
  *
  * Env: BENCH_ROWS (10000000), BENCH_CHDB_PATH (.data/bench-chdb; reused when it already holds
@@ -214,9 +215,19 @@ export async function runApiBench(): Promise<void> {
     await (await fetch(`${url}${subjectPaths[1]}`, { headers })).arrayBuffer();
   };
   const batching: number[] = [];
+  // CPU of this process (the API and chDB's threads; not the load generator) per report: on a shared
+  // machine a steadier measure of the API's cost than its latency
+  const cpuPerReport: number[] = [];
+  const peerCpuPerReport: number[] = [];
+  const cpuMs = (since: NodeJS.CpuUsage) => {
+    const c = process.cpuUsage(since);
+    return (c.user + c.system) / 1000;
+  };
   for (let r = 0; r < reps; r++) {
     const before = { ...subjectReadTotals };
+    const cpu0 = process.cpuUsage();
     subj.push(await load(url, subjectPaths, headers, connections, durationS));
+    cpuPerReport.push(cpuMs(cpu0) / ((subj.at(-1) as LoadResult).total || 1));
     await drain();
     const perBatch = (subjectReadTotals.subjects - before.subjects) / (subjectReadTotals.batches - before.batches);
     batching.push(perBatch);
@@ -227,8 +238,14 @@ export async function runApiBench(): Promise<void> {
     search400.push(await load(url, search400Paths, headers, searchConnections, durationS));
     await drain();
     log(`search run ${r + 1} (400 days):`, search400.at(-1));
+    const peerCpu0 = process.cpuUsage();
     peer.push(await directPeer(db, subjects, connections, durationS));
-    log(`direct ClickHouse run ${r + 1}:`, peer.at(-1));
+    peerCpuPerReport.push(cpuMs(peerCpu0) / ((peer.at(-1)?.rps ?? 0) * durationS || 1));
+    log(
+      `direct ClickHouse run ${r + 1}:`,
+      peer.at(-1),
+      `— CPU per report ${round(cpuPerReport.at(-1) ?? 0, 2)} ms (API), ${round(peerCpuPerReport.at(-1) ?? 0, 2)} ms (direct)`,
+    );
   }
   // A failed subject report invalidates the target's figure. A failed search is counted, not fatal
   // (on a loaded machine a request can pass autocannon's timeout), so one slow search does not
@@ -270,6 +287,13 @@ export async function runApiBench(): Promise<void> {
       ratio: round(m(subj, 'p95') / peerP95, 2),
     },
     { name: 'api.subject_report_p99_ms', value: round(m(subj, 'p99')), unit: 'ms' },
+    {
+      name: 'api.subject_report_cpu_ms',
+      value: round(median(cpuPerReport), 2),
+      unit: 'ms',
+      peer: { name: 'clickhouse.subject_report_cpu_ms', value: round(median(peerCpuPerReport), 2) },
+      ratio: round(median(cpuPerReport) / median(peerCpuPerReport), 2),
+    },
     {
       name: 'api.requests_per_s',
       value: round(m(subj, 'rps')),

@@ -12,28 +12,83 @@ export const sha256Hex = (data: string | Uint8Array) => createHash('sha256').upd
 /** SHA-256 of the canonical JSON (sorted keys, no whitespace) of `report` without `contentSha256`. */
 export function contentHash(report: Record<string, unknown>): string {
   const { contentSha256: _omit, ...rest } = report;
-  return sha256Hex(canonicalJson(rest));
+  return sha256Hex(reportMemberJson(rest));
 }
 
-/** The canonical JSON of reports made by withContentHash, kept so the report is serialized once. */
-const canonicalForms = new WeakMap<object, string>();
+/**
+ * Whether JSON.stringify writes `v` exactly as canonicalJson does: strings, booleans, null, finite
+ * numbers, arrays, and plain objects whose own keys are already in sorted order, at every level.
+ */
+function stringifiesCanonically(v: unknown): boolean {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+    // (an undefined property is left out, an undefined array element written as null, by both)
+    case 'undefined':
+      return true;
+    case 'number':
+      return Number.isFinite(v);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (v === null) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!stringifiesCanonically(v[i])) return false;
+    return true;
+  }
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    if (i > 0 && (keys[i - 1] as string) >= k) return false;
+    if (!stringifiesCanonically(o[k])) return false;
+  }
+  return true;
+}
+
+/**
+ * canonicalJson(v), by the engine's own JSON.stringify when that writes the same text (the reports
+ * are built with their keys in sorted order, so it does; ~3× faster than canonicalJson on them).
+ */
+function reportMemberJson(v: unknown): string {
+  return stringifiesCanonically(v) ? JSON.stringify(v) : canonicalJson(v);
+}
+
+/**
+ * The canonical JSON of reports made by withContentHash, kept so the report is serialized once, and
+ * the SHA-256 of its file (reportJson).
+ */
+const canonicalForms = new WeakMap<object, { text: string; fileSha256: string }>();
 
 /**
  * The report with its content hash. One walk serializes it: each top-level member is written once,
  * and the same member texts give both the hashed text (without `contentSha256`) and the report's own
- * canonical JSON (with it), which reportJson serves.
+ * canonical JSON (with it), which reportJson serves. The members before `contentSha256`'s place
+ * (most of the text: the access lists sort first) are hashed once for both hashes.
  */
 export function withContentHash<R extends Record<string, unknown>>(report: Omit<R, 'contentSha256'>): R {
   const o = report as Record<string, unknown>;
   const keys = Object.keys(o)
     .filter((k) => k !== 'contentSha256' && o[k] !== undefined)
     .sort();
-  const members = keys.map((k) => `${canonicalJson(k)}:${canonicalJson(o[k])}`);
-  const contentSha256 = sha256Hex(`{${members.join(',')}}`);
-  const at = keys.findIndex((k) => k > 'contentSha256');
-  members.splice(at < 0 ? members.length : at, 0, `"contentSha256":"${contentSha256}"`);
+  const members = keys.map((k) => `${canonicalJson(k)}:${reportMemberJson(o[k])}`);
+  const found = keys.findIndex((k) => k > 'contentSha256');
+  const at = found < 0 ? members.length : found;
+  const head = members.slice(0, at).join(',');
+  const tail = members.slice(at).join(',');
+  const headHash = createHash('sha256').update(`{${head}`);
+  const fileHash = headHash.copy();
+  // the hashed text: `{` head `,` tail `}`
+  const contentSha256 = headHash.update(`${head && tail ? ',' : ''}${tail}}`).digest('hex');
+  const own = `"contentSha256":"${contentSha256}"`;
+  const rest = `${head ? ',' : ''}${own}${tail ? `,${tail}` : ''}}`;
+  const fileSha256 = fileHash.update(`${rest}\n`).digest('hex');
   const full = { ...report, contentSha256 } as unknown as R;
-  canonicalForms.set(full, `{${members.join(',')}}`);
+  canonicalForms.set(full, { text: `{${head}${rest}`, fileSha256 });
   return full;
 }
 
@@ -44,7 +99,13 @@ export function withContentHash<R extends Record<string, unknown>>(report: Omit<
  */
 export function reportJson(report: unknown): Buffer {
   const known = typeof report === 'object' && report !== null ? canonicalForms.get(report) : undefined;
-  return Buffer.from(`${known ?? canonicalJson(report)}\n`);
+  return Buffer.from(`${known?.text ?? canonicalJson(report)}\n`);
+}
+
+/** SHA-256 (hex) of `body`, the bytes reportJson(report) gave: kept from withContentHash when it made the report. */
+export function reportFileSha256(report: unknown, body: Uint8Array): string {
+  const known = typeof report === 'object' && report !== null ? canonicalForms.get(report) : undefined;
+  return known?.fileSha256 ?? sha256Hex(body);
 }
 
 // ---------- CSV ----------

@@ -9,8 +9,21 @@ import type { AccessItem, Range, SubjectReport } from '../schemas.js';
 import { PdfWriter, sectionedCsv, withContentHash } from './render.js';
 
 const isoCh = (s: string) => `${s.replace(' ', 'T')}Z`;
-const sortedCount = <T extends { count: number }>(m: Map<string, T>) =>
-  [...m.values()].sort((a, b) => b.count - a.count || JSON.stringify(a).localeCompare(JSON.stringify(b)));
+// (localeCompare is this collator's compare; the collator is made once, and each entry's text once)
+const collator = new Intl.Collator();
+/** By count, most first; equal counts by the entry's JSON text. */
+function sortedCount<T extends { count: number }>(m: Map<string, T>): T[] {
+  const text = new Map<T, string>();
+  const textOf = (x: T) => {
+    let t = text.get(x);
+    if (t === undefined) {
+      t = JSON.stringify(x);
+      text.set(x, t);
+    }
+    return t;
+  };
+  return [...m.values()].sort((a, b) => b.count - a.count || collator.compare(textOf(a), textOf(b)));
+}
 
 function staffLabel(dir: Directory, department: string) {
   return { id: undefined, type: 'staff', name: `${dir.organisation} staff`, department };
@@ -20,9 +33,9 @@ function staffLabel(dir: Directory, department: string) {
 function forSubject(a: AccessItem, dir: Directory): AccessItem {
   const actor =
     a.actor.type === 'staff'
-      ? { id: 'staff', type: 'staff', name: `${dir.organisation} staff`, department: a.actor.department }
+      ? { department: a.actor.department, id: 'staff', name: `${dir.organisation} staff`, type: 'staff' }
       : a.actor;
-  return { ...a, actor, reasons: a.reasons.map((r) => ({ code: r.code, message: '' })), basis: [] };
+  return { ...a, actor, basis: [], reasons: a.reasons.map((r) => ({ code: r.code, message: '' })) };
 }
 
 export function buildSubjectReport(
@@ -120,36 +133,49 @@ export function buildSubjectReport(
     kind: 'subject-access-report',
     variant: q.variant,
     organisation: dir.organisation,
-    subject: { tenantId: q.tenantId, id: q.subjectId, types: sorted(types) },
+    subject: { id: q.subjectId, tenantId: q.tenantId, types: sorted(types) },
     range: { from: q.range.from.toISOString(), to: q.range.to.toISOString() },
     generatedAt: q.generatedAt.toISOString(),
     policyVersions: sorted(versions),
-    summary,
+    // nested objects with their keys in sorted order (see accessFromRow)
+    summary: {
+      allow: summary.allow,
+      deny: summary.deny,
+      firstAccess: summary.firstAccess,
+      flag: summary.flag,
+      lastAccess: summary.lastAccess,
+      total: summary.total,
+    },
     categories: sortedCount(categories),
-    purposes: sortedCount(purposes),
-    accessedBy: sortedCount(accessedBy).map(({ _a, _p, _c, ...b }) => ({
-      ...b,
-      actions: sorted(_a),
-      purposes: sorted(_p),
-      categories: sorted(_c),
+    purposes: sortedCount(purposes).map((p) => ({ count: p.count, description: p.description, purpose: p.purpose })),
+    accessedBy: sortedCount(accessedBy).map((b) => ({
+      actions: sorted(b._a),
+      actor: { department: b.actor.department, id: b.actor.id, name: b.actor.name, type: b.actor.type },
+      categories: sorted(b._c),
+      count: b.count,
+      lastAt: b.lastAt,
+      purposes: sorted(b._p),
     })),
-    sharedWith: sortedCount(shared).map(({ _h, _g, _c, _p, ...s }) => ({
-      ...s,
-      how: sorted(_h),
-      agreements: sorted(_g),
-      categories: sorted(_c),
-      purposes: sorted(_p),
+    sharedWith: sortedCount(shared).map((s) => ({
+      agreements: sorted(s._g),
+      categories: sorted(s._c),
+      count: s.count,
+      firstAt: s.firstAt,
+      how: sorted(s._h),
+      lastAt: s.lastAt,
+      party: { id: s.party.id, name: s.party.name, type: s.party.type },
+      purposes: sorted(s._p),
     })),
     accesses: q.variant === 'subject' ? data.accesses.map((a) => forSubject(a, dir)) : data.accesses,
     accessesTruncated: data.accessesTruncated,
   };
   if (q.variant === 'full') {
     report.disclosures = (data.disclosures ?? []).map((a) => ({
-      eventId: a.eventId,
-      occurredAt: a.occurredAt,
       authority: { id: a.recipient?.id ?? '', name: a.recipient?.name ?? '', type: a.recipient?.type ?? '' },
-      legalBasis: a.legalBasis ?? '',
       categories: a.categories,
+      eventId: a.eventId,
+      legalBasis: a.legalBasis ?? '',
+      occurredAt: a.occurredAt,
       outcome: a.outcome,
     }));
   }
