@@ -36,8 +36,8 @@
  *                                   summary queries (codeCountRows, actorCountRows)
  *
  * Options: --rows N (600000) --reps R (5) --batch B (50000) --query-rows M (10000000) --queries Q (200)
- * --layouts (only the cost per layout: the chained bodies handed to chDB as bytes, as migrated and
- * with either read model's view or both dropped; CPU µs/row in the inserts' window and with the
+ * --layouts (only the cost per layout: the chained bodies handed to chDB as bytes, as migrated,
+ * with either read model's view or both dropped, and into a Null table (the parse alone); CPU µs/row in the inserts' window and with the
  * merges they started), --no-kafka, --general (also the chained path through avsc → row → canonical, the sink's fallback and
  * its path before the straight decoder; with Kafka, the real Sink once more with straightDecode off). Each write line logs the process's CPU µs/row and the JS
  * thread's share of it (the rest is chDB's threads). Write figures are medians of R repetitions,
@@ -455,6 +455,17 @@ async function layouts(): Promise<void> {
     ['without accesses_by_time view', [dropSearch]],
     ['without subject_accesses_v2 view', [dropSubject]],
     ['decisions alone', [dropSearch, dropSubject]],
+    // the same insert into a Null table of the same columns: parsing the body and building the
+    // columns, nothing sorted, compressed or written
+    [
+      'parse only (Null engine)',
+      [
+        dropSearch,
+        dropSubject,
+        'RENAME TABLE {db}.decisions TO {db}.decisions_stored',
+        'CREATE TABLE {db}.decisions AS {db}.decisions_stored ENGINE = Null',
+      ],
+    ],
   ];
   const window = variants.map((): number[] => []);
   const settled = variants.map((): number[] => []);

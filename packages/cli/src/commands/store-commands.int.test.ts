@@ -42,11 +42,13 @@ describe('store commands', () => {
   it('migrate applies the migrations and the retention, then nothing', async () => {
     const o = io();
     expect(await runMigrate({}, { store, retention: { days: 730, holds: [] }, stdout: o.stdout })).toBe(0);
-    expect(o.out.join('')).toMatch(/applied 1, 2, 3, 4, 5, 6, 7, 8, 9; retention 730 days, 0 legal hold\(s\) \(TTL updated\)/);
+    expect(o.out.join('')).toMatch(
+      /applied 1, 2, 3, 4, 5, 6, 7, 8, 9, 10; retention 730 days, 0 legal hold\(s\) \(TTL updated\)/,
+    );
     const again = io();
     await runMigrate({}, { store, retention: { days: 730, holds: [] }, stdout: again.stdout });
     expect(again.out.join('')).toMatch(
-      /applied nothing \(already applied: 1, 2, 3, 4, 5, 6, 7, 8, 9\); retention 730 days, 0 legal hold\(s\)\n/,
+      /applied nothing \(already applied: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10\); retention 730 days, 0 legal hold\(s\)\n/,
     );
   });
 
