@@ -33,6 +33,7 @@ import {
   storedSubjectStateOffset,
 } from '@custos/store';
 import type { Logger } from 'pino';
+import { keepAlive } from './heartbeat.js';
 
 export interface SubjectStateHistoryOptions {
   kafka: Kafka;
@@ -54,6 +55,8 @@ export interface SubjectStateHistoryStats {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** a tenth of kafkajs' default 30 s session, as the decisions sink does */
+const HEARTBEAT_INTERVAL_MS = 3_000;
 
 export class SubjectStateHistory {
   readonly stats: SubjectStateHistoryStats = { stored: 0, deadLetters: 0, skipped: 0 };
@@ -104,8 +107,10 @@ export class SubjectStateHistory {
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
+    // a slow store must not get this member dropped while it waits (heartbeat.ts)
+    const kept = keepAlive(payload, HEARTBEAT_INTERVAL_MS);
     try {
-      await this.processBatch(payload);
+      await this.processBatch(kept.payload);
     } catch (err) {
       this.stored.delete(payload.batch.partition);
       if (isFatal(err)) {
@@ -115,6 +120,8 @@ export class SubjectStateHistory {
         return;
       }
       throw err;
+    } finally {
+      kept.stop();
     }
   }
 
@@ -145,6 +152,8 @@ export class SubjectStateHistory {
       if ('row' in r) rows.push(r.row);
       else letters.push(this.letter(batch.topic, partition, m, r.step, r.err));
     }
+    // the group moved on while this batch waited: its next owner stores it
+    if (payload.isStale()) return;
     if (letters.length > 0) {
       await this.producer!.send({ topic: this.opts.topics.subjectStateDlq.name, messages: letters });
       this.stats.deadLetters += letters.length;
