@@ -55,12 +55,14 @@ export function connectionError(message) {
 
 /**
  * A cluster of `leaders` (partition → node id; −1: an election under way); `behave` runs before each
- * produce is answered. Change `leaders` to move a partition.
+ * produce is answered. Change `leaders` to move a partition; `onRefreshMetadata` runs when the send
+ * loop asks for fresh metadata (as it does after a failed attempt, before retrying).
  * @param {Map<number, number>} leaders
  * @param {Behaviour} behave
+ * @param {() => void} [onRefreshMetadata]
  * @returns {ScriptedCluster}
  */
-export function scriptedCluster(leaders, behave) {
+export function scriptedCluster(leaders, behave, onRefreshMetadata) {
   const createSendMessages = /** @type {(o: object) => ScriptedCluster['send']} */ (
     require('kafkajs/src/producer/sendMessages.js')
   );
@@ -108,7 +110,9 @@ export function scriptedCluster(leaders, behave) {
     targetTopics: new Set(),
     async addMultipleTargetTopics() {},
     async refreshMetadataIfNecessary() {},
-    async refreshMetadata() {},
+    async refreshMetadata() {
+      onRefreshMetadata?.();
+    },
     isConnected: () => true,
     removeBroker() {},
     findTopicPartitionMetadata: () => [...leaders].map(([partitionId, leader]) => ({ partitionId, leader })),

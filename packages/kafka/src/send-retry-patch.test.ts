@@ -107,16 +107,17 @@ describe('kafkajs patch: a send retried after a leader moved', () => {
       [1, 2],
     ]);
     leaders.set(0, -1); // an election: the partition is known, its leader not yet
-    const s = scripted(leaders, () => {});
     let refreshed = 0;
-    const send = s.send;
-    const pending = send({ acks: -1, timeout: 1000, topicMessages: [{ topic: 't', messages: messages(2) }] });
-    // the election ends while the send retries
-    setTimeout(() => {
-      refreshed++;
-      leaders.set(0, 2);
-    }, 20);
-    await pending;
+    // the election ends when the send, having found no leader, asks for fresh metadata to retry
+    const s = scripted(
+      leaders,
+      () => {},
+      () => {
+        refreshed++;
+        leaders.set(0, 2);
+      },
+    );
+    await s.send({ acks: -1, timeout: 1000, topicMessages: [{ topic: 't', messages: messages(2) }] });
     expect(refreshed).toBe(1);
     expect(s.produced.map((p) => p.partition).sort()).toEqual([0, 1]);
   });
