@@ -23,6 +23,7 @@ import {
   type Producer,
   type RegisteredSchema,
   retryWhileUnavailable,
+  whileTopicsPropagate,
 } from '@custos/kafka';
 import { fromAvro, parseSubjectStateChange, subjectStateChangeAvro, type Topics, ValidationError } from '@custos/schemas';
 import {
@@ -102,7 +103,7 @@ export class SubjectStateHistory {
     this.consumer = consumer;
     await consumer.connect();
     consumer.on(consumer.events.GROUP_JOIN, () => this.stored.clear());
-    await consumer.subscribe({ topic: topics.subjectState.name, fromBeginning: true });
+    await whileTopicsPropagate(() => consumer.subscribe({ topic: topics.subjectState.name, fromBeginning: true }));
     await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
   }
 
